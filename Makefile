@@ -1,0 +1,34 @@
+# kdp — quick start: `make demo`, `make test`. See README.md.
+SWIFT ?= swift
+KDP_DEBUG := .build/debug/kdp
+KDP_RELEASE := .build/release/kdp
+
+.PHONY: all deps build release demo test bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+# The main job on the embedded default topology.
+demo: build
+	$(KDP_DEBUG) cluster
+
+# Every test: unit, CLI and (under CI=true, as root) the kernel checks in network namespaces.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-xctest
+
+# Benchmarks (release builds; not part of CI). Figures go to stdout.
+bench: release
+	scripts/bench-cluster.sh $(KDP_RELEASE)
+	cd Benchmarks && $(SWIFT) package benchmark
+
+clean:
+	rm -rf .build Benchmarks/.build

@@ -1,0 +1,43 @@
+// swift-tools-version: 6.1
+// kdp: a Kubernetes networking data-plane emulator. Module map: ../shared/design/ARCHITECTURE.md.
+// Imports point one way: Wire ← Cluster ← (Netfilter, IPVS) ← KubeProxy ← Dataplane ← kdp.
+import PackageDescription
+
+let package = Package(
+    name: "kdp",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kdp", targets: ["kdp"]),
+        .library(name: "Wire", targets: ["Wire"]),
+        .library(name: "Cluster", targets: ["Cluster"]),
+        .library(name: "Netfilter", targets: ["Netfilter"]),
+        .library(name: "IPVS", targets: ["IPVS"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        .target(name: "Wire"),
+        .target(
+            name: "Cluster",
+            dependencies: ["Wire", "Yams"],
+            resources: [.embedInCode("Resources/demo.yaml")]
+        ),
+        .target(name: "Netfilter", dependencies: ["Wire"]),
+        .target(name: "IPVS", dependencies: ["Wire"]),
+        .executableTarget(
+            name: "kdp",
+            dependencies: [
+                "Wire", "Cluster", "Netfilter", "IPVS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Yams",
+            ]
+        ),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire"]),
+        .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "Wire"]),
+        .testTarget(name: "IPVSTests", dependencies: ["IPVS", "Wire"]),
+        .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire"]),
+    ]
+)

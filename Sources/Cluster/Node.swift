@@ -1,0 +1,31 @@
+import Wire
+
+/// A Kubernetes Node, with what the data plane needs of it.
+public struct Node: Sendable, Equatable {
+    public static let zoneLabel = "topology.kubernetes.io/zone"
+    public static let controlPlaneLabel = "node-role.kubernetes.io/control-plane"
+
+    public var name: String
+    /// `status.addresses` of type InternalIP, one per family, primary first.
+    public var internalIPs: [IPAddress]
+    /// `spec.podCIDRs`, one per family; empty until the node IPAM allocator runs.
+    public var podCIDRs: [Prefix]
+    public var labels: [String: String]
+    public var location: SourceLocation?
+
+    public init(name: String, internalIPs: [IPAddress] = [], podCIDRs: [Prefix] = [],
+                labels: [String: String] = [:], location: SourceLocation? = nil) {
+        self.name = name
+        self.internalIPs = internalIPs
+        self.podCIDRs = podCIDRs
+        self.labels = labels
+        self.location = location
+    }
+
+    public var zone: String? { labels[Self.zoneLabel] }
+    public var isControlPlane: Bool { labels[Self.controlPlaneLabel] != nil }
+    public var role: String { isControlPlane ? "control-plane" : "worker" }
+
+    public func internalIP(_ family: IPFamily) -> IPAddress? { internalIPs.first { $0.family == family } }
+    public func podCIDR(_ family: IPFamily) -> Prefix? { podCIDRs.first { $0.family == family } }
+}

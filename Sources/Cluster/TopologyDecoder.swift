@@ -1,0 +1,165 @@
+import Wire
+
+/// Reads a kdp topology file (`kind: Topology`): cluster settings plus compact nodes, pods and
+/// services, and Kubernetes objects inline under `objects`. Unlike manifests, every key is
+/// checked: a misspelt setting is an error, never a silent default. Format: topologies/README.md.
+enum TopologyDecoder {
+    static let apiVersion = "kdp.dev/v1alpha1"
+
+    static func decode(_ doc: YAMLObject, into input: inout TopologyInput) throws(InputError) {
+        try doc.rejectUnknownKeys(["kind", "apiVersion", "cluster", "nodes", "pods", "services", "objects"], in: "Topology")
+        if let v = doc["apiVersion"], try v.string("apiVersion") != apiVersion {
+            throw v.error("Topology apiVersion must be \(apiVersion)")
+        }
+        var part = TopologyInput()
+        part.settings = try settings(try doc.object("cluster", in: "Topology"))
+        part.settingsLocation = doc["cluster"]?.location ?? doc.location
+        for v in try doc["nodes"]?.sequence("nodes") ?? [] { part.nodes.append(try node(v)) }
+        for v in try doc["pods"]?.sequence("pods") ?? [] { part.pods.append(try pod(v)) }
+        for v in try doc["services"]?.sequence("services") ?? [] { part.services.append(try service(v)) }
+        for v in try doc["objects"]?.sequence("objects") ?? [] { try ManifestDecoder.decode(v, into: &part) }
+        try input.merge(part)
+    }
+
+    static func settings(_ obj: YAMLObject?) throws(InputError) -> ClusterSettings {
+        var s = ClusterSettings()
+        guard let obj else { return s }
+        try obj.rejectUnknownKeys([
+            "name", "clusterCIDR", "clusterCIDRs", "serviceCIDR", "serviceCIDRs", "nodeCIDRMaskSize",
+            "nodeCIDRMaskSizeIPv4", "nodeCIDRMaskSizeIPv6", "nodeNetwork", "nodeNetworks", "cni", "clusterDomain",
+            "nodePortRange", "seed", "kubeProxy",
+        ], in: "cluster")
+        if let v = obj["name"] { s.name = try v.string("cluster.name") }
+        if let v = obj["clusterCIDRs"] ?? obj["clusterCIDR"] { s.clusterCIDRs = try cidrs(v, "cluster.clusterCIDR") }
+        if let v = obj["serviceCIDRs"] ?? obj["serviceCIDR"] { s.serviceCIDRs = try cidrs(v, "cluster.serviceCIDR") }
+        if let v = obj["nodeNetworks"] ?? obj["nodeNetwork"] { s.nodeNetworks = try cidrs(v, "cluster.nodeNetwork") }
+        if let v = obj["nodeCIDRMaskSize"] ?? obj["nodeCIDRMaskSizeIPv4"] {
+            s.nodeCIDRMaskSizeIPv4 = try v.int("nodeCIDRMaskSize", in: 8...30)
+        }
+        if let v = obj["nodeCIDRMaskSizeIPv6"] { s.nodeCIDRMaskSizeIPv6 = try v.int("nodeCIDRMaskSizeIPv6", in: 16...126) }
+        if let v = obj["cni"] { s.cni = try ManifestDecoder.enumValue(v, "cluster.cni", as: CNIMode.self) }
+        if let v = obj["clusterDomain"] { s.clusterDomain = try v.string("cluster.clusterDomain") }
+        if let v = obj["nodePortRange"] {
+            let text = try v.string("nodePortRange")
+            do { s.nodePortRange = try PortRange(parsing: text) } catch { throw v.error("cluster.nodePortRange: \(error)") }
+        }
+        if let v = obj["seed"] { s.seed = UInt64(try v.int("cluster.seed", in: 0...Int.max)) }
+        if let kp = try obj.object("kubeProxy", in: "cluster") { s.kubeProxy = try kubeProxy(kp) }
+        for v in [obj["clusterCIDRs"] ?? obj["clusterCIDR"], obj["serviceCIDRs"] ?? obj["serviceCIDR"]] {
+            guard let v else { continue }
+            let list = try cidrs(v, "CIDR")
+            if list.count > 2 || (list.count == 2 && list[0].family == list[1].family) {
+                throw v.error("at most one CIDR per family (IPv4 and IPv6) may be given")
+            }
+        }
+        if s.clusterCIDRs.map(\.family) != s.serviceCIDRs.map(\.family) && s.serviceCIDRs.count == s.clusterCIDRs.count {
+            throw obj.value.error("clusterCIDR and serviceCIDR must list the same families in the same order")
+        }
+        return s
+    }
+
+    static func cidrs(_ v: YAMLValue, _ what: String) throws(InputError) -> [Prefix] {
+        let list = try v.stringList(what)
+        guard !list.isEmpty else { throw v.error("\(what) is empty") }
+        var out: [Prefix] = []
+        for text in list {
+            do { out.append(try Prefix(parsing: text, sloppy: true)) } catch { throw v.error("\(what): \(error)") }
+        }
+        return out
+    }
+
+    static func kubeProxy(_ obj: YAMLObject) throws(InputError) -> KubeProxySettings {
+        try obj.rejectUnknownKeys([
+            "mode", "detectLocalMode", "clusterCIDR", "masqueradeAll", "masqueradeBit", "nodePortAddresses",
+            "localhostNodePorts", "bridgeInterface", "interfaceNamePrefix", "ipvsScheduler",
+        ], in: "kubeProxy")
+        var k = KubeProxySettings()
+        if let v = obj["mode"] { k.mode = try ManifestDecoder.enumValue(v, "kubeProxy.mode", as: ProxyMode.self) }
+        if let v = obj["detectLocalMode"] {
+            k.detectLocalMode = try ManifestDecoder.enumValue(v, "kubeProxy.detectLocalMode", as: LocalDetectorMode.self)
+        }
+        if let v = obj["clusterCIDR"] { k.clusterCIDRs = try cidrs(v, "kubeProxy.clusterCIDR") }
+        if let v = obj["masqueradeAll"] { k.masqueradeAll = try v.bool("kubeProxy.masqueradeAll") }
+        if let v = obj["masqueradeBit"] { k.masqueradeBit = try v.int("kubeProxy.masqueradeBit", in: 0...31) }
+        if let v = obj["nodePortAddresses"] {
+            k.nodePortAddresses = try v.stringList("kubeProxy.nodePortAddresses").map { t throws(InputError) in
+                do { return try Prefix(parsing: t, sloppy: true) } catch { throw v.error("kubeProxy.nodePortAddresses: \(error)") }
+            }
+        }
+        if let v = obj["localhostNodePorts"] { k.localhostNodePorts = try v.bool("kubeProxy.localhostNodePorts") }
+        if let v = obj["bridgeInterface"] { k.bridgeInterface = try v.string("kubeProxy.bridgeInterface") }
+        if let v = obj["interfaceNamePrefix"] { k.interfaceNamePrefix = try v.string("kubeProxy.interfaceNamePrefix") }
+        if let v = obj["ipvsScheduler"] {
+            let s = try v.string("kubeProxy.ipvsScheduler")
+            let known = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos"]
+            guard known.contains(s) else { throw v.error("kubeProxy.ipvsScheduler must be one of \(known.joined(separator: ", "))") }
+            k.ipvsScheduler = s
+        }
+        return k
+    }
+
+    static func ips(_ obj: YAMLObject, one: String, many: String, what: String) throws(InputError) -> [IPAddress] {
+        if let v = obj[many] { return try v.sequence("\(what).\(many)").map { x throws(InputError) in try x.ip("\(what).\(many)") } }
+        if let v = obj[one] { return [try v.ip("\(what).\(one)")] }
+        return []
+    }
+
+    static func node(_ v: YAMLValue) throws(InputError) -> Node {
+        let obj = try v.object("node")
+        try obj.rejectUnknownKeys(["name", "ip", "ips", "podCIDR", "podCIDRs", "role", "zone", "labels"], in: "node")
+        let nameValue = try obj.required("name", in: "node")
+        let name = try nameValue.string("node name")
+        try ManifestDecoder.checkName(name, at: nameValue, what: "node name")
+        var node = Node(name: name, labels: try obj["labels"]?.stringMap("labels") ?? [:], location: obj.location)
+        node.internalIPs = try ips(obj, one: "ip", many: "ips", what: "node")
+        if let list = obj["podCIDRs"] {
+            node.podCIDRs = try list.sequence("podCIDRs").map { x throws(InputError) in try x.prefix("podCIDRs") }
+        } else if let one = obj["podCIDR"] {
+            node.podCIDRs = [try one.prefix("podCIDR")]
+        }
+        if let r = obj["role"] {
+            switch try r.string("role") {
+            case "control-plane": node.labels[Node.controlPlaneLabel] = ""
+            case "worker": break
+            default: throw r.error("role must be control-plane or worker")
+            }
+        }
+        if let z = obj["zone"] { node.labels[Node.zoneLabel] = try z.string("zone") }
+        return node
+    }
+
+    static func pod(_ v: YAMLValue) throws(InputError) -> Pod {
+        let obj = try v.object("pod")
+        try obj.rejectUnknownKeys([
+            "name", "namespace", "node", "labels", "ip", "ips", "hostNetwork", "ports", "ready", "terminating",
+            "phase", "hostname", "subdomain",
+        ], in: "pod")
+        let nameValue = try obj.required("name", in: "pod")
+        let name = try nameValue.string("pod name")
+        try ManifestDecoder.checkName(name, at: nameValue, what: "pod name")
+        var pod = Pod(
+            namespace: try obj["namespace"]?.string("namespace") ?? "default", name: name,
+            labels: try obj["labels"]?.stringMap("labels") ?? [:], location: obj.location)
+        pod.nodeName = try obj["node"]?.string("node")
+        pod.ips = try ips(obj, one: "ip", many: "ips", what: "pod")
+        pod.hostNetwork = try obj["hostNetwork"]?.bool("hostNetwork") ?? false
+        pod.ports = try obj["ports"]?.sequence("ports").map { x throws(InputError) in try ManifestDecoder.containerPort(x) } ?? []
+        pod.ready = try obj["ready"]?.bool("ready") ?? true
+        pod.terminating = try obj["terminating"]?.bool("terminating") ?? false
+        pod.phase = try obj["phase"]?.string("phase")
+        pod.hostname = try obj["hostname"]?.string("hostname")
+        pod.subdomain = try obj["subdomain"]?.string("subdomain")
+        return pod
+    }
+
+    static func service(_ v: YAMLValue) throws(InputError) -> Service {
+        let obj = try v.object("service")
+        try obj.rejectUnknownKeys(ServiceFields.compactKeys, in: "service")
+        let nameValue = try obj.required("name", in: "service")
+        let name = try nameValue.string("service name")
+        try ManifestDecoder.checkName(name, at: nameValue, what: "service name")
+        var svc = Service(namespace: try obj["namespace"]?.string("namespace") ?? "default", name: name, location: obj.location)
+        try ServiceFields.read(obj, into: &svc, compact: true)
+        return svc
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Yams
+
+/// Reads `--topology` paths (files, or folders of `.yaml`/`.yml`/`.json` files in name order)
+/// into one `TopologyInput`; with no paths, the embedded default topology.
+public enum TopologyLoader {
+    /// The default topology's name in messages.
+    public static let embeddedName = "<embedded topologies/demo.yaml>"
+
+    /// The text of `topologies/demo.yaml` as compiled into the binary.
+    public static var embeddedDefault: String { String(decoding: PackageResources.demo_yaml, as: UTF8.self) }
+
+    public static func load(paths: [String]) throws(InputError) -> TopologyInput {
+        if paths.isEmpty { return try parse(text: embeddedDefault, file: embeddedName) }
+        var input = TopologyInput()
+        for path in paths {
+            for file in try files(at: path) {
+                let text: String
+                do {
+                    let data = try Data(contentsOf: URL(fileURLWithPath: file))
+                    guard let s = String(data: data, encoding: .utf8) else { throw InputError("not UTF-8 text", at: SourceLocation(file: file)) }
+                    text = s
+                } catch let e as InputError { throw e } catch {
+                    throw InputError("cannot read: \(error.localizedDescription)", at: SourceLocation(file: file))
+                }
+                try input.merge(try parse(text: text, file: file))
+            }
+        }
+        return input
+    }
+
+    static func files(at path: String) throws(InputError) -> [String] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw InputError("no such file or folder", at: SourceLocation(file: path))
+        }
+        guard isDir.boolValue else { return [path] }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        let picked = names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") || $0.hasSuffix(".json") }.sorted()
+        guard !picked.isEmpty else { throw InputError("folder has no .yaml, .yml or .json files", at: SourceLocation(file: path)) }
+        return picked.map { (path as NSString).appendingPathComponent($0) }
+    }
+
+    /// Parses one file's text: any number of YAML documents (or one JSON document).
+    public static func parse(text: String, file: String) throws(InputError) -> TopologyInput {
+        var input = TopologyInput()
+        do {
+            var docs = try Yams.compose_all(yaml: text)
+            while let doc = docs.next() {
+                try ManifestDecoder.decode(YAMLValue(node: doc, file: file), into: &input)
+            }
+            if let error = docs.error { throw error }
+        } catch let e as InputError {
+            throw e
+        } catch let e as YamlError {
+            throw yamlError(e, file: file)
+        } catch {
+            throw InputError("cannot parse: \(error)", at: SourceLocation(file: file))
+        }
+        return input
+    }
+
+    /// libyaml's error, reduced to its problem and position.
+    static func yamlError(_ e: YamlError, file: String) -> InputError {
+        switch e {
+        case .scanner(let context, let problem, let mark, _),
+             .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let why = context.map { "\(problem) (\($0.text) at line \($0.mark.line))" } ?? problem
+            return InputError("invalid YAML: \(why)", at: SourceLocation(file: file, line: mark.line, column: mark.column))
+        case .reader(let problem, let offset, _, _):
+            return InputError("invalid YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")", at: SourceLocation(file: file))
+        case .duplicatedKeysInMapping(let dups, let context):
+            return InputError("duplicate keys \(dups.joined(separator: ", "))",
+                              at: SourceLocation(file: file, line: context.mark.line, column: context.mark.column))
+        default:
+            return InputError("invalid YAML: \(e)", at: SourceLocation(file: file))
+        }
+    }
+}

@@ -1,0 +1,2 @@
+// The Netfilter module: tables, chains, rules, evaluation, conntrack (issue #3).
+import Wire
