@@ -1,0 +1,57 @@
+import Wire
+
+/// A cluster after its controllers have run: every node has pod CIDRs and addresses, every pod
+/// an IP, every Service its ClusterIPs and NodePorts, and the EndpointSlices exist. This is
+/// what kube-proxy, the CNI and DNS see; all later modules read it.
+public struct Cluster: Sendable {
+    public let settings: ClusterSettings
+    /// In input order: the order the node IPAM controller saw them.
+    public let nodes: [Node]
+    public let pods: [Pod]
+    /// `default/kubernetes` first, then the input's order.
+    public let services: [Service]
+    public let endpointSlices: [EndpointSlice]
+    /// Messages for the user that are not errors.
+    public let notes: [String]
+
+    private let nodeIndex: [String: Int]
+    private let serviceIndex: [String: Int]
+    private let slicesByService: [String: [Int]]
+
+    init(settings: ClusterSettings, nodes: [Node], pods: [Pod], services: [Service],
+         endpointSlices: [EndpointSlice], notes: [String]) {
+        self.settings = settings
+        self.nodes = nodes
+        self.pods = pods
+        self.services = services
+        self.endpointSlices = endpointSlices
+        self.notes = notes
+        nodeIndex = Dictionary(nodes.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        serviceIndex = Dictionary(services.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { a, _ in a })
+        var byService: [String: [Int]] = [:]
+        for (i, s) in endpointSlices.enumerated() { byService["\(s.namespace)/\(s.serviceName)", default: []].append(i) }
+        slicesByService = byService
+    }
+
+    public func node(named name: String) -> Node? { nodeIndex[name].map { nodes[$0] } }
+
+    public func service(namespace: String, name: String) -> Service? {
+        serviceIndex["\(namespace)/\(name)"].map { services[$0] }
+    }
+
+    public func pod(namespace: String, name: String) -> Pod? {
+        pods.first { $0.namespace == namespace && $0.name == name }
+    }
+
+    public func pods(on node: String) -> [Pod] { pods.filter { $0.nodeName == node } }
+
+    /// The EndpointSlices whose `kubernetes.io/service-name` names this Service.
+    public func endpointSlices(for service: Service) -> [EndpointSlice] {
+        (slicesByService[service.key] ?? []).map { endpointSlices[$0] }
+    }
+
+    /// The node whose pod CIDR holds `ip`, if any.
+    public func nodeOwningPodIP(_ ip: IPAddress) -> Node? {
+        nodes.first { $0.podCIDRs.contains { $0.contains(ip) } }
+    }
+}

@@ -1,0 +1,244 @@
+import Wire
+
+/// Runs a cluster's controllers over the input, in the order a real cluster settles: node IPAM
+/// (node addresses, pod CIDRs), scheduling and pod IPAM (host-local per node), the Service
+/// registry (ClusterIPs, NodePorts, `default/kubernetes`), then the EndpointSlice controller.
+/// Every inconsistency is an `InputError` naming the object and where it was written.
+public enum ClusterBuilder {
+    public static func build(_ input: TopologyInput) throws(InputError) -> Cluster {
+        let settings = input.settings ?? ClusterSettings()
+        var notes = input.notes
+        var nodes = try assignNodeAddresses(input.nodes, settings)
+        try allocatePodCIDRs(&nodes, settings)
+        let pods = try placePods(input.pods, nodes: nodes, settings: settings, notes: &notes)
+        var rng = SeededGenerator(seed: settings.seed)
+        let services = try ServiceRegistry.allocate(input.services, nodes: nodes, settings: settings, rng: &rng)
+        let slices = try endpointSlices(input: input.endpointSlices, services: services, pods: pods,
+                                        nodes: nodes, settings: settings, rng: &rng)
+        return Cluster(settings: settings, nodes: nodes, pods: pods, services: services,
+                       endpointSlices: slices, notes: notes)
+    }
+
+    /// Parses and builds in one step: what every command does with `--topology`.
+    public static func load(paths: [String]) throws(InputError) -> Cluster {
+        try build(TopologyLoader.load(paths: paths))
+    }
+
+    // MARK: Nodes
+
+    static func assignNodeAddresses(_ input: [Node], _ settings: ClusterSettings) throws(InputError) -> [Node] {
+        var nodes = input
+        var seenNames: [String: SourceLocation?] = [:]
+        var seenIPs: [IPAddress: String] = [:]
+        for node in nodes {
+            if let first = seenNames[node.name] {
+                throw InputError("duplicate node \"\(node.name)\" (first at \(first?.description ?? "?"))", at: node.location)
+            }
+            seenNames[node.name] = node.location
+            var families: Set<IPFamily> = []
+            for ip in node.internalIPs {
+                if !families.insert(ip.family).inserted {
+                    throw InputError("node \(node.name) has two \(ip.family.rawValue) InternalIPs", at: node.location)
+                }
+                if let other = seenIPs[ip] {
+                    throw InputError("node \(node.name) has IP \(ip), already node \(other)'s", at: node.location)
+                }
+                if let cidr = settings.clusterCIDRs.first(where: { $0.contains(ip) }) {
+                    throw InputError("node \(node.name) IP \(ip) is inside the pod range \(cidr)", at: node.location)
+                }
+                if let cidr = settings.serviceCIDRs.first(where: { $0.contains(ip) }) {
+                    throw InputError("node \(node.name) IP \(ip) is inside the service range \(cidr)", at: node.location)
+                }
+                seenIPs[ip] = node.name
+            }
+        }
+        // Nodes without an address per cluster family get the next free one on the node network,
+        // from the address after the gateway, as docker (and kind) hand them out.
+        for family in settings.families {
+            guard nodes.contains(where: { $0.internalIP(family) == nil }) else { continue }
+            guard let network = settings.nodeNetwork(for: family) else {
+                let name = nodes.first { $0.internalIP(family) == nil }!.name
+                throw InputError("node \(name) has no \(family.rawValue) address and the cluster has no \(family.rawValue) nodeNetwork to allocate from")
+            }
+            var next: UInt128 = 2
+            for i in nodes.indices where nodes[i].internalIP(family) == nil {
+                while true {
+                    guard let ip = network.address(at: next), ip != network.lastAddress || family == .ipv6 else {
+                        throw InputError("node network \(network) has no free address left for node \(nodes[i].name)", at: nodes[i].location)
+                    }
+                    next += 1
+                    if seenIPs[ip] == nil {
+                        seenIPs[ip] = nodes[i].name
+                        nodes[i].internalIPs.append(ip)
+                        nodes[i].internalIPs.sort { $0.family == settings.families.first && $1.family != $0.family }
+                        break
+                    }
+                }
+            }
+        }
+        return nodes
+    }
+
+    static func allocatePodCIDRs(_ nodes: inout [Node], _ settings: ClusterSettings) throws(InputError) {
+        for cidr in settings.clusterCIDRs {
+            for service in settings.serviceCIDRs where service.contains(cidr) {
+                throw InputError("cluster CIDR \(cidr) lies inside the service CIDR \(service)")
+            }
+            let mask = settings.nodeCIDRMaskSize(for: cidr.family)
+            var allocator = try NodeCIDRAllocator(clusterCIDR: cidr, maskSize: mask, serviceCIDRs: settings.serviceCIDRs)
+            var owners: [(Prefix, String)] = []
+            for node in nodes {
+                guard let given = node.podCIDR(cidr.family) else { continue }
+                if let clash = owners.first(where: { $0.0.overlaps(given) }) {
+                    throw InputError("node \(node.name) podCIDR \(given) overlaps node \(clash.1)'s \(clash.0)", at: node.location)
+                }
+                if let service = settings.serviceCIDRs.first(where: { $0.overlaps(given) }) {
+                    throw InputError("node \(node.name) podCIDR \(given) overlaps the service CIDR \(service)", at: node.location)
+                }
+                guard allocator.occupy(given) else {
+                    throw InputError("node \(node.name) podCIDR \(given) is outside the cluster CIDR \(cidr)", at: node.location)
+                }
+                owners.append((given, node.name))
+            }
+            for i in nodes.indices where nodes[i].podCIDR(cidr.family) == nil {
+                guard let subnet = allocator.allocateNext() else {
+                    throw InputError(
+                        "no free /\(mask) left in cluster CIDR \(cidr) for node \(nodes[i].name) (\(allocator.capacity) node subnets, all taken)",
+                        at: nodes[i].location)
+                }
+                nodes[i].podCIDRs.append(subnet)
+            }
+        }
+        for node in nodes {
+            for p in node.podCIDRs where !settings.clusterCIDRs.contains(where: { $0.family == p.family }) {
+                throw InputError("node \(node.name) podCIDR \(p) is \(p.family.rawValue) but the cluster has no \(p.family.rawValue) cluster CIDR", at: node.location)
+            }
+        }
+    }
+
+    // MARK: Pods
+
+    static func placePods(_ input: [Pod], nodes: [Node], settings: ClusterSettings, notes: inout [String]) throws(InputError) -> [Pod] {
+        var pods = input
+        var nodeIndex: [String: Int] = [:]
+        for (i, n) in nodes.enumerated() { nodeIndex[n.name] = i }
+        var seen: [String: SourceLocation?] = [:]
+        for pod in pods {
+            if let first = seen[pod.key] {
+                throw InputError("duplicate pod \(pod.key) (first at \(first?.description ?? "?"))", at: pod.location)
+            }
+            seen[pod.key] = pod.location
+        }
+        guard !pods.isEmpty else { return pods }
+        guard !nodes.isEmpty else { throw InputError("pod \(pods[0].key) has no node to run on: the cluster has no nodes", at: pods[0].location) }
+
+        // Pods without spec.nodeName are scheduled as a plain spread would: the worker with the
+        // fewest pods, the first listed on a tie (control-plane nodes only when no worker exists).
+        var load = Array(repeating: 0, count: nodes.count)
+        for pod in pods {
+            if let name = pod.nodeName {
+                guard let i = nodeIndex[name] else {
+                    let known = nodes.prefix(8).map(\.name).joined(separator: ", ")
+                    throw InputError("pod \(pod.key) is on unknown node \"\(name)\" (nodes: \(known)\(nodes.count > 8 ? ", …" : ""))", at: pod.location)
+                }
+                load[i] += 1
+            }
+        }
+        let workers = nodes.indices.filter { !nodes[$0].isControlPlane }
+        let candidates = workers.isEmpty ? Array(nodes.indices) : workers
+        for i in pods.indices where pods[i].nodeName == nil {
+            let pick = candidates.min { load[$0] < load[$1] }!
+            load[pick] += 1
+            pods[i].nodeName = nodes[pick].name
+            notes.append("pod \(pods[i].key) had no nodeName; scheduled on \(nodes[pick].name)")
+        }
+
+        // host-local IPAM, one allocator per node and family.
+        var ipam: [[IPFamily: HostLocalIPAM]] = nodes.map { node in
+            var m: [IPFamily: HostLocalIPAM] = [:]
+            for p in node.podCIDRs { m[p.family] = HostLocalIPAM(range: p) }
+            return m
+        }
+        for pod in pods where !pod.hostNetwork {
+            let n = nodeIndex[pod.nodeName!]!
+            for ip in pod.ips { ipam[n][ip.family]?.claim(ip) }
+        }
+        var owners: [IPAddress: String] = [:]
+        for i in pods.indices {
+            let n = nodeIndex[pods[i].nodeName!]!
+            let node = nodes[n]
+            if pods[i].hostNetwork {
+                if !pods[i].ips.isEmpty && Set(pods[i].ips) != Set(node.internalIPs) {
+                    throw InputError("hostNetwork pod \(pods[i].key) names IPs \(pods[i].ips.map(\.description).joined(separator: ",")) but runs with node \(node.name)'s \(node.internalIPs.map(\.description).joined(separator: ","))", at: pods[i].location)
+                }
+                pods[i].ips = node.internalIPs
+                continue
+            }
+            var ips: [IPAddress] = []
+            for ip in pods[i].ips {
+                guard var alloc = ipam[n][ip.family] else {
+                    throw InputError("pod \(pods[i].key) names \(ip.family.rawValue) address \(ip) but node \(node.name) has no \(ip.family.rawValue) pod CIDR", at: pods[i].location)
+                }
+                if let problem = alloc.problem(reserving: ip) {
+                    let who = owners[ip].map { " by pod \($0)" } ?? ""
+                    throw InputError("pod \(pods[i].key) on node \(node.name): \(problem)\(who)", at: pods[i].location)
+                }
+                alloc.reserve(ip)
+                ipam[n][ip.family] = alloc
+                ips.append(ip)
+            }
+            for cidr in node.podCIDRs where !ips.contains(where: { $0.family == cidr.family }) {
+                guard let ip = ipam[n][cidr.family]!.allocateNext() else {
+                    throw InputError("node \(node.name) pod range \(cidr) is exhausted: no address left for pod \(pods[i].key)", at: pods[i].location)
+                }
+                ips.append(ip)
+            }
+            // Primary family first, as status.podIPs lists them.
+            ips.sort { settings.families.firstIndex(of: $0.family) ?? 9 < settings.families.firstIndex(of: $1.family) ?? 9 }
+            for ip in ips { owners[ip] = pods[i].key }
+            pods[i].ips = ips
+        }
+        return pods
+    }
+
+    // MARK: EndpointSlices
+
+    static func endpointSlices(
+        input: [EndpointSlice], services: [Service], pods: [Pod], nodes: [Node], settings: ClusterSettings,
+        rng: inout SeededGenerator
+    ) throws(InputError) -> [EndpointSlice] {
+        var seen: [String: SourceLocation?] = [:]
+        var given: Set<String> = []
+        for slice in input {
+            if let first = seen[slice.key] {
+                throw InputError("duplicate EndpointSlice \(slice.key) (first at \(first?.description ?? "?"))", at: slice.location)
+            }
+            seen[slice.key] = slice.location
+            given.insert("\(slice.namespace)/\(slice.serviceName)")
+        }
+        var out: [EndpointSlice] = []
+        let controller = EndpointSliceController(pods: pods, nodes: nodes)
+        for service in services {
+            if service.key == "default/kubernetes" && !given.contains(service.key) {
+                out.append(kubernetesSlice(service, nodes: nodes))
+                continue
+            }
+            // Slices the input brings (a dump of a real cluster) are what its controller wrote:
+            // they win over regenerating them from pods.
+            if given.contains(service.key) { continue }
+            out += controller.slices(for: service, families: service.ipFamilies, rng: &rng)
+        }
+        return out + input
+    }
+
+    /// The API server's own endpoints for `default/kubernetes`: every control-plane node on 6443.
+    static func kubernetesSlice(_ service: Service, nodes: [Node]) -> EndpointSlice {
+        let family = service.ipFamilies.first ?? .ipv4
+        let endpoints = nodes.filter(\.isControlPlane).compactMap { node in
+            node.internalIP(family).map { Endpoint(addresses: [$0], conditions: EndpointConditions(ready: true, serving: true, terminating: false)) }
+        }
+        return EndpointSlice(
+            namespace: "default", name: "kubernetes", serviceName: "kubernetes", addressType: EndpointAddressType(family),
+            ports: [EndpointPort(name: "https", protocol: .tcp, port: 6443)], endpoints: endpoints)
+    }
+}

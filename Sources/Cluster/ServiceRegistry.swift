@@ -1,0 +1,168 @@
+import Wire
+
+/// The API server's Service registry: validation, IP families, ClusterIP and NodePort allocation
+/// (explicit values honoured when free and in range, the rest drawn by `RangeAllocator`), the
+/// health-check NodePort of LoadBalancer Services with externalTrafficPolicy Local, and
+/// `default/kubernetes` on the first address of the primary service range.
+enum ServiceRegistry {
+    static func allocate(
+        _ input: [Service], nodes: [Node], settings: ClusterSettings, rng: inout SeededGenerator
+    ) throws(InputError) -> [Service] {
+        var services = input
+        var seen: [String: SourceLocation?] = [:]
+        for s in services {
+            if let first = seen[s.key] {
+                throw InputError("duplicate service \(s.key) (first at \(first?.description ?? "?"))", at: s.location)
+            }
+            seen[s.key] = s.location
+        }
+        if seen["default/kubernetes"] == nil {
+            services.insert(Service(
+                namespace: "default", name: "kubernetes",
+                ports: [ServicePort(name: "https", protocol: .tcp, port: 443, targetPort: .number(6443))]), at: 0)
+        }
+        for i in services.indices { try validatePorts(services[i]); try resolveFamilies(&services[i], settings) }
+
+        // ClusterIPs: one allocator per service CIDR; index k is the address network+1+k.
+        var ipAllocators: [IPFamily: RangeAllocator] = [:]
+        for cidr in settings.serviceCIDRs {
+            let hostCount = cidr.addressCount.map { Int(min($0, 1 << 24)) } ?? 1 << 24
+            let size = hostCount - (cidr.family == .ipv4 ? 2 : 1)
+            ipAllocators[cidr.family] = RangeAllocator(
+                size: size, offset: RangeAllocator.rangeOffset(size: hostCount, minimum: 16, maximum: 256, step: 16))
+        }
+        var ipOwner: [IPAddress: String] = [:]
+        func index(of ip: IPAddress, _ s: Service) throws(InputError) -> Int {
+            guard let cidr = settings.serviceCIDR(for: ip.family), cidr.contains(ip) else {
+                let range = settings.serviceCIDRs.map(\.description).joined(separator: ",")
+                throw InputError("service \(s.key) clusterIP \(ip) is outside the service CIDR \(range)", at: s.location)
+            }
+            let k = Int(ip.bits - cidr.network.bits) - 1
+            guard k >= 0, k < ipAllocators[ip.family]!.size else {
+                throw InputError("service \(s.key) clusterIP \(ip) is the network or broadcast address of \(cidr)", at: s.location)
+            }
+            return k
+        }
+        // The first address belongs to default/kubernetes, claimed before anything else.
+        if let k8s = services.firstIndex(where: { $0.key == "default/kubernetes" }), services[k8s].clusterIPs.isEmpty,
+           let family = services[k8s].ipFamilies.first, let cidr = settings.serviceCIDR(for: family) {
+            services[k8s].clusterIPs = [cidr.address(at: 1)!]
+        }
+        for s in services {
+            for ip in s.clusterIPs {
+                let k = try index(of: ip, s)
+                if let owner = ipOwner[ip] {
+                    throw InputError("service \(s.key) clusterIP \(ip) is already allocated to \(owner)", at: s.location)
+                }
+                ipAllocators[ip.family]!.take(k)
+                ipOwner[ip] = s.key
+            }
+        }
+        for i in services.indices where !services[i].headless && services[i].type != .externalName {
+            for family in services[i].ipFamilies where services[i].clusterIP(family) == nil {
+                guard let k = ipAllocators[family]!.allocateNext(using: &rng) else {
+                    throw InputError("service CIDR \(settings.serviceCIDR(for: family)!) is exhausted: no ClusterIP left for \(services[i].key)", at: services[i].location)
+                }
+                services[i].clusterIPs.append(settings.serviceCIDR(for: family)!.address(at: UInt128(k + 1))!)
+            }
+        }
+
+        // NodePorts, including health-check ports, from one range shared by every protocol.
+        let range = settings.nodePortRange
+        var ports = RangeAllocator(size: range.count, offset: RangeAllocator.rangeOffset(size: range.count, minimum: 16, maximum: 128, step: 32))
+        var portOwner: [UInt16: String] = [:]
+        func claim(_ port: UInt16, _ s: Service, _ what: String) throws(InputError) {
+            guard range.contains(port) else {
+                throw InputError("service \(s.key) \(what) \(port) is outside the node port range \(range)", at: s.location)
+            }
+            if let owner = portOwner[port], owner != s.key {
+                throw InputError("service \(s.key) \(what) \(port) is already allocated to \(owner)", at: s.location)
+            }
+            portOwner[port] = s.key
+            ports.take(Int(port - range.lower))
+        }
+        for s in services {
+            for p in s.ports {
+                if let n = p.nodePort {
+                    guard s.usesNodePorts else {
+                        throw InputError("service \(s.key) port \(p.port) sets nodePort but type \(s.type.rawValue) has no node ports", at: s.location)
+                    }
+                    try claim(n, s, "nodePort")
+                }
+            }
+            if s.needsHealthCheck, let hc = s.healthCheckNodePort { try claim(hc, s, "healthCheckNodePort") }
+        }
+        func next(_ s: Service) throws(InputError) -> UInt16 {
+            guard let k = ports.allocateNext(using: &rng) else {
+                throw InputError("node port range \(range) is exhausted: no port left for \(s.key)", at: s.location)
+            }
+            let port = range.lower + UInt16(k)
+            portOwner[port] = s.key
+            return port
+        }
+        for i in services.indices where services[i].usesNodePorts {
+            for j in services[i].ports.indices where services[i].ports[j].nodePort == nil {
+                // Ports of one Service that share a number (53/TCP and 53/UDP) share a NodePort.
+                // (initNodePorts in pkg/registry/core/service/storage/alloc.go).
+                if let twin = services[i].ports.first(where: { $0.port == services[i].ports[j].port && $0.nodePort != nil })?.nodePort {
+                    services[i].ports[j].nodePort = twin
+                } else {
+                    services[i].ports[j].nodePort = try next(services[i])
+                }
+            }
+            if services[i].needsHealthCheck && services[i].healthCheckNodePort == nil {
+                services[i].healthCheckNodePort = try next(services[i])
+            }
+        }
+        return services
+    }
+
+    /// The API's own checks on `spec.ports`.
+    static func validatePorts(_ s: Service) throws(InputError) {
+        if s.type != .externalName && s.ports.isEmpty && !s.headless {
+            throw InputError("service \(s.key) has no ports", at: s.location)
+        }
+        var names: Set<String> = []
+        var numbers: Set<String> = []
+        for p in s.ports {
+            if s.ports.count > 1 && p.name.isEmpty {
+                throw InputError("service \(s.key) has \(s.ports.count) ports: each needs a name", at: s.location)
+            }
+            if !p.name.isEmpty && !names.insert(p.name).inserted {
+                throw InputError("service \(s.key) has two ports named \"\(p.name)\"", at: s.location)
+            }
+            if !numbers.insert("\(p.port)/\(p.protocol.kubernetesName)").inserted {
+                throw InputError("service \(s.key) lists port \(p.port)/\(p.protocol.kubernetesName) twice", at: s.location)
+            }
+        }
+    }
+
+    /// `spec.ipFamilies` as the API server defaults them from clusterIPs, ipFamilies and the policy.
+    static func resolveFamilies(_ s: inout Service, _ settings: ClusterSettings) throws(InputError) {
+        guard s.type != .externalName else { s.ipFamilies = []; s.clusterIPs = []; return }
+        let clusterFamilies = settings.serviceCIDRs.map(\.family)
+        var families = s.ipFamilies
+        if families.isEmpty { families = s.clusterIPs.map(\.family) }
+        if families.isEmpty {
+            switch s.ipFamilyPolicy {
+            case .requireDualStack:
+                guard clusterFamilies.count == 2 else {
+                    throw InputError("service \(s.key) requires dual-stack but the cluster has one service CIDR", at: s.location)
+                }
+                families = clusterFamilies
+            case .preferDualStack: families = clusterFamilies
+            case .singleStack, nil: families = [clusterFamilies[0]]
+            }
+        }
+        if Set(families).count != families.count {
+            throw InputError("service \(s.key) lists an IP family twice", at: s.location)
+        }
+        for f in families where !clusterFamilies.contains(f) {
+            throw InputError("service \(s.key) wants \(f.rawValue) but the cluster has no \(f.rawValue) service CIDR", at: s.location)
+        }
+        for (i, ip) in s.clusterIPs.enumerated() where i < families.count && families[i] != ip.family {
+            throw InputError("service \(s.key) clusterIPs[\(i)] \(ip) does not match ipFamilies[\(i)] \(families[i].rawValue)", at: s.location)
+        }
+        s.ipFamilies = families
+    }
+}

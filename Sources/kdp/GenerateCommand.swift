@@ -1,0 +1,52 @@
+import Glibc
+import ArgumentParser
+import Cluster
+
+/// `kdp generate`: a synthetic cluster for scale tests, as a kdp topology on stdout.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Write a generated topology (nodes, pods, services) to standard output.")
+
+    @Option(help: "Number of nodes (the first is the control plane).") var nodes: Int = 3
+    @Option(help: "Pods per node.") var podsPerNode: Int = 10
+    @Option(help: "Number of Services.") var services: Int = 10
+    @Option(help: "Endpoints (selected pods) per Service.") var endpointsPerService: Int = 2
+    @Option(help: "Seed for the mix of Service types and features.") var seed: UInt64 = 1
+    @Option(help: "CNI mode: host-gw or vxlan.") var cni: String = "host-gw"
+
+    func run() throws {
+        guard let mode = CNIMode(rawValue: cni) else { throw ValidationError("--cni must be host-gw or vxlan") }
+        let spec = TopologyGenerator.Spec(
+            nodes: nodes, podsPerNode: podsPerNode, services: services, endpointsPerService: endpointsPerService,
+            seed: seed, cni: mode)
+        do {
+            try spec.validate()
+        } catch {
+            throw ValidationError(error.message)
+        }
+        var out = StandardOutput()
+        TopologyGenerator.write(spec, to: &out)
+        out.flush()
+    }
+}
+
+/// Buffered stdout for large generated files.
+struct StandardOutput: TextOutputStream {
+    private var buffer: [UInt8] = []
+    mutating func write(_ string: String) {
+        buffer.append(contentsOf: string.utf8)
+        if buffer.count > 1 << 20 { flush() }
+    }
+    mutating func flush() {
+        buffer.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(1, raw.baseAddress! + offset, raw.count - offset)
+                if n <= 0 { break }
+                offset += n
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Cluster
+import Foundation
+
+/// The `kdp` command. Exit status: 0 on success, 1 when a check fails, 2 for bad input or
+/// usage, with one message on stderr that names the file, line and problem (ARCHITECTURE.md).
+@main
+struct KDP: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kdp",
+        abstract: "Emulate a Kubernetes cluster's data plane: where does this packet go, and why?",
+        subcommands: [ClusterCommand.self, RoutesCommand.self, ResolveCommand.self, GenerateCommand.self]
+    )
+
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as InputError {
+            Console.fail(error.description)
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            // Help and version print to stdout and exit 0; every usage error exits 2.
+            if exitCode(for: error) == .success { exit(withError: error) }
+            Console.fail(message(for: error), usage: true)
+        }
+    }
+}
+
+/// Writing to the terminal without Swift 6's unsafe global `stderr`.
+enum Console {
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    }
+
+    static func fail(_ message: String, usage: Bool = false) -> Never {
+        error(message.hasPrefix("kdp") || message.hasPrefix("Error") || usage ? message : "kdp: " + message)
+        exit(2)
+    }
+
+    /// Prints text output, buffered so large reports do not pay per-line writes.
+    static func out(_ text: String) {
+        FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    }
+}

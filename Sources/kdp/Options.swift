@@ -1,0 +1,52 @@
+import ArgumentParser
+import Cluster
+import Foundation
+import Yams
+
+/// `--topology PATH` (repeatable), shared by every command that reads a cluster.
+struct TopologyOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "A kdp topology file, Kubernetes manifests, or a folder of them (repeatable). Default: the embedded topologies/demo.yaml.",
+        valueName: "path"))
+    var topology: [String] = []
+
+    /// Loads and builds the cluster; notes (ignored kinds, scheduling) go to stderr.
+    func cluster() throws(InputError) -> Cluster {
+        let cluster = try ClusterBuilder.load(paths: topology)
+        for note in cluster.notes { Console.error("kdp: note: \(note)") }
+        return cluster
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json, yaml
+}
+
+/// JSON and YAML renderings of any report value, stable for scripts.
+enum Render {
+    static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func yaml<T: Encodable>(_ value: T) -> String {
+        (try? YAMLEncoder().encode(value)) ?? "{}\n"
+    }
+
+    /// Left-aligned columns, two spaces apart, as kubectl prints tables.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            var out = ""
+            for (i, cell) in cells.enumerated() {
+                out += cell
+                if i < cells.count - 1 { out += String(repeating: " ", count: widths[i] - cell.count + 2) }
+            }
+            return out
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+}
