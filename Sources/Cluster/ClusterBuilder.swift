@@ -28,7 +28,7 @@ public enum ClusterBuilder {
 
     static func assignNodeAddresses(_ input: [Node], _ settings: ClusterSettings) throws(InputError) -> [Node] {
         var nodes = input
-        var seenNames: [String: SourceLocation?] = [:]
+        var seenNames: [String: InputLocation?] = [:]
         var seenIPs: [IPAddress: String] = [:]
         for node in nodes {
             if let first = seenNames[node.name] {
@@ -122,7 +122,7 @@ public enum ClusterBuilder {
         var pods = input
         var nodeIndex: [String: Int] = [:]
         for (i, n) in nodes.enumerated() { nodeIndex[n.name] = i }
-        var seen: [String: SourceLocation?] = [:]
+        var seen: [String: InputLocation?] = [:]
         for pod in pods {
             if let first = seen[pod.key] {
                 throw InputError("duplicate pod \(pod.key) (first at \(first?.description ?? "?"))", at: pod.location)
@@ -207,7 +207,7 @@ public enum ClusterBuilder {
         input: [EndpointSlice], services: [Service], pods: [Pod], nodes: [Node], settings: ClusterSettings,
         rng: inout SeededGenerator
     ) throws(InputError) -> [EndpointSlice] {
-        var seen: [String: SourceLocation?] = [:]
+        var seen: [String: InputLocation?] = [:]
         var given: Set<String> = []
         for slice in input {
             if let first = seen[slice.key] {

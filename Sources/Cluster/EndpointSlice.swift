@@ -100,11 +100,11 @@ public struct EndpointSlice: Sendable, Equatable {
     public var ports: [EndpointPort]
     public var endpoints: [Endpoint]
     public var managedBy: String?
-    public var location: SourceLocation?
+    public var location: InputLocation?
 
     public init(namespace: String, name: String, serviceName: String, addressType: EndpointAddressType,
                 ports: [EndpointPort], endpoints: [Endpoint], managedBy: String? = nil,
-                location: SourceLocation? = nil) {
+                location: InputLocation? = nil) {
         self.namespace = namespace
         self.name = name
         self.serviceName = serviceName

@@ -20,10 +20,16 @@ struct HostLocalIPAM {
     init(range: Prefix) {
         self.range = range
         let network = range.network.bits
-        first = network + 1
         let lastAddress = range.lastAddress.bits
-        last = range.family == .ipv4 ? lastAddress - 1 : lastAddress
-        gateway = IPAddress(family: range.family, bits: first)
+        // Ranges too small for a gateway and one pod (/31, /32, /127, /128) hand out nothing.
+        if range.hostBits < 2 {
+            first = 1
+            last = 0
+        } else {
+            first = network + 1
+            last = range.family == .ipv4 ? lastAddress - 1 : lastAddress
+        }
+        gateway = IPAddress(family: range.family, bits: network &+ 1)
     }
 
     /// Addresses usable by pods (the range less the gateway).

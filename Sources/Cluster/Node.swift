@@ -11,10 +11,10 @@ public struct Node: Sendable, Equatable {
     /// `spec.podCIDRs`, one per family; empty until the node IPAM allocator runs.
     public var podCIDRs: [Prefix]
     public var labels: [String: String]
-    public var location: SourceLocation?
+    public var location: InputLocation?
 
     public init(name: String, internalIPs: [IPAddress] = [], podCIDRs: [Prefix] = [],
-                labels: [String: String] = [:], location: SourceLocation? = nil) {
+                labels: [String: String] = [:], location: InputLocation? = nil) {
         self.name = name
         self.internalIPs = internalIPs
         self.podCIDRs = podCIDRs

@@ -29,8 +29,8 @@ public struct NodeNetwork: Sendable {
         interfaces.append(Interface(name: "eth0", kind: .ethernet, addresses: eth0))
         if hasBridge {
             interfaces.append(Interface(name: Self.bridgeName, kind: .bridge,
-                                        addresses: node.podCIDRs.map { ($0.address(at: 1)!, $0.length) }))
-            for cidr in node.podCIDRs {
+                                        addresses: node.podCIDRs.compactMap { c in c.address(at: 1).map { ($0, c.length) } }))
+            for cidr in node.podCIDRs where cidr.hostBits >= 2 {
                 routes.append(Route(destination: cidr, family: cidr.family, device: Self.bridgeName, proto: "kernel",
                                     scopeLink: true, source: cidr.address(at: 1)))
             }

@@ -32,13 +32,13 @@ public struct Pod: Sendable, Equatable {
     public var phase: String?
     public var hostname: String?
     public var subdomain: String?
-    public var location: SourceLocation?
+    public var location: InputLocation?
 
     public init(namespace: String = "default", name: String, labels: [String: String] = [:],
                 nodeName: String? = nil, ips: [IPAddress] = [], hostNetwork: Bool = false,
                 ports: [ContainerPort] = [], ready: Bool = true, terminating: Bool = false,
                 phase: String? = nil, hostname: String? = nil, subdomain: String? = nil,
-                location: SourceLocation? = nil) {
+                location: InputLocation? = nil) {
         self.namespace = namespace
         self.name = name
         self.labels = labels

@@ -97,7 +97,7 @@ public struct Service: Sendable, Equatable {
     public var sessionAffinityTimeoutSeconds: Int
     public var publishNotReadyAddresses: Bool
     public var externalName: String?
-    public var location: SourceLocation?
+    public var location: InputLocation?
 
     public init(namespace: String = "default", name: String, type: ServiceType = .clusterIP,
                 clusterIPs: [IPAddress] = [], headless: Bool = false, ipFamilies: [IPFamily] = [],
@@ -108,7 +108,7 @@ public struct Service: Sendable, Equatable {
                 healthCheckNodePort: UInt16? = nil, sessionAffinity: SessionAffinity = .none,
                 sessionAffinityTimeoutSeconds: Int = Service.defaultAffinityTimeout,
                 publishNotReadyAddresses: Bool = false, externalName: String? = nil,
-                location: SourceLocation? = nil) {
+                location: InputLocation? = nil) {
         self.namespace = namespace
         self.name = name
         self.type = type

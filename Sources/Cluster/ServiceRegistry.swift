@@ -9,7 +9,7 @@ enum ServiceRegistry {
         _ input: [Service], nodes: [Node], settings: ClusterSettings, rng: inout SeededGenerator
     ) throws(InputError) -> [Service] {
         var services = input
-        var seen: [String: SourceLocation?] = [:]
+        var seen: [String: InputLocation?] = [:]
         for s in services {
             if let first = seen[s.key] {
                 throw InputError("duplicate service \(s.key) (first at \(first?.description ?? "?"))", at: s.location)
@@ -26,6 +26,8 @@ enum ServiceRegistry {
         // ClusterIPs: one allocator per service CIDR; index k is the address network+1+k.
         var ipAllocators: [IPFamily: RangeAllocator] = [:]
         for cidr in settings.serviceCIDRs {
+            // kube-apiserver refuses ranges smaller than /28 (IPv4) and /124 (IPv6) too.
+            guard cidr.hostBits >= 2 else { throw InputError("service CIDR \(cidr) is too small to allocate from") }
             let hostCount = cidr.addressCount.map { Int(min($0, 1 << 24)) } ?? 1 << 24
             let size = hostCount - (cidr.family == .ipv4 ? 2 : 1)
             ipAllocators[cidr.family] = RangeAllocator(
@@ -45,8 +47,9 @@ enum ServiceRegistry {
         }
         // The first address belongs to default/kubernetes, claimed before anything else.
         if let k8s = services.firstIndex(where: { $0.key == "default/kubernetes" }), services[k8s].clusterIPs.isEmpty,
-           let family = services[k8s].ipFamilies.first, let cidr = settings.serviceCIDR(for: family) {
-            services[k8s].clusterIPs = [cidr.address(at: 1)!]
+           let family = services[k8s].ipFamilies.first, let cidr = settings.serviceCIDR(for: family),
+           let first = cidr.address(at: 1), cidr.hostBits >= 2 {
+            services[k8s].clusterIPs = [first]
         }
         for s in services {
             for ip in s.clusterIPs {

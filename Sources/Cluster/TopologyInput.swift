@@ -3,7 +3,7 @@
 public struct TopologyInput: Sendable {
     /// Settings from a kdp topology file; nil for plain manifests (defaults apply).
     public var settings: ClusterSettings?
-    public var settingsLocation: SourceLocation?
+    public var settingsLocation: InputLocation?
     public var nodes: [Node] = []
     public var pods: [Pod] = []
     public var services: [Service] = []

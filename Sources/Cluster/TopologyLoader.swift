@@ -18,10 +18,10 @@ public enum TopologyLoader {
                 let text: String
                 do {
                     let data = try Data(contentsOf: URL(fileURLWithPath: file))
-                    guard let s = String(data: data, encoding: .utf8) else { throw InputError("not UTF-8 text", at: SourceLocation(file: file)) }
+                    guard let s = String(data: data, encoding: .utf8) else { throw InputError("not UTF-8 text", at: InputLocation(file: file)) }
                     text = s
                 } catch let e as InputError { throw e } catch {
-                    throw InputError("cannot read: \(error.localizedDescription)", at: SourceLocation(file: file))
+                    throw InputError("cannot read: \(error.localizedDescription)", at: InputLocation(file: file))
                 }
                 try input.merge(try parse(text: text, file: file))
             }
@@ -32,12 +32,12 @@ public enum TopologyLoader {
     static func files(at path: String) throws(InputError) -> [String] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw InputError("no such file or folder", at: SourceLocation(file: path))
+            throw InputError("no such file or folder", at: InputLocation(file: path))
         }
         guard isDir.boolValue else { return [path] }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         let picked = names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") || $0.hasSuffix(".json") }.sorted()
-        guard !picked.isEmpty else { throw InputError("folder has no .yaml, .yml or .json files", at: SourceLocation(file: path)) }
+        guard !picked.isEmpty else { throw InputError("folder has no .yaml, .yml or .json files", at: InputLocation(file: path)) }
         return picked.map { (path as NSString).appendingPathComponent($0) }
     }
 
@@ -45,7 +45,9 @@ public enum TopologyLoader {
     public static func parse(text: String, file: String) throws(InputError) -> TopologyInput {
         var input = TopologyInput()
         do {
-            var docs = try Yams.compose_all(yaml: text)
+            // Tags are never read (numbers and booleans are parsed by `YAMLValue`), so skip the
+            // regular-expression tag resolution that dominates parse time on large inputs.
+            var docs = try Yams.compose_all(yaml: text, .basic)
             while let doc = docs.next() {
                 try ManifestDecoder.decode(YAMLValue(node: doc, file: file), into: &input)
             }
@@ -55,7 +57,7 @@ public enum TopologyLoader {
         } catch let e as YamlError {
             throw yamlError(e, file: file)
         } catch {
-            throw InputError("cannot parse: \(error)", at: SourceLocation(file: file))
+            throw InputError("cannot parse: \(error)", at: InputLocation(file: file))
         }
         return input
     }
@@ -67,14 +69,14 @@ public enum TopologyLoader {
              .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
             let why = context.map { "\(problem) (\($0.text) at line \($0.mark.line))" } ?? problem
-            return InputError("invalid YAML: \(why)", at: SourceLocation(file: file, line: mark.line, column: mark.column))
+            return InputError("invalid YAML: \(why)", at: InputLocation(file: file, line: mark.line, column: mark.column))
         case .reader(let problem, let offset, _, _):
-            return InputError("invalid YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")", at: SourceLocation(file: file))
+            return InputError("invalid YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")", at: InputLocation(file: file))
         case .duplicatedKeysInMapping(let dups, let context):
             return InputError("duplicate keys \(dups.joined(separator: ", "))",
-                              at: SourceLocation(file: file, line: context.mark.line, column: context.mark.column))
+                              at: InputLocation(file: file, line: context.mark.line, column: context.mark.column))
         default:
-            return InputError("invalid YAML: \(e)", at: SourceLocation(file: file))
+            return InputError("invalid YAML: \(e)", at: InputLocation(file: file))
         }
     }
 }

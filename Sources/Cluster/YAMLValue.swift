@@ -7,8 +7,8 @@ struct YAMLValue {
     let node: Yams.Node
     let file: String
 
-    var location: SourceLocation {
-        SourceLocation(file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
+    var location: InputLocation {
+        InputLocation(file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
     }
 
     func error(_ message: String) -> InputError { InputError(message, at: location) }
@@ -121,7 +121,7 @@ struct YAMLObject {
     let value: YAMLValue
     let entries: [(key: String, keyValue: YAMLValue, value: YAMLValue)]
 
-    var location: SourceLocation { value.location }
+    var location: InputLocation { value.location }
 
     /// The value under `key`, or nil when absent or null.
     subscript(key: String) -> YAMLValue? {

@@ -12,7 +12,13 @@ struct TopologyOptions: ParsableArguments {
 
     /// Loads and builds the cluster; notes (ignored kinds, scheduling) go to stderr.
     func cluster() throws(InputError) -> Cluster {
-        let cluster = try ClusterBuilder.load(paths: topology)
+        let t0 = ContinuousClock.now
+        let input = try TopologyLoader.load(paths: topology)
+        let t1 = ContinuousClock.now
+        let cluster = try ClusterBuilder.build(input)
+        if ProcessInfo.processInfo.environment["KDP_PROFILE"] != nil {
+            Console.error("kdp: profile: parse \(t1 - t0), build \(ContinuousClock.now - t1)")
+        }
         for note in cluster.notes { Console.error("kdp: note: \(note)") }
         return cluster
     }

@@ -1,5 +1,5 @@
 /// Where a piece of input came from, so every error can name the file, line and column.
-public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
+public struct InputLocation: Hashable, Sendable, CustomStringConvertible {
     public let file: String
     /// 1-based; 0 when unknown.
     public let line: Int
@@ -19,10 +19,10 @@ public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
 /// Bad input: a message for the user, with where it came from when known. kdp prints it and
 /// exits with status 2.
 public struct InputError: Error, Sendable, CustomStringConvertible {
-    public let location: SourceLocation?
+    public let location: InputLocation?
     public let message: String
 
-    public init(_ message: String, at location: SourceLocation? = nil) {
+    public init(_ message: String, at location: InputLocation? = nil) {
         self.location = location
         self.message = message
     }
