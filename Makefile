@@ -27,6 +27,7 @@ test: deps
 
 # Benchmarks (release builds; not part of CI). Figures go to stdout.
 bench: release
+	KDP_BENCH=1 scripts/install-deps.sh
 	scripts/bench-cluster.sh $(KDP_RELEASE)
 	cd Benchmarks && $(SWIFT) package benchmark
 

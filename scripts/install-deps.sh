@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(libpcap-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev iptables ipset iproute2 conntrack tcpdump)
 # graphviz is optional (kdp trace -o svg); KDP_WITH_GRAPHVIZ=1 installs it too.
 [ "${KDP_WITH_GRAPHVIZ:-0}" = 1 ] && packages+=(graphviz)
+# `make bench` measures peak memory with GNU time.
+[ "${KDP_BENCH:-0}" = 1 ] && packages+=(time)
 
 missing=()
 for p in "${packages[@]}"; do

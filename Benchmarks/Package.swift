@@ -1,0 +1,25 @@
+// swift-tools-version: 6.1
+// kdp's microbenchmarks (package-benchmark), kept out of the root package so that
+// `swift build` / `swift test` of kdp never compile them. Run with `make bench`.
+import PackageDescription
+
+let package = Package(
+    name: "kdp-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "ClusterBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Cluster", package: "kdp"),
+                .product(name: "Wire", package: "kdp"),
+            ],
+            path: "Benchmarks/ClusterBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

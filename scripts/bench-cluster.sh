@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The issue #2 scale figure through the real command line: generate a 5,000-node,
+# 150,000-pod, 10,000-service topology and time `kdp cluster -o json` on it (wall time and
+# peak resident memory). Usage: scripts/bench-cluster.sh [path/to/kdp]
+set -euo pipefail
+kdp=${1:-.build/release/kdp}
+out=${BENCH_OUT:-bench-out}
+mkdir -p "$out"
+"$kdp" generate --nodes 5000 --pods-per-node 30 --services 10000 --endpoints-per-service 2 --seed 1 > "$out/large.yaml"
+echo "topology: $(wc -c < "$out/large.yaml") bytes, $(grep -c '^  - ' "$out/large.yaml") objects"
+if [ -x /usr/bin/time ]; then
+  /usr/bin/time -f "kdp cluster -o json: %e s wall, %M KiB peak RSS" "$kdp" cluster --topology "$out/large.yaml" -o json > "$out/large.json"
+else
+  TIMEFORMAT="kdp cluster -o json: %R s wall (install 'time' for peak memory)"
+  time "$kdp" cluster --topology "$out/large.yaml" -o json > "$out/large.json"
+fi
+KDP_PROFILE=1 "$kdp" routes --node node-1 --topology "$out/large.yaml" > /dev/null
