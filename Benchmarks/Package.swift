@@ -7,7 +7,7 @@ let package = Package(
     name: "kdp-benchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: ".."),
+        .package(name: "kdp", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -16,7 +16,6 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Cluster", package: "kdp"),
-                .product(name: "Wire", package: "kdp"),
             ],
             path: "Benchmarks/ClusterBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -1,6 +1,5 @@
 import Benchmark
 import Cluster
-import Wire
 
 /// Loading and allocating clusters: the issue #2 target is a 5,000-node, 150,000-pod,
 /// 10,000-service topology in under 10 s and 4 GiB.
@@ -30,12 +29,4 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    Benchmark("wire.prefix.contains", configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal])) { benchmark in
-        let prefix = try! Prefix(parsing: "10.244.0.0/16")
-        var hits = 0
-        for i in benchmark.scaledIterations {
-            if prefix.contains(.v4(IPv4Address(UInt32(truncatingIfNeeded: 0x0AF4_0000 &+ i)))) { hits += 1 }
-        }
-        blackHole(hits)
-    }
 }
