@@ -105,4 +105,21 @@ import Wire
         #expect(c.service(namespace: "default", name: "dual")?.clusterIPs.map(\.family) == [.ipv4, .ipv6])
         #expect(c.service(namespace: "default", name: "six")?.clusterIPs.first.map { try! Prefix(parsing: "fd00:10:96::/112").contains($0) } == true)
     }
+
+    @Test func anExhaustedServiceRangeNamesTheServiceLeftOut() {
+        // A /28 holds 14 usable addresses; default/kubernetes takes the first.
+        let services = (0..<14).map { "  - {name: s\($0), ports: [{port: 80}]}" }.joined(separator: "\n")
+        let e = buildError(topology("  serviceCIDR: 10.96.0.0/28", Self.base + "services:\n" + services))
+        #expect(e?.message == "service CIDR 10.96.0.0/28 is exhausted: no ClusterIP left for default/s13")
+    }
+
+    @Test func anExhaustedNodePortRangeNamesTheServiceLeftOut() {
+        let e = buildError(topology("  nodePortRange: 30000-30001", Self.base + """
+        services:
+          - {name: a, type: NodePort, ports: [{port: 80}]}
+          - {name: b, type: NodePort, ports: [{port: 80}]}
+          - {name: c, type: NodePort, ports: [{port: 80}]}
+        """))
+        #expect(e?.message == "node port range 30000-30001 is exhausted: no port left for default/c")
+    }
 }
