@@ -12,10 +12,13 @@ let package = Package(
         .library(name: "Cluster", targets: ["Cluster"]),
         .library(name: "Netfilter", targets: ["Netfilter"]),
         .library(name: "IPVS", targets: ["IPVS"]),
+        .library(name: "KubeProxy", targets: ["KubeProxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // SHA-256 for kube-proxy's chain names (KUBE-SVC-<base32(sha256)>).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .target(name: "Wire"),
@@ -26,10 +29,14 @@ let package = Package(
         ),
         .target(name: "Netfilter", dependencies: ["Wire"]),
         .target(name: "IPVS", dependencies: ["Wire"]),
+        .target(
+            name: "KubeProxy",
+            dependencies: ["Wire", "Cluster", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .executableTarget(
             name: "kdp",
             dependencies: [
-                "Wire", "Cluster", "Netfilter", "IPVS",
+                "Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "Yams",
             ]
@@ -38,6 +45,7 @@ let package = Package(
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire"]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "Wire"]),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS", "Wire"]),
+        .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire"]),
         .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire"]),
     ]
 )

@@ -59,6 +59,11 @@ public struct ClusterSettings: Sendable, Equatable {
     /// Seeds every choice the real cluster makes at random (ClusterIPs, NodePorts, slice names).
     public var seed: UInt64 = 1
     public var kubeProxy = KubeProxySettings()
+    /// Whether Services go through the API server's registry: `default/kubernetes` added when
+    /// missing, and ClusterIPs, NodePorts and health-check ports allocated and range-checked.
+    /// Off, Services are taken exactly as written, as upstream kube-proxy's unit-test fixtures
+    /// hand them to the proxier.
+    public var serviceAllocation = true
 
     public init() {}
 

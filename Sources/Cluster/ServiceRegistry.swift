@@ -16,6 +16,10 @@ enum ServiceRegistry {
             }
             seen[s.key] = s.location
         }
+        guard settings.serviceAllocation else {
+            for i in services.indices { try validatePorts(services[i]); try resolveFamilies(&services[i], settings) }
+            return services
+        }
         if seen["default/kubernetes"] == nil {
             services.insert(Service(
                 namespace: "default", name: "kubernetes",

@@ -27,7 +27,7 @@ enum TopologyDecoder {
         try obj.rejectUnknownKeys([
             "name", "clusterCIDR", "clusterCIDRs", "serviceCIDR", "serviceCIDRs", "nodeCIDRMaskSize",
             "nodeCIDRMaskSizeIPv4", "nodeCIDRMaskSizeIPv6", "nodeNetwork", "nodeNetworks", "cni", "clusterDomain",
-            "nodePortRange", "seed", "kubeProxy",
+            "nodePortRange", "seed", "kubeProxy", "serviceAllocation",
         ], in: "cluster")
         if let v = obj["name"] { s.name = try v.string("cluster.name") }
         if let v = obj["clusterCIDRs"] ?? obj["clusterCIDR"] { s.clusterCIDRs = try cidrs(v, "cluster.clusterCIDR") }
@@ -43,6 +43,7 @@ enum TopologyDecoder {
             let text = try v.string("nodePortRange")
             do { s.nodePortRange = try PortRange(parsing: text) } catch { throw v.error("cluster.nodePortRange: \(error)") }
         }
+        if let v = obj["serviceAllocation"] { s.serviceAllocation = try v.bool("cluster.serviceAllocation") }
         if let v = obj["seed"] { s.seed = UInt64(try v.int("cluster.seed", in: 0...Int.max)) }
         if let kp = try obj.object("kubeProxy", in: "cluster") { s.kubeProxy = try kubeProxy(kp) }
         for v in [obj["clusterCIDRs"] ?? obj["clusterCIDR"], obj["serviceCIDRs"] ?? obj["serviceCIDR"]] {
