@@ -9,7 +9,7 @@ struct KDP: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kdp",
         abstract: "Emulate a Kubernetes cluster's data plane: where does this packet go, and why?",
-        subcommands: [ClusterCommand.self, RoutesCommand.self, ResolveCommand.self, GenerateCommand.self]
+        subcommands: [ClusterCommand.self, RoutesCommand.self, ResolveCommand.self, CompileCommand.self, GenerateCommand.self]
     )
 
     static func main() {
@@ -39,8 +39,8 @@ enum Console {
         exit(2)
     }
 
-    /// Prints text output, buffered so large reports do not pay per-line writes.
-    static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    /// Prints text output in one write, ending it with a newline unless told otherwise.
+    static func out(_ text: String, terminator: String = "\n") {
+        FileHandle.standardOutput.write(Data((text.hasSuffix("\n") || terminator.isEmpty ? text : text + terminator).utf8))
     }
 }

@@ -1,0 +1,76 @@
+import Foundation
+import ArgumentParser
+import Cluster
+import KubeProxy
+import Wire
+
+/// `kdp compile`: the rules a node's kube-proxy programs.
+struct CompileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compile",
+        abstract: "Print the iptables rules a node's kube-proxy writes, exactly as upstream writes them.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case restore, save }
+
+    @OptionGroup var topology: TopologyOptions
+    @Option(help: "The node whose kube-proxy to emulate.") var node: String
+    @Option(help: "iptables (the IPVS mode arrives with the IPVS issue).") var proxyMode: String = "iptables"
+    @Option(help: "ipv4 or ipv6 (ip6tables text for a dual-stack cluster's IPv6 proxier).") var family: String?
+    @Option(help: "restore: the text kube-proxy hands to iptables-restore --noflush; save: what iptables-save then shows.")
+    var format: Format = .restore
+    @Option(help: "canonical (as upstream's tests sort) or emission (kube-proxy's own order).")
+    var order: IPTablesRuleset.Order = .emission
+    @Option(help: "ClusterCIDR, NodeCIDR, BridgeInterface, InterfaceNamePrefix or None.") var detectLocalMode: LocalDetectorMode?
+    @Option(help: "kube-proxy's --cluster-cidr (comma-separated, one per family).") var clusterCIDR: String?
+    @Flag(help: "Masquerade all traffic to ClusterIPs.") var masqueradeAll = false
+    @Option(help: "The masquerade mark bit (default 14).") var masqueradeBit: Int?
+    @Option(help: "Spell the mark as given (upstream's tests write 0x4000).") var masqueradeMark: String?
+    @Option(help: "CIDRs whose local addresses accept NodePorts (comma-separated).") var nodeportAddresses: String?
+    @Option(help: "true or false (--iptables-localhost-nodeports).") var localhostNodeports: Bool?
+    @Flag(help: "The host's iptables supports --random-fully.") var randomFully = false
+    @Flag(help: "The host has the nfacct counters kube-proxy uses.") var nfacct = false
+
+    func validate() throws {
+        guard proxyMode == "iptables" else { throw ValidationError("--proxy-mode \(proxyMode) is not available yet; use iptables") }
+        if masqueradeBit != nil && masqueradeMark != nil { throw ValidationError("give --masquerade-bit or --masquerade-mark, not both") }
+        if let b = masqueradeBit, !(0...31).contains(b) { throw ValidationError("--masquerade-bit must be 0-31") }
+        if let f = family, f != "ipv4" && f != "ipv6" { throw ValidationError("--family must be ipv4 or ipv6") }
+        if format == .save { throw ValidationError("--format save needs the Netfilter printer, which is not in this build yet; use --format restore") }
+    }
+
+    func run() throws {
+        let cluster = try topology.cluster()
+        guard let n = cluster.node(named: node) else {
+            throw InputError("no node \"\(node)\"; nodes: \(cluster.nodes.map(\.name).joined(separator: ", "))")
+        }
+        let fam: IPFamily = family == "ipv6" ? .ipv6 : (family == "ipv4" ? .ipv4 : cluster.settings.families.first ?? .ipv4)
+        guard cluster.settings.families.contains(fam) else {
+            throw InputError("the cluster has no \(fam.rawValue) addresses (families: \(cluster.settings.families.map(\.rawValue).joined(separator: ", ")))")
+        }
+        var config = ProxierConfig.forNode(n, in: cluster, family: fam)
+        if let m = detectLocalMode { config.detectLocalMode = m }
+        if let text = clusterCIDR { config.clusterCIDRs = try Self.cidrs(text, flag: "--cluster-cidr") }
+        if masqueradeAll { config.masqueradeAll = true }
+        if let b = masqueradeBit { config.masqueradeBit = b }
+        config.masqueradeMarkText = masqueradeMark
+        if let text = nodeportAddresses { config.nodePortAddresses = try Self.cidrs(text, flag: "--nodeport-addresses") }
+        if let l = localhostNodeports { config.localhostNodePortsFlag = l }
+        config.randomFully = randomFully
+        config.nfacct = nfacct
+        let ruleset = IPTablesCompiler.compile(cluster, config: config)
+        Console.out(ruleset.restoreText(order: order), terminator: "")
+    }
+
+    static func cidrs(_ text: String, flag: String) throws(InputError) -> [Prefix] {
+        var out: [Prefix] = []
+        for part in text.split(separator: ",") {
+            do { out.append(try Prefix(parsing: part.trimmingCharacters(in: .whitespaces), sloppy: true)) } catch {
+                throw InputError("\(flag): \(error)")
+            }
+        }
+        return out
+    }
+}
+
+extension LocalDetectorMode: ExpressibleByArgument {}
+extension IPTablesRuleset.Order: ExpressibleByArgument {}
