@@ -1,0 +1,96 @@
+/// An open-addressing (linear probing, backward-shift deletion) map from `ConnectionKey` to an
+/// entry index. Keys live inline in one flat array, so a lookup is one hash and, at the load
+/// factor kept here (≤ 1/2), about one cache line; nothing is allocated per lookup or insert
+/// except when the table doubles.
+public struct ConnectionHashTable: Sendable {
+    struct Slot: Sendable {
+        var key: ConnectionKey
+        var value: Int32
+    }
+
+    private var slots: [Slot]
+    private var mask: Int
+    public private(set) var count = 0
+
+    static let emptyKey = ConnectionKey(clientAddress: 0, virtualAddress: 0, clientPort: 0, virtualPort: 0, protocol: 0, family: 0)
+
+    public init(capacity: Int = 16) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        slots = Array(repeating: Slot(key: Self.emptyKey, value: -1), count: size)
+        mask = size - 1
+    }
+
+    /// The entry index stored for `key`, or -1.
+    @inline(__always)
+    public func find(_ key: ConnectionKey) -> Int32 {
+        var i = Int(truncatingIfNeeded: key.hashValue64) & mask
+        return slots.withUnsafeBufferPointer { buf in
+            while true {
+                let s = buf[i]
+                if s.value < 0 { return -1 }
+                if s.key == key { return s.value }
+                i = (i + 1) & mask
+            }
+        }
+    }
+
+    /// Inserts or replaces.
+    public mutating func insert(_ key: ConnectionKey, _ value: Int32) {
+        if (count + 1) * 2 > slots.count { grow() }
+        var i = Int(truncatingIfNeeded: key.hashValue64) & mask
+        while true {
+            if slots[i].value < 0 {
+                slots[i] = Slot(key: key, value: value)
+                count += 1
+                return
+            }
+            if slots[i].key == key {
+                slots[i].value = value
+                return
+            }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// Removes `key` if present; returns whether it was.
+    @discardableResult
+    public mutating func remove(_ key: ConnectionKey) -> Bool {
+        var i = Int(truncatingIfNeeded: key.hashValue64) & mask
+        while true {
+            if slots[i].value < 0 { return false }
+            if slots[i].key == key { break }
+            i = (i + 1) & mask
+        }
+        // Backward-shift deletion keeps every probe chain unbroken without tombstones.
+        var hole = i
+        var j = i
+        while true {
+            j = (j + 1) & mask
+            if slots[j].value < 0 { break }
+            let home = Int(truncatingIfNeeded: slots[j].key.hashValue64) & mask
+            // Move j into the hole unless its home lies cyclically in (hole, j].
+            let inRange = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j)
+            if !inRange {
+                slots[hole] = slots[j]
+                hole = j
+            }
+        }
+        slots[hole] = Slot(key: Self.emptyKey, value: -1)
+        count -= 1
+        return true
+    }
+
+    public mutating func removeAll() {
+        for i in slots.indices { slots[i] = Slot(key: Self.emptyKey, value: -1) }
+        count = 0
+    }
+
+    private mutating func grow() {
+        let old = slots
+        slots = Array(repeating: Slot(key: Self.emptyKey, value: -1), count: old.count * 2)
+        mask = slots.count - 1
+        count = 0
+        for s in old where s.value >= 0 { insert(s.key, s.value) }
+    }
+}
