@@ -25,7 +25,7 @@ let package = Package(
             resources: [.embedInCode("Resources/demo.yaml")]
         ),
         .target(name: "Netfilter", dependencies: ["Wire"]),
-        .target(name: "IPVS", dependencies: ["Wire"]),
+        .target(name: "IPVS", dependencies: ["Wire", "Yams"]),
         .executableTarget(
             name: "kdp",
             dependencies: [
