@@ -45,6 +45,8 @@ public struct IPVSTable: Sendable {
     public internal(set) var totalStats = IPVSStats()
     /// Live entries (connections and templates).
     public internal(set) var liveConnections = 0
+    /// Whether the last `schedule` call consulted the scheduler (false: a template pinned it).
+    var schedulerRan = false
 
     public init(hashVariant: HashVariant = .hash32, sysctls: IPVSSysctls = IPVSSysctls(), expectedConnections: Int = 16) {
         self.hashVariant = hashVariant

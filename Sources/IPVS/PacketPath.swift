@@ -32,7 +32,9 @@ public struct IPVSPacket: Sendable {
 
 /// What ip_vs_in_hook did with a packet.
 public enum InputVerdict: Equatable, Sendable {
-    /// Forwarded along `connection`; `scheduled` when the entry was created for this packet.
+    /// Forwarded along `connection`. `scheduled` is true when the scheduler chose the server
+    /// for this packet; false when an entry pinned it (the connection's own entry, or for a new
+    /// connection of a persistent service, a valid persistence template).
     case forwarded(connection: Int32, scheduled: Bool)
     /// No virtual service, or a TCP packet that may not create a connection (not a SYN, or a
     /// RST): IPVS leaves it alone (NF_ACCEPT) and it continues through the stack.
@@ -121,7 +123,7 @@ extension IPVSTable {
             }
             cp = schedule(service: svc, packet: p, expiring: pending)
             if cp < 0 { return .noDestination }
-            scheduled = true
+            scheduled = schedulerRan
         }
         countIn(cp, length: p.length)
         applyState(cp, flags: p.tcpFlags, direction: .input)
@@ -188,6 +190,7 @@ extension IPVSTable {
             return -1
         }
         let slot = services[Int(si)].schedule(input, hash: hashVariant)
+        schedulerRan = true
         if expiring >= 0 { expire(connection: expiring) }
         if slot < 0 { return -1 }
         let serverPort = services[Int(si)].servers[Int(slot)].port
@@ -242,7 +245,9 @@ extension IPVSTable {
         var ct = table.find(tkey)
         if ct >= 0 && !entries[Int(ct)].isTemplate { ct = -1 }
         let slot: Int32
+        schedulerRan = false
         if ct < 0 || !checkTemplate(ct) {
+            schedulerRan = true
             let picked = services[Int(si)].schedule(input, hash: hashVariant)
             if picked < 0 {
                 if expiring >= 0 { expire(connection: expiring) }
