@@ -76,6 +76,16 @@ extension IPVSTable {
         let t = now + Int64(entries[Int(i)].timeout) * 1000
         entries[Int(i)].expires = t
         timers.push(.init(expires: t, entry: i))
+        if timers.count > 2 * liveConnections + 4096 { compactTimers() }
+    }
+
+    /// Drops stale timer records (re-armed or freed entries) once they outnumber live ones, so a
+    /// long replay's heap stays proportional to the table.
+    mutating func compactTimers() {
+        var live: [TimerHeap.Record] = []
+        live.reserveCapacity(liveConnections)
+        for (i, e) in entries.enumerated() where e.live { live.append(.init(expires: e.expires, entry: Int32(i))) }
+        timers.rebuild(live)
     }
 
     /// ip_vs_conn_expire, as when the entry's timer fires: an entry that still controls others

@@ -47,4 +47,25 @@ struct TimerHeap: Sendable {
     }
 
     mutating func removeAll() { items.removeAll(keepingCapacity: true) }
+
+    /// Replaces the contents with `records` and restores the heap order bottom-up (O(n)).
+    mutating func rebuild(_ records: [Record]) {
+        items = records
+        var i = items.count / 2 - 1
+        while i >= 0 {
+            var j = i
+            let r = items[j]
+            while true {
+                let l = 2 * j + 1
+                if l >= items.count { break }
+                let rr = l + 1
+                let c = rr < items.count && items[rr].expires < items[l].expires ? rr : l
+                if items[c].expires >= r.expires { break }
+                items[j] = items[c]
+                j = c
+            }
+            items[j] = r
+            i -= 1
+        }
+    }
 }
