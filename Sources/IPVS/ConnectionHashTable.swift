@@ -23,8 +23,12 @@ public struct ConnectionHashTable: Sendable {
 
     /// The entry index stored for `key`, or -1.
     @inline(__always)
-    public func find(_ key: ConnectionKey) -> Int32 {
-        var i = Int(truncatingIfNeeded: key.hashValue64) & mask
+    public func find(_ key: ConnectionKey) -> Int32 { find(key, hash: key.hashValue64) }
+
+    /// `find` with the key's `hashValue64` already computed.
+    @inline(__always)
+    public func find(_ key: ConnectionKey, hash: UInt64) -> Int32 {
+        var i = Int(truncatingIfNeeded: hash) & mask
         return slots.withUnsafeBufferPointer { buf in
             while true {
                 let s = buf[i]
@@ -35,21 +39,44 @@ public struct ConnectionHashTable: Sendable {
         }
     }
 
-    /// Inserts or replaces.
-    public mutating func insert(_ key: ConnectionKey, _ value: Int32) {
+    /// Prefetches the home slot of `key`: issued a few packets ahead, the cache miss overlaps
+    /// with the work on earlier packets.
+    @inline(__always)
+    public func prefetchSlot(_ key: ConnectionKey) {
+        slots.withUnsafeBufferPointer { cachePrefetch(UnsafeRawPointer($0.baseAddress! + (Int(truncatingIfNeeded: key.hashValue64) & mask))) }
+    }
+
+    /// The value in the home slot of `key` (-1 if empty or the key is elsewhere in its chain
+    /// is not checked): a cheap guess used to prefetch what the slot points at.
+    @inline(__always)
+    func homeValue(_ key: ConnectionKey) -> Int32 {
+        slots.withUnsafeBufferPointer { $0[Int(truncatingIfNeeded: key.hashValue64) & mask].value }
+    }
+
+    /// Inserts or replaces; returns the value replaced, or -1.
+    @discardableResult
+    public mutating func insert(_ key: ConnectionKey, _ value: Int32) -> Int32 { insert(key, value, hash: key.hashValue64) }
+
+    /// `insert` with the key's `hashValue64` already computed.
+    @discardableResult
+    public mutating func insert(_ key: ConnectionKey, _ value: Int32, hash: UInt64) -> Int32 {
         if (count + 1) * 2 > slots.count { grow() }
-        var i = Int(truncatingIfNeeded: key.hashValue64) & mask
-        while true {
-            if slots[i].value < 0 {
-                slots[i] = Slot(key: key, value: value)
-                count += 1
-                return
+        let m = mask
+        return slots.withUnsafeMutableBufferPointer { buf in
+            var i = Int(truncatingIfNeeded: hash) & m
+            while true {
+                if buf[i].value < 0 {
+                    buf[i] = Slot(key: key, value: value)
+                    count += 1
+                    return -1
+                }
+                if buf[i].key == key {
+                    let old = buf[i].value
+                    buf[i].value = value
+                    return old
+                }
+                i = (i + 1) & m
             }
-            if slots[i].key == key {
-                slots[i].value = value
-                return
-            }
-            i = (i + 1) & mask
         }
     }
 
@@ -79,6 +106,11 @@ public struct ConnectionHashTable: Sendable {
         slots[hole] = Slot(key: Self.emptyKey, value: -1)
         count -= 1
         return true
+    }
+
+    /// Grows now so that `n` keys fit without a rehash later.
+    public mutating func reserve(_ n: Int) {
+        while n * 2 > slots.count { grow() }
     }
 
     public mutating func removeAll() {

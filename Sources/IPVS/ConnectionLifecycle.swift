@@ -5,7 +5,8 @@ extension IPVSTable {
     /// ip_vs_conn_new + ip_vs_bind_dest: a new entry starts in state NONE with a 3 s timeout,
     /// its flags take the server's conn_flags (always INACTIVE, NOOUTPUT unless Masq), and it is
     /// counted in `inactconns` (templates in `persistconns`).
-    mutating func createEntry(key: ConnectionKey, service: Int32, server slot: Int32, destinationPort: UInt16, template: Bool) -> Int32 {
+    mutating func createEntry(key: ConnectionKey, service: Int32, server slot: Int32, destinationPort: UInt16, template: Bool,
+                              hash: UInt64? = nil) -> Int32 {
         let s = services[Int(service)].servers[Int(slot)]
         var flags: ConnectionFlags = [.inactive]
         if template { flags.insert(.template) }
@@ -21,71 +22,45 @@ extension IPVSTable {
             index = Int32(entries.count)
             entries.append(e)
         }
-        let old = table.find(key)
+        let old = table.insert(key, index, hash: hash ?? key.hashValue64)
         if old >= 0 { entries[Int(old)].hashed = false }  // the kernel's chain would find the new one first
-        table.insert(key, index)
         liveConnections += 1
         bind(index)
         return index
     }
 
-    /// ip_vs_bind_dest counter part, then the upper-threshold check.
+    /// ip_vs_bind_dest (see `VirtualService.bind`).
+    @inline(__always)
     mutating func bind(_ i: Int32) {
         let e = entries[Int(i)]
-        let sv = Int(e.service), sl = Int(e.server)
-        if e.isTemplate {
-            services[sv].servers[sl].persistConns += 1
-        } else if e.flags.contains(.inactive) {
-            services[sv].servers[sl].inactiveConns += 1
-        } else {
-            services[sv].servers[sl].activeConns += 1
-        }
-        let s = services[sv].servers[sl]
-        if s.upperThreshold != 0 && s.totalConns >= Int32(bitPattern: s.upperThreshold) {
-            services[sv].servers[sl].overloaded = true
-        }
-        services[sv].treeUpdate(slot: e.server)
+        services[Int(e.service)].bind(slot: e.server, template: e.isTemplate, inactive: e.flags.contains(.inactive))
     }
 
-    /// ip_vs_unbind_dest: decrement, then the lower-threshold (or 3/4 of upper) rule.
+    /// ip_vs_unbind_dest (see `VirtualService.unbind`).
+    @inline(__always)
     mutating func unbind(_ i: Int32) {
         let e = entries[Int(i)]
-        let sv = Int(e.service), sl = Int(e.server)
-        if e.isTemplate {
-            services[sv].servers[sl].persistConns -= 1
-        } else if e.flags.contains(.inactive) {
-            services[sv].servers[sl].inactiveConns -= 1
-        } else {
-            services[sv].servers[sl].activeConns -= 1
-        }
-        let s = services[sv].servers[sl]
-        let total = Int64(s.totalConns)
-        if s.lowerThreshold != 0 {
-            if total < Int64(s.lowerThreshold) { services[sv].servers[sl].overloaded = false }
-        } else if s.upperThreshold != 0 {
-            if total * 4 < Int64(s.upperThreshold) * 3 { services[sv].servers[sl].overloaded = false }
-        } else {
-            services[sv].servers[sl].overloaded = false
-        }
-        services[sv].treeUpdate(slot: e.server)
+        services[Int(e.service)].unbind(slot: e.server, template: e.isTemplate, inactive: e.flags.contains(.inactive))
     }
 
     /// ip_vs_conn_put: (re)arm the entry's timer with its current timeout.
     @inline(__always)
     mutating func rearm(_ i: Int32) {
-        let t = now + Int64(entries[Int(i)].timeout) * 1000
+        let timeout = Int64(entries[Int(i)].timeout) * 1000
+        let t = now + timeout
         entries[Int(i)].expires = t
-        timers.push(.init(expires: t, entry: i))
+        timers.push(.init(expires: t, entry: i), timeout: timeout)
         if timers.count > 2 * liveConnections + 4096 { compactTimers() }
     }
 
     /// Drops stale timer records (re-armed or freed entries) once they outnumber live ones, so a
     /// long replay's heap stays proportional to the table.
     mutating func compactTimers() {
-        var live: [TimerHeap.Record] = []
-        live.reserveCapacity(liveConnections)
-        for (i, e) in entries.enumerated() where e.live { live.append(.init(expires: e.expires, entry: Int32(i))) }
-        timers.rebuild(live)
+        let entries = self.entries
+        timers.compact { r in
+            let e = entries[Int(r.entry)]
+            return e.live && e.expires == r.expires
+        }
     }
 
     /// ip_vs_conn_expire, as when the entry's timer fires: an entry that still controls others
@@ -165,12 +140,7 @@ extension IPVSTable {
             e.state = new.rawValue
             e.timeout = timeouts.tcp(new)
             entries[Int(i)] = e
-            if moved != 0 {
-                let sv = Int(e.service), sl = Int(e.server)
-                services[sv].servers[sl].activeConns += Int32(moved)
-                services[sv].servers[sl].inactiveConns -= Int32(moved)
-                services[sv].treeUpdate(slot: e.server)
-            }
+            if moved != 0 { services[Int(e.service)].moveActive(slot: e.server, by: Int32(moved)) }
         } else {
             entries[Int(i)].timeout = timeouts.udp
         }

@@ -38,7 +38,7 @@ public struct IPVSTable: Sendable {
     var freeList: [Int32] = []
     var table: ConnectionHashTable
     var serviceTable = ConnectionHashTable()
-    var timers = TimerHeap()
+    var timers = TimerQueues()
     /// The clock in milliseconds since the table was made.
     public internal(set) var now: Int64 = 0
     /// Totals over all services (`ipvs->tot_stats`).
@@ -53,7 +53,6 @@ public struct IPVSTable: Sendable {
         self.sysctls = sysctls
         self.table = ConnectionHashTable(capacity: expectedConnections)
         entries.reserveCapacity(expectedConnections)
-        timers.reserve(expectedConnections)
     }
 
     // MARK: services
@@ -168,6 +167,21 @@ public struct IPVSTable: Sendable {
         if d.upperThreshold == 0 || d.upperThreshold > s.upperThreshold { s.overloaded = false }
         s.upperThreshold = d.upperThreshold
         s.lowerThreshold = d.lowerThreshold
+    }
+
+    /// Makes room for `n` more connection entries up front (memory touched now, not on the
+    /// packet path), as the kernel's slab cache would already hold it.
+    public mutating func reserveConnections(_ n: Int) {
+        guard n > 0 else { return }
+        let dead = ConnectionEntry(key: ConnectionHashTable.emptyKey, destinationAddress: .v4(.zero), destinationPort: 0, state: 0, flags: [],
+                                   service: 0, server: 0, control: -1, nControl: 0, timeout: 0, expires: 0, live: false, hashed: false)
+        let start = entries.count
+        entries.reserveCapacity(start + n)
+        for _ in 0..<n { entries.append(dead) }
+        freeList.reserveCapacity(freeList.count + n)
+        // Popped from the end: hand out the lowest index first.
+        for i in stride(from: start + n - 1, through: start, by: -1) { freeList.append(Int32(i)) }
+        table.reserve(liveConnections + n)
     }
 
     // MARK: queries

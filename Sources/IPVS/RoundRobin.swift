@@ -4,10 +4,11 @@ extension VirtualService {
     /// ip_vs_rr_schedule: scan from the element after the cursor to the end, then (unless the
     /// cursor is the head) wrap and continue up to and including the cursor. The first usable
     /// server wins and becomes the cursor; on failure the cursor stays.
+    /// The cursor is kept as a list position (-1 = head), adjusted when the list changes, so the
+    /// hot path reads only `order` and `servers`.
     mutating func rrSchedule() -> Int32 {
-        let start = sched.rrCursor
-        let last = start
-        var from = start < 0 ? 0 : Int(position[Int(start)]) + 1
+        let start = Int(sched.rrCursor)
+        var from = start + 1
         var pass = 0
         let n = order.count
         repeat {
@@ -15,10 +16,10 @@ extension VirtualService {
             while pos < n {
                 let d = order[pos]
                 if servers[Int(d)].usable {
-                    sched.rrCursor = d
+                    sched.rrCursor = Int32(pos)
                     return d
                 }
-                if d == last { return -1 }
+                if pos == start { return -1 }
                 pos += 1
             }
             pass += 1
@@ -67,28 +68,28 @@ extension VirtualService {
     }
 
     /// ip_vs_wrr_schedule, including the `last_pass` / `restarted` / `stop` bookkeeping.
+    /// `cl` is kept as a list position (-1 = head); every list change resets it to the head.
     mutating func wrrSchedule() -> Int32 {
-        var dest = sched.wrrCl
+        var dest = Int(sched.wrrCl)
         if sched.wrrMw == 0 {
-            sched.wrrCl = dest
             return -1
         }
         let last = dest
-        var stop: Int32 = -2
+        var stop = -2
         var lastPass = false
         var restarted = false
         let n = order.count
         while true {
-            var pos = dest < 0 ? 0 : Int(position[Int(dest)]) + 1
+            var pos = dest + 1
             while pos < n {
                 let d = order[pos]
                 let s = servers[Int(d)]
                 if !s.overloaded && s.weight >= sched.wrrCw {
-                    sched.wrrCl = d
+                    sched.wrrCl = Int32(pos)
                     return d
                 }
-                if d == stop {
-                    sched.wrrCl = d
+                if pos == stop {
+                    sched.wrrCl = Int32(pos)
                     return -1
                 }
                 pos += 1

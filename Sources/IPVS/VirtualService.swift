@@ -121,9 +121,9 @@ public struct DestinationConfig: Sendable, Equatable {
 /// Per-scheduler state (`svc->sched_data`). One plain struct rather than a protocol existential
 /// so the hot path is a switch over `SchedulerName` with no dynamic dispatch.
 struct SchedulerState: Sendable {
-    /// rr: the slot of the last pick, or -1 for the list head (ip_vs_rr.c: sched_data).
+    /// rr: the list position of the last pick, or -1 for the list head (ip_vs_rr.c: sched_data).
     var rrCursor: Int32 = -1
-    /// wrr (ip_vs_wrr.c: struct ip_vs_wrr_mark): cl (-1 = head), cw, mw, di.
+    /// wrr (ip_vs_wrr.c: struct ip_vs_wrr_mark): cl as a list position (-1 = head), cw, mw, di.
     var wrrCl: Int32 = -1
     var wrrCw: Int32 = 0
     var wrrMw: Int32 = 0
@@ -159,6 +159,17 @@ public struct VirtualService: Sendable {
         initScheduler(hash: hash)
     }
 
+    /// Prefetches the list and server storage the scheduler is about to read.
+    @inline(__always)
+    func prefetchSchedulerData() {
+        order.withUnsafeBufferPointer { (b: UnsafeBufferPointer<Int32>) -> Void in
+            if let p = b.baseAddress { cachePrefetch(UnsafeRawPointer(p)) }
+        }
+        servers.withUnsafeBufferPointer { (b: UnsafeBufferPointer<RealServer>) -> Void in
+            if let p = b.baseAddress { cachePrefetch(UnsafeRawPointer(p)) }
+        }
+    }
+
     /// The slot of the server with this address and port (available or in the trash).
     public func slot(of address: IPAddress, port: UInt16) -> Int32? {
         for (i, s) in servers.enumerated() where s.port == port && s.address == address { return Int32(i) }
@@ -189,7 +200,10 @@ public struct VirtualService: Sendable {
     /// `add_dest`, called after the server was linked at the head.
     mutating func schedulerAdded(slot: Int32) {
         switch config.scheduler {
-        case .rr: break  // no add hook: the new head is reached only when the scan wraps
+        case .rr:
+            // No add hook in the kernel: the cursor keeps pointing at the same server, whose
+            // position moved one down; the new head is reached only when the scan wraps.
+            if sched.rrCursor >= 0 { sched.rrCursor += 1 }
         case .wrr: wrrDestChanged()
         case .lc, .wlc, .sed, .nq: rebuildTree()
         case .sh: shReassign()
@@ -202,10 +216,9 @@ public struct VirtualService: Sendable {
     mutating func schedulerDeleted(slot: Int32, formerPosition: Int) {
         switch config.scheduler {
         case .rr:
-            // ip_vs_rr_del_dest: a cursor on the deleted server moves to its predecessor.
-            if sched.rrCursor == slot {
-                sched.rrCursor = formerPosition == 0 ? -1 : order[formerPosition - 1]
-            }
+            // ip_vs_rr_del_dest: a cursor on the deleted server moves to its predecessor
+            // (position - 1, or the head); a cursor below it shifts up with the list.
+            if sched.rrCursor >= Int32(formerPosition) { sched.rrCursor -= 1 }
         case .wrr: wrrDestChanged()
         case .lc, .wlc, .sed, .nq: rebuildTree()
         case .sh: shReassign()
