@@ -64,8 +64,22 @@ public enum IPVSBench {
         return (s, sink)
     }
 
-    /// Runs every measurement and returns them in a fixed order.
-    public static func run(services: Int, endpoints: Int, connections: Int, seed: UInt64) -> [IPVSBenchResult] {
+    /// Runs every measurement `repetitions` times on fresh tables and keeps each one's fastest
+    /// run (the least disturbed by other load on a shared machine).
+    public static func run(services: Int, endpoints: Int, connections: Int, seed: UInt64, repetitions: Int = 2) -> [IPVSBenchResult] {
+        var best: [IPVSBenchResult] = []
+        for _ in 0..<max(1, repetitions) {
+            let r = runOnce(services: services, endpoints: endpoints, connections: connections, seed: seed)
+            if best.isEmpty {
+                best = r
+            } else {
+                for i in best.indices where i < r.count && r[i].seconds < best[i].seconds { best[i] = r[i] }
+            }
+        }
+        return best
+    }
+
+    static func runOnce(services: Int, endpoints: Int, connections: Int, seed: UInt64) -> [IPVSBenchResult] {
         var results: [IPVSBenchResult] = []
         let packets = synPackets(count: connections, services: services, seed: seed)
         var sink = 0
