@@ -64,6 +64,36 @@ public enum IPVSBench {
         return (s, sink)
     }
 
+    /// lc with one service of `servers` real servers: kdp's tree (`ipvs.new.lc.<n>servers`, a
+    /// whole new connection) against a port of the kernel's O(n) scan choosing the same server
+    /// (`kernel_scan.lc.<n>servers`, the pick alone, over the same list and counters).
+    public static func leastConnectionAgainstKernelScan(servers n: Int, connections: Int, seed: UInt64) -> [IPVSBenchResult] {
+        var t = makeTable(services: 1, endpoints: n, scheduler: .lc, expectedConnections: connections, seed: seed)
+        t.reserveConnections(connections)
+        let packets = synPackets(count: connections, services: 1, seed: seed)
+        let (treeSecs, a) = time(&t) { t in
+            var k = 0
+            for p in packets { if case .forwarded(let cp, _) = t.input(p) { k &+= Int(cp) } }
+            return k
+        }
+        var list = t.services[0].destinations
+        var rng = SeededGenerator(seed: seed)
+        let scans = max(1, connections / 10)
+        let (scanSecs, b) = time(&list) { list in
+            var k = 0
+            for _ in 0..<scans {
+                let i = Int(rng.next() % UInt64(list.count))
+                list[i].activeConns &+= 1  // keep the picks moving as connections would
+                k &+= LinearScan.lc(list) ?? 0
+            }
+            return k
+        }
+        var out = [IPVSBenchResult(name: "ipvs.new.lc.\(n)servers", operations: packets.count, seconds: treeSecs),
+                   IPVSBenchResult(name: "kernel_scan.lc.\(n)servers", operations: scans, seconds: scanSecs)]
+        if a == 42 && b == 42 { out.removeAll() }
+        return out
+    }
+
     /// Runs every measurement `repetitions` times on fresh tables and keeps each one's fastest
     /// run (the least disturbed by other load on a shared machine).
     public static func run(services: Int, endpoints: Int, connections: Int, seed: UInt64, repetitions: Int = 2) -> [IPVSBenchResult] {
@@ -152,6 +182,7 @@ public enum IPVSBench {
         }
         results.append(IPVSBenchResult(name: "ipvs.established.packet", operations: acks.count, seconds: pktSecs))
         results.append(IPVSBenchResult(name: "baseline.hash_probe", operations: keys.count, seconds: baseSecs))
+        results += leastConnectionAgainstKernelScan(servers: 1000, connections: min(connections, 200_000), seed: seed)
         sink &+= s1 &+ s2 &+ s3
         if sink == 42 { results.append(IPVSBenchResult(name: "sink", operations: 0, seconds: 0)) }  // keeps the work observable
         return results
