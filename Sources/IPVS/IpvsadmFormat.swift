@@ -183,6 +183,41 @@ public enum Ipvsadm {
         return out
     }
 
+    /// `ipvsadm -Ln --thresholds`.
+    public static func listThresholds(_ t: IPVSTable, sort: Bool = true) -> String {
+        var out = "\(versionLine) (size=\(t.connectionTableSize))\n"
+        out += left("Prot LocalAddress:Port", 33) + " " + ["Uthreshold", "Lthreshold", "ActiveConn", "InActConn"].map { left($0, 10) }.joined(separator: " ")
+        out += "\n  -> RemoteAddress:Port\n"
+        for s in sortedServices(t, sort: sort) {
+            out += serviceName(s.key) + serviceDetails(s) + "\n"
+            for d in sortedDestinations(s, sort: sort) {
+                out += "  -> " + left(destinationName(d, family: s.key.family), 28) + " "
+                    + [String(d.upperThreshold), String(d.lowerThreshold), String(d.activeConns), String(d.inactiveConns)].map { left($0, 10) }.joined(separator: " ") + "\n"
+            }
+        }
+        return out
+    }
+
+    /// `ipvsadm -Ln --persistent-conn`.
+    public static func listPersistentConnections(_ t: IPVSTable, sort: Bool = true) -> String {
+        var out = "\(versionLine) (size=\(t.connectionTableSize))\n"
+        out += left("Prot LocalAddress:Port", 33) + " " + left("Weight", 9) + " " + left("PersistConn", 11) + " " + left("ActiveConn", 10) + " " + left("InActConn", 10)
+        out += "\n  -> RemoteAddress:Port\n"
+        for s in sortedServices(t, sort: sort) {
+            out += serviceName(s.key) + serviceDetails(s) + "\n"
+            for d in sortedDestinations(s, sort: sort) {
+                out += "  -> " + left(destinationName(d, family: s.key.family), 28) + " " + left(String(d.weight), 9) + " "
+                    + left(String(d.persistConns), 11) + " " + left(String(d.activeConns), 10) + " " + left(String(d.inactiveConns), 10) + "\n"
+            }
+        }
+        return out
+    }
+
+    /// `ipvsadm -L --timeout` (ipvsadm.c: list_timeout).
+    public static func listTimeout(_ t: IPVSTable) -> String {
+        "Timeout (tcp tcpfin udp): \(t.timeouts.tcp(.established)) \(t.timeouts.tcp(.finWait)) \(t.timeouts.udp)\n"
+    }
+
     /// `ipvsadm -Lnc`: every live entry (templates included) in table order.
     public static func listConnections(_ t: IPVSTable) -> String {
         var out = "IPVS connection entries\n"

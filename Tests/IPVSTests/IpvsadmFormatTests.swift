@@ -103,4 +103,28 @@ import Wire
         """
         #expect(Ipvsadm.listConnections(t) == expected)
     }
+
+    @Test func thresholdsPersistentConnAndTimeoutListings() {
+        var t = IPVSTable()
+        let svc = try! t.addService(ServiceConfig(key: ServiceKey(protocol: .tcp, address: vip, port: 80), scheduler: .wlc, flags: .persistent, timeout: 60))
+        try! t.addDestination(service: svc, DestinationConfig(address: ip("10.244.1.1"), port: 8080, weight: 3, upperThreshold: 100, lowerThreshold: 10))
+        connect(&t, "192.168.0.1")
+        #expect(Ipvsadm.listThresholds(t) == """
+        IP Virtual Server version 1.2.1 (size=4096)
+        Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn 
+          -> RemoteAddress:Port
+        TCP  10.96.0.10:80 wlc persistent 60
+          -> 10.244.1.1:8080              100        10         1          0         
+
+        """)
+        #expect(Ipvsadm.listPersistentConnections(t) == """
+        IP Virtual Server version 1.2.1 (size=4096)
+        Prot LocalAddress:Port            Weight    PersistConn ActiveConn InActConn 
+          -> RemoteAddress:Port
+        TCP  10.96.0.10:80 wlc persistent 60
+          -> 10.244.1.1:8080              3         1           1          0         
+
+        """)
+        #expect(Ipvsadm.listTimeout(t) == "Timeout (tcp tcpfin udp): 900 120 300\n")
+    }
 }
