@@ -144,6 +144,7 @@ extension IPVSTable {
         while i < end {
             if i + lookahead < end { prefetchSlots(packets[i + lookahead]) }
             if i + near < end { prefetchService(packets[i + near]) }
+            if i + 1 < end { prefetchServers(packets[i + 1]) }
             verdicts.append(input(packets[i]))
             i += 1
         }
@@ -170,6 +171,21 @@ extension IPVSTable {
             cachePrefetch(base)
             cachePrefetch(base + 64)
             cachePrefetch(base + 128)
+        }
+    }
+
+    /// One packet ahead: the service (prefetched earlier) tells where its list and servers live.
+    @inline(__always)
+    func prefetchServers(_ p: IPVSPacket) {
+        let s = serviceTable.homeValue(Self.serviceSlotKey(p))
+        guard s >= 0, Int(s) < services.count else { return }
+        services.withUnsafeBufferPointer { b in
+            if let op = UnsafeRawPointer(bitPattern: b[Int(s)].orderHint) { cachePrefetch(op) }
+            if let vp = UnsafeRawPointer(bitPattern: b[Int(s)].serversHint) {
+                cachePrefetch(vp)
+                cachePrefetch(vp + 64)
+                cachePrefetch(vp + 128)
+            }
         }
     }
 

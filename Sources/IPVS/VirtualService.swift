@@ -146,6 +146,11 @@ public struct VirtualService: Sendable {
     var position: [Int32] = []
     var sched = SchedulerState()
     public internal(set) var stats = IPVSStats()
+    /// Addresses of the `order` and `servers` buffers, refreshed on every list change, for the
+    /// batch path to prefetch. Only ever used as prefetch hints: a stale value (after a copy of
+    /// the table) costs a wasted prefetch, never a wrong read.
+    var orderHint: UInt = 0
+    var serversHint: UInt = 0
 
     public var key: ServiceKey { config.key }
     public var scheduler: SchedulerName { config.scheduler }
@@ -159,17 +164,6 @@ public struct VirtualService: Sendable {
         initScheduler(hash: hash)
     }
 
-    /// Prefetches the list and server storage the scheduler is about to read.
-    @inline(__always)
-    func prefetchSchedulerData() {
-        order.withUnsafeBufferPointer { (b: UnsafeBufferPointer<Int32>) -> Void in
-            if let p = b.baseAddress { cachePrefetch(UnsafeRawPointer(p)) }
-        }
-        servers.withUnsafeBufferPointer { (b: UnsafeBufferPointer<RealServer>) -> Void in
-            if let p = b.baseAddress { cachePrefetch(UnsafeRawPointer(p)) }
-        }
-    }
-
     /// The slot of the server with this address and port (available or in the trash).
     public func slot(of address: IPAddress, port: UInt16) -> Int32? {
         for (i, s) in servers.enumerated() where s.port == port && s.address == address { return Int32(i) }
@@ -177,6 +171,8 @@ public struct VirtualService: Sendable {
     }
 
     mutating func reindex() {
+        orderHint = order.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        serversHint = servers.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
         if position.count < servers.count { position += Array(repeating: -1, count: servers.count - position.count) }
         for i in position.indices { position[i] = -1 }
         for (p, s) in order.enumerated() { position[Int(s)] = Int32(p) }
