@@ -17,8 +17,19 @@ public struct ConnectionHashTable: Sendable {
     public init(capacity: Int = 16) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        slots = Array(repeating: Slot(key: Self.emptyKey, value: -1), count: size)
+        slots = Self.emptySlots(size)
         mask = size - 1
+    }
+
+    /// `size` empty slots, with huge pages requested before the memory is first touched.
+    static func emptySlots(_ size: Int) -> [Slot] {
+        [Slot](unsafeUninitializedCapacity: size) { buf, count in
+            if let b = buf.baseAddress {
+                adviseHugePages(UnsafeMutableRawPointer(b), bytes: size * MemoryLayout<Slot>.stride)
+                b.initialize(repeating: Slot(key: emptyKey, value: -1), count: size)
+            }
+            count = size
+        }
     }
 
     /// The entry index stored for `key`, or -1.
@@ -120,7 +131,7 @@ public struct ConnectionHashTable: Sendable {
 
     private mutating func grow() {
         let old = slots
-        slots = Array(repeating: Slot(key: Self.emptyKey, value: -1), count: old.count * 2)
+        slots = Self.emptySlots(old.count * 2)
         mask = slots.count - 1
         count = 0
         for s in old where s.value >= 0 { insert(s.key, s.value) }

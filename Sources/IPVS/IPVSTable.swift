@@ -177,6 +177,14 @@ public struct IPVSTable: Sendable {
                                    service: 0, server: 0, control: -1, nControl: 0, timeout: 0, expires: 0, live: false, hashed: false)
         let start = entries.count
         entries.reserveCapacity(start + n)
+        let capacity = entries.capacity
+        entries.withUnsafeMutableBufferPointer { b in
+            // The spare capacity after the live entries is not touched yet.
+            if let base = b.baseAddress {
+                let spare = UnsafeMutableRawPointer(base + b.count)
+                adviseHugePages(spare, bytes: (capacity - b.count) * MemoryLayout<ConnectionEntry>.stride)
+            }
+        }
         for _ in 0..<n { entries.append(dead) }
         freeList.reserveCapacity(freeList.count + n)
         // Popped from the end: hand out the lowest index first.
