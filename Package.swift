@@ -28,7 +28,7 @@ let package = Package(
             resources: [.embedInCode("Resources/demo.yaml")]
         ),
         .target(name: "Netfilter", dependencies: ["Wire"]),
-        .target(name: "IPVS", dependencies: ["Wire"]),
+        .target(name: "IPVS", dependencies: ["Wire", "Yams"]),
         .target(
             name: "KubeProxy",
             dependencies: ["Wire", "Cluster", .product(name: "Crypto", package: "swift-crypto")]

@@ -1,0 +1,101 @@
+import Wire
+
+/// The lookup key of a connection entry: (protocol, client address and port, virtual address
+/// and port) — what __ip_vs_conn_in_get compares. Addresses are held as numbers of their
+/// family's width so the key is plain words.
+public struct ConnectionKey: Hashable, Sendable {
+    public var clientAddress: UInt128
+    public var virtualAddress: UInt128
+    public var clientPort: UInt16
+    public var virtualPort: UInt16
+    public var `protocol`: UInt8
+    /// 4 or 6.
+    public var family: UInt8
+
+    public init(protocol: IPProtocol, client: IPAddress, clientPort: UInt16, virtual: IPAddress, virtualPort: UInt16) {
+        self.clientAddress = client.bits
+        self.virtualAddress = virtual.bits
+        self.clientPort = clientPort
+        self.virtualPort = virtualPort
+        self.protocol = `protocol`.rawValue
+        self.family = client.family == .ipv4 ? 4 : 6
+    }
+
+    init(clientAddress: UInt128, virtualAddress: UInt128, clientPort: UInt16, virtualPort: UInt16, protocol: UInt8, family: UInt8) {
+        self.clientAddress = clientAddress
+        self.virtualAddress = virtualAddress
+        self.clientPort = clientPort
+        self.virtualPort = virtualPort
+        self.protocol = `protocol`
+        self.family = family
+    }
+
+    var ipFamily: IPFamily { family == 4 ? .ipv4 : .ipv6 }
+    public var client: IPAddress { IPAddress(family: ipFamily, bits: clientAddress) }
+    public var virtual: IPAddress { IPAddress(family: ipFamily, bits: virtualAddress) }
+
+    /// A cheap, well-mixed 64-bit hash (multiply-xorshift over the key words). The kernel uses
+    /// jhash/siphash with a random seed here, which only picks buckets (reference §4).
+    @inline(__always)
+    var hashValue64: UInt64 {
+        var h = UInt64(truncatingIfNeeded: clientAddress) &* 0x9E37_79B9_7F4A_7C15
+        h ^= UInt64(truncatingIfNeeded: virtualAddress) &* 0xC2B2_AE3D_27D4_EB4F
+        h ^= (UInt64(clientPort) << 32 | UInt64(virtualPort) << 16 | UInt64(`protocol`) << 8 | UInt64(family)) &* 0x1656_67B1_9E37_79F9
+        if family == 6 {
+            h ^= UInt64(truncatingIfNeeded: clientAddress >> 64) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= UInt64(truncatingIfNeeded: virtualAddress >> 64) &* 0xC4CE_B9FE_1A85_EC53
+        }
+        h ^= h >> 29
+        h = h &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 32
+        return h
+    }
+}
+
+/// `cp->flags` bits kdp tracks (uapi ip_vs.h: IP_VS_CONN_F_*).
+public struct ConnectionFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    public static let noOutput = ConnectionFlags(rawValue: 0x0080)
+    public static let inactive = ConnectionFlags(rawValue: 0x0100)
+    public static let template = ConnectionFlags(rawValue: 0x1000)
+    public static let onePacket = ConnectionFlags(rawValue: 0x2000)
+}
+
+/// Template states (ip_vs_proto.c: ip_vs_ctpl_state_name_table).
+public enum TemplateState: UInt8, Sendable {
+    case none = 0
+    case assured = 1
+    public var name: String { self == .none ? "NONE" : "ASSURED" }
+}
+
+/// One `struct ip_vs_conn`: a normal connection or a persistence template.
+public struct ConnectionEntry: Sendable {
+    /// The lookup key (for an invalidated template, the rewritten key with ports 0xffff).
+    public internal(set) var key: ConnectionKey
+    /// The real server's address and the destination port written into the packet.
+    public internal(set) var destinationAddress: IPAddress
+    public internal(set) var destinationPort: UInt16
+    /// TCP state (raw TCPState), 0 for UDP, TemplateState for templates.
+    public internal(set) var state: UInt8
+    public internal(set) var flags: ConnectionFlags
+    /// Index of the virtual service.
+    public internal(set) var service: Int32
+    /// Slot of the real server in its service.
+    public internal(set) var server: Int32
+    /// The controlling template's entry index, or -1.
+    public internal(set) var control: Int32
+    /// How many connections this entry controls (templates).
+    public internal(set) var nControl: Int32
+    /// Current timeout in seconds (`cp->timeout`).
+    public internal(set) var timeout: UInt32
+    /// When the timer fires, in clock milliseconds.
+    public internal(set) var expires: Int64
+    /// False once the entry is gone (its index is on the free list).
+    public internal(set) var live: Bool
+    /// True while the entry is reachable by key (templates lose this when invalidated).
+    public internal(set) var hashed: Bool
+
+    public var isTemplate: Bool { flags.contains(.template) }
+    public var tcpState: TCPState? { isTemplate || key.protocol != IPProtocol.tcp.rawValue ? nil : TCPState(rawValue: state) }
+}

@@ -1,0 +1,149 @@
+import Wire
+
+/// Creating, binding, re-arming and expiring connection entries (ip_vs_conn.c).
+extension IPVSTable {
+    /// ip_vs_conn_new + ip_vs_bind_dest: a new entry starts in state NONE with a 3 s timeout,
+    /// its flags take the server's conn_flags (always INACTIVE, NOOUTPUT unless Masq), and it is
+    /// counted in `inactconns` (templates in `persistconns`).
+    mutating func createEntry(key: ConnectionKey, service: Int32, server slot: Int32, destinationPort: UInt16, template: Bool,
+                              hash: UInt64? = nil) -> Int32 {
+        let s = services[Int(service)].servers[Int(slot)]
+        var flags: ConnectionFlags = [.inactive]
+        if template { flags.insert(.template) }
+        if s.forward != .masq { flags.insert(.noOutput) }
+        let e = ConnectionEntry(key: key, destinationAddress: s.address, destinationPort: destinationPort, state: 0, flags: flags,
+                                service: service, server: slot, control: -1, nControl: 0, timeout: 3,
+                                expires: now + 3000, live: true, hashed: true)
+        let index: Int32
+        if let free = freeList.popLast() {
+            index = free
+            entries[Int(free)] = e
+        } else {
+            index = Int32(entries.count)
+            entries.append(e)
+        }
+        let old = table.insert(key, index, hash: hash ?? key.hashValue64)
+        if old >= 0 { entries[Int(old)].hashed = false }  // the kernel's chain would find the new one first
+        liveConnections += 1
+        bind(index)
+        return index
+    }
+
+    /// ip_vs_bind_dest (see `VirtualService.bind`).
+    @inline(__always)
+    mutating func bind(_ i: Int32) {
+        let e = entries[Int(i)]
+        services[Int(e.service)].bind(slot: e.server, template: e.isTemplate, inactive: e.flags.contains(.inactive))
+    }
+
+    /// ip_vs_unbind_dest (see `VirtualService.unbind`).
+    @inline(__always)
+    mutating func unbind(_ i: Int32) {
+        let e = entries[Int(i)]
+        services[Int(e.service)].unbind(slot: e.server, template: e.isTemplate, inactive: e.flags.contains(.inactive))
+    }
+
+    /// ip_vs_conn_put: (re)arm the entry's timer with its current timeout.
+    @inline(__always)
+    mutating func rearm(_ i: Int32) {
+        let timeout = Int64(entries[Int(i)].timeout) * 1000
+        let t = now + timeout
+        entries[Int(i)].expires = t
+        timers.push(.init(expires: t, entry: i), timeout: timeout)
+        if timers.count > 2 * liveConnections + 4096 { compactTimers() }
+    }
+
+    /// Drops stale timer records (re-armed or freed entries) once they outnumber live ones, so a
+    /// long replay's heap stays proportional to the table.
+    mutating func compactTimers() {
+        let entries = self.entries
+        timers.compact { r in
+            let e = entries[Int(r.entry)]
+            return e.live && e.expires == r.expires
+        }
+    }
+
+    /// ip_vs_conn_expire, as when the entry's timer fires: an entry that still controls others
+    /// is postponed by 60 s *and its timeout becomes 60 s* (reference §6 quirk); otherwise it is
+    /// unlinked, detached from its template and unbound from its server.
+    public mutating func expire(connection i: Int32) {
+        guard entries.indices.contains(Int(i)), entries[Int(i)].live else { return }
+        if entries[Int(i)].nControl > 0 {
+            entries[Int(i)].timeout = 60
+            rearm(i)
+            return
+        }
+        let e = entries[Int(i)]
+        if e.hashed, table.find(e.key) == i { table.remove(e.key) }
+        if e.control >= 0 {
+            entries[Int(e.control)].nControl -= 1
+            entries[Int(i)].control = -1
+        }
+        unbind(i)
+        entries[Int(i)].live = false
+        entries[Int(i)].hashed = false
+        freeList.append(i)
+        liveConnections -= 1
+    }
+
+    /// Advances the clock, firing every timer that falls due, in time order, each at its own time.
+    public mutating func advance(byMilliseconds ms: Int64) {
+        advance(to: now + ms)
+    }
+
+    public mutating func advance(bySeconds s: Int64) { advance(to: now + s * 1000) }
+
+    public mutating func advance(to t: Int64) {
+        while let top = timers.top, top.expires <= t {
+            _ = timers.pop()
+            let e = entries[Int(top.entry)]
+            guard e.live, e.expires == top.expires else { continue }  // re-armed or gone
+            if top.expires > now { now = top.expires }
+            expire(connection: top.entry)
+        }
+        if t > now { now = t }
+    }
+
+    /// ip_vs_expire_nodest_conn_flush: delete every entry whose server is no longer AVAILABLE
+    /// and that controls nothing, then its template if that now controls nothing.
+    mutating func flushNoDestinationConnections() {
+        for i in entries.indices {
+            let e = entries[i]
+            guard e.live, !services[Int(e.service)].servers[Int(e.server)].available, e.nControl == 0 else { continue }
+            let ct = e.control
+            expire(connection: Int32(i))
+            if ct >= 0, entries[Int(ct)].live, entries[Int(ct)].nControl == 0 { expire(connection: ct) }
+        }
+    }
+
+    /// set_tcp_state / udp_state_transition for one packet, then the timer is re-armed.
+    mutating func applyState(_ i: Int32, flags f: TCPFlags, direction: PacketDirection) {
+        var e = entries[Int(i)]
+        if e.key.protocol == IPProtocol.tcp.rawValue {
+            var inputOnly = false
+            if e.flags.contains(.noOutput) {
+                if direction == .output { e.flags.remove(.noOutput) } else { inputOnly = true }
+            }
+            let old = TCPState(rawValue: e.state)!
+            let new = TCPStateTable.next(old, flags: f, direction: direction, inputOnly: inputOnly)
+            var moved = 0
+            if new != old {
+                if !e.flags.contains(.inactive) && !new.isActive {
+                    e.flags.insert(.inactive); moved = -1
+                } else if e.flags.contains(.inactive) && new.isActive {
+                    e.flags.remove(.inactive); moved = 1
+                }
+                if new == .established && e.control >= 0 && entries[Int(e.control)].isTemplate {
+                    entries[Int(e.control)].state = TemplateState.assured.rawValue  // ip_vs_control_assure_ct
+                }
+            }
+            e.state = new.rawValue
+            e.timeout = timeouts.tcp(new)
+            entries[Int(i)] = e
+            if moved != 0 { services[Int(e.service)].moveActive(slot: e.server, by: Int32(moved)) }
+        } else {
+            entries[Int(i)].timeout = timeouts.udp
+        }
+        rearm(i)
+    }
+}

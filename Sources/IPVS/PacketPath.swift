@@ -1,0 +1,322 @@
+import Wire
+
+/// A client→virtual-service packet as IPVS sees it in ip_vs_in_hook.
+public struct IPVSPacket: Sendable {
+    public var `protocol`: IPProtocol
+    public var source: IPAddress
+    public var sourcePort: UInt16
+    public var destination: IPAddress
+    public var destinationPort: UInt16
+    public var tcpFlags: TCPFlags
+    /// skb->mark, for fwmark services (0 = none).
+    public var fwmark: UInt32
+    /// IP packet length (skb->len) for the byte counters.
+    public var length: UInt32
+
+    public init(protocol: IPProtocol, source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16,
+                tcpFlags: TCPFlags = [], fwmark: UInt32 = 0, length: UInt32 = 40) {
+        self.protocol = `protocol`
+        self.source = source
+        self.sourcePort = sourcePort
+        self.destination = destination
+        self.destinationPort = destinationPort
+        self.tcpFlags = tcpFlags
+        self.fwmark = fwmark
+        self.length = length
+    }
+
+    public var connectionKey: ConnectionKey {
+        ConnectionKey(protocol: `protocol`, client: source, clientPort: sourcePort, virtual: destination, virtualPort: destinationPort)
+    }
+}
+
+/// What ip_vs_in_hook did with a packet.
+public enum InputVerdict: Equatable, Sendable {
+    /// Forwarded along `connection`. `scheduled` is true when the scheduler chose the server
+    /// for this packet; false when an entry pinned it (the connection's own entry, or for a new
+    /// connection of a persistent service, a valid persistence template).
+    case forwarded(connection: Int32, scheduled: Bool)
+    /// No virtual service, or a TCP packet that may not create a connection (not a SYN, or a
+    /// RST): IPVS leaves it alone (NF_ACCEPT) and it continues through the stack.
+    case passed
+    /// The scheduler found no server: ICMP port unreachable, then NF_DROP (ip_vs_leave).
+    case noDestination
+    /// An existing entry whose server was deleted, with `expire_nodest_conn=0`: NF_DROP.
+    case dropped
+}
+
+extension IPVSTable {
+    /// ip_vs_service_find: fwmark first, then <protocol, addr, port>, then the port-0 service.
+    @inline(__always)
+    public func findService(_ p: IPVSPacket) -> Int32 {
+        let fam: UInt8 = p.destination.family == .ipv4 ? 4 : 6
+        if p.fwmark != 0 {
+            let i = serviceTable.find(ConnectionKey(clientAddress: UInt128(p.fwmark), virtualAddress: 0, clientPort: 0, virtualPort: 0, protocol: 0, family: fam))
+            if i >= 0 { return i }
+        }
+        let k = ConnectionKey(clientAddress: 0, virtualAddress: p.destination.bits, clientPort: 0, virtualPort: p.destinationPort,
+                              protocol: p.protocol.rawValue, family: fam)
+        let i = serviceTable.find(k)
+        if i >= 0 { return i }
+        var k0 = k
+        k0.virtualPort = 0
+        return serviceTable.find(k0)
+    }
+
+    /// is_new_conn_expected (ip_vs_core.c).
+    func isNewConnExpected(_ e: ConnectionEntry) -> Bool {
+        if e.control >= 0 { return false }
+        guard e.key.protocol == IPProtocol.tcp.rawValue else { return false }
+        let s = TCPState(rawValue: e.state)
+        return s == .timeWait || s == .close
+            || ((sysctls.connReuseMode & 2) != 0 && s == .finWait && e.flags.contains(.noOutput))
+    }
+
+    /// ip_vs_in_hook for one client→server packet: look the entry up, apply the SYN-reuse and
+    /// dead-server rules, schedule when there is no entry, count the packet, run the state
+    /// machine and re-arm the timer.
+    ///
+    /// Counter timing (reference §9.10): when a SYN reschedules an old entry, the kernel expires
+    /// the old one through its timer, so its counters are still present while the new SYN is
+    /// scheduled. kdp schedules first and then expires the old entry, before the new one is
+    /// inserted.
+    public mutating func input(_ p: IPVSPacket) -> InputVerdict {
+        let key = p.connectionKey
+        let hash = key.hashValue64
+        var cp = table.find(key, hash: hash)
+        let isTCP = p.protocol == .tcp
+        let isSyn = isTCP && p.tcpFlags.contains(.syn)
+        var pending: Int32 = -1
+        if isSyn && cp >= 0 {
+            let e = entries[Int(cp)]
+            let dest = services[Int(e.service)].servers[Int(e.server)]
+            var resched = false
+            if sysctls.expireNodestConn && dest.weight == 0 {
+                resched = true
+            } else if sysctls.connReuseMode != 0 && isNewConnExpected(e) {
+                resched = true  // without conntrack there is never an "old conntrack" to drop for
+            }
+            if resched {
+                if e.nControl == 0 { pending = cp }
+                cp = -1
+            }
+        }
+        if cp >= 0 {
+            let e = entries[Int(cp)]
+            if !services[Int(e.service)].servers[Int(e.server)].available {
+                if sysctls.expireNodestConn {
+                    pending = cp
+                    cp = -1
+                } else {
+                    return .dropped
+                }
+            }
+        }
+        var scheduled = false
+        if cp < 0 {
+            if isTCP && (p.tcpFlags.contains(.rst) || (!isSyn && !sysctls.sloppyTCP)) {
+                if pending >= 0 { expire(connection: pending) }
+                return .passed
+            }
+            let svc = findService(p)
+            if svc < 0 {
+                if pending >= 0 { expire(connection: pending) }
+                return .passed
+            }
+            cp = schedule(service: svc, packet: p, expiring: pending, hash: hash)
+            if cp < 0 { return .noDestination }
+            scheduled = schedulerRan
+        }
+        countIn(cp, length: p.length)
+        applyState(cp, flags: p.tcpFlags, direction: .input)
+        return .forwarded(connection: cp, scheduled: scheduled)
+    }
+
+    /// `input` over a batch, appending one verdict per packet to `verdicts`. The verdicts are
+    /// exactly those of calling `input` on each packet in order; the batch only adds prefetches:
+    /// `lookahead` packets ahead it prefetches the connection-table and service-table slots, and
+    /// half as far ahead the virtual service those slots lead to, so the cache misses of several
+    /// packets overlap (what a NIC driver's batch with prefetch does).
+    public mutating func input(batch packets: ArraySlice<IPVSPacket>, into verdicts: inout [InputVerdict], lookahead: Int = 6) {
+        let near = max(1, lookahead / 2)
+        var i = packets.startIndex
+        let end = packets.endIndex
+        while i < end {
+            if i + lookahead < end { prefetchSlots(packets[i + lookahead]) }
+            if i + near < end { prefetchService(packets[i + near]) }
+            if i + 1 < end { prefetchServers(packets[i + 1]) }
+            verdicts.append(input(packets[i]))
+            i += 1
+        }
+    }
+
+    @inline(__always)
+    static func serviceSlotKey(_ p: IPVSPacket) -> ConnectionKey {
+        ConnectionKey(clientAddress: 0, virtualAddress: p.destination.bits, clientPort: 0, virtualPort: p.destinationPort,
+                      protocol: p.protocol.rawValue, family: p.destination.family == .ipv4 ? 4 : 6)
+    }
+
+    @inline(__always)
+    func prefetchSlots(_ p: IPVSPacket) {
+        table.prefetchSlot(p.connectionKey)
+        serviceTable.prefetchSlot(Self.serviceSlotKey(p))
+    }
+
+    @inline(__always)
+    func prefetchService(_ p: IPVSPacket) {
+        let s = serviceTable.homeValue(Self.serviceSlotKey(p))
+        guard s >= 0, Int(s) < services.count else { return }
+        services.withUnsafeBufferPointer { b in
+            let base = UnsafeRawPointer(b.baseAddress! + Int(s))
+            cachePrefetch(base)
+            cachePrefetch(base + 64)
+            cachePrefetch(base + 128)
+        }
+    }
+
+    /// One packet ahead: the service (prefetched earlier) tells where its list and servers live.
+    @inline(__always)
+    func prefetchServers(_ p: IPVSPacket) {
+        let s = serviceTable.homeValue(Self.serviceSlotKey(p))
+        guard s >= 0, Int(s) < services.count else { return }
+        services.withUnsafeBufferPointer { b in
+            if let op = UnsafeRawPointer(bitPattern: b[Int(s)].orderHint) { cachePrefetch(op) }
+            if let vp = UnsafeRawPointer(bitPattern: b[Int(s)].serversHint) {
+                cachePrefetch(vp)
+                cachePrefetch(vp + 64)
+                cachePrefetch(vp + 128)
+            }
+        }
+    }
+
+    /// A server→client packet of a connection, as ip_vs_out_hook sees it: counted and run
+    /// through the OUTPUT rows. Only NAT replies pass the director; for other methods this
+    /// returns false and changes nothing.
+    @discardableResult
+    public mutating func output(connection i: Int32, flags: TCPFlags, length: UInt32 = 40) -> Bool {
+        guard entries.indices.contains(Int(i)), entries[Int(i)].live else { return false }
+        let e = entries[Int(i)]
+        guard services[Int(e.service)].servers[Int(e.server)].forward == .masq else { return false }
+        if services[Int(e.service)].countOut(slot: e.server, length: length) {
+            totalStats.outPackets += 1
+            totalStats.outBytes += UInt64(length)
+        }
+        applyState(i, flags: flags, direction: .output)
+        return true
+    }
+
+    /// ip_vs_in_stats: only while the server is AVAILABLE.
+    @inline(__always)
+    mutating func countIn(_ i: Int32, length: UInt32) {
+        let e = entries[Int(i)]
+        guard services[Int(e.service)].countIn(slot: e.server, length: length) else { return }
+        totalStats.inPackets += 1
+        totalStats.inBytes += UInt64(length)
+    }
+
+    /// ip_vs_conn_stats.
+    @inline(__always)
+    mutating func countConn(_ i: Int32) {
+        let e = entries[Int(i)]
+        services[Int(e.service)].countConn(slot: e.server)
+        totalStats.conns += 1
+    }
+
+    /// ip_vs_schedule (and ip_vs_sched_persist for persistent services). Returns the new
+    /// entry or -1. `expiring` is an old entry with the same key to expire once the scheduler has
+    /// run (see `input`).
+    mutating func schedule(service si: Int32, packet p: IPVSPacket, expiring: Int32, hash: UInt64? = nil) -> Int32 {
+        let svcConfig = services[Int(si)].config
+        let input = ScheduleInput(sourceFold: KernelHash.fold(p.source), sourcePort: p.sourcePort,
+                                  destinationFold: KernelHash.fold(p.destination))
+        if svcConfig.flags.contains(.persistent) {
+            return schedulePersistent(service: si, packet: p, input: input, expiring: expiring, hash: hash)
+        }
+        // A non-persistent service needs the packet's port to be the service's port.
+        if svcConfig.key.fwmark == 0 && p.destinationPort != svcConfig.key.port {
+            if expiring >= 0 { expire(connection: expiring) }
+            return -1
+        }
+        let slot = services[Int(si)].schedule(input, hash: hashVariant)
+        schedulerRan = true
+        if expiring >= 0 { expire(connection: expiring) }
+        if slot < 0 { return -1 }
+        let serverPort = services[Int(si)].servers[Int(slot)].port
+        let cp = createEntry(key: p.connectionKey, service: si, server: slot,
+                             destinationPort: serverPort != 0 ? serverPort : p.destinationPort, template: false, hash: hash)
+        countConn(cp)
+        return cp
+    }
+
+    /// The template key for a persistent service (ip_vs_sched_persist).
+    func templateKey(service c: ServiceConfig, packet p: IPVSPacket) -> ConnectionKey {
+        let fam: UInt8 = p.source.family == .ipv4 ? 4 : 6
+        let snet: UInt128
+        switch p.source {
+        case .v4(let a): snet = UInt128(a.value & c.netmask)
+        case .v6(let a): snet = a.value & Prefix.mask(Int(min(c.netmask, 128)), .ipv6)
+        }
+        var proto = p.protocol.rawValue
+        var vaddr = p.destination.bits
+        var vport: UInt16 = 0
+        if p.destinationPort == c.key.port {
+            if c.key.port != 21 { vport = p.destinationPort }  // FTP templates keep port 0
+        } else if c.key.fwmark != 0 {
+            proto = 0  // IPPROTO_IP
+            vaddr = UInt128(c.key.fwmark)
+        }
+        return ConnectionKey(clientAddress: snet, virtualAddress: vaddr, clientPort: 0, virtualPort: vport, protocol: proto, family: fam)
+    }
+
+    /// ip_vs_check_template: a template is used only while its server is AVAILABLE and not
+    /// (`expire_quiescent_template` and weight 0). Otherwise it is invalidated: its ports become
+    /// 0xffff so it never matches again, and it lives on (keeping `persistconns`) until it expires.
+    mutating func checkTemplate(_ ct: Int32) -> Bool {
+        let e = entries[Int(ct)]
+        let s = services[Int(e.service)].servers[Int(e.server)]
+        if s.available && !(sysctls.expireQuiescentTemplate && s.weight == 0) { return true }
+        if e.key.virtualPort != 0xFFFF {
+            if e.hashed, table.find(e.key) == ct { table.remove(e.key) }
+            entries[Int(ct)].key.virtualPort = 0xFFFF
+            entries[Int(ct)].key.clientPort = 0
+            entries[Int(ct)].destinationPort = 0xFFFF
+            entries[Int(ct)].hashed = false
+        }
+        return false
+    }
+
+    /// ip_vs_sched_persist: reuse a valid template for the client's network, or schedule and
+    /// create one; then create the connection under its control and re-arm the template.
+    mutating func schedulePersistent(service si: Int32, packet p: IPVSPacket, input: ScheduleInput, expiring: Int32, hash: UInt64?) -> Int32 {
+        let c = services[Int(si)].config
+        let tkey = templateKey(service: c, packet: p)
+        var ct = table.find(tkey)
+        if ct >= 0 && !entries[Int(ct)].isTemplate { ct = -1 }
+        let slot: Int32
+        schedulerRan = false
+        if ct < 0 || !checkTemplate(ct) {
+            schedulerRan = true
+            let picked = services[Int(si)].schedule(input, hash: hashVariant)
+            if picked < 0 {
+                if expiring >= 0 { expire(connection: expiring) }
+                return -1
+            }
+            slot = picked
+            let s = services[Int(si)].servers[Int(slot)]
+            ct = createEntry(key: tkey, service: si, server: slot, destinationPort: tkey.virtualPort == 0 ? 0 : s.port, template: true)
+            entries[Int(ct)].timeout = c.timeout
+        } else {
+            slot = entries[Int(ct)].server
+        }
+        if expiring >= 0 { expire(connection: expiring) }
+        let s = services[Int(si)].servers[Int(slot)]
+        var dport = p.destinationPort
+        if dport == c.key.port && s.port != 0 { dport = s.port }
+        let cp = createEntry(key: p.connectionKey, service: si, server: slot, destinationPort: dport, template: false, hash: hash)
+        entries[Int(cp)].control = ct
+        entries[Int(ct)].nControl += 1
+        rearm(ct)
+        countConn(cp)
+        return cp
+    }
+}

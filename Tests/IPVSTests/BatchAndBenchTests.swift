@@ -1,0 +1,37 @@
+import Testing
+import Wire
+@testable import IPVS
+
+@Suite struct BatchAndBenchTests {
+    @Test(arguments: IPVSBench.schedulers)
+    func batchedInputGivesTheSameVerdictsAsOnePacketAtATime(_ scheduler: SchedulerName) {
+        var a = IPVSBench.makeTable(services: 20, endpoints: 3, scheduler: scheduler, expectedConnections: 16, seed: 4)
+        var b = a
+        var packets = IPVSBench.synPackets(count: 2000, services: 20, seed: 4)
+        packets += packets.prefix(300)  // existing connections too
+        var batched: [InputVerdict] = []
+        a.input(batch: packets[...], into: &batched)
+        let single = packets.map { b.input($0) }
+        #expect(batched == single)
+        #expect(Ipvsadm.list(a) == Ipvsadm.list(b))
+    }
+
+    @Test func benchReportsEveryIssueMeasurementName() {
+        let names = IPVSBench.run(services: 4, endpoints: 2, connections: 200, seed: 1, repetitions: 1).map(\.name)
+        for n in ["ipvs.new.rr", "ipvs.new.wrr", "ipvs.new.lc", "ipvs.new.wlc", "ipvs.new.sh", "ipvs.new.mh",
+                  "ipvs.established", "baseline.hash_probe", "ipvs.new.lc.1000servers", "kernel_scan.lc.1000servers"] {
+            #expect(names.contains(n), "missing \(n)")
+        }
+    }
+
+    @Test func steadyStateReusesEntriesAndKeepsTimersBounded() {
+        var (t, _) = makeTable(.rr, weights: [1, 1])
+        for round in 0..<30 {
+            for c in 0..<200 { _ = syn(&t, "192.168.\(round % 2).\(c % 250)", UInt16(1000 + c)) }
+            t.advance(bySeconds: 61)  // SYN_RECV entries time out
+        }
+        #expect(t.liveConnections == 0)
+        #expect(t.entries.count <= 400)
+        #expect(t.timers.count == 0)
+    }
+}
