@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cluster
 import Foundation
+import Foundation
 
 /// The `kdp` command. Exit status: 0 on success, 1 when a check fails, 2 for bad input or
 /// usage, with one message on stderr that names the file, line and problem (ARCHITECTURE.md).
@@ -9,7 +10,7 @@ struct KDP: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kdp",
         abstract: "Emulate a Kubernetes cluster's data plane: where does this packet go, and why?",
-        subcommands: [ClusterCommand.self, RoutesCommand.self, ResolveCommand.self, CompileCommand.self, GenerateCommand.self]
+        subcommands: [ClusterCommand.self, RoutesCommand.self, ResolveCommand.self, CompileCommand.self, IPVSCommand.self, BenchCommand.self, GenerateCommand.self]
     )
 
     static func main() {
