@@ -168,16 +168,25 @@ enum ManifestDecoder {
             try ServiceFields.read(spec, into: &svc, compact: false)
         }
         if let status = try obj.object("status", in: "Service"),
-           let lb = try status.object("loadBalancer", in: "status") {
-            for i in try lb["ingress"]?.sequence("status.loadBalancer.ingress") ?? [] {
-                let ing = try i.object("ingress entry")
-                svc.loadBalancerIngress.append(LoadBalancerIngress(
-                    ip: try ing["ip"]?.ip("ingress ip"),
-                    hostname: try ing["hostname"]?.string("ingress hostname"),
-                    ipMode: try ing["ipMode"]?.string("ipMode")))
-            }
+           let lb = try status.object("loadBalancer", in: "status"),
+           let ingress = lb["ingress"] {
+            svc.loadBalancerIngress += try loadBalancerIngress(ingress)
         }
         return svc
+    }
+
+    /// `status.loadBalancer.ingress` entries (also the compact form's `loadBalancerIngress`).
+    static func loadBalancerIngress(_ v: YAMLValue) throws(InputError) -> [LoadBalancerIngress] {
+        try v.sequence("loadBalancer ingress").map { i throws(InputError) in
+            let ing = try i.object("ingress entry")
+            var mode: String?
+            if let m = ing["ipMode"] {
+                mode = try m.string("ipMode")
+                guard mode == "VIP" || mode == "Proxy" else { throw m.error("ipMode must be VIP or Proxy, found \"\(mode!)\"") }
+            }
+            return LoadBalancerIngress(
+                ip: try ing["ip"]?.ip("ingress ip"), hostname: try ing["hostname"]?.string("ingress hostname"), ipMode: mode)
+        }
     }
 
     static func endpointSlice(_ obj: YAMLObject) throws(InputError) -> EndpointSlice {
@@ -241,7 +250,7 @@ enum ManifestDecoder {
 enum ServiceFields {
     static let compactKeys: Set<String> = [
         "name", "namespace", "type", "clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy", "selector",
-        "ports", "externalIPs", "loadBalancerIP", "loadBalancerIPs", "loadBalancerSourceRanges",
+        "ports", "externalIPs", "loadBalancerIP", "loadBalancerIPs", "loadBalancerIngress", "loadBalancerSourceRanges",
         "externalTrafficPolicy", "internalTrafficPolicy", "healthCheckNodePort", "sessionAffinity",
         "sessionAffinityTimeout", "sessionAffinityConfig", "publishNotReadyAddresses", "externalName",
     ]
@@ -273,6 +282,9 @@ enum ServiceFields {
         if let lbIP = spec["loadBalancerIP"] {
             let ip = try lbIP.ip("loadBalancerIP")
             svc.loadBalancerIngress.append(LoadBalancerIngress(ip: ip))
+        }
+        if compact, let list = spec["loadBalancerIngress"] {
+            svc.loadBalancerIngress += try ManifestDecoder.loadBalancerIngress(list)
         }
         if compact, let list = spec["loadBalancerIPs"] {
             for v in try list.sequence("loadBalancerIPs") {
