@@ -16,6 +16,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Connections for the established-lookup measurement.") var connections: Int = 1_000_000
     @Option(help: "Seed for the generated cluster and traffic.") var seed: UInt64 = 1
     @Option(name: .shortAndLong, help: "text or json.") var output: OutputFormat = .text
+    @Option(help: "Run once per Service count (comma-separated), e.g. 1000,5000,10000,30000.") var sweep: String?
+    @Option(help: "Draw ns/op against the number of Services as SVG (sweeps 1000,5000,10000,30000 unless --sweep is given).")
+    var plot: String?
 
     struct Result: Encodable {
         var name: String
@@ -38,7 +41,20 @@ struct BenchCommand: ParsableCommand {
         var results: [Result]
     }
 
+    /// The Service counts to run: the sweep, or the one --services.
+    var serviceCounts: [Int] {
+        if let sweep { return sweep.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+        return plot != nil ? [1000, 5000, 10_000, 30_000] : [services]
+    }
+
     func validate() throws {
+        if let sweep {
+            let parts = sweep.split(separator: ",", omittingEmptySubsequences: false)
+            guard !parts.isEmpty, parts.allSatisfy({ Int($0.trimmingCharacters(in: .whitespaces)).map { $0 >= 1 } ?? false }) else {
+                throw ValidationError("--sweep takes Service counts separated by commas, such as 1000,5000,10000")
+            }
+        }
+        if let plot, !plot.hasSuffix(".svg") { throw ValidationError("--plot writes SVG: give a file name ending in .svg") }
         guard services >= 1, endpointsPerService >= 1, connections >= 1 else {
             throw ValidationError("--services, --endpoints-per-service and --connections must be at least 1")
         }
@@ -46,15 +62,49 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        // The cluster: enough pods for every Service to have its endpoints, spread over 10 nodes.
+        let reports = try serviceCounts.map { try measure(services: $0) }
+        if let plot {
+            let names = reports[0].results.map(\.name).filter { !$0.hasPrefix("compile.") }
+            let series = names.map { name in
+                SVGPlot.Series(name: name, points: reports.compactMap { r in
+                    r.results.first { $0.name == name }.map { (x: Double(r.workload.services), y: $0.ns_per_op) }
+                })
+            }
+            let svg = SVGPlot.lineChart(
+                title: "kdp bench: \(endpointsPerService) endpoints per Service, \(connections) connections",
+                xLabel: "Services", yLabel: "ns per operation (log scale)", series: series)
+            do { try svg.write(toFile: plot, atomically: true, encoding: .utf8) } catch {
+                throw InputError("cannot write \(plot): \(error.localizedDescription)")
+            }
+        }
+        switch output {
+        case .json:
+            if reports.count == 1 { Console.out(Render.json(reports[0])) } else { Console.out(Render.json(["runs": reports])) }
+        default:
+            Console.out(reports.map(text).joined(separator: "\n\n") + (plot.map { "\n\nplot written to \($0)" } ?? ""))
+        }
+    }
+
+    func text(_ report: Report) -> String {
+        let w = report.workload
+        var text = "kdp bench: \(w.services) services × \(w.endpoints_per_service) endpoints, \(w.connections) connections, seed \(w.seed)"
+        text += " (\(w.iptables_rules) iptables rules on one node)\n"
+        text += Render.table(["NAME", "NS/OP", "OPS/S", "SECONDS"], report.results.map {
+            [$0.name, String(format: "%.1f", $0.ns_per_op), String(format: "%.3g", $0.ops_per_second), String(format: "%.4f", $0.seconds)]
+        })
+        return text
+    }
+
+    /// One workload: a generated cluster of `services` Services, measured in this process.
+    func measure(services: Int) throws -> Report {
+        // Enough pods for every Service to have its endpoints, spread over 10 nodes.
         let nodes = 10
         let podsPerNode = max(1, (endpointsPerService * min(services, 5_000) + nodes - 1) / nodes)
         let spec = TopologyGenerator.Spec(nodes: nodes, podsPerNode: podsPerNode, services: services,
                                           endpointsPerService: endpointsPerService, seed: seed)
         try spec.validate()
         let cluster = try ClusterBuilder.build(TopologyLoader.parse(text: TopologyGenerator.text(spec), file: "generated"))
-        let node = cluster.nodes[1]
-        let config = ProxierConfig.forNode(node, in: cluster, family: .ipv4)
+        let config = ProxierConfig.forNode(cluster.nodes[1], in: cluster, family: .ipv4)
 
         var results: [Result] = []
         var ruleCount = 0
@@ -67,24 +117,13 @@ struct BenchCommand: ParsableCommand {
             ruleCount = ruleset.filter.rules.count + ruleset.nat.rules.count
         }
         results.append(Result(name: "compile.iptables", ops_per_second: 1 / best, ns_per_op: best * 1e9, seconds: best))
-
         for r in IPVSBench.run(services: services, endpoints: endpointsPerService, connections: connections, seed: seed) {
             results.append(Result(name: r.name, ops_per_second: r.opsPerSecond, ns_per_op: r.nsPerOp, seconds: r.seconds))
         }
-        let report = Report(
+        return Report(
             workload: Workload(services: services, endpoints_per_service: endpointsPerService, connections: connections,
                                seed: seed, nodes: nodes, iptables_rules: ruleCount),
             results: results)
-        switch output {
-        case .json: Console.out(Render.json(report))
-        default:
-            var text = "kdp bench: \(services) services × \(endpointsPerService) endpoints, \(connections) connections, seed \(seed)"
-            text += " (\(ruleCount) iptables rules on \(node.name))\n"
-            text += Render.table(["NAME", "NS/OP", "OPS/S", "SECONDS"], results.map {
-                [$0.name, String(format: "%.1f", $0.ns_per_op), String(format: "%.3g", $0.ops_per_second), String(format: "%.4f", $0.seconds)]
-            })
-            Console.out(text)
-        }
     }
 }
 

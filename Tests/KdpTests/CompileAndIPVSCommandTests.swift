@@ -83,4 +83,19 @@ import Testing
         #expect(first["ns_per_op"] as? Double ?? 0 > 0)
         #expect((r.json["workload"] as? [String: Any])?["services"] as? Int == 50)
     }
+
+    @Test func sweepPlotsOneLinePerMeasurement() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kdp-plot-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let svg = dir.appendingPathComponent("bench.svg")
+        let r = try kdp("bench", "--sweep", "20,40", "--connections", "1000", "--plot", svg.path, "-o", "json")
+        #expect(r.status == 0)
+        #expect((r.json["runs"] as? [[String: Any]])?.count == 2)
+        let text = try String(contentsOf: svg, encoding: .utf8)
+        #expect(text.hasPrefix("<svg "))
+        #expect(text.components(separatedBy: "<polyline").count - 1 >= 9)  // every lookup, not compile
+        #expect(text.contains(">ipvs.new.sh<"))
+        #expect(try kdp("bench", "--plot", dir.appendingPathComponent("x.png").path).status == 2)
+    }
 }
