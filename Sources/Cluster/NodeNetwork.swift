@@ -9,36 +9,36 @@ public struct NodeNetwork: Sendable {
     public static let vxlanPort: UInt16 = 8472
 
     public let node: Node
-    public let interfaces: [Interface]
-    public let routes: [Route]
+    public let interfaces: [NetworkInterface]
+    public let routes: [IPRoute]
 
     public init(node: Node, in cluster: Cluster) {
         self.node = node
         let settings = cluster.settings
         let hasBridge = cluster.pods.contains { $0.nodeName == node.name && !$0.hostNetwork }
-        var interfaces = [Interface(name: "lo", kind: .loopback, addresses: [(.v4(IPv4Address(127, 0, 0, 1)), 8), (.v6(.loopback), 128)])]
-        var routes: [Route] = []
+        var interfaces = [NetworkInterface(name: "lo", kind: .loopback, addresses: [(.v4(IPv4Address(127, 0, 0, 1)), 8), (.v6(.loopback), 128)])]
+        var routes: [IPRoute] = []
         var eth0: [(IPAddress, Int)] = []
         for ip in node.internalIPs {
             let network = settings.nodeNetwork(for: ip.family).flatMap { $0.contains(ip) ? $0 : nil }
                 ?? Prefix(containing: ip, length: ip.family == .ipv4 ? 24 : 64)
             eth0.append((ip, network.length))
-            routes.append(Route(destination: network, family: ip.family, device: "eth0", proto: "kernel", scopeLink: true, source: ip))
-            routes.append(Route(destination: nil, family: ip.family, gateway: network.address(at: 1), device: "eth0"))
+            routes.append(IPRoute(destination: network, family: ip.family, device: "eth0", proto: "kernel", scopeLink: true, source: ip))
+            routes.append(IPRoute(destination: nil, family: ip.family, gateway: network.address(at: 1), device: "eth0"))
         }
-        interfaces.append(Interface(name: "eth0", kind: .ethernet, addresses: eth0))
+        interfaces.append(NetworkInterface(name: "eth0", kind: .ethernet, addresses: eth0))
         if hasBridge {
-            interfaces.append(Interface(name: Self.bridgeName, kind: .bridge,
+            interfaces.append(NetworkInterface(name: Self.bridgeName, kind: .bridge,
                                         addresses: node.podCIDRs.compactMap { c in c.address(at: 1).map { ($0, c.length) } }))
             for cidr in node.podCIDRs where cidr.hostBits >= 2 {
-                routes.append(Route(destination: cidr, family: cidr.family, device: Self.bridgeName, proto: "kernel",
+                routes.append(IPRoute(destination: cidr, family: cidr.family, device: Self.bridgeName, proto: "kernel",
                                     scopeLink: true, source: cidr.address(at: 1)))
             }
         }
         if settings.cni == .vxlan {
             for cidr in node.podCIDRs {
                 // flannel gives flannel.1 the network address of the node's subnet, as a /32 (/128).
-                interfaces.append(Interface(name: Self.vxlanDevice(cidr.family), kind: .vxlan,
+                interfaces.append(NetworkInterface(name: Self.vxlanDevice(cidr.family), kind: .vxlan,
                                             addresses: [(cidr.network, cidr.family.bitWidth)]))
             }
         }
@@ -47,22 +47,22 @@ public struct NodeNetwork: Sendable {
                 switch settings.cni {
                 case .hostGW:
                     guard let via = other.internalIP(cidr.family) else { continue }
-                    routes.append(Route(destination: cidr, family: cidr.family, gateway: via, device: "eth0"))
+                    routes.append(IPRoute(destination: cidr, family: cidr.family, gateway: via, device: "eth0"))
                 case .vxlan:
                     // flannel's vxlan backend: via the remote flannel.1 address, onlink.
-                    routes.append(Route(destination: cidr, family: cidr.family, gateway: cidr.network,
+                    routes.append(IPRoute(destination: cidr, family: cidr.family, gateway: cidr.network,
                                         device: Self.vxlanDevice(cidr.family), onlink: true))
                 }
             }
         }
         self.interfaces = interfaces
-        self.routes = routes.sorted(by: Route.kernelOrder)
+        self.routes = routes.sorted(by: IPRoute.kernelOrder)
     }
 
     public static func vxlanDevice(_ family: IPFamily) -> String { family == .ipv4 ? "flannel.1" : "flannel-v6.1" }
 
     /// The routing decision for `destination`: the most specific matching route.
-    public func lookup(_ destination: IPAddress) -> Route? {
+    public func lookup(_ destination: IPAddress) -> IPRoute? {
         routes.filter { $0.matches(destination) }.max { ($0.destination?.length ?? 0) < ($1.destination?.length ?? 0) }
     }
 }
@@ -71,25 +71,25 @@ public struct NodeNetwork: Sendable {
 /// and a default route via the bridge's gateway address.
 public struct PodNetwork: Sendable {
     public let pod: Pod
-    public let interfaces: [Interface]
-    public let routes: [Route]
+    public let interfaces: [NetworkInterface]
+    public let routes: [IPRoute]
 
     /// nil for a hostNetwork pod (it shares its node's namespace) or one on an unknown node.
     public init?(pod: Pod, in cluster: Cluster) {
         guard !pod.hostNetwork, let nodeName = pod.nodeName, let node = cluster.node(named: nodeName) else { return nil }
         self.pod = pod
-        var routes: [Route] = []
+        var routes: [IPRoute] = []
         var addresses: [(IPAddress, Int)] = []
         for ip in pod.ips {
             guard let cidr = node.podCIDR(ip.family) else { continue }
             addresses.append((ip, cidr.length))
-            routes.append(Route(destination: nil, family: ip.family, gateway: cidr.address(at: 1), device: "eth0"))
-            routes.append(Route(destination: cidr, family: ip.family, device: "eth0", proto: "kernel", scopeLink: true, source: ip))
+            routes.append(IPRoute(destination: nil, family: ip.family, gateway: cidr.address(at: 1), device: "eth0"))
+            routes.append(IPRoute(destination: cidr, family: ip.family, device: "eth0", proto: "kernel", scopeLink: true, source: ip))
         }
         interfaces = [
-            Interface(name: "lo", kind: .loopback, addresses: [(.v4(IPv4Address(127, 0, 0, 1)), 8), (.v6(.loopback), 128)]),
-            Interface(name: "eth0", kind: .veth, addresses: addresses),
+            NetworkInterface(name: "lo", kind: .loopback, addresses: [(.v4(IPv4Address(127, 0, 0, 1)), 8), (.v6(.loopback), 128)]),
+            NetworkInterface(name: "eth0", kind: .veth, addresses: addresses),
         ]
-        self.routes = routes.sorted(by: Route.kernelOrder)
+        self.routes = routes.sorted(by: IPRoute.kernelOrder)
     }
 }

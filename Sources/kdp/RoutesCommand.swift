@@ -44,8 +44,8 @@ struct RoutesCommand: ParsableCommand {
 
     func run() throws {
         let cluster = try topology.cluster()
-        let interfaces: [Interface]
-        let routes: [Route]
+        let interfaces: [NetworkInterface]
+        let routes: [IPRoute]
         var report = Report(node: nil, pod: nil, interfaces: [], routes: [])
         if let name = node {
             guard let n = cluster.node(named: name) else {

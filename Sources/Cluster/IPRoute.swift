@@ -1,7 +1,7 @@
 import Wire
 
 /// One entry of a routing table, printed as `ip route` (IPv4) or `ip -6 route` (IPv6) shows it.
-public struct Route: Sendable, Equatable {
+public struct IPRoute: Sendable, Equatable {
     /// nil for the default route.
     public var destination: Prefix?
     public var family: IPFamily
@@ -28,7 +28,7 @@ public struct Route: Sendable, Equatable {
 
     /// The kernel's order in a dump: by destination address, the default route (0/0) first;
     /// for one address, the longer prefix first.
-    static func kernelOrder(_ a: Route, _ b: Route) -> Bool {
+    static func kernelOrder(_ a: IPRoute, _ b: IPRoute) -> Bool {
         let pa = a.destination ?? Prefix(containing: IPAddress(family: a.family, bits: 0), length: 0)
         let pb = b.destination ?? Prefix(containing: IPAddress(family: b.family, bits: 0), length: 0)
         if pa.network != pb.network { return pa.network < pb.network }
@@ -41,7 +41,7 @@ public struct Route: Sendable, Equatable {
     }
 }
 
-extension Route: CustomStringConvertible {
+extension IPRoute: CustomStringConvertible {
     public var description: String {
         var words = [destination?.description ?? "default"]
         if let gateway { words += ["via", gateway.description] }
@@ -59,7 +59,7 @@ extension Route: CustomStringConvertible {
 }
 
 /// An interface of a node or pod namespace, with its addresses as `ip addr` lists them.
-public struct Interface: Sendable, Equatable {
+public struct NetworkInterface: Sendable, Equatable {
     public enum Kind: String, Sendable { case loopback, ethernet, bridge, veth, vxlan }
 
     public var name: String
