@@ -14,8 +14,10 @@ public struct InterfacePattern: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// No interface (INPUT has no output device, OUTPUT no input device) compares as the
+    /// empty name, as ip_tables.c does with `nulldevname`: only `+` matches it.
     public func matches(_ iface: String?) -> Bool {
-        guard let iface else { return false }
+        let iface = iface ?? ""
         return isWildcard ? iface.hasPrefix(name) : iface == name
     }
 
