@@ -10,7 +10,7 @@ extension Tracer {
         s.conn.looked = true
         if s.conn.notrack {
             s.conn.info = .untracked
-            s.step(nil, "conntrack", "untracked (notrack in raw)")
+            s.step(s.entryHook, "conntrack", "untracked (notrack in raw)")
             return
         }
         let tuple = s.packet.tuple
@@ -25,7 +25,7 @@ extension Tracer {
                 s.conn.info = e.seenReply ? .established : .new
             }
             s.conn.entry = e
-            s.step(nil, "conntrack", "\(s.conn.info == .new ? "new (unreplied)" : "established") \(isReply ? "reply" : "original") of \(e.original)")
+            s.step(s.entryHook, "conntrack", "\(s.conn.info == .new ? "new (unreplied)" : "established") \(isReply ? "reply" : "original") of \(e.original)")
             return
         }
         if s.packet.proto == .tcp {
@@ -37,13 +37,13 @@ extension Tracer {
             let valid = !rst && ((syn && !ack) || (!syn && !fin && ack))
             if !valid {
                 s.conn.info = .invalid
-                s.step(nil, "conntrack", "invalid: TCP flags cannot start a connection")
+                s.step(s.entryHook, "conntrack", "invalid: TCP flags cannot start a connection")
                 return
             }
         }
         s.conn.entry = ConntrackEntry(original: tuple)
         s.conn.info = .new
-        s.step(nil, "conntrack", "new connection")
+        s.step(s.entryHook, "conntrack", "new connection")
     }
 
     /// The nat hook (nf_nat_inet_fn): the first packet of a connection walks the nat chains once
@@ -122,7 +122,7 @@ extension Tracer {
         }
         s.host.conntrack.insert(e)
         s.conn.tableIndex = s.host.conntrack.entries.count - 1
-        s.step(nil, "conntrack", "confirmed: original \(e.original), reply \(e.reply)")
+        s.step(s.packet.outInterface == nil ? .input : .postrouting, "conntrack", "confirmed: original \(e.original), reply \(e.reply)")
     }
 
     // MARK: NAT targets

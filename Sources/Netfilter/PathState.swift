@@ -60,6 +60,9 @@ struct PathState: Sendable {
         self.originalDestination = packet.destination
     }
 
+    /// The hook where conntrack first sees this packet.
+    var entryHook: Hook { packet.inInterface == nil ? .output : .prerouting }
+
     mutating func step(_ hook: Hook?, _ table: String, chain: String? = nil, rule: Int? = nil, text: String? = nil, _ action: String) {
         guard recordSteps else { return }
         steps.append(TraceStep(node: host.name, hook: hook, table: table, chain: chain, rule: rule, text: text,

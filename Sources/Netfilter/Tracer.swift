@@ -107,7 +107,7 @@ public struct Tracer: Sendable {
                 afterOutput(&s)
             case .loopback:
                 s.packet.inInterface = "lo"
-                s.step(nil, "routing", "loopback: in again on lo")
+                s.step(.prerouting, "routing", "loopback: in again on lo")
             case .deliver:
                 s.deliveredTo = "local"
                 s.step(.input, "routing", "deliver locally")
@@ -132,14 +132,14 @@ public struct Tracer: Sendable {
             if case .v4(let a) = s.packet.source, a.isLoopback { return drop(&s, "martian source \(s.packet.source) (route_localnet=0)") }
         }
         if s.host.isLocal(dst) || s.host.addressType(dst) == .broadcast {
-            s.step(nil, "routing", "route: local delivery")
+            s.step(.prerouting, "routing", "route: local delivery")
             s.program += [.table(.input, .mangle), .table(.input, .filter), .table(.input, .security), .nat(.input), .confirm, .deliver]
             return
         }
         guard s.host.forwarding else { return drop(&s, "not forwarded: ip_forward is off") }
         guard let r = s.host.route(to: dst) else { return drop(&s, "no route to \(dst)") }
         s.packet.outInterface = r.device
-        s.step(nil, "routing", "route: forward out \(r.device)")
+        s.step(.prerouting, "routing", "route: forward out \(r.device)")
         s.program += [.table(.forward, .mangle), .table(.forward, .filter), .table(.forward, .security),
                       .table(.postrouting, .mangle), .nat(.postrouting), .confirm, .transmit]
     }
