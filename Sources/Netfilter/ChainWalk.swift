@@ -13,6 +13,13 @@ extension Tracer {
         let tableName = t.name.rawValue
         let isFilterLike = t.name == .filter || t.name == .security
         var budget = 1_000_000
+        // The integer pre-check needs an IPv4 packet, and verbose traces list every rule tried.
+        var quick = false
+        var src: UInt32 = 0, dst: UInt32 = 0
+        let proto = s.packet.proto.rawValue
+        if !o.verbose, case .v4(let a) = s.packet.source, case .v4(let b) = s.packet.destination {
+            quick = true; src = a.value; dst = b.value
+        }
         while true {
             budget -= 1
             if budget == 0 {
@@ -21,28 +28,42 @@ extension Tracer {
                 return
             }
             let f = frames[frames.count - 1]
-            let chain = t.chains[f.chain]
             let ri: Int
             let result: RuleMatch
             let allPaths = o.allPaths && work.count + 1 < o.maxPaths
             if let r = resume {
                 ri = r.rule
-                result = s.evaluate(chain.rules[ri], from: r.match, forced: r.forced, allPaths: allPaths)
+                result = s.evaluate(t.chains[f.chain].rules[ri], from: r.match, forced: r.forced, allPaths: allPaths)
                 resume = nil
             } else {
-                let next = chain.dispatch.map { $0.next(from: f.next, packet: s.packet) } ?? f.next
-                if next >= chain.rules.count {
+                let count = t.chains[f.chain].rules.count
+                var next = f.next
+                if quick {
+                    // Skip rules whose -s/-d/-p cannot hold, using the dispatch index first when
+                    // the chain has one.
+                    while true {
+                        if let d = t.chains[f.chain].dispatch { next = d.next(from: next, packet: s.packet) }
+                        if next >= count || t.chains[f.chain].quick[next].admits(source: src, destination: dst, proto: proto) { break }
+                        s.rulesTried &+= 1
+                        next += 1
+                    }
+                } else if let d = t.chains[f.chain].dispatch {
+                    next = d.next(from: next, packet: s.packet)
+                }
+                if next >= count {
                     if frames.count == 1 {
                         policy(t, start, hook, &s)
                         return
                     }
                     frames.removeLast()
-                    if o.verbose { s.step(hook, tableName, chain: chain.name, "return (end of chain)") }
+                    if o.verbose { s.step(hook, tableName, chain: t.chains[f.chain].name, "return (end of chain)") }
                     continue
                 }
                 ri = next
-                result = s.evaluate(chain.rules[ri], allPaths: allPaths)
+                s.rulesTried &+= 1
+                result = s.evaluate(t.chains[f.chain].rules[ri], allPaths: allPaths)
             }
+            let chain = t.chains[f.chain]
             let rule = chain.rules[ri]
             switch result {
             case .notMatched:

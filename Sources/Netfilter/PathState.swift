@@ -49,6 +49,8 @@ struct PathState: Sendable {
     var deliveredTo: String?
     var originalDestination: IPAddress
     var recordSteps = true
+    /// Rules whose matches were evaluated (for ns-per-rule figures).
+    var rulesTried = 0
     /// A chain walk interrupted by a branch: the call stack, and the rule and match to resume at.
     var frames: [WalkFrame] = []
     var resume: (rule: Int, match: Int, forced: Bool)?

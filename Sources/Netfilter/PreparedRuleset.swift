@@ -12,10 +12,47 @@ struct PreparedRule: Sendable {
     var comment: String?
 }
 
+/// A rule's IPv4 header conditions (`-s`, `-d`, `-p`) as integers, in one flat array per chain,
+/// so a walk can reject most rules by comparing three numbers. These are exactly the checks
+/// ip_packet_match does before any match module, so skipping a rule on them has no side
+/// effect to miss; the full match list is still evaluated for rules that pass.
+struct QuickHeader: Sendable {
+    var source: UInt32 = 0, sourceMask: UInt32 = 0, sourceNegated = false
+    var destination: UInt32 = 0, destinationMask: UInt32 = 0, destinationNegated = false
+    var proto: UInt8 = 0, checksProto = false, protoNegated = false
+
+    init(_ matches: [Match]) {
+        for m in matches {
+            switch m {
+            case .source(let ps, let neg) where ps.count == 1:
+                if case .v4(let a) = ps[0].network {
+                    source = a.value; sourceMask = UInt32(truncatingIfNeeded: ps[0].mask); sourceNegated = neg
+                }
+            case .destination(let ps, let neg) where ps.count == 1:
+                if case .v4(let a) = ps[0].network {
+                    destination = a.value; destinationMask = UInt32(truncatingIfNeeded: ps[0].mask); destinationNegated = neg
+                }
+            case .proto(let p?, let neg):
+                proto = p.rawValue; checksProto = true; protoNegated = neg
+            default:
+                break
+            }
+        }
+    }
+
+    @inline(__always)
+    func admits(source s: UInt32, destination d: UInt32, proto p: UInt8) -> Bool {
+        ((s & sourceMask) == source) != sourceNegated
+            && ((d & destinationMask) == destination) != destinationNegated
+            && (!checksProto || ((p == proto) != protoNegated))
+    }
+}
+
 struct PreparedChain: Sendable {
     var name: String
     var policy: Policy?
     var rules: [PreparedRule]
+    var quick: [QuickHeader]
     /// The compiled fast path's index, when the chain was compiled.
     var dispatch: DispatchIndex?
 }
@@ -47,7 +84,7 @@ struct PreparedRuleset: Sendable {
                     return PreparedRule(matches: r.matches, target: r.target, jumpIndex: jump,
                                         text: "-A \(c.name)" + (r.words.isEmpty ? "" : " " + r.text), comment: comment)
                 }
-                chains.append(PreparedChain(name: c.name, policy: c.policy, rules: rules))
+                chains.append(PreparedChain(name: c.name, policy: c.policy, rules: rules, quick: rules.map { QuickHeader($0.matches) }))
             }
             tables[t.name] = PreparedTable(name: t.name, chains: chains, builtin: builtin)
         }

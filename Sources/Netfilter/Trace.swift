@@ -46,6 +46,8 @@ public struct TracePath: Sendable {
     /// The host after this path: conntrack confirmed, recent lists and counters updated. Feed
     /// it to the next `trace` to follow a connection (a reply is un-NATed from it).
     public var host: Host
+    /// How many rules were evaluated on this path.
+    public var rulesTried: Int
 }
 
 /// The answer to "where does this packet go and why": every path (one, unless all paths were

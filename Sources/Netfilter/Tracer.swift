@@ -76,7 +76,7 @@ public struct Tracer: Sendable {
                 done.append(TracePath(
                     probability: s.probability, verdict: verdict, decidedBy: decided, reason: reason, dnat: s.dnat,
                     masquerade: s.masqueradeMarked || s.snat != nil, snat: s.snat, deliveredTo: s.deliveredTo,
-                    steps: s.steps, finalPacket: s.packet, host: s.host))
+                    steps: s.steps, finalPacket: s.packet, host: s.host, rulesTried: s.rulesTried))
             }
         }
         return Trace(packet: packet, paths: done)
