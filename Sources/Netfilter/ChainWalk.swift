@@ -86,8 +86,8 @@ extension Tracer {
                 break
             }
             frames[frames.count - 1].next = ri + 1
-            func step(_ action: String) {
-                s.step(hook, tableName, chain: chain.name, rule: ri + 1, text: rule.text, action)
+            func step(_ action: @autoclosure () -> String) {
+                s.step(hook, tableName, chain: chain.name, rule: ri + 1, text: rule.text, action())
             }
             guard let target = rule.target else {
                 step("continue (no target)")

@@ -25,7 +25,10 @@ extension Tracer {
                 s.conn.info = e.seenReply ? .established : .new
             }
             s.conn.entry = e
-            s.step(s.entryHook, "conntrack", "\(s.conn.info == .new ? "new (unreplied)" : "established") \(isReply ? "reply" : "original") of \(e.original)")
+            if s.recordSteps {
+                let msg = "\(s.conn.info == .new ? "new (unreplied)" : "established") \(isReply ? "reply" : "original") of \(e.original)"
+                s.step(s.entryHook, "conntrack", msg)
+            }
             return
         }
         if s.packet.proto == .tcp {
@@ -103,7 +106,10 @@ extension Tracer {
         if before != s.packet {
             let what = manip == .source ? "source" : "destination"
             let why = s.conn.isReply ? "reply un-NATed" : "NAT applied"
-            s.step(hook, "nat", "\(why) from conntrack: \(what) now \(manip == .source ? s.packet.source.joined(port: s.packet.sourcePort) : s.packet.destination.joined(port: s.packet.destinationPort))")
+            if s.recordSteps {
+                let now = manip == .source ? s.packet.source.joined(port: s.packet.sourcePort) : s.packet.destination.joined(port: s.packet.destinationPort)
+                s.step(hook, "nat", "\(why) from conntrack: \(what) now \(now)")
+            }
         }
     }
 
@@ -133,8 +139,8 @@ extension Tracer {
                    _ s: inout PathState, _ work: inout [PathState], _ o: TraceOptions) {
         guard var e = s.conn.entry else { return }
         let cur = e.reply.inverted
-        let step: (inout PathState, String) -> Void = { st, action in
-            st.step(hook, "nat", chain: chain, rule: ruleNumber, text: rule.text, action)
+        func step(_ st: inout PathState, _ action: @autoclosure () -> String) {
+            st.step(hook, "nat", chain: chain, rule: ruleNumber, text: rule.text, action())
         }
         switch target {
         case .dnat(let range, let random, _):
@@ -166,7 +172,8 @@ extension Tracer {
                 st.conn.entry = ee
                 st.probability *= share
                 st.dnat = new.destination.joined(port: new.destinationPort)
-                step(&st, "dnat to \(st.dnat!)" + (addresses.count > 1 ? " (1 of \(addresses.count) addresses)" : ""))
+                let dnat = st.dnat!
+                step(&st, "dnat to \(dnat)" + (addresses.count > 1 ? " (1 of \(addresses.count) addresses)" : ""))
                 if k == 0 { s = st } else {
                     st.pc = s.pc - 1  // re-enter the nat hook: the binding is set, so it only rewrites
                     st.frames = []
@@ -181,7 +188,8 @@ extension Tracer {
                 new.destination = cur.destination.family == .ipv4 ? .v4(IPv4Address(127, 0, 0, 1)) : .v6(.loopback)
             } else {
                 guard let a = s.host.interfaces.first(where: { $0.name == s.packet.inInterface })?.addresses.first(where: { $0.address.family == cur.destination.family })?.address else {
-                    step(&s, "drop: no address on \(s.packet.inInterface ?? "?") to redirect to")
+                    let dev = s.packet.inInterface ?? "?"
+                    step(&s, "drop: no address on \(dev) to redirect to")
                     s.finished = (.dropped, rule.text, "REDIRECT found no address on the input interface")
                     return
                 }
@@ -193,7 +201,8 @@ extension Tracer {
             e.destinationNATDone = true
             s.conn.entry = e
             s.dnat = new.destination.joined(port: new.destinationPort)
-            step(&s, "redirect to \(s.dnat!)")
+            let to = s.dnat!
+            step(&s, "redirect to \(to)")
         case .snat(let range, let random, let randomFully, _):
             var address = cur.source
             if let a = range.firstAddress {

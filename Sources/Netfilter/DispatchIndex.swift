@@ -82,14 +82,4 @@ struct DispatchIndex: Sendable {
         }
         return lo < list.count ? Int(list[lo]) : nil
     }
-
-    /// Indexes every chain long enough to profit.
-    static func compile(_ p: inout PreparedRuleset) {
-        for (name, var t) in p.tables {
-            for ci in t.chains.indices where t.chains[ci].rules.count >= minimumRules {
-                t.chains[ci].dispatch = DispatchIndex(t.chains[ci].rules)
-            }
-            p.tables[name] = t
-        }
-    }
 }

@@ -112,7 +112,7 @@ public enum Match: Hashable, Sendable {
     /// `--tcp-flags MASK COMP` (`--syn` is SYN,RST,ACK,FIN SYN).
     case tcpFlags(mask: UInt8, compare: UInt8, negated: Bool)
     case multiport([PortRange], side: PortSide, negated: Bool)
-    case icmpType(type: UInt8?, code: ClosedRange<UInt8>, negated: Bool)
+    indirect case icmpType(type: UInt8?, code: ClosedRange<UInt8>, negated: Bool)
     /// `-m comment`: always true; the text is kept for traces.
     case comment(String)
     /// `--mode random`: the kernel's threshold out of 2^31 (xt_statistic.c).
@@ -122,27 +122,27 @@ public enum Match: Hashable, Sendable {
     case mark(value: UInt32, mask: UInt32, negated: Bool)
     case connmark(value: UInt32, mask: UInt32, negated: Bool)
     case ctState(CtStateSet, negated: Bool)
-    case ctOrigSource([Prefix], negated: Bool)
-    case ctOrigDestination([Prefix], negated: Bool)
-    case ctReplySource([Prefix], negated: Bool)
-    case ctReplyDestination([Prefix], negated: Bool)
+    indirect case ctOrigSource([Prefix], negated: Bool)
+    indirect case ctOrigDestination([Prefix], negated: Bool)
+    indirect case ctReplySource([Prefix], negated: Bool)
+    indirect case ctReplyDestination([Prefix], negated: Bool)
     case ctOrigSourcePort(PortRange, negated: Bool)
     case ctOrigDestinationPort(PortRange, negated: Bool)
     case ctReplySourcePort(PortRange, negated: Bool)
     case ctReplyDestinationPort(PortRange, negated: Bool)
-    case ctProto(IPProtocol?, negated: Bool)
+    indirect case ctProto(IPProtocol?, negated: Bool)
     case ctDirectionOriginal(Bool)
-    case addrType(source: AddressTypeSet?, sourceNegated: Bool, destination: AddressTypeSet?,
+    indirect case addrType(source: AddressTypeSet?, sourceNegated: Bool, destination: AddressTypeSet?,
                   destinationNegated: Bool, limitInputInterface: Bool, limitOutputInterface: Bool)
-    case recent(RecentMatch)
-    case set(name: String, directions: [SetDirection], negated: Bool, returnNomatch: Bool)
-    case physdev(PhysdevMatch)
+    indirect case recent(RecentMatch)
+    indirect case set(name: String, directions: [SetDirection], negated: Bool, returnNomatch: Bool)
+    indirect case physdev(PhysdevMatch)
     /// `-m ipvs`: whether the packet belongs to an IPVS connection, and which virtual service.
-    case ipvs(IPVSMatch)
+    indirect case ipvs(IPVSMatch)
     /// Matches that always hold in kdp: `nfacct` (counts only) and `limit` (rate not emulated).
-    case alwaysTrue(module: String)
+    indirect case alwaysTrue(module: String)
     /// From lenient parsing: never matches.
-    case never(reason: String)
+    indirect case never(reason: String)
 }
 
 /// `-m physdev` (xt_physdev.c): only bridged packets have physical devices.

@@ -65,9 +65,11 @@ struct PathState: Sendable {
     /// The hook where conntrack first sees this packet.
     var entryHook: Hook { packet.inInterface == nil ? .output : .prerouting }
 
-    mutating func step(_ hook: Hook?, _ table: String, chain: String? = nil, rule: Int? = nil, text: String? = nil, _ action: String) {
+    /// Records a step; the action text is built only when steps are recorded.
+    mutating func step(_ hook: Hook?, _ table: String, chain: @autoclosure () -> String? = nil, rule: Int? = nil,
+                       text: @autoclosure () -> String? = nil, _ action: @autoclosure () -> String) {
         guard recordSteps else { return }
-        steps.append(TraceStep(node: host.name, hook: hook, table: table, chain: chain, rule: rule, text: text,
-                               action: action, packet: packet))
+        steps.append(TraceStep(node: host.name, hook: hook, table: table, chain: chain(), rule: rule, text: text(),
+                               action: action(), packet: packet))
     }
 }

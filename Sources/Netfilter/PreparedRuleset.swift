@@ -1,15 +1,24 @@
 import Wire
 
-/// A rule ready for evaluation: jumps resolved to chain indices, its text built once.
-struct PreparedRule: Sendable {
-    var matches: [Match]
-    var target: Target?
+/// A rule ready for evaluation: jumps resolved to chain indices, its text built once. A class,
+/// so that the walk holds one reference instead of copying four.
+final class PreparedRule: Sendable {
+    let matches: [Match]
+    let target: Target?
     /// Index of the jump/goto chain in the table.
-    var jumpIndex: Int
+    let jumpIndex: Int
     /// `-A CHAIN words`, for traces.
-    var text: String
+    let text: String
     /// The comment, for telling a story about a drop.
-    var comment: String?
+    let comment: String?
+
+    init(matches: [Match], target: Target?, jumpIndex: Int, text: String, comment: String?) {
+        self.matches = matches
+        self.target = target
+        self.jumpIndex = jumpIndex
+        self.text = text
+        self.comment = comment
+    }
 }
 
 /// A rule's IPv4 header conditions (`-s`, `-d`, `-p`) as integers, in one flat array per chain,
@@ -48,26 +57,40 @@ struct QuickHeader: Sendable {
     }
 }
 
-struct PreparedChain: Sendable {
-    var name: String
-    var policy: Policy?
-    var rules: [PreparedRule]
-    var quick: [QuickHeader]
+final class PreparedChain: Sendable {
+    let name: String
+    let policy: Policy?
+    let rules: [PreparedRule]
+    let quick: [QuickHeader]
     /// The compiled fast path's index, when the chain was compiled.
-    var dispatch: DispatchIndex?
+    let dispatch: DispatchIndex?
+
+    init(name: String, policy: Policy?, rules: [PreparedRule], compiled: Bool) {
+        self.name = name
+        self.policy = policy
+        self.rules = rules
+        self.quick = rules.map { QuickHeader($0.matches) }
+        self.dispatch = compiled && rules.count >= DispatchIndex.minimumRules ? DispatchIndex(rules) : nil
+    }
 }
 
-struct PreparedTable: Sendable {
-    var name: TableName
-    var chains: [PreparedChain]
-    var builtin: [Hook: Int]
+final class PreparedTable: Sendable {
+    let name: TableName
+    let chains: [PreparedChain]
+    let builtin: [Hook: Int]
+
+    init(name: TableName, chains: [PreparedChain], builtin: [Hook: Int]) {
+        self.name = name
+        self.chains = chains
+        self.builtin = builtin
+    }
 }
 
 /// The ruleset in the shape evaluation needs.
 struct PreparedRuleset: Sendable {
     var tables: [TableName: PreparedTable] = [:]
 
-    init(_ rs: Ruleset) {
+    init(_ rs: Ruleset, compiled: Bool = false) {
         for t in rs.tables {
             var chains: [PreparedChain] = []
             var builtin: [Hook: Int] = [:]
@@ -84,7 +107,7 @@ struct PreparedRuleset: Sendable {
                     return PreparedRule(matches: r.matches, target: r.target, jumpIndex: jump,
                                         text: "-A \(c.name)" + (r.words.isEmpty ? "" : " " + r.text), comment: comment)
                 }
-                chains.append(PreparedChain(name: c.name, policy: c.policy, rules: rules, quick: rules.map { QuickHeader($0.matches) }))
+                chains.append(PreparedChain(name: c.name, policy: c.policy, rules: rules, compiled: compiled))
             }
             tables[t.name] = PreparedTable(name: t.name, chains: chains, builtin: builtin)
         }

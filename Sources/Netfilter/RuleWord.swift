@@ -41,47 +41,51 @@ public struct RuleWord: Hashable, Sendable {
 enum Tokenizer {
     /// Returns the words, or the column of an unterminated quote.
     static func words(_ line: Substring) -> Result<[RuleWord], TokenizeError> {
+        var line = line
+        if let r = line.utf8.withContiguousStorageIfAvailable({ scan($0) }) { return r }
+        line.makeContiguousUTF8()
+        return line.utf8.withContiguousStorageIfAvailable({ scan($0) }) ?? .failure(TokenizeError(column: 0))
+    }
+
+    private static func isBlank(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 }
+
+    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<[RuleWord], TokenizeError> {
         var words: [RuleWord] = []
         words.reserveCapacity(24)
-        var utf8 = Array(line.utf8)
-        utf8.append(32)  // a final blank flushes the last word, as the newline does in C
-        var text: [UInt8] = []
-        var start = -1
-        var quoteOpen = false, escaped = false, quoted = false
         var i = 0
-        while i < utf8.count {
-            let c = utf8[i]
-            if start < 0 && !(c == 32 || c == 9 || c == 10 || c == 13) { start = i }
-            if quoteOpen {
-                if escaped {
-                    text.append(c); escaped = false; i += 1; continue
-                } else if c == 92 {  // backslash
-                    escaped = true; i += 1; continue
-                } else if c == 34 {
-                    quoteOpen = false
-                    // a closing quote ends the word (falls into the `case '"': break` in C)
-                } else {
-                    text.append(c); i += 1; continue
-                }
-            } else if c == 34 {
-                quoteOpen = true; quoted = true; i += 1; continue
-            }
-            if c == 34 || c == 32 || c == 9 || c == 10 || c == 13 {
-                if text.isEmpty && !quoted { i += 1; start = -1; continue }
-                let decoded = String(decoding: text, as: UTF8.self)
-                let end = c == 34 ? i + 1 : i
-                let raw = String(decoding: utf8[start..<end], as: UTF8.self)
-                words.append(RuleWord(decoded, spelling: raw))
-                text.removeAll(keepingCapacity: true)
-                quoted = false
-                start = -1
-                i += 1
+        let n = bytes.count
+        while i < n {
+            while i < n && isBlank(bytes[i]) { i += 1 }
+            if i >= n { break }
+            let start = i
+            // A word without quotes is the bytes up to the next blank; nothing is escaped.
+            var j = i
+            while j < n && !isBlank(bytes[j]) && bytes[j] != 34 { j += 1 }
+            if j >= n || isBlank(bytes[j]) {
+                words.append(RuleWord(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<j]), as: UTF8.self)))
+                i = j
                 continue
             }
-            text.append(c)
-            i += 1
+            // A quote: decode as add_param_to_argv does, keeping the spelling.
+            var text = Array(bytes[start..<j])
+            i = j
+            var quoteOpen = false, escaped = false
+            while i < n {
+                let c = bytes[i]
+                if quoteOpen {
+                    if escaped { text.append(c); escaped = false; i += 1; continue }
+                    if c == 92 { escaped = true; i += 1; continue }
+                    if c == 34 { quoteOpen = false; i += 1; break }  // a closing quote ends the word
+                    text.append(c); i += 1; continue
+                }
+                if c == 34 { quoteOpen = true; i += 1; continue }
+                if isBlank(c) { break }
+                text.append(c); i += 1
+            }
+            if quoteOpen { return .failure(TokenizeError(column: start + 1)) }
+            words.append(RuleWord(String(decoding: text, as: UTF8.self),
+                                  spelling: String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)))
         }
-        if quoteOpen { return .failure(TokenizeError(column: start + 1)) }
         return .success(words)
     }
 

@@ -7,7 +7,8 @@ public struct Ruleset: Hashable, Sendable {
         case verbatim(String)  // comments, blank lines, `-N`/`-X`/`-F`/`-P`/`-D` commands
         case table(TableName)
         case chain(name: String, policy: Policy?, counters: Counters?)
-        case rule(chain: String, rule: Rule, command: String, position: String?)
+        /// A rule command: only what printing needs (the words, counters, `-A`/`-I` spelling).
+        case rule(chain: String, words: [RuleWord], counters: Counters?, command: String, position: String?)
         case commit
     }
 
@@ -44,11 +45,11 @@ public struct Ruleset: Hashable, Sendable {
             case .chain(let name, let policy, let counters):
                 out += ":" + name + " " + (policy?.rawValue ?? "-")
                 if let c = counters { out += " [\(c.packets):\(c.bytes)]" }
-            case .rule(let chain, let rule, let command, let position):
-                if let c = rule.counters { out += "[\(c.packets):\(c.bytes)] " }
+            case .rule(let chain, let words, let counters, let command, let position):
+                if let c = counters { out += "[\(c.packets):\(c.bytes)] " }
                 out += command + " " + chain
                 if let p = position { out += " " + p }
-                if !rule.words.isEmpty { out += " " + rule.text }
+                for w in words { out += " "; out += w.printed }
             case .commit: out += "COMMIT"
             }
             out += "\n"

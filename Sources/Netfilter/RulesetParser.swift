@@ -20,23 +20,26 @@ extension Ruleset {
             RulesetParseError(file: file, line: lineNo, word: String(word), reason: reason)
         }
 
-        var rest = Substring(text)
-        while !rest.isEmpty || lineNo == 0 {
+        let utf8 = text.utf8
+        var lineStart = utf8.startIndex
+        while lineStart < utf8.endIndex {
             lineNo += 1
-            let line: Substring
-            if let nl = rest.firstIndex(of: "\n") {
-                line = rest[..<nl]
-                rest = rest[rest.index(after: nl)...]
-            } else {
-                line = rest
-                rest = rest[rest.endIndex...]
-                if line.isEmpty { break }
+            // Split on bytes: Character-wise scanning costs more than everything else here.
+            let nl = utf8[lineStart...].firstIndex(of: 10) ?? utf8.endIndex
+            let line = Substring(utf8[lineStart..<nl])
+            lineStart = nl < utf8.endIndex ? utf8.index(after: nl) : nl
+            var firstByte: UInt8 = 0
+            var blankPrefix = 0
+            for b in line.utf8 {
+                if b == 32 || b == 9 { blankPrefix += 1; continue }
+                firstByte = b
+                break
             }
-            let trimmed = line.drop { $0 == " " || $0 == "\t" }
-            if trimmed.isEmpty || trimmed.hasPrefix("#") {
+            if firstByte == 0 || firstByte == UInt8(ascii: "#") {
                 rs.lines.append(.verbatim(String(line)))
                 continue
             }
+            let trimmed = blankPrefix == 0 ? line : line.dropFirst(blankPrefix)
             if trimmed.hasPrefix("*") {
                 if let c = current { throw fail(line, "table \(c.rawValue) is not finished with COMMIT") }
                 guard trimmed == line, let t = TableName(rawValue: String(trimmed.dropFirst())) else {
@@ -89,7 +92,7 @@ extension Ruleset {
                 continue
             }
 
-            let words: [RuleWord]
+            var words: [RuleWord]
             switch Tokenizer.words(line) {
             case .success(let w): words = w
             case .failure: throw fail(line, "unterminated quote")
@@ -110,7 +113,8 @@ extension Ruleset {
             switch command {
             case "-A", "--append", "-I", "--insert", "-D", "--delete":
                 let chain = try chainArg()
-                guard rs.table(table)?.chainIndex(chain) != nil else { throw fail(chain, "no such chain in table \(table.rawValue)") }
+                let ti = rs.tables.firstIndex { $0.name == table }!
+                guard let ci = rs.tables[ti].chainIndex(chain) else { throw fail(chain, "no such chain in table \(table.rawValue)") }
                 var body = k + 2
                 var position: String?
                 var insertAt = 1
@@ -120,7 +124,9 @@ extension Ruleset {
                     insertAt = n
                     body += 1
                 }
-                let ruleWords = Array(words[body...])
+                let commandWord = words[k].printed
+                var ruleWords = words
+                ruleWords.removeFirst(body)
                 var rule: Rule
                 do {
                     let parsed = try parser.parse(ruleWords)
@@ -132,24 +138,19 @@ extension Ruleset {
                                 target: nil, line: lineNo, unsupported: "\(error.reason): '\(error.word)'")
                     rs.problems.append(LenientProblem(line: lineNo, table: table, chain: chain, word: error.word, reason: error.reason))
                 }
-                let failure: RulesetParseError? = rs.withTable(table) { t in
-                    let ci = t.chainIndex(chain)!
-                    switch command {
-                    case "-A", "--append":
-                        t.chains[ci].rules.append(rule)
-                    case "-I", "--insert":
-                        guard insertAt <= t.chains[ci].rules.count + 1 else { return fail(position ?? "", "index of insertion too big") }
-                        t.chains[ci].rules.insert(rule, at: insertAt - 1)
-                    default:
-                        guard let at = t.chains[ci].rules.firstIndex(where: { $0.words.map(\.text) == ruleWords.map(\.text) }) else {
-                            return fail(line, "no such rule to delete")
-                        }
-                        t.chains[ci].rules.remove(at: at)
+                switch command {
+                case "-A", "--append":
+                    rs.tables[ti].chains[ci].rules.append(rule)
+                case "-I", "--insert":
+                    guard insertAt <= rs.tables[ti].chains[ci].rules.count + 1 else { throw fail(position ?? "", "index of insertion too big") }
+                    rs.tables[ti].chains[ci].rules.insert(rule, at: insertAt - 1)
+                default:
+                    guard let at = rs.tables[ti].chains[ci].rules.firstIndex(where: { $0.words.map(\.text) == ruleWords.map(\.text) }) else {
+                        throw fail(line, "no such rule to delete")
                     }
-                    return nil
+                    rs.tables[ti].chains[ci].rules.remove(at: at)
                 }
-                if let failure { throw failure }
-                rs.lines.append(.rule(chain: chain, rule: rule, command: words[k].printed, position: position))
+                rs.lines.append(.rule(chain: chain, words: rule.words, counters: rule.counters, command: commandWord, position: position))
             case "-N", "--new-chain":
                 let chain = try chainArg()
                 try checkChainName(chain, fail)

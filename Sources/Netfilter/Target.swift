@@ -52,11 +52,11 @@ public enum Target: Hashable, Sendable {
     case returnFromChain
     case jump(String)
     case goto(String)
-    case dnat(NATRange, random: Bool, persistent: Bool)
-    case snat(NATRange, random: Bool, randomFully: Bool, persistent: Bool)
-    case masquerade(ports: PortRange?, random: Bool, randomFully: Bool)
+    indirect case dnat(NATRange, random: Bool, persistent: Bool)
+    indirect case snat(NATRange, random: Bool, randomFully: Bool, persistent: Bool)
+    indirect case masquerade(ports: PortRange?, random: Bool, randomFully: Bool)
     /// `-j REDIRECT`: DNAT to the primary address of the incoming interface.
-    case redirect(ports: PortRange?, random: Bool)
+    indirect case redirect(ports: PortRange?, random: Bool)
     /// MARK in its kernel form (xt_mark.c `mark_tg`): mark = (mark & ~mask) ^ value.
     case mark(value: UInt32, mask: UInt32)
     /// CONNMARK --set-xmark: ctmark = (ctmark & ~mask) ^ value.
@@ -65,12 +65,12 @@ public enum Target: Hashable, Sendable {
     case connmarkSave(nfmask: UInt32, ctmask: UInt32)
     /// CONNMARK --restore-mark: mark = (mark & ~nfmask) ^ (ctmark & ctmask).
     case connmarkRestore(nfmask: UInt32, ctmask: UInt32)
-    case log(prefix: String)
+    indirect case log(prefix: String)
     case trace
     /// CT --notrack and NOTRACK: the packet stays untracked (raw table).
     case notrack
     /// Other CT options (zones, helpers): recorded, no effect in kdp.
-    case ct(String)
+    indirect case ct(String)
 
     /// True when evaluation of the table stops at this rule.
     public var isTerminal: Bool {

@@ -45,9 +45,7 @@ public struct Tracer: Sendable {
     /// KUBE-NODEPORTS and any other chain whose rules mostly key on destination, protocol and
     /// port) get an index, and evaluation skips rules that cannot match.
     public init(ruleset: Ruleset, compiled: Bool = false) {
-        var p = PreparedRuleset(ruleset)
-        if compiled { DispatchIndex.compile(&p) }
-        self.prepared = p
+        self.prepared = PreparedRuleset(ruleset, compiled: compiled)
         self.isCompiled = compiled
     }
 
@@ -114,7 +112,8 @@ public struct Tracer: Sendable {
                 s.finished = (.accepted, s.lastFilterDecision, nil)
             case .transmit:
                 s.deliveredTo = "out " + (s.packet.outInterface ?? "?")
-                s.step(.postrouting, "routing", "send out \(s.packet.outInterface ?? "?")")
+                let dev = s.packet.outInterface ?? "?"
+                s.step(.postrouting, "routing", "send out \(dev)")
                 s.finished = (.accepted, s.lastFilterDecision, nil)
             }
         }
