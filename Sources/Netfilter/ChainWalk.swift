@@ -1,0 +1,177 @@
+import Wire
+
+extension Tracer {
+    /// Walks one table's built-in chain for `hook` (ipt_do_table in net/ipv4/netfilter/ip_tables.c):
+    /// rules in order; a jump pushes a return point, a goto does not; RETURN or the end of a
+    /// user chain pops; ACCEPT ends this table only; the built-in chain's policy applies when
+    /// the stack underflows. A probabilistic match in all-paths mode forks the path.
+    func walk(_ t: PreparedTable, chain start: Int, hook: Hook, _ s: inout PathState, _ work: inout [PathState], _ o: TraceOptions) {
+        var frames = s.frames.isEmpty ? [WalkFrame(chain: start, next: 0)] : s.frames
+        s.frames = []
+        var resume = s.resume
+        s.resume = nil
+        let tableName = t.name.rawValue
+        let isFilterLike = t.name == .filter || t.name == .security
+        var budget = 1_000_000
+        // The integer pre-check needs an IPv4 packet, and verbose traces list every rule tried.
+        var quick = false
+        var src: UInt32 = 0, dst: UInt32 = 0
+        let proto = s.packet.proto.rawValue
+        if !o.verbose, case .v4(let a) = s.packet.source, case .v4(let b) = s.packet.destination {
+            quick = true; src = a.value; dst = b.value
+        }
+        while true {
+            budget -= 1
+            if budget == 0 {
+                s.step(hook, tableName, "drop: rule evaluation does not end (a loop)")
+                s.finished = (.dropped, "loop", "rule evaluation does not end")
+                return
+            }
+            let f = frames[frames.count - 1]
+            let ri: Int
+            let result: RuleMatch
+            let allPaths = o.allPaths && work.count + 1 < o.maxPaths
+            if let r = resume {
+                ri = r.rule
+                result = s.evaluate(t.chains[f.chain].rules[ri], from: r.match, forced: r.forced, allPaths: allPaths)
+                resume = nil
+            } else {
+                let count = t.chains[f.chain].rules.count
+                var next = f.next
+                if quick {
+                    // Skip rules whose -s/-d/-p cannot hold, using the dispatch index first when
+                    // the chain has one.
+                    while true {
+                        if let d = t.chains[f.chain].dispatch { next = d.next(from: next, packet: s.packet) }
+                        if next >= count || t.chains[f.chain].quick[next].admits(source: src, destination: dst, proto: proto) { break }
+                        s.rulesTried &+= 1
+                        next += 1
+                    }
+                } else if let d = t.chains[f.chain].dispatch {
+                    next = d.next(from: next, packet: s.packet)
+                }
+                if next >= count {
+                    if frames.count == 1 {
+                        policy(t, start, hook, &s)
+                        return
+                    }
+                    frames.removeLast()
+                    if o.verbose { s.step(hook, tableName, chain: t.chains[f.chain].name, "return (end of chain)") }
+                    continue
+                }
+                ri = next
+                s.rulesTried &+= 1
+                result = s.evaluate(t.chains[f.chain].rules[ri], allPaths: allPaths)
+            }
+            let chain = t.chains[f.chain]
+            let rule = chain.rules[ri]
+            switch result {
+            case .notMatched:
+                if o.verbose { s.step(hook, tableName, chain: chain.name, rule: ri + 1, text: rule.text, "no match") }
+                frames[frames.count - 1].next = ri + 1
+                continue
+            case .branch(let k, let threshold, let negated):
+                let p = Double(threshold) / 2147483648.0
+                let pTrue = negated ? 1 - p : p
+                var other = s
+                other.probability *= 1 - pTrue
+                other.frames = frames
+                other.resume = (ri, k, false)
+                other.pc = s.pc - 1
+                work.append(other)
+                s.probability *= pTrue
+                resume = (ri, k, true)
+                continue
+            case .matched:
+                break
+            }
+            frames[frames.count - 1].next = ri + 1
+            func step(_ action: @autoclosure () -> String) {
+                s.step(hook, tableName, chain: chain.name, rule: ri + 1, text: rule.text, action())
+            }
+            guard let target = rule.target else {
+                step("continue (no target)")
+                continue
+            }
+            switch target {
+            case .jump(let name), .goto(let name):
+                guard rule.jumpIndex >= 0 else {
+                    step("drop: chain \(name) does not exist")
+                    s.finished = (.dropped, rule.text, "jump to missing chain \(name)")
+                    return
+                }
+                if case .jump = target {
+                    step("jump \(name)")
+                    frames.append(WalkFrame(chain: rule.jumpIndex, next: 0))
+                } else {
+                    step("goto \(name)")
+                    frames[frames.count - 1] = WalkFrame(chain: rule.jumpIndex, next: 0)
+                }
+                if frames.count > 256 {
+                    s.finished = (.dropped, rule.text, "chains nest too deep (a loop)")
+                    return
+                }
+            case .returnFromChain:
+                step("return")
+                frames.removeLast()
+                if frames.isEmpty {
+                    policy(t, start, hook, &s)
+                    return
+                }
+            case .accept:
+                step("accept")
+                if isFilterLike { s.lastFilterDecision = rule.text }
+                return
+            case .drop:
+                step("drop")
+                s.finished = (.dropped, rule.text, rule.comment ?? "dropped by \(chain.name)")
+                return
+            case .reject(let kind):
+                step("reject with \(kind.rawValue)")
+                s.finished = (.rejected, rule.text, rule.comment ?? "rejected by \(chain.name)")
+                return
+            case .dnat, .snat, .masquerade, .redirect:
+                guard t.name == .nat else {
+                    step("ignored: NAT targets only work in the nat table")
+                    continue
+                }
+                natTarget(target, hook: hook, rule: rule, chain: chain.name, ruleNumber: ri + 1, &s, &work, o)
+                return
+            case .mark(let value, let mask):
+                s.packet.mark = (s.packet.mark & ~mask) ^ value
+                if s.packet.mark & o.masqueradeMark != 0 && o.masqueradeMark != 0 { s.masqueradeMarked = true }
+                step("mark set 0x\(String(s.packet.mark, radix: 16))")
+            case .connmarkSet(let value, let mask):
+                if s.conn.entry != nil { s.conn.entry!.mark = (s.conn.entry!.mark & ~mask) ^ value }
+                step("ct mark set 0x\(String(s.conn.entry?.mark ?? 0, radix: 16))")
+            case .connmarkSave(let nfmask, let ctmask):
+                if s.conn.entry != nil {
+                    s.conn.entry!.mark = (s.conn.entry!.mark & ~ctmask) ^ (s.packet.mark & nfmask)
+                }
+                step("ct mark saved from packet mark")
+            case .connmarkRestore(let nfmask, let ctmask):
+                if let e = s.conn.entry { s.packet.mark = (s.packet.mark & ~nfmask) ^ (e.mark & ctmask) }
+                step("mark restored from ct mark: 0x\(String(s.packet.mark, radix: 16))")
+            case .log(let prefix):
+                step("log" + (prefix.isEmpty ? "" : " \"\(prefix)\""))
+            case .trace:
+                step("trace on")
+            case .notrack:
+                if !s.conn.looked { s.conn.notrack = true }
+                step("notrack")
+            case .ct(let what):
+                step("ct \(what) (no effect in kdp)")
+            }
+        }
+    }
+
+    private func policy(_ t: PreparedTable, _ start: Int, _ hook: Hook, _ s: inout PathState) {
+        let c = t.chains[start]
+        let p = c.policy ?? .accept
+        s.step(hook, t.name.rawValue, chain: c.name, text: "policy \(p.rawValue)", "policy \(p.rawValue.lowercased())")
+        if t.name == .filter || t.name == .security { s.lastFilterDecision = "policy" }
+        if p == .drop {
+            s.finished = (.dropped, "policy", "policy DROP of \(t.name.rawValue) \(c.name)")
+        }
+    }
+}

@@ -1,0 +1,284 @@
+import Wire
+
+/// Which half of the tuple a NAT hook rewrites (HOOK2MANIP in nf_nat.h).
+enum Manip { case source, destination }
+
+extension Tracer {
+    /// nf_conntrack_in: find the packet's connection, or start a new (unconfirmed) one.
+    func conntrackIn(_ s: inout PathState) {
+        if s.conn.looked { return }
+        s.conn.looked = true
+        if s.conn.notrack {
+            s.conn.info = .untracked
+            s.step(s.entryHook, "conntrack", "untracked (notrack in raw)")
+            return
+        }
+        let tuple = s.packet.tuple
+        if let (i, isReply) = s.host.conntrack.lookup(tuple) {
+            var e = s.host.conntrack.entries[i]
+            s.conn.tableIndex = i
+            s.conn.isReply = isReply
+            if isReply {
+                e.seenReply = true
+                s.conn.info = .established
+            } else {
+                s.conn.info = e.seenReply ? .established : .new
+            }
+            s.conn.entry = e
+            if s.recordSteps {
+                let msg = "\(s.conn.info == .new ? "new (unreplied)" : "established") \(isReply ? "reply" : "original") of \(e.original)"
+                s.step(s.entryHook, "conntrack", msg)
+            }
+            return
+        }
+        if s.packet.proto == .tcp {
+            // nf_conntrack_proto_tcp.c tcp_new: from state NONE only SYN (to SYN_SENT) and,
+            // with nf_conntrack_tcp_loose (default 1), a bare ACK (picked up mid-stream) start
+            // a connection; SYN+ACK, FIN, RST and no flags are INVALID.
+            let f = s.packet.tcpFlags
+            let rst = f & TCPFlag.rst != 0, syn = f & TCPFlag.syn != 0, ack = f & TCPFlag.ack != 0, fin = f & TCPFlag.fin != 0
+            let valid = !rst && ((syn && !ack) || (!syn && !fin && ack))
+            if !valid {
+                s.conn.info = .invalid
+                s.step(s.entryHook, "conntrack", "invalid: TCP flags cannot start a connection")
+                return
+            }
+        }
+        s.conn.entry = ConntrackEntry(original: tuple)
+        s.conn.info = .new
+        s.step(s.entryHook, "conntrack", "new connection")
+    }
+
+    /// The nat hook (nf_nat_inet_fn): the first packet of a connection walks the nat chains once
+    /// per manip type; every packet is then rewritten from the stored binding (nf_nat_packet).
+    func nat(_ hook: Hook, _ s: inout PathState, _ work: inout [PathState], _ o: TraceOptions) {
+        let manip: Manip = hook == .prerouting || hook == .output ? .destination : .source
+        guard let entry = s.conn.entry, s.conn.info != .invalid, s.conn.info != .untracked else { return }
+        let initialized = manip == .destination ? entry.destinationNATDone : entry.sourceNATDone
+        if s.conn.info == .new && !s.conn.isReply && !initialized {
+            if let t = prepared.tables[.nat], let chain = t.builtin[hook] {
+                walk(t, chain: chain, hook: hook, &s, &work, o)
+                if s.finished != nil { return }
+            }
+            let done = manip == .destination ? s.conn.entry!.destinationNATDone : s.conn.entry!.sourceNATDone
+            if !done { nullBinding(manip, &s) }
+        }
+        natPacket(manip, hook, &s)
+    }
+
+    /// nf_nat_alloc_null_binding: no NAT rule matched. For the source this still makes the
+    /// tuple unique: a source port already used by another connection is remapped.
+    private func nullBinding(_ manip: Manip, _ s: inout PathState) {
+        guard var e = s.conn.entry else { return }
+        if manip == .destination {
+            e.destinationNATDone = true
+            s.conn.entry = e
+            return
+        }
+        let cur = e.reply.inverted
+        let new = uniqueSource(cur, address: cur.source, ports: nil, randomAll: false, &s)
+        e.reply = new.inverted
+        e.sourceNAT = new != cur
+        e.sourceNATDone = true
+        s.conn.entry = e
+        if new != cur {
+            s.snat = new.source.joined(port: new.sourcePort)
+            s.step(nil, "conntrack", "source port \(cur.sourcePort) already in use: remapped to \(new.sourcePort)")
+        }
+    }
+
+    /// nf_nat_packet / nf_nat_manip_pkt: rewrite the packet when the connection's status says
+    /// this manip applies in this direction (a reply gets the inverse translation).
+    func natPacket(_ manip: Manip, _ hook: Hook, _ s: inout PathState) {
+        guard let e = s.conn.entry else { return }
+        let applies = s.conn.isReply ? (manip == .source ? e.destinationNAT : e.sourceNAT)
+                                     : (manip == .source ? e.sourceNAT : e.destinationNAT)
+        guard applies else { return }
+        let target = (s.conn.isReply ? e.original : e.reply).inverted
+        let before = s.packet
+        if manip == .source {
+            s.packet.source = target.source
+            if s.packet.proto.hasPorts { s.packet.sourcePort = target.sourcePort }
+        } else {
+            s.packet.destination = target.destination
+            if s.packet.proto.hasPorts { s.packet.destinationPort = target.destinationPort }
+        }
+        if before != s.packet {
+            let what = manip == .source ? "source" : "destination"
+            let why = s.conn.isReply ? "reply un-NATed" : "NAT applied"
+            if s.recordSteps {
+                let now = manip == .source ? s.packet.source.joined(port: s.packet.sourcePort) : s.packet.destination.joined(port: s.packet.destinationPort)
+                s.step(hook, "nat", "\(why) from conntrack: \(what) now \(now)")
+            }
+        }
+    }
+
+    /// __nf_conntrack_confirm: the connection enters the table (both tuples findable). A new
+    /// connection whose tuples clash with an existing one is dropped.
+    func confirm(_ s: inout PathState) {
+        guard let e = s.conn.entry, s.conn.info != .invalid, s.conn.info != .untracked else { return }
+        if let i = s.conn.tableIndex {
+            s.host.conntrack.update(i) { $0 = e }
+            return
+        }
+        if s.host.conntrack.isTaken(e.original) || s.host.conntrack.isTaken(e.reply) {
+            s.step(nil, "conntrack", "drop: tuple clashes with an existing connection")
+            s.finished = (.dropped, "conntrack", "conntrack clash on confirm")
+            return
+        }
+        s.host.conntrack.insert(e)
+        s.conn.tableIndex = s.host.conntrack.entries.count - 1
+        s.step(s.packet.outInterface == nil ? .input : .postrouting, "conntrack", "confirmed: original \(e.original), reply \(e.reply)")
+    }
+
+    // MARK: NAT targets
+
+    /// DNAT, SNAT, MASQUERADE, REDIRECT: set up the binding (nf_nat_setup_info); the nat hook
+    /// then rewrites the packet. Address ranges are a probabilistic choice: all-paths forks.
+    func natTarget(_ target: Target, hook: Hook, rule: PreparedRule, chain: String, ruleNumber: Int,
+                   _ s: inout PathState, _ work: inout [PathState], _ o: TraceOptions) {
+        guard var e = s.conn.entry else { return }
+        let cur = e.reply.inverted
+        func step(_ st: inout PathState, _ action: @autoclosure () -> String) {
+            st.step(hook, "nat", chain: chain, rule: ruleNumber, text: rule.text, action())
+        }
+        switch target {
+        case .dnat(let range, let random, _):
+            var addresses: [IPAddress] = [cur.destination]
+            if let a = range.firstAddress {
+                let n = range.addressCount
+                if n == 1 {
+                    addresses = [a]
+                } else if o.allPaths && n <= 256 && work.count + Int(n) < o.maxPaths {
+                    addresses = (0..<Int(n)).compactMap { a.advanced(by: UInt128($0)) }
+                } else {
+                    let pick = UInt128(s.rng.next()) % n
+                    addresses = [a.advanced(by: pick) ?? a]
+                }
+            }
+            let share = 1.0 / Double(addresses.count)
+            let base = s
+            for (k, addr) in addresses.enumerated() {
+                var st = k == 0 ? s : base
+                var new = cur
+                new.destination = addr
+                if let pr = range.ports, cur.proto.hasPorts {
+                    new.destinationPort = uniquePort(new, manip: .destination, range: pr, randomAll: random, &st)
+                }
+                var ee = e
+                ee.reply = new.inverted
+                ee.destinationNAT = new != cur
+                ee.destinationNATDone = true
+                st.conn.entry = ee
+                st.probability *= share
+                st.dnat = new.destination.joined(port: new.destinationPort)
+                let dnat = st.dnat!
+                step(&st, "dnat to \(dnat)" + (addresses.count > 1 ? " (1 of \(addresses.count) addresses)" : ""))
+                if k == 0 { s = st } else {
+                    st.pc = s.pc - 1  // re-enter the nat hook: the binding is set, so it only rewrites
+                    st.frames = []
+                    work.append(st)
+                }
+            }
+        case .redirect(let ports, let random):
+            // nf_nat_redirect_ipv4: the primary address of the input device; 127.0.0.1 for
+            // locally generated packets.
+            var new = cur
+            if hook == .output {
+                new.destination = cur.destination.family == .ipv4 ? .v4(IPv4Address(127, 0, 0, 1)) : .v6(.loopback)
+            } else {
+                guard let a = s.host.interfaces.first(where: { $0.name == s.packet.inInterface })?.addresses.first(where: { $0.address.family == cur.destination.family })?.address else {
+                    let dev = s.packet.inInterface ?? "?"
+                    step(&s, "drop: no address on \(dev) to redirect to")
+                    s.finished = (.dropped, rule.text, "REDIRECT found no address on the input interface")
+                    return
+                }
+                new.destination = a
+            }
+            if let pr = ports { new.destinationPort = uniquePort(new, manip: .destination, range: pr, randomAll: random, &s) }
+            e.reply = new.inverted
+            e.destinationNAT = new != cur
+            e.destinationNATDone = true
+            s.conn.entry = e
+            s.dnat = new.destination.joined(port: new.destinationPort)
+            let to = s.dnat!
+            step(&s, "redirect to \(to)")
+        case .snat(let range, let random, let randomFully, _):
+            var address = cur.source
+            if let a = range.firstAddress {
+                let n = range.addressCount
+                address = n == 1 ? a : (a.advanced(by: UInt128(s.rng.next()) % n) ?? a)
+            }
+            let new = uniqueSource(cur, address: address, ports: range.ports, randomAll: random || randomFully, &s)
+            finishSource(new, cur, &e, &s)
+            step(&s, "snat to \(new.source.joined(port: new.sourcePort))")
+        case .masquerade(let ports, let random, let randomFully):
+            // nf_nat_masquerade_ipv4: the address inet_select_addr picks on the output device
+            // towards the next hop.
+            let dev = s.packet.outInterface ?? ""
+            let nextHop = s.host.route(to: s.packet.destination)?.nextHop ?? s.packet.destination
+            guard let address = s.host.sourceAddress(device: dev, nextHop: nextHop) else {
+                step(&s, "drop: \(dev) has no address to masquerade to")
+                s.finished = (.dropped, rule.text, "MASQUERADE: \(dev) has no address")
+                return
+            }
+            let new = uniqueSource(cur, address: address, ports: ports, randomAll: random || randomFully, &s)
+            finishSource(new, cur, &e, &s)
+            step(&s, "masquerade to \(new.source.joined(port: new.sourcePort))")
+        default:
+            break
+        }
+    }
+
+    private func finishSource(_ new: ConntrackTuple, _ cur: ConntrackTuple, _ e: inout ConntrackEntry, _ s: inout PathState) {
+        e.reply = new.inverted
+        e.sourceNAT = new != cur
+        e.sourceNATDone = true
+        s.conn.entry = e
+        s.masqueradeMarked = true
+        if new != cur { s.snat = new.source.joined(port: new.sourcePort) }
+    }
+
+    /// get_unique_tuple for the source (nf_nat_core.c): keep the original when it is already
+    /// in range and unused; otherwise take the new address and keep the port when unused (or in
+    /// the given range), else search the port range from a random offset.
+    private func uniqueSource(_ cur: ConntrackTuple, address: IPAddress, ports: PortRange?, randomAll: Bool,
+                              _ s: inout PathState) -> ConntrackTuple {
+        var new = cur
+        new.source = address
+        guard cur.proto.hasPorts else { return new }
+        new.sourcePort = uniquePort(new, manip: .source, range: ports, randomAll: randomAll, &s)
+        return new
+    }
+
+    /// The port choice of get_unique_tuple and nf_nat_l4proto_unique_tuple.
+    private func uniquePort(_ tuple: ConntrackTuple, manip: Manip, range: PortRange?, randomAll: Bool,
+                            _ s: inout PathState) -> UInt16 {
+        let taken: (ConntrackTuple) -> Bool = { [conntrack = s.host.conntrack] t in conntrack.isTaken(t.inverted) }
+        let port = manip == .source ? tuple.sourcePort : tuple.destinationPort
+        if !randomAll {
+            if let r = range {
+                if r.contains(port) && (r.lower == r.upper || !taken(tuple)) { return port }
+            } else if !taken(tuple) {
+                return port
+            }
+        }
+        var min: UInt32, size: UInt32
+        if let r = range {
+            min = UInt32(r.lower); size = UInt32(r.upper) - UInt32(r.lower) + 1
+        } else {
+            if manip == .destination { return port }  // "If it's dst rewrite, can't change port"
+            if port < 512 { min = 1; size = 511 } else if port < 1024 { min = 600; size = 424 } else { min = 1024; size = 64512 }
+        }
+        var off: UInt32 = (randomAll || manip == .source) ? UInt32(truncatingIfNeeded: s.rng.next()) & 0xFFFF : 0
+        var candidate = tuple
+        var last = UInt16(min)
+        for _ in 0..<Swift.min(size, 128) {
+            last = UInt16(min + off % size)
+            if manip == .source { candidate.sourcePort = last } else { candidate.destinationPort = last }
+            if !taken(candidate) { return last }
+            off &+= 1
+        }
+        return last
+    }
+}

@@ -1,0 +1,142 @@
+import Wire
+
+/// A network interface of the host and its addresses; the first address of a family is the
+/// primary one (what MASQUERADE and REDIRECT pick when no subnet fits better).
+public struct Interface: Hashable, Sendable {
+    public var name: String
+    /// Each address with its subnet length.
+    public var addresses: [(address: IPAddress, prefixLength: Int)]
+
+    public init(name: String, addresses: [(address: IPAddress, prefixLength: Int)]) {
+        self.name = name
+        self.addresses = addresses
+    }
+
+    public static func == (a: Interface, b: Interface) -> Bool {
+        a.name == b.name && a.addresses.elementsEqual(b.addresses) { $0.address == $1.address && $0.prefixLength == $1.prefixLength }
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(name)
+        for a in addresses { h.combine(a.address); h.combine(a.prefixLength) }
+    }
+}
+
+/// A route: packets to `destination` leave through `device`, via `gateway` when set.
+public struct Route: Hashable, Sendable {
+    public var destination: Prefix
+    public var device: String
+    public var gateway: IPAddress?
+    public init(destination: Prefix, device: String, gateway: IPAddress? = nil) {
+        self.destination = destination
+        self.device = device
+        self.gateway = gateway
+    }
+}
+
+/// Everything about one node that netfilter's decisions depend on: addresses and interfaces
+/// (addrtype, local delivery, MASQUERADE's source), routes, the conntrack table, `recent`
+/// lists, ipsets, statistic nth counters, the clock. A value type: each traced path carries
+/// its own copy, so following one branch never disturbs another.
+public struct Host: Hashable, Sendable {
+    public var name: String
+    public var interfaces: [Interface]
+    public var routes: [Route]
+    public var conntrack = ConntrackTable()
+    public var recent = RecentLists()
+    public var ipsets = IPSetStore()
+    /// Counters of `statistic --mode nth` rules, by the match's id.
+    public var nthCounters: [Int: UInt32] = [:]
+    /// Seconds, for `recent --seconds`.
+    public var now: Double = 1_000_000
+    /// net.ipv4.ip_forward.
+    public var forwarding = true
+    /// net.ipv4.conf.all.route_localnet (kube-proxy sets it for localhost NodePorts).
+    public var routeLocalnet = false
+
+    public init(name: String = "node", interfaces: [Interface], routes: [Route] = []) {
+        self.name = name
+        self.interfaces = interfaces
+        self.routes = routes
+        if !interfaces.contains(where: { $0.name == "lo" }) {
+            self.interfaces.insert(Interface(name: "lo", addresses: [(.v4(IPv4Address(127, 0, 0, 1)), 8), (.v6(.loopback), 128)]), at: 0)
+        }
+    }
+
+    /// The host `kdp trace-rules` describes: every `--local-ip` on `eth0` (the first one primary),
+    /// loopback, and a default route out of `eth0`.
+    public static func simple(localAddresses: [IPAddress], interface: String = "eth0", name: String = "node") -> Host {
+        let addrs = localAddresses.map { ($0, $0.family == .ipv4 ? 24 : 64) }
+        var routes: [Route] = []
+        if localAddresses.contains(where: { $0.family == .ipv4 }) {
+            routes.append(Route(destination: Prefix(containing: .v4(.zero), length: 0), device: interface))
+        }
+        if localAddresses.contains(where: { $0.family == .ipv6 }) {
+            routes.append(Route(destination: Prefix(containing: .v6(.zero), length: 0), device: interface))
+        }
+        return Host(name: name, interfaces: [Interface(name: interface, addresses: addrs)], routes: routes)
+    }
+
+    /// Whether `address` is one of this host's (the kernel's `local` routing table, which also
+    /// holds all of 127.0.0.0/8 on lo). With `interface`, only that interface's addresses
+    /// count (addrtype `--limit-iface-*`).
+    public func isLocal(_ address: IPAddress, interface: String? = nil) -> Bool {
+        for i in interfaces where interface == nil || i.name == interface {
+            if i.addresses.contains(where: { $0.address == address }) { return true }
+            if i.name == "lo", case .v4(let a) = address, a.isLoopback { return true }
+        }
+        return false
+    }
+
+    /// The address type the kernel's FIB gives (inet_addr_type / inet_dev_addr_type), for
+    /// `-m addrtype`.
+    public func addressType(_ address: IPAddress, interface: String? = nil) -> AddressTypeSet {
+        if address.isUnspecified { return .unspec }
+        if isLocal(address, interface: interface) { return .local }
+        switch address {
+        case .v4(let a):
+            if a.isMulticast { return .multicast }
+            if a == .broadcast { return .broadcast }
+            for i in interfaces where interface == nil || i.name == interface {
+                for (addr, len) in i.addresses where addr.family == .ipv4 && len < 31 {
+                    let p = Prefix(containing: addr, length: len)
+                    if p.lastAddress == address { return .broadcast }
+                }
+            }
+        case .v6(let a):
+            if a.isMulticast { return .multicast }
+        }
+        if interface != nil { return .unicast }
+        return route(to: address) == nil ? .unreachable : .unicast
+    }
+
+    /// The route to `destination`: the longest matching configured route, else the subnet of
+    /// an interface address (the kernel's connected routes).
+    public func route(to destination: IPAddress) -> (device: String, nextHop: IPAddress)? {
+        var best: (Int, String, IPAddress)?
+        for i in interfaces where i.name != "lo" {
+            for (addr, len) in i.addresses where addr.family == destination.family {
+                if Prefix(containing: addr, length: len).contains(destination), best == nil || best!.0 < len {
+                    best = (len, i.name, destination)
+                }
+            }
+        }
+        for r in routes where r.destination.contains(destination) {
+            if best == nil || best!.0 < r.destination.length {
+                best = (r.destination.length, r.device, r.gateway ?? destination)
+            }
+        }
+        return best.map { ($0.1, $0.2) }
+    }
+
+    /// The source address the kernel picks on `device` towards `nextHop` (inet_select_addr):
+    /// the first address whose subnet holds the next hop, else the first of the family.
+    public func sourceAddress(device: String, nextHop: IPAddress) -> IPAddress? {
+        guard let i = interfaces.first(where: { $0.name == device }) else { return nil }
+        let same = i.addresses.filter { $0.address.family == nextHop.family }
+        if let hit = same.first(where: { Prefix(containing: $0.address, length: $0.prefixLength).contains(nextHop) }) {
+            return hit.address
+        }
+        return same.first?.address
+    }
+}

@@ -1,2 +1,0 @@
-// The Netfilter module: tables, chains, rules, evaluation, conntrack (issue #3).
-import Wire

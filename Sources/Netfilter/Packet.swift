@@ -1,0 +1,54 @@
+import Wire
+
+/// TCP flag bits as in the header (and `--tcp-flags`).
+public enum TCPFlag {
+    public static let fin: UInt8 = 0x01, syn: UInt8 = 0x02, rst: UInt8 = 0x04
+    public static let psh: UInt8 = 0x08, ack: UInt8 = 0x10, urg: UInt8 = 0x20
+}
+
+/// The packet fields netfilter looks at, plus the skb state that travels with it (mark and
+/// interfaces). Ports hold the ICMP echo id in `sourcePort` for ICMP, as conntrack does.
+public struct Packet: Hashable, Sendable {
+    public var source: IPAddress
+    public var destination: IPAddress
+    public var proto: IPProtocol
+    public var sourcePort: UInt16
+    public var destinationPort: UInt16
+    public var tcpFlags: UInt8
+    public var icmpType: UInt8
+    public var icmpCode: UInt8
+    public var mark: UInt32
+    public var inInterface: String?
+    public var outInterface: String?
+
+    public init(source: IPAddress, destination: IPAddress, proto: IPProtocol = .tcp,
+                sourcePort: UInt16 = 0, destinationPort: UInt16 = 0, tcpFlags: UInt8 = TCPFlag.syn,
+                icmpType: UInt8 = 8, icmpCode: UInt8 = 0, mark: UInt32 = 0,
+                inInterface: String? = nil, outInterface: String? = nil) {
+        self.source = source
+        self.destination = destination
+        self.proto = proto
+        self.sourcePort = sourcePort
+        self.destinationPort = destinationPort
+        self.tcpFlags = tcpFlags
+        self.icmpType = icmpType
+        self.icmpCode = icmpCode
+        self.mark = mark
+        self.inInterface = inInterface
+        self.outInterface = outInterface
+    }
+
+    /// The conntrack tuple of this packet.
+    public var tuple: ConntrackTuple {
+        ConntrackTuple(source: source, sourcePort: proto.hasPorts || proto == .icmp ? sourcePort : 0,
+                       destination: destination, destinationPort: proto.hasPorts ? destinationPort : 0, proto: proto)
+    }
+
+    /// `tcp 10.0.0.1:3456 -> 10.0.0.2:80`
+    public var summary: String {
+        if proto.hasPorts {
+            return "\(proto.name) \(source.joined(port: sourcePort)) -> \(destination.joined(port: destinationPort))"
+        }
+        return "\(proto.name) \(source) -> \(destination)"
+    }
+}

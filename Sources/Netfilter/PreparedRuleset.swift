@@ -1,0 +1,115 @@
+import Wire
+
+/// A rule ready for evaluation: jumps resolved to chain indices, its text built once. A class,
+/// so that the walk holds one reference instead of copying four.
+final class PreparedRule: Sendable {
+    let matches: [Match]
+    let target: Target?
+    /// Index of the jump/goto chain in the table.
+    let jumpIndex: Int
+    /// `-A CHAIN words`, for traces.
+    let text: String
+    /// The comment, for telling a story about a drop.
+    let comment: String?
+
+    init(matches: [Match], target: Target?, jumpIndex: Int, text: String, comment: String?) {
+        self.matches = matches
+        self.target = target
+        self.jumpIndex = jumpIndex
+        self.text = text
+        self.comment = comment
+    }
+}
+
+/// A rule's IPv4 header conditions (`-s`, `-d`, `-p`) as integers, in one flat array per chain,
+/// so a walk can reject most rules by comparing three numbers. These are exactly the checks
+/// ip_packet_match does before any match module, so skipping a rule on them has no side
+/// effect to miss; the full match list is still evaluated for rules that pass.
+struct QuickHeader: Sendable {
+    var source: UInt32 = 0, sourceMask: UInt32 = 0, sourceNegated = false
+    var destination: UInt32 = 0, destinationMask: UInt32 = 0, destinationNegated = false
+    var proto: UInt8 = 0, checksProto = false, protoNegated = false
+
+    init(_ matches: [Match]) {
+        for m in matches {
+            switch m {
+            case .source(let ps, let neg) where ps.count == 1:
+                if case .v4(let a) = ps[0].network {
+                    source = a.value; sourceMask = UInt32(truncatingIfNeeded: ps[0].mask); sourceNegated = neg
+                }
+            case .destination(let ps, let neg) where ps.count == 1:
+                if case .v4(let a) = ps[0].network {
+                    destination = a.value; destinationMask = UInt32(truncatingIfNeeded: ps[0].mask); destinationNegated = neg
+                }
+            case .proto(let p?, let neg):
+                proto = p.rawValue; checksProto = true; protoNegated = neg
+            default:
+                break
+            }
+        }
+    }
+
+    @inline(__always)
+    func admits(source s: UInt32, destination d: UInt32, proto p: UInt8) -> Bool {
+        ((s & sourceMask) == source) != sourceNegated
+            && ((d & destinationMask) == destination) != destinationNegated
+            && (!checksProto || ((p == proto) != protoNegated))
+    }
+}
+
+final class PreparedChain: Sendable {
+    let name: String
+    let policy: Policy?
+    let rules: [PreparedRule]
+    let quick: [QuickHeader]
+    /// The compiled fast path's index, when the chain was compiled.
+    let dispatch: DispatchIndex?
+
+    init(name: String, policy: Policy?, rules: [PreparedRule], compiled: Bool) {
+        self.name = name
+        self.policy = policy
+        self.rules = rules
+        self.quick = rules.map { QuickHeader($0.matches) }
+        self.dispatch = compiled && rules.count >= DispatchIndex.minimumRules ? DispatchIndex(rules) : nil
+    }
+}
+
+final class PreparedTable: Sendable {
+    let name: TableName
+    let chains: [PreparedChain]
+    let builtin: [Hook: Int]
+
+    init(name: TableName, chains: [PreparedChain], builtin: [Hook: Int]) {
+        self.name = name
+        self.chains = chains
+        self.builtin = builtin
+    }
+}
+
+/// The ruleset in the shape evaluation needs.
+struct PreparedRuleset: Sendable {
+    var tables: [TableName: PreparedTable] = [:]
+
+    init(_ rs: Ruleset, compiled: Bool = false) {
+        for t in rs.tables {
+            var chains: [PreparedChain] = []
+            var builtin: [Hook: Int] = [:]
+            for (ci, c) in t.chains.enumerated() {
+                if let h = Hook(rawValue: c.name), t.name.builtinChains.contains(h) { builtin[h] = ci }
+                let rules = c.rules.map { r -> PreparedRule in
+                    var jump = -1
+                    switch r.target {
+                    case .jump(let n), .goto(let n): jump = t.chainIndex(n) ?? -1
+                    default: break
+                    }
+                    var comment: String?
+                    for m in r.matches { if case .comment(let s) = m { comment = s } }
+                    return PreparedRule(matches: r.matches, target: r.target, jumpIndex: jump,
+                                        text: "-A \(c.name)" + (r.words.isEmpty ? "" : " " + r.text), comment: comment)
+                }
+                chains.append(PreparedChain(name: c.name, policy: c.policy, rules: rules, compiled: compiled))
+            }
+            tables[t.name] = PreparedTable(name: t.name, chains: chains, builtin: builtin)
+        }
+    }
+}

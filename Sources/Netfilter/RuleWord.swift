@@ -1,0 +1,93 @@
+/// One word of a rule as iptables-restore splits it, with the spelling it had in the file.
+///
+/// iptables-restore's tokenizer (`add_param_to_argv` in iptables/xshared.c) splits on blanks,
+/// lets a double quote group words (inside quotes a backslash takes the next character
+/// literally) and remembers only the decoded text. kdp keeps the spelling too, so that printing
+/// a parsed ruleset gives back the same bytes whether the writer quoted (`"ns2/svc2:p80"`, as
+/// iptables-save does through `xtables_save_string`) or not (as kube-proxy does).
+public struct RuleWord: Hashable, Sendable {
+    /// The word as the kernel's parser sees it, quotes and escapes removed.
+    public var text: String
+    /// The spelling in the source when it differs from `text` (quoted or escaped); nil otherwise.
+    public var spelling: String?
+
+    public init(_ text: String, spelling: String? = nil) {
+        self.text = text
+        self.spelling = spelling == text ? nil : spelling
+    }
+
+    /// The word as it is printed back.
+    public var printed: String { spelling ?? text }
+
+    /// How iptables-save prints a free-text value (`xtables_save_string` in libxtables/xtables.c):
+    /// bare when it is only `[A-Za-z0-9_-]`, otherwise in double quotes with `"`, `\` and `'`
+    /// escaped by a backslash.
+    public static func saved(_ text: String) -> RuleWord {
+        let plain = !text.isEmpty && text.utf8.allSatisfy { b in
+            (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 95 || b == 45
+        }
+        if plain { return RuleWord(text) }
+        var out = "\""
+        for ch in text {
+            if ch == "\"" || ch == "\\" || ch == "'" { out.append("\\") }
+            out.append(ch)
+        }
+        out.append("\"")
+        return RuleWord(text, spelling: out)
+    }
+}
+
+/// Splits one iptables-restore line into words, as `add_param_to_argv` (iptables/xshared.c) does.
+enum Tokenizer {
+    /// Returns the words, or the column of an unterminated quote.
+    static func words(_ line: Substring) -> Result<[RuleWord], TokenizeError> {
+        var line = line
+        if let r = line.utf8.withContiguousStorageIfAvailable({ scan($0) }) { return r }
+        line.makeContiguousUTF8()
+        return line.utf8.withContiguousStorageIfAvailable({ scan($0) }) ?? .failure(TokenizeError(column: 0))
+    }
+
+    private static func isBlank(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 }
+
+    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<[RuleWord], TokenizeError> {
+        var words: [RuleWord] = []
+        words.reserveCapacity(24)
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            while i < n && isBlank(bytes[i]) { i += 1 }
+            if i >= n { break }
+            let start = i
+            // A word without quotes is the bytes up to the next blank; nothing is escaped.
+            var j = i
+            while j < n && !isBlank(bytes[j]) && bytes[j] != 34 { j += 1 }
+            if j >= n || isBlank(bytes[j]) {
+                words.append(RuleWord(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<j]), as: UTF8.self)))
+                i = j
+                continue
+            }
+            // A quote: decode as add_param_to_argv does, keeping the spelling.
+            var text = Array(bytes[start..<j])
+            i = j
+            var quoteOpen = false, escaped = false
+            while i < n {
+                let c = bytes[i]
+                if quoteOpen {
+                    if escaped { text.append(c); escaped = false; i += 1; continue }
+                    if c == 92 { escaped = true; i += 1; continue }
+                    if c == 34 { quoteOpen = false; i += 1; break }  // a closing quote ends the word
+                    text.append(c); i += 1; continue
+                }
+                if c == 34 { quoteOpen = true; i += 1; continue }
+                if isBlank(c) { break }
+                text.append(c); i += 1
+            }
+            if quoteOpen { return .failure(TokenizeError(column: start + 1)) }
+            words.append(RuleWord(String(decoding: text, as: UTF8.self),
+                                  spelling: String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)))
+        }
+        return .success(words)
+    }
+
+    struct TokenizeError: Error { let column: Int }
+}

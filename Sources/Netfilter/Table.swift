@@ -1,0 +1,89 @@
+/// The iptables tables, in the order iptables-save prints them when all are present
+/// (`iptables-save` walks /proc/net/ip_tables_names; iptables-nft prints what exists).
+public enum TableName: String, Hashable, Sendable, CaseIterable, Codable {
+    case raw, mangle, nat, filter, security
+
+    /// The built-in chains of the table (net/ipv4/netfilter/iptable_*.c `valid_hooks`).
+    public var builtinChains: [Hook] {
+        switch self {
+        case .raw: [.prerouting, .output]
+        case .mangle: [.prerouting, .input, .forward, .output, .postrouting]
+        case .nat: [.prerouting, .input, .output, .postrouting]
+        case .filter, .security: [.input, .forward, .output]
+        }
+    }
+}
+
+/// A netfilter hook. The raw value is the built-in chain's name.
+public enum Hook: String, Hashable, Sendable, CaseIterable, Codable {
+    case prerouting = "PREROUTING"
+    case input = "INPUT"
+    case forward = "FORWARD"
+    case output = "OUTPUT"
+    case postrouting = "POSTROUTING"
+}
+
+/// Packet and byte counters, as in `[packets:bytes]`.
+public struct Counters: Hashable, Sendable {
+    public var packets: UInt64
+    public var bytes: UInt64
+    public init(packets: UInt64 = 0, bytes: UInt64 = 0) { self.packets = packets; self.bytes = bytes }
+}
+
+/// A chain's default verdict. User chains have none (printed `-`): falling off their end returns.
+public enum Policy: String, Hashable, Sendable {
+    case accept = "ACCEPT"
+    case drop = "DROP"
+}
+
+/// A chain: its rules in order; built-in chains carry a policy.
+public struct Chain: Hashable, Sendable {
+    public var name: String
+    public var policy: Policy?
+    public var counters: Counters?
+    public var rules: [Rule]
+
+    public init(name: String, policy: Policy? = nil, counters: Counters? = nil, rules: [Rule] = []) {
+        self.name = name
+        self.policy = policy
+        self.counters = counters
+        self.rules = rules
+    }
+
+    public var isBuiltin: Bool { Hook(rawValue: name) != nil }
+}
+
+/// One table: its chains by name. Built-in chains exist even when the text does not declare
+/// them, as in the kernel, with policy ACCEPT.
+public struct Table: Hashable, Sendable {
+    public var name: TableName
+    public var chains: [Chain]
+    private var index: [String: Int]
+
+    public init(name: TableName) {
+        self.name = name
+        self.chains = []
+        self.index = [:]
+        for hook in name.builtinChains { _ = ensureChain(hook.rawValue, policy: .accept) }
+    }
+
+    public func chainIndex(_ name: String) -> Int? { index[name] }
+    public func chain(_ name: String) -> Chain? { index[name].map { chains[$0] } }
+
+    /// Returns the chain's index, creating an empty chain when it does not exist yet.
+    @discardableResult
+    public mutating func ensureChain(_ name: String, policy: Policy? = nil) -> Int {
+        if let i = index[name] { return i }
+        chains.append(Chain(name: name, policy: policy))
+        index[name] = chains.count - 1
+        return chains.count - 1
+    }
+
+    /// Removes a chain (`-X`). Indices of later chains shift.
+    public mutating func deleteChain(_ name: String) {
+        guard let i = index[name] else { return }
+        chains.remove(at: i)
+        index = [:]
+        for (j, c) in chains.enumerated() { index[c.name] = j }
+    }
+}

@@ -1,0 +1,58 @@
+import Wire
+
+/// One thing that happened to the packet: a rule that matched (or, verbose, was tried), a
+/// policy, a conntrack or routing decision. `packet` is the packet after the step.
+public struct TraceStep: Hashable, Sendable {
+    public var node: String?
+    public var hook: Hook?
+    /// The table, or `conntrack` / `routing` for steps that are not rules.
+    public var table: String
+    public var chain: String?
+    /// 1-based rule number in the chain, as `iptables -L --line-numbers` counts.
+    public var rule: Int?
+    /// `-A CHAIN ...` for rules, `policy ACCEPT` for policies, nil otherwise.
+    public var text: String?
+    /// What happened: `jump KUBE-SVC-X`, `dnat to 10.0.0.1:80`, `accept`, `drop`, `continue`,
+    /// `no match` (verbose only), `return`, `policy accept`, `ct new`, `route: forward out eth0`...
+    public var action: String
+    public var packet: Packet
+}
+
+/// How one path ended.
+public enum Verdict: String, Hashable, Sendable, Codable {
+    case accepted, dropped, rejected
+}
+
+/// One way the packet can go, with its probability (the product of the probabilistic branches
+/// taken; 1 for a deterministic ruleset).
+public struct TracePath: Sendable {
+    public var probability: Double
+    public var verdict: Verdict
+    /// The rule text that decided the verdict, or "policy".
+    public var decidedBy: String
+    /// Why, for drops and rejects (the rule's comment, a routing problem...).
+    public var reason: String?
+    /// The translated destination `ip:port`, when DNAT applied.
+    public var dnat: String?
+    /// True when the packet was marked for masquerade or MASQUERADE/SNAT applied.
+    public var masquerade: Bool
+    /// The translated source `ip:port`, when SNAT/MASQUERADE applied.
+    public var snat: String?
+    /// `local` when delivered to this host, `out <iface>` when sent on, nil when not accepted.
+    public var deliveredTo: String?
+    public var steps: [TraceStep]
+    /// The packet as it leaves the last hook.
+    public var finalPacket: Packet
+    /// The host after this path: conntrack confirmed, recent lists and counters updated. Feed
+    /// it to the next `trace` to follow a connection (a reply is un-NATed from it).
+    public var host: Host
+    /// How many rules were evaluated on this path.
+    public var rulesTried: Int
+}
+
+/// The answer to "where does this packet go and why": every path (one, unless all paths were
+/// asked for).
+public struct Trace: Sendable {
+    public var packet: Packet
+    public var paths: [TracePath]
+}

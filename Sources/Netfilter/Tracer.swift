@@ -1,0 +1,176 @@
+import Wire
+
+/// How to trace.
+public struct TraceOptions: Sendable {
+    /// Follow every probabilistic branch (`statistic random`, DNAT address ranges) and report
+    /// each path with its probability, instead of one path chosen with `seed`.
+    public var allPaths = false
+    public var seed: UInt64 = 1
+    /// Record every rule tried, not only those that matched.
+    public var verbose = false
+    /// The masquerade mark bit: a path on which a MARK target set it reports `masquerade`.
+    public var masqueradeMark: UInt32 = 0x4000
+    /// A bound on the number of paths (all-paths mode); further branches are cut and the
+    /// remaining probability goes to the branch followed.
+    public var maxPaths = 65536
+    /// Record steps (turn off for bulk evaluation, as the differential test and bench do).
+    public var recordSteps = true
+
+    public init(allPaths: Bool = false, seed: UInt64 = 1, verbose: Bool = false, masqueradeMark: UInt32 = 0x4000,
+                maxPaths: Int = 65536, recordSteps: Bool = true) {
+        self.allPaths = allPaths
+        self.seed = seed
+        self.verbose = verbose
+        self.masqueradeMark = masqueradeMark
+        self.maxPaths = maxPaths
+        self.recordSteps = recordSteps
+    }
+}
+
+/// Follows a packet through one host's netfilter hooks, in the kernel's order, with conntrack
+/// and NAT, and reports every path it can take.
+///
+/// Hook order (include/uapi/linux/netfilter_ipv4.h priorities): PREROUTING raw (-300),
+/// conntrack (-200), mangle (-150), nat DNAT (-100); routing; INPUT mangle, filter, security,
+/// nat SNAT (100), confirm; or FORWARD mangle, filter, security, then POSTROUTING mangle, nat
+/// SNAT, confirm. Locally generated packets: routing, OUTPUT raw, conntrack, mangle, nat,
+/// filter, security, rerouting, POSTROUTING; a local destination then loops through `lo`
+/// (PREROUTING and INPUT again, keeping the connection, so nat chains do not run twice).
+public struct Tracer: Sendable {
+    let prepared: PreparedRuleset
+    /// Whether dispatch chains use the compiled index.
+    public let isCompiled: Bool
+
+    /// Prepares `ruleset` for tracing; with `compiled`, dispatch chains (KUBE-SERVICES,
+    /// KUBE-NODEPORTS and any other chain whose rules mostly key on destination, protocol and
+    /// port) get an index, and evaluation skips rules that cannot match.
+    public init(ruleset: Ruleset, compiled: Bool = false) {
+        self.prepared = PreparedRuleset(ruleset, compiled: compiled)
+        self.isCompiled = compiled
+    }
+
+    /// Traces `packet` on `host`. The packet is locally generated when it has no input
+    /// interface and its source is a local address; otherwise it arrives on its input
+    /// interface (`eth0` when unset).
+    public func trace(packet: Packet, host: Host, options: TraceOptions = TraceOptions()) -> Trace {
+        var first = PathState(packet: packet, host: host, seed: options.seed)
+        first.recordSteps = options.recordSteps
+        let local = packet.inInterface == nil && host.isLocal(packet.source)
+        if local {
+            first.packet.inInterface = nil
+            first.program = [.routeOutput, .table(.output, .raw), .conntrackIn, .table(.output, .mangle), .nat(.output),
+                             .table(.output, .filter), .table(.output, .security), .reroute,
+                             .table(.postrouting, .mangle), .nat(.postrouting), .confirm, .afterOutput]
+        } else {
+            if first.packet.inInterface == nil { first.packet.inInterface = "eth0" }
+            first.packet.outInterface = nil
+            first.program = [.table(.prerouting, .raw), .conntrackIn, .table(.prerouting, .mangle), .nat(.prerouting), .routeInput]
+        }
+        var work = [first]
+        var done: [TracePath] = []
+        while var s = work.popLast() {
+            run(&s, &work, options)
+            if let (verdict, decided, reason) = s.finished {
+                done.append(TracePath(
+                    probability: s.probability, verdict: verdict, decidedBy: decided, reason: reason, dnat: s.dnat,
+                    masquerade: s.masqueradeMarked || s.snat != nil, snat: s.snat, deliveredTo: s.deliveredTo,
+                    steps: s.steps, finalPacket: s.packet, host: s.host, rulesTried: s.rulesTried))
+            }
+        }
+        return Trace(packet: packet, paths: done)
+    }
+
+    /// Runs one path until it finishes; branches go onto `work`.
+    private func run(_ s: inout PathState, _ work: inout [PathState], _ o: TraceOptions) {
+        while s.finished == nil && s.pc < s.program.count {
+            let step = s.program[s.pc]
+            s.pc += 1
+            switch step {
+            case .table(let hook, let table):
+                guard let t = prepared.tables[table], let chain = t.builtin[hook] else { continue }
+                walk(t, chain: chain, hook: hook, &s, &work, o)
+            case .conntrackIn:
+                conntrackIn(&s)
+            case .nat(let hook):
+                nat(hook, &s, &work, o)
+            case .routeInput:
+                routeInput(&s)
+            case .routeOutput:
+                routeOutput(&s, initial: true)
+            case .reroute:
+                routeOutput(&s, initial: false)
+            case .confirm:
+                confirm(&s)
+            case .afterOutput:
+                afterOutput(&s)
+            case .loopback:
+                s.packet.inInterface = "lo"
+                s.step(.prerouting, "routing", "loopback: in again on lo")
+            case .deliver:
+                s.deliveredTo = "local"
+                s.step(.input, "routing", "deliver locally")
+                s.finished = (.accepted, s.lastFilterDecision, nil)
+            case .transmit:
+                s.deliveredTo = "out " + (s.packet.outInterface ?? "?")
+                let dev = s.packet.outInterface ?? "?"
+                s.step(.postrouting, "routing", "send out \(dev)")
+                s.finished = (.accepted, s.lastFilterDecision, nil)
+            }
+        }
+    }
+
+    // MARK: routing
+
+    private func routeInput(_ s: inout PathState) {
+        let dst = s.packet.destination
+        let inDev = s.packet.inInterface ?? "eth0"
+        // ip_route_input_slow: loopback addresses arriving from outside are martians unless
+        // route_localnet is set (kube-proxy sets it for localhost NodePorts).
+        if inDev != "lo" && !s.host.routeLocalnet {
+            if case .v4(let a) = dst, a.isLoopback { return drop(&s, "martian destination \(dst) (route_localnet=0)") }
+            if case .v4(let a) = s.packet.source, a.isLoopback { return drop(&s, "martian source \(s.packet.source) (route_localnet=0)") }
+        }
+        if s.host.isLocal(dst) || s.host.addressType(dst) == .broadcast {
+            s.step(.prerouting, "routing", "route: local delivery")
+            s.program += [.table(.input, .mangle), .table(.input, .filter), .table(.input, .security), .nat(.input), .confirm, .deliver]
+            return
+        }
+        guard s.host.forwarding else { return drop(&s, "not forwarded: ip_forward is off") }
+        guard let r = s.host.route(to: dst) else { return drop(&s, "no route to \(dst)") }
+        s.packet.outInterface = r.device
+        s.step(.prerouting, "routing", "route: forward out \(r.device)")
+        s.program += [.table(.forward, .mangle), .table(.forward, .filter), .table(.forward, .security),
+                      .table(.postrouting, .mangle), .nat(.postrouting), .confirm, .transmit]
+    }
+
+    private func routeOutput(_ s: inout PathState, initial: Bool) {
+        let dst = s.packet.destination
+        if !initial && dst == s.originalDestination { return }
+        s.originalDestination = dst
+        let verb = initial ? "route" : "reroute"
+        if s.host.isLocal(dst) {
+            s.packet.outInterface = "lo"
+            s.step(.output, "routing", "\(verb): local destination, out lo")
+        } else {
+            guard let r = s.host.route(to: dst) else { return drop(&s, "no route to \(dst)") }
+            s.packet.outInterface = r.device
+            s.step(.output, "routing", "\(verb): out \(r.device)")
+        }
+    }
+
+    /// After POSTROUTING of a locally generated packet: send it, or loop it back through `lo`
+    /// (PREROUTING and INPUT; the connection is kept, so nat chains are not walked again).
+    private func afterOutput(_ s: inout PathState) {
+        if s.packet.outInterface == "lo" {
+            s.program += [.loopback, .table(.prerouting, .raw), .table(.prerouting, .mangle), .nat(.prerouting),
+                          .table(.input, .mangle), .table(.input, .filter), .table(.input, .security), .nat(.input), .deliver]
+        } else {
+            s.program.append(.transmit)
+        }
+    }
+
+    private func drop(_ s: inout PathState, _ reason: String) {
+        s.step(nil, "routing", "drop: \(reason)")
+        s.finished = (.dropped, "routing", reason)
+    }
+}

@@ -1,0 +1,291 @@
+import Foundation
+import Testing
+@testable import Netfilter
+import Wire
+
+/// A throwaway lab on the real kernel: three fresh network namespaces with unique names —
+/// client (10.99.1.2) — node (10.99.1.1 | 10.99.2.1) — server (10.99.2.2) — joined only to
+/// each other by veth pairs created inside them. Rules load into the node with
+/// iptables-restore; probes are single bounded connections between the namespaces; the
+/// node's conntrack table is the kernel's answer. Nothing touches the host's own interfaces,
+/// rules or routes, and `close()` deletes everything.
+final class KernelLab {
+    let client: String, node: String, server: String
+    private var servers: [Process] = []
+
+    static var enabled: Bool {
+        ProcessInfo.processInfo.environment["CI"] == "true" && geteuid() == 0
+    }
+
+    init() throws {
+        let tag = "\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
+        client = "kdpnf-c-\(tag)"
+        node = "kdpnf-n-\(tag)"
+        server = "kdpnf-s-\(tag)"
+        let (c, n, s) = (client, node, server)
+        try Self.sh("""
+        ip netns add \(c) && ip netns add \(n) && ip netns add \(s) &&
+        ip -n \(n) link add n1 type veth peer name c0 netns \(c) &&
+        ip -n \(n) link add n2 type veth peer name s0 netns \(s) &&
+        ip -n \(n) addr add 10.99.1.1/24 dev n1 && ip -n \(n) addr add 10.99.2.1/24 dev n2 &&
+        ip -n \(c) addr add 10.99.1.2/24 dev c0 && ip -n \(c) addr add 10.99.1.3/24 dev c0 &&
+        ip -n \(s) addr add 10.99.2.2/24 dev s0 &&
+        for ns in \(c) \(n) \(s); do ip -n $ns link set lo up; done &&
+        ip -n \(n) link set n1 up && ip -n \(n) link set n2 up && ip -n \(c) link set c0 up && ip -n \(s) link set s0 up &&
+        ip -n \(c) route add default via 10.99.1.1 && ip -n \(s) route add default via 10.99.2.1 &&
+        ip netns exec \(n) sysctl -qw net.ipv4.ip_forward=1
+        """)
+        // Servers in the server namespace: TCP 8080 and 8081 accept and close; UDP 5353 is
+        // only received. Each lives at most 60 s.
+        for port in [8080, 8081] {
+            servers.append(try Self.spawn(["ip", "netns", "exec", s, "python3", "-c", """
+            import socket
+            s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", \(port))); s.listen(64); s.settimeout(60)
+            try:
+                while True:
+                    c, _ = s.accept(); c.close()
+            except Exception:
+                pass
+            """]))
+        }
+        Thread.sleep(forTimeInterval: 0.4)
+    }
+
+    func close() {
+        // SIGKILL by pid: the children of a Swift Testing run may have SIGTERM blocked.
+        for p in servers where p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        _ = try? Self.sh("ip netns del \(client); ip netns del \(node); ip netns del \(server); true")
+    }
+
+    func load(_ rules: String) throws {
+        try Self.sh("ip netns exec \(node) iptables-restore <<'KDP_RULES'\n\(rules)KDP_RULES\nip netns exec \(node) conntrack -F 2>/dev/null; true")
+    }
+
+    enum Outcome: String { case connected, refused, timeout, sent }
+
+    /// One TCP connection attempt (SYN, 1.5 s at most) or one UDP datagram from the client.
+    func probe(_ proto: IPProtocol, from src: String, _ sport: UInt16, to dst: String, _ dport: UInt16) throws -> Outcome {
+        let body = proto == .tcp ? """
+        s=socket.socket(); s.bind(("\(src)", \(sport))); s.settimeout(1.5)
+        try:
+            s.connect(("\(dst)", \(dport))); print("connected")
+        except ConnectionRefusedError: print("refused")
+        except (socket.timeout, OSError): print("timeout")
+        """ : """
+        s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("\(src)", \(sport))); s.sendto(b"kdp", ("\(dst)", \(dport))); print("sent")
+        """
+        let out = try Self.sh("ip netns exec \(client) python3 -c '\nimport socket\n\(body)\n'")
+        return Outcome(rawValue: out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .timeout
+    }
+
+    /// The node's conntrack table.
+    func conntrack() throws -> ConntrackTable {
+        ConntrackTable.parse(conntrackList: try Self.sh("ip netns exec \(node) conntrack -L 2>/dev/null; true"))
+    }
+
+    func flushConntrack() throws { _ = try Self.sh("ip netns exec \(node) conntrack -F 2>/dev/null; true") }
+
+    /// The node as kdp sees it.
+    static var host: Netfilter.Host {
+        Netfilter.Host(name: "node", interfaces: [
+            Interface(name: "n1", addresses: [(try! IPAddress(parsing: "10.99.1.1"), 24)]),
+            Interface(name: "n2", addresses: [(try! IPAddress(parsing: "10.99.2.1"), 24)]),
+        ])
+    }
+
+    struct ShellError: Error, CustomStringConvertible { let description: String }
+
+    @discardableResult
+    static func sh(_ script: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let edata = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw ShellError(description: "exit \(p.terminationStatus): \(script.prefix(200)): \(String(decoding: edata, as: UTF8.self))")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func spawn(_ args: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+}
+
+/// kdp against the kernel: every verdict, DNAT, SNAT/MASQUERADE port choice, statistic and
+/// recent branch that kube-proxy's rules use, on hand-written rulesets.
+@Suite(.serialized) struct KernelCheckTests {
+    static let rules = """
+    *nat
+    :KUBE-SERVICES - [0:0]
+    :KUBE-NODEPORTS - [0:0]
+    :KUBE-SVC-A - [0:0]
+    :KUBE-SVC-B - [0:0]
+    :KUBE-SVC-AFF - [0:0]
+    :KUBE-SEP-1 - [0:0]
+    :KUBE-SEP-2 - [0:0]
+    :KUBE-SEP-U - [0:0]
+    :KUBE-MARK-MASQ - [0:0]
+    :KUBE-POSTROUTING - [0:0]
+    -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+    -A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+    -A KUBE-SERVICES -m comment --comment "ns/a cluster IP" -m tcp -p tcp -d 10.96.0.10 --dport 80 -j KUBE-SVC-A
+    -A KUBE-SERVICES -m comment --comment "ns/b cluster IP" -m tcp -p tcp -d 10.96.0.20 --dport 80 -j KUBE-SVC-B
+    -A KUBE-SERVICES -m comment --comment "ns/aff cluster IP" -m tcp -p tcp -d 10.96.0.30 --dport 80 -j KUBE-SVC-AFF
+    -A KUBE-SERVICES -m comment --comment "ns/dns cluster IP" -m udp -p udp -d 10.96.0.53 --dport 53 -j KUBE-SEP-U
+    -A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+    -A KUBE-NODEPORTS -m comment --comment ns/a -m tcp -p tcp --dport 30080 -j KUBE-SVC-A
+    -A KUBE-SVC-A -m comment --comment "ns/a cluster IP" -m tcp -p tcp -d 10.96.0.10 --dport 80 ! -s 10.99.1.3/32 -j KUBE-MARK-MASQ
+    -A KUBE-SVC-A -j KUBE-SEP-1
+    -A KUBE-SVC-B -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-1
+    -A KUBE-SVC-B -j KUBE-SEP-2
+    -A KUBE-SVC-AFF -m recent --name KUBE-SEP-1 --rcheck --seconds 10800 --reap -j KUBE-SEP-1
+    -A KUBE-SVC-AFF -m recent --name KUBE-SEP-2 --rcheck --seconds 10800 --reap -j KUBE-SEP-2
+    -A KUBE-SVC-AFF -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-1
+    -A KUBE-SVC-AFF -j KUBE-SEP-2
+    -A KUBE-SEP-1 -s 10.99.2.2/32 -j KUBE-MARK-MASQ
+    -A KUBE-SEP-1 -m recent --name KUBE-SEP-1 --set -m tcp -p tcp -j DNAT --to-destination 10.99.2.2:8080
+    -A KUBE-SEP-2 -m recent --name KUBE-SEP-2 --set -m tcp -p tcp -j DNAT --to-destination 10.99.2.2:8081
+    -A KUBE-SEP-U -m udp -p udp -j DNAT --to-destination 10.99.2.2:5353
+    -A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+    -A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+    -A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+    -A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE
+    COMMIT
+    *filter
+    :KUBE-SERVICES - [0:0]
+    :KUBE-FORWARD - [0:0]
+    -A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD
+    -A FORWARD -m comment --comment "kubernetes service portals" -m conntrack --ctstate NEW -j KUBE-SERVICES
+    -A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+    -A KUBE-SERVICES -m comment --comment "ns/none has no endpoints" -m tcp -p tcp -d 10.96.0.40 --dport 80 -j REJECT
+    -A KUBE-SERVICES -m comment --comment "ns/local has no local endpoints" -m tcp -p tcp -d 10.96.0.41 --dport 80 -j DROP
+    -A KUBE-SERVICES -m multiport -p tcp --dports 7000:7010,7100 -j REJECT --reject-with icmp-port-unreachable
+    COMMIT
+
+    """
+
+    struct Probe {
+        let proto: IPProtocol, src: String, sport: UInt16, dst: String, dport: UInt16
+        var packet: Packet {
+            Packet(source: try! IPAddress(parsing: src), destination: try! IPAddress(parsing: dst), proto: proto,
+                   sourcePort: sport, destinationPort: dport, inInterface: "n1")
+        }
+    }
+
+    /// Runs the probe on the kernel and in kdp (all paths), checks they agree, and returns the
+    /// kdp path the kernel took (for following connections).
+    @discardableResult
+    func check(_ lab: KernelLab, _ tracer: Tracer, _ host: Netfilter.Host, _ p: Probe, sourceLocation: SourceLocation = #_sourceLocation) throws -> TracePath? {
+        try lab.flushConntrack()
+        let outcome = try lab.probe(p.proto, from: p.src, p.sport, to: p.dst, p.dport)
+        let kernel = try lab.conntrack()
+        let trace = tracer.trace(packet: p.packet, host: host, options: TraceOptions(allPaths: true))
+        let entry = kernel.entries.first { $0.original.source == p.packet.source && $0.original.sourcePort == p.sport }
+        switch outcome {
+        case .refused:
+            #expect(trace.paths.allSatisfy { $0.verdict == .rejected }, "kernel refused \(p)", sourceLocation: sourceLocation)
+            #expect(entry == nil, sourceLocation: sourceLocation)
+            return trace.paths.first
+        case .timeout:
+            #expect(trace.paths.allSatisfy { $0.verdict == .dropped }, "kernel dropped \(p)", sourceLocation: sourceLocation)
+            #expect(entry == nil, sourceLocation: sourceLocation)
+            return trace.paths.first
+        case .connected, .sent:
+            let e = try #require(entry, "kernel has a conntrack entry for \(p)", sourceLocation: sourceLocation)
+            let matching = trace.paths.filter { path in
+                path.verdict == .accepted && path.host.conntrack.lookup(e.original) != nil
+                    && path.host.conntrack.entries.contains { $0.original == e.original && Self.sameReply($0.reply, e.reply) }
+            }
+            #expect(!matching.isEmpty, "kernel reply tuple \(e.reply) is one of kdp's paths: \(trace.paths.map { $0.host.conntrack.entries.map(\.reply) })",
+                    sourceLocation: sourceLocation)
+            return matching.first
+        }
+    }
+
+    /// Reply tuples agree; a source port the kernel chose at random (remapped on a clash)
+    /// agrees when both remapped it away from the original.
+    static func sameReply(_ a: ConntrackTuple, _ b: ConntrackTuple) -> Bool {
+        a.source == b.source && a.sourcePort == b.sourcePort && a.destination == b.destination && a.proto == b.proto
+            && (a.destinationPort == b.destinationPort || (a.destinationPort != 0 && b.destinationPort != 0))
+    }
+
+    @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
+    func kdpAgreesWithTheKernelOnKubeProxyShapedRules() throws {
+        let lab = try KernelLab()
+        defer { lab.close() }
+        try lab.load(Self.rules)
+        let rs = try Ruleset.parse(text: Self.rules, file: "kernel-check")
+        let tracer = Tracer(ruleset: rs)
+        let host = KernelLab.host
+
+        // ClusterIP from a non-pod source: DNAT + masquerade to the node's n2 address, port kept.
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41000, dst: "10.96.0.10", dport: 80))
+        // From the "pod" source: DNAT only, source kept.
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.3", sport: 41001, dst: "10.96.0.10", dport: 80))
+        // NodePort on the node's own address (addrtype LOCAL), masqueraded.
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41002, dst: "10.99.1.1", dport: 30080))
+        // UDP DNAT.
+        try check(lab, tracer, host, Probe(proto: .udp, src: "10.99.1.2", sport: 41003, dst: "10.96.0.53", dport: 53))
+        // REJECT (no endpoints), DROP (no local endpoints), multiport REJECT.
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41004, dst: "10.96.0.40", dport: 80))
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41005, dst: "10.96.0.41", dport: 80))
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41006, dst: "10.96.0.50", dport: 7005))
+        // statistic: whatever the kernel picked is one of kdp's two paths, each 1/2.
+        for i in 0..<4 {
+            try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41010 + UInt16(i), dst: "10.96.0.20", dport: 80))
+        }
+    }
+
+    @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
+    func kdpFollowsTheKernelThroughAffinityAndPortClashes() throws {
+        let lab = try KernelLab()
+        defer { lab.close() }
+        try lab.load(Self.rules)
+        let tracer = Tracer(ruleset: try Ruleset.parse(text: Self.rules, file: "kernel-check"))
+        var host = KernelLab.host
+
+        // recent: the first connection picks an endpoint; later ones from the same client stick.
+        let first = try #require(try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 42000, dst: "10.96.0.30", dport: 80)))
+        host.recent = first.host.recent
+        for i in 1...3 {
+            let p = Probe(proto: .tcp, src: "10.99.1.2", sport: 42000 + UInt16(i), dst: "10.96.0.30", dport: 80)
+            let again = try #require(try check(lab, tracer, host, p))
+            let t = tracer.trace(packet: p.packet, host: host, options: TraceOptions(allPaths: true))
+            #expect(t.paths.count == 1, "affinity leaves one path")
+            #expect(again.dnat == first.dnat)
+            host.recent = again.host.recent
+        }
+
+        // MASQUERADE keeps the source port unless it collides: two clients, one source port.
+        try lab.flushConntrack()
+        let a = Probe(proto: .tcp, src: "10.99.1.2", sport: 43000, dst: "10.96.0.10", dport: 80)
+        let b = Probe(proto: .tcp, src: "10.99.1.3", sport: 43000, dst: "10.99.1.1", dport: 30080)
+        #expect(try lab.probe(.tcp, from: a.src, a.sport, to: a.dst, a.dport) == .connected)
+        #expect(try lab.probe(.tcp, from: b.src, b.sport, to: b.dst, b.dport) == .connected)
+        let kernel = try lab.conntrack()
+        let ka = try #require(kernel.entries.first { $0.original.sourcePort == 43000 && $0.original.source == a.packet.source })
+        let kb = try #require(kernel.entries.first { $0.original.sourcePort == 43000 && $0.original.source == b.packet.source })
+        var kdpHost = KernelLab.host
+        let ta = tracer.trace(packet: a.packet, host: kdpHost).paths[0]
+        kdpHost = ta.host
+        let tb = tracer.trace(packet: b.packet, host: kdpHost).paths[0]
+        #expect(ka.reply.destinationPort == 43000)
+        #expect(ta.finalPacket.sourcePort == 43000)
+        #expect((kb.reply.destinationPort == 43000) == (tb.finalPacket.sourcePort == 43000),
+                "kernel remapped to \(kb.reply.destinationPort), kdp to \(tb.finalPacket.sourcePort)")
+        #expect(kb.reply.destination == tb.finalPacket.source)
+    }
+}
