@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "IPVS", dependencies: ["Wire", "Yams"]),
         .target(
             name: "KubeProxy",
-            dependencies: ["Wire", "Cluster", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Wire", "Cluster", "Netfilter", "IPVS", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .executableTarget(
             name: "kdp",

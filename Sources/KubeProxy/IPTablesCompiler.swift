@@ -21,6 +21,7 @@ public enum IPTablesCompiler {
         var ruleset = w.ruleset
         ruleset.largeClusterMode = w.largeClusterMode
         ruleset.jumps = jumps(config)
+        ruleset.family = config.family
         return ruleset
     }
 
@@ -29,27 +30,29 @@ public enum IPTablesCompiler {
     /// own in list order, so they end up reversed ahead of kubelet's.
     static func jumps(_ config: ProxierConfig) -> [IPTablesRuleset.Jump] {
         typealias J = IPTablesRuleset.Jump
-        let new = "-m conntrack --ctstate NEW"
+        let new = ["-m", "conntrack", "--ctstate", "NEW"]
+        func c(_ text: String) -> [String] { ["-m", "comment", "--comment", "\"\(text)\""] }
         let proxyJumps: [J] = [
-            J(table: "filter", chain: "INPUT", spec: "\(new) -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES"),
-            J(table: "filter", chain: "FORWARD", spec: "\(new) -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES"),
-            J(table: "filter", chain: "INPUT", spec: "-m comment --comment \"kubernetes health check service ports\" -j KUBE-NODEPORTS"),
-            J(table: "filter", chain: "FORWARD", spec: "\(new) -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES"),
-            J(table: "filter", chain: "OUTPUT", spec: "\(new) -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES"),
-            J(table: "filter", chain: "FORWARD", spec: "-m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD"),
-            J(table: "filter", chain: "INPUT", spec: "\(new) -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL"),
-            J(table: "filter", chain: "OUTPUT", spec: "\(new) -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL"),
-            J(table: "filter", chain: "FORWARD", spec: "\(new) -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL"),
-            J(table: "nat", chain: "OUTPUT", spec: "-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES"),
-            J(table: "nat", chain: "PREROUTING", spec: "-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES"),
-            J(table: "nat", chain: "POSTROUTING", spec: "-m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING"),
+            J(table: "filter", chain: "INPUT", words: new + c("kubernetes externally-visible service portals") + ["-j", "KUBE-EXTERNAL-SERVICES"]),
+            J(table: "filter", chain: "FORWARD", words: new + c("kubernetes externally-visible service portals") + ["-j", "KUBE-EXTERNAL-SERVICES"]),
+            J(table: "filter", chain: "INPUT", words: c("kubernetes health check service ports") + ["-j", "KUBE-NODEPORTS"]),
+            J(table: "filter", chain: "FORWARD", words: new + c("kubernetes service portals") + ["-j", "KUBE-SERVICES"]),
+            J(table: "filter", chain: "OUTPUT", words: new + c("kubernetes service portals") + ["-j", "KUBE-SERVICES"]),
+            J(table: "filter", chain: "FORWARD", words: c("kubernetes forwarding rules") + ["-j", "KUBE-FORWARD"]),
+            J(table: "filter", chain: "INPUT", words: new + c("kubernetes load balancer firewall") + ["-j", "KUBE-PROXY-FIREWALL"]),
+            J(table: "filter", chain: "OUTPUT", words: new + c("kubernetes load balancer firewall") + ["-j", "KUBE-PROXY-FIREWALL"]),
+            J(table: "filter", chain: "FORWARD", words: new + c("kubernetes load balancer firewall") + ["-j", "KUBE-PROXY-FIREWALL"]),
+            J(table: "nat", chain: "OUTPUT", words: c("kubernetes service portals") + ["-j", "KUBE-SERVICES"]),
+            J(table: "nat", chain: "PREROUTING", words: c("kubernetes service portals") + ["-j", "KUBE-SERVICES"]),
+            J(table: "nat", chain: "POSTROUTING", words: c("kubernetes postrouting rules") + ["-j", "KUBE-POSTROUTING"]),
         ]
         var chains: [String: [J]] = [:]
         var order: [String] = []
         func key(_ j: J) -> String { j.table + " " + j.chain }
-        if config.localhostNodePorts {
+        if config.family == .ipv4 {
+            // kubelet's own jumps to its KUBE-FIREWALL chain (IPv4), appended before kube-proxy runs.
             for chain in ["INPUT", "OUTPUT"] {
-                let j = J(table: "filter", chain: chain, spec: "-j KUBE-FIREWALL")
+                let j = J(table: "filter", chain: chain, words: ["-j", "KUBE-FIREWALL"])
                 if chains[key(j)] == nil { order.append(key(j)) }
                 chains[key(j), default: []].append(j)
             }
@@ -84,8 +87,8 @@ struct Writer {
 
     mutating func filterChain(_ c: String) { ruleset.filter.chains.append(c) }
     mutating func natChain(_ c: String) { ruleset.nat.chains.append(c) }
-    mutating func filterRule(_ chain: String, _ words: [String]) { ruleset.filter.rules.append(.init(chain: chain, spec: words.joined(separator: " "))) }
-    mutating func natRule(_ chain: String, _ words: [String]) { ruleset.nat.rules.append(.init(chain: chain, spec: words.joined(separator: " "))) }
+    mutating func filterRule(_ chain: String, _ words: [String]) { ruleset.filter.rules.append(.init(chain: chain, words: words)) }
+    mutating func natRule(_ chain: String, _ words: [String]) { ruleset.nat.rules.append(.init(chain: chain, words: words)) }
 
     /// `appendServiceCommentLocked`: no comment in large-cluster mode.
     func comment(_ text: String) -> [String] { largeClusterMode ? [] : ["-m", "comment", "--comment", text] }

@@ -1,13 +1,27 @@
+import Wire
+
 /// The rules one kube-proxy sync writes, table by table, in the order it writes them: the
 /// text it hands to `iptables-restore --noflush`, plus the jumps it installs in the built-in
 /// chains (kube-proxy-rules.md §1.3).
 public struct IPTablesRuleset: Sendable, Equatable {
     public struct Rule: Sendable, Equatable {
         public var chain: String
-        /// The words after `-A CHAIN`, joined by single spaces as kube-proxy's LineBuffer does.
-        public var spec: String
+        /// The words after `-A CHAIN` as kube-proxy writes them (comments carry their quotes).
+        public var words: [String]
 
-        public var line: String { spec.isEmpty ? "-A \(chain)" : "-A \(chain) \(spec)" }
+        public init(chain: String, words: [String]) {
+            self.chain = chain
+            self.words = words
+        }
+
+        /// The words joined by single spaces, as kube-proxy's LineBuffer does.
+        public var spec: String { words.joined(separator: " ") }
+        public var line: String { words.isEmpty ? "-A \(chain)" : "-A \(chain) \(spec)" }
+
+        /// The words as iptables-restore reads them: one argument each, quotes removed.
+        public var arguments: [String] {
+            words.map { $0.count >= 2 && $0.hasPrefix("\"") && $0.hasSuffix("\"") ? String($0.dropFirst().dropLast()) : $0 }
+        }
     }
 
     public struct Table: Sendable, Equatable {
@@ -21,9 +35,16 @@ public struct IPTablesRuleset: Sendable, Equatable {
     public struct Jump: Sendable, Equatable {
         public var table: String
         public var chain: String
-        public var spec: String
+        public var words: [String]
+
+        public init(table: String, chain: String, words: [String]) {
+            self.table = table
+            self.chain = chain
+            self.words = words
+        }
     }
 
+    public var family: IPFamily = .ipv4
     public var filter = Table(name: "filter")
     public var nat = Table(name: "nat")
     public var jumps: [Jump] = []

@@ -35,7 +35,7 @@ struct CompileCommand: ParsableCommand {
         if masqueradeBit != nil && masqueradeMark != nil { throw ValidationError("give --masquerade-bit or --masquerade-mark, not both") }
         if let b = masqueradeBit, !(0...31).contains(b) { throw ValidationError("--masquerade-bit must be 0-31") }
         if let f = family, f != "ipv4" && f != "ipv6" { throw ValidationError("--family must be ipv4 or ipv6") }
-        if format == .save { throw ValidationError("--format save needs the Netfilter printer, which is not in this build yet; use --format restore") }
+        if format == .save && order == .canonical { throw ValidationError("--order applies to --format restore; iptables-save has its own order") }
     }
 
     func run() throws {
@@ -58,7 +58,10 @@ struct CompileCommand: ParsableCommand {
         config.randomFully = randomFully
         config.nfacct = nfacct
         let ruleset = IPTablesCompiler.compile(cluster, config: config)
-        Console.out(ruleset.restoreText(order: order), terminator: "")
+        switch format {
+        case .restore: Console.out(ruleset.restoreText(order: order), terminator: "")
+        case .save: Console.out(try ruleset.saveText(), terminator: "")
+        }
     }
 
     static func cidrs(_ text: String, flag: String) throws(InputError) -> [Prefix] {

@@ -29,6 +29,15 @@ import Testing
         #expect(r.stdout.hasPrefix("*filter\n:KUBE-NODEPORTS - [0:0]\n:KUBE-SERVICES - [0:0]\n"))
     }
 
+    @Test func saveFormatHasTheBuiltInChainsAndJumps() throws {
+        let r = try kdp("compile", "--node", "worker-1", "--format", "save")
+        #expect(r.status == 0)
+        #expect(r.stdout.hasPrefix("*mangle\n:PREROUTING ACCEPT [0:0]\n"))
+        #expect(r.stdout.contains("-A INPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n"))
+        #expect(r.stdout.contains("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\n"))
+        #expect(try kdp("compile", "--node", "worker-1", "--format", "save", "--order", "canonical").status == 2)
+    }
+
     @Test func badUsageExitsTwo() throws {
         #expect(try kdp("compile", "--node", "nope").status == 2)
         #expect(try kdp("compile", "--node", "worker-1", "--masquerade-bit", "3", "--masquerade-mark", "0x8").status == 2)
