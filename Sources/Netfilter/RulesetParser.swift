@@ -68,7 +68,7 @@ extension Ruleset {
             guard let table = current else { throw fail(trimmed.prefix { $0 != " " }, "rule outside a table (no *table line before it)") }
 
             if line.hasPrefix(":") {
-                let parts = line.dropFirst().split(separator: " ", omittingEmptySubsequences: true)
+                let parts = line.utf8.dropFirst().split(separator: 32, omittingEmptySubsequences: true).map { Substring($0) }
                 guard parts.count == 2 || parts.count == 3 else { throw fail(line, "chain line is ':NAME POLICY [packets:bytes]'") }
                 let name = String(parts[0])
                 try checkChainName(name, fail)
@@ -221,8 +221,8 @@ extension Ruleset {
 
     private static func parseCounters(_ s: Substring) -> Counters? {
         guard s.hasPrefix("["), s.hasSuffix("]") else { return nil }
-        let inner = s.dropFirst().dropLast().split(separator: ":", omittingEmptySubsequences: false)
-        guard inner.count == 2, let p = UInt64(inner[0]), let b = UInt64(inner[1]) else { return nil }
+        let inner = s.utf8.dropFirst().dropLast().split(separator: 58, omittingEmptySubsequences: false)
+        guard inner.count == 2, let p = UInt64(Substring(inner[0])), let b = UInt64(Substring(inner[1])) else { return nil }
         return Counters(packets: p, bytes: b)
     }
 }
