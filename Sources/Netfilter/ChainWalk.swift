@@ -67,7 +67,11 @@ extension Tracer {
             let rule = chain.rules[ri]
             switch result {
             case .notMatched:
-                if o.verbose { s.step(hook, tableName, chain: chain.name, rule: ri + 1, text: rule.text, "no match") }
+                if o.verbose {
+                    s.step(hook, tableName, chain: chain.name, rule: ri + 1, text: rule.text, "no match")
+                } else if case .never(let reason)? = rule.matches.first {
+                    s.step(hook, tableName, chain: chain.name, rule: ri + 1, text: rule.text, "never matches (not understood, --lenient): \(reason)")
+                }
                 frames[frames.count - 1].next = ri + 1
                 continue
             case .branch(let k, let threshold, let negated):

@@ -175,6 +175,7 @@ struct RuleParser {
     /// `addr[/len|/dotted-mask][,addr...]` as `-s`/`-d` take it; host bits are cleared, as
     /// xtables_ipparse_multiple does.
     static func prefixes(_ s: String) throws(RuleError) -> [Prefix] {
+        if !s.utf8.contains(44) { return [try prefix(s)] }
         var out: [Prefix] = []
         for part in s.split(separator: ",", omittingEmptySubsequences: false) {
             out.append(try prefix(String(part)))

@@ -2,14 +2,18 @@ extension Ruleset {
     /// Parses iptables-save or iptables-restore text.
     ///
     /// Accepted lines: `*table`, `:CHAIN POLICY [p:b]`, `[p:b] -A CHAIN ...`, `-I CHAIN [n] ...`,
-    /// `-N`, `-X`, `-F`, `-P`, `-D CHAIN ...`, `COMMIT`, `#` comments and blank lines. A table
-    /// named twice continues (as `iptables-restore --noflush`, which kube-proxy uses); a `:CHAIN`
-    /// line empties that chain, as iptables-restore does.
+    /// `-N`, `-X`, `-F`, `-P`, `-D CHAIN ...`, `COMMIT`, `#` comments and blank lines.
+    ///
+    /// Like iptables-restore (iptables/iptables-restore.c), a `*table` line starts the table
+    /// empty, so a table named twice keeps only its last section; with `noflush` (as
+    /// kube-proxy's `iptables-restore --noflush`) it continues instead. Either way a `:CHAIN`
+    /// line for an existing user chain empties it; a built-in chain line only sets the policy.
     ///
     /// - Parameter lenient: a rule with a word kdp does not understand is kept, never matches,
     ///   and is listed in `problems`, instead of failing the parse. Structural errors (no table,
     ///   missing COMMIT, unknown chain) still throw.
-    public static func parse(text: String, file: String = "<input>", lenient: Bool = false) throws(RulesetParseError) -> Ruleset {
+    public static func parse(text: String, file: String = "<input>", lenient: Bool = false,
+                             noflush: Bool = false) throws(RulesetParseError) -> Ruleset {
         var rs = Ruleset()
         var parser = RuleParser()
         var current: TableName?
@@ -46,7 +50,7 @@ extension Ruleset {
                     throw fail(line, "unknown table")
                 }
                 current = t
-                rs.withTable(t) { _ in }
+                rs.withTable(t) { table in if !noflush { table = Table(name: t) } }
                 rs.lines.append(.table(t))
                 continue
             }
@@ -64,7 +68,7 @@ extension Ruleset {
             guard let table = current else { throw fail(trimmed.prefix { $0 != " " }, "rule outside a table (no *table line before it)") }
 
             if line.hasPrefix(":") {
-                let parts = line.dropFirst().split(separator: " ", omittingEmptySubsequences: true)
+                let parts = line.utf8.dropFirst().split(separator: 32, omittingEmptySubsequences: true).map { Substring($0) }
                 guard parts.count == 2 || parts.count == 3 else { throw fail(line, "chain line is ':NAME POLICY [packets:bytes]'") }
                 let name = String(parts[0])
                 try checkChainName(name, fail)
@@ -84,7 +88,7 @@ extension Ruleset {
                 }
                 rs.withTable(table) { t in
                     let i = t.ensureChain(name)
-                    t.chains[i].rules.removeAll()
+                    if !isBuiltin { t.chains[i].rules.removeAll() }
                     if let policy { t.chains[i].policy = policy }
                     t.chains[i].counters = counters
                 }
@@ -217,8 +221,8 @@ extension Ruleset {
 
     private static func parseCounters(_ s: Substring) -> Counters? {
         guard s.hasPrefix("["), s.hasSuffix("]") else { return nil }
-        let inner = s.dropFirst().dropLast().split(separator: ":", omittingEmptySubsequences: false)
-        guard inner.count == 2, let p = UInt64(inner[0]), let b = UInt64(inner[1]) else { return nil }
+        let inner = s.utf8.dropFirst().dropLast().split(separator: 58, omittingEmptySubsequences: false)
+        guard inner.count == 2, let p = UInt64(Substring(inner[0])), let b = UInt64(Substring(inner[1])) else { return nil }
         return Counters(packets: p, bytes: b)
     }
 }

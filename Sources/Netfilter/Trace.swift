@@ -55,4 +55,6 @@ public struct TracePath: Sendable {
 public struct Trace: Sendable {
     public var packet: Packet
     public var paths: [TracePath]
+    /// Things the reader must know, such as rules lenient parsing made never-matching.
+    public var notes: [String] = []
 }

@@ -55,12 +55,13 @@ extension TracePath: Encodable {
 }
 
 extension Trace: Encodable {
-    enum CodingKeys: String, CodingKey { case packet, paths }
+    enum CodingKeys: String, CodingKey { case packet, paths, notes }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(packet, forKey: .packet)
         try c.encode(paths, forKey: .paths)
+        try c.encode(notes, forKey: .notes)
     }
 
     /// The trace as JSON text (keys sorted, so output is stable for scripts and diffs).
@@ -77,6 +78,7 @@ extension Trace: Encodable {
         var out = packet.summary
         out += packet.inInterface.map { ", arriving on \($0)" } ?? ", generated locally"
         out += "\n"
+        for note in notes { out += "note: \(note)\n" }
         for (n, p) in paths.enumerated() {
             out += "\npath \(n + 1) of \(paths.count)"
             if paths.count > 1 || p.probability != 1 { out += ", probability \(Self.format(p.probability))" }

@@ -35,20 +35,26 @@ final class KernelLab {
         ip -n \(c) route add default via 10.99.1.1 && ip -n \(s) route add default via 10.99.2.1 &&
         ip netns exec \(n) sysctl -qw net.ipv4.ip_forward=1
         """)
-        // Servers in the server namespace: TCP 8080 and 8081 accept and close; UDP 5353 is
-        // only received. Each lives at most 60 s.
-        for port in [8080, 8081] {
-            servers.append(try Self.spawn(["ip", "netns", "exec", s, "python3", "-c", """
-            import socket
-            s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", \(port))); s.listen(64); s.settimeout(60)
-            try:
-                while True:
-                    c, _ = s.accept(); c.close()
-            except Exception:
-                pass
-            """]))
-        }
-        Thread.sleep(forTimeInterval: 0.4)
+        for port in [8080, 8081] { try addServer(port: port) }
+    }
+
+    /// A TCP server in the server namespace that accepts and closes; it lives at most 60 s.
+    func addServer(port: Int) throws {
+        servers.append(try Self.spawn(["ip", "netns", "exec", server, "python3", "-c", """
+        import socket
+        s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", \(port))); s.listen(64); s.settimeout(60)
+        try:
+            while True:
+                c, _ = s.accept(); c.close()
+        except Exception:
+            pass
+        """]))
+        Thread.sleep(forTimeInterval: 0.3)
+    }
+
+    /// Runs `script` inside one of the lab's namespaces.
+    func exec(_ namespace: String, _ script: String) throws {
+        try Self.sh("ip netns exec \(namespace) sh -c '\(script)'")
     }
 
     func close() {
@@ -58,7 +64,8 @@ final class KernelLab {
     }
 
     func load(_ rules: String) throws {
-        try Self.sh("ip netns exec \(node) iptables-restore <<'KDP_RULES'\n\(rules)KDP_RULES\nip netns exec \(node) conntrack -F 2>/dev/null; true")
+        try Self.sh("ip netns exec \(node) iptables-restore <<'KDP_RULES'\n\(rules)KDP_RULES\n")
+        try flushConntrack()
     }
 
     enum Outcome: String { case connected, refused, timeout, sent }
@@ -196,11 +203,11 @@ final class KernelLab {
         let entry = kernel.entries.first { $0.original.source == p.packet.source && $0.original.sourcePort == p.sport }
         switch outcome {
         case .refused:
-            #expect(trace.paths.allSatisfy { $0.verdict == .rejected }, "kernel refused \(p)", sourceLocation: sourceLocation)
+            #expect(trace.paths.allSatisfy { $0.verdict == .rejected }, "kernel refused \(p.packet.summary); kdp: \(trace.paths.map { "\($0.verdict) \($0.decidedBy)" })", sourceLocation: sourceLocation)
             #expect(entry == nil, sourceLocation: sourceLocation)
             return trace.paths.first
         case .timeout:
-            #expect(trace.paths.allSatisfy { $0.verdict == .dropped }, "kernel dropped \(p)", sourceLocation: sourceLocation)
+            #expect(trace.paths.allSatisfy { $0.verdict == .dropped }, "kernel dropped \(p.packet.summary); kdp: \(trace.paths.map { "\($0.verdict) \($0.decidedBy)" })", sourceLocation: sourceLocation)
             #expect(entry == nil, sourceLocation: sourceLocation)
             return trace.paths.first
         case .connected, .sent:
@@ -287,5 +294,53 @@ final class KernelLab {
         #expect((kb.reply.destinationPort == 43000) == (tb.finalPacket.sourcePort == 43000),
                 "kernel remapped to \(kb.reply.destinationPort), kdp to \(tb.finalPacket.sourcePort)")
         #expect(kb.reply.destination == tb.finalPacket.source)
+    }
+}
+
+/// Upstream kube-proxy's own rules (TestOverallIPTablesRules, nfacct removed as this kernel
+/// lacks it) with kube-proxy's jumps from the built-in chains, loaded into the lab's node,
+/// which also owns the example's node IP 192.168.0.2. The server namespace owns the endpoint
+/// addresses 10.180.0.1-5 and serves port 80; clients probe from 10.99.1.2 (inside the
+/// example's cluster CIDR 10.0.0.0/8, so "a pod"), 203.0.113.5 (in svc5's LB source range) and
+/// 198.51.100.7 (outside it).
+@Suite(.serialized) struct KubeProxyKernelCheckTests {
+    @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
+    func kdpAgreesWithTheKernelOnUpstreamKubeProxyRules() throws {
+        let lab = try KernelLab()
+        defer { lab.close() }
+        try lab.exec(lab.node, "ip addr add 192.168.0.2/32 dev n1 && ip route add 10.180.0.0/24 via 10.99.2.2 dev n2 && ip route add 203.0.113.0/24 via 10.99.1.2 dev n1 && ip route add 198.51.100.0/24 via 10.99.1.2 dev n1")
+        try lab.exec(lab.server, "for i in 1 2 3 4 5; do ip addr add 10.180.0.$i/32 dev s0; done")
+        try lab.exec(lab.client, "ip addr add 203.0.113.5/32 dev c0 && ip addr add 198.51.100.7/32 dev c0")
+        try lab.addServer(port: 80)
+        let rules = KubeProxyExample.rules(nfacct: false)
+        try lab.load(rules)
+        let tracer = Tracer(ruleset: try Ruleset.parse(text: rules, file: "upstream"))
+        let ip = KubeProxyExample.ip
+        let host = Netfilter.Host(name: "node", interfaces: [
+            Interface(name: "n1", addresses: [(ip("10.99.1.1"), 24), (ip("192.168.0.2"), 32)]),
+            Interface(name: "n2", addresses: [(ip("10.99.2.1"), 24)]),
+        ], routes: [
+            Route(destination: try Prefix(parsing: "10.180.0.0/24"), device: "n2", gateway: ip("10.99.2.2")),
+            Route(destination: try Prefix(parsing: "203.0.113.0/24"), device: "n1", gateway: ip("10.99.1.2")),
+            Route(destination: try Prefix(parsing: "198.51.100.0/24"), device: "n1", gateway: ip("10.99.1.2")),
+        ])
+        let checks = KernelCheckTests()
+        typealias P = KernelCheckTests.Probe
+        var sport: UInt16 = 45000
+        func probe(_ src: String, _ dst: String, _ dport: UInt16) throws {
+            sport += 1
+            try checks.check(lab, tracer, host, P(proto: .tcp, src: src, sport: sport, dst: dst, dport: dport))
+        }
+        try probe("203.0.113.5", "172.30.0.41", 80)    // ClusterIP from outside: DNAT + masquerade
+        try probe("10.99.1.2", "172.30.0.44", 80)      // from a pod, two endpoints (statistic)
+        try probe("10.99.1.2", "172.30.0.44", 80)
+        try probe("203.0.113.5", "172.30.0.46", 80)    // no endpoints: REJECT in filter
+        try probe("203.0.113.5", "192.168.0.2", 3001)  // eTP=Local NodePort, no local endpoints: DROP
+        try probe("10.99.1.2", "192.168.0.2", 3001)    // the same NodePort from a pod: short-circuit to the service
+        try probe("203.0.113.5", "5.6.7.8", 80)        // LB with source ranges, allowed (recent --set)
+        try probe("198.51.100.7", "5.6.7.8", 80)       // LB, source not allowed: DROP in KUBE-PROXY-FIREWALL
+        try probe("203.0.113.5", "192.168.99.22", 80)  // externalIP, eTP=Local without local endpoints: DROP
+        try probe("203.0.113.5", "1.2.3.4", 80)        // LB IP of the same service: DROP
+        try probe("203.0.113.5", "192.168.99.33", 80)  // externalIP, eTP=Cluster: DNAT + masquerade
     }
 }

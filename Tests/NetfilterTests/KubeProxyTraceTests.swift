@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Netfilter
 import Wire
@@ -25,13 +26,28 @@ enum KubeProxyExample {
 
     """
 
+    /// The fixture with the jumps placed in its own table sections, so that the text loads the
+    /// same way with or without `--noflush`.
+    static func rules(nfacct: Bool = true) -> String {
+        var text = Fixtures.kubeProxyRestore
+        if !nfacct {
+            text = text.replacingOccurrences(of: " -m nfacct --nfacct-name ct_state_invalid_dropped_pkts", with: "")
+                .replacingOccurrences(of: " -m nfacct --nfacct-name localhost_nps_accepted_pkts", with: "")
+        }
+        let sections = builtinJumps.components(separatedBy: "COMMIT\n")
+        let filterJumps = sections[0].replacingOccurrences(of: "*filter\n", with: "")
+        let natJumps = sections[1].replacingOccurrences(of: "*nat\n", with: "")
+        let parts = text.components(separatedBy: "COMMIT\n")
+        return parts[0] + filterJumps + "COMMIT\n" + parts[1] + natJumps + "COMMIT\n"
+    }
+
     static func tracer(compiled: Bool = false) throws -> Tracer {
-        let rs = try Ruleset.parse(text: Fixtures.kubeProxyRestore + builtinJumps, file: "example")
+        let rs = try Ruleset.parse(text: rules(), file: "example")
         return Tracer(ruleset: rs, compiled: compiled)
     }
 
     static let nodeIP = IPAddress.v4(IPv4Address(192, 168, 0, 2))
-    static var host: Host {
+    static var host: Netfilter.Host {
         var h = Host.simple(localAddresses: [nodeIP])
         h.routeLocalnet = true
         return h

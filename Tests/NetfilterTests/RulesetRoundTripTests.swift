@@ -60,3 +60,27 @@ import Wire
         #expect(rs.iptablesSave() == text)
     }
 }
+
+@Suite struct RestoreSemanticsTests {
+    static let twice = "*filter\n:A - [0:0]\n-A A -j DROP\n-A INPUT -j A\nCOMMIT\n*filter\n-A INPUT -j ACCEPT\nCOMMIT\n"
+
+    @Test func aTableNamedTwiceStartsEmptyAgainLikeIptablesRestore() throws {
+        let rs = try Ruleset.parse(text: Self.twice)
+        #expect(rs.table(.filter)!.chain("A") == nil)
+        #expect(rs.table(.filter)!.chain("INPUT")!.rules.map(\.target) == [.accept])
+        #expect(rs.iptablesSave() == Self.twice)
+    }
+
+    @Test func noflushContinuesATableNamedTwice() throws {
+        let rs = try Ruleset.parse(text: Self.twice, noflush: true)
+        #expect(rs.table(.filter)!.chain("INPUT")!.rules.map(\.target) == [.jump("A"), .accept])
+    }
+
+    @Test func aChainLineFlushesUserChainsButNotBuiltinChains() throws {
+        let text = "*filter\n:A - [0:0]\n-A A -j DROP\n-A INPUT -j A\nCOMMIT\n*filter\n:INPUT DROP [0:0]\n:A - [0:0]\nCOMMIT\n"
+        let rs = try Ruleset.parse(text: text, noflush: true)
+        #expect(rs.table(.filter)!.chain("A")!.rules.isEmpty)
+        #expect(rs.table(.filter)!.chain("INPUT")!.rules.count == 1)
+        #expect(rs.table(.filter)!.chain("INPUT")!.policy == .drop)
+    }
+}
