@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Netfilter", targets: ["Netfilter"]),
         .library(name: "IPVS", targets: ["IPVS"]),
         .library(name: "KubeProxy", targets: ["KubeProxy"]),
+        .library(name: "Dataplane", targets: ["Dataplane"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,10 +34,11 @@ let package = Package(
             name: "KubeProxy",
             dependencies: ["Wire", "Cluster", "Netfilter", "IPVS", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .target(name: "Dataplane", dependencies: ["Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy"]),
         .executableTarget(
             name: "kdp",
             dependencies: [
-                "Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy",
+                "Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "Yams",
             ]
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "Wire"]),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS", "Wire"]),
         .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire"]),
+        .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "KubeProxy", "Netfilter", "Cluster", "Wire"]),
         .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire"]),
     ]
 )

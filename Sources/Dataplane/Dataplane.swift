@@ -1,0 +1,300 @@
+import Cluster
+import Netfilter
+import Wire
+
+/// The emulated cluster network: every node a namespace with its CNI interfaces and routes and
+/// its kube-proxy rules, every pod a namespace on a veth into its node's bridge `cni0`, and the
+/// flat network between nodes (host-gw routes, or VXLAN over UDP 8472). A traced packet walks
+/// real hops and each node's netfilter hooks; node state (conntrack, `recent`) persists across
+/// traces, so a reply is un-NATed and session affinity holds.
+public struct Dataplane: Sendable {
+    public let cluster: Cluster
+    public private(set) var nodes: [NodeHost]
+    let nodeIndex: [String: Int]
+    let nodeByIP: [IPAddress: Int]
+    let podByIP: [IPAddress: Int]
+
+    /// The most hops a path may take before it is called a loop.
+    static let hopLimit = 32
+
+    public init(cluster: Cluster) throws {
+        self.cluster = cluster
+        var nodes: [NodeHost] = []
+        for node in cluster.nodes {
+            do { nodes.append(try NodeHost(node: node, cluster: cluster)) } catch {
+                throw InputError("node \(node.name): its compiled rules do not parse: \(error)")
+            }
+        }
+        self.nodes = nodes
+        var ni: [String: Int] = [:], byIP: [IPAddress: Int] = [:], pods: [IPAddress: Int] = [:]
+        for (i, n) in cluster.nodes.enumerated() {
+            ni[n.name] = i
+            for ip in n.internalIPs { byIP[ip] = i }
+        }
+        for (i, p) in cluster.pods.enumerated() where !p.hostNetwork { for ip in p.ips { pods[ip] = i } }
+        nodeIndex = ni
+        nodeByIP = byIP
+        podByIP = pods
+    }
+
+    public func node(named name: String) -> NodeHost? { nodeIndex[name].map { nodes[$0] } }
+
+    /// What a trace asks for.
+    public struct Request: Sendable {
+        public var source: TraceSource
+        public var destination: TraceDestination
+        public var proto: IPProtocol = .tcp
+        public var sourcePort: UInt16?
+        /// For external sources: the node the network (or the cloud's load balancer) hands the
+        /// packet to; nil lets the load balancer pick (each node in turn with `allPaths`).
+        public var via: String?
+        public var allPaths = false
+        public var seed: UInt64 = 1
+        public var reply = true
+
+        public init(source: TraceSource, destination: TraceDestination) {
+            self.source = source
+            self.destination = destination
+        }
+    }
+
+    /// Where a packet is, between hops.
+    enum Location {
+        /// Leaving a pod's eth0.
+        case pod(Int)
+        /// Entering a node's netfilter: on an interface, or generated locally (nil).
+        case node(Int, inInterface: String?)
+    }
+
+    struct Walk {
+        var nodes: [NodeHost]
+        var packet: Packet
+        var location: Location
+        var probability: Double = 1
+        var steps: [DataplaneStep] = []
+        var dnat: String?
+        var snat: String?
+        var masquerade = false
+        var hops = 0
+    }
+
+    /// Traces a packet and, unless told not to, its reply. Without `allPaths` the node state the
+    /// packet leaves behind is kept, so a later trace sees this connection (and its affinity).
+    public mutating func trace(_ request: Request) throws(InputError) -> DataplaneTrace {
+        let family = request.destination.address.family
+        var rng = SeededGenerator(seed: request.seed)
+        let sport = request.sourcePort ?? UInt16(32768 + Int.random(in: 0..<28232, using: &rng))
+        let (sourceIP, starts) = try startingPoints(request, family: family, rng: &rng)
+        let packet = Packet(source: sourceIP, destination: request.destination.address, proto: request.proto,
+                            sourcePort: sport, destinationPort: request.destination.port,
+                            tcpFlags: request.proto == .tcp ? TCPFlag.syn : 0)
+        var paths: [DataplanePath] = []
+        var keptState: [NodeHost]?
+        for (start, share) in starts {
+            var walk = Walk(nodes: nodes, packet: packet, location: start.location, probability: share)
+            walk.steps += start.steps.map { step in var s = step; s.packet = packet; return s }
+            for (forward, state) in run(walk, request: request) {
+                var path = forward
+                var after = state
+                if request.reply, path.verdict == .delivered, let replyStart = replyStart(path, request: request) {
+                    let replyPacket = Packet(
+                        source: path.finalPacket.destination, destination: path.finalPacket.source, proto: request.proto,
+                        sourcePort: path.finalPacket.destinationPort, destinationPort: path.finalPacket.sourcePort,
+                        tcpFlags: request.proto == .tcp ? TCPFlag.syn | TCPFlag.ack : 0)
+                    let back = run(Walk(nodes: state, packet: replyPacket, location: replyStart),
+                                   request: Request(source: request.source, destination: request.destination), client: (packet, request.source))
+                    if let (replyPath, replyState) = back.first {
+                        let reached = replyPath.verdict == .delivered
+                            && replyPath.finalPacket.source == packet.destination
+                            && replyPath.finalPacket.sourcePort == packet.destinationPort
+                            && replyPath.finalPacket.destination == packet.source
+                        path.reply = ReplyPath(path: replyPath, reachedClient: reached)
+                        after = replyState
+                    }
+                }
+                if keptState == nil { keptState = after }
+                paths.append(path)
+            }
+        }
+        if !request.allPaths, let keptState { nodes = keptState }
+        var notes: [String] = []
+        if let r = request.destination.resolvedBy { notes.append("DNS: \(r)") }
+        return DataplaneTrace(source: request.source.description, destination: request.destination.spec,
+                              packet: packet, paths: paths.sorted { $0.probability > $1.probability }, notes: notes)
+    }
+
+    struct Start {
+        var location: Location
+        var steps: [DataplaneStep]
+    }
+
+    /// The source address and where the packet enters the network, with each entry's share.
+    func startingPoints(_ request: Request, family: IPFamily, rng: inout SeededGenerator) throws(InputError) -> (IPAddress, [(Start, Double)]) {
+        func link(_ node: String, _ text: String) -> DataplaneStep {
+            DataplaneStep(kind: .link, node: node, action: text, packet: Packet(source: .v4(.zero), destination: .v4(.zero)))
+        }
+        switch request.source {
+        case .pod(let pod):
+            guard let ip = pod.ip(family) else { throw InputError("pod \(pod.key) has no \(family.rawValue) address") }
+            guard let n = pod.nodeName.flatMap({ nodeIndex[$0] }) else { throw InputError("pod \(pod.key) is on no node") }
+            if pod.hostNetwork {
+                return (ip, [(Start(location: .node(n, inInterface: nil), steps: [link(pod.nodeName!, "pod \(pod.key) sends from the host network of node \(pod.nodeName!)")]), 1)])
+            }
+            let i = cluster.pods.firstIndex { $0.key == pod.key }!
+            return (ip, [(Start(location: .pod(i), steps: []), 1)])
+        case .node(let node):
+            guard let ip = node.internalIP(family) else { throw InputError("node \(node.name) has no \(family.rawValue) address") }
+            return (ip, [(Start(location: .node(nodeIndex[node.name]!, inInterface: nil), steps: [link(node.name, "sent by node \(node.name)")]), 1)])
+        case .external(let ip):
+            var entries: [Int]
+            if let via = request.via {
+                guard let n = nodeIndex[via] else {
+                    throw InputError("--via node/\(via): no such node; nodes: \(cluster.nodes.map(\.name).joined(separator: ", "))")
+                }
+                entries = [n]
+            } else if let n = nodeByIP[request.destination.address] {
+                entries = [n]  // a node address: the network delivers it to that node
+            } else if request.destination.service?.loadBalancerIPs.contains(request.destination.address) == true {
+                // The cloud's load balancer hands the VIP's traffic to any node.
+                entries = request.allPaths ? Array(nodes.indices) : [Int.random(in: 0..<nodes.count, using: &rng)]
+            } else {
+                entries = [0]
+            }
+            let share = 1 / Double(entries.count)
+            return (ip, entries.map { n in
+                let name = nodes[n].node.name
+                return (Start(location: .node(n, inInterface: "eth0"),
+                              steps: [link(name, "from \(ip) outside the cluster, arrives on eth0 of node \(name)")]), share)
+            })
+        }
+    }
+
+    /// Where the reply starts: the pod, node or hostNetwork pod that received the request.
+    func replyStart(_ path: DataplanePath, request: Request) -> Location? {
+        guard let to = path.deliveredTo else { return nil }
+        if let name = to.dropPrefix("node/"), let n = nodeIndex[name] { return .node(n, inInterface: nil) }
+        if to.hasPrefix("pod/"), let p = podByIP[path.finalPacket.destination] { return .pod(p) }
+        return nil
+    }
+
+    /// Walks one packet to the end of every path it can take.
+    func run(_ start: Walk, request: Request, client: (Packet, TraceSource)? = nil) -> [(DataplanePath, [NodeHost])] {
+        var work = [start]
+        var done: [(DataplanePath, [NodeHost])] = []
+        func finish(_ w: Walk, _ verdict: PathVerdict, why: String?, decidedBy: String, deliveredTo: String?) {
+            done.append((DataplanePath(
+                probability: w.probability, verdict: verdict, why: why, decidedBy: decidedBy, dnat: w.dnat,
+                masquerade: w.masquerade, snat: w.snat, deliveredTo: deliveredTo, steps: w.steps, finalPacket: w.packet), w.nodes))
+        }
+        while var w = work.popLast() {
+            w.hops += 1
+            if w.hops > Self.hopLimit {
+                finish(w, .dropped, why: "routing loop: more than \(Self.hopLimit) hops", decidedBy: "routing", deliveredTo: nil)
+                continue
+            }
+            switch w.location {
+            case .pod(let p):
+                let pod = cluster.pods[p]
+                guard let n = pod.nodeName.flatMap({ nodeIndex[$0] }) else {
+                    finish(w, .noRoute, why: "pod \(pod.key) is on no node", decidedBy: "routing", deliveredTo: nil)
+                    continue
+                }
+                // The pod routes everything to its gateway on cni0 (or bridges it there).
+                w.steps.append(DataplaneStep(kind: .link, node: pod.nodeName, action: "pod \(pod.key) eth0 → veth → \(NodeNetwork.bridgeName) on node \(pod.nodeName!)", packet: w.packet))
+                w.location = .node(n, inInterface: NodeNetwork.bridgeName)
+                work.append(w)
+            case .node(let n, let inInterface):
+                var packet = w.packet
+                packet.inInterface = inInterface
+                packet.outInterface = nil
+                // The walk's own copy of the node: this path's conntrack and recent lists.
+                let name = w.nodes[n].node.name
+                guard let tracer = w.nodes[n].tracer(for: packet.destination.family) else {
+                    finish(w, .dropped, why: "node \(name) has no \(packet.destination.family.rawValue) address", decidedBy: "routing", deliveredTo: nil)
+                    continue
+                }
+                let trace = tracer.trace(packet: packet, host: w.nodes[n].host,
+                                         options: TraceOptions(allPaths: request.allPaths, seed: request.seed &+ UInt64(w.hops)))
+                for path in trace.paths {
+                    var next = w
+                    next.nodes[n].host = path.host
+                    next.probability *= path.probability
+                    next.packet = path.finalPacket
+                    next.steps += path.steps.map { s in
+                        DataplaneStep(kind: .netfilter, node: name, hook: s.hook?.rawValue, table: s.table, chain: s.chain, rule: s.rule,
+                                      text: s.text, action: s.action, packet: s.packet)
+                    }
+                    if let d = path.dnat { next.dnat = d }
+                    if let s = path.snat { next.snat = s }
+                    next.masquerade = next.masquerade || path.masquerade
+                    switch path.verdict {
+                    case .dropped, .rejected:
+                        let why = Explanation.why(path: path, node: w.nodes[n].node, packet: packet, cluster: cluster)
+                        finish(next, path.verdict == .dropped ? .dropped : .rejected, why: why, decidedBy: path.decidedBy, deliveredTo: nil)
+                    case .accepted:
+                        route(next, from: n, deliveredTo: path.deliveredTo, decidedBy: path.decidedBy, client: client, work: &work, finish: finish)
+                    }
+                }
+            }
+        }
+        return done
+    }
+
+    /// After a node accepted the packet: deliver it locally, to a pod on the bridge, or send it
+    /// to the next node (directly, or through the VXLAN tunnel), or out of the cluster.
+    func route(_ w: Walk, from n: Int, deliveredTo: String?, decidedBy: String, client: (Packet, TraceSource)?,
+               work: inout [Walk], finish: (Walk, PathVerdict, String?, String, String?) -> Void) {
+        var w = w
+        let node = nodes[n].node
+        let dst = w.packet.destination
+        if deliveredTo == "local" {
+            let hostPod = cluster.pods.first { $0.hostNetwork && $0.nodeName == node.name && $0.ports.contains { $0.containerPort == w.packet.destinationPort } }
+            w.steps.append(DataplaneStep(kind: .deliver, node: node.name, action: "delivered locally on node \(node.name)" + (hostPod.map { " to host-network pod \($0.key)" } ?? ""), packet: w.packet))
+            finish(w, .delivered, nil, decidedBy, hostPod.map { "pod/\($0.key)" } ?? "node/\(node.name)")
+            return
+        }
+        let out = w.packet.outInterface ?? "?"
+        if out == NodeNetwork.bridgeName {
+            if let p = podByIP[dst], cluster.pods[p].nodeName == node.name {
+                let pod = cluster.pods[p]
+                w.steps.append(DataplaneStep(kind: .deliver, node: node.name, action: "\(NodeNetwork.bridgeName) → veth → pod \(pod.key) eth0", packet: w.packet))
+                finish(w, .delivered, nil, decidedBy, "pod/\(pod.key)")
+            } else {
+                finish(w, .noRoute, "no pod has \(dst) on node \(node.name)'s bridge (ARP gets no answer)", "routing", nil)
+            }
+            return
+        }
+        guard let (device, nextHop) = w.nodes[n].host.route(to: dst) else {
+            finish(w, .noRoute, "no route to \(dst) on node \(node.name)", "routing", nil)
+            return
+        }
+        if device == NodeNetwork.vxlanDevice(dst.family) {
+            // flannel's VXLAN: the remote node owns the subnet whose network address is the next hop.
+            guard let m = nodes.firstIndex(where: { $0.node.podCIDRs.contains { $0.network == nextHop } }),
+                  let outerSource = node.internalIP(dst.family), let outerDestination = nodes[m].node.internalIP(dst.family) else {
+                finish(w, .noRoute, "no node owns the VXLAN next hop \(nextHop)", "routing", nil)
+                return
+            }
+            let outer = "\(outerSource) → \(outerDestination) udp dport \(NodeNetwork.vxlanPort) vxlan vni 1"
+            w.steps.append(DataplaneStep(kind: .tunnel, node: node.name,
+                                         action: "\(device): encapsulated to node \(nodes[m].node.name), decapsulated on its \(device)",
+                                         packet: w.packet, outer: outer))
+            w.location = .node(m, inInterface: device)
+            work.append(w)
+            return
+        }
+        if let m = nodeByIP[nextHop], m != n {
+            w.steps.append(DataplaneStep(kind: .link, node: node.name, action: "eth0 → node network → eth0 of node \(nodes[m].node.name) (via \(nextHop))", packet: w.packet))
+            w.location = .node(m, inInterface: "eth0")
+            work.append(w)
+            return
+        }
+        if let (clientPacket, source) = client, case .external(let ip) = source, dst == ip, w.packet.source == clientPacket.destination {
+            w.steps.append(DataplaneStep(kind: .deliver, node: node.name, action: "out eth0 via \(nextHop) back to \(ip)", packet: w.packet))
+            finish(w, .delivered, nil, decidedBy, "external/\(ip)")
+            return
+        }
+        w.steps.append(DataplaneStep(kind: .link, node: node.name, action: "out \(device) via \(nextHop): leaves the cluster", packet: w.packet))
+        finish(w, .leftCluster, "routed out of the cluster towards \(dst) via \(nextHop)", "routing", nil)
+    }
+}

@@ -1,0 +1,154 @@
+import Cluster
+import Dataplane
+import Foundation
+import Netfilter
+import Wire
+
+/// Renderings of a data-plane trace: a story for people, diagrams for documents.
+enum TraceRender {
+    static func packet(_ p: Packet) -> String { p.summary }
+
+    /// The hop-by-hop story: for each path, each step with its node, what matched and what
+    /// changed, then the verdict and why; then the reply.
+    static func text(_ t: DataplaneTrace) -> String {
+        var out = "trace \(packet(t.packet)) from \(t.source) to \(t.destination)\n"
+        for n in t.notes { out += "note: \(n)\n" }
+        for (i, p) in t.paths.enumerated() {
+            out += "\n"
+            if t.paths.count > 1 { out += "path \(i + 1) of \(t.paths.count), probability \(String(format: "%.4f", p.probability))\n" }
+            out += steps(p)
+            out += summary(p, reply: false)
+            if let r = p.reply {
+                out += "\nreply \(packet(r.path.steps.first?.packet ?? r.path.finalPacket)):\n"
+                out += steps(r.path)
+                out += summary(r.path, reply: true)
+                out += r.reachedClient
+                    ? "  the reply reaches the client from \(t.packet.destination.joined(port: t.packet.destinationPort)), as it expects\n"
+                    : "  the reply does NOT reach the client as \(t.packet.destination.joined(port: t.packet.destinationPort))\n"
+            }
+        }
+        return out
+    }
+
+    static func steps(_ p: DataplanePath) -> String {
+        var out = ""
+        var last: Packet?
+        for s in p.steps {
+            let node = (s.node ?? "").padding(toLength: 14, withPad: " ", startingAt: 0)
+            switch s.kind {
+            case .netfilter:
+                var where_ = [s.hook, s.table, s.chain].compactMap { $0 }.joined(separator: " ")
+                if let r = s.rule { where_ += " #\(r)" }
+                out += "  \(node) \(where_): \(s.action)\n"
+                if let text = s.text { out += "  \(String(repeating: " ", count: 14))   \(text)\n" }
+            case .link, .deliver:
+                out += "  \(node) \(s.action)\n"
+            case .tunnel:
+                out += "  \(node) \(s.action)\n  \(String(repeating: " ", count: 14))   outer: \(s.outer ?? "")\n"
+            }
+            if let l = last, l.source != s.packet.source || l.destination != s.packet.destination
+                || l.sourcePort != s.packet.sourcePort || l.destinationPort != s.packet.destinationPort {
+                out += "  \(String(repeating: " ", count: 14))   packet is now \(packet(s.packet))\n"
+            }
+            last = s.packet
+        }
+        return out
+    }
+
+    static func summary(_ p: DataplanePath, reply: Bool) -> String {
+        var parts = ["verdict: \(p.verdict.rawValue)"]
+        if let to = p.deliveredTo { parts.append("to \(to)") }
+        if let d = p.dnat { parts.append("DNAT to \(d)") }
+        if let s = p.snat { parts.append("SNAT to \(s)") } else if p.masquerade { parts.append("marked for masquerade") }
+        var out = "  " + parts.joined(separator: "; ") + "\n"
+        if let why = p.why { out += "  why: \(why)\n" }
+        return out
+    }
+
+    /// Participants of a sequence diagram: the places a path visits, in order.
+    static func places(_ p: DataplanePath, source: String) -> [String] {
+        var out = [source]
+        for s in p.steps {
+            if let n = s.node, !out.contains(n) { out.append(n) }
+        }
+        if let d = p.deliveredTo, !out.contains(d) { out.append(d) }
+        return out
+    }
+
+    /// A Mermaid sequence diagram of the first path and its reply (renders on GitHub).
+    static func mermaid(_ t: DataplaneTrace) -> String {
+        guard let p = t.paths.first else { return "sequenceDiagram\n  Note over client: no path\n" }
+        let names = places(p, source: t.source)
+        func id(_ s: String) -> String { "p" + String(names.firstIndex(of: s) ?? 0) }
+        var out = "sequenceDiagram\n"
+        for n in names { out += "  participant \(id(n)) as \(n)\n" }
+        var at = t.source
+        for s in p.steps where s.kind != .netfilter || s.action.hasPrefix("dnat") || s.action.hasPrefix("snat") || s.action.hasPrefix("masquerade") {
+            let here = s.node ?? at
+            if s.kind == .netfilter {
+                out += "  Note over \(id(here)): \(mermaidText(s.action))\n"
+                continue
+            }
+            if here != at { out += "  \(id(at))->>\(id(here)): \(mermaidText(packet(s.packet)))\n"; at = here }
+            if s.kind == .deliver, let d = p.deliveredTo {
+                out += "  \(id(at))->>\(id(d)): \(mermaidText(packet(s.packet)))\n"
+                at = d
+            }
+        }
+        if p.verdict != .delivered { out += "  Note over \(id(at)): \(p.verdict.rawValue): \(mermaidText(p.why ?? ""))\n" }
+        if let r = p.reply {
+            var from = at
+            for s in r.path.steps where s.kind != .netfilter {
+                let here = s.node ?? from
+                if here != from, names.contains(here) { out += "  \(id(from))-->>\(id(here)): \(mermaidText(packet(s.packet)))\n"; from = here }
+            }
+            if names.contains(t.source), from != t.source { out += "  \(id(from))-->>\(id(t.source)): \(mermaidText(packet(r.path.finalPacket)))\n" }
+        }
+        return out
+    }
+
+    static func mermaidText(_ s: String) -> String { s.replacingOccurrences(of: ";", with: ",").replacingOccurrences(of: "#", with: "nr ") }
+
+    /// A Graphviz digraph of the hops of every path.
+    static func dot(_ t: DataplaneTrace) -> String {
+        var out = "digraph trace {\n  rankdir=LR;\n  node [shape=box, fontname=\"sans-serif\"];\n"
+        out += "  label=\"\(dotText("\(packet(t.packet)) from \(t.source) to \(t.destination)"))\";\n"
+        var edges = Set<String>()
+        for (i, p) in t.paths.enumerated() {
+            let names = places(p, source: t.source)
+            for (a, b) in zip(names, names.dropFirst()) {
+                let label = i == 0 && t.paths.count == 1 ? "" : String(format: "p%d %.2f", i + 1, p.probability)
+                edges.insert("  \"\(dotText(a))\" -> \"\(dotText(b))\" [label=\"\(label)\"];")
+            }
+            if p.verdict != .delivered, let last = names.last {
+                edges.insert("  \"\(dotText(last))\" -> \"\(dotText(p.verdict.rawValue + ": " + (p.why ?? "")))\" [style=dashed];")
+            }
+        }
+        out += edges.sorted().joined(separator: "\n") + "\n}\n"
+        return out
+    }
+
+    static func dotText(_ s: String) -> String { s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") }
+
+    /// SVG through Graphviz's `dot`, when it is installed.
+    static func svg(_ t: DataplaneTrace) throws -> String {
+        let which = Process()
+        which.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        which.arguments = ["dot", "-Tsvg"]
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        which.standardInput = input
+        which.standardOutput = output
+        which.standardError = errors
+        do { try which.run() } catch {
+            throw InputError("-o svg needs Graphviz's dot (apt-get install graphviz, or make deps KDP_WITH_GRAPHVIZ=1); -o dot prints its input")
+        }
+        input.fileHandleForWriting.write(Data(dot(t).utf8))
+        try? input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        which.waitUntilExit()
+        guard which.terminationStatus == 0 else {
+            throw InputError("-o svg needs Graphviz's dot (apt-get install graphviz); dot said: \(String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
