@@ -16,9 +16,9 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# The main job on the embedded default topology.
+# The main job on the embedded default topology: a pod reaches a Service, hop by hop, and back.
 demo: build
-	$(KDP_DEBUG) cluster
+	$(KDP_DEBUG) trace --from pod/default/client --to service/default/web:80
 
 # Every test: unit, CLI and (under CI=true, as root) the kernel checks in network namespaces.
 test: deps

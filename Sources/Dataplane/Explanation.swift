@@ -16,10 +16,16 @@ enum Explanation {
             return "\(policy) Local and node \(node.name) has no local endpoint for \(serviceName(name))"
         }
         if reason.contains("traffic not accepted by KUBE-FW-") {
+            // KUBE-PROXY-FIREWALL drops whatever reached the VIP without being DNATed: a source
+            // outside the ranges, or an allowed one on a node that had no endpoint to send it to.
             let name = String(reason.prefix { $0 != " " })
             let svc = lookup(name, cluster)
-            let ranges = svc?.loadBalancerSourceRanges.map(\.description).joined(separator: ", ") ?? "?"
-            return "source \(packet.source) not in loadBalancerSourceRanges of \(serviceName(name)) (\(ranges))"
+            let ranges = svc?.loadBalancerSourceRanges ?? []
+            let allowed = ranges.contains { $0.contains(packet.source) }
+            if allowed, let svc, svc.externalTrafficPolicy == .local {
+                return "externalTrafficPolicy Local and node \(node.name) has no local endpoint for \(serviceName(name)) (source \(packet.source) is within loadBalancerSourceRanges, but nothing DNATed it, so KUBE-PROXY-FIREWALL drops it)"
+            }
+            return "source \(packet.source) not in loadBalancerSourceRanges of \(serviceName(name)) (\(ranges.map(\.description).joined(separator: ", ")))"
         }
         if reason.hasPrefix("policy DROP") { return reason }
         return reason

@@ -75,35 +75,40 @@ enum TraceRender {
         return out
     }
 
-    /// A Mermaid sequence diagram of the first path and its reply (renders on GitHub).
+    /// A Mermaid sequence diagram of the first path and its reply (renders on GitHub): an arrow
+    /// each time the packet moves to another place, labelled with the packet as it travelled,
+    /// and a note wherever an address was rewritten.
     static func mermaid(_ t: DataplaneTrace) -> String {
         guard let p = t.paths.first else { return "sequenceDiagram\n  Note over client: no path\n" }
-        let names = places(p, source: t.source)
+        var names = places(p, source: t.source)
+        if let r = p.reply { for n in places(r.path, source: t.source) where !names.contains(n) { names.append(n) } }
         func id(_ s: String) -> String { "p" + String(names.firstIndex(of: s) ?? 0) }
         var out = "sequenceDiagram\n"
         for n in names { out += "  participant \(id(n)) as \(n)\n" }
-        var at = t.source
-        for s in p.steps where s.kind != .netfilter || s.action.hasPrefix("dnat") || s.action.hasPrefix("snat") || s.action.hasPrefix("masquerade") {
-            let here = s.node ?? at
-            if s.kind == .netfilter {
-                out += "  Note over \(id(here)): \(mermaidText(s.action))\n"
-                continue
+        func arrows(_ path: DataplanePath, from start: String, arrow: String, end: String?) -> String {
+            var lines = ""
+            var at = start
+            var travelling = path.steps.first?.packet ?? path.finalPacket
+            for s in path.steps {
+                let here = s.node ?? at
+                if here != at {
+                    lines += "  \(id(at))\(arrow)\(id(here)): \(mermaidText(packet(travelling)))\n"
+                    at = here
+                }
+                if s.kind == .netfilter, ["dnat", "snat", "masquerade", "reply un-NAT"].contains(where: { s.action.hasPrefix($0) }) {
+                    lines += "  Note over \(id(here)): \(mermaidText(s.action))\n"
+                }
+                travelling = s.packet
             }
-            if here != at { out += "  \(id(at))->>\(id(here)): \(mermaidText(packet(s.packet)))\n"; at = here }
-            if s.kind == .deliver, let d = p.deliveredTo {
-                out += "  \(id(at))->>\(id(d)): \(mermaidText(packet(s.packet)))\n"
-                at = d
+            if path.verdict == .delivered, let to = end, to != at {
+                lines += "  \(id(at))\(arrow)\(id(to)): \(mermaidText(packet(travelling)))\n"
+            } else if path.verdict != .delivered {
+                lines += "  Note over \(id(at)): \(path.verdict.rawValue): \(mermaidText(path.why ?? ""))\n"
             }
+            return lines
         }
-        if p.verdict != .delivered { out += "  Note over \(id(at)): \(p.verdict.rawValue): \(mermaidText(p.why ?? ""))\n" }
-        if let r = p.reply {
-            var from = at
-            for s in r.path.steps where s.kind != .netfilter {
-                let here = s.node ?? from
-                if here != from, names.contains(here) { out += "  \(id(from))-->>\(id(here)): \(mermaidText(packet(s.packet)))\n"; from = here }
-            }
-            if names.contains(t.source), from != t.source { out += "  \(id(from))-->>\(id(t.source)): \(mermaidText(packet(r.path.finalPacket)))\n" }
-        }
+        out += arrows(p, from: t.source, arrow: "->>", end: p.deliveredTo)
+        if let r = p.reply, let start = p.deliveredTo { out += arrows(r.path, from: start, arrow: "-->>", end: t.source) }
         return out
     }
 
