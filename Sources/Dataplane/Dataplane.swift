@@ -17,15 +17,9 @@ public struct Dataplane: Sendable {
     /// The most hops a path may take before it is called a loop.
     static let hopLimit = 32
 
-    public init(cluster: Cluster) throws {
+    public init(cluster: Cluster) {
         self.cluster = cluster
-        var nodes: [NodeHost] = []
-        for node in cluster.nodes {
-            do { nodes.append(try NodeHost(node: node, cluster: cluster)) } catch {
-                throw InputError("node \(node.name): its compiled rules do not parse: \(error)")
-            }
-        }
-        self.nodes = nodes
+        nodes = cluster.nodes.map { NodeHost(node: $0, cluster: cluster) }
         var ni: [String: Int] = [:], byIP: [IPAddress: Int] = [:], pods: [IPAddress: Int] = [:]
         for (i, n) in cluster.nodes.enumerated() {
             ni[n.name] = i
@@ -38,6 +32,12 @@ public struct Dataplane: Sendable {
     }
 
     public func node(named name: String) -> NodeHost? { nodeIndex[name].map { nodes[$0] } }
+
+    /// Compiles and loads every node's rules now rather than on first use (benchmarks, and
+    /// callers that trace many packets).
+    public func loadAllRules() throws {
+        for n in nodes { for f in cluster.settings.families { _ = try n.tracer(for: f) } }
+    }
 
     /// What a trace asks for.
     public struct Request: Sendable {
@@ -209,7 +209,13 @@ public struct Dataplane: Sendable {
                 packet.outInterface = nil
                 // The walk's own copy of the node: this path's conntrack and recent lists.
                 let name = w.nodes[n].node.name
-                guard let tracer = w.nodes[n].tracer(for: packet.destination.family) else {
+                let tracer: Tracer?
+                do { tracer = try w.nodes[n].tracer(for: packet.destination.family) } catch {
+                    // kdp's own compiler output failed to parse: a kdp bug, said as such.
+                    finish(w, .dropped, why: "kdp could not load node \(name)'s compiled rules: \(error)", decidedBy: "kdp", deliveredTo: nil)
+                    continue
+                }
+                guard let tracer else {
                     finish(w, .dropped, why: "node \(name) has no \(packet.destination.family.rawValue) address", decidedBy: "routing", deliveredTo: nil)
                     continue
                 }

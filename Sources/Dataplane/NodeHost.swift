@@ -1,6 +1,7 @@
 import Cluster
 import KubeProxy
 import Netfilter
+import Synchronization
 import Wire
 
 /// One node's network namespace: the interfaces and routes the CNI set up, the rules its
@@ -11,11 +12,9 @@ public struct NodeHost: Sendable {
     public let network: NodeNetwork
     /// Netfilter's view of this namespace, carrying conntrack and the recent lists.
     public var host: Host
-    let tracers: [IPFamily: Tracer]
-    /// The ruleset per family, as iptables-save would show it.
-    public let rulesets: [IPFamily: IPTablesRuleset]
+    let rules: NodeRules
 
-    init(node: Node, cluster: Cluster) throws {
+    init(node: Node, cluster: Cluster) {
         self.node = node
         network = NodeNetwork(node: node, in: cluster)
         var host = Host(
@@ -28,17 +27,45 @@ public struct NodeHost: Sendable {
         // kube-proxy sets route_localnet=1 when it serves NodePorts on 127.0.0.1.
         host.routeLocalnet = cluster.settings.kubeProxy.localhostNodePorts
         self.host = host
-        var tracers: [IPFamily: Tracer] = [:]
-        var rulesets: [IPFamily: IPTablesRuleset] = [:]
-        for family in cluster.settings.families where node.internalIP(family) != nil {
-            let ruleset = IPTablesCompiler.compile(cluster, config: ProxierConfig.forNode(node, in: cluster, family: family))
-            rulesets[family] = ruleset
-            let parsed = try Ruleset.parse(text: try ruleset.saveText(), file: "<\(node.name) \(family.rawValue) rules>")
-            tracers[family] = Tracer(ruleset: parsed, compiled: true)
-        }
-        self.tracers = tracers
-        self.rulesets = rulesets
+        rules = NodeRules(node: node, cluster: cluster)
     }
 
-    func tracer(for family: IPFamily) -> Tracer? { tracers[family] }
+    /// The node's rules for `family`, compiled on first use (a trace usually visits two or three
+    /// nodes of a large cluster; compiling every node up front would dominate its time).
+    func tracer(for family: IPFamily) throws -> Tracer? { try rules.tracer(for: family) }
+
+    /// The ruleset kube-proxy writes on this node for `family`.
+    public func ruleset(for family: IPFamily) -> IPTablesRuleset? { rules.ruleset(for: family) }
+}
+
+/// A node's compiled rulesets and tracers, built once on demand and shared by every copy of the
+/// node (walks copy nodes to follow separate paths; the rules never change).
+final class NodeRules: Sendable {
+    private let node: Node
+    private let cluster: Cluster
+    private let cache = Mutex<[IPFamily: (IPTablesRuleset, Tracer)]>([:])
+
+    init(node: Node, cluster: Cluster) {
+        self.node = node
+        self.cluster = cluster
+    }
+
+    func ruleset(for family: IPFamily) -> IPTablesRuleset? {
+        if let hit = cache.withLock({ $0[family] }) { return hit.0 }
+        return compile(family)
+    }
+
+    private func compile(_ family: IPFamily) -> IPTablesRuleset? {
+        guard node.internalIP(family) != nil, cluster.settings.families.contains(family) else { return nil }
+        return IPTablesCompiler.compile(cluster, config: ProxierConfig.forNode(node, in: cluster, family: family))
+    }
+
+    func tracer(for family: IPFamily) throws -> Tracer? {
+        if let hit = cache.withLock({ $0[family] }) { return hit.1 }
+        guard let ruleset = compile(family) else { return nil }
+        let parsed = try Ruleset.parse(text: try ruleset.saveText(), file: "<\(node.name) \(family.rawValue) rules>")
+        let tracer = Tracer(ruleset: parsed, compiled: true)
+        cache.withLock { $0[family] = (ruleset, tracer) }
+        return tracer
+    }
 }

@@ -27,6 +27,14 @@ public struct TraceDestination: Sendable, Equatable {
     public var service: Service?
     /// The DNS answer that gave the address, for DNS names.
     public var resolvedBy: String?
+
+    public init(address: IPAddress, port: UInt16, spec: String, service: Service? = nil, resolvedBy: String? = nil) {
+        self.address = address
+        self.port = port
+        self.spec = spec
+        self.service = service
+        self.resolvedBy = resolvedBy
+    }
 }
 
 /// Parses `--from` and `--to` against a cluster. Every error says what exists instead.

@@ -38,10 +38,11 @@ extension IPTablesRuleset {
             out += "*\(table)\n"
             for c in builtIn[table]! { out += ":\(c) ACCEPT [0:0]\n" }
             for c in userChains { out += ":\(c) - [0:0]\n" }
+            var byChain: [String: [[String]]] = [:]
+            for r in rules { byChain[r.chain, default: []].append(r.words) }
             for chain in order {
-                for r in rules where r.chain == chain {
-                    let words = try SaveNormalizer.normalize(r.words, family: family)
-                    out += (["-A", chain] + words).joined(separator: " ") + "\n"
+                for words in byChain[chain] ?? [] {
+                    out += (["-A", chain] + (try SaveNormalizer.normalize(words, family: family))).joined(separator: " ") + "\n"
                 }
             }
             out += "COMMIT\n"

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Cluster
+import Dataplane
 import Foundation
 import IPVS
 import KubeProxy
+import Wire
 
 /// `kdp bench`: rule lookup and scheduling speeds on one generated cluster, in one process so
 /// the ratios hold on a noisy machine. Release builds only give meaningful figures.
@@ -117,6 +119,31 @@ struct BenchCommand: ParsableCommand {
             ruleCount = ruleset.filter.rules.count + ruleset.nat.rules.count
         }
         results.append(Result(name: "compile.iptables", ops_per_second: 1 / best, ns_per_op: best * 1e9, seconds: best))
+        // The data plane: every node's rules loaded, then one packet and its reply, pod to Service,
+        // each time a new connection (new source port) to a Service picked by the seed.
+        var plane = Dataplane(cluster: cluster)
+        let loadStart = ContinuousClock.now
+        try plane.loadAllRules()
+        let load = (ContinuousClock.now - loadStart).seconds
+        results.append(Result(name: "dataplane.load", ops_per_second: 1 / load, ns_per_op: load * 1e9, seconds: load))
+        let client = cluster.pods.first { !$0.hostNetwork }!
+        let targets = cluster.services.filter { !$0.headless && $0.namespace != "default" && $0.type != .externalName }
+        var rng = SeededGenerator(seed: seed)
+        let rounds = 20
+        var requests: [Dataplane.Request] = []
+        for i in 0..<rounds {
+            let svc = targets[Int.random(in: 0..<targets.count, using: &rng)]
+            var r = Dataplane.Request(source: .pod(client), destination: TraceDestination(
+                address: svc.clusterIPs[0], port: svc.ports[0].port, spec: "service/\(svc.key)", service: svc))
+            r.sourcePort = UInt16(20000 + i)
+            r.seed = seed &+ UInt64(i)
+            requests.append(r)
+        }
+        let traceStart = ContinuousClock.now
+        for r in requests { _ = try plane.trace(r) }
+        let traced = (ContinuousClock.now - traceStart).seconds
+        results.append(Result(name: "trace.iptables", ops_per_second: Double(rounds) / traced, ns_per_op: traced * 1e9 / Double(rounds), seconds: traced))
+
         for r in IPVSBench.run(services: services, endpoints: endpointsPerService, connections: connections, seed: seed) {
             results.append(Result(name: r.name, ops_per_second: r.opsPerSecond, ns_per_op: r.nsPerOp, seconds: r.seconds))
         }

@@ -20,9 +20,9 @@ func trace(_ from: String, _ to: String, in cluster: Cluster? = nil, plane: inou
     return try plane.trace(request)
 }
 
-func demo() throws -> Dataplane { try Dataplane(cluster: ClusterBuilder.load(paths: [])) }
+func demo() throws -> Dataplane { Dataplane(cluster: try ClusterBuilder.load(paths: [])) }
 
-func plane(_ yaml: String) throws -> Dataplane { try Dataplane(cluster: ClusterBuilder.build(TopologyLoader.parse(text: yaml, file: "t.yaml"))) }
+func plane(_ yaml: String) throws -> Dataplane { Dataplane(cluster: try ClusterBuilder.build(TopologyLoader.parse(text: yaml, file: "t.yaml"))) }
 
 /// The nodes a path's steps happened on, in order, without repeats in a row.
 func nodesVisited(_ p: DataplanePath) -> [String] {
