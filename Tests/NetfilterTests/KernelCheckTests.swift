@@ -12,6 +12,8 @@ import Wire
 final class KernelLab {
     let client: String, node: String, server: String
     private var servers: [Process] = []
+    private var monitor: Process?
+    private var traceFile: URL?
 
     static var enabled: Bool {
         ProcessInfo.processInfo.environment["CI"] == "true" && geteuid() == 0
@@ -52,14 +54,64 @@ final class KernelLab {
         Thread.sleep(forTimeInterval: 0.3)
     }
 
+    /// Starts `xtables-monitor --trace` in the node (the kernel's nft trace events for packets a
+    /// TRACE rule marked); `stopTrace()` returns the first traced packet's events.
+    func startTrace() throws {
+        traceFile = FileManager.default.temporaryDirectory.appendingPathComponent("kdpnf-trace-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))")
+        FileManager.default.createFile(atPath: traceFile!.path, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ip", "netns", "exec", node, "xtables-monitor", "--trace"]
+        p.standardOutput = try FileHandle(forWritingTo: traceFile!)
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        monitor = p
+        Thread.sleep(forTimeInterval: 0.3)
+    }
+
+    /// The kernel's rule path for the first traced packet: `table:chain:verdict` for rules that
+    /// matched and `table:chain:policy:VERDICT` for policies (implicit returns left out).
+    func stopTrace() -> [String] {
+        Thread.sleep(forTimeInterval: 0.3)
+        if let m = monitor { Self.stop(m) }
+        monitor = nil
+        guard let file = traceFile, let text = try? String(contentsOf: file, encoding: .utf8) else { return [] }
+        try? FileManager.default.removeItem(at: file)
+        var firstID: Substring?
+        var out: [String] = []
+        for line in text.split(separator: "\n") where line.hasPrefix(" TRACE: ") {
+            let f = line.split(separator: " ")
+            guard f.count >= 4 else { continue }
+            if firstID == nil { firstID = f[2] }
+            guard f[2] == firstID else { continue }
+            let parts = f[3].split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count >= 3 else { continue }
+            switch parts[2] {
+            case "rule" where parts.count >= 5:
+                // xtables-monitor prints NFT_RETURN (-5) as a number.
+                let verdict = parts[4] == "0xfffffffb" ? "RETURN" : parts[4...].joined(separator: ":")
+                let event = "\(parts[0]):\(parts[1]):" + verdict
+                // The trace id is reused by later packets of the connection: each packet starts
+                // with the raw TRACE rule, so a second start ends the first packet.
+                if !out.isEmpty && event == out[0] { return out }
+                out.append(event)
+            case "policy" where parts.count >= 4:
+                out.append("\(parts[0]):\(parts[1]):policy:\(parts[3])")
+            default:
+                break
+            }
+        }
+        return out
+    }
+
     /// Runs `script` inside one of the lab's namespaces.
     func exec(_ namespace: String, _ script: String) throws {
         try Self.sh("ip netns exec \(namespace) sh -c '\(script)'")
     }
 
     func close() {
-        // SIGKILL by pid: the children of a Swift Testing run may have SIGTERM blocked.
-        for p in servers where p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        _ = stopTrace()
+        for p in servers { Self.stop(p) }
         _ = try? Self.sh("ip netns del \(client); ip netns del \(node); ip netns del \(server); true")
     }
 
@@ -118,6 +170,14 @@ final class KernelLab {
             throw ShellError(description: "exit \(p.terminationStatus): \(script.prefix(200)): \(String(decoding: edata, as: UTF8.self))")
         }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// SIGKILL by pid (the children of a Swift Testing run may have SIGTERM blocked), then wait
+    /// a bounded time for Foundation to see the exit.
+    static func stop(_ p: Process) {
+        guard p.isRunning else { return }
+        kill(p.processIdentifier, SIGKILL)
+        for _ in 0..<100 where p.isRunning { Thread.sleep(forTimeInterval: 0.02) }
     }
 
     static func spawn(_ args: [String]) throws -> Process {
@@ -184,6 +244,10 @@ final class KernelLab {
 
     """
 
+    /// The rules with a TRACE rule in raw PREROUTING for packets from the client side, so the
+    /// kernel reports each probe's rule path.
+    static let tracedRules = "*raw\n-A PREROUTING -i n1 -j TRACE\nCOMMIT\n" + rules
+
     struct Probe {
         let proto: IPProtocol, src: String, sport: UInt16, dst: String, dport: UInt16
         var packet: Packet {
@@ -195,11 +259,19 @@ final class KernelLab {
     /// Runs the probe on the kernel and in kdp (all paths), checks they agree, and returns the
     /// kdp path the kernel took (for following connections).
     @discardableResult
-    func check(_ lab: KernelLab, _ tracer: Tracer, _ host: Netfilter.Host, _ p: Probe, sourceLocation: SourceLocation = #_sourceLocation) throws -> TracePath? {
+    func check(_ lab: KernelLab, _ tracer: Tracer, _ host: Netfilter.Host, _ p: Probe, traced: Bool = false,
+               sourceLocation: SourceLocation = #_sourceLocation) throws -> TracePath? {
         try lab.flushConntrack()
+        if traced { try lab.startTrace() }
         let outcome = try lab.probe(p.proto, from: p.src, p.sport, to: p.dst, p.dport)
+        let kernelPath = traced ? lab.stopTrace() : []
         let kernel = try lab.conntrack()
         let trace = tracer.trace(packet: p.packet, host: host, options: TraceOptions(allPaths: true))
+        if traced {
+            #expect(!kernelPath.isEmpty, "the kernel traced \(p.packet.summary)", sourceLocation: sourceLocation)
+            let kdpPaths = trace.paths.map(Self.kernelPath)
+            #expect(kdpPaths.contains(kernelPath), "kernel rule path \(kernelPath) is one of kdp's \(kdpPaths)", sourceLocation: sourceLocation)
+        }
         let entry = kernel.entries.first { $0.original.source == p.packet.source && $0.original.sourcePort == p.sport }
         switch outcome {
         case .refused:
@@ -222,6 +294,27 @@ final class KernelLab {
         }
     }
 
+    /// kdp's steps as the kernel's trace names them (nf_tables_core.c nft_do_chain: a rule
+    /// that matched reports its verdict, CONTINUE when it has none; a base chain reports its
+    /// policy).
+    static func kernelPath(_ p: TracePath) -> [String] {
+        p.steps.compactMap { s -> String? in
+            guard let chain = s.chain else { return nil }
+            if s.rule == nil {
+                return s.action.hasPrefix("policy ") ? "\(s.table):\(chain):policy:\(s.action.dropFirst(7).uppercased())" : nil
+            }
+            let a = s.action
+            let verdict: String
+            if a.hasPrefix("jump ") { verdict = "JUMP:" + a.dropFirst(5) }
+            else if a.hasPrefix("goto ") { verdict = "GOTO:" + a.dropFirst(5) }
+            else if a == "return" { verdict = "RETURN" }
+            else if a == "accept" || a.hasPrefix("dnat to") || a.hasPrefix("snat to") || a.hasPrefix("masquerade to") || a.hasPrefix("redirect to") { verdict = "ACCEPT" }
+            else if a == "drop" || a.hasPrefix("reject") { verdict = "DROP" }
+            else { verdict = "CONTINUE" }
+            return "\(s.table):\(chain):\(verdict)"
+        }
+    }
+
     /// Reply tuples agree; a source port the kernel chose at random (remapped on a clash)
     /// agrees when both remapped it away from the original.
     static func sameReply(_ a: ConntrackTuple, _ b: ConntrackTuple) -> Bool {
@@ -233,26 +326,26 @@ final class KernelLab {
     func kdpAgreesWithTheKernelOnKubeProxyShapedRules() throws {
         let lab = try KernelLab()
         defer { lab.close() }
-        try lab.load(Self.rules)
-        let rs = try Ruleset.parse(text: Self.rules, file: "kernel-check")
+        try lab.load(Self.tracedRules)
+        let rs = try Ruleset.parse(text: Self.tracedRules, file: "kernel-check")
         let tracer = Tracer(ruleset: rs)
         let host = KernelLab.host
 
         // ClusterIP from a non-pod source: DNAT + masquerade to the node's n2 address, port kept.
-        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41000, dst: "10.96.0.10", dport: 80))
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41000, dst: "10.96.0.10", dport: 80), traced: true)
         // From the "pod" source: DNAT only, source kept.
-        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.3", sport: 41001, dst: "10.96.0.10", dport: 80))
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.3", sport: 41001, dst: "10.96.0.10", dport: 80), traced: true)
         // NodePort on the node's own address (addrtype LOCAL), masqueraded.
-        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41002, dst: "10.99.1.1", dport: 30080))
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41002, dst: "10.99.1.1", dport: 30080), traced: true)
         // UDP DNAT.
-        try check(lab, tracer, host, Probe(proto: .udp, src: "10.99.1.2", sport: 41003, dst: "10.96.0.53", dport: 53))
+        try check(lab, tracer, host, Probe(proto: .udp, src: "10.99.1.2", sport: 41003, dst: "10.96.0.53", dport: 53), traced: true)
         // REJECT (no endpoints), DROP (no local endpoints), multiport REJECT.
-        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41004, dst: "10.96.0.40", dport: 80))
-        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41005, dst: "10.96.0.41", dport: 80))
-        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41006, dst: "10.96.0.50", dport: 7005))
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41004, dst: "10.96.0.40", dport: 80), traced: true)
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41005, dst: "10.96.0.41", dport: 80), traced: true)
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41006, dst: "10.96.0.50", dport: 7005), traced: true)
         // statistic: whatever the kernel picked is one of kdp's two paths, each 1/2.
         for i in 0..<4 {
-            try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41010 + UInt16(i), dst: "10.96.0.20", dport: 80))
+            try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41010 + UInt16(i), dst: "10.96.0.20", dport: 80), traced: true)
         }
     }
 
@@ -312,7 +405,7 @@ final class KernelLab {
         try lab.exec(lab.server, "for i in 1 2 3 4 5; do ip addr add 10.180.0.$i/32 dev s0; done")
         try lab.exec(lab.client, "ip addr add 203.0.113.5/32 dev c0 && ip addr add 198.51.100.7/32 dev c0")
         try lab.addServer(port: 80)
-        let rules = KubeProxyExample.rules(nfacct: false)
+        let rules = "*raw\n-A PREROUTING -i n1 -j TRACE\nCOMMIT\n" + KubeProxyExample.rules(nfacct: false)
         try lab.load(rules)
         let tracer = Tracer(ruleset: try Ruleset.parse(text: rules, file: "upstream"))
         let ip = KubeProxyExample.ip
@@ -329,7 +422,7 @@ final class KernelLab {
         var sport: UInt16 = 45000
         func probe(_ src: String, _ dst: String, _ dport: UInt16) throws {
             sport += 1
-            try checks.check(lab, tracer, host, P(proto: .tcp, src: src, sport: sport, dst: dst, dport: dport))
+            try checks.check(lab, tracer, host, P(proto: .tcp, src: src, sport: sport, dst: dst, dport: dport), traced: true)
         }
         try probe("203.0.113.5", "172.30.0.41", 80)    // ClusterIP from outside: DNAT + masquerade
         try probe("10.99.1.2", "172.30.0.44", 80)      // from a pod, two endpoints (statistic)
