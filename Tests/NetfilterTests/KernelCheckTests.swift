@@ -78,8 +78,16 @@ final class KernelLab {
         guard let file = traceFile, let text = try? String(contentsOf: file, encoding: .utf8) else { return [] }
         try? FileManager.default.removeItem(at: file)
         var firstID: Substring?
+        var firstIPID: Substring?, currentIPID: Substring?
         var out: [String] = []
-        for line in text.split(separator: "\n") where line.hasPrefix(" TRACE: ") {
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("PACKET: ") {
+                // The trace id is reused by later packets of a connection; the IP ID is not.
+                currentIPID = line.split(separator: " ").first { $0.hasPrefix("ID=") }
+                if firstIPID == nil { firstIPID = currentIPID }
+                continue
+            }
+            guard line.hasPrefix(" TRACE: "), currentIPID == firstIPID else { continue }
             let f = line.split(separator: " ")
             guard f.count >= 4 else { continue }
             if firstID == nil { firstID = f[2] }
@@ -90,11 +98,7 @@ final class KernelLab {
             case "rule" where parts.count >= 5:
                 // xtables-monitor prints NFT_RETURN (-5) as a number.
                 let verdict = parts[4] == "0xfffffffb" ? "RETURN" : parts[4...].joined(separator: ":")
-                let event = "\(parts[0]):\(parts[1]):" + verdict
-                // The trace id is reused by later packets of the connection: each packet starts
-                // with the raw TRACE rule, so a second start ends the first packet.
-                if !out.isEmpty && event == out[0] { return out }
-                out.append(event)
+                out.append("\(parts[0]):\(parts[1]):" + verdict)
             case "policy" where parts.count >= 4:
                 out.append("\(parts[0]):\(parts[1]):policy:\(parts[3])")
             default:
@@ -387,6 +391,57 @@ final class KernelLab {
         #expect((kb.reply.destinationPort == 43000) == (tb.finalPacket.sourcePort == 43000),
                 "kernel remapped to \(kb.reply.destinationPort), kdp to \(tb.finalPacket.sourcePort)")
         #expect(kb.reply.destination == tb.finalPacket.source)
+    }
+}
+
+/// Matches and targets beyond kube-proxy's core set, each probe compared on verdict, conntrack
+/// tuples and the kernel's rule path: CT --notrack and ctstate UNTRACKED, MARK/CONNMARK with
+/// mark and connmark matches, interface wildcards, --syn and --tcp-flags, source-port ranges,
+/// negated protocol, multiport, goto and RETURN.
+@Suite(.serialized) struct MoreMatchesKernelCheckTests {
+    static let rules = """
+    *raw
+    -A PREROUTING -i n1 -j TRACE
+    -A PREROUTING -i n+ -p tcp -m tcp --dport 9000 -j CT --notrack
+    COMMIT
+    *mangle
+    -A PREROUTING -i n1 -p tcp -m tcp --sport 43000:43099 -j MARK --set-xmark 0x10/0xff
+    -A PREROUTING -m mark --mark 0x10/0xff -j CONNMARK --save-mark
+    COMMIT
+    *nat
+    :GO - [0:0]
+    :BACK - [0:0]
+    -A PREROUTING -d 10.96.1.1/32 -p tcp -m tcp --dport 80 -g GO
+    -A PREROUTING -d 10.96.1.2/32 -p tcp -m multiport --dports 81,82:85 -j BACK
+    -A PREROUTING -d 10.96.1.2/32 ! -p udp -j BACK
+    -A PREROUTING -d 10.96.1.2/32 -p tcp -j DNAT --to-destination 10.99.2.2:8081
+    -A GO -p tcp -m connmark --mark 0x10/0xff -j DNAT --to-destination 10.99.2.2:8081
+    -A GO -p tcp -m tcp --tcp-flags SYN,RST,ACK,FIN SYN -j DNAT --to-destination 10.99.2.2:8080
+    -A BACK -m mark ! --mark 0x10/0xff -j RETURN
+    -A BACK -p tcp -j DNAT --to-destination 10.99.2.2:8080
+    COMMIT
+    *filter
+    :FORWARD DROP [0:0]
+    -A FORWARD -m conntrack --ctstate UNTRACKED -j REJECT
+    -A FORWARD -i n1 -o n+ -p tcp -m tcp --syn -j ACCEPT
+    -A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+    COMMIT
+
+    """
+
+    @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
+    func kdpAgreesWithTheKernelOnMoreMatchesAndTargets() throws {
+        let lab = try KernelLab()
+        defer { lab.close() }
+        try lab.load(Self.rules)
+        let tracer = Tracer(ruleset: try Ruleset.parse(text: Self.rules, file: "more"))
+        let host = KernelLab.host
+        let checks = KernelCheckTests()
+        typealias P = KernelCheckTests.Probe
+        for (sport, dst, dport) in [(43001, "10.96.1.1", 80), (44001, "10.96.1.1", 80), (43002, "10.96.1.2", 83),
+                                    (44002, "10.96.1.2", 83), (44003, "10.96.1.2", 86), (44004, "10.99.2.2", 9000)] as [(UInt16, String, UInt16)] {
+            try checks.check(lab, tracer, host, P(proto: .tcp, src: "10.99.1.2", sport: sport, dst: dst, dport: dport), traced: true)
+        }
     }
 }
 
