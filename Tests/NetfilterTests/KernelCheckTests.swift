@@ -492,3 +492,72 @@ final class KernelLab {
         try probe("203.0.113.5", "192.168.99.33", 80)  // externalIP, eTP=Cluster: DNAT + masquerade
     }
 }
+
+/// kdp refuses exactly what the kernel refuses: each snippet is loaded with the real
+/// iptables-restore into its own fresh namespace, and parsed by kdp; both must accept or both
+/// reject.
+@Suite(.serialized) struct RestoreAcceptanceKernelCheckTests {
+    static let cases: [(TableName, String)] = [
+        (.filter, "-A INPUT -p tcp --dport 80 -j ACCEPT"),
+        (.filter, "-A INPUT -m tcp -p tcp -d 10.0.0.1 --dport 80 -j ACCEPT"),
+        (.filter, "-A INPUT ! -s 10.0.0.0/8 -i eth+ -j DROP"),
+        (.filter, "-A INPUT -m conntrack --ctstate NEW,ESTABLISHED,DNAT -j ACCEPT"),
+        (.filter, "-A INPUT -m statistic --mode nth --every 3 --packet 2 -j ACCEPT"),
+        (.filter, "-A INPUT -m recent --name X --rcheck --seconds 10 --reap -j ACCEPT"),
+        (.filter, "-A INPUT -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT"),
+        (.filter, "-A INPUT -p udp -m multiport --dports 53,5353:5360 -j ACCEPT"),
+        (.filter, "-A INPUT -m comment --comment \"a b\" -m mark ! --mark 0x1/0x1 -j ACCEPT"),
+        (.filter, "-A INPUT -j REJECT --reject-with icmp-host-prohibited"),
+        (.filter, "-A INPUT -p tcp -j REJECT --reject-with tcp-reset"),
+        (.filter, "-A INPUT -p icmp -m icmp --icmp-type echo-request -j ACCEPT"),
+        (.filter, "-A INPUT -j LOG --log-prefix \"kdp: \""),
+        (.nat, "-A PREROUTING -j MARK --or-mark 0x4000"),
+        (.nat, "-A POSTROUTING -j MASQUERADE --random-fully"),
+        (.nat, "-A OUTPUT -p tcp -j DNAT --to-destination 10.0.0.1:8080"),
+        (.raw, "-A PREROUTING -p udp -m udp --dport 53 -j CT --notrack"),
+        (.filter, "-A INPUT -j REJECT --reject-with tcp-reset"),
+        (.filter, "-A INPUT -p tcp -j DNAT --to-destination 1.2.3.4:80"),
+        (.nat, "-A POSTROUTING -p tcp -j DNAT --to-destination 1.2.3.4:80"),
+        (.nat, "-A PREROUTING -j MASQUERADE"),
+        (.nat, "-A OUTPUT -j SNAT --to-source 1.2.3.4"),
+        (.nat, ":X - [0:0]\n-A X -p tcp -j DNAT --to-destination 1.2.3.4:80\n-A POSTROUTING -j X"),
+        (.filter, "-A INPUT -j CT --notrack"),
+        (.raw, "-A PREROUTING -j REJECT"),
+        (.mangle, "-A PREROUTING -p tcp -j REJECT"),
+        (.nat, "-A PREROUTING -j DNAT --to-destination 1.2.3.4:80"),
+        (.filter, "-A INPUT -m tcp --dport 80 -j ACCEPT"),
+        (.filter, "-A INPUT --dport 80 -j ACCEPT"),
+        (.filter, "-A INPUT -m recent --reap -j ACCEPT"),
+        (.filter, "-A INPUT -m recent --name X --rcheck --set -j ACCEPT"),
+        (.filter, "-A INPUT -p tcp -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16 -j ACCEPT"),
+        (.filter, "-A INPUT -m statistic --mode nth --every 3 --packet 3 -j ACCEPT"),
+        (.filter, "-A INPUT -m statistic --mode random --probability 0.5 --every 3 -j ACCEPT"),
+        (.filter, "-A INPUT -i eth0 -i eth1 -j ACCEPT"),
+        (.filter, "-A INPUT -p tcp --dport 80 --dport 81 -j ACCEPT"),
+        (.filter, "-A INPUT -m addrtype -j ACCEPT"),
+        (.filter, "-A INPUT -m conntrack -j ACCEPT"),
+        (.filter, "-A INPUT -p tcp --syn --tcp-flags SYN SYN -j ACCEPT"),
+        (.filter, "-A INPUT -o eth0 -j ACCEPT"),
+        (.filter, "-A OUTPUT -i eth0 -j ACCEPT"),
+        (.filter, "-A OUTPUT -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT"),
+        (.filter, "-A INPUT -s 10.0.0.256 -j ACCEPT"),
+        (.filter, "-A INPUT -j NOSUCHCHAIN"),
+        (.filter, "-A INPUT -m conntrack --ctstate BOGUS -j ACCEPT"),
+        (.filter, "-A INPUT -m statistic --mode random --probability 1.5 -j ACCEPT"),
+    ]
+
+    @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
+    func kdpRefusesExactlyWhatIptablesRestoreRefuses() throws {
+        for (table, body) in Self.cases {
+            let text = "*\(table.rawValue)\n\(body)\nCOMMIT\n"
+            let ns = "kdpnf-r-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
+            try KernelLab.sh("ip netns add \(ns)")
+            defer { _ = try? KernelLab.sh("ip netns del \(ns)") }
+            let kernelAccepts = (try? KernelLab.sh("ip netns exec \(ns) iptables-restore <<'KDP_RULES'\n\(text)KDP_RULES\n")) != nil
+            var kdpError: RulesetParseError?
+            do { _ = try Ruleset.parse(text: text, file: "case") } catch { kdpError = error }
+            #expect(kernelAccepts == (kdpError == nil),
+                    "\(table.rawValue): \(body) — kernel \(kernelAccepts ? "accepts" : "refuses"), kdp \(kdpError.map { "refuses: \($0)" } ?? "accepts")")
+        }
+    }
+}
