@@ -140,8 +140,9 @@ struct RuleParser {
         if negate { throw RuleError(word: "!", reason: "'!' at the end of the rule") }
 
         var matches = header
+        matches.reserveCapacity(header.count + uses.count * 2)
         for use in uses {
-            matches += try build(use.module, use.options, proto: proto ?? nil)
+            try build(use.module, use.options, proto: proto ?? nil, into: &matches)
         }
         var target: Target?
         var jumpChain: String?
@@ -287,9 +288,8 @@ struct RuleParser {
     // MARK: modules
 
     private mutating func build(
-        _ module: String, _ opts: [Option], proto: IPProtocol?
-    ) throws(RuleError) -> [Match] {
-        var out: [Match] = []
+        _ module: String, _ opts: [Option], proto: IPProtocol?, into out: inout [Match]
+    ) throws(RuleError) {
         func one(_ name: String) -> (negated: Bool, args: Args)? {
             opts.last(where: { $0.name == name }).map { ($0.negated, $0.args) }
         }
@@ -501,7 +501,6 @@ struct RuleParser {
         default:
             throw RuleError(word: module, reason: "unknown match module")
         }
-        return out
     }
 
     static func tcpFlags(_ s: String) throws(RuleError) -> UInt8 {

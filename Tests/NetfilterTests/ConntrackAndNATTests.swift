@@ -88,3 +88,14 @@ import Wire
         #expect(c.snat != nil)
     }
 }
+
+@Suite struct RouteLocalnetTests {
+    @Test func localhostNodePortNeedsRouteLocalnet() throws {
+        let t = try KubeProxyExample.tracer()
+        var host = KubeProxyExample.host
+        host.routeLocalnet = false
+        let p = t.trace(packet: KubeProxyExample.tcp("127.0.0.1", 40000, "127.0.0.1", 3001, in: nil), host: host).paths[0]
+        #expect(p.verdict == .dropped)
+        #expect(p.reason?.contains("route_localnet") == true)
+    }
+}
