@@ -126,8 +126,10 @@ final class KernelLab {
 
     enum Outcome: String { case connected, refused, timeout, sent }
 
-    /// One TCP connection attempt (SYN, 1.5 s at most) or one UDP datagram from the client.
-    func probe(_ proto: IPProtocol, from src: String, _ sport: UInt16, to dst: String, _ dport: UInt16) throws -> Outcome {
+    /// One TCP connection attempt (SYN, 1.5 s at most) or one UDP datagram from the client (or
+    /// from `namespace`).
+    func probe(_ proto: IPProtocol, from src: String, _ sport: UInt16, to dst: String, _ dport: UInt16,
+               in namespace: String? = nil) throws -> Outcome {
         let body = proto == .tcp ? """
         s=socket.socket(); s.bind(("\(src)", \(sport))); s.settimeout(1.5)
         try:
@@ -137,7 +139,7 @@ final class KernelLab {
         """ : """
         s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("\(src)", \(sport))); s.sendto(b"kdp", ("\(dst)", \(dport))); print("sent")
         """
-        let out = try Self.sh("ip netns exec \(client) python3 -c '\nimport socket\n\(body)\n'")
+        let out = try Self.sh("ip netns exec \(namespace ?? client) python3 -c '\nimport socket\n\(body)\n'")
         return Outcome(rawValue: out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .timeout
     }
 
@@ -350,6 +352,38 @@ final class KernelLab {
         // statistic: whatever the kernel picked is one of kdp's two paths, each 1/2.
         for i in 0..<4 {
             try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41010 + UInt16(i), dst: "10.96.0.20", dport: 80), traced: true)
+        }
+    }
+
+    @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
+    func localhostDNATLeavesOnlyWithRouteLocalnet() throws {
+        let lab = try KernelLab()
+        defer { lab.close() }
+        let rules = """
+        *nat
+        -A OUTPUT -d 127.0.0.1/32 -p tcp -m tcp --dport 3001 -j DNAT --to-destination 10.99.2.2:8080
+        -A POSTROUTING -o n2 -j MASQUERADE
+        COMMIT
+
+        """
+        try lab.load(rules)
+        let tracer = Tracer(ruleset: try Ruleset.parse(text: rules, file: "localnet"))
+        for (i, localnet) in [false, true].enumerated() {
+            try lab.exec(lab.node, "sysctl -qw net.ipv4.conf.all.route_localnet=\(localnet ? 1 : 0)")
+            try lab.flushConntrack()
+            let sport = UInt16(46000 + i)
+            let outcome = try lab.probe(.tcp, from: "127.0.0.1", sport, to: "127.0.0.1", 3001, in: lab.node)
+            var host = KernelLab.host
+            host.routeLocalnet = localnet
+            let p = Probe(proto: .tcp, src: "127.0.0.1", sport: sport, dst: "127.0.0.1", dport: 3001)
+            var packet = p.packet
+            packet.inInterface = nil
+            let path = tracer.trace(packet: packet, host: host).paths[0]
+            #expect((outcome == .connected) == (path.verdict == .accepted), "route_localnet=\(localnet): kernel \(outcome), kdp \(path.verdict)")
+            if outcome == .connected {
+                let e = try #require(try lab.conntrack().entries.first { $0.original.sourcePort == sport })
+                #expect(path.host.conntrack.entries.first?.reply == e.reply)
+            }
         }
     }
 
