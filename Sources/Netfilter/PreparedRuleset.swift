@@ -41,6 +41,10 @@ struct QuickHeader: Sendable {
                 if case .v4(let a) = ps[0].network {
                     destination = a.value; destinationMask = UInt32(truncatingIfNeeded: ps[0].mask); destinationNegated = neg
                 }
+            case .sourceMasked(let v, let mask, let neg):
+                source = v; sourceMask = mask; sourceNegated = neg
+            case .destinationMasked(let v, let mask, let neg):
+                destination = v; destinationMask = mask; destinationNegated = neg
             case .proto(let p?, let neg):
                 proto = p.rawValue; checksProto = true; protoNegated = neg
             default:

@@ -66,10 +66,15 @@ struct RuleParser {
             switch w {
             case "-s", "--source", "--src", "-d", "--destination", "--dst":
                 let a = try arg()[0]
-                try once(w.hasPrefix("-s") || w == "--source" || w == "--src" ? "-s" : "-d", w)
-                let prefixes = try Self.prefixes(a)
-                header.append(w.hasPrefix("-s") || w == "--source" || w == "--src"
-                              ? .source(prefixes, negated: negate) : .destination(prefixes, negated: negate))
+                let isSource = w.hasPrefix("-s") || w == "--source" || w == "--src"
+                try once(isSource ? "-s" : "-d", w)
+                if let (value, mask) = Self.nonPrefixMask(a) {
+                    header.append(isSource ? .sourceMasked(value: value, mask: mask, negated: negate)
+                                           : .destinationMasked(value: value, mask: mask, negated: negate))
+                } else {
+                    let prefixes = try Self.prefixes(a)
+                    header.append(isSource ? .source(prefixes, negated: negate) : .destination(prefixes, negated: negate))
+                }
                 i += 2
             case "-p", "--protocol":
                 let a = try arg()[0]
@@ -223,6 +228,16 @@ struct RuleParser {
         guard dots == 3, digits > 0 || inLength else { return nil }
         if !inLength { guard digits > 0 else { return nil } }
         return (IPv4Address(value << 8 | field), length)
+    }
+
+    /// `a.b.c.d/w.x.y.z` whose mask is not a run of ones: (address & mask, mask).
+    static func nonPrefixMask(_ s: String) -> (UInt32, UInt32)? {
+        let parts = s.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[1].contains("."), let mask = try? IPv4Address(parsing: parts[1]),
+              let a = try? IPv4Address(parsing: parts[0]) else { return nil }
+        let m = mask.value
+        let contiguous = m == 0 || (~m) & (~m &+ 1) == 0  // ones then zeros
+        return contiguous ? nil : (a.value & m, m)
     }
 
     static func prefix(_ s: String) throws(RuleError) -> Prefix {

@@ -575,6 +575,8 @@ final class KernelLab {
         (.filter, "-A OUTPUT -i eth0 -j ACCEPT"),
         (.filter, "-A OUTPUT -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT"),
         (.filter, "-A INPUT -s 10.0.0.256 -j ACCEPT"),
+        (.filter, "-A INPUT -s 10.0.0.1/255.255.0.255 -j ACCEPT"),
+        (.filter, "-A INPUT -d 10.0.0.0/255.0.0.0 -j ACCEPT"),
         (.filter, "-A INPUT -j NOSUCHCHAIN"),
         (.filter, "-A INPUT -m conntrack --ctstate BOGUS -j ACCEPT"),
         (.filter, "-A INPUT -m statistic --mode random --probability 1.5 -j ACCEPT"),
