@@ -172,7 +172,11 @@ extension Tracer {
     private func policy(_ t: PreparedTable, _ start: Int, _ hook: Hook, _ s: inout PathState) {
         let c = t.chains[start]
         let p = c.policy ?? .accept
-        s.step(hook, t.name.rawValue, chain: c.name, text: "policy \(p.rawValue)", "policy \(p.rawValue.lowercased())")
+        // An empty built-in chain with policy ACCEPT changes nothing; iptables-nft does not
+        // even create it as a base chain, so `nft monitor trace` shows nothing for it either.
+        if !(p == .accept && c.rules.isEmpty) {
+            s.step(hook, t.name.rawValue, chain: c.name, text: "policy \(p.rawValue)", "policy \(p.rawValue.lowercased())")
+        }
         if t.name == .filter || t.name == .security { s.lastFilterDecision = "policy" }
         if p == .drop {
             s.finished = (.dropped, "policy", "policy DROP of \(t.name.rawValue) \(c.name)")

@@ -16,11 +16,22 @@ public struct ConntrackTuple: Hashable, Sendable, CustomStringConvertible {
         self.proto = proto
     }
 
-    /// The tuple a reply carries (nf_ct_invert_tuple).
+    /// The tuple a reply carries (nf_ct_invert_tuple). ICMP keeps the id and maps the query
+    /// type to its reply type (icmp_invert_tuple: echo 8 ↔ 0, timestamp 13 ↔ 14, info 15 ↔ 16,
+    /// address mask 17 ↔ 18).
     public var inverted: ConntrackTuple {
-        ConntrackTuple(source: destination, sourcePort: destinationPort, destination: source,
-                       destinationPort: sourcePort, proto: proto)
+        if proto == .icmp {
+            let type = UInt8(destinationPort >> 8), code = destinationPort & 0xFF
+            let inverse: [UInt8: UInt8] = [8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17]
+            return ConntrackTuple(source: destination, sourcePort: sourcePort, destination: source,
+                                  destinationPort: UInt16(inverse[type] ?? type) << 8 | code, proto: proto)
+        }
+        return ConntrackTuple(source: destination, sourcePort: destinationPort, destination: source,
+                              destinationPort: sourcePort, proto: proto)
     }
+
+    /// ICMP types that can start a connection (icmp_new: echo, timestamp, info, address mask).
+    static let icmpQueryTypes: Set<UInt8> = [8, 13, 15, 17]
 
     /// As `conntrack -L` prints one direction: `src=.. dst=.. sport=.. dport=..`.
     public var description: String {
@@ -52,8 +63,9 @@ public struct ConntrackEntry: Hashable, Sendable {
         self.original = original
         self.reply = reply
         self.seenReply = seenReply
-        sourceNAT = reply.destination != original.source || reply.destinationPort != original.sourcePort
-        destinationNAT = reply.source != original.destination || reply.sourcePort != original.destinationPort
+        let seen = reply.inverted  // the original tuple as translated
+        sourceNAT = seen.source != original.source || seen.sourcePort != original.sourcePort
+        destinationNAT = seen.destination != original.destination || seen.destinationPort != original.destinationPort
         sourceNATDone = true
         destinationNATDone = true
     }
@@ -104,8 +116,14 @@ public struct ConntrackTable: Hashable, Sendable {
             var unreplied = false
             func flush() {
                 if let s = cur["src"], let d = cur["dst"], let sa = try? IPAddress(parsing: s), let da = try? IPAddress(parsing: d) {
-                    tuples.append(ConntrackTuple(source: sa, sourcePort: UInt16(cur["sport"] ?? "") ?? 0, destination: da,
-                                                 destinationPort: UInt16(cur["dport"] ?? "") ?? 0, proto: proto))
+                    if proto == .icmp {
+                        let type = UInt16(cur["type"] ?? "") ?? 0, code = UInt16(cur["code"] ?? "") ?? 0
+                        tuples.append(ConntrackTuple(source: sa, sourcePort: UInt16(cur["id"] ?? "") ?? 0, destination: da,
+                                                     destinationPort: type << 8 | code, proto: proto))
+                    } else {
+                        tuples.append(ConntrackTuple(source: sa, sourcePort: UInt16(cur["sport"] ?? "") ?? 0, destination: da,
+                                                     destinationPort: UInt16(cur["dport"] ?? "") ?? 0, proto: proto))
+                    }
                 }
                 cur = [:]
             }
@@ -116,7 +134,7 @@ public struct ConntrackTable: Hashable, Sendable {
                 let k = String(kv[0]), v = String(kv[1])
                 if k == "src" && cur["src"] != nil { flush() }
                 if k == "mark" { mark = UInt32(v) ?? 0; continue }
-                if ["src", "dst", "sport", "dport"].contains(k) { cur[k] = v }
+                if ["src", "dst", "sport", "dport", "type", "code", "id"].contains(k) { cur[k] = v }
             }
             flush()
             guard tuples.count >= 2 else { continue }

@@ -44,6 +44,14 @@ extension Tracer {
                 return
             }
         }
+        if s.packet.proto == .icmp && !ConntrackTuple.icmpQueryTypes.contains(s.packet.icmpType) {
+            // icmp_new refuses replies and errors without a connection (errors for a known
+            // connection would be RELATED; kdp does not model embedded headers).
+            s.conn.info = .invalid
+            let type = s.packet.icmpType
+            s.step(s.entryHook, "conntrack", "invalid: ICMP type \(type) cannot start a connection")
+            return
+        }
         s.conn.entry = ConntrackEntry(original: tuple)
         s.conn.info = .new
         s.step(s.entryHook, "conntrack", "new connection")

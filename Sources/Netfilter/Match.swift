@@ -100,6 +100,10 @@ public enum PortSide: Hashable, Sendable { case source, destination, either }
 public enum Match: Hashable, Sendable {
     case source([Prefix], negated: Bool)
     case destination([Prefix], negated: Bool)
+    /// `-s`/`-d` with a netmask that is not a prefix (`10.0.0.1/255.255.0.255`), which
+    /// iptables-nft accepts: (address & mask) == value.
+    case sourceMasked(value: UInt32, mask: UInt32, negated: Bool)
+    case destinationMasked(value: UInt32, mask: UInt32, negated: Bool)
     /// nil protocol is `all` (or 0).
     case proto(IPProtocol?, negated: Bool)
     case inInterface(InterfacePattern, negated: Bool)

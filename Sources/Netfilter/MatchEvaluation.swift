@@ -72,6 +72,12 @@ extension PathState {
             return ps.contains { $0.contains(packet.source) } != neg
         case .destination(let ps, let neg):
             return ps.contains { $0.contains(packet.destination) } != neg
+        case .sourceMasked(let v, let mask, let neg):
+            guard case .v4(let a) = packet.source else { return neg }
+            return ((a.value & mask) == v) != neg
+        case .destinationMasked(let v, let mask, let neg):
+            guard case .v4(let a) = packet.destination else { return neg }
+            return ((a.value & mask) == v) != neg
         case .proto(let p, let neg):
             guard let p else { return !neg }
             return (packet.proto == p) != neg

@@ -38,10 +38,16 @@ public struct Packet: Hashable, Sendable {
         self.outInterface = outInterface
     }
 
-    /// The conntrack tuple of this packet.
+    /// The conntrack tuple of this packet. ICMP keys on the echo id and the type and code
+    /// (nf_conntrack_proto_icmp.c icmp_pkt_to_tuple), held here as sourcePort and
+    /// destinationPort = type << 8 | code.
     public var tuple: ConntrackTuple {
-        ConntrackTuple(source: source, sourcePort: proto.hasPorts || proto == .icmp ? sourcePort : 0,
-                       destination: destination, destinationPort: proto.hasPorts ? destinationPort : 0, proto: proto)
+        if proto == .icmp {
+            return ConntrackTuple(source: source, sourcePort: sourcePort, destination: destination,
+                                  destinationPort: UInt16(icmpType) << 8 | UInt16(icmpCode), proto: proto)
+        }
+        return ConntrackTuple(source: source, sourcePort: proto.hasPorts ? sourcePort : 0,
+                              destination: destination, destinationPort: proto.hasPorts ? destinationPort : 0, proto: proto)
     }
 
     /// `tcp 10.0.0.1:3456 -> 10.0.0.2:80`

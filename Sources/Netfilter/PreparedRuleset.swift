@@ -41,6 +41,10 @@ struct QuickHeader: Sendable {
                 if case .v4(let a) = ps[0].network {
                     destination = a.value; destinationMask = UInt32(truncatingIfNeeded: ps[0].mask); destinationNegated = neg
                 }
+            case .sourceMasked(let v, let mask, let neg):
+                source = v; sourceMask = mask; sourceNegated = neg
+            case .destinationMasked(let v, let mask, let neg):
+                destination = v; destinationMask = mask; destinationNegated = neg
             case .proto(let p?, let neg):
                 proto = p.rawValue; checksProto = true; protoNegated = neg
             default:
@@ -74,12 +78,52 @@ final class PreparedChain: Sendable {
     }
 }
 
+/// Tables by name in a fixed array: a walk looks one up per hook and table, so no hashing.
+struct TableSlots: Sendable {
+    private var slots: [PreparedTable?] = Array(repeating: nil, count: TableName.allCases.count)
+
+    static func index(_ t: TableName) -> Int {
+        switch t {
+        case .raw: 0
+        case .mangle: 1
+        case .nat: 2
+        case .filter: 3
+        case .security: 4
+        }
+    }
+
+    subscript(_ t: TableName) -> PreparedTable? {
+        get { slots[Self.index(t)] }
+        set { slots[Self.index(t)] = newValue }
+    }
+}
+
+/// Built-in chain indices by hook, in a fixed array.
+struct HookSlots: Sendable {
+    private var slots = [Int](repeating: -1, count: Hook.allCases.count)
+
+    static func index(_ h: Hook) -> Int {
+        switch h {
+        case .prerouting: 0
+        case .input: 1
+        case .forward: 2
+        case .output: 3
+        case .postrouting: 4
+        }
+    }
+
+    subscript(_ h: Hook) -> Int? {
+        get { let i = slots[Self.index(h)]; return i < 0 ? nil : i }
+        set { slots[Self.index(h)] = newValue ?? -1 }
+    }
+}
+
 final class PreparedTable: Sendable {
     let name: TableName
     let chains: [PreparedChain]
-    let builtin: [Hook: Int]
+    let builtin: HookSlots
 
-    init(name: TableName, chains: [PreparedChain], builtin: [Hook: Int]) {
+    init(name: TableName, chains: [PreparedChain], builtin: HookSlots) {
         self.name = name
         self.chains = chains
         self.builtin = builtin
@@ -88,12 +132,12 @@ final class PreparedTable: Sendable {
 
 /// The ruleset in the shape evaluation needs.
 struct PreparedRuleset: Sendable {
-    var tables: [TableName: PreparedTable] = [:]
+    var tables = TableSlots()
 
     init(_ rs: Ruleset, compiled: Bool = false) {
         for t in rs.tables {
             var chains: [PreparedChain] = []
-            var builtin: [Hook: Int] = [:]
+            var builtin = HookSlots()
             for (ci, c) in t.chains.enumerated() {
                 if let h = Hook(rawValue: c.name), t.name.builtinChains.contains(h) { builtin[h] = ci }
                 let rules = c.rules.map { r -> PreparedRule in

@@ -53,6 +53,10 @@ struct RuleParser {
             return Args(words: words, start: i + 1, count: n)
         }
 
+        var headerSeen: Set<String> = []
+        func once(_ key: String, _ word: String) throws(RuleError) {
+            guard headerSeen.insert(key).inserted else { throw RuleError(word: word, reason: "multiple \(key) flags not allowed") }
+        }
         while i < words.count {
             let w = words[i].text
             if w == "!" {
@@ -62,12 +66,19 @@ struct RuleParser {
             switch w {
             case "-s", "--source", "--src", "-d", "--destination", "--dst":
                 let a = try arg()[0]
-                let prefixes = try Self.prefixes(a)
-                header.append(w.hasPrefix("-s") || w == "--source" || w == "--src"
-                              ? .source(prefixes, negated: negate) : .destination(prefixes, negated: negate))
+                let isSource = w.hasPrefix("-s") || w == "--source" || w == "--src"
+                try once(isSource ? "-s" : "-d", w)
+                if let (value, mask) = Self.nonPrefixMask(a) {
+                    header.append(isSource ? .sourceMasked(value: value, mask: mask, negated: negate)
+                                           : .destinationMasked(value: value, mask: mask, negated: negate))
+                } else {
+                    let prefixes = try Self.prefixes(a)
+                    header.append(isSource ? .source(prefixes, negated: negate) : .destination(prefixes, negated: negate))
+                }
                 i += 2
             case "-p", "--protocol":
                 let a = try arg()[0]
+                try once("-p", w)
                 if a == "all" || a == "0" {
                     proto = .some(nil)
                     header.append(.proto(nil, negated: negate))
@@ -82,6 +93,7 @@ struct RuleParser {
                 i += 2
             case "-i", "--in-interface", "-o", "--out-interface":
                 let a = try arg()[0]
+                try once(w == "-i" || w == "--in-interface" ? "-i" : "-o", w)
                 guard !a.isEmpty, a.utf8.count < 16 else { throw RuleError(word: a, reason: "bad interface name") }
                 header.append(w == "-i" || w == "--in-interface"
                               ? .inInterface(InterfacePattern(a), negated: negate)
@@ -133,8 +145,9 @@ struct RuleParser {
         if negate { throw RuleError(word: "!", reason: "'!' at the end of the rule") }
 
         var matches = header
+        matches.reserveCapacity(header.count + uses.count * 2)
         for use in uses {
-            matches += try build(use.module, use.options, proto: proto ?? nil)
+            try build(use.module, use.options, proto: proto ?? nil, into: &matches)
         }
         var target: Target?
         var jumpChain: String?
@@ -217,6 +230,16 @@ struct RuleParser {
         return (IPv4Address(value << 8 | field), length)
     }
 
+    /// `a.b.c.d/w.x.y.z` whose mask is not a run of ones: (address & mask, mask).
+    static func nonPrefixMask(_ s: String) -> (UInt32, UInt32)? {
+        let parts = s.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[1].contains("."), let mask = try? IPv4Address(parsing: parts[1]),
+              let a = try? IPv4Address(parsing: parts[0]) else { return nil }
+        let m = mask.value
+        let contiguous = m == 0 || (~m) & (~m &+ 1) == 0  // ones then zeros
+        return contiguous ? nil : (a.value & m, m)
+    }
+
     static func prefix(_ s: String) throws(RuleError) -> Prefix {
         if let (a, len) = fastIPv4(s) { return Prefix(containing: .v4(a), length: len ?? 32) }
         let parts = s.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
@@ -280,9 +303,8 @@ struct RuleParser {
     // MARK: modules
 
     private mutating func build(
-        _ module: String, _ opts: [Option], proto: IPProtocol?
-    ) throws(RuleError) -> [Match] {
-        var out: [Match] = []
+        _ module: String, _ opts: [Option], proto: IPProtocol?, into out: inout [Match]
+    ) throws(RuleError) {
         func one(_ name: String) -> (negated: Bool, args: Args)? {
             opts.last(where: { $0.name == name }).map { ($0.negated, $0.args) }
         }
@@ -299,6 +321,9 @@ struct RuleParser {
             if let o = one("--dport") { out.append(.destinationPort(p, try Self.portRange(o.args[0]), negated: o.negated)) }
             if let o = one("--tcp-flags") {
                 out.append(.tcpFlags(mask: try Self.tcpFlags(o.args[0]), compare: try Self.tcpFlags(o.args[1]), negated: o.negated))
+            }
+            if one("--syn") != nil && one("--tcp-flags") != nil {
+                throw RuleError(word: "--syn", reason: "--syn and --tcp-flags cannot be combined")
             }
             if let o = one("--syn") {
                 out.append(.tcpFlags(mask: 0x17, compare: 0x02, negated: o.negated))
@@ -344,11 +369,13 @@ struct RuleParser {
             out.append(.multiport(ranges, side: side, negated: o.negated))
         case "comment":
             guard let o = one("--comment") else { throw RuleError(word: module, reason: "comment needs --comment") }
-            guard o.args[0].utf8.count <= 255 else { throw RuleError(word: o.args[0], reason: "comment longer than 255 bytes") }
             out.append(.comment(o.args[0]))
         case "statistic":
             guard let mode = one("--mode")?.args[0] else { throw RuleError(word: module, reason: "statistic needs --mode") }
             if mode == "random" {
+                if one("--every") != nil || one("--packet") != nil {
+                    throw RuleError(word: "--every", reason: "--every and --packet need --mode nth")
+                }
                 guard let o = one("--probability"), let p = Double(o.args[0]), p >= 0, p <= 1 else {
                     throw RuleError(word: one("--probability")?.args[0] ?? module, reason: "--probability must be 0..1")
                 }
@@ -356,6 +383,7 @@ struct RuleParser {
                 let threshold = UInt32(min((p * 2147483648.0).rounded(.toNearestOrAwayFromZero), 2147483648.0))
                 out.append(.statisticRandom(threshold: threshold, negated: o.negated))
             } else if mode == "nth" {
+                if one("--probability") != nil { throw RuleError(word: "--probability", reason: "--probability needs --mode random") }
                 guard let o = one("--every") else { throw RuleError(word: module, reason: "nth mode needs --every") }
                 let every = try Self.number(o.args[0])
                 guard every >= 1 else { throw RuleError(word: o.args[0], reason: "--every must be at least 1") }
@@ -372,6 +400,7 @@ struct RuleParser {
             out.append(module == "mark" ? .mark(value: v, mask: m, negated: o.negated)
                                         : .connmark(value: v, mask: m, negated: o.negated))
         case "conntrack", "state":
+            if opts.isEmpty { throw RuleError(word: module, reason: "\(module) needs at least one option") }
             for o in opts {
                 switch o.name {
                 case "--ctstate", "--state":
@@ -402,6 +431,10 @@ struct RuleParser {
             }
         case "addrtype":
             let s = one("--src-type"), d = one("--dst-type")
+            if s == nil && d == nil { throw RuleError(word: module, reason: "addrtype needs --src-type or --dst-type") }
+            if one("--limit-iface-in") != nil && one("--limit-iface-out") != nil {
+                throw RuleError(word: "--limit-iface-out", reason: "--limit-iface-in and --limit-iface-out cannot be combined")
+            }
             out.append(.addrType(
                 source: try s.map { (x) throws(RuleError) in try Self.addressTypes(x.args[0]) }, sourceNegated: s?.negated ?? false,
                 destination: try d.map { (x) throws(RuleError) in try Self.addressTypes(x.args[0]) }, destinationNegated: d?.negated ?? false,
@@ -483,7 +516,6 @@ struct RuleParser {
         default:
             throw RuleError(word: module, reason: "unknown match module")
         }
-        return out
     }
 
     static func tcpFlags(_ s: String) throws(RuleError) -> UInt8 {

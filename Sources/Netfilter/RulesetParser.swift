@@ -61,6 +61,9 @@ extension Ruleset {
                     throw fail(j.chain, "jump to a chain that does not exist in table \(t.rawValue)")
                 }
                 pendingJumps.removeAll()
+                if let table = rs.table(t), let problem = HookCheck.firstProblem(in: table) {
+                    throw RulesetParseError(file: file, line: problem.line, word: problem.word, reason: problem.reason)
+                }
                 rs.lines.append(.commit)
                 current = nil
                 continue

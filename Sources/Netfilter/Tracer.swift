@@ -153,6 +153,12 @@ public struct Tracer: Sendable {
             s.step(.output, "routing", "\(verb): local destination, out lo")
         } else {
             guard let r = s.host.route(to: dst) else { return drop(&s, "no route to \(dst)") }
+            // A loopback source may leave through a real interface only with route_localnet
+            // (ip_route_output_key_hash_rcu refuses it; kube-proxy sets the sysctl for
+            // localhost NodePorts, whose DNAT sends 127.0.0.1-sourced packets out).
+            if case .v4(let a) = s.packet.source, a.isLoopback, !s.host.routeLocalnet {
+                return drop(&s, "loopback source \(s.packet.source) cannot leave through \(r.device) (route_localnet=0)")
+            }
             s.packet.outInterface = r.device
             s.step(.output, "routing", "\(verb): out \(r.device)")
         }

@@ -12,6 +12,8 @@ import Wire
 final class KernelLab {
     let client: String, node: String, server: String
     private var servers: [Process] = []
+    private var monitor: Process?
+    private var traceFile: URL?
 
     static var enabled: Bool {
         ProcessInfo.processInfo.environment["CI"] == "true" && geteuid() == 0
@@ -52,14 +54,68 @@ final class KernelLab {
         Thread.sleep(forTimeInterval: 0.3)
     }
 
+    /// Starts `xtables-monitor --trace` in the node (the kernel's nft trace events for packets a
+    /// TRACE rule marked); `stopTrace()` returns the first traced packet's events.
+    func startTrace() throws {
+        traceFile = FileManager.default.temporaryDirectory.appendingPathComponent("kdpnf-trace-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))")
+        FileManager.default.createFile(atPath: traceFile!.path, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ip", "netns", "exec", node, "xtables-monitor", "--trace"]
+        p.standardOutput = try FileHandle(forWritingTo: traceFile!)
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        monitor = p
+        Thread.sleep(forTimeInterval: 0.3)
+    }
+
+    /// The kernel's rule path for the first traced packet: `table:chain:verdict` for rules that
+    /// matched and `table:chain:policy:VERDICT` for policies (implicit returns left out).
+    func stopTrace() -> [String] {
+        Thread.sleep(forTimeInterval: 0.3)
+        if let m = monitor { Self.stop(m) }
+        monitor = nil
+        guard let file = traceFile, let text = try? String(contentsOf: file, encoding: .utf8) else { return [] }
+        try? FileManager.default.removeItem(at: file)
+        var firstID: Substring?
+        var firstIPID: Substring?, currentIPID: Substring?
+        var out: [String] = []
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("PACKET: ") {
+                // The trace id is reused by later packets of a connection; the IP ID is not.
+                currentIPID = line.split(separator: " ").first { $0.hasPrefix("ID=") }
+                if firstIPID == nil { firstIPID = currentIPID }
+                continue
+            }
+            guard line.hasPrefix(" TRACE: "), currentIPID == firstIPID else { continue }
+            let f = line.split(separator: " ")
+            guard f.count >= 4 else { continue }
+            if firstID == nil { firstID = f[2] }
+            guard f[2] == firstID else { continue }
+            let parts = f[3].split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count >= 3 else { continue }
+            switch parts[2] {
+            case "rule" where parts.count >= 5:
+                // xtables-monitor prints NFT_RETURN (-5) as a number.
+                let verdict = parts[4] == "0xfffffffb" ? "RETURN" : parts[4...].joined(separator: ":")
+                out.append("\(parts[0]):\(parts[1]):" + verdict)
+            case "policy" where parts.count >= 4:
+                out.append("\(parts[0]):\(parts[1]):policy:\(parts[3])")
+            default:
+                break
+            }
+        }
+        return out
+    }
+
     /// Runs `script` inside one of the lab's namespaces.
     func exec(_ namespace: String, _ script: String) throws {
         try Self.sh("ip netns exec \(namespace) sh -c '\(script)'")
     }
 
     func close() {
-        // SIGKILL by pid: the children of a Swift Testing run may have SIGTERM blocked.
-        for p in servers where p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        _ = stopTrace()
+        for p in servers { Self.stop(p) }
         _ = try? Self.sh("ip netns del \(client); ip netns del \(node); ip netns del \(server); true")
     }
 
@@ -70,8 +126,10 @@ final class KernelLab {
 
     enum Outcome: String { case connected, refused, timeout, sent }
 
-    /// One TCP connection attempt (SYN, 1.5 s at most) or one UDP datagram from the client.
-    func probe(_ proto: IPProtocol, from src: String, _ sport: UInt16, to dst: String, _ dport: UInt16) throws -> Outcome {
+    /// One TCP connection attempt (SYN, 1.5 s at most) or one UDP datagram from the client (or
+    /// from `namespace`).
+    func probe(_ proto: IPProtocol, from src: String, _ sport: UInt16, to dst: String, _ dport: UInt16,
+               in namespace: String? = nil) throws -> Outcome {
         let body = proto == .tcp ? """
         s=socket.socket(); s.bind(("\(src)", \(sport))); s.settimeout(1.5)
         try:
@@ -81,7 +139,7 @@ final class KernelLab {
         """ : """
         s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("\(src)", \(sport))); s.sendto(b"kdp", ("\(dst)", \(dport))); print("sent")
         """
-        let out = try Self.sh("ip netns exec \(client) python3 -c '\nimport socket\n\(body)\n'")
+        let out = try Self.sh("ip netns exec \(namespace ?? client) python3 -c '\nimport socket\n\(body)\n'")
         return Outcome(rawValue: out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .timeout
     }
 
@@ -118,6 +176,14 @@ final class KernelLab {
             throw ShellError(description: "exit \(p.terminationStatus): \(script.prefix(200)): \(String(decoding: edata, as: UTF8.self))")
         }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// SIGKILL by pid (the children of a Swift Testing run may have SIGTERM blocked), then wait
+    /// a bounded time for Foundation to see the exit.
+    static func stop(_ p: Process) {
+        guard p.isRunning else { return }
+        kill(p.processIdentifier, SIGKILL)
+        for _ in 0..<100 where p.isRunning { Thread.sleep(forTimeInterval: 0.02) }
     }
 
     static func spawn(_ args: [String]) throws -> Process {
@@ -184,6 +250,10 @@ final class KernelLab {
 
     """
 
+    /// The rules with a TRACE rule in raw PREROUTING for packets from the client side, so the
+    /// kernel reports each probe's rule path.
+    static let tracedRules = "*raw\n-A PREROUTING -i n1 -j TRACE\nCOMMIT\n" + rules
+
     struct Probe {
         let proto: IPProtocol, src: String, sport: UInt16, dst: String, dport: UInt16
         var packet: Packet {
@@ -195,11 +265,19 @@ final class KernelLab {
     /// Runs the probe on the kernel and in kdp (all paths), checks they agree, and returns the
     /// kdp path the kernel took (for following connections).
     @discardableResult
-    func check(_ lab: KernelLab, _ tracer: Tracer, _ host: Netfilter.Host, _ p: Probe, sourceLocation: SourceLocation = #_sourceLocation) throws -> TracePath? {
+    func check(_ lab: KernelLab, _ tracer: Tracer, _ host: Netfilter.Host, _ p: Probe, traced: Bool = false,
+               sourceLocation: SourceLocation = #_sourceLocation) throws -> TracePath? {
         try lab.flushConntrack()
+        if traced { try lab.startTrace() }
         let outcome = try lab.probe(p.proto, from: p.src, p.sport, to: p.dst, p.dport)
+        let kernelPath = traced ? lab.stopTrace() : []
         let kernel = try lab.conntrack()
         let trace = tracer.trace(packet: p.packet, host: host, options: TraceOptions(allPaths: true))
+        if traced {
+            #expect(!kernelPath.isEmpty, "the kernel traced \(p.packet.summary)", sourceLocation: sourceLocation)
+            let kdpPaths = trace.paths.map(Self.kernelPath)
+            #expect(kdpPaths.contains(kernelPath), "kernel rule path \(kernelPath) is one of kdp's \(kdpPaths)", sourceLocation: sourceLocation)
+        }
         let entry = kernel.entries.first { $0.original.source == p.packet.source && $0.original.sourcePort == p.sport }
         switch outcome {
         case .refused:
@@ -222,6 +300,27 @@ final class KernelLab {
         }
     }
 
+    /// kdp's steps as the kernel's trace names them (nf_tables_core.c nft_do_chain: a rule
+    /// that matched reports its verdict, CONTINUE when it has none; a base chain reports its
+    /// policy).
+    static func kernelPath(_ p: TracePath) -> [String] {
+        p.steps.compactMap { s -> String? in
+            guard let chain = s.chain else { return nil }
+            if s.rule == nil {
+                return s.action.hasPrefix("policy ") ? "\(s.table):\(chain):policy:\(s.action.dropFirst(7).uppercased())" : nil
+            }
+            let a = s.action
+            let verdict: String
+            if a.hasPrefix("jump ") { verdict = "JUMP:" + a.dropFirst(5) }
+            else if a.hasPrefix("goto ") { verdict = "GOTO:" + a.dropFirst(5) }
+            else if a == "return" { verdict = "RETURN" }
+            else if a == "accept" || a.hasPrefix("dnat to") || a.hasPrefix("snat to") || a.hasPrefix("masquerade to") || a.hasPrefix("redirect to") { verdict = "ACCEPT" }
+            else if a == "drop" || a.hasPrefix("reject") { verdict = "DROP" }
+            else { verdict = "CONTINUE" }
+            return "\(s.table):\(chain):\(verdict)"
+        }
+    }
+
     /// Reply tuples agree; a source port the kernel chose at random (remapped on a clash)
     /// agrees when both remapped it away from the original.
     static func sameReply(_ a: ConntrackTuple, _ b: ConntrackTuple) -> Bool {
@@ -233,26 +332,58 @@ final class KernelLab {
     func kdpAgreesWithTheKernelOnKubeProxyShapedRules() throws {
         let lab = try KernelLab()
         defer { lab.close() }
-        try lab.load(Self.rules)
-        let rs = try Ruleset.parse(text: Self.rules, file: "kernel-check")
+        try lab.load(Self.tracedRules)
+        let rs = try Ruleset.parse(text: Self.tracedRules, file: "kernel-check")
         let tracer = Tracer(ruleset: rs)
         let host = KernelLab.host
 
         // ClusterIP from a non-pod source: DNAT + masquerade to the node's n2 address, port kept.
-        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41000, dst: "10.96.0.10", dport: 80))
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41000, dst: "10.96.0.10", dport: 80), traced: true)
         // From the "pod" source: DNAT only, source kept.
-        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.3", sport: 41001, dst: "10.96.0.10", dport: 80))
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.3", sport: 41001, dst: "10.96.0.10", dport: 80), traced: true)
         // NodePort on the node's own address (addrtype LOCAL), masqueraded.
-        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41002, dst: "10.99.1.1", dport: 30080))
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41002, dst: "10.99.1.1", dport: 30080), traced: true)
         // UDP DNAT.
-        try check(lab, tracer, host, Probe(proto: .udp, src: "10.99.1.2", sport: 41003, dst: "10.96.0.53", dport: 53))
+        try check(lab, tracer, host, Probe(proto: .udp, src: "10.99.1.2", sport: 41003, dst: "10.96.0.53", dport: 53), traced: true)
         // REJECT (no endpoints), DROP (no local endpoints), multiport REJECT.
-        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41004, dst: "10.96.0.40", dport: 80))
-        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41005, dst: "10.96.0.41", dport: 80))
-        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41006, dst: "10.96.0.50", dport: 7005))
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41004, dst: "10.96.0.40", dport: 80), traced: true)
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41005, dst: "10.96.0.41", dport: 80), traced: true)
+        try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41006, dst: "10.96.0.50", dport: 7005), traced: true)
         // statistic: whatever the kernel picked is one of kdp's two paths, each 1/2.
         for i in 0..<4 {
-            try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41010 + UInt16(i), dst: "10.96.0.20", dport: 80))
+            try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41010 + UInt16(i), dst: "10.96.0.20", dport: 80), traced: true)
+        }
+    }
+
+    @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
+    func localhostDNATLeavesOnlyWithRouteLocalnet() throws {
+        let lab = try KernelLab()
+        defer { lab.close() }
+        let rules = """
+        *nat
+        -A OUTPUT -d 127.0.0.1/32 -p tcp -m tcp --dport 3001 -j DNAT --to-destination 10.99.2.2:8080
+        -A POSTROUTING -o n2 -j MASQUERADE
+        COMMIT
+
+        """
+        try lab.load(rules)
+        let tracer = Tracer(ruleset: try Ruleset.parse(text: rules, file: "localnet"))
+        for (i, localnet) in [false, true].enumerated() {
+            try lab.exec(lab.node, "sysctl -qw net.ipv4.conf.all.route_localnet=\(localnet ? 1 : 0)")
+            try lab.flushConntrack()
+            let sport = UInt16(46000 + i)
+            let outcome = try lab.probe(.tcp, from: "127.0.0.1", sport, to: "127.0.0.1", 3001, in: lab.node)
+            var host = KernelLab.host
+            host.routeLocalnet = localnet
+            let p = Probe(proto: .tcp, src: "127.0.0.1", sport: sport, dst: "127.0.0.1", dport: 3001)
+            var packet = p.packet
+            packet.inInterface = nil
+            let path = tracer.trace(packet: packet, host: host).paths[0]
+            #expect((outcome == .connected) == (path.verdict == .accepted), "route_localnet=\(localnet): kernel \(outcome), kdp \(path.verdict)")
+            if outcome == .connected {
+                let e = try #require(try lab.conntrack().entries.first { $0.original.sourcePort == sport })
+                #expect(path.host.conntrack.entries.first?.reply == e.reply)
+            }
         }
     }
 
@@ -297,6 +428,57 @@ final class KernelLab {
     }
 }
 
+/// Matches and targets beyond kube-proxy's core set, each probe compared on verdict, conntrack
+/// tuples and the kernel's rule path: CT --notrack and ctstate UNTRACKED, MARK/CONNMARK with
+/// mark and connmark matches, interface wildcards, --syn and --tcp-flags, source-port ranges,
+/// negated protocol, multiport, goto and RETURN.
+@Suite(.serialized) struct MoreMatchesKernelCheckTests {
+    static let rules = """
+    *raw
+    -A PREROUTING -i n1 -j TRACE
+    -A PREROUTING -i n+ -p tcp -m tcp --dport 9000 -j CT --notrack
+    COMMIT
+    *mangle
+    -A PREROUTING -i n1 -p tcp -m tcp --sport 43000:43099 -j MARK --set-xmark 0x10/0xff
+    -A PREROUTING -m mark --mark 0x10/0xff -j CONNMARK --save-mark
+    COMMIT
+    *nat
+    :GO - [0:0]
+    :BACK - [0:0]
+    -A PREROUTING -d 10.96.1.1/32 -p tcp -m tcp --dport 80 -g GO
+    -A PREROUTING -d 10.96.1.2/32 -p tcp -m multiport --dports 81,82:85 -j BACK
+    -A PREROUTING -d 10.96.1.2/32 ! -p udp -j BACK
+    -A PREROUTING -d 10.96.1.2/32 -p tcp -j DNAT --to-destination 10.99.2.2:8081
+    -A GO -p tcp -m connmark --mark 0x10/0xff -j DNAT --to-destination 10.99.2.2:8081
+    -A GO -p tcp -m tcp --tcp-flags SYN,RST,ACK,FIN SYN -j DNAT --to-destination 10.99.2.2:8080
+    -A BACK -m mark ! --mark 0x10/0xff -j RETURN
+    -A BACK -p tcp -j DNAT --to-destination 10.99.2.2:8080
+    COMMIT
+    *filter
+    :FORWARD DROP [0:0]
+    -A FORWARD -m conntrack --ctstate UNTRACKED -j REJECT
+    -A FORWARD -i n1 -o n+ -p tcp -m tcp --syn -j ACCEPT
+    -A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+    COMMIT
+
+    """
+
+    @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
+    func kdpAgreesWithTheKernelOnMoreMatchesAndTargets() throws {
+        let lab = try KernelLab()
+        defer { lab.close() }
+        try lab.load(Self.rules)
+        let tracer = Tracer(ruleset: try Ruleset.parse(text: Self.rules, file: "more"))
+        let host = KernelLab.host
+        let checks = KernelCheckTests()
+        typealias P = KernelCheckTests.Probe
+        for (sport, dst, dport) in [(43001, "10.96.1.1", 80), (44001, "10.96.1.1", 80), (43002, "10.96.1.2", 83),
+                                    (44002, "10.96.1.2", 83), (44003, "10.96.1.2", 86), (44004, "10.99.2.2", 9000)] as [(UInt16, String, UInt16)] {
+            try checks.check(lab, tracer, host, P(proto: .tcp, src: "10.99.1.2", sport: sport, dst: dst, dport: dport), traced: true)
+        }
+    }
+}
+
 /// Upstream kube-proxy's own rules (TestOverallIPTablesRules, nfacct removed as this kernel
 /// lacks it) with kube-proxy's jumps from the built-in chains, loaded into the lab's node,
 /// which also owns the example's node IP 192.168.0.2. The server namespace owns the endpoint
@@ -312,7 +494,7 @@ final class KernelLab {
         try lab.exec(lab.server, "for i in 1 2 3 4 5; do ip addr add 10.180.0.$i/32 dev s0; done")
         try lab.exec(lab.client, "ip addr add 203.0.113.5/32 dev c0 && ip addr add 198.51.100.7/32 dev c0")
         try lab.addServer(port: 80)
-        let rules = KubeProxyExample.rules(nfacct: false)
+        let rules = "*raw\n-A PREROUTING -i n1 -j TRACE\nCOMMIT\n" + KubeProxyExample.rules(nfacct: false)
         try lab.load(rules)
         let tracer = Tracer(ruleset: try Ruleset.parse(text: rules, file: "upstream"))
         let ip = KubeProxyExample.ip
@@ -329,7 +511,7 @@ final class KernelLab {
         var sport: UInt16 = 45000
         func probe(_ src: String, _ dst: String, _ dport: UInt16) throws {
             sport += 1
-            try checks.check(lab, tracer, host, P(proto: .tcp, src: src, sport: sport, dst: dst, dport: dport))
+            try checks.check(lab, tracer, host, P(proto: .tcp, src: src, sport: sport, dst: dst, dport: dport), traced: true)
         }
         try probe("203.0.113.5", "172.30.0.41", 80)    // ClusterIP from outside: DNAT + masquerade
         try probe("10.99.1.2", "172.30.0.44", 80)      // from a pod, two endpoints (statistic)
@@ -342,5 +524,76 @@ final class KernelLab {
         try probe("203.0.113.5", "192.168.99.22", 80)  // externalIP, eTP=Local without local endpoints: DROP
         try probe("203.0.113.5", "1.2.3.4", 80)        // LB IP of the same service: DROP
         try probe("203.0.113.5", "192.168.99.33", 80)  // externalIP, eTP=Cluster: DNAT + masquerade
+    }
+}
+
+/// kdp refuses exactly what the kernel refuses: each snippet is loaded with the real
+/// iptables-restore into its own fresh namespace, and parsed by kdp; both must accept or both
+/// reject.
+@Suite(.serialized) struct RestoreAcceptanceKernelCheckTests {
+    static let cases: [(TableName, String)] = [
+        (.filter, "-A INPUT -p tcp --dport 80 -j ACCEPT"),
+        (.filter, "-A INPUT -m tcp -p tcp -d 10.0.0.1 --dport 80 -j ACCEPT"),
+        (.filter, "-A INPUT ! -s 10.0.0.0/8 -i eth+ -j DROP"),
+        (.filter, "-A INPUT -m conntrack --ctstate NEW,ESTABLISHED,DNAT -j ACCEPT"),
+        (.filter, "-A INPUT -m statistic --mode nth --every 3 --packet 2 -j ACCEPT"),
+        (.filter, "-A INPUT -m recent --name X --rcheck --seconds 10 --reap -j ACCEPT"),
+        (.filter, "-A INPUT -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT"),
+        (.filter, "-A INPUT -p udp -m multiport --dports 53,5353:5360 -j ACCEPT"),
+        (.filter, "-A INPUT -m comment --comment \"a b\" -m mark ! --mark 0x1/0x1 -j ACCEPT"),
+        (.filter, "-A INPUT -j REJECT --reject-with icmp-host-prohibited"),
+        (.filter, "-A INPUT -p tcp -j REJECT --reject-with tcp-reset"),
+        (.filter, "-A INPUT -p icmp -m icmp --icmp-type echo-request -j ACCEPT"),
+        (.filter, "-A INPUT -j LOG --log-prefix \"kdp: \""),
+        (.nat, "-A PREROUTING -j MARK --or-mark 0x4000"),
+        (.nat, "-A POSTROUTING -j MASQUERADE --random-fully"),
+        (.nat, "-A OUTPUT -p tcp -j DNAT --to-destination 10.0.0.1:8080"),
+        (.raw, "-A PREROUTING -p udp -m udp --dport 53 -j CT --notrack"),
+        (.filter, "-A INPUT -j REJECT --reject-with tcp-reset"),
+        (.filter, "-A INPUT -p tcp -j DNAT --to-destination 1.2.3.4:80"),
+        (.nat, "-A POSTROUTING -p tcp -j DNAT --to-destination 1.2.3.4:80"),
+        (.nat, "-A PREROUTING -j MASQUERADE"),
+        (.nat, "-A OUTPUT -j SNAT --to-source 1.2.3.4"),
+        (.nat, ":X - [0:0]\n-A X -p tcp -j DNAT --to-destination 1.2.3.4:80\n-A POSTROUTING -j X"),
+        (.filter, "-A INPUT -j CT --notrack"),
+        (.raw, "-A PREROUTING -j REJECT"),
+        (.mangle, "-A PREROUTING -p tcp -j REJECT"),
+        (.nat, "-A PREROUTING -j DNAT --to-destination 1.2.3.4:80"),
+        (.filter, "-A INPUT -m tcp --dport 80 -j ACCEPT"),
+        (.filter, "-A INPUT --dport 80 -j ACCEPT"),
+        (.filter, "-A INPUT -m recent --reap -j ACCEPT"),
+        (.filter, "-A INPUT -m recent --name X --rcheck --set -j ACCEPT"),
+        (.filter, "-A INPUT -p tcp -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16 -j ACCEPT"),
+        (.filter, "-A INPUT -m statistic --mode nth --every 3 --packet 3 -j ACCEPT"),
+        (.filter, "-A INPUT -m statistic --mode random --probability 0.5 --every 3 -j ACCEPT"),
+        (.filter, "-A INPUT -i eth0 -i eth1 -j ACCEPT"),
+        (.filter, "-A INPUT -p tcp --dport 80 --dport 81 -j ACCEPT"),
+        (.filter, "-A INPUT -m addrtype -j ACCEPT"),
+        (.filter, "-A INPUT -m conntrack -j ACCEPT"),
+        (.filter, "-A INPUT -p tcp --syn --tcp-flags SYN SYN -j ACCEPT"),
+        (.filter, "-A INPUT -o eth0 -j ACCEPT"),
+        (.filter, "-A OUTPUT -i eth0 -j ACCEPT"),
+        (.filter, "-A OUTPUT -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT"),
+        (.filter, "-A INPUT -s 10.0.0.256 -j ACCEPT"),
+        (.filter, "-A INPUT -s 10.0.0.1/255.255.0.255 -j ACCEPT"),
+        (.filter, "-A INPUT -d 10.0.0.0/255.0.0.0 -j ACCEPT"),
+        (.filter, "-A INPUT -j NOSUCHCHAIN"),
+        (.filter, "-A INPUT -m conntrack --ctstate BOGUS -j ACCEPT"),
+        (.filter, "-A INPUT -m statistic --mode random --probability 1.5 -j ACCEPT"),
+    ]
+
+    @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
+    func kdpRefusesExactlyWhatIptablesRestoreRefuses() throws {
+        for (table, body) in Self.cases {
+            let text = "*\(table.rawValue)\n\(body)\nCOMMIT\n"
+            let ns = "kdpnf-r-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
+            try KernelLab.sh("ip netns add \(ns)")
+            defer { _ = try? KernelLab.sh("ip netns del \(ns)") }
+            let kernelAccepts = (try? KernelLab.sh("ip netns exec \(ns) iptables-restore <<'KDP_RULES'\n\(text)KDP_RULES\n")) != nil
+            var kdpError: RulesetParseError?
+            do { _ = try Ruleset.parse(text: text, file: "case") } catch { kdpError = error }
+            #expect(kernelAccepts == (kdpError == nil),
+                    "\(table.rawValue): \(body) — kernel \(kernelAccepts ? "accepts" : "refuses"), kdp \(kdpError.map { "refuses: \($0)" } ?? "accepts")")
+        }
     }
 }

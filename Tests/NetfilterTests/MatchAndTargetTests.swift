@@ -29,6 +29,13 @@ struct Bench {
         #expect(b.run(Bench.tcp("192.168.5.5", 1, "192.168.0.2", 22, in: "cni0")).verdict == .dropped)
     }
 
+    @Test func nonPrefixNetmasksMatchByMask() throws {
+        let b = try Bench("*filter\n:INPUT DROP [0:0]\n-A INPUT -s 10.0.0.7/255.255.0.255 -j ACCEPT\nCOMMIT\n")
+        #expect(b.run(Bench.tcp("10.0.99.7", 1, "192.168.0.2", 80)).verdict == .accepted)
+        #expect(b.run(Bench.tcp("10.1.99.7", 1, "192.168.0.2", 80)).verdict == .dropped)
+        #expect(b.run(Bench.tcp("10.0.99.8", 1, "192.168.0.2", 80)).verdict == .dropped)
+    }
+
     @Test func portRangesMultiportAndNegatedPorts() throws {
         let b = try Bench("""
         *filter
