@@ -50,3 +50,23 @@ extension IPTablesRuleset {
         return out
     }
 }
+
+extension IPTablesRuleset {
+    /// One iptables-restore input that leaves a fresh namespace as this node's kube-proxy leaves
+    /// a real node: its chains and rules, with the jumps from the built-in chains already in their
+    /// final order. Built-in chains are not declared, so, as on a real node (where kube-proxy
+    /// inserts its jumps with `-I` and restores only KUBE-* chains), iptables-nft creates a base
+    /// chain only for a built-in chain that has rules; an empty one does not exist and does not
+    /// show in `nft monitor trace`.
+    public func nodeRestoreText() -> String {
+        var out = ""
+        for table in [filter, nat] {
+            out += "*\(table.name)\n"
+            for c in table.chains { out += ":\(c) - [0:0]\n" }
+            for j in jumps where j.table == table.name { out += Rule(chain: j.chain, words: j.words).line + "\n" }
+            for r in table.rules { out += r.line + "\n" }
+            out += "COMMIT\n"
+        }
+        return out
+    }
+}

@@ -220,7 +220,7 @@ func nodesVisited(_ p: DataplanePath) -> [String] {
 
     @Test func unknownPodsServicesAndPortsSayWhatExists() {
         #expect(error("pod/default/nope", "service/default/web:80") == "no pod default/nope; pods in default: client, web-0, web-1, web-2")
-        #expect(error("pod/default/client", "service/default/nope:80") == "no service default/nope; services in default: kubernetes, web, web-nodeport, web-lb, web-sticky, web-headless")
+        #expect(error("pod/default/client", "service/default/nope:80") == "no service default/nope; services in default: kubernetes, web, web-nodeport, web-lb, web-lb-open, web-external, web-canary, web-sticky, web-headless")
         #expect(error("pod/default/client", "service/default/web:81") == "no port 81 on service default/web; its ports: http (80/TCP)"
                 || error("pod/default/client", "service/default/web:81") == "service default/web has no port 81; its ports: http (80/TCP)")
         #expect(error("pod/default/client", "node/worker-9:30080") == "no node \"worker-9\"; nodes: control-plane, worker-1, worker-2")

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Cluster
+import Foundation
+import Netfilter
+import Wire
+
+/// `kdp trace-rules`: what one node's kernel does with a packet, from that node's
+/// `iptables-save` (and `ipset save`) dumps.
+struct TraceRulesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace-rules",
+        abstract: "Trace a packet through an iptables-save dump, hook by hook, as that node's kernel would.")
+
+    @Option(help: "iptables-save (or iptables-restore) text of the node.") var rules: String
+    @Option(name: .customLong("local-ip"), help: "An address of the node (repeatable; the first is eth0's primary).")
+    var localIPs: [String] = []
+    @Option(help: "Source address. The packet is locally generated when it is one of --local-ip.") var src: String
+    @Option(help: "Source port.") var sport: UInt16 = 40000
+    @Option(help: "Destination address.") var dst: String
+    @Option(help: "Destination port.") var dport: UInt16 = 80
+    @Option(name: .customLong("proto"), help: "tcp, udp, sctp or icmp.") var proto: String = "tcp"
+    @Option(help: "The interface a packet from elsewhere arrives on.") var inIface: String = "eth0"
+    @Option(help: "`ipset save` output, for rules that match sets.") var ipsets: String?
+    @Flag(help: "Follow every probabilistic branch and give each path's probability.") var allPaths = false
+    @Option(help: "Seed for statistic random and NAT ranges.") var seed: UInt64 = 1
+    @Flag(help: "Treat rules kdp does not understand as never matching (and say so) instead of failing.") var lenient = false
+    @Flag(help: "List every rule tried, not only those that matched.") var verbose = false
+    @Flag(help: "Use the compiled (indexed) evaluation; the answer is the same.") var compiled = false
+    @Option(name: .shortAndLong, help: "text or json.") var output: OutputFormat = .text
+
+    func validate() throws {
+        guard !localIPs.isEmpty else { throw ValidationError("give the node's addresses with --local-ip (at least one)") }
+        guard ["tcp", "udp", "sctp", "icmp"].contains(proto) else { throw ValidationError("--proto must be tcp, udp, sctp or icmp") }
+        if output == .yaml { throw ValidationError("trace-rules prints text or json") }
+    }
+
+    func run() throws {
+        func address(_ text: String, _ flag: String) throws(InputError) -> IPAddress {
+            do { return try IPAddress(sloppy: text) } catch { throw InputError("\(flag): \(error)") }
+        }
+        let locals = try localIPs.map { t throws(InputError) in try address(t, "--local-ip") }
+        let text = try read(rules)
+        let request = TraceRulesRequest(
+            rulesText: text, rulesFile: rules, ipsetsText: try ipsets.map { f throws(InputError) in try read(f) },
+            localAddresses: locals, source: try address(src, "--src"), sourcePort: sport,
+            destination: try address(dst, "--dst"), destinationPort: dport,
+            proto: (try? IPProtocol(parsing: proto)) ?? .tcp, inInterface: inIface,
+            options: TraceOptions(allPaths: allPaths, seed: seed, verbose: verbose), lenient: lenient, compiled: compiled)
+        let trace: Trace
+        do { trace = try request.run(ipsetsFile: ipsets ?? "<ipsets>") } catch { throw InputError(error.description) }
+        Console.out(output == .json ? trace.json() : trace.text())
+    }
+
+    func read(_ path: String) throws(InputError) -> String {
+        do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw InputError("cannot read: \(error.localizedDescription)", at: InputLocation(file: path))
+        }
+    }
+}
