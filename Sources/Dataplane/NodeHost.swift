@@ -63,7 +63,7 @@ final class NodeRules: Sendable {
     func tracer(for family: IPFamily) throws -> Tracer? {
         if let hit = cache.withLock({ $0[family] }) { return hit.1 }
         guard let ruleset = compile(family) else { return nil }
-        let parsed = try Ruleset.parse(text: try ruleset.saveText(), file: "<\(node.name) \(family.rawValue) rules>")
+        let parsed = try ruleset.netfilterRuleset(source: "<\(node.name) \(family.rawValue) rules>")
         let tracer = Tracer(ruleset: parsed, compiled: true)
         cache.withLock { $0[family] = (ruleset, tracer) }
         return tracer

@@ -70,3 +70,16 @@ extension IPTablesRuleset {
         return out
     }
 }
+
+extension IPTablesRuleset {
+    /// The node's rules (kube-proxy's chains and the jumps into them) handed to the Netfilter
+    /// engine in process: built from the words the compiler wrote, no text printed or parsed.
+    public func netfilterRuleset(source: String) throws(RulesetParseError) -> Ruleset {
+        try Ruleset.build([filter, nat].map { t in
+            Ruleset.TableRules(
+                name: t.name == "filter" ? .filter : .nat, chains: t.chains,
+                rules: jumps.filter { $0.table == t.name }.map { ($0.chain, Rule(chain: $0.chain, words: $0.words).arguments) }
+                    + t.rules.map { ($0.chain, $0.arguments) })
+        }, source: source)
+    }
+}
