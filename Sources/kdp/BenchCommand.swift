@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cluster
 import Dataplane
+import Netfilter
 import Foundation
 import IPVS
 import KubeProxy
@@ -119,6 +120,44 @@ struct BenchCommand: ParsableCommand {
             ruleCount = ruleset.filter.rules.count + ruleset.nat.rules.count
         }
         results.append(Result(name: "compile.iptables", ops_per_second: 1 / best, ns_per_op: best * 1e9, seconds: best))
+        // iptables lookups: the first packet of a new connection to a random Service VIP, through
+        // the node's rules (every hook), linear evaluation and the compiled fast path.
+        let compiledRules = IPTablesCompiler.compile(cluster, config: config)
+        let nodeRules = try compiledRules.netfilterRuleset(source: "bench")
+        let host = Host.simple(localAddresses: cluster.nodes[1].internalIPs)
+        let vips = cluster.services.filter { !$0.headless && $0.type != .externalName }.flatMap { s in s.ports.map { (s.clusterIPs[0], $0.port, $0.protocol) } }
+        var lookupRNG = SeededGenerator(seed: seed)
+        let probes = (0..<20_000).map { i -> Packet in
+            let (ip, port, proto) = vips[Int.random(in: 0..<vips.count, using: &lookupRNG)]
+            return Packet(source: .v4(IPv4Address(10, 244, 9, UInt8(i % 250 + 2))), destination: ip, proto: proto,
+                          sourcePort: UInt16(20000 + i % 40000), destinationPort: port, inInterface: "cni0")
+        }
+        let options = TraceOptions(recordSteps: false)
+        var rulesTried = 0
+        for (name, compiled) in [("lookup.iptables.linear", false), ("lookup.iptables.compiled", true)] {
+            let tracer = Tracer(ruleset: nodeRules, compiled: compiled)
+            let count = compiled ? probes.count : probes.count / 10
+            var tried = 0
+            let start = ContinuousClock.now
+            for p in probes.prefix(count) { tried += tracer.trace(packet: p, host: host, options: options).paths[0].rulesTried }
+            let seconds = (ContinuousClock.now - start).seconds
+            results.append(Result(name: name, ops_per_second: Double(count) / seconds, ns_per_op: seconds * 1e9 / Double(count), seconds: seconds))
+            if !compiled {
+                rulesTried = tried
+                results.append(Result(name: "lookup.iptables.linear.per_rule", ops_per_second: Double(tried) / seconds,
+                                      ns_per_op: seconds * 1e9 / Double(max(tried, 1)), seconds: seconds))
+            }
+        }
+        _ = rulesTried
+        // Parsing the node's iptables-save text, per rule.
+        let saveText = try compiledRules.saveText()
+        let parseStart = ContinuousClock.now
+        let parsed = try Ruleset.parse(text: saveText, file: "bench")
+        let parseSeconds = (ContinuousClock.now - parseStart).seconds
+        let parsedRules = parsed.tables.reduce(0) { $0 + $1.chains.reduce(0) { $0 + $1.rules.count } }
+        results.append(Result(name: "parse.iptables.per_rule", ops_per_second: Double(parsedRules) / parseSeconds,
+                              ns_per_op: parseSeconds * 1e9 / Double(max(parsedRules, 1)), seconds: parseSeconds))
+
         // The data plane: every node's rules loaded, then one packet and its reply, pod to Service,
         // each time a new connection (new source port) to a Service picked by the seed.
         var plane = Dataplane(cluster: cluster)
