@@ -106,13 +106,7 @@ enum KernelCheck {
     @Test(.enabled(if: KernelCheck.enabled))
     func ip6tablesRestoreAcceptsTheIPv6Proxier() throws {
         if KernelCheck.unavailable() { return }
-        let yaml = """
-        kind: Topology
-        cluster:
-          clusterCIDR: 10.244.0.0/16,fd00:10:244::/56
-          serviceCIDR: 10.96.0.0/12,fd00:10:96::/112
-          nodeNetwork: 172.18.0.0/16,fd00:18::/64
-        nodes: [{name: a}, {name: b}]
+        let yaml = dualStackCluster + """
         pods: [{name: w1, node: a, labels: {app: w}}, {name: w2, node: b, labels: {app: w}}]
         services:
           - {name: dual, ipFamilyPolicy: RequireDualStack, type: LoadBalancer, externalTrafficPolicy: Local, selector: {app: w},
@@ -214,13 +208,7 @@ enum KernelCheck {
     @Test(.enabled(if: KernelCheck.enabled))
     func saveFormatMatchesTheKernelForEveryRuleFamily() throws {
         if KernelCheck.unavailable() { return }
-        let yaml = """
-        kind: Topology
-        cluster:
-          clusterCIDR: 10.244.0.0/16,fd00:10:244::/56
-          serviceCIDR: 10.96.0.0/12,fd00:10:96::/112
-          nodeNetwork: 172.18.0.0/16,fd00:18::/64
-        nodes: [{name: a}, {name: b}]
+        let yaml = dualStackCluster + """
         pods: [{name: w1, node: a, labels: {app: w}}, {name: w2, node: b, labels: {app: w}}, {name: w3, node: b, labels: {app: w}, terminating: true}]
         services:
           - {name: lb, ipFamilyPolicy: RequireDualStack, type: LoadBalancer, externalTrafficPolicy: Local, selector: {app: w},
@@ -234,5 +222,16 @@ enum KernelCheck {
         try checkNode(cluster, node: "a", family: .ipv6)
     }
 }
+
+/// Two nodes on a dual-stack cluster; tests add pods and Services.
+let dualStackCluster = """
+    kind: Topology
+    cluster:
+      clusterCIDR: 10.244.0.0/16,fd00:10:244::/56
+      serviceCIDR: 10.96.0.0/12,fd00:10:96::/112
+      nodeNetwork: 172.18.0.0/16,fd00:18::/64
+    nodes: [{name: a}, {name: b}]
+
+    """
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
