@@ -232,6 +232,8 @@ struct RuleParser {
 
     /// `a.b.c.d/w.x.y.z` whose mask is not a run of ones: (address & mask, mask).
     static func nonPrefixMask(_ s: String) -> (UInt32, UInt32)? {
+        // Cheap refusal first: a dotted mask needs a '.' after the '/'.
+        guard let slash = s.utf8.firstIndex(of: 47), s.utf8[slash...].contains(46) else { return nil }
         let parts = s.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, parts[1].contains("."), let mask = try? IPv4Address(parsing: parts[1]),
               let a = try? IPv4Address(parsing: parts[0]) else { return nil }
