@@ -71,41 +71,46 @@ final class KernelLab {
 
     /// The kernel's rule path for the first traced packet: `table:chain:verdict` for rules that
     /// matched and `table:chain:policy:VERDICT` for policies (implicit returns left out).
-    func stopTrace() -> [String] {
+    func stopTrace() -> [String] { stopTracePackets().first?.events ?? [] }
+
+    /// Every traced packet's rule path, in order, with the interface it came in on. Packets are
+    /// told apart by their IP ID: the trace id is reused by later packets of a connection.
+    func stopTracePackets() -> [(inInterface: String, events: [String])] {
         Thread.sleep(forTimeInterval: 0.3)
         if let m = monitor { Self.stop(m) }
         monitor = nil
         guard let file = traceFile, let text = try? String(contentsOf: file, encoding: .utf8) else { return [] }
         try? FileManager.default.removeItem(at: file)
-        var firstID: Substring?
-        var firstIPID: Substring?, currentIPID: Substring?
-        var out: [String] = []
+        var order: [Substring] = []
+        var packets: [Substring: (inInterface: String, events: [String])] = [:]
+        var current: Substring?
         for line in text.split(separator: "\n") {
             if line.hasPrefix("PACKET: ") {
-                // The trace id is reused by later packets of a connection; the IP ID is not.
-                currentIPID = line.split(separator: " ").first { $0.hasPrefix("ID=") }
-                if firstIPID == nil { firstIPID = currentIPID }
+                let f = line.split(separator: " ")
+                current = f.first { $0.hasPrefix("ID=") }
+                if let id = current, packets[id] == nil {
+                    order.append(id)
+                    packets[id] = (String(f.first { $0.hasPrefix("IN=") }?.dropFirst(3) ?? ""), [])
+                }
                 continue
             }
-            guard line.hasPrefix(" TRACE: "), currentIPID == firstIPID else { continue }
+            guard line.hasPrefix(" TRACE: "), let id = current else { continue }
             let f = line.split(separator: " ")
             guard f.count >= 4 else { continue }
-            if firstID == nil { firstID = f[2] }
-            guard f[2] == firstID else { continue }
             let parts = f[3].split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count >= 3 else { continue }
             switch parts[2] {
             case "rule" where parts.count >= 5:
                 // xtables-monitor prints NFT_RETURN (-5) as a number.
                 let verdict = parts[4] == "0xfffffffb" ? "RETURN" : parts[4...].joined(separator: ":")
-                out.append("\(parts[0]):\(parts[1]):" + verdict)
+                packets[id]!.events.append("\(parts[0]):\(parts[1]):" + verdict)
             case "policy" where parts.count >= 4:
-                out.append("\(parts[0]):\(parts[1]):policy:\(parts[3])")
+                packets[id]!.events.append("\(parts[0]):\(parts[1]):policy:\(parts[3])")
             default:
                 break
             }
         }
-        return out
+        return order.map { packets[$0]! }
     }
 
     /// Runs `script` inside one of the lab's namespaces.
@@ -353,6 +358,32 @@ final class KernelLab {
         for i in 0..<4 {
             try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41010 + UInt16(i), dst: "10.96.0.20", dport: 80), traced: true)
         }
+    }
+
+    @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
+    func replyRulePathAndUnNATMatchTheKernel() throws {
+        let lab = try KernelLab()
+        defer { lab.close() }
+        let rules = "*raw\n-A PREROUTING -i n1 -j TRACE\n-A PREROUTING -i n2 -j TRACE\nCOMMIT\n" + Self.rules
+        try lab.load(rules)
+        let tracer = Tracer(ruleset: try Ruleset.parse(text: rules, file: "reply"))
+        let p = Probe(proto: .tcp, src: "10.99.1.2", sport: 41500, dst: "10.96.0.10", dport: 80)
+        try lab.flushConntrack()
+        try lab.startTrace()
+        #expect(try lab.probe(.tcp, from: p.src, p.sport, to: p.dst, p.dport) == .connected)
+        let packets = lab.stopTracePackets()
+        let kernelSyn = try #require(packets.first { $0.inInterface == "n1" })
+        let kernelSynAck = try #require(packets.first { $0.inInterface == "n2" })
+        let first = try #require(tracer.trace(packet: p.packet, host: KernelLab.host).paths.first)
+        #expect(Self.kernelPath(first) == kernelSyn.events)
+        // The server answers the masqueraded, DNATed connection.
+        var reply = Packet(source: KubeProxyExample.ip("10.99.2.2"), destination: first.finalPacket.source, proto: .tcp,
+                           sourcePort: 8080, destinationPort: first.finalPacket.sourcePort, inInterface: "n2")
+        reply.tcpFlags = TCPFlag.syn | TCPFlag.ack
+        let back = try #require(tracer.trace(packet: reply, host: first.host).paths.first)
+        #expect(Self.kernelPath(back) == kernelSynAck.events, "kernel \(kernelSynAck.events), kdp \(Self.kernelPath(back))")
+        #expect(back.finalPacket.source == KubeProxyExample.ip("10.96.0.10") && back.finalPacket.sourcePort == 80)
+        #expect(back.finalPacket.destination == KubeProxyExample.ip("10.99.1.2") && back.finalPacket.destinationPort == 41500)
     }
 
     @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
