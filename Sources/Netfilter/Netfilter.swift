@@ -36,6 +36,7 @@
 //   seeded generator; the kernel hashes for address ranges (find_best_ips_proto), kdp draws.
 // - Not modelled: ICMP errors as RELATED traffic, fragments, TCP window tracking beyond the first
 //   packet's flags, conntrack timeouts, IPVS (its own module), bridged packets (physdev never
-//   sees a bridge). `limit` and `nfacct` always match. An iptables ruleset is one family: feed
+//   sees a bridge), packet TTL (`recent --rttl` is accepted, not checked), CT zones and helpers
+//   (accepted, no effect). `limit` and `nfacct` always match. An iptables ruleset is one family: feed
 //   ip6tables-save output separately for IPv6.
 import Wire
