@@ -135,8 +135,9 @@ struct RuleParser {
                     if negate && !spec.invertible { throw RuleError(word: w, reason: "'!' not allowed before \(w)") }
                     uses[u].options.append((spec.name, negate, try arg(spec.arity), w))
                     i += 1 + spec.arity
-                } else if case .some(.some(let p)) = proto, let module = Specs.matches[p.name], let spec = module.options[w] {
-                    var use = Use(module: p.name, spec: module)
+                } else if case .some(.some(let p)) = proto, let module = Specs.matches[p == .icmpv6 ? "icmp6" : p.name],
+                          let spec = module.options[w] {
+                    var use = Use(module: p == .icmpv6 ? "icmp6" : p.name, spec: module)
                     if negate && !spec.invertible { throw RuleError(word: w, reason: "'!' not allowed before \(w)") }
                     use.options.append((spec.name, negate, try arg(spec.arity), w))
                     uses.append(use)
@@ -362,6 +363,31 @@ struct RuleParser {
             if let o = opts.first(where: { $0.name == "--tcp-option" }) {
                 throw RuleError(word: o.word, reason: "--tcp-option is not emulated")
             }
+        case "icmp6":
+            guard proto == .icmpv6 else { throw RuleError(word: module, reason: "-m icmp6 needs -p ipv6-icmp") }
+            if let o = one("--icmpv6-type") {
+                let a = o.args[0]
+                let names: [String: (UInt8?, ClosedRange<UInt8>)] = [
+                    "destination-unreachable": (1, 0...255), "no-route": (1, 0...0), "packet-too-big": (2, 0...255),
+                    "time-exceeded": (3, 0...255), "parameter-problem": (4, 0...255), "echo-request": (128, 0...255),
+                    "ping": (128, 0...255), "echo-reply": (129, 0...255), "pong": (129, 0...255),
+                    "router-solicitation": (133, 0...255), "router-advertisement": (134, 0...255),
+                    "neighbour-solicitation": (135, 0...255), "neighbor-solicitation": (135, 0...255),
+                    "neighbour-advertisement": (136, 0...255), "neighbor-advertisement": (136, 0...255), "redirect": (137, 0...255),
+                ]
+                if let named = names[a] {
+                    out.append(.icmpType(type: named.0, code: named.1, negated: o.negated))
+                } else {
+                    let parts = a.split(separator: "/", maxSplits: 1)
+                    guard let t = parts.first.flatMap({ UInt8($0) }) else { throw RuleError(word: a, reason: "unknown ICMPv6 type") }
+                    var code: ClosedRange<UInt8> = 0...255
+                    if parts.count == 2 {
+                        guard let c = UInt8(parts[1]) else { throw RuleError(word: a, reason: "bad ICMPv6 code") }
+                        code = c...c
+                    }
+                    out.append(.icmpType(type: t, code: code, negated: o.negated))
+                }
+            }
         case "icmp":
             guard proto == .icmp else { throw RuleError(word: module, reason: "-m icmp needs -p icmp") }
             if let o = one("--icmp-type") {
@@ -578,6 +604,8 @@ struct RuleParser {
                 "port-unreach": .icmpPortUnreachable, "proto-unreach": .icmpProtoUnreachable,
                 "net-prohib": .icmpNetProhibited, "host-prohib": .icmpHostProhibited,
                 "admin-prohib": .icmpAdminProhibited, "tcp-rst": .tcpReset,
+                "no-route": .icmp6NoRoute, "adm-prohibited": .icmp6AdmProhibited, "addr-unreach": .icmp6AddrUnreachable,
+                "policy-fail": .icmp6PolicyFail, "reject-route": .icmp6RejectRoute,
             ]
             guard let k = RejectKind(rawValue: w[0]) ?? aliases[w[0]] else { throw RuleError(word: w[0], reason: "unknown --reject-with") }
             if k == .tcpReset && proto != .tcp { throw RuleError(word: w[0], reason: "tcp-reset needs -p tcp") }
