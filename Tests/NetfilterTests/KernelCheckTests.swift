@@ -51,7 +51,12 @@ final class KernelLab {
         except Exception:
             pass
         """]))
-        Thread.sleep(forTimeInterval: 0.3)
+        // Wait (at most 5 s) until it listens, so a loaded machine does not turn a probe into a
+        // refused connection.
+        for _ in 0..<100 {
+            if let out = try? Self.sh("ip netns exec \(server) ss -Hltn sport = :\(port)"), !out.isEmpty { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
     }
 
     /// Starts `xtables-monitor --trace` in the node (the kernel's nft trace events for packets a
@@ -66,7 +71,7 @@ final class KernelLab {
         p.standardError = FileHandle.nullDevice
         try p.run()
         monitor = p
-        Thread.sleep(forTimeInterval: 0.3)
+        Thread.sleep(forTimeInterval: 0.6)
     }
 
     /// The kernel's rule path for the first traced packet: `table:chain:verdict` for rules that
@@ -76,7 +81,7 @@ final class KernelLab {
     /// Every traced packet's rule path, in order, with the interface it came in on. Packets are
     /// told apart by their IP ID: the trace id is reused by later packets of a connection.
     func stopTracePackets() -> [(inInterface: String, events: [String])] {
-        Thread.sleep(forTimeInterval: 0.3)
+        Thread.sleep(forTimeInterval: 0.5)
         if let m = monitor { Self.stop(m) }
         monitor = nil
         guard let file = traceFile, let text = try? String(contentsOf: file, encoding: .utf8) else { return [] }
