@@ -20,9 +20,11 @@ public struct ConntrackTuple: Hashable, Sendable, CustomStringConvertible {
     /// type to its reply type (icmp_invert_tuple: echo 8 ↔ 0, timestamp 13 ↔ 14, info 15 ↔ 16,
     /// address mask 17 ↔ 18).
     public var inverted: ConntrackTuple {
-        if proto == .icmp {
+        if proto == .icmp || proto == .icmpv6 {
             let type = UInt8(destinationPort >> 8), code = destinationPort & 0xFF
-            let inverse: [UInt8: UInt8] = [8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17]
+            // icmpv6_invert_tuple: echo 128 ↔ 129, node information 139 ↔ 140.
+            let inverse: [UInt8: UInt8] = proto == .icmp ? [8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17]
+                                                         : [128: 129, 129: 128, 139: 140, 140: 139]
             return ConntrackTuple(source: destination, sourcePort: sourcePort, destination: source,
                                   destinationPort: UInt16(inverse[type] ?? type) << 8 | code, proto: proto)
         }
@@ -32,6 +34,8 @@ public struct ConntrackTuple: Hashable, Sendable, CustomStringConvertible {
 
     /// ICMP types that can start a connection (icmp_new: echo, timestamp, info, address mask).
     static let icmpQueryTypes: Set<UInt8> = [8, 13, 15, 17]
+    /// ICMPv6 types that can start a connection (icmpv6_new: echo request, node information query).
+    static let icmpv6QueryTypes: Set<UInt8> = [128, 139]
 
     /// As `conntrack -L` prints one direction: `src=.. dst=.. sport=.. dport=..`.
     public var description: String {
@@ -116,7 +120,7 @@ public struct ConntrackTable: Hashable, Sendable {
             var unreplied = false
             func flush() {
                 if let s = cur["src"], let d = cur["dst"], let sa = try? IPAddress(parsing: s), let da = try? IPAddress(parsing: d) {
-                    if proto == .icmp {
+                    if proto == .icmp || proto == .icmpv6 {
                         let type = UInt16(cur["type"] ?? "") ?? 0, code = UInt16(cur["code"] ?? "") ?? 0
                         tuples.append(ConntrackTuple(source: sa, sourcePort: UInt16(cur["id"] ?? "") ?? 0, destination: da,
                                                      destinationPort: type << 8 | code, proto: proto))

@@ -44,7 +44,8 @@ extension Tracer {
                 return
             }
         }
-        if s.packet.proto == .icmp && !ConntrackTuple.icmpQueryTypes.contains(s.packet.icmpType) {
+        if (s.packet.proto == .icmp && !ConntrackTuple.icmpQueryTypes.contains(s.packet.icmpType))
+            || (s.packet.proto == .icmpv6 && !ConntrackTuple.icmpv6QueryTypes.contains(s.packet.icmpType)) {
             // icmp_new refuses replies and errors without a connection (errors for a known
             // connection would be RELATED; kdp does not model embedded headers).
             s.conn.info = .invalid

@@ -18,59 +18,76 @@ enum HookCheck {
         }
     }
 
-    /// The hooks from which each chain of `table` can be reached.
-    static func reachingHooks(_ table: Table) -> [String: Set<Hook>] {
-        var hooks: [String: Set<Hook>] = [:]
+    static func bit(_ h: Hook) -> UInt8 { 1 << UInt8(HookSlots.index(h)) }
+
+    /// The hooks from which each chain of `table` can be reached, as bits by chain index.
+    static func reachingHooks(_ table: Table) -> [UInt8] {
+        var mask = [UInt8](repeating: 0, count: table.chains.count)
+        var stack: [Int] = []
         for hook in table.name.builtinChains {
-            var stack = [hook.rawValue]
-            var seen: Set<String> = []
-            while let c = stack.popLast() {
-                guard seen.insert(c).inserted, let chain = table.chain(c) else { continue }
-                hooks[c, default: []].insert(hook)
-                for r in chain.rules {
-                    switch r.target {
-                    case .jump(let n), .goto(let n): stack.append(n)
-                    default: break
+            guard let start = table.chainIndex(hook.rawValue) else { continue }
+            let b = bit(hook)
+            stack.append(start)
+            while let ci = stack.popLast() {
+                if mask[ci] & b != 0 { continue }
+                mask[ci] |= b
+                // Through a buffer pointer: only each rule's target is read, no Rule is copied.
+                table.chains[ci].rules.withUnsafeBufferPointer { rules in
+                    for k in rules.indices {
+                        switch rules[k].target {
+                        case .jump(let n), .goto(let n):
+                            if let j = table.chainIndex(n), mask[j] & b == 0 { stack.append(j) }
+                        default: break
+                        }
                     }
                 }
             }
         }
-        return hooks
+        return mask
     }
 
     /// The first rule the kernel would refuse: its line, the word, and why.
     static func firstProblem(in table: Table) -> (line: Int, word: String, reason: String)? {
         let reach = reachingHooks(table)
-        for chain in table.chains {
-            let hooks = reach[chain.name] ?? []
-            for rule in chain.rules where rule.unsupported == nil {
-                if let t = rule.target, let a = allowed(t) {
-                    if let only = a.table, only != table.name {
-                        return (rule.line, a.name, "\(a.name) is only valid in the \(only.rawValue) table")
+        for ci in table.chains.indices {
+            let m = reach[ci]
+            if m == 0 { continue }  // unreachable chains are not checked (hook mask 0)
+            func has(_ h: Hook) -> Bool { m & bit(h) != 0 }
+            let isBuiltin = table.chains[ci].isBuiltin
+            let name = table.chains[ci].name
+            let problem: (Int, String, String)? = table.chains[ci].rules.withUnsafeBufferPointer { rules in
+                for k in rules.indices where rules[k].unsupported == nil {
+                    let line = rules[k].line
+                    if let t = rules[k].target, let a = allowed(t) {
+                        if let only = a.table, only != table.name {
+                            return (line, a.name, "\(a.name) is only valid in the \(only.rawValue) table")
+                        }
+                        if let ok = a.hooks, let bad = Hook.allCases.first(where: { has($0) && !ok.contains($0) }) {
+                            return (line, a.name, "\(a.name) cannot be used in a chain reached from \(bad.rawValue)")
+                        }
                     }
-                    if let ok = a.hooks, let bad = hooks.subtracting(ok).first {
-                        return (rule.line, a.name, "\(a.name) cannot be used in a chain reached from \(bad.rawValue)")
+                    for m in rules[k].matches {
+                        switch m {
+                        case .inInterface where isBuiltin && (has(.output) || has(.postrouting)):
+                            return (line, "-i", "-i cannot be used in \(name)")
+                        case .outInterface where isBuiltin && (has(.prerouting) || has(.input)):
+                            return (line, "-o", "-o cannot be used in \(name)")
+                        case .addrType(_, _, _, _, let limitIn, let limitOut):
+                            // xt_addrtype.c addrtype_mt_checkentry_v1
+                            if limitIn && (has(.output) || has(.postrouting)) {
+                                return (line, "--limit-iface-in", "--limit-iface-in cannot be used from OUTPUT or POSTROUTING")
+                            }
+                            if limitOut && (has(.prerouting) || has(.input)) {
+                                return (line, "--limit-iface-out", "--limit-iface-out cannot be used from PREROUTING or INPUT")
+                            }
+                        default:
+                            break
+                        }
                     }
                 }
-                for m in rule.matches {
-                    switch m {
-                    case .inInterface where hooks.contains(.output) || hooks.contains(.postrouting):
-                        if chain.isBuiltin { return (rule.line, "-i", "-i cannot be used in \(chain.name)") }
-                    case .outInterface where hooks.contains(.prerouting) || hooks.contains(.input):
-                        if chain.isBuiltin { return (rule.line, "-o", "-o cannot be used in \(chain.name)") }
-                    case .addrType(_, _, _, _, let limitIn, let limitOut):
-                        // xt_addrtype.c addrtype_mt_checkentry_v1
-                        if limitIn && (hooks.contains(.output) || hooks.contains(.postrouting)) {
-                            return (rule.line, "--limit-iface-in", "--limit-iface-in cannot be used from OUTPUT or POSTROUTING")
-                        }
-                        if limitOut && (hooks.contains(.prerouting) || hooks.contains(.input)) {
-                            return (rule.line, "--limit-iface-out", "--limit-iface-out cannot be used from PREROUTING or INPUT")
-                        }
-                    default:
-                        break
-                    }
-                }
+                return nil
             }
+            if let problem { return problem }
         }
         return nil
     }

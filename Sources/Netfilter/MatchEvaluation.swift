@@ -104,7 +104,7 @@ extension PathState {
             }
             return hit != neg
         case .icmpType(let type, let code, let neg):
-            guard packet.proto == .icmp else { return false }
+            guard packet.proto == .icmp || packet.proto == .icmpv6 else { return false }
             // icmp_type_code_match: type 0xFF ("any") matches every type.
             guard let type else { return !neg }
             return (packet.icmpType == type && code.contains(packet.icmpCode)) != neg

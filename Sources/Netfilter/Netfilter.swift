@@ -4,6 +4,7 @@
 // Using it (what `kdp trace-rules` wires up):
 //
 //     let rs = try Ruleset.parse(text: text, file: path, lenient: lenient)   // throws RulesetParseError
+//                                                    // (noflush: true continues a table named twice)
 //     rs.iptablesSave()                                                      // the same bytes back
 //     var host = Host.simple(localAddresses: localIPs)                       // or Host(interfaces:routes:)
 //     host.ipsets = try IPSetStore.parse(ipsetSave: setsText)                // throws IPSetParseError
@@ -17,6 +18,12 @@
 // `NetfilterBenchmark.run(services:packets:)` gives the figures for `kdp bench`.
 //
 // Fidelity notes, where the kernel's behaviour was chosen on purpose:
+// - Parsing refuses what loading would refuse (HookCheck: NAT targets outside nat or reachable
+//   from the wrong hook, REJECT outside INPUT/FORWARD/OUTPUT, CT outside raw, -i/-o in the wrong
+//   built-in chain...), checked case by case against the real iptables-restore (KernelCheckTests).
+// - Steps use nft trace's vocabulary closely enough that the kernel check compares kdp's rule
+//   path with `xtables-monitor --trace`; empty built-in chains with policy ACCEPT leave no step,
+//   as iptables-nft creates no base chain for them.
 // - Matches run in the kernel's order: the IP header (-s -d -p -i -o -f, ip_packet_match) first,
 //   then match modules as written, stopping at the first that fails; side effects (recent lists,
 //   statistic nth counters, the random source) happen only for matches actually evaluated.
@@ -29,6 +36,7 @@
 //   seeded generator; the kernel hashes for address ranges (find_best_ips_proto), kdp draws.
 // - Not modelled: ICMP errors as RELATED traffic, fragments, TCP window tracking beyond the first
 //   packet's flags, conntrack timeouts, IPVS (its own module), bridged packets (physdev never
-//   sees a bridge). `limit` and `nfacct` always match. An iptables ruleset is one family: feed
+//   sees a bridge), packet TTL (`recent --rttl` is accepted, not checked), CT zones and helpers
+//   (accepted, no effect). `limit` and `nfacct` always match. An iptables ruleset is one family: feed
 //   ip6tables-save output separately for IPv6.
 import Wire

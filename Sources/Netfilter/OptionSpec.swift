@@ -38,6 +38,7 @@ enum Specs {
         "sctp": ModuleSpec([OptionSpec("--sport", invertible: true), OptionSpec("--dport", invertible: true)],
                            aliases: portAliases),
         "icmp": ModuleSpec([OptionSpec("--icmp-type", invertible: true)]),
+        "icmp6": ModuleSpec([OptionSpec("--icmpv6-type", invertible: true)]),
         "multiport": ModuleSpec([
             OptionSpec("--sports", invertible: true), OptionSpec("--dports", invertible: true),
             OptionSpec("--ports", invertible: true),

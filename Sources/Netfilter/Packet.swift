@@ -42,7 +42,7 @@ public struct Packet: Hashable, Sendable {
     /// (nf_conntrack_proto_icmp.c icmp_pkt_to_tuple), held here as sourcePort and
     /// destinationPort = type << 8 | code.
     public var tuple: ConntrackTuple {
-        if proto == .icmp {
+        if proto == .icmp || proto == .icmpv6 {
             return ConntrackTuple(source: source, sourcePort: sourcePort, destination: destination,
                                   destinationPort: UInt16(icmpType) << 8 | UInt16(icmpCode), proto: proto)
         }

@@ -53,20 +53,23 @@ struct RuleParser {
             return Args(words: words, start: i + 1, count: n)
         }
 
-        var headerSeen: Set<String> = []
+        var headerSeen: UInt16 = 0
         func once(_ key: String, _ word: String) throws(RuleError) {
-            guard headerSeen.insert(key).inserted else { throw RuleError(word: word, reason: "multiple \(key) flags not allowed") }
+            let bit: UInt16 = 1 << UInt16(key.utf8.last! & 15)
+            guard headerSeen & bit == 0 else { throw RuleError(word: word, reason: "multiple \(key) flags not allowed") }
+            headerSeen |= bit
         }
+        var targetSpec: ModuleSpec?
         while i < words.count {
             let w = words[i].text
             if w == "!" {
                 if negate { throw RuleError(word: w, reason: "'!' twice") }
                 negate = true; i += 1; continue
             }
-            switch w {
-            case "-s", "--source", "--src", "-d", "--destination", "--dst":
+            switch Self.genericOption(w) {
+            case "-s", "-d":
                 let a = try arg()[0]
-                let isSource = w.hasPrefix("-s") || w == "--source" || w == "--src"
+                let isSource = Self.genericOption(w) == "-s"
                 try once(isSource ? "-s" : "-d", w)
                 if let (value, mask) = Self.nonPrefixMask(a) {
                     header.append(isSource ? .sourceMasked(value: value, mask: mask, negated: negate)
@@ -76,7 +79,7 @@ struct RuleParser {
                     header.append(isSource ? .source(prefixes, negated: negate) : .destination(prefixes, negated: negate))
                 }
                 i += 2
-            case "-p", "--protocol":
+            case "-p":
                 let a = try arg()[0]
                 try once("-p", w)
                 if a == "all" || a == "0" {
@@ -91,37 +94,39 @@ struct RuleParser {
                 }
                 if negate, case .some(.some) = proto { proto = .some(nil) }
                 i += 2
-            case "-i", "--in-interface", "-o", "--out-interface":
+            case "-i", "-o":
+                let isIn = Self.genericOption(w) == "-i"
                 let a = try arg()[0]
-                try once(w == "-i" || w == "--in-interface" ? "-i" : "-o", w)
+                try once(isIn ? "-i" : "-o", w)
                 guard !a.isEmpty, a.utf8.count < 16 else { throw RuleError(word: a, reason: "bad interface name") }
-                header.append(w == "-i" || w == "--in-interface"
+                header.append(isIn
                               ? .inInterface(InterfacePattern(a), negated: negate)
                               : .outInterface(InterfacePattern(a), negated: negate))
                 i += 2
-            case "-f", "--fragment":
+            case "-f":
                 header.append(.fragment(negated: negate)); i += 1
-            case "-m", "--match":
+            case "-m":
                 if negate { throw RuleError(word: w, reason: "'!' cannot precede -m") }
                 let name = try arg()[0]
                 guard let spec = Specs.matches[name] else { throw RuleError(word: name, reason: "unknown match module") }
                 uses.append(Use(module: name, spec: spec)); i += 2
-            case "-j", "--jump", "-g", "--goto":
+            case "-j", "-g":
                 if negate { throw RuleError(word: w, reason: "'!' cannot precede a target") }
                 if targetName != nil { throw RuleError(word: w, reason: "more than one target") }
                 let name = try arg()[0]
                 guard !name.isEmpty else { throw RuleError(word: name, reason: "empty target") }
                 targetName = name
-                targetIsGoto = w == "-g" || w == "--goto"
+                targetIsGoto = Self.genericOption(w) == "-g"
+                targetSpec = Specs.targets[name]
                 if targetIsGoto && Specs.targets[name] != nil {
                     throw RuleError(word: name, reason: "goto needs a user chain")
                 }
                 i += 2
-            case "-c", "--set-counters":
+            case "-c":
                 _ = try arg(2); i += 3
             default:
                 guard w.hasPrefix("--") else { throw RuleError(word: w, reason: "unexpected word") }
-                if let t = targetName, let spec = Specs.targets[t]?.options[w] {
+                if let spec = targetSpec?.options[w] {
                     if negate && !spec.invertible { throw RuleError(word: w, reason: "'!' not allowed here") }
                     targetOptions.append((spec.name, negate, try arg(spec.arity), w))
                     i += 1 + spec.arity
@@ -130,8 +135,9 @@ struct RuleParser {
                     if negate && !spec.invertible { throw RuleError(word: w, reason: "'!' not allowed before \(w)") }
                     uses[u].options.append((spec.name, negate, try arg(spec.arity), w))
                     i += 1 + spec.arity
-                } else if case .some(.some(let p)) = proto, let module = Specs.matches[p.name], let spec = module.options[w] {
-                    var use = Use(module: p.name, spec: module)
+                } else if case .some(.some(let p)) = proto, let module = Specs.matches[p == .icmpv6 ? "icmp6" : p.name],
+                          let spec = module.options[w] {
+                    var use = Use(module: p == .icmpv6 ? "icmp6" : p.name, spec: module)
                     if negate && !spec.invertible { throw RuleError(word: w, reason: "'!' not allowed before \(w)") }
                     use.options.append((spec.name, negate, try arg(spec.arity), w))
                     uses.append(use)
@@ -160,6 +166,30 @@ struct RuleParser {
             }
         }
         return (matches, target, jumpChain)
+    }
+
+    /// The generic option a word names, as its short form (`--destination` → `-d`), or nil for
+    /// a match or target option. Compares lengths before text: most words are module options.
+    static func genericOption(_ w: String) -> String? {
+        let u = w.utf8
+        guard u.count >= 2, u.first == 45 else { return nil }
+        if u.count == 2 {
+            switch w {
+            case "-s", "-d", "-p", "-i", "-o", "-f", "-m", "-j", "-g", "-c": return w
+            default: return nil
+            }
+        }
+        switch u.count {
+        case 5: return w == "--src" ? "-s" : w == "--dst" ? "-d" : nil
+        case 6: return w == "--jump" ? "-j" : w == "--goto" ? "-g" : nil
+        case 7: return w == "--match" ? "-m" : nil
+        case 8: return w == "--source" ? "-s" : nil
+        case 10: return w == "--protocol" ? "-p" : w == "--fragment" ? "-f" : nil
+        case 13: return w == "--destination" ? "-d" : nil
+        case 14: return w == "--in-interface" ? "-i" : w == "--set-counters" ? "-c" : nil
+        case 15: return w == "--out-interface" ? "-o" : nil
+        default: return nil
+        }
     }
 
     // MARK: values
@@ -232,6 +262,8 @@ struct RuleParser {
 
     /// `a.b.c.d/w.x.y.z` whose mask is not a run of ones: (address & mask, mask).
     static func nonPrefixMask(_ s: String) -> (UInt32, UInt32)? {
+        // Cheap refusal first: a dotted mask needs a '.' after the '/'.
+        guard let slash = s.utf8.firstIndex(of: 47), s.utf8[slash...].contains(46) else { return nil }
         let parts = s.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, parts[1].contains("."), let mask = try? IPv4Address(parsing: parts[1]),
               let a = try? IPv4Address(parsing: parts[0]) else { return nil }
@@ -330,6 +362,31 @@ struct RuleParser {
             }
             if let o = opts.first(where: { $0.name == "--tcp-option" }) {
                 throw RuleError(word: o.word, reason: "--tcp-option is not emulated")
+            }
+        case "icmp6":
+            guard proto == .icmpv6 else { throw RuleError(word: module, reason: "-m icmp6 needs -p ipv6-icmp") }
+            if let o = one("--icmpv6-type") {
+                let a = o.args[0]
+                let names: [String: (UInt8?, ClosedRange<UInt8>)] = [
+                    "destination-unreachable": (1, 0...255), "no-route": (1, 0...0), "packet-too-big": (2, 0...255),
+                    "time-exceeded": (3, 0...255), "parameter-problem": (4, 0...255), "echo-request": (128, 0...255),
+                    "ping": (128, 0...255), "echo-reply": (129, 0...255), "pong": (129, 0...255),
+                    "router-solicitation": (133, 0...255), "router-advertisement": (134, 0...255),
+                    "neighbour-solicitation": (135, 0...255), "neighbor-solicitation": (135, 0...255),
+                    "neighbour-advertisement": (136, 0...255), "neighbor-advertisement": (136, 0...255), "redirect": (137, 0...255),
+                ]
+                if let named = names[a] {
+                    out.append(.icmpType(type: named.0, code: named.1, negated: o.negated))
+                } else {
+                    let parts = a.split(separator: "/", maxSplits: 1)
+                    guard let t = parts.first.flatMap({ UInt8($0) }) else { throw RuleError(word: a, reason: "unknown ICMPv6 type") }
+                    var code: ClosedRange<UInt8> = 0...255
+                    if parts.count == 2 {
+                        guard let c = UInt8(parts[1]) else { throw RuleError(word: a, reason: "bad ICMPv6 code") }
+                        code = c...c
+                    }
+                    out.append(.icmpType(type: t, code: code, negated: o.negated))
+                }
             }
         case "icmp":
             guard proto == .icmp else { throw RuleError(word: module, reason: "-m icmp needs -p icmp") }
@@ -547,6 +604,8 @@ struct RuleParser {
                 "port-unreach": .icmpPortUnreachable, "proto-unreach": .icmpProtoUnreachable,
                 "net-prohib": .icmpNetProhibited, "host-prohib": .icmpHostProhibited,
                 "admin-prohib": .icmpAdminProhibited, "tcp-rst": .tcpReset,
+                "no-route": .icmp6NoRoute, "adm-prohibited": .icmp6AdmProhibited, "addr-unreach": .icmp6AddrUnreachable,
+                "policy-fail": .icmp6PolicyFail, "reject-route": .icmp6RejectRoute,
             ]
             guard let k = RejectKind(rawValue: w[0]) ?? aliases[w[0]] else { throw RuleError(word: w[0], reason: "unknown --reject-with") }
             if k == .tcpReset && proto != .tcp { throw RuleError(word: w[0], reason: "tcp-reset needs -p tcp") }

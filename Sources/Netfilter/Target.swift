@@ -10,6 +10,13 @@ public enum RejectKind: String, Hashable, Sendable {
     case icmpHostProhibited = "icmp-host-prohibited"
     case icmpAdminProhibited = "icmp-admin-prohibited"
     case tcpReset = "tcp-reset"
+    // ip6tables (libip6t_REJECT.c)
+    case icmp6NoRoute = "icmp6-no-route"
+    case icmp6AdmProhibited = "icmp6-adm-prohibited"
+    case icmp6AddrUnreachable = "icmp6-addr-unreachable"
+    case icmp6PortUnreachable = "icmp6-port-unreachable"
+    case icmp6PolicyFail = "icmp6-policy-fail"
+    case icmp6RejectRoute = "icmp6-reject-route"
 }
 
 /// A NAT range: `--to-destination`/`--to-source` `[ip[-ip]][:port[-port]]`

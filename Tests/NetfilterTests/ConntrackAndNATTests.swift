@@ -99,3 +99,43 @@ import Wire
         #expect(p.reason?.contains("route_localnet") == true)
     }
 }
+
+@Suite struct IP6TablesTests {
+    /// ip6tables-save spells REJECT's default and ICMPv6 matches its own way (libip6t_REJECT.c,
+    /// libip6t_icmp6.c).
+    @Test func ip6tablesSaveRejectAndICMPv6ParseAndEvaluate() throws {
+        let text = """
+        *filter
+        :INPUT DROP [0:0]
+        -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT
+        -A INPUT -p ipv6-icmp --icmpv6-type neighbour-solicitation -j ACCEPT
+        -A INPUT -d fd00::2/128 -p tcp -m tcp --dport 80 -j REJECT --reject-with icmp6-port-unreachable
+        COMMIT
+
+        """
+        let rs = try Ruleset.parse(text: text, file: "v6")
+        #expect(rs.iptablesSave() == text)
+        let host = Host.simple(localAddresses: [try IPAddress(parsing: "fd00::2")])
+        let t = Tracer(ruleset: rs)
+        let ping = Packet(source: try IPAddress(parsing: "fd00::9"), destination: try IPAddress(parsing: "fd00::2"), proto: .icmpv6,
+                          icmpType: 128, inInterface: "eth0")
+        #expect(t.trace(packet: ping, host: host).paths[0].verdict == .accepted)
+        let web = Packet(source: try IPAddress(parsing: "fd00::9"), destination: try IPAddress(parsing: "fd00::2"), proto: .tcp,
+                         sourcePort: 1000, destinationPort: 80, inInterface: "eth0")
+        #expect(t.trace(packet: web, host: host).paths[0].verdict == .rejected)
+    }
+}
+
+@Suite struct ICMPv6ConntrackTests {
+    @Test func pingv6ReplyIsEstablishedAndAStrayReplyInvalid() throws {
+        let text = "*filter\n:INPUT DROP [0:0]\n-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\nCOMMIT\n"
+        let t = Tracer(ruleset: try Ruleset.parse(text: text))
+        let me = try IPAddress(parsing: "fd00::2"), peer = try IPAddress(parsing: "fd00::9")
+        let host = Host.simple(localAddresses: [me])
+        let out = t.trace(packet: Packet(source: me, destination: peer, proto: .icmpv6, sourcePort: 5, icmpType: 128), host: host).paths[0]
+        #expect(out.verdict == .accepted)
+        let reply = Packet(source: peer, destination: me, proto: .icmpv6, sourcePort: 5, icmpType: 129, inInterface: "eth0")
+        #expect(t.trace(packet: reply, host: out.host).paths[0].verdict == .accepted)
+        #expect(t.trace(packet: reply, host: host).paths[0].verdict == .dropped)
+    }
+}

@@ -41,17 +41,22 @@ final class KernelLab {
     }
 
     /// A TCP server in the server namespace that accepts and closes; it lives at most 60 s.
-    func addServer(port: Int) throws {
+    func addServer(port: Int, ipv6: Bool = false) throws {
         servers.append(try Self.spawn(["ip", "netns", "exec", server, "python3", "-c", """
         import socket
-        s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", \(port))); s.listen(64); s.settimeout(60)
+        s=socket.socket(socket.AF_INET6 if \(ipv6 ? "True" : "False") else socket.AF_INET); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("::" if \(ipv6 ? "True" : "False") else "0.0.0.0", \(port))); s.listen(64); s.settimeout(60)
         try:
             while True:
                 c, _ = s.accept(); c.close()
         except Exception:
             pass
         """]))
-        Thread.sleep(forTimeInterval: 0.3)
+        // Wait (at most 5 s) until it listens, so a loaded machine does not turn a probe into a
+        // refused connection.
+        for _ in 0..<100 {
+            if let out = try? Self.sh("ip netns exec \(server) ss -Hltn sport = :\(port)"), !out.isEmpty { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
     }
 
     /// Starts `xtables-monitor --trace` in the node (the kernel's nft trace events for packets a
@@ -66,46 +71,51 @@ final class KernelLab {
         p.standardError = FileHandle.nullDevice
         try p.run()
         monitor = p
-        Thread.sleep(forTimeInterval: 0.3)
+        Thread.sleep(forTimeInterval: 0.6)
     }
 
     /// The kernel's rule path for the first traced packet: `table:chain:verdict` for rules that
     /// matched and `table:chain:policy:VERDICT` for policies (implicit returns left out).
-    func stopTrace() -> [String] {
-        Thread.sleep(forTimeInterval: 0.3)
+    func stopTrace() -> [String] { stopTracePackets().first?.events ?? [] }
+
+    /// Every traced packet's rule path, in order, with the interface it came in on. Packets are
+    /// told apart by their IP ID: the trace id is reused by later packets of a connection.
+    func stopTracePackets() -> [(inInterface: String, events: [String])] {
+        Thread.sleep(forTimeInterval: 0.5)
         if let m = monitor { Self.stop(m) }
         monitor = nil
         guard let file = traceFile, let text = try? String(contentsOf: file, encoding: .utf8) else { return [] }
         try? FileManager.default.removeItem(at: file)
-        var firstID: Substring?
-        var firstIPID: Substring?, currentIPID: Substring?
-        var out: [String] = []
+        var order: [Substring] = []
+        var packets: [Substring: (inInterface: String, events: [String])] = [:]
+        var current: Substring?
         for line in text.split(separator: "\n") {
             if line.hasPrefix("PACKET: ") {
-                // The trace id is reused by later packets of a connection; the IP ID is not.
-                currentIPID = line.split(separator: " ").first { $0.hasPrefix("ID=") }
-                if firstIPID == nil { firstIPID = currentIPID }
+                let f = line.split(separator: " ")
+                current = f.first { $0.hasPrefix("ID=") }
+                if let id = current, packets[id] == nil {
+                    order.append(id)
+                    packets[id] = (String(f.first { $0.hasPrefix("IN=") }?.dropFirst(3) ?? ""), [])
+                }
                 continue
             }
-            guard line.hasPrefix(" TRACE: "), currentIPID == firstIPID else { continue }
+            guard line.hasPrefix(" TRACE: "), let id = current else { continue }
             let f = line.split(separator: " ")
             guard f.count >= 4 else { continue }
-            if firstID == nil { firstID = f[2] }
-            guard f[2] == firstID else { continue }
             let parts = f[3].split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count >= 3 else { continue }
             switch parts[2] {
             case "rule" where parts.count >= 5:
                 // xtables-monitor prints NFT_RETURN (-5) as a number.
                 let verdict = parts[4] == "0xfffffffb" ? "RETURN" : parts[4...].joined(separator: ":")
-                out.append("\(parts[0]):\(parts[1]):" + verdict)
+                packets[id]!.events.append("\(parts[0]):\(parts[1]):" + verdict)
             case "policy" where parts.count >= 4:
-                out.append("\(parts[0]):\(parts[1]):policy:\(parts[3])")
+                packets[id]!.events.append("\(parts[0]):\(parts[1]):policy:\(parts[3])")
             default:
                 break
             }
         }
-        return out
+        return order.map { packets[$0]! }
     }
 
     /// Runs `script` inside one of the lab's namespaces.
@@ -119,8 +129,8 @@ final class KernelLab {
         _ = try? Self.sh("ip netns del \(client); ip netns del \(node); ip netns del \(server); true")
     }
 
-    func load(_ rules: String) throws {
-        try Self.sh("ip netns exec \(node) iptables-restore <<'KDP_RULES'\n\(rules)KDP_RULES\n")
+    func load(_ rules: String, command: String = "iptables-restore") throws {
+        try Self.sh("ip netns exec \(node) \(command) <<'KDP_RULES'\n\(rules)KDP_RULES\n")
         try flushConntrack()
     }
 
@@ -130,14 +140,15 @@ final class KernelLab {
     /// from `namespace`).
     func probe(_ proto: IPProtocol, from src: String, _ sport: UInt16, to dst: String, _ dport: UInt16,
                in namespace: String? = nil) throws -> Outcome {
+        let family = src.contains(":") ? "socket.AF_INET6" : "socket.AF_INET"
         let body = proto == .tcp ? """
-        s=socket.socket(); s.bind(("\(src)", \(sport))); s.settimeout(1.5)
+        s=socket.socket(\(family)); s.bind(("\(src)", \(sport))); s.settimeout(1.5)
         try:
             s.connect(("\(dst)", \(dport))); print("connected")
         except ConnectionRefusedError: print("refused")
         except (socket.timeout, OSError): print("timeout")
         """ : """
-        s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("\(src)", \(sport))); s.sendto(b"kdp", ("\(dst)", \(dport))); print("sent")
+        s=socket.socket(\(family), socket.SOCK_DGRAM); s.bind(("\(src)", \(sport))); s.sendto(b"kdp", ("\(dst)", \(dport))); print("sent")
         """
         let out = try Self.sh("ip netns exec \(namespace ?? client) python3 -c '\nimport socket\n\(body)\n'")
         return Outcome(rawValue: out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .timeout
@@ -145,10 +156,12 @@ final class KernelLab {
 
     /// The node's conntrack table.
     func conntrack() throws -> ConntrackTable {
-        ConntrackTable.parse(conntrackList: try Self.sh("ip netns exec \(node) conntrack -L 2>/dev/null; true"))
+        ConntrackTable.parse(conntrackList: try Self.sh("ip netns exec \(node) conntrack -L 2>/dev/null; ip netns exec \(node) conntrack -L -f ipv6 2>/dev/null; true"))
     }
 
-    func flushConntrack() throws { _ = try Self.sh("ip netns exec \(node) conntrack -F 2>/dev/null; true") }
+    func flushConntrack() throws {
+        _ = try Self.sh("ip netns exec \(node) conntrack -F 2>/dev/null; ip netns exec \(node) conntrack -F -f ipv6 2>/dev/null; true")
+    }
 
     /// The node as kdp sees it.
     static var host: Netfilter.Host {
@@ -353,6 +366,32 @@ final class KernelLab {
         for i in 0..<4 {
             try check(lab, tracer, host, Probe(proto: .tcp, src: "10.99.1.2", sport: 41010 + UInt16(i), dst: "10.96.0.20", dport: 80), traced: true)
         }
+    }
+
+    @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
+    func replyRulePathAndUnNATMatchTheKernel() throws {
+        let lab = try KernelLab()
+        defer { lab.close() }
+        let rules = "*raw\n-A PREROUTING -i n1 -j TRACE\n-A PREROUTING -i n2 -j TRACE\nCOMMIT\n" + Self.rules
+        try lab.load(rules)
+        let tracer = Tracer(ruleset: try Ruleset.parse(text: rules, file: "reply"))
+        let p = Probe(proto: .tcp, src: "10.99.1.2", sport: 41500, dst: "10.96.0.10", dport: 80)
+        try lab.flushConntrack()
+        try lab.startTrace()
+        #expect(try lab.probe(.tcp, from: p.src, p.sport, to: p.dst, p.dport) == .connected)
+        let packets = lab.stopTracePackets()
+        let kernelSyn = try #require(packets.first { $0.inInterface == "n1" })
+        let kernelSynAck = try #require(packets.first { $0.inInterface == "n2" })
+        let first = try #require(tracer.trace(packet: p.packet, host: KernelLab.host).paths.first)
+        #expect(Self.kernelPath(first) == kernelSyn.events)
+        // The server answers the masqueraded, DNATed connection.
+        var reply = Packet(source: KubeProxyExample.ip("10.99.2.2"), destination: first.finalPacket.source, proto: .tcp,
+                           sourcePort: 8080, destinationPort: first.finalPacket.sourcePort, inInterface: "n2")
+        reply.tcpFlags = TCPFlag.syn | TCPFlag.ack
+        let back = try #require(tracer.trace(packet: reply, host: first.host).paths.first)
+        #expect(Self.kernelPath(back) == kernelSynAck.events, "kernel \(kernelSynAck.events), kdp \(Self.kernelPath(back))")
+        #expect(back.finalPacket.source == KubeProxyExample.ip("10.96.0.10") && back.finalPacket.sourcePort == 80)
+        #expect(back.finalPacket.destination == KubeProxyExample.ip("10.99.1.2") && back.finalPacket.destinationPort == 41500)
     }
 
     @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
@@ -595,5 +634,52 @@ final class KernelLab {
             #expect(kernelAccepts == (kdpError == nil),
                     "\(table.rawValue): \(body) — kernel \(kernelAccepts ? "accepts" : "refuses"), kdp \(kdpError.map { "refuses: \($0)" } ?? "accepts")")
         }
+    }
+}
+
+/// The same checks over IPv6 with ip6tables-restore: DNAT to `[addr]:port`, MASQUERADE,
+/// statistic, and REJECT with ip6tables' default spelling.
+@Suite(.serialized) struct IPv6KernelCheckTests {
+    static let rules = """
+    *nat
+    :KUBE-SERVICES - [0:0]
+    :KUBE-SVC-A - [0:0]
+    -A PREROUTING -j KUBE-SERVICES
+    -A KUBE-SERVICES -d fd00:96::10/128 -p tcp -m tcp --dport 80 -j KUBE-SVC-A
+    -A KUBE-SVC-A -p tcp -m statistic --mode random --probability 0.50000000000 -j DNAT --to-destination [fd99:2::2]:9080
+    -A KUBE-SVC-A -p tcp -j DNAT --to-destination [fd99:2::2]:9081
+    -A POSTROUTING -o n2 -j MASQUERADE
+    COMMIT
+    *filter
+    :KUBE-SERVICES - [0:0]
+    -A FORWARD -m conntrack --ctstate NEW -j KUBE-SERVICES
+    -A KUBE-SERVICES -d fd00:96::40/128 -p tcp -m tcp --dport 80 -j REJECT --reject-with icmp6-port-unreachable
+    COMMIT
+
+    """
+
+    @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
+    func kdpAgreesWithTheKernelOverIPv6() throws {
+        let lab = try KernelLab()
+        defer { lab.close() }
+        try lab.exec(lab.node, "ip -6 addr add fd99:1::1/64 dev n1 nodad && ip -6 addr add fd99:2::1/64 dev n2 nodad && sysctl -qw net.ipv6.conf.all.forwarding=1")
+        try lab.exec(lab.client, "ip -6 addr add fd99:1::2/64 dev c0 nodad && ip -6 route add default via fd99:1::1")
+        try lab.exec(lab.server, "ip -6 addr add fd99:2::2/64 dev s0 nodad && ip -6 route add default via fd99:2::1")
+        // Ports the IPv4 servers (0.0.0.0:8080/8081) do not hold: a dual-stack bind would clash.
+        try lab.addServer(port: 9080, ipv6: true)
+        try lab.addServer(port: 9081, ipv6: true)
+        try lab.load(Self.rules, command: "ip6tables-restore")
+        let tracer = Tracer(ruleset: try Ruleset.parse(text: Self.rules, file: "v6"))
+        let ip = KubeProxyExample.ip
+        let host = Netfilter.Host(name: "node", interfaces: [
+            Interface(name: "n1", addresses: [(ip("fd99:1::1"), 64)]),
+            Interface(name: "n2", addresses: [(ip("fd99:2::1"), 64)]),
+        ])
+        let checks = KernelCheckTests()
+        typealias P = KernelCheckTests.Probe
+        for i in 0..<3 {
+            try checks.check(lab, tracer, host, P(proto: .tcp, src: "fd99:1::2", sport: 47000 + UInt16(i), dst: "fd00:96::10", dport: 80))
+        }
+        try checks.check(lab, tracer, host, P(proto: .tcp, src: "fd99:1::2", sport: 47010, dst: "fd00:96::40", dport: 80))
     }
 }
