@@ -45,9 +45,9 @@ let package = Package(
         ),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire"]),
-        .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "Wire", "KubeProxy", "Cluster"]),
+        .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "Wire", "KubeProxy", "Cluster"], exclude: ["Fixtures"]),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS", "Wire"]),
-        .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire"]),
+        .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire", "Netfilter"], exclude: ["Fixtures"]),
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "KubeProxy", "Netfilter", "Cluster", "Wire"]),
         .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire"]),
     ]
