@@ -173,7 +173,12 @@ public struct Dataplane: Sendable {
     func replyStart(_ path: DataplanePath, request: Request) -> Location? {
         guard let to = path.deliveredTo else { return nil }
         if let name = to.dropPrefix("node/"), let n = nodeIndex[name] { return .node(n, inInterface: nil) }
-        if to.hasPrefix("pod/"), let p = podByIP[path.finalPacket.destination] { return .pod(p) }
+        if let key = to.dropPrefix("pod/") {
+            if let p = podByIP[path.finalPacket.destination] { return .pod(p) }
+            // A host-network pod answers from its node's namespace.
+            if let pod = cluster.pods.first(where: { $0.key == key && $0.hostNetwork }),
+               let n = pod.nodeName.flatMap({ nodeIndex[$0] }) { return .node(n, inInterface: nil) }
+        }
         return nil
     }
 
