@@ -60,6 +60,29 @@ public struct IPVSModeRuleset: Sendable {
             .filter { $0 != ":KUBE-PROXY-CANARY - [0:0]" }.joined(separator: "\n")
     }
 
+    /// The node's rules for the Netfilter engine in process. On IPv4 the INPUT/OUTPUT jumps to
+    /// kubelet's KUBE-FIREWALL are part of the node (see `IPTablesRuleset.saveText`) but IPVS mode
+    /// never declares that chain (only the iptables mode with localhost nodePorts writes its own
+    /// copy), so `iptables.netfilterRuleset` alone would jump to a missing chain: this adds
+    /// kubelet's chain and its localnet rule, as on a real node.
+    public func netfilterRuleset(source: String) throws(RulesetParseError) -> Ruleset {
+        var filterChains = iptables.filter.chains
+        var filterRules = iptables.filter.rules.map { ($0.chain, $0.arguments) }
+        if family == .ipv4 && !filterChains.contains("KUBE-FIREWALL") {
+            filterChains.append("KUBE-FIREWALL")
+            filterRules.insert(("KUBE-FIREWALL", ["-m", "comment", "--comment", "block incoming localnet connections",
+                                                  "-d", "127.0.0.0/8", "!", "-s", "127.0.0.0/8",
+                                                  "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"]), at: 0)
+        }
+        func jumps(_ table: String) -> [(chain: String, words: [String])] {
+            iptables.jumps.filter { $0.table == table }.map { ($0.chain, IPTablesRuleset.Rule(chain: $0.chain, words: $0.words).arguments) }
+        }
+        return try Ruleset.build([
+            Ruleset.TableRules(name: .filter, chains: filterChains, rules: jumps("filter") + filterRules),
+            Ruleset.TableRules(name: .nat, chains: iptables.nat.chains, rules: jumps("nat") + iptables.nat.rules.map { ($0.chain, $0.arguments) }),
+        ], source: source)
+    }
+
     /// The virtual server for (protocol, address, port), if there is one.
     public func virtualServer(_ proto: IPProtocol, _ address: IPAddress, _ port: UInt16) -> VirtualService? {
         ipvs.serviceIndex(ServiceKey(protocol: proto, address: address, port: port)).map { ipvs.services[Int($0)] }

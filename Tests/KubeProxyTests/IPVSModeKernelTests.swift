@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+@testable import Cluster
+@testable import KubeProxy
+import Wire
+
+/// IPVS mode's ipsets and iptables rules against the real tools in a fresh network namespace:
+/// `ipset restore` takes the sets, `ipset save` prints them back byte for byte (the `initval`
+/// kdp writes is kept by restore, so the hash order is the kernel's own), and
+/// `iptables-restore --test --noflush` takes the rules once the sets they match exist. The
+/// kernel here has no IPVS module, so virtual servers are not loaded.
+@Suite(.serialized) struct IPVSModeKernelTests {
+    static let ipsetMissing: String? = {
+        if let why = KernelCheck.missing { return why }
+        if (try? run(["sh", "-c", "command -v ipset"]).status) != 0 { return "ipset not installed" }
+        return nil
+    }()
+    static var enabled: Bool { KernelCheck.isCI || ipsetMissing == nil }
+
+    static func unavailable() -> Bool {
+        guard let why = ipsetMissing else { return false }
+        if KernelCheck.isCI { Issue.record("IPVS-mode kernel check cannot run under CI: \(why)") } else { print("skipping IPVS-mode kernel check: \(why)") }
+        return true
+    }
+
+    static let dualStack = """
+    kind: Topology
+    cluster:
+      clusterCIDR: 10.244.0.0/16,fd00:10:244::/56
+      serviceCIDR: 10.96.0.0/12,fd00:10:96::/112
+      nodeNetwork: 172.18.0.0/16,fd00:18::/64
+    nodes: [{name: a}, {name: b}]
+    pods: [{name: w1, node: a, labels: {app: w}}, {name: w2, node: b, labels: {app: w}}, {name: w3, node: b, labels: {app: w}, terminating: true}]
+    services:
+      - {name: lb, ipFamilyPolicy: RequireDualStack, type: LoadBalancer, externalTrafficPolicy: Local, selector: {app: w},
+         loadBalancerIPs: [198.51.100.1, "2001:db8::1"], loadBalancerSourceRanges: ["2001:db8:1::/48", 203.0.113.0/24, 172.18.0.0/16],
+         externalIPs: [192.0.2.9, "2001:db8::9"], sessionAffinity: ClientIP, ports: [{name: http, port: 80}, {name: dns, port: 53, protocol: UDP}]}
+      - {name: fw, ipFamilyPolicy: RequireDualStack, type: LoadBalancer, selector: {app: w},
+         loadBalancerIPs: [198.51.100.2, "2001:db8::2"], loadBalancerSourceRanges: ["2001:db8:7::/48", 203.0.113.0/24], ports: [{port: 443}]}
+      - {name: local, ipFamilyPolicy: PreferDualStack, internalTrafficPolicy: Local, selector: {app: w}, ports: [{port: 8080, protocol: SCTP}]}
+      - {name: sctp, ipFamilyPolicy: PreferDualStack, type: NodePort, externalTrafficPolicy: Local, selector: {app: w}, ports: [{port: 9000, protocol: SCTP}]}
+      - {name: empty, type: NodePort, selector: {app: none}, externalIPs: [192.0.2.10], ports: [{port: 81}]}
+    """
+
+    /// Restores the sets, reads them back, then tests the iptables text against them.
+    func check(_ cluster: Cluster, node: String, family: IPFamily, in ns: TestNamespace) throws {
+        var config = ProxierConfig.forNode(cluster.node(named: node)!, in: cluster, family: family)
+        config.randomFully = true
+        let compiled = IPVSModeCompiler.compile(cluster, config: config)
+        #expect(compiled.errors.isEmpty, "\(compiled.errors)")
+        let sets = compiled.ipsetSaveText()
+        let restore = try ns.exec(["ipset", "restore"], input: sets)
+        #expect(restore.status == 0, "ipset restore rejected \(node)/\(family): \(restore.output)")
+        guard restore.status == 0 else { return }
+        // Only this family's sets: the namespace may hold the other family's too.
+        let names = Set(compiled.ipsets.sets.map(\.name))
+        let saved = try ns.exec(["ipset", "save"]).output.split(separator: "\n").filter { line in
+            let w = line.split(separator: " ")
+            return w.count > 1 && names.contains(String(w[1]))
+        }.map { $0 + "\n" }.joined()
+        if saved != sets {
+            let a = saved.split(separator: "\n"), b = sets.split(separator: "\n")
+            for i in 0..<max(a.count, b.count) where (i < a.count ? a[i] : "") != (i < b.count ? b[i] : "") {
+                Issue.record("\(node)/\(family) line \(i + 1):\n kernel: \(i < a.count ? a[i] : "<none>")\n kdp:    \(i < b.count ? b[i] : "<none>")")
+                break
+            }
+        }
+        #expect(saved == sets)
+        let tool = family == .ipv4 ? "iptables-restore" : "ip6tables-restore"
+        let r = try ns.exec([tool, "--test", "--noflush"], input: compiled.iptablesRestoreText())
+        #expect(r.status == 0, "\(tool) --test rejected \(node)/\(family): \(r.output)")
+        // The sets are node-specific: clear them for the next node.
+        for name in names { _ = try ns.exec(["ipset", "destroy", name]) }
+    }
+
+    @Test(.enabled(if: enabled))
+    func ipsetRestoreAndIptablesRestoreAcceptTheDemo() throws {
+        if Self.unavailable() { return }
+        let cluster = try ClusterBuilder.load(paths: [])
+        let ns = try TestNamespace("ipvs-demo")
+        for node in cluster.nodes { try check(cluster, node: node.name, family: .ipv4, in: ns) }
+    }
+
+    @Test(.enabled(if: enabled))
+    func ipsetRestoreAndIptablesRestoreAcceptADualStackCluster() throws {
+        if Self.unavailable() { return }
+        let cluster = try ClusterBuilder.build(TopologyLoader.parse(text: Self.dualStack, file: "dual.yaml"))
+        let ns = try TestNamespace("ipvs-dual")
+        for node in ["a", "b"] {
+            try check(cluster, node: node, family: .ipv4, in: ns)
+            try check(cluster, node: node, family: .ipv6, in: ns)
+        }
+    }
+}
