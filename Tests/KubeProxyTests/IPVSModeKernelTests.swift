@@ -91,4 +91,69 @@ import Wire
             try check(cluster, node: node, family: .ipv6, in: ns)
         }
     }
+
+    /// The node as kubelet and IPVS-mode kube-proxy leave it, built with the real commands
+    /// (kubelet's chains; kube-proxy's `createAndLinkKubeChain`: EnsureChain, then each jump
+    /// prepended; its sets; its restore), read back with iptables-save: `iptablesSaveText()` must
+    /// print exactly that. The cluster has no LB that shuts the node out, because the `ipvs` match
+    /// of KUBE-IPVS-OUT-FILTER needs the IPVS module, which this kernel lacks.
+    func checkSave(_ cluster: Cluster, node: String, family: IPFamily) throws {
+        let tool = family == .ipv4 ? "iptables" : "ip6tables"
+        let ns = try TestNamespace("ipvs-save")
+        func must(_ args: [String], input: String? = nil) throws {
+            let r = try ns.exec(args, input: input)
+            #expect(r.status == 0, "\(args.joined(separator: " ")): \(r.output)")
+        }
+        try must([tool, "-t", "mangle", "-N", "KUBE-IPTABLES-HINT"])
+        for t in ["mangle", "nat", "filter"] { try must([tool, "-t", t, "-N", "KUBE-KUBELET-CANARY"]) }
+        if family == .ipv4 {
+            try must([tool, "-t", "filter", "-N", "KUBE-FIREWALL"])
+            try must([tool, "-t", "filter", "-A", "KUBE-FIREWALL", "-m", "comment", "--comment", "block incoming localnet connections",
+                      "--dst", "127.0.0.0/8", "!", "--src", "127.0.0.0/8", "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"])
+            try must([tool, "-t", "filter", "-A", "INPUT", "-j", "KUBE-FIREWALL"])
+            try must([tool, "-t", "filter", "-A", "OUTPUT", "-j", "KUBE-FIREWALL"])
+        }
+        var config = ProxierConfig.forNode(cluster.node(named: node)!, in: cluster, family: family)
+        config.randomFully = true
+        let compiled = IPVSModeCompiler.compile(cluster, config: config)
+        #expect(compiled.filter("KUBE-IPVS-OUT-FILTER").isEmpty)
+        for c in IPVSModeIPTables.natChains { try must([tool, "-t", "nat", "-N", c]) }
+        for c in IPVSModeIPTables.filterChains { try must([tool, "-t", "filter", "-N", c]) }
+        // In iptablesJumpChain order, each at position 1.
+        let installed: [(String, String, [String])] = [
+            ("nat", "OUTPUT", ["kubernetes service portals", "KUBE-SERVICES"]), ("nat", "PREROUTING", ["kubernetes service portals", "KUBE-SERVICES"]),
+            ("nat", "POSTROUTING", ["kubernetes postrouting rules", "KUBE-POSTROUTING"]), ("filter", "FORWARD", ["kubernetes forwarding rules", "KUBE-FORWARD"]),
+            ("filter", "INPUT", ["kubernetes health check rules", "KUBE-NODE-PORT"]), ("filter", "INPUT", ["kube-proxy firewall rules", "KUBE-PROXY-FIREWALL"]),
+            ("filter", "FORWARD", ["kube-proxy firewall rules", "KUBE-PROXY-FIREWALL"]), ("filter", "INPUT", ["kubernetes ipvs access filter", "KUBE-IPVS-FILTER"]),
+            ("filter", "OUTPUT", ["kubernetes ipvs access filter", "KUBE-IPVS-OUT-FILTER"]),
+        ]
+        for (table, chain, ct) in installed {
+            try must([tool, "-t", table, "-I", chain, "1", "-m", "comment", "--comment", ct[0], "-j", ct[1]])
+        }
+        try must(["ipset", "restore"], input: compiled.ipsetSaveText())
+        try must([tool + "-restore", "--noflush"], input: compiled.iptablesRestoreText())
+        let saved = try ns.exec([tool + "-save"]).output
+            .split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+        let ours = try compiled.iptablesSaveText()
+        if saved != ours {
+            let a = saved.split(separator: "\n"), b = ours.split(separator: "\n")
+            for i in 0..<max(a.count, b.count) where (i < a.count ? a[i] : "") != (i < b.count ? b[i] : "") {
+                Issue.record("\(node)/\(family) line \(i + 1):\n kernel: \(i < a.count ? a[i] : "<none>")\n kdp:    \(i < b.count ? b[i] : "<none>")")
+                break
+            }
+        }
+        #expect(saved == ours)
+        // iptables rules refer to the sets: flush them before the namespace (and its sets) goes.
+        for t in ["filter", "nat"] { _ = try ns.exec([tool, "-t", t, "-F"]) }
+    }
+
+    @Test(.enabled(if: enabled))
+    func iptablesSaveTextMatchesTheKernel() throws {
+        if Self.unavailable() { return }
+        let yaml = Self.dualStack.split(separator: "\n").filter { !$0.contains("name: fw") && !$0.contains("2001:db8:7::/48") }.joined(separator: "\n")
+            .replacingOccurrences(of: "\"2001:db8:1::/48\",", with: "\"2001:db8:1::/48\", \"fd00:18::/64\",")
+        let cluster = try ClusterBuilder.build(TopologyLoader.parse(text: yaml, file: "dual.yaml"))
+        try checkSave(cluster, node: "b", family: .ipv4)
+        try checkSave(cluster, node: "a", family: .ipv6)
+    }
 }
