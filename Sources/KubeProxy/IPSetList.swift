@@ -16,6 +16,9 @@ public struct KubeIPSet: Sendable, Equatable {
     public let comment: String
     /// Entries as `Entry.String()` spells them (`10.96.0.1,tcp:443`, `30080`), each once.
     public private(set) var entries: [String] = []
+    /// Active entries the kernel refuses to add (`ipset add` fails and kube-proxy only logs it):
+    /// they count for `isEmpty`, as upstream's `activeEntries` do, but are not in the set.
+    public private(set) var refused: [String] = []
     private var seen: Set<String> = []
 
     init(baseName: String, type: IPSetType, family: IPFamily, comment: String) {
@@ -35,7 +38,16 @@ public struct KubeIPSet: Sendable, Equatable {
 
     /// `activeEntries.Insert`: a string set, so a repeated entry counts once.
     mutating func insert(_ entry: String) {
-        if seen.insert(entry).inserted { entries.append(entry) }
+        guard seen.insert(entry).inserted else { return }
+        entries.append(entry)
+        if Self.kernelRefuses(entry, type: type) { refused.append(entry) }
+    }
+
+    /// A hash:ip,port,net set cannot store a zero-length network (ip_set_hash_ipportnet.c
+    /// rejects cidr 0 with IPSET_ERR_INVALID_CIDR), so a loadBalancerSourceRange of 0.0.0.0/0
+    /// never reaches KUBE-LOAD-BALANCER-SOURCE-CIDR.
+    static func kernelRefuses(_ entry: String, type: IPSetType) -> Bool {
+        type == .hashIPPortNet && entry.hasSuffix("/0")
     }
 
     public var isEmpty: Bool { entries.isEmpty }
@@ -162,7 +174,7 @@ extension KubeIPSet {
         case .bitmapPort:
             return entries.compactMap { UInt16($0) }.sorted().map(String.init)
         default:
-            let printed = entries.map(Self.kernelSpelling)
+            let printed = entries.filter { !refused.contains($0) }.map(Self.kernelSpelling)
             return IPSetHashOrder.order(printed, type: type, family: family, initval: initval)
         }
     }

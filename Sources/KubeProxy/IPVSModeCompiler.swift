@@ -75,6 +75,9 @@ struct Sync {
         }
         // KUBE-IPVS-IPS is set to exactly the bound addresses.
         for ip in bound.sorted() { sets[IPSetList.ipvsIPs].insert(IPSetEntry.ip(ip)) }
+        for set in sets.sets {
+            for e in set.refused { errors.append("ipset add \(set.name) \(e): refused by the kernel") }
+        }
     }
 
     /// The node IPs that get a virtual server per nodePort, computed only when some port has a

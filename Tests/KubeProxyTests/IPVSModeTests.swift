@@ -229,6 +229,18 @@ func threeNodes(_ services: String, pods: String = "pods: [{name: a1, node: n1, 
         #expect(store.sets["KUBE-LOAD-BALANCER-SOURCE-CIDR"]?.members.count == 1)
     }
 
+    @Test func aZeroLengthSourceRangeCountsButTheKernelRefusesIt() throws {
+        let r = try compileIPVS(threeNodes("  - {name: f, type: LoadBalancer, clusterIP: 10.96.0.21, loadBalancerIPs: [198.51.100.2], loadBalancerSourceRanges: [0.0.0.0/0], selector: {app: a}, ports: [{port: 443, nodePort: 30443}]}"))
+        let set = try #require(r.ipsets.named("KUBE-LOAD-BALANCER-SOURCE-CIDR"))
+        #expect(set.entries == ["198.51.100.2,tcp:443,0.0.0.0/0"] && set.refused == set.entries)
+        #expect(!r.ipsetSaveText().contains("0.0.0.0/0"))
+        #expect(r.errors == ["ipset add KUBE-LOAD-BALANCER-SOURCE-CIDR 198.51.100.2,tcp:443,0.0.0.0/0: refused by the kernel"])
+        // Upstream's rule is still written (its active entries are not empty), and the node,
+        // inside 0.0.0.0/0, may use the VIP as a source.
+        #expect(r.filter("KUBE-SOURCE-RANGES-FIREWALL").count == 3)
+        #expect(r.members("KUBE-LOAD-BALANCER-SOURCE-IP") == ["198.51.100.2,tcp:443,198.51.100.2"])
+    }
+
     @Test func ipv6SetsArePrefixedKube6AndCutTo31Characters() throws {
         let yaml = """
         kind: Topology
