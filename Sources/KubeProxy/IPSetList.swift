@@ -105,9 +105,11 @@ public struct IPSetList: Sendable, Equatable {
     }
 
     /// The set upstream calls `base` (its IPv4 name), whatever this family names it.
-    public subscript(base: String) -> KubeIPSet {
-        get { sets[index(base)] }
-        set { sets[index(base)] = newValue }
+    public subscript(base: String) -> KubeIPSet { sets[index(base)] }
+
+    /// `ipsetList[base].activeEntries.Insert(entry)`, in place (no copy of the set).
+    mutating func insert(into base: String, _ entry: String) {
+        sets[index(base)].insert(entry)
     }
 
     func index(_ base: String) -> Int {

@@ -74,7 +74,7 @@ struct Sync {
             syncServicePort(info, eps, EndpointCategories(eps, port: info, nodeName: config.nodeName, zone: zone))
         }
         // KUBE-IPVS-IPS is set to exactly the bound addresses.
-        for ip in bound.sorted() { sets[IPSetList.ipvsIPs].insert(IPSetEntry.ip(ip)) }
+        for ip in bound.sorted() { sets.insert(into: IPSetList.ipvsIPs, IPSetEntry.ip(ip)) }
         for set in sets.sets {
             for e in set.refused { errors.append("ipset add \(set.name) \(e): refused by the kernel") }
         }
@@ -105,10 +105,10 @@ struct Sync {
         let port = svc.port.port
         // Hairpin: every local endpoint, whatever its condition (the endpoints map holds them all).
         for e in eps where e.isLocal {
-            sets[IPSetList.loopBack].insert(IPSetEntry.ipPortIP(e.ip, proto, e.port, e.ip))
+            sets.insert(into: IPSetList.loopBack, IPSetEntry.ipPortIP(e.ip, proto, e.port, e.ip))
         }
 
-        sets[IPSetList.clusterIP].insert(IPSetEntry.ipPort(svc.clusterIP, proto, port))
+        sets.insert(into: IPSetList.clusterIP, IPSetEntry.ipPort(svc.clusterIP, proto, port))
         // The ClusterIP is always bound; iTP decides its endpoints (eTP does not apply to it).
         if syncService(svc, svc.clusterIP, port, bind: true) {
             syncEndpoint(svc, svc.clusterIP, port, IPVSModeCompiler.destinations(cats, onlyNodeLocal: svc.internalPolicyLocal))
@@ -116,7 +116,7 @@ struct Sync {
 
         for ip in svc.externalIPs {
             let entry = IPSetEntry.ipPort(ip, proto, port)
-            sets[svc.externalPolicyLocal ? IPSetList.externalIPLocal : IPSetList.externalIP].insert(entry)
+            sets.insert(into: svc.externalPolicyLocal ? IPSetList.externalIPLocal : IPSetList.externalIP, entry)
             // Not bound when the address is on another interface already.
             if syncService(svc, ip, port, bind: !nodeAddressSet.contains(ip)) {
                 syncEndpoint(svc, ip, port, IPVSModeCompiler.destinations(cats, onlyNodeLocal: svc.externalPolicyLocal))
@@ -125,19 +125,19 @@ struct Sync {
 
         for vip in svc.loadBalancerVIPs {
             let entry = IPSetEntry.ipPort(vip, proto, port)
-            sets[IPSetList.loadBalancer].insert(entry)
-            if svc.externalPolicyLocal { sets[IPSetList.loadBalancerLocal].insert(entry) }
+            sets.insert(into: IPSetList.loadBalancer, entry)
+            if svc.externalPolicyLocal { sets.insert(into: IPSetList.loadBalancerLocal, entry) }
             if !svc.loadBalancerSourceRanges.isEmpty {
                 // Source ranges apply to LB traffic only (they preserve the client address).
-                sets[IPSetList.loadBalancerFW].insert(entry)
+                sets.insert(into: IPSetList.loadBalancerFW, entry)
                 var allowFromNode = false
                 for cidr in svc.loadBalancerSourceRanges {
-                    sets[IPSetList.loadBalancerSourceCIDR].insert(IPSetEntry.ipPortNet(vip, proto, port, cidr))
+                    sets.insert(into: IPSetList.loadBalancerSourceCIDR, IPSetEntry.ipPortNet(vip, proto, port, cidr))
                     if let nodeIP = config.nodeIP, cidr.contains(nodeIP) { allowFromNode = true }
                 }
                 if allowFromNode {
                     // The node reaching its own VIP comes from the VIP (it is on kube-ipvs0).
-                    sets[IPSetList.loadBalancerSourceIP].insert(IPSetEntry.ipPortIP(vip, proto, port, vip))
+                    sets.insert(into: IPSetList.loadBalancerSourceIP, IPSetEntry.ipPortIP(vip, proto, port, vip))
                 } else {
                     // The node is not allowed: KUBE-IPVS-OUT-FILTER drops its traffic to the VIP.
                     lbNoNodeAccess.append((vip, proto, port))
@@ -167,15 +167,15 @@ struct Sync {
             default:
                 break
             }
-            if let set { for e in entries { sets[set].insert(e) } }
-            if svc.externalPolicyLocal, let localSet { for e in entries { sets[localSet].insert(e) } }
+            if let set { for e in entries { sets.insert(into: set, e) } }
+            if svc.externalPolicyLocal, let localSet { for e in entries { sets.insert(into: localSet, e) } }
             for ip in nodeIPs where syncService(svc, ip, np, bind: false) {
                 syncEndpoint(svc, ip, np, IPVSModeCompiler.destinations(cats, onlyNodeLocal: svc.externalPolicyLocal))
             }
         }
 
         if let hc = svc.healthCheckNodePort {
-            sets[IPSetList.healthCheckNodePort].insert(IPSetEntry.port(hc))
+            sets.insert(into: IPSetList.healthCheckNodePort, IPSetEntry.port(hc))
         }
     }
 
