@@ -179,13 +179,18 @@ struct Sync {
         }
     }
 
+    /// The kernel's IPVS schedulers (net/netfilter/ipvs/ip_vs_*.c).
+    static let kernelSchedulers: Set<String> = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"]
+
     /// `syncService`: create (or update) the virtual server, then bind its address. Every virtual
     /// server gets the scheduler; ClientIP affinity makes it persistent with the stickiness
     /// timeout; `mh` needs `FlagSourceHash` (0x10, ipvsadm's `mh-port`).
     mutating func syncService(_ svc: ServicePortInfo, _ address: IPAddress, _ port: UInt16, bind: Bool) -> Bool {
         let key = ServiceKey(protocol: svc.port.protocol, address: address, port: port)
         guard let sched = SchedulerName(rawValue: scheduler) else {
-            errors.append("\(svc.name): \(address.joined(port: port))/\(svc.protocolName): scheduler \(scheduler) not known to the kernel")
+            // Upstream hands the name to the kernel, which refuses a scheduler it has no module for.
+            let why = Self.kernelSchedulers.contains(scheduler) ? "not emulated by kdp's IPVS core" : "no such scheduler in the kernel"
+            errors.append("\(svc.name): \(address.joined(port: port))/\(svc.protocolName): scheduler \(scheduler): \(why)")
             return false
         }
         var flags: ServiceFlags = []
