@@ -388,3 +388,78 @@ func threeNodes(_ services: String, pods: String = "pods: [{name: a1, node: n1, 
                 == ["fd00:10:96::1", "fd00:10:96::1f", "2001:db8::1", "fd00:10:96::a", "2001:db8::9"])
     }
 }
+
+/// What a sync does to a node's existing IPVS (`syncEndpoint`, graceful termination,
+/// `cleanLegacyService`).
+@Suite struct IPVSSyncOperationTests {
+    static let svc = "  - {name: s, clusterIP: 10.96.0.20, selector: {app: a}, ports: [{name: t, port: 80}, {name: u, port: 53, protocol: UDP}]}"
+    static let both = threeNodes(svc)
+    static let onlyA1 = threeNodes(svc, pods: "pods: [{name: a1, node: n1, labels: {app: a}}]")
+    static let cip = try! IPAddress(parsing: "10.96.0.20")
+
+    /// The node after syncing `yaml`, with one TCP and one UDP connection to each real server.
+    func nodeWithConnections(_ yaml: String) throws -> IPVSTable {
+        var table = try compileIPVS(yaml).ipvs
+        for (i, proto) in [IPProtocol.tcp, .tcp, .udp, .udp].enumerated() {
+            let p = IPVSPacket(protocol: proto, source: ip("192.0.2.\(i + 1)"), sourcePort: 40000, destination: Self.cip,
+                               destinationPort: proto == .tcp ? 80 : 53, tcpFlags: proto == .tcp ? .syn : [])
+            _ = table.input(p)
+        }
+        return table
+    }
+
+    @Test func aFreshNodeGetsEveryVirtualServerAndRealServerAdded() throws {
+        let r = try compileIPVS(Self.both)
+        let ops = r.operations(from: IPVSTable())
+        let key = ServiceKey(protocol: .tcp, address: Self.cip, port: 80)
+        #expect(ops.filter { if case .addService = $0 { true } else { false } }.count == 2)
+        #expect(ops.contains(.addDestination(key, DestinationConfig(address: ip("10.244.1.2"), port: 80, weight: 1))))
+        #expect(r.operations(from: r.ipvs).isEmpty)
+    }
+
+    @Test func aRemovedTCPServerWithConnectionsDrainsAtWeightZeroAndUDPGoesAtOnce() throws {
+        let current = try nodeWithConnections(Self.both)
+        let tcp = ServiceKey(protocol: .tcp, address: Self.cip, port: 80), udp = ServiceKey(protocol: .udp, address: Self.cip, port: 53)
+        #expect(current.services[Int(current.serviceIndex(tcp)!)].destinations.allSatisfy { $0.totalConns == 1 })
+        let ops = try compileIPVS(Self.onlyA1).operations(from: current)
+        #expect(ops == [
+            .editDestination(tcp, DestinationConfig(address: ip("10.244.1.2"), port: 80, weight: 0)),
+            .deleteDestination(udp, address: ip("10.244.1.2"), port: 53),
+        ])
+    }
+
+    @Test func aRemovedServerWithoutConnectionsIsDeletedAtOnce() throws {
+        let current = try compileIPVS(Self.both).ipvs
+        let ops = try compileIPVS(Self.onlyA1).operations(from: current)
+        #expect(ops == [
+            .deleteDestination(ServiceKey(protocol: .tcp, address: Self.cip, port: 80), address: ip("10.244.1.2"), port: 80),
+            .deleteDestination(ServiceKey(protocol: .udp, address: Self.cip, port: 53), address: ip("10.244.1.2"), port: 53),
+        ])
+    }
+
+    @Test func aDrainingServerThatComesBackIsDeletedAndAddedAgain() throws {
+        var current = try nodeWithConnections(Self.both)
+        let tcp = ServiceKey(protocol: .tcp, address: Self.cip, port: 80)
+        try current.editDestination(service: current.serviceIndex(tcp)!, DestinationConfig(address: ip("10.244.1.2"), port: 80, weight: 0))
+        let back = try compileIPVS(Self.both).operations(from: current)
+        #expect(back == [.deleteDestination(tcp, address: ip("10.244.1.2"), port: 80),
+                         .addDestination(tcp, DestinationConfig(address: ip("10.244.1.2"), port: 80, weight: 1))])
+        // Still gone: nothing more to do until its connections end.
+        #expect(try compileIPVS(Self.onlyA1).operations(from: current).filter { if case .editDestination = $0 { true } else { false } }.isEmpty)
+        #expect(IPVSModeRuleset.drainedDeletions(in: current).isEmpty)
+        // Once idle, the manager's periodic pass deletes it.
+        var idle = try compileIPVS(Self.both).ipvs
+        try idle.editDestination(service: idle.serviceIndex(tcp)!, DestinationConfig(address: ip("10.244.1.2"), port: 80, weight: 0))
+        #expect(IPVSModeRuleset.drainedDeletions(in: idle) == [.deleteDestination(tcp, address: ip("10.244.1.2"), port: 80)])
+    }
+
+    @Test func virtualServersNoLongerWantedAreDeletedUnlessExcluded() throws {
+        let current = try compileIPVS(Self.both).ipvs
+        let none = try compileIPVS(threeNodes("  - {name: other, clusterIP: 10.96.0.30, selector: {app: a}, ports: [{port: 80}]}"))
+        let ops = none.operations(from: current)
+        #expect(ops.contains(.deleteService(ServiceKey(protocol: .tcp, address: Self.cip, port: 80))))
+        #expect(ops.contains(.deleteService(ServiceKey(protocol: .udp, address: Self.cip, port: 53))))
+        let kept = none.operations(from: current, excludeCIDRs: [try Prefix(parsing: "10.96.0.16/28")])
+        #expect(!kept.contains { if case .deleteService = $0 { true } else { false } })
+    }
+}
