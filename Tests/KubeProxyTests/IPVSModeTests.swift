@@ -56,6 +56,14 @@ func threeNodes(_ services: String, pods: String = "pods: [{name: a1, node: n1, 
         #expect(r.servers("172.18.0.2", 30080) != nil)
     }
 
+    @Test func nodePortAddressesSeeKubeIPVS0AddressesToo() throws {
+        // GetNodeIPs lists every interface, kube-ipvs0 included (its addresses from the previous
+        // sync: the steady state), so a CIDR covering the service range adds ClusterIP:nodePort.
+        let r = try compileIPVS(threeNodes(Self.lb)) { $0.nodePortAddresses = [try! Prefix(parsing: "10.96.0.0/12"), try! Prefix(parsing: "172.18.0.0/16")] }
+        #expect(r.nodePortAddresses == [ip("10.96.0.20"), ip("172.18.0.2")])
+        #expect(r.servers("10.96.0.20", 30080) == ["10.244.0.2:80", "10.244.1.2:80"])
+    }
+
     @Test func serviceAddressesAreBoundToKubeIPVS0ButNodeIPsAreNot() throws {
         // An externalIP that is the node's own address stays on eth0.
         let r = try compileIPVS(threeNodes("  - {name: s, clusterIP: 10.96.0.20, externalIPs: [192.0.2.9, 172.18.0.2], selector: {app: a}, ports: [{port: 80}]}"))
