@@ -12,7 +12,7 @@ import Wire
 /// no connections, `GracefulTerminationManager.GracefulDeleteRS`, and a compile has none).
 public enum IPVSModeCompiler {
     public static func compile(_ cluster: Cluster, config: ProxierConfig, scheduler: String = "rr") -> IPVSModeRuleset {
-        var s = Sync(cluster: cluster, config: config, scheduler: scheduler.isEmpty ? "rr" : scheduler)
+        var s = IPVSSync(cluster: cluster, config: config, scheduler: scheduler.isEmpty ? "rr" : scheduler)
         s.run()
         var iptables = IPVSModeIPTables.write(config: config, sets: s.sets, lbNoNodeAccess: s.lbNoNodeAccess)
         iptables.jumps = IPVSModeIPTables.jumps(config)
@@ -35,7 +35,7 @@ public enum IPVSModeCompiler {
 }
 
 /// The state of one `syncProxyRules` run.
-struct Sync {
+struct IPVSSync {
     let cluster: Cluster
     let config: ProxierConfig
     let scheduler: String
