@@ -1,0 +1,211 @@
+import Crypto
+import Netfilter
+import Wire
+
+/// One ipset kube-proxy's IPVS mode keeps (pkg/proxy/ipvs/ipset.go `IPSet`, `NewIPSet`), with
+/// the entries one sync makes active (`activeEntries`).
+public struct KubeIPSet: Sendable, Equatable {
+    /// The set's name in this family: IPv6 sets swap `KUBE-` for `KUBE-6-`, cut to 31 characters.
+    public let name: String
+    /// The IPv4 name, which is how upstream's code refers to the set (`kubeClusterIPSet`...).
+    public let baseName: String
+    public let type: IPSetType
+    public let family: IPFamily
+    /// The set's comment; upstream uses it only in the iptables rules that match the set
+    /// (`getComment`), never on `ipset create` any more.
+    public let comment: String
+    /// Entries as `Entry.String()` spells them (`10.96.0.1,tcp:443`, `30080`), each once.
+    public private(set) var entries: [String] = []
+    /// Active entries the kernel refuses to add (`ipset add` fails and kube-proxy only logs it):
+    /// they count for `isEmpty`, as upstream's `activeEntries` do, but are not in the set.
+    public private(set) var refused: [String] = []
+    private var seen: Set<String> = []
+
+    init(baseName: String, type: IPSetType, family: IPFamily, comment: String) {
+        self.baseName = baseName
+        self.type = type
+        self.family = family
+        self.comment = comment
+        name = Self.familyName(baseName, family)
+    }
+
+    /// `NewIPSet`: in dual-stack both families' sets coexist, so IPv6 names get `KUBE-6-`; the
+    /// kernel allows 31 characters (IPSET_MAXNAMELEN - 1).
+    static func familyName(_ name: String, _ family: IPFamily) -> String {
+        guard family == .ipv6, name.hasPrefix("KUBE-") else { return name }
+        return String(("KUBE-6-" + name.dropFirst(5)).prefix(31))
+    }
+
+    /// `activeEntries.Insert`: a string set, so a repeated entry counts once.
+    mutating func insert(_ entry: String) {
+        guard seen.insert(entry).inserted else { return }
+        entries.append(entry)
+        if Self.kernelRefuses(entry, type: type) { refused.append(entry) }
+    }
+
+    /// A hash:ip,port,net set cannot store a zero-length network (ip_set_hash_ipportnet.c
+    /// rejects cidr 0 with IPSET_ERR_INVALID_CIDR), so a loadBalancerSourceRange of 0.0.0.0/0
+    /// never reaches KUBE-LOAD-BALANCER-SOURCE-CIDR.
+    static func kernelRefuses(_ entry: String, type: IPSetType) -> Bool {
+        type == .hashIPPortNet && entry.hasSuffix("/0")
+    }
+
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// `getComment`: the comment in double quotes, as it goes into the iptables rule words.
+    var quotedComment: String { "\"\(comment)\"" }
+}
+
+/// The seventeen sets of `ipsetInfo` (pkg/proxy/ipvs/proxier.go), in that order.
+public struct IPSetList: Sendable, Equatable {
+    public internal(set) var sets: [KubeIPSet]
+
+    // Names (pkg/proxy/ipvs/ipset.go).
+    static let loopBack = "KUBE-LOOP-BACK"
+    static let clusterIP = "KUBE-CLUSTER-IP"
+    static let externalIP = "KUBE-EXTERNAL-IP"
+    static let externalIPLocal = "KUBE-EXTERNAL-IP-LOCAL"
+    static let loadBalancer = "KUBE-LOAD-BALANCER"
+    static let loadBalancerFW = "KUBE-LOAD-BALANCER-FW"
+    static let loadBalancerLocal = "KUBE-LOAD-BALANCER-LOCAL"
+    static let loadBalancerSourceIP = "KUBE-LOAD-BALANCER-SOURCE-IP"
+    static let loadBalancerSourceCIDR = "KUBE-LOAD-BALANCER-SOURCE-CIDR"
+    static let nodePortTCP = "KUBE-NODE-PORT-TCP"
+    static let nodePortLocalTCP = "KUBE-NODE-PORT-LOCAL-TCP"
+    static let nodePortUDP = "KUBE-NODE-PORT-UDP"
+    static let nodePortLocalUDP = "KUBE-NODE-PORT-LOCAL-UDP"
+    static let nodePortSCTP = "KUBE-NODE-PORT-SCTP-HASH"
+    static let nodePortLocalSCTP = "KUBE-NODE-PORT-LOCAL-SCTP-HASH"
+    static let healthCheckNodePort = "KUBE-HEALTH-CHECK-NODE-PORT"
+    static let ipvsIPs = "KUBE-IPVS-IPS"
+
+    /// `ipsetInfo`: name, type and comment of every set.
+    static let info: [(String, IPSetType, String)] = [
+        (loopBack, .hashIPPortIP, "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose"),
+        (clusterIP, .hashIPPort, "Kubernetes service cluster ip + port for masquerade purpose"),
+        (externalIP, .hashIPPort, "Kubernetes service external ip + port for masquerade and filter purpose"),
+        (externalIPLocal, .hashIPPort, "Kubernetes service external ip + port with externalTrafficPolicy=local"),
+        (loadBalancer, .hashIPPort, "Kubernetes service lb portal"),
+        (loadBalancerFW, .hashIPPort, "Kubernetes service load balancer ip + port for load balancer with sourceRange"),
+        (loadBalancerLocal, .hashIPPort, "Kubernetes service load balancer ip + port with externalTrafficPolicy=local"),
+        (loadBalancerSourceIP, .hashIPPortIP, "Kubernetes service load balancer ip + port + source IP for packet filter purpose"),
+        (loadBalancerSourceCIDR, .hashIPPortNet, "Kubernetes service load balancer ip + port + source cidr for packet filter purpose"),
+        (nodePortTCP, .bitmapPort, "Kubernetes nodeport TCP port for masquerade purpose"),
+        (nodePortLocalTCP, .bitmapPort, "Kubernetes nodeport TCP port with externalTrafficPolicy=local"),
+        (nodePortUDP, .bitmapPort, "Kubernetes nodeport UDP port for masquerade purpose"),
+        (nodePortLocalUDP, .bitmapPort, "Kubernetes nodeport UDP port with externalTrafficPolicy=local"),
+        (nodePortSCTP, .hashIPPort, "Kubernetes nodeport SCTP port for masquerade purpose with type 'hash ip:port'"),
+        (nodePortLocalSCTP, .hashIPPort, "Kubernetes nodeport SCTP port with externalTrafficPolicy=local with type 'hash ip:port'"),
+        (healthCheckNodePort, .bitmapPort, "Kubernetes health check node port"),
+        (ipvsIPs, .hashIP, "Addresses on the ipvs interface"),
+    ]
+
+    init(family: IPFamily) {
+        sets = Self.info.map { KubeIPSet(baseName: $0.0, type: $0.1, family: family, comment: $0.2) }
+    }
+
+    /// The set upstream calls `base` (its IPv4 name), whatever this family names it.
+    public subscript(base: String) -> KubeIPSet { sets[index(base)] }
+
+    /// `ipsetList[base].activeEntries.Insert(entry)`, in place (no copy of the set).
+    mutating func insert(into base: String, _ entry: String) {
+        sets[index(base)].insert(entry)
+    }
+
+    func index(_ base: String) -> Int {
+        guard let i = sets.firstIndex(where: { $0.baseName == base }) else { preconditionFailure("no ipset \(base)") }
+        return i
+    }
+
+    /// The set by the name it has in this family (`KUBE-6-CLUSTER-IP`), or nil.
+    public func named(_ name: String) -> KubeIPSet? { sets.first { $0.name == name } }
+}
+
+// MARK: entry spelling (pkg/proxy/ipvs/ipset/ipset.go `Entry.String`)
+
+enum IPSetEntry {
+    /// hash:ip — `192.168.1.1`.
+    static func ip(_ ip: IPAddress) -> String { ip.description }
+    /// hash:ip,port — `192.168.1.1,udp:53`.
+    static func ipPort(_ ip: IPAddress, _ proto: String, _ port: UInt16) -> String { "\(ip),\(proto):\(port)" }
+    /// hash:ip,port,ip — `192.168.1.1,udp:53,10.0.0.1`.
+    static func ipPortIP(_ ip: IPAddress, _ proto: String, _ port: UInt16, _ ip2: IPAddress) -> String { "\(ip),\(proto):\(port),\(ip2)" }
+    /// hash:ip,port,net — `192.168.1.2,udp:80,10.0.1.0/24`.
+    static func ipPortNet(_ ip: IPAddress, _ proto: String, _ port: UInt16, _ net: Prefix) -> String { "\(ip),\(proto):\(port),\(net)" }
+    /// bitmap:port — `30080`.
+    static func port(_ port: UInt16) -> String { String(port) }
+}
+
+// MARK: `ipset save`
+
+extension KubeIPSet {
+    /// `hashsize`/`maxelem` are upstream's defaults (`setIPSetDefaults`: 1024, 65536); bitmap sets
+    /// get `range 0-65535` (`DefaultPortRange`).
+    static let hashSize = 1024, maxElem = 65536, bucketSize = 12
+
+    /// The hash seed. The kernel draws it at random when a set is created (`get_random_u32` in
+    /// ip_set_hash_gen.h `IPSET_TOKEN(HTYPE, _create)`), and `ipset save` prints it; kdp derives
+    /// a fixed one from the set's name so its text is reproducible. `ipset restore` keeps a given
+    /// `initval`, so restoring this text gives a kernel that prints it back unchanged.
+    var initval: UInt32 {
+        let d = Array(SHA256.hash(data: Array(name.utf8)))
+        return UInt32(d[0]) << 24 | UInt32(d[1]) << 16 | UInt32(d[2]) << 8 | UInt32(d[3])
+    }
+
+    /// The `create` line as `ipset save` prints it (ipset 7.x with a kernel that has bucketsize).
+    public var saveCreateLine: String {
+        switch type {
+        case .bitmapPort:
+            return "create \(name) bitmap:port range 0-65535"
+        default:
+            return "create \(name) \(type.rawValue) family \(family == .ipv4 ? "inet" : "inet6") hashsize \(Self.hashSize) "
+                + "maxelem \(Self.maxElem) bucketsize \(Self.bucketSize) initval 0x" + Self.hex8(initval)
+        }
+    }
+
+    static func hex8(_ v: UInt32) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: max(0, 8 - s.count)) + s
+    }
+
+    /// Entries as the kernel stores and prints them: networks masked, a host-length network as a
+    /// bare address (`10.1.2.3`, not `10.1.2.3/32`), in the kernel's listing order (bitmap: by
+    /// port; hash: by bucket, see `IPSetHashOrder`).
+    public var savedEntries: [String] {
+        switch type {
+        case .bitmapPort:
+            return entries.compactMap { UInt16($0) }.sorted().map(String.init)
+        default:
+            let printed = entries.filter { !refused.contains($0) }.map(Self.kernelSpelling)
+            return IPSetHashOrder.order(printed, type: type, family: family, initval: initval)
+        }
+    }
+
+    /// `ipset save` spells a full-length network without its prefix length.
+    static func kernelSpelling(_ entry: String) -> String {
+        guard let slash = entry.lastIndex(of: "/"), let comma = entry.lastIndex(of: ",") , comma < slash,
+              let length = Int(entry[entry.index(after: slash)...]) else { return entry }
+        let net = String(entry[entry.index(after: comma)..<slash])
+        let full = net.contains(":") ? 128 : 32
+        return length == full ? String(entry[..<slash]) : entry
+    }
+}
+
+extension IPSetList {
+    /// What `ipset save` prints for these sets once kube-proxy has synced: every set, in the order
+    /// they were created (kdp creates them in `ipsetInfo` order; upstream iterates a Go map, so a
+    /// real node's order varies), each `create` line followed by its `add` lines.
+    public func saveText() -> String {
+        var out = ""
+        for set in sets {
+            out += set.saveCreateLine + "\n"
+            for e in set.savedEntries { out += "add \(set.name) \(e)\n" }
+        }
+        return out
+    }
+
+    /// The sets as the Netfilter engine holds them, for `-m set` matches.
+    public func store() throws(IPSetParseError) -> IPSetStore {
+        try IPSetStore.parse(ipsetSave: saveText())
+    }
+}

@@ -1,0 +1,90 @@
+import IPVS
+import Netfilter
+import Wire
+
+/// What one sync of kube-proxy's IPVS mode leaves on a node for one IP family
+/// (pkg/proxy/ipvs/proxier.go `syncProxyRules`): the addresses bound to the `kube-ipvs0` dummy
+/// interface, the IPVS virtual servers and their real servers, the ipsets, and the iptables rules
+/// that still do marking, masquerading and filtering around IPVS.
+public struct IPVSModeRuleset: Sendable {
+    /// `defaultDummyDevice`.
+    public static let dummyDevice = "kube-ipvs0"
+
+    public var family: IPFamily
+    public var scheduler: String
+    /// Addresses bound to kube-ipvs0 (`activeBindAddrs`), sorted: every ClusterIP, and each
+    /// externalIP and LB VIP that is not already on another interface.
+    public var boundAddresses: [IPAddress]
+    /// The node addresses that got a virtual server per nodePort (`nodeIPs`), sorted.
+    public var nodePortAddresses: [IPAddress]
+    public var ipvs: IPVSTable
+    public var ipsets: IPSetList
+    /// nat and filter rules and the jumps from the built-in chains, as the iptables mode's type
+    /// holds them, so `restoreText()`, `saveText()` and `netfilterRuleset(source:)` apply.
+    public var iptables: IPTablesRuleset
+    /// What upstream would log and skip: a virtual server the kernel refused (an unknown
+    /// scheduler, for one), as `"<service port>: <address:port/proto>: <reason>"`.
+    public var errors: [String] = []
+
+    /// `ipvsadm -S -n`.
+    public func ipvsadmSaveText() -> String { Ipvsadm.save(ipvs) }
+
+    /// `ipvsadm -Ln`.
+    public func ipvsadmListText() -> String { Ipvsadm.list(ipvs) }
+
+    /// `ipset save` after the sync (see `IPSetList.saveText`).
+    public func ipsetSaveText() -> String { ipsets.saveText() }
+
+    /// The sets as the Netfilter engine takes them for `-m set`.
+    public func ipsetStore() throws(IPSetParseError) -> IPSetStore { try ipsets.store() }
+
+    /// The text IPVS mode hands to `iptables-restore --noflush --counters`: unlike the iptables
+    /// mode it writes the nat buffers before the filter ones (`syncProxyRules`: natChains,
+    /// natRules, filterChains, filterRules).
+    public func iptablesRestoreText() -> String {
+        var out = ""
+        for table in [iptables.nat, iptables.filter] {
+            out += "*\(table.name)\n"
+            for c in table.chains { out += ":\(c) - [0:0]\n" }
+            for r in table.rules { out += r.line + "\n" }
+            out += "COMMIT\n"
+        }
+        return out
+    }
+
+    /// What `iptables-save` shows on the node: as `IPTablesRuleset.saveText()`, less the
+    /// KUBE-PROXY-CANARY chains, which only the iptables proxier creates (its `NewProxier`
+    /// starts `iptables.Monitor`; the IPVS proxier's does not).
+    public func iptablesSaveText() throws -> String {
+        try iptables.saveText().split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { $0 != ":KUBE-PROXY-CANARY - [0:0]" }.joined(separator: "\n")
+    }
+
+    /// The node's rules for the Netfilter engine in process. On IPv4 the INPUT/OUTPUT jumps to
+    /// kubelet's KUBE-FIREWALL are part of the node (see `IPTablesRuleset.saveText`) but IPVS mode
+    /// never declares that chain (only the iptables mode with localhost nodePorts writes its own
+    /// copy), so `iptables.netfilterRuleset` alone would jump to a missing chain: this adds
+    /// kubelet's chain and its localnet rule, as on a real node.
+    public func netfilterRuleset(source: String) throws(RulesetParseError) -> Ruleset {
+        var filterChains = iptables.filter.chains
+        var filterRules = iptables.filter.rules.map { ($0.chain, $0.arguments) }
+        if family == .ipv4 && !filterChains.contains("KUBE-FIREWALL") {
+            filterChains.append("KUBE-FIREWALL")
+            filterRules.insert(("KUBE-FIREWALL", ["-m", "comment", "--comment", "block incoming localnet connections",
+                                                  "-d", "127.0.0.0/8", "!", "-s", "127.0.0.0/8",
+                                                  "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"]), at: 0)
+        }
+        func jumps(_ table: String) -> [(chain: String, words: [String])] {
+            iptables.jumps.filter { $0.table == table }.map { ($0.chain, IPTablesRuleset.Rule(chain: $0.chain, words: $0.words).arguments) }
+        }
+        return try Ruleset.build([
+            Ruleset.TableRules(name: .filter, chains: filterChains, rules: jumps("filter") + filterRules),
+            Ruleset.TableRules(name: .nat, chains: iptables.nat.chains, rules: jumps("nat") + iptables.nat.rules.map { ($0.chain, $0.arguments) }),
+        ], source: source)
+    }
+
+    /// The virtual server for (protocol, address, port), if there is one.
+    public func virtualServer(_ proto: IPProtocol, _ address: IPAddress, _ port: UInt16) -> VirtualService? {
+        ipvs.serviceIndex(ServiceKey(protocol: proto, address: address, port: port)).map { ipvs.services[Int($0)] }
+    }
+}
