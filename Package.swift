@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire"]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "Wire", "KubeProxy", "Cluster"], exclude: ["Fixtures"]),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS", "Wire"]),
-        .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire", "Netfilter"], exclude: ["Fixtures"]),
+        .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire", "Netfilter", "IPVS"], exclude: ["Fixtures"]),
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "KubeProxy", "Netfilter", "Cluster", "Wire"]),
         .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire"]),
     ]

@@ -11,10 +11,13 @@ struct CompileCommand: ParsableCommand {
         abstract: "Print the iptables rules a node's kube-proxy writes, exactly as upstream writes them.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case restore, save }
+    enum OutputKind: String, ExpressibleByArgument, CaseIterable { case all, ipvs, ipset, iptables }
 
     @OptionGroup var topology: TopologyOptions
     @Option(help: "The node whose kube-proxy to emulate.") var node: String
-    @Option(help: "iptables (the IPVS mode arrives with the IPVS issue).") var proxyMode: String = "iptables"
+    @Option(help: "iptables or ipvs (default: the topology's kube-proxy mode).") var proxyMode: ProxyMode?
+    @Option(help: "IPVS scheduler: rr, wrr, lc, wlc, sh, dh, mh, sed, nq (default: the topology's, else rr).") var ipvsScheduler: String?
+    @Option(help: "IPVS mode: all, ipvs (ipvsadm -S -n), ipset (ipset save) or iptables.") var outputKind: OutputKind = .all
     @Option(help: "ipv4 or ipv6 (ip6tables text for a dual-stack cluster's IPv6 proxier).") var family: String?
     @Option(help: "restore: the text kube-proxy hands to iptables-restore --noflush; save: what iptables-save then shows.")
     var format: Format = .restore
@@ -31,7 +34,6 @@ struct CompileCommand: ParsableCommand {
     @Flag(help: "The host has the nfacct counters kube-proxy uses.") var nfacct = false
 
     func validate() throws {
-        guard proxyMode == "iptables" else { throw ValidationError("--proxy-mode \(proxyMode) is not available yet; use iptables") }
         if masqueradeBit != nil && masqueradeMark != nil { throw ValidationError("give --masquerade-bit or --masquerade-mark, not both") }
         if let b = masqueradeBit, !(0...31).contains(b) { throw ValidationError("--masquerade-bit must be 0-31") }
         if let f = family, f != "ipv4" && f != "ipv6" { throw ValidationError("--family must be ipv4 or ipv6") }
@@ -57,10 +59,26 @@ struct CompileCommand: ParsableCommand {
         if let l = localhostNodeports { config.localhostNodePortsFlag = l }
         config.randomFully = randomFully
         config.nfacct = nfacct
-        let ruleset = IPTablesCompiler.compile(cluster, config: config)
-        switch format {
-        case .restore: Console.out(ruleset.restoreText(order: order), terminator: "")
-        case .save: Console.out(try ruleset.saveText(), terminator: "")
+        let mode = proxyMode ?? cluster.settings.kubeProxy.mode
+        guard mode == .ipvs else {
+            let ruleset = IPTablesCompiler.compile(cluster, config: config)
+            switch format {
+            case .restore: Console.out(ruleset.restoreText(order: order), terminator: "")
+            case .save: Console.out(try ruleset.saveText(), terminator: "")
+            }
+            return
+        }
+        let scheduler = ipvsScheduler ?? cluster.settings.kubeProxy.ipvsScheduler
+        let ipvs = IPVSModeCompiler.compile(cluster, config: config, scheduler: scheduler)
+        for e in ipvs.errors { Console.error("kdp: note: \(e)") }
+        let iptables = format == .save ? try ipvs.iptablesSaveText() : ipvs.iptablesRestoreText()
+        switch outputKind {
+        case .ipvs: Console.out(ipvs.ipvsadmSaveText(), terminator: "")
+        case .ipset: Console.out(ipvs.ipsetSaveText(), terminator: "")
+        case .iptables: Console.out(iptables, terminator: "")
+        case .all:
+            Console.out("# ipvsadm -S -n\n" + ipvs.ipvsadmSaveText() + "# ipset save\n" + ipvs.ipsetSaveText()
+                        + "# iptables\n" + iptables, terminator: "")
         }
     }
 
@@ -76,4 +94,5 @@ struct CompileCommand: ParsableCommand {
 }
 
 extension LocalDetectorMode: ExpressibleByArgument {}
+extension ProxyMode: ExpressibleByArgument {}
 extension IPTablesRuleset.Order: ExpressibleByArgument {}

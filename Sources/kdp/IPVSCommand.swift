@@ -1,5 +1,7 @@
 import ArgumentParser
 import Cluster
+import KubeProxy
+import Wire
 import Foundation
 import IPVS
 
@@ -8,7 +10,36 @@ struct IPVSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ipvs",
         abstract: "IPVS as the kernel runs it: replay connection scenarios against a virtual service.",
-        subcommands: [Simulate.self])
+        subcommands: [Simulate.self, Show.self])
+
+    /// `kdp ipvs show --node NAME`: the node's IPVS table in IPVS mode, as `ipvsadm -Ln` lists it.
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "show",
+            abstract: "Show a node's IPVS virtual servers in kube-proxy's IPVS mode, as ipvsadm -Ln does.")
+
+        @OptionGroup var topology: TopologyOptions
+        @Option(help: "The node whose kube-proxy to emulate.") var node: String
+        @Option(help: "ipv4 or ipv6.") var family: String?
+        @Option(help: "IPVS scheduler (default: the topology's, else rr).") var ipvsScheduler: String?
+
+        func validate() throws {
+            if let f = family, f != "ipv4" && f != "ipv6" { throw ValidationError("--family must be ipv4 or ipv6") }
+        }
+
+        func run() throws {
+            let cluster = try topology.cluster()
+            guard let n = cluster.node(named: node) else {
+                throw InputError("no node \"\(node)\"; nodes: \(cluster.nodes.map(\.name).joined(separator: ", "))")
+            }
+            let fam: IPFamily = family == "ipv6" ? .ipv6 : (family == "ipv4" ? .ipv4 : cluster.settings.families.first ?? .ipv4)
+            guard cluster.settings.families.contains(fam) else { throw InputError("the cluster has no \(fam.rawValue) addresses") }
+            let config = ProxierConfig.forNode(n, in: cluster, family: fam)
+            let ruleset = IPVSModeCompiler.compile(cluster, config: config, scheduler: ipvsScheduler ?? cluster.settings.kubeProxy.ipvsScheduler)
+            for e in ruleset.errors { Console.error("kdp: note: \(e)") }
+            Console.out(ruleset.ipvsadmListText(), terminator: "")
+        }
+    }
 
     /// `kdp ipvs simulate SCENARIO`: what happens to sessions when servers change.
     struct Simulate: ParsableCommand {

@@ -108,3 +108,26 @@ import Testing
         #expect(try kdp("bench", "--plot", dir.appendingPathComponent("x.png").path).status == 2)
     }
 }
+
+@Suite struct IPVSModeCommandTests {
+    @Test func compileInIPVSModePrintsEachToolsText() throws {
+        let ipvs = try kdp("compile", "--node", "worker-1", "--proxy-mode", "ipvs", "--output-kind", "ipvs")
+        #expect(ipvs.status == 0)
+        #expect(ipvs.stdout.contains("-A -t 10.96.0.1:443 -s rr\n-a -t 10.96.0.1:443 -r 172.18.0.2:6443 -m -w 1\n"))
+        let sets = try kdp("compile", "--node", "worker-1", "--proxy-mode", "ipvs", "--output-kind", "ipset")
+        #expect(sets.stdout.hasPrefix("create KUBE-LOOP-BACK hash:ip,port,ip family inet hashsize 1024 maxelem 65536"))
+        #expect(sets.stdout.contains("add KUBE-CLUSTER-IP 10.96.0.1,tcp:443\n"))
+        let rules = try kdp("compile", "--node", "worker-1", "--proxy-mode", "ipvs", "--output-kind", "iptables", "--format", "save")
+        #expect(rules.stdout.contains("-A KUBE-SERVICES -s 127.0.0.0/8 -j RETURN\n"))
+        let all = try kdp("compile", "--node", "worker-1", "--proxy-mode", "ipvs", "--ipvs-scheduler", "sh")
+        #expect(all.stdout.contains("# ipvsadm -S -n\n") && all.stdout.contains("# ipset save\n") && all.stdout.contains("-s sh"))
+    }
+
+    @Test func ipvsShowListsTheNodesVirtualServers() throws {
+        let r = try kdp("ipvs", "show", "--node", "worker-2")
+        #expect(r.status == 0)
+        #expect(r.stdout.hasPrefix("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n"))
+        #expect(r.stdout.contains("TCP  10.96.0.1:443 rr"))
+        #expect(try kdp("ipvs", "show", "--node", "nope").status == 2)
+    }
+}
