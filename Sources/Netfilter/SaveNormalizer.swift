@@ -120,6 +120,19 @@ public enum SaveNormalizer {
             }
         case "mark":
             return options.flatMap { opt in Array(opt.dropLast()) + [markText(opt.last!)] }
+        case "ipvs":
+            // libxt_ipvs ipvs_mt_dump: --ipvs, --vproto as a number, --vaddr without a full-length
+            // mask, --vport, --vdir, --vmethod, --vportctl.
+            var out: [String] = []
+            for k in ["--ipvs", "--vproto", "--vaddr", "--vport", "--vdir", "--vmethod", "--vportctl"] {
+                guard var opt = named(k) else { continue }
+                if k == "--vproto", let p = try? IPProtocol(parsing: opt.last!) { opt[opt.count - 1] = String(p.rawValue) }
+                if k == "--vaddr", let prefix = try? Prefix(parsing: opt.last!, sloppy: true, allowHostBits: true, allowBareAddress: true) {
+                    opt[opt.count - 1] = prefix.length == prefix.family.bitWidth ? prefix.network.description : prefix.description
+                }
+                out += opt
+            }
+            return out
         default:
             return options.flatMap { $0 }
         }
