@@ -22,7 +22,7 @@ extension IPVSTable {
             index = Int32(entries.count)
             entries.append(e)
         }
-        let old = table.insert(key, index, hash: hash ?? key.hashValue64)
+        let old = entries.withUnsafeBufferPointer { table.insert(key, index, hash: hash ?? key.hashValue64, entries: $0) }
         if old >= 0 { entries[Int(old)].hashed = false }  // the kernel's chain would find the new one first
         liveConnections += 1
         bind(index)
@@ -74,7 +74,7 @@ extension IPVSTable {
             return
         }
         let e = entries[Int(i)]
-        if e.hashed, table.find(e.key) == i { table.remove(e.key) }
+        if e.hashed { table.remove(index: i, hash: e.key.hashValue64) }
         if e.control >= 0 {
             entries[Int(e.control)].nControl -= 1
             entries[Int(i)].control = -1

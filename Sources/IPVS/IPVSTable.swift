@@ -36,7 +36,7 @@ public struct IPVSTable: Sendable {
     /// Connection entries by index; `live == false` marks a free index.
     public internal(set) var entries: [ConnectionEntry] = []
     var freeList: [Int32] = []
-    var table: ConnectionHashTable
+    var table: ConnectionIndex
     var serviceTable = ConnectionHashTable()
     var timers = TimerQueues()
     /// The clock in milliseconds since the table was made.
@@ -51,7 +51,7 @@ public struct IPVSTable: Sendable {
     public init(hashVariant: HashVariant = .hash32, sysctls: IPVSSysctls = IPVSSysctls(), expectedConnections: Int = 16) {
         self.hashVariant = hashVariant
         self.sysctls = sysctls
-        self.table = ConnectionHashTable(capacity: expectedConnections)
+        self.table = ConnectionIndex(capacity: expectedConnections)
         entries.reserveCapacity(expectedConnections)
     }
 
@@ -190,13 +190,20 @@ public struct IPVSTable: Sendable {
         // Popped from the end: hand out the lowest index first.
         for i in stride(from: start + n - 1, through: start, by: -1) { freeList.append(Int32(i)) }
         table.reserve(liveConnections + n)
+        timers.reserve(n)
     }
 
     // MARK: queries
 
     /// The entry index for a key, or -1.
     @inline(__always)
-    public func connectionIndex(_ key: ConnectionKey) -> Int32 { table.find(key) }
+    public func connectionIndex(_ key: ConnectionKey) -> Int32 { findConnection(key, hash: key.hashValue64) }
+
+    /// ip_vs_conn_in_get: the hashed entry with this key, or -1.
+    @inline(__always)
+    func findConnection(_ key: ConnectionKey, hash: UInt64) -> Int32 {
+        entries.withUnsafeBufferPointer { table.find(key, hash: hash, entries: $0) }
+    }
 
     /// Live entries in index order.
     public var liveEntries: [ConnectionEntry] { entries.filter(\.live) }

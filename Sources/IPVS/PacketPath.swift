@@ -83,7 +83,7 @@ extension IPVSTable {
     public mutating func input(_ p: IPVSPacket) -> InputVerdict {
         let key = p.connectionKey
         let hash = key.hashValue64
-        var cp = table.find(key, hash: hash)
+        var cp = findConnection(key, hash: hash)
         let isTCP = p.protocol == .tcp
         let isSyn = isTCP && p.tcpFlags.contains(.syn)
         var pending: Int32 = -1
@@ -158,7 +158,7 @@ extension IPVSTable {
 
     @inline(__always)
     func prefetchSlots(_ p: IPVSPacket) {
-        table.prefetchSlot(p.connectionKey)
+        table.prefetch(hash: p.connectionKey.hashValue64)
         serviceTable.prefetchSlot(Self.serviceSlotKey(p))
     }
 
@@ -167,10 +167,7 @@ extension IPVSTable {
         let s = serviceTable.homeValue(Self.serviceSlotKey(p))
         guard s >= 0, Int(s) < services.count else { return }
         services.withUnsafeBufferPointer { b in
-            let base = UnsafeRawPointer(b.baseAddress! + Int(s))
-            cachePrefetch(base)
-            cachePrefetch(base + 64)
-            cachePrefetch(base + 128)
+            cachePrefetch(UnsafeRawPointer(b.baseAddress! + Int(s)), bytes: MemoryLayout<VirtualService>.stride)
         }
     }
 
@@ -180,11 +177,16 @@ extension IPVSTable {
         let s = serviceTable.homeValue(Self.serviceSlotKey(p))
         guard s >= 0, Int(s) < services.count else { return }
         services.withUnsafeBufferPointer { b in
-            if let op = UnsafeRawPointer(bitPattern: b[Int(s)].orderHint) { cachePrefetch(op) }
+            // From the array header (its count is read first) to the last server.
+            if let op = UnsafeRawPointer(bitPattern: b[Int(s)].orderHint) { cachePrefetch(op - 32, bytes: 64) }
             if let vp = UnsafeRawPointer(bitPattern: b[Int(s)].serversHint) {
-                cachePrefetch(vp)
-                cachePrefetch(vp + 64)
-                cachePrefetch(vp + 128)
+                cachePrefetch(vp - 32, bytes: 32 + b[Int(s)].serversHintBytes)
+            }
+            // sh: the packet's bucket (the first one ip_vs_sh_get reads).
+            if b[Int(s)].config.scheduler == .sh, let tp = UnsafeRawPointer(bitPattern: b[Int(s)].tableHint) {
+                let port: UInt16 = b[Int(s)].config.flags.contains(.sched2) ? p.sourcePort : 0
+                let bucket = VirtualService.shHashKey(fold: KernelHash.fold(p.source), port: port, offset: 0, hash: hashVariant)
+                cachePrefetch(tp + bucket * MemoryLayout<Int32>.stride)
             }
         }
     }
@@ -276,7 +278,7 @@ extension IPVSTable {
         let s = services[Int(e.service)].servers[Int(e.server)]
         if s.available && !(sysctls.expireQuiescentTemplate && s.weight == 0) { return true }
         if e.key.virtualPort != 0xFFFF {
-            if e.hashed, table.find(e.key) == ct { table.remove(e.key) }
+            if e.hashed { table.remove(index: ct, hash: e.key.hashValue64) }
             entries[Int(ct)].key.virtualPort = 0xFFFF
             entries[Int(ct)].key.clientPort = 0
             entries[Int(ct)].destinationPort = 0xFFFF
@@ -290,7 +292,7 @@ extension IPVSTable {
     mutating func schedulePersistent(service si: Int32, packet p: IPVSPacket, input: ScheduleInput, expiring: Int32, hash: UInt64?) -> Int32 {
         let c = services[Int(si)].config
         let tkey = templateKey(service: c, packet: p)
-        var ct = table.find(tkey)
+        var ct = findConnection(tkey, hash: tkey.hashValue64)
         if ct >= 0 && !entries[Int(ct)].isTemplate { ct = -1 }
         let slot: Int32
         schedulerRan = false

@@ -21,6 +21,14 @@ struct TimerQueues: Sendable {
     /// Records not yet popped, over all queues.
     private(set) var count = 0
     private var last = -1
+    /// Records each queue has room for up front (`reserve`), so arming never reallocates.
+    private var reservation = 0
+
+    /// Makes room for `n` more records in every queue, and in every queue made later.
+    mutating func reserve(_ n: Int) {
+        reservation = max(reservation, n)
+        for i in queues.indices { queues[i].records.reserveCapacity(queues[i].records.count + n) }
+    }
 
     mutating func push(_ r: Record, timeout: Int64) {
         var q = last
@@ -28,7 +36,9 @@ struct TimerQueues: Sendable {
             q = -1
             for i in queues.indices where queues[i].timeout == timeout { q = i; break }
             if q < 0 {
-                queues.append(Queue(timeout: timeout))
+                var fresh = Queue(timeout: timeout)
+                fresh.records.reserveCapacity(reservation)
+                queues.append(fresh)
                 q = queues.count - 1
             }
             last = q

@@ -151,6 +151,10 @@ public struct VirtualService: Sendable {
     /// the table) costs a wasted prefetch, never a wrong read.
     var orderHint: UInt = 0
     var serversHint: UInt = 0
+    /// Bytes of the `servers` elements, for prefetching all of a small service's servers.
+    var serversHintBytes = 0
+    /// Address of `sched.table` (sh/dh/mh buckets), for prefetching a packet's bucket.
+    var tableHint: UInt = 0
 
     public var key: ServiceKey { config.key }
     public var scheduler: SchedulerName { config.scheduler }
@@ -173,9 +177,16 @@ public struct VirtualService: Sendable {
     mutating func reindex() {
         orderHint = order.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
         serversHint = servers.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        serversHintBytes = servers.count * MemoryLayout<RealServer>.stride
         if position.count < servers.count { position += Array(repeating: -1, count: servers.count - position.count) }
         for i in position.indices { position[i] = -1 }
         for (p, s) in order.enumerated() { position[Int(s)] = Int32(p) }
+    }
+
+    /// Installs a rebuilt sh/dh/mh bucket table and notes where it lives.
+    mutating func setBuckets(_ table: [Int32]) {
+        sched.table = table
+        tableHint = sched.table.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
     }
 
     // MARK: scheduler hooks (ip_vs_sched.c and each ip_vs_*.c)
@@ -183,6 +194,7 @@ public struct VirtualService: Sendable {
     /// `init_service`.
     mutating func initScheduler(hash: HashVariant) {
         sched = SchedulerState()
+        tableHint = 0
         switch config.scheduler {
         case .rr: sched.rrCursor = -1
         case .wrr: wrrInit()
