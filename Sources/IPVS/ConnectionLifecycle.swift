@@ -117,30 +117,33 @@ extension IPVSTable {
     }
 
     /// set_tcp_state / udp_state_transition for one packet, then the timer is re-armed.
+    /// Reads and writes only the fields it needs (not the whole 112-byte entry).
     mutating func applyState(_ i: Int32, flags f: TCPFlags, direction: PacketDirection) {
-        var e = entries[Int(i)]
-        if e.key.protocol == IPProtocol.tcp.rawValue {
+        let ii = Int(i)
+        if entries[ii].key.protocol == IPProtocol.tcp.rawValue {
+            var flags = entries[ii].flags
+            let control = entries[ii].control
             var inputOnly = false
-            if e.flags.contains(.noOutput) {
-                if direction == .output { e.flags.remove(.noOutput) } else { inputOnly = true }
+            if flags.contains(.noOutput) {
+                if direction == .output { flags.remove(.noOutput) } else { inputOnly = true }
             }
-            let old = TCPState(rawValue: e.state)!
+            let old = TCPState(rawValue: entries[ii].state)!
             let new = TCPStateTable.next(old, flags: f, direction: direction, inputOnly: inputOnly)
             var moved = 0
             if new != old {
-                if !e.flags.contains(.inactive) && !new.isActive {
-                    e.flags.insert(.inactive); moved = -1
-                } else if e.flags.contains(.inactive) && new.isActive {
-                    e.flags.remove(.inactive); moved = 1
+                if !flags.contains(.inactive) && !new.isActive {
+                    flags.insert(.inactive); moved = -1
+                } else if flags.contains(.inactive) && new.isActive {
+                    flags.remove(.inactive); moved = 1
                 }
-                if new == .established && e.control >= 0 && entries[Int(e.control)].isTemplate {
-                    entries[Int(e.control)].state = TemplateState.assured.rawValue  // ip_vs_control_assure_ct
+                if new == .established && control >= 0 && entries[Int(control)].isTemplate {
+                    entries[Int(control)].state = TemplateState.assured.rawValue  // ip_vs_control_assure_ct
                 }
             }
-            e.state = new.rawValue
-            e.timeout = timeouts.tcp(new)
-            entries[Int(i)] = e
-            if moved != 0 { services[Int(e.service)].moveActive(slot: e.server, by: Int32(moved)) }
+            entries[ii].flags = flags
+            entries[ii].state = new.rawValue
+            entries[ii].timeout = timeouts.tcp(new)
+            if moved != 0 { services[Int(entries[ii].service)].moveActive(slot: entries[ii].server, by: Int32(moved)) }
         } else {
             entries[Int(i)].timeout = timeouts.udp
         }

@@ -48,15 +48,18 @@ public enum InputVerdict: Equatable, Sendable {
 extension IPVSTable {
     /// ip_vs_service_find: fwmark first, then <protocol, addr, port>, then the port-0 service.
     @inline(__always)
-    public func findService(_ p: IPVSPacket) -> Int32 {
+    public func findService(_ p: IPVSPacket) -> Int32 { findService(p, slotKeyHash: Self.serviceSlotKey(p).hashValue64) }
+
+    /// `findService` with `serviceSlotKey(p).hashValue64` already computed.
+    @inline(__always)
+    func findService(_ p: IPVSPacket, slotKeyHash: UInt64) -> Int32 {
         let fam: UInt8 = p.destination.family == .ipv4 ? 4 : 6
         if p.fwmark != 0 {
             let i = serviceTable.find(ConnectionKey(clientAddress: UInt128(p.fwmark), virtualAddress: 0, clientPort: 0, virtualPort: 0, protocol: 0, family: fam))
             if i >= 0 { return i }
         }
-        let k = ConnectionKey(clientAddress: 0, virtualAddress: p.destination.bits, clientPort: 0, virtualPort: p.destinationPort,
-                              protocol: p.protocol.rawValue, family: fam)
-        let i = serviceTable.find(k)
+        let k = Self.serviceSlotKey(p)
+        let i = serviceTable.find(k, hash: slotKeyHash)
         if i >= 0 { return i }
         var k0 = k
         k0.virtualPort = 0
@@ -82,7 +85,12 @@ extension IPVSTable {
     /// inserted.
     public mutating func input(_ p: IPVSPacket) -> InputVerdict {
         let key = p.connectionKey
-        let hash = key.hashValue64
+        return input(p, key: key, hash: key.hashValue64, serviceHash: nil)
+    }
+
+    /// `input` with the connection key's hash (and possibly the service slot key's) computed.
+    @inline(__always)
+    mutating func input(_ p: IPVSPacket, key: ConnectionKey, hash: UInt64, serviceHash: UInt64?) -> InputVerdict {
         var cp = findConnection(key, hash: hash)
         let isTCP = p.protocol == .tcp
         let isSyn = isTCP && p.tcpFlags.contains(.syn)
@@ -118,7 +126,7 @@ extension IPVSTable {
                 if pending >= 0 { expire(connection: pending) }
                 return .passed
             }
-            let svc = findService(p)
+            let svc = findService(p, slotKeyHash: serviceHash ?? Self.serviceSlotKey(p).hashValue64)
             if svc < 0 {
                 if pending >= 0 { expire(connection: pending) }
                 return .passed
@@ -138,16 +146,40 @@ extension IPVSTable {
     /// half as far ahead the virtual service those slots lead to, so the cache misses of several
     /// packets overlap (what a NIC driver's batch with prefetch does).
     public mutating func input(batch packets: ArraySlice<IPVSPacket>, into verdicts: inout [InputVerdict], lookahead: Int = 6) {
-        let near = max(1, lookahead / 2)
-        var i = packets.startIndex
+        let far = min(max(1, lookahead), Self.ringSize - 1)
+        let near = max(1, far / 2)
+        let start = packets.startIndex
         let end = packets.endIndex
+        let m = Self.ringSize - 1
+        // The hashes of each packet, computed once when it enters the window and used by every
+        // prefetch stage and by `input`. An InlineArray lives on the stack: nothing is allocated,
+        // and no closure captures (and copies) the table.
+        var ring = InlineArray<16, Lookahead>(repeating: Lookahead(key: ConnectionHashTable.emptyKey, hash: 0, serviceHash: 0, service: -1))
+        var k = start
+        while k < min(start + far, end) {
+            ring[k & m] = lookaheadSlots(packets[k])
+            k += 1
+        }
+        var i = start
         while i < end {
-            if i + lookahead < end { prefetchSlots(packets[i + lookahead]) }
-            if i + near < end { prefetchService(packets[i + near]) }
-            if i + 1 < end { prefetchServers(packets[i + 1]) }
-            verdicts.append(input(packets[i]))
+            if i + far < end { ring[(i + far) & m] = lookaheadSlots(packets[i + far]) }
+            if i + near < end { prefetchService(&ring[(i + near) & m]) }
+            if i + 1 < end { prefetchServers(packets[i + 1], ring[(i + 1) & m]) }
+            let a = ring[i & m]
+            verdicts.append(input(packets[i], key: a.key, hash: a.hash, serviceHash: a.serviceHash))
             i += 1
         }
+    }
+
+    static var ringSize: Int { 16 }
+
+    /// What the batch knows about a packet ahead of processing it.
+    struct Lookahead {
+        var key: ConnectionKey
+        var hash: UInt64
+        var serviceHash: UInt64
+        /// The service in the service key's home slot (a guess for prefetching), or -1.
+        var service: Int32
     }
 
     @inline(__always)
@@ -156,16 +188,22 @@ extension IPVSTable {
                       protocol: p.protocol.rawValue, family: p.destination.family == .ipv4 ? 4 : 6)
     }
 
+    /// Far ahead: hash the packet's keys and prefetch the connection and service slots.
     @inline(__always)
-    func prefetchSlots(_ p: IPVSPacket) {
-        table.prefetch(hash: p.connectionKey.hashValue64)
-        serviceTable.prefetchSlot(Self.serviceSlotKey(p))
+    func lookaheadSlots(_ p: IPVSPacket) -> Lookahead {
+        let key = p.connectionKey
+        let a = Lookahead(key: key, hash: key.hashValue64, serviceHash: Self.serviceSlotKey(p).hashValue64, service: -1)
+        table.prefetch(hash: a.hash)
+        serviceTable.prefetchSlot(hash: a.serviceHash)
+        return a
     }
 
+    /// Half as far: the service slot (prefetched earlier) names the service; prefetch it whole.
     @inline(__always)
-    func prefetchService(_ p: IPVSPacket) {
-        let s = serviceTable.homeValue(Self.serviceSlotKey(p))
+    func prefetchService(_ a: inout Lookahead) {
+        let s = serviceTable.homeValue(hash: a.serviceHash)
         guard s >= 0, Int(s) < services.count else { return }
+        a.service = s
         services.withUnsafeBufferPointer { b in
             cachePrefetch(UnsafeRawPointer(b.baseAddress! + Int(s)), bytes: MemoryLayout<VirtualService>.stride)
         }
@@ -173,8 +211,8 @@ extension IPVSTable {
 
     /// One packet ahead: the service (prefetched earlier) tells where its list and servers live.
     @inline(__always)
-    func prefetchServers(_ p: IPVSPacket) {
-        let s = serviceTable.homeValue(Self.serviceSlotKey(p))
+    func prefetchServers(_ p: IPVSPacket, _ a: Lookahead) {
+        let s = a.service
         guard s >= 0, Int(s) < services.count else { return }
         services.withUnsafeBufferPointer { b in
             // From the array header (its count is read first) to the last server.
