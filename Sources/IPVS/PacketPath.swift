@@ -216,15 +216,21 @@ extension IPVSTable {
         guard s >= 0, Int(s) < services.count else { return }
         services.withUnsafeBufferPointer { b in
             // From the array header (its count is read first) to the last server.
-            if let op = UnsafeRawPointer(bitPattern: b[Int(s)].orderHint) { cachePrefetch(op - 32, bytes: 64) }
             if let vp = UnsafeRawPointer(bitPattern: b[Int(s)].serversHint) {
-                cachePrefetch(vp - 32, bytes: 32 + b[Int(s)].serversHintBytes)
+                cachePrefetch(vp - 32, bytes: 32 + Int(b[Int(s)].serversHintBytes))
             }
-            // sh: the packet's bucket (the first one ip_vs_sh_get reads).
-            if b[Int(s)].config.scheduler == .sh, let tp = UnsafeRawPointer(bitPattern: b[Int(s)].tableHint) {
+            guard let sp = UnsafeRawPointer(bitPattern: b[Int(s)].schedHint) else { return }
+            cachePrefetch(sp - 32)  // the array header: the bounds check reads its count
+            switch b[Int(s)].config.scheduler {
+            case .sh:
+                // The packet's bucket (the first one ip_vs_sh_get reads).
                 let port: UInt16 = b[Int(s)].config.flags.contains(.sched2) ? p.sourcePort : 0
                 let bucket = VirtualService.shHashKey(fold: KernelHash.fold(p.source), port: port, offset: 0, hash: hashVariant)
-                cachePrefetch(tp + bucket * MemoryLayout<Int32>.stride)
+                cachePrefetch(sp + bucket * MemoryLayout<Int32>.stride)
+            case .dh, .mh:
+                break
+            default:
+                cachePrefetch(sp, bytes: 32)  // the head of `order`
             }
         }
     }
