@@ -7,11 +7,13 @@ extension IPVSTable {
     /// counted in `inactconns` (templates in `persistconns`).
     mutating func createEntry(key: ConnectionKey, service: Int32, server slot: Int32, destinationPort: UInt16, template: Bool,
                               hash: UInt64? = nil) -> Int32 {
-        let s = services[Int(service)].servers[Int(slot)]
+        // Two fields, not a copy of the whole 112-byte server.
+        let forward = services[Int(service)].servers[Int(slot)].forward
+        let address = services[Int(service)].servers[Int(slot)].address
         var flags: ConnectionFlags = [.inactive]
         if template { flags.insert(.template) }
-        if s.forward != .masq { flags.insert(.noOutput) }
-        let e = ConnectionEntry(key: key, destinationAddress: s.address, destinationPort: destinationPort, state: 0, flags: flags,
+        if forward != .masq { flags.insert(.noOutput) }
+        let e = ConnectionEntry(key: key, destinationAddress: address, destinationPort: destinationPort, state: 0, flags: flags,
                                 service: service, server: slot, control: -1, nControl: 0, timeout: 3,
                                 expires: now + 3000, live: true, hashed: true)
         let index: Int32
@@ -25,7 +27,8 @@ extension IPVSTable {
         let old = entries.withUnsafeBufferPointer { table.insert(key, index, hash: hash ?? key.hashValue64, entries: $0) }
         if old >= 0 { entries[Int(old)].hashed = false }  // the kernel's chain would find the new one first
         liveConnections += 1
-        bind(index)
+        // bind(index), from the values just written: a new entry is always INACTIVE.
+        services[Int(service)].bind(slot: slot, template: template, inactive: true)
         return index
     }
 

@@ -260,11 +260,10 @@ extension IPVSTable {
         totalStats.inBytes += UInt64(length)
     }
 
-    /// ip_vs_conn_stats.
+    /// ip_vs_conn_stats, for a new connection on `slot` of service `si`.
     @inline(__always)
-    mutating func countConn(_ i: Int32) {
-        let e = entries[Int(i)]
-        services[Int(e.service)].countConn(slot: e.server)
+    mutating func countConn(service si: Int32, slot: Int32) {
+        services[Int(si)].countConn(slot: slot)
         totalStats.conns += 1
     }
 
@@ -290,7 +289,7 @@ extension IPVSTable {
         let serverPort = services[Int(si)].servers[Int(slot)].port
         let cp = createEntry(key: p.connectionKey, service: si, server: slot,
                              destinationPort: serverPort != 0 ? serverPort : p.destinationPort, template: false, hash: hash)
-        countConn(cp)
+        countConn(service: si, slot: slot)
         return cp
     }
 
@@ -362,7 +361,7 @@ extension IPVSTable {
         entries[Int(cp)].control = ct
         entries[Int(ct)].nControl += 1
         rearm(ct)
-        countConn(cp)
+        countConn(service: si, slot: slot)
         return cp
     }
 }
