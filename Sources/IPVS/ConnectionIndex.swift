@@ -43,6 +43,13 @@ struct ConnectionIndex: Sendable {
     /// The entry index whose key is `key`, or -1. `entries` holds the keys.
     @inline(__always)
     func find(_ key: ConnectionKey, hash: UInt64, entries: UnsafeBufferPointer<ConnectionEntry>) -> Int32 {
+        find(hash: hash) { entries[Int($0)].key == key }
+    }
+
+    /// The first index stored under `hash` that `matches` accepts, or -1. `matches` decides
+    /// whether the key stored elsewhere for that index is the one looked for.
+    @inline(__always)
+    func find(hash: UInt64, where matches: (Int32) -> Bool) -> Int32 {
         let tag = UInt32(truncatingIfNeeded: hash)
         let m = mask
         return slots.withUnsafeBufferPointer { buf in
@@ -52,11 +59,19 @@ struct ConnectionIndex: Sendable {
                 if s == 0 { return -1 }
                 if UInt32(truncatingIfNeeded: s) == tag {
                     let e = Self.index(s)
-                    if entries[Int(e)].key == key { return e }
+                    if matches(e) { return e }
                 }
                 i = (i &+ 1) & m
             }
         }
+    }
+
+    /// The index in the home slot of `hash`, or -1: a guess (the key is not checked, and it may
+    /// sit further along its chain) for prefetching what the index leads to.
+    @inline(__always)
+    func homeIndex(hash: UInt64) -> Int32 {
+        let s = slots.withUnsafeBufferPointer { $0[Int(UInt32(truncatingIfNeeded: hash)) & mask] }
+        return s == 0 ? -1 : Self.index(s)
     }
 
     /// Prefetches the home slot for `hash`.
@@ -69,6 +84,14 @@ struct ConnectionIndex: Sendable {
     /// The entry at `index` must already hold `key` in `entries` (for later comparisons).
     @discardableResult
     mutating func insert(_ key: ConnectionKey, _ index: Int32, hash: UInt64, entries: UnsafeBufferPointer<ConnectionEntry>) -> Int32 {
+        insert(index, hash: hash) { entries[Int($0)].key == key }
+    }
+
+    /// Inserts `index` under `hash`, or replaces the first stored index that `matches` accepts
+    /// (the same key); returns the one replaced, or -1.
+    @discardableResult
+    @inline(__always)
+    mutating func insert(_ index: Int32, hash: UInt64, replacing matches: (Int32) -> Bool) -> Int32 {
         if (count + 1) * 2 > slots.count { grow() }
         let tag = UInt32(truncatingIfNeeded: hash)
         let m = mask
@@ -83,7 +106,7 @@ struct ConnectionIndex: Sendable {
                 }
                 if UInt32(truncatingIfNeeded: s) == tag {
                     let e = Self.index(s)
-                    if entries[Int(e)].key == key {
+                    if matches(e) {
                         buf[i] = packed
                         return (e, false)
                     }
@@ -153,3 +176,4 @@ struct ConnectionIndex: Sendable {
         }
     }
 }
+

@@ -37,7 +37,9 @@ public struct IPVSTable: Sendable {
     public internal(set) var entries: [ConnectionEntry] = []
     var freeList: [Int32] = []
     var table: ConnectionIndex
-    var serviceTable = ConnectionHashTable()
+    /// Services by `serviceLookupKey`: 8-byte slots (a 10,000-service index is 256 KiB, within
+    /// L2), the key compared against the service's own config on a tag match.
+    var serviceTable = ConnectionIndex()
     var timers = TimerQueues()
     /// The clock in milliseconds since the table was made.
     public internal(set) var now: Int64 = 0
@@ -67,8 +69,16 @@ public struct IPVSTable: Sendable {
 
     /// The index of the service with this key, or nil.
     public func serviceIndex(_ key: ServiceKey) -> Int32? {
-        let i = serviceTable.find(Self.serviceLookupKey(key))
+        let i = findService(lookupKey: Self.serviceLookupKey(key))
         return i < 0 ? nil : i
+    }
+
+    /// The service whose `serviceLookupKey` is `k`, or -1.
+    @inline(__always)
+    func findService(lookupKey k: ConnectionKey, hash: UInt64? = nil) -> Int32 {
+        services.withUnsafeBufferPointer { svcs in
+            serviceTable.find(hash: hash ?? k.hashValue64) { Self.serviceLookupKey(svcs[Int($0)].config.key) == k }
+        }
     }
 
     /// `ipvsadm -A`: creates an empty service.
@@ -86,7 +96,9 @@ public struct IPVSTable: Sendable {
         }
         let index = Int32(services.count)
         services.append(VirtualService(config: config, hash: hashVariant))
-        serviceTable.insert(Self.serviceLookupKey(config.key), index)
+        let k = Self.serviceLookupKey(config.key)
+        let svcs = services
+        serviceTable.insert(index, hash: k.hashValue64) { Self.serviceLookupKey(svcs[Int($0)].config.key) == k }
         return index
     }
 

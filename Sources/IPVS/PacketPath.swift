@@ -55,15 +55,15 @@ extension IPVSTable {
     func findService(_ p: IPVSPacket, slotKeyHash: UInt64) -> Int32 {
         let fam: UInt8 = p.destination.family == .ipv4 ? 4 : 6
         if p.fwmark != 0 {
-            let i = serviceTable.find(ConnectionKey(clientAddress: UInt128(p.fwmark), virtualAddress: 0, clientPort: 0, virtualPort: 0, protocol: 0, family: fam))
+            let i = findService(lookupKey: ConnectionKey(clientAddress: UInt128(p.fwmark), virtualAddress: 0, clientPort: 0, virtualPort: 0, protocol: 0, family: fam))
             if i >= 0 { return i }
         }
         let k = Self.serviceSlotKey(p)
-        let i = serviceTable.find(k, hash: slotKeyHash)
+        let i = findService(lookupKey: k, hash: slotKeyHash)
         if i >= 0 { return i }
         var k0 = k
         k0.virtualPort = 0
-        return serviceTable.find(k0)
+        return findService(lookupKey: k0)
     }
 
     /// is_new_conn_expected (ip_vs_core.c).
@@ -194,14 +194,14 @@ extension IPVSTable {
         let key = p.connectionKey
         let a = Lookahead(key: key, hash: key.hashValue64, serviceHash: Self.serviceSlotKey(p).hashValue64, service: -1)
         table.prefetch(hash: a.hash)
-        serviceTable.prefetchSlot(hash: a.serviceHash)
+        serviceTable.prefetch(hash: a.serviceHash)
         return a
     }
 
     /// Half as far: the service slot (prefetched earlier) names the service; prefetch it whole.
     @inline(__always)
     func prefetchService(_ a: inout Lookahead) {
-        let s = serviceTable.homeValue(hash: a.serviceHash)
+        let s = serviceTable.homeIndex(hash: a.serviceHash)
         guard s >= 0, Int(s) < services.count else { return }
         a.service = s
         services.withUnsafeBufferPointer { b in

@@ -65,3 +65,40 @@ import Wire
         }
     }
 }
+
+/// The service table is a `ConnectionIndex` whose keys live in the services' configs.
+@Suite struct ServiceIndexTests {
+    @Test func everyServiceIsFoundByKeyAndByPacketWithTheKernelsPrecedence() throws {
+        var t = IPVSTable()
+        var tcp: [Int32] = [], udp: [Int32] = []
+        for i in 0..<3000 {  // enough to share tags' home slots and wrap chains
+            let a = IPAddress.v4(IPv4Address(0x0A60_0000 &+ UInt32(i)))
+            tcp.append(try t.addService(ServiceConfig(key: ServiceKey(protocol: .tcp, address: a, port: 80), scheduler: .rr)))
+            udp.append(try t.addService(ServiceConfig(key: ServiceKey(protocol: .udp, address: a, port: 80), scheduler: .rr)))
+        }
+        let any = try t.addService(ServiceConfig(key: ServiceKey(protocol: .tcp, address: .v4(IPv4Address(0x0A60_0005)), port: 0), scheduler: .rr))
+        let mark = try t.addService(ServiceConfig(key: ServiceKey(fwmark: 9), scheduler: .rr))
+        #expect(throws: IPVSError.serviceExists) {
+            try t.addService(ServiceConfig(key: ServiceKey(protocol: .udp, address: .v4(IPv4Address(0x0A60_0007)), port: 80), scheduler: .sh))
+        }
+        for i in 0..<3000 {
+            let a = IPAddress.v4(IPv4Address(0x0A60_0000 &+ UInt32(i)))
+            #expect(t.serviceIndex(ServiceKey(protocol: .tcp, address: a, port: 80)) == tcp[i])
+            #expect(t.serviceIndex(ServiceKey(protocol: .udp, address: a, port: 80)) == udp[i])
+            #expect(t.serviceIndex(ServiceKey(protocol: .tcp, address: a, port: 81)) == nil)
+        }
+        #expect(t.serviceIndex(ServiceKey(fwmark: 9)) == mark)
+        #expect(t.serviceIndex(ServiceKey(fwmark: 10)) == nil)
+        func packet(_ addr: UInt32, _ port: UInt16, proto: IPProtocol = .tcp, mark: UInt32 = 0) -> IPVSPacket {
+            IPVSPacket(protocol: proto, source: .v4(IPv4Address(0xC0A8_0001)), sourcePort: 1000,
+                       destination: .v4(IPv4Address(addr)), destinationPort: port, tcpFlags: [.syn], fwmark: mark)
+        }
+        // ip_vs_service_find: fwmark first, then <protocol, addr, port>, then the port-0 service.
+        #expect(t.findService(packet(0x0A60_0005, 80, mark: 9)) == mark)
+        #expect(t.findService(packet(0x0A60_0005, 80, mark: 10)) == tcp[5])
+        #expect(t.findService(packet(0x0A60_0005, 80, proto: .udp)) == udp[5])
+        #expect(t.findService(packet(0x0A60_0005, 443)) == any)
+        #expect(t.findService(packet(0x0A60_0006, 443)) == -1)
+        #expect(t.findService(packet(0x0B00_0000, 80)) == -1)
+    }
+}
