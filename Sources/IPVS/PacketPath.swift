@@ -148,6 +148,7 @@ extension IPVSTable {
     public mutating func input(batch packets: ArraySlice<IPVSPacket>, into verdicts: inout [InputVerdict], lookahead: Int = 6) {
         let far = min(max(1, lookahead), Self.ringSize - 1)
         let near = max(1, far / 2)
+        let close = max(1, near / 2)
         let start = packets.startIndex
         let end = packets.endIndex
         let m = Self.ringSize - 1
@@ -164,7 +165,7 @@ extension IPVSTable {
         while i < end {
             if i + far < end { ring[(i + far) & m] = lookaheadSlots(packets[i + far]) }
             if i + near < end { prefetchService(&ring[(i + near) & m]) }
-            if i + 1 < end { prefetchServers(packets[i + 1], ring[(i + 1) & m]) }
+            if i + close < end { prefetchServers(packets[i + close], ring[(i + close) & m]) }
             let a = ring[i & m]
             verdicts.append(input(packets[i], key: a.key, hash: a.hash, serviceHash: a.serviceHash))
             i += 1
