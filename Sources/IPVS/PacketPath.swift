@@ -142,9 +142,11 @@ extension IPVSTable {
 
     /// `input` over a batch, appending one verdict per packet to `verdicts`. The verdicts are
     /// exactly those of calling `input` on each packet in order; the batch only adds prefetches:
-    /// `lookahead` packets ahead it prefetches the connection-table and service-table slots, and
-    /// half as far ahead the virtual service those slots lead to, so the cache misses of several
-    /// packets overlap (what a NIC driver's batch with prefetch does).
+    /// `lookahead` packets ahead (at most 15) it hashes the packet and prefetches the
+    /// connection-index and service-index slots, half as far ahead the virtual service the slot
+    /// leads to, and a quarter as far (at least 1) that service's servers and the scheduler's
+    /// list or bucket, so the cache misses of several packets overlap (what a NIC driver's batch
+    /// with prefetch does).
     public mutating func input(batch packets: ArraySlice<IPVSPacket>, into verdicts: inout [InputVerdict], lookahead: Int = 6) {
         let far = min(max(1, lookahead), Self.ringSize - 1)
         let near = max(1, far / 2)
