@@ -66,13 +66,11 @@ struct ConnectionIndex: Sendable {
         }
     }
 
-    /// The index in the home slot of `hash`, or -1: a guess (the key is not checked, and it may
-    /// sit further along its chain) for prefetching what the index leads to.
+    /// The first index stored under `hash`'s tag, or -1: a guess (the key is not checked) for
+    /// prefetching what the index leads to. Walking the chain rather than taking the home slot
+    /// matters: at a load of 0.3 about one key in six is displaced from its home.
     @inline(__always)
-    func homeIndex(hash: UInt64) -> Int32 {
-        let s = slots.withUnsafeBufferPointer { $0[Int(UInt32(truncatingIfNeeded: hash)) & mask] }
-        return s == 0 ? -1 : Self.index(s)
-    }
+    func guessIndex(hash: UInt64) -> Int32 { find(hash: hash) { _ in true } }
 
     /// Prefetches the home slot for `hash`.
     @inline(__always)

@@ -185,7 +185,7 @@ extension IPVSTable {
         var key: ConnectionKey
         var hash: UInt64
         var serviceHash: UInt64
-        /// The service in the service key's home slot (a guess for prefetching), or -1.
+        /// The service the service key's tag leads to (a guess for prefetching), or -1.
         var service: Int32
     }
 
@@ -208,7 +208,7 @@ extension IPVSTable {
     /// Half as far: the service slot (prefetched earlier) names the service; prefetch it whole.
     @inline(__always)
     func prefetchService(_ a: inout Lookahead) {
-        let s = serviceTable.homeIndex(hash: a.serviceHash)
+        let s = serviceTable.guessIndex(hash: a.serviceHash)
         guard s >= 0, Int(s) < services.count else { return }
         a.service = s
         services.withUnsafeBufferPointer { b in
