@@ -236,7 +236,7 @@ extension IPVSTable {
         guard s >= 0, Int(s) < services.count else { return }
         services.withUnsafeBufferPointer { b in
             guard let sp = UnsafeRawPointer(bitPattern: b[Int(s)].schedHint) else { return }
-            cachePrefetch(sp - 32)  // the array header: the bounds check reads its count
+            cachePrefetch(sp - 16)  // the array count (header offset 16), which the bounds check reads
             switch b[Int(s)].config.scheduler {
             case .sh:
                 // The packet's bucket (the first one ip_vs_sh_get reads).
