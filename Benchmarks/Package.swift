@@ -20,5 +20,15 @@ let package = Package(
             path: "Benchmarks/ClusterBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "IPVSBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "IPVS", package: "kdp"),
+                .product(name: "Wire", package: "kdp"),
+            ],
+            path: "Benchmarks/IPVSBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

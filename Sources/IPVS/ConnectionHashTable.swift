@@ -53,15 +53,21 @@ public struct ConnectionHashTable: Sendable {
     /// Prefetches the home slot of `key`: issued a few packets ahead, the cache miss overlaps
     /// with the work on earlier packets.
     @inline(__always)
-    public func prefetchSlot(_ key: ConnectionKey) {
-        slots.withUnsafeBufferPointer { cachePrefetch(UnsafeRawPointer($0.baseAddress! + (Int(truncatingIfNeeded: key.hashValue64) & mask))) }
+    public func prefetchSlot(_ key: ConnectionKey) { prefetchSlot(hash: key.hashValue64) }
+
+    @inline(__always)
+    func prefetchSlot(hash: UInt64) {
+        slots.withUnsafeBufferPointer { cachePrefetch(UnsafeRawPointer($0.baseAddress! + (Int(truncatingIfNeeded: hash) & mask))) }
     }
 
     /// The value in the home slot of `key` (-1 if empty or the key is elsewhere in its chain
     /// is not checked): a cheap guess used to prefetch what the slot points at.
     @inline(__always)
-    func homeValue(_ key: ConnectionKey) -> Int32 {
-        slots.withUnsafeBufferPointer { $0[Int(truncatingIfNeeded: key.hashValue64) & mask].value }
+    func homeValue(_ key: ConnectionKey) -> Int32 { homeValue(hash: key.hashValue64) }
+
+    @inline(__always)
+    func homeValue(hash: UInt64) -> Int32 {
+        slots.withUnsafeBufferPointer { $0[Int(truncatingIfNeeded: hash) & mask].value }
     }
 
     /// Inserts or replaces; returns the value replaced, or -1.

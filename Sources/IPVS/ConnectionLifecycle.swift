@@ -7,11 +7,13 @@ extension IPVSTable {
     /// counted in `inactconns` (templates in `persistconns`).
     mutating func createEntry(key: ConnectionKey, service: Int32, server slot: Int32, destinationPort: UInt16, template: Bool,
                               hash: UInt64? = nil) -> Int32 {
-        let s = services[Int(service)].servers[Int(slot)]
+        // Two fields, not a copy of the whole 112-byte server.
+        let forward = services[Int(service)].servers[Int(slot)].forward
+        let address = services[Int(service)].servers[Int(slot)].address
         var flags: ConnectionFlags = [.inactive]
         if template { flags.insert(.template) }
-        if s.forward != .masq { flags.insert(.noOutput) }
-        let e = ConnectionEntry(key: key, destinationAddress: s.address, destinationPort: destinationPort, state: 0, flags: flags,
+        if forward != .masq { flags.insert(.noOutput) }
+        let e = ConnectionEntry(key: key, destinationAddress: address, destinationPort: destinationPort, state: 0, flags: flags,
                                 service: service, server: slot, control: -1, nControl: 0, timeout: 3,
                                 expires: now + 3000, live: true, hashed: true)
         let index: Int32
@@ -22,10 +24,11 @@ extension IPVSTable {
             index = Int32(entries.count)
             entries.append(e)
         }
-        let old = table.insert(key, index, hash: hash ?? key.hashValue64)
+        let old = entries.withUnsafeBufferPointer { table.insert(key, index, hash: hash ?? key.hashValue64, entries: $0) }
         if old >= 0 { entries[Int(old)].hashed = false }  // the kernel's chain would find the new one first
         liveConnections += 1
-        bind(index)
+        // bind(index), from the values just written: a new entry is always INACTIVE.
+        services[Int(service)].bind(slot: slot, template: template, inactive: true)
         return index
     }
 
@@ -74,7 +77,7 @@ extension IPVSTable {
             return
         }
         let e = entries[Int(i)]
-        if e.hashed, table.find(e.key) == i { table.remove(e.key) }
+        if e.hashed { table.remove(index: i, hash: e.key.hashValue64) }
         if e.control >= 0 {
             entries[Int(e.control)].nControl -= 1
             entries[Int(i)].control = -1
@@ -117,30 +120,33 @@ extension IPVSTable {
     }
 
     /// set_tcp_state / udp_state_transition for one packet, then the timer is re-armed.
+    /// Reads and writes only the fields it needs (not the whole 112-byte entry).
     mutating func applyState(_ i: Int32, flags f: TCPFlags, direction: PacketDirection) {
-        var e = entries[Int(i)]
-        if e.key.protocol == IPProtocol.tcp.rawValue {
+        let ii = Int(i)
+        if entries[ii].key.protocol == IPProtocol.tcp.rawValue {
+            var flags = entries[ii].flags
+            let control = entries[ii].control
             var inputOnly = false
-            if e.flags.contains(.noOutput) {
-                if direction == .output { e.flags.remove(.noOutput) } else { inputOnly = true }
+            if flags.contains(.noOutput) {
+                if direction == .output { flags.remove(.noOutput) } else { inputOnly = true }
             }
-            let old = TCPState(rawValue: e.state)!
+            let old = TCPState(rawValue: entries[ii].state)!
             let new = TCPStateTable.next(old, flags: f, direction: direction, inputOnly: inputOnly)
             var moved = 0
             if new != old {
-                if !e.flags.contains(.inactive) && !new.isActive {
-                    e.flags.insert(.inactive); moved = -1
-                } else if e.flags.contains(.inactive) && new.isActive {
-                    e.flags.remove(.inactive); moved = 1
+                if !flags.contains(.inactive) && !new.isActive {
+                    flags.insert(.inactive); moved = -1
+                } else if flags.contains(.inactive) && new.isActive {
+                    flags.remove(.inactive); moved = 1
                 }
-                if new == .established && e.control >= 0 && entries[Int(e.control)].isTemplate {
-                    entries[Int(e.control)].state = TemplateState.assured.rawValue  // ip_vs_control_assure_ct
+                if new == .established && control >= 0 && entries[Int(control)].isTemplate {
+                    entries[Int(control)].state = TemplateState.assured.rawValue  // ip_vs_control_assure_ct
                 }
             }
-            e.state = new.rawValue
-            e.timeout = timeouts.tcp(new)
-            entries[Int(i)] = e
-            if moved != 0 { services[Int(e.service)].moveActive(slot: e.server, by: Int32(moved)) }
+            entries[ii].flags = flags
+            entries[ii].state = new.rawValue
+            entries[ii].timeout = timeouts.tcp(new)
+            if moved != 0 { services[Int(entries[ii].service)].moveActive(slot: entries[ii].server, by: Int32(moved)) }
         } else {
             entries[Int(i)].timeout = timeouts.udp
         }

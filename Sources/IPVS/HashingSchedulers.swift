@@ -45,7 +45,7 @@ extension VirtualService {
                 }
             }
         }
-        sched.table = table
+        setBuckets(table)
     }
 
     /// ip_vs_sh_schedule → ip_vs_sh_get / ip_vs_sh_get_fallback.
@@ -82,7 +82,7 @@ extension VirtualService {
         if !order.isEmpty {
             for i in 0..<256 { table[i] = order[i % order.count] }
         }
-        sched.table = table
+        setBuckets(table)
     }
 
     /// ip_vs_dh_schedule: the bucket of the packet's destination address, no fallback.
@@ -114,7 +114,7 @@ extension VirtualService {
             if w > maxWeight { maxWeight = w }
         }
         guard g >= 1, !order.isEmpty else {
-            sched.table = table
+            setBuckets(table)
             return
         }
         let mw = maxWeight / g
@@ -156,7 +156,7 @@ extension VirtualService {
                 }
             }
         }
-        sched.table = table
+        setBuckets(table)
     }
 
     /// ip_vs_mh_schedule → ip_vs_mh_get / ip_vs_mh_get_fallback.

@@ -36,8 +36,10 @@ public struct IPVSTable: Sendable {
     /// Connection entries by index; `live == false` marks a free index.
     public internal(set) var entries: [ConnectionEntry] = []
     var freeList: [Int32] = []
-    var table: ConnectionHashTable
-    var serviceTable = ConnectionHashTable()
+    var table: ConnectionIndex
+    /// Services by `serviceLookupKey`: 8-byte slots (a 10,000-service index is 256 KiB, within
+    /// L2), the key compared against the service's own config on a tag match.
+    var serviceTable = ConnectionIndex()
     var timers = TimerQueues()
     /// The clock in milliseconds since the table was made.
     public internal(set) var now: Int64 = 0
@@ -51,7 +53,7 @@ public struct IPVSTable: Sendable {
     public init(hashVariant: HashVariant = .hash32, sysctls: IPVSSysctls = IPVSSysctls(), expectedConnections: Int = 16) {
         self.hashVariant = hashVariant
         self.sysctls = sysctls
-        self.table = ConnectionHashTable(capacity: expectedConnections)
+        self.table = ConnectionIndex(capacity: expectedConnections)
         entries.reserveCapacity(expectedConnections)
     }
 
@@ -67,8 +69,16 @@ public struct IPVSTable: Sendable {
 
     /// The index of the service with this key, or nil.
     public func serviceIndex(_ key: ServiceKey) -> Int32? {
-        let i = serviceTable.find(Self.serviceLookupKey(key))
+        let i = findService(lookupKey: Self.serviceLookupKey(key))
         return i < 0 ? nil : i
+    }
+
+    /// The service whose `serviceLookupKey` is `k`, or -1.
+    @inline(__always)
+    func findService(lookupKey k: ConnectionKey, hash: UInt64? = nil) -> Int32 {
+        services.withUnsafeBufferPointer { svcs in
+            serviceTable.find(hash: hash ?? k.hashValue64) { Self.serviceLookupKey(svcs[Int($0)].config.key) == k }
+        }
     }
 
     /// `ipvsadm -A`: creates an empty service.
@@ -86,7 +96,9 @@ public struct IPVSTable: Sendable {
         }
         let index = Int32(services.count)
         services.append(VirtualService(config: config, hash: hashVariant))
-        serviceTable.insert(Self.serviceLookupKey(config.key), index)
+        let k = Self.serviceLookupKey(config.key)
+        let svcs = services
+        serviceTable.insert(index, hash: k.hashValue64) { Self.serviceLookupKey(svcs[Int($0)].config.key) == k }
         return index
     }
 
@@ -190,13 +202,20 @@ public struct IPVSTable: Sendable {
         // Popped from the end: hand out the lowest index first.
         for i in stride(from: start + n - 1, through: start, by: -1) { freeList.append(Int32(i)) }
         table.reserve(liveConnections + n)
+        timers.reserve(n)
     }
 
     // MARK: queries
 
     /// The entry index for a key, or -1.
     @inline(__always)
-    public func connectionIndex(_ key: ConnectionKey) -> Int32 { table.find(key) }
+    public func connectionIndex(_ key: ConnectionKey) -> Int32 { findConnection(key, hash: key.hashValue64) }
+
+    /// ip_vs_conn_in_get: the hashed entry with this key, or -1.
+    @inline(__always)
+    func findConnection(_ key: ConnectionKey, hash: UInt64) -> Int32 {
+        entries.withUnsafeBufferPointer { table.find(key, hash: hash, entries: $0) }
+    }
 
     /// Live entries in index order.
     public var liveEntries: [ConnectionEntry] { entries.filter(\.live) }

@@ -48,19 +48,22 @@ public enum InputVerdict: Equatable, Sendable {
 extension IPVSTable {
     /// ip_vs_service_find: fwmark first, then <protocol, addr, port>, then the port-0 service.
     @inline(__always)
-    public func findService(_ p: IPVSPacket) -> Int32 {
+    public func findService(_ p: IPVSPacket) -> Int32 { findService(p, slotKeyHash: Self.serviceSlotKey(p).hashValue64) }
+
+    /// `findService` with `serviceSlotKey(p).hashValue64` already computed.
+    @inline(__always)
+    func findService(_ p: IPVSPacket, slotKeyHash: UInt64) -> Int32 {
         let fam: UInt8 = p.destination.family == .ipv4 ? 4 : 6
         if p.fwmark != 0 {
-            let i = serviceTable.find(ConnectionKey(clientAddress: UInt128(p.fwmark), virtualAddress: 0, clientPort: 0, virtualPort: 0, protocol: 0, family: fam))
+            let i = findService(lookupKey: ConnectionKey(clientAddress: UInt128(p.fwmark), virtualAddress: 0, clientPort: 0, virtualPort: 0, protocol: 0, family: fam))
             if i >= 0 { return i }
         }
-        let k = ConnectionKey(clientAddress: 0, virtualAddress: p.destination.bits, clientPort: 0, virtualPort: p.destinationPort,
-                              protocol: p.protocol.rawValue, family: fam)
-        let i = serviceTable.find(k)
+        let k = Self.serviceSlotKey(p)
+        let i = findService(lookupKey: k, hash: slotKeyHash)
         if i >= 0 { return i }
         var k0 = k
         k0.virtualPort = 0
-        return serviceTable.find(k0)
+        return findService(lookupKey: k0)
     }
 
     /// is_new_conn_expected (ip_vs_core.c).
@@ -82,8 +85,13 @@ extension IPVSTable {
     /// inserted.
     public mutating func input(_ p: IPVSPacket) -> InputVerdict {
         let key = p.connectionKey
-        let hash = key.hashValue64
-        var cp = table.find(key, hash: hash)
+        return input(p, key: key, hash: key.hashValue64, serviceHash: nil)
+    }
+
+    /// `input` with the connection key's hash (and possibly the service slot key's) computed.
+    @inline(__always)
+    mutating func input(_ p: IPVSPacket, key: ConnectionKey, hash: UInt64, serviceHash: UInt64?) -> InputVerdict {
+        var cp = findConnection(key, hash: hash)
         let isTCP = p.protocol == .tcp
         let isSyn = isTCP && p.tcpFlags.contains(.syn)
         var pending: Int32 = -1
@@ -118,7 +126,7 @@ extension IPVSTable {
                 if pending >= 0 { expire(connection: pending) }
                 return .passed
             }
-            let svc = findService(p)
+            let svc = findService(p, slotKeyHash: serviceHash ?? Self.serviceSlotKey(p).hashValue64)
             if svc < 0 {
                 if pending >= 0 { expire(connection: pending) }
                 return .passed
@@ -134,20 +142,51 @@ extension IPVSTable {
 
     /// `input` over a batch, appending one verdict per packet to `verdicts`. The verdicts are
     /// exactly those of calling `input` on each packet in order; the batch only adds prefetches:
-    /// `lookahead` packets ahead it prefetches the connection-table and service-table slots, and
-    /// half as far ahead the virtual service those slots lead to, so the cache misses of several
-    /// packets overlap (what a NIC driver's batch with prefetch does).
+    /// `lookahead` packets ahead (at most 15) it hashes the packet and prefetches the
+    /// connection-index and service-index slots, half as far ahead the virtual service the slot
+    /// leads to, and a quarter as far (at least 1) that service's servers, the scheduler's list
+    /// or bucket one packet earlier, so the cache misses of several packets overlap (what a NIC
+    /// driver's batch with prefetch does).
     public mutating func input(batch packets: ArraySlice<IPVSPacket>, into verdicts: inout [InputVerdict], lookahead: Int = 6) {
-        let near = max(1, lookahead / 2)
-        var i = packets.startIndex
+        let far = min(max(1, lookahead), Self.ringSize - 1)
+        let near = max(1, far / 2)
+        let close = max(1, near / 2)
+        // The scheduler's list or bucket one packet before the servers (measured: sh's bucket
+        // table, 1 KiB a service, is the likeliest to come from DRAM).
+        let closeSched = min(close + 1, near)
+        let start = packets.startIndex
         let end = packets.endIndex
+        let m = Self.ringSize - 1
+        // The hashes of each packet, computed once when it enters the window and used by every
+        // prefetch stage and by `input`. An InlineArray lives on the stack: nothing is allocated,
+        // and no closure captures (and copies) the table.
+        var ring = InlineArray<16, Lookahead>(repeating: Lookahead(key: ConnectionHashTable.emptyKey, hash: 0, serviceHash: 0, service: -1))
+        var k = start
+        while k < min(start + far, end) {
+            ring[k & m] = lookaheadSlots(packets[k])
+            k += 1
+        }
+        var i = start
         while i < end {
-            if i + lookahead < end { prefetchSlots(packets[i + lookahead]) }
-            if i + near < end { prefetchService(packets[i + near]) }
-            if i + 1 < end { prefetchServers(packets[i + 1]) }
-            verdicts.append(input(packets[i]))
+            if i + far < end { ring[(i + far) & m] = lookaheadSlots(packets[i + far]) }
+            if i + near < end { prefetchService(&ring[(i + near) & m]) }
+            if i + closeSched < end { prefetchScheduler(packets[i + closeSched], ring[(i + closeSched) & m]) }
+            if i + close < end { prefetchServers(ring[(i + close) & m]) }
+            let a = ring[i & m]
+            verdicts.append(input(packets[i], key: a.key, hash: a.hash, serviceHash: a.serviceHash))
             i += 1
         }
+    }
+
+    static var ringSize: Int { 16 }
+
+    /// What the batch knows about a packet ahead of processing it.
+    struct Lookahead {
+        var key: ConnectionKey
+        var hash: UInt64
+        var serviceHash: UInt64
+        /// The service the service key's tag leads to (a guess for prefetching), or -1.
+        var service: Int32
     }
 
     @inline(__always)
@@ -156,35 +195,58 @@ extension IPVSTable {
                       protocol: p.protocol.rawValue, family: p.destination.family == .ipv4 ? 4 : 6)
     }
 
+    /// Far ahead: hash the packet's keys and prefetch the connection and service slots.
     @inline(__always)
-    func prefetchSlots(_ p: IPVSPacket) {
-        table.prefetchSlot(p.connectionKey)
-        serviceTable.prefetchSlot(Self.serviceSlotKey(p))
+    func lookaheadSlots(_ p: IPVSPacket) -> Lookahead {
+        let key = p.connectionKey
+        let a = Lookahead(key: key, hash: key.hashValue64, serviceHash: Self.serviceSlotKey(p).hashValue64, service: -1)
+        table.prefetch(hash: a.hash)
+        serviceTable.prefetch(hash: a.serviceHash)
+        return a
     }
 
+    /// Half as far: the service slot (prefetched earlier) names the service; prefetch it whole.
     @inline(__always)
-    func prefetchService(_ p: IPVSPacket) {
-        let s = serviceTable.homeValue(Self.serviceSlotKey(p))
+    func prefetchService(_ a: inout Lookahead) {
+        let s = serviceTable.guessIndex(hash: a.serviceHash)
         guard s >= 0, Int(s) < services.count else { return }
+        a.service = s
         services.withUnsafeBufferPointer { b in
-            let base = UnsafeRawPointer(b.baseAddress! + Int(s))
-            cachePrefetch(base)
-            cachePrefetch(base + 64)
-            cachePrefetch(base + 128)
+            cachePrefetch(UnsafeRawPointer(b.baseAddress! + Int(s)), bytes: MemoryLayout<VirtualService>.stride)
         }
     }
 
-    /// One packet ahead: the service (prefetched earlier) tells where its list and servers live.
+    /// A quarter as far: the service (prefetched earlier) tells where its servers live; all of
+    /// them, from the array header (its count is read first) to the last server.
     @inline(__always)
-    func prefetchServers(_ p: IPVSPacket) {
-        let s = serviceTable.homeValue(Self.serviceSlotKey(p))
+    func prefetchServers(_ a: Lookahead) {
+        let s = a.service
         guard s >= 0, Int(s) < services.count else { return }
         services.withUnsafeBufferPointer { b in
-            if let op = UnsafeRawPointer(bitPattern: b[Int(s)].orderHint) { cachePrefetch(op) }
             if let vp = UnsafeRawPointer(bitPattern: b[Int(s)].serversHint) {
-                cachePrefetch(vp)
-                cachePrefetch(vp + 64)
-                cachePrefetch(vp + 128)
+                cachePrefetch(vp - 32, bytes: 32 + Int(b[Int(s)].serversHintBytes))
+            }
+        }
+    }
+
+    /// Just before that: the scheduler's list head (rr, wrr, lc...) or the packet's sh bucket.
+    @inline(__always)
+    func prefetchScheduler(_ p: IPVSPacket, _ a: Lookahead) {
+        let s = a.service
+        guard s >= 0, Int(s) < services.count else { return }
+        services.withUnsafeBufferPointer { b in
+            guard let sp = UnsafeRawPointer(bitPattern: b[Int(s)].schedHint) else { return }
+            cachePrefetch(sp - 16)  // the array count (header offset 16), which the bounds check reads
+            switch b[Int(s)].config.scheduler {
+            case .sh:
+                // The packet's bucket (the first one ip_vs_sh_get reads).
+                let port: UInt16 = b[Int(s)].config.flags.contains(.sched2) ? p.sourcePort : 0
+                let bucket = VirtualService.shHashKey(fold: KernelHash.fold(p.source), port: port, offset: 0, hash: hashVariant)
+                cachePrefetch(sp + bucket * MemoryLayout<Int32>.stride)
+            case .dh, .mh:
+                break
+            default:
+                cachePrefetch(sp, bytes: 32)  // the head of `order`
             }
         }
     }
@@ -214,11 +276,10 @@ extension IPVSTable {
         totalStats.inBytes += UInt64(length)
     }
 
-    /// ip_vs_conn_stats.
+    /// ip_vs_conn_stats, for a new connection on `slot` of service `si`.
     @inline(__always)
-    mutating func countConn(_ i: Int32) {
-        let e = entries[Int(i)]
-        services[Int(e.service)].countConn(slot: e.server)
+    mutating func countConn(service si: Int32, slot: Int32) {
+        services[Int(si)].countConn(slot: slot)
         totalStats.conns += 1
     }
 
@@ -244,7 +305,7 @@ extension IPVSTable {
         let serverPort = services[Int(si)].servers[Int(slot)].port
         let cp = createEntry(key: p.connectionKey, service: si, server: slot,
                              destinationPort: serverPort != 0 ? serverPort : p.destinationPort, template: false, hash: hash)
-        countConn(cp)
+        countConn(service: si, slot: slot)
         return cp
     }
 
@@ -276,7 +337,7 @@ extension IPVSTable {
         let s = services[Int(e.service)].servers[Int(e.server)]
         if s.available && !(sysctls.expireQuiescentTemplate && s.weight == 0) { return true }
         if e.key.virtualPort != 0xFFFF {
-            if e.hashed, table.find(e.key) == ct { table.remove(e.key) }
+            if e.hashed { table.remove(index: ct, hash: e.key.hashValue64) }
             entries[Int(ct)].key.virtualPort = 0xFFFF
             entries[Int(ct)].key.clientPort = 0
             entries[Int(ct)].destinationPort = 0xFFFF
@@ -290,7 +351,7 @@ extension IPVSTable {
     mutating func schedulePersistent(service si: Int32, packet p: IPVSPacket, input: ScheduleInput, expiring: Int32, hash: UInt64?) -> Int32 {
         let c = services[Int(si)].config
         let tkey = templateKey(service: c, packet: p)
-        var ct = table.find(tkey)
+        var ct = findConnection(tkey, hash: tkey.hashValue64)
         if ct >= 0 && !entries[Int(ct)].isTemplate { ct = -1 }
         let slot: Int32
         schedulerRan = false
@@ -316,7 +377,7 @@ extension IPVSTable {
         entries[Int(cp)].control = ct
         entries[Int(ct)].nControl += 1
         rearm(ct)
-        countConn(cp)
+        countConn(service: si, slot: slot)
         return cp
     }
 }

@@ -9,6 +9,21 @@ func cachePrefetch(_ address: UnsafeRawPointer) {
     _llvmPrefetch(address, 0, 3, 1)
 }
 
+/// Prefetches every cache line of `[address, address + bytes)`, at most `maxLines` of them.
+/// Structs here are not line-aligned (array elements sit after a 32-byte header), so a field
+/// near a struct's end is often on one more line than `bytes / 64` would suggest.
+@inline(__always)
+func cachePrefetch(_ address: UnsafeRawPointer, bytes: Int, maxLines: Int = 8) {
+    var line = UInt(bitPattern: address) & ~UInt(63)
+    let end = UInt(bitPattern: address) &+ UInt(max(bytes, 1))
+    var n = 0
+    while line < end && n < maxLines {
+        if let p = UnsafeRawPointer(bitPattern: line) { cachePrefetch(p) }
+        line &+= 64
+        n &+= 1
+    }
+}
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -57,27 +57,34 @@ public struct IPVSStats: Sendable, Equatable {
 /// connections still reference it) with `available == false`; adding the same addr:port again
 /// revives the same object with its live counters (ip_vs_ctl.c: ip_vs_trash_get_dest).
 public struct RealServer: Sendable, Equatable {
-    public let address: IPAddress
-    public let port: UInt16
+    // Field order is layout: the address is kept as bits plus a family byte (an IPAddress is 17
+    // bytes padded to 32) and the one-byte fields go last, so a server is 96 bytes, not 112,
+    // and a two-server service's array spans a cache line less.
+    /// `address` as a number of its family's width.
+    let addressBits: UInt128
+    public internal(set) var stats = IPVSStats()
     public internal(set) var weight: Int32
     /// The latest non-zero weight (set on add even when 0); only mh reads it.
     public internal(set) var lastWeight: Int32
     public internal(set) var upperThreshold: UInt32
     public internal(set) var lowerThreshold: UInt32
-    public internal(set) var forward: ForwardMethod
     public internal(set) var activeConns: Int32 = 0
     public internal(set) var inactiveConns: Int32 = 0
     public internal(set) var persistConns: Int32 = 0
+    /// `ntohl(addr)` (or the IPv6 fold), precomputed for the hashing schedulers.
+    let addressFold: UInt32
+    public let port: UInt16
+    /// 4 or 6.
+    let addressFamily: UInt8
+    public internal(set) var forward: ForwardMethod
     /// `IP_VS_DEST_F_OVERLOAD`.
     public internal(set) var overloaded = false
     /// `IP_VS_DEST_F_AVAILABLE`: in the service's list (not in the trash).
     public internal(set) var available = true
-    public internal(set) var stats = IPVSStats()
-    /// `ntohl(addr)` (or the IPv6 fold), precomputed for the hashing schedulers.
-    let addressFold: UInt32
 
     init(address: IPAddress, port: UInt16, weight: Int32, upperThreshold: UInt32, lowerThreshold: UInt32, forward: ForwardMethod) {
-        self.address = address
+        self.addressBits = address.bits
+        self.addressFamily = address.family == .ipv4 ? 4 : 6
         self.port = port
         self.weight = weight
         self.lastWeight = weight
@@ -86,6 +93,8 @@ public struct RealServer: Sendable, Equatable {
         self.forward = forward
         self.addressFold = KernelHash.fold(address)
     }
+
+    public var address: IPAddress { IPAddress(family: addressFamily == 4 ? .ipv4 : .ipv6, bits: addressBits) }
 
     /// `ip_vs_dest_totalconns`: templates are not part of the total.
     @inlinable public var totalConns: Int32 { activeConns &+ inactiveConns }

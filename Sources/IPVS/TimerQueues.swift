@@ -21,6 +21,29 @@ struct TimerQueues: Sendable {
     /// Records not yet popped, over all queues.
     private(set) var count = 0
     private var last = -1
+    /// Records each queue has room for up front (`reserve`), so arming never reallocates.
+    private var reservation = 0
+
+    /// Makes room for `n` more records in every queue, and in every queue made later.
+    mutating func reserve(_ n: Int) {
+        reservation = max(reservation, n)
+        for i in queues.indices { Self.reserve(&queues[i].records, queues[i].records.count + n) }
+    }
+
+    /// Reserves room for `n` records, asking for huge pages on the part not yet touched: the
+    /// queue is filled sequentially while packets arrive, so every 4 KiB page would otherwise
+    /// fault (and be zeroed) on the packet path.
+    static func reserve(_ records: inout [Record], _ n: Int) {
+        guard n > records.capacity else { return }
+        records.reserveCapacity(n)
+        let used = records.count
+        let capacity = records.capacity
+        records.withUnsafeMutableBufferPointer { b in
+            if let base = b.baseAddress {
+                adviseHugePages(UnsafeMutableRawPointer(base + used), bytes: (capacity - used) * MemoryLayout<Record>.stride)
+            }
+        }
+    }
 
     mutating func push(_ r: Record, timeout: Int64) {
         var q = last
@@ -28,7 +51,9 @@ struct TimerQueues: Sendable {
             q = -1
             for i in queues.indices where queues[i].timeout == timeout { q = i; break }
             if q < 0 {
-                queues.append(Queue(timeout: timeout))
+                var fresh = Queue(timeout: timeout)
+                Self.reserve(&fresh.records, reservation)
+                queues.append(fresh)
                 q = queues.count - 1
             }
             last = q

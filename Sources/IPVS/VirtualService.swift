@@ -4,6 +4,14 @@ import Wire
 public enum SchedulerName: String, Sendable, CaseIterable {
     case rr, wrr, lc, wlc, sed, nq, sh, dh, mh
 
+    /// sh, dh and mh schedule from a bucket table (`sched.table`), not from the list.
+    var usesBuckets: Bool {
+        switch self {
+        case .sh, .dh, .mh: true
+        default: false
+        }
+    }
+
     /// lc, wlc, sed and nq pick a minimum over the list; kdp keeps a tournament tree for them.
     var usesLoadTree: Bool {
         switch self {
@@ -137,6 +145,9 @@ struct SchedulerState: Sendable {
 /// One virtual service (`struct ip_vs_service`) with its destination list in kernel order.
 public struct VirtualService: Sendable {
     public internal(set) var config: ServiceConfig
+    /// Bytes of the `servers` elements, for prefetching all of a small service's servers.
+    /// Declared here, it sits in the padding after `config` and costs no space.
+    var serversHintBytes: UInt32 = 0
     /// Every server ever added, by slot; deleted ones stay with `available == false` (the trash).
     public internal(set) var servers: [RealServer] = []
     /// `svc->destinations`, head first: slots of the available servers. New servers go to the
@@ -146,10 +157,12 @@ public struct VirtualService: Sendable {
     var position: [Int32] = []
     var sched = SchedulerState()
     public internal(set) var stats = IPVSStats()
-    /// Addresses of the `order` and `servers` buffers, refreshed on every list change, for the
-    /// batch path to prefetch. Only ever used as prefetch hints: a stale value (after a copy of
-    /// the table) costs a wasted prefetch, never a wrong read.
-    var orderHint: UInt = 0
+    /// Addresses of buffers the scheduler reads, for the batch path to prefetch: `schedHint` is
+    /// `order` for rr/wrr/lc/wlc/sed/nq and `sched.table` for sh/dh/mh (which never read `order`
+    /// when scheduling); `serversHint` is `servers`. Refreshed on every list or table change.
+    /// Only ever used as prefetch hints: a stale value (after a copy of the table) costs a
+    /// wasted prefetch, never a wrong read. Two words, so a service stays 192 bytes.
+    var schedHint: UInt = 0
     var serversHint: UInt = 0
 
     public var key: ServiceKey { config.key }
@@ -171,11 +184,18 @@ public struct VirtualService: Sendable {
     }
 
     mutating func reindex() {
-        orderHint = order.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        if !config.scheduler.usesBuckets { schedHint = order.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } }
         serversHint = servers.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        serversHintBytes = UInt32(truncatingIfNeeded: servers.count * MemoryLayout<RealServer>.stride)
         if position.count < servers.count { position += Array(repeating: -1, count: servers.count - position.count) }
         for i in position.indices { position[i] = -1 }
         for (p, s) in order.enumerated() { position[Int(s)] = Int32(p) }
+    }
+
+    /// Installs a rebuilt sh/dh/mh bucket table and notes where it lives.
+    mutating func setBuckets(_ table: [Int32]) {
+        sched.table = table
+        schedHint = sched.table.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
     }
 
     // MARK: scheduler hooks (ip_vs_sched.c and each ip_vs_*.c)
@@ -183,6 +203,7 @@ public struct VirtualService: Sendable {
     /// `init_service`.
     mutating func initScheduler(hash: HashVariant) {
         sched = SchedulerState()
+        schedHint = config.scheduler.usesBuckets ? 0 : order.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
         switch config.scheduler {
         case .rr: sched.rrCursor = -1
         case .wrr: wrrInit()

@@ -16,6 +16,28 @@ import Wire
         #expect(Ipvsadm.list(a) == Ipvsadm.list(b))
     }
 
+    /// The lookahead window (hashes computed on entry, prefetch stages) at its edges: batches
+    /// shorter than the window, a window of 1, and windows past the ring's size.
+    @Test(arguments: [1, 2, 3, 6, 15, 16, 100])
+    func batchesOfEverySizeAndLookaheadMatchOnePacketAtATime(_ lookahead: Int) {
+        var a = IPVSBench.makeTable(services: 7, endpoints: 2, scheduler: .sh, expectedConnections: 16, seed: 5)
+        var b = a
+        var packets = IPVSBench.synPackets(count: 300, services: 7, seed: 5)
+        packets += packets.prefix(40)
+        var batched: [InputVerdict] = []
+        var i = 0
+        var size = 1
+        while i < packets.count {
+            let j = min(i + size, packets.count)
+            a.input(batch: packets[i..<j], into: &batched, lookahead: lookahead)
+            i = j
+            size = size % 9 + 1
+        }
+        let single = packets.map { b.input($0) }
+        #expect(batched == single)
+        #expect(Ipvsadm.listConnections(a) == Ipvsadm.listConnections(b))
+    }
+
     @Test func benchReportsEveryIssueMeasurementName() {
         let names = IPVSBench.run(services: 4, endpoints: 2, connections: 200, seed: 1, repetitions: 1).map(\.name)
         for n in ["ipvs.new.rr", "ipvs.new.wrr", "ipvs.new.lc", "ipvs.new.wlc", "ipvs.new.sh", "ipvs.new.mh",
