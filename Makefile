@@ -29,7 +29,7 @@ test: deps
 bench: release
 	KDP_BENCH=1 scripts/install-deps.sh
 	scripts/bench-cluster.sh $(KDP_RELEASE)
-	cd Benchmarks && $(SWIFT) package benchmark
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress --scale
 
 clean:
 	rm -rf .build Benchmarks/.build
