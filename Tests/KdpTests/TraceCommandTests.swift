@@ -95,4 +95,18 @@ func installed(_ tool: String) -> Bool {
         let endpoints = runs.compactMap { (($0["paths"] as? [[String: Any]])?.first?["delivered_to"]) as? String }
         #expect(endpoints.count == 3 && Set(endpoints).count == 1)
     }
+
+    @Test func anIPVSModeClusterIsNotTracedAsIfItRanIptables() throws {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("topologies/demo.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "mode: iptables", with: "mode: ipvs")
+        let file = try temporaryFile(text)
+        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
+        let refused = try kdp("trace", "--topology", file.path, "--from", "pod/default/client", "--to", "service/default/web:80")
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("IPVS mode"))
+        let asIptables = try kdp("trace", "--topology", file.path, "--from", "pod/default/client", "--to", "service/default/web:80",
+                                 "--proxy-mode", "iptables")
+        #expect(asIptables.status == 0)
+        #expect(try kdp("trace", "--from", "pod/default/client", "--to", "service/default/web:80", "--proxy-mode", "ipvs").status == 2)
+    }
 }
