@@ -133,7 +133,6 @@ struct BenchCommand: ParsableCommand {
                           sourcePort: UInt16(20000 + i % 40000), destinationPort: port, inInterface: "cni0")
         }
         let options = TraceOptions(recordSteps: false)
-        var rulesTried = 0
         for (name, compiled) in [("lookup.iptables.linear", false), ("lookup.iptables.compiled", true)] {
             let tracer = Tracer(ruleset: nodeRules, compiled: compiled)
             let count = compiled ? probes.count : probes.count / 10
@@ -143,12 +142,10 @@ struct BenchCommand: ParsableCommand {
             let seconds = (ContinuousClock.now - start).seconds
             results.append(Result(name: name, ops_per_second: Double(count) / seconds, ns_per_op: seconds * 1e9 / Double(count), seconds: seconds))
             if !compiled {
-                rulesTried = tried
                 results.append(Result(name: "lookup.iptables.linear.per_rule", ops_per_second: Double(tried) / seconds,
                                       ns_per_op: seconds * 1e9 / Double(max(tried, 1)), seconds: seconds))
             }
         }
-        _ = rulesTried
         // Parsing the node's iptables-save text, per rule.
         let saveText = try compiledRules.saveText()
         let parseStart = ContinuousClock.now
