@@ -8,7 +8,7 @@ import Wire
 struct CompileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compile",
-        abstract: "Print the iptables rules a node's kube-proxy writes, exactly as upstream writes them.")
+        abstract: "Print the rules a node's kube-proxy writes (iptables mode, or IPVS mode's virtual servers, ipsets and iptables), exactly as upstream writes them.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case restore, save }
     enum OutputKind: String, ExpressibleByArgument, CaseIterable { case all, ipvs, ipset, iptables }

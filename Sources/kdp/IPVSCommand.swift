@@ -9,7 +9,7 @@ import IPVS
 struct IPVSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ipvs",
-        abstract: "IPVS as the kernel runs it: replay connection scenarios against a virtual service.",
+        abstract: "IPVS as the kernel runs it: replay connection scenarios, show a node's IPVS table.",
         subcommands: [Simulate.self, Show.self])
 
     /// `kdp ipvs show --node NAME`: the node's IPVS table in IPVS mode, as `ipvsadm -Ln` lists it.
