@@ -24,7 +24,7 @@ public struct IPVSSysctls: Sendable, Equatable {
 /// One network namespace's IPVS: virtual services, the connection table, timers and a clock.
 ///
 /// All state is value-typed and index-addressed: services in an array, servers by slot inside
-/// their service, connections in a flat entry array reached through `ConnectionHashTable`.
+/// their service, connections in a flat entry array reached through a `ConnectionIndex` (8-byte tagged slots).
 public struct IPVSTable: Sendable {
     public var hashVariant: HashVariant
     public var sysctls: IPVSSysctls

@@ -105,15 +105,7 @@ import Wire
             let r = try ns.exec(args, input: input)
             #expect(r.status == 0, "\(args.joined(separator: " ")): \(r.output)")
         }
-        try must([tool, "-t", "mangle", "-N", "KUBE-IPTABLES-HINT"])
-        for t in ["mangle", "nat", "filter"] { try must([tool, "-t", t, "-N", "KUBE-KUBELET-CANARY"]) }
-        if family == .ipv4 {
-            try must([tool, "-t", "filter", "-N", "KUBE-FIREWALL"])
-            try must([tool, "-t", "filter", "-A", "KUBE-FIREWALL", "-m", "comment", "--comment", "block incoming localnet connections",
-                      "--dst", "127.0.0.0/8", "!", "--src", "127.0.0.0/8", "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"])
-            try must([tool, "-t", "filter", "-A", "INPUT", "-j", "KUBE-FIREWALL"])
-            try must([tool, "-t", "filter", "-A", "OUTPUT", "-j", "KUBE-FIREWALL"])
-        }
+        try ns.setUpKubelet(family: family)
         var config = ProxierConfig.forNode(cluster.node(named: node)!, in: cluster, family: family)
         config.randomFully = true
         let compiled = IPVSModeCompiler.compile(cluster, config: config)

@@ -46,6 +46,25 @@ final class TestNamespace {
     }
 
     deinit { _ = try? run(["ip", "netns", "del", name]) }
+
+    /// What kubelet sets up before kube-proxy runs (pkg/kubelet/kubelet_network_linux.go):
+    /// KUBE-IPTABLES-HINT, the KUBE-KUBELET-CANARY chains, and for IPv4 its KUBE-FIREWALL chain
+    /// with the localnet rule, appended to INPUT and OUTPUT.
+    func setUpKubelet(family: IPFamily) throws {
+        let tool = family == .ipv4 ? "iptables" : "ip6tables"
+        func must(_ args: [String]) throws {
+            let r = try exec(args)
+            guard r.status == 0 else { throw KernelCheckError("\(args.joined(separator: " ")): \(r.output)") }
+        }
+        try must([tool, "-t", "mangle", "-N", "KUBE-IPTABLES-HINT"])
+        for t in ["mangle", "nat", "filter"] { try must([tool, "-t", t, "-N", "KUBE-KUBELET-CANARY"]) }
+        guard family == .ipv4 else { return }
+        try must([tool, "-t", "filter", "-N", "KUBE-FIREWALL"])
+        try must([tool, "-t", "filter", "-A", "KUBE-FIREWALL", "-m", "comment", "--comment", "block incoming localnet connections",
+                  "--dst", "127.0.0.0/8", "!", "--src", "127.0.0.0/8", "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"])
+        try must([tool, "-t", "filter", "-A", "INPUT", "-j", "KUBE-FIREWALL"])
+        try must([tool, "-t", "filter", "-A", "OUTPUT", "-j", "KUBE-FIREWALL"])
+    }
 }
 
 struct KernelCheckError: Error, CustomStringConvertible {
@@ -163,15 +182,7 @@ enum KernelCheck {
             #expect(r.status == 0, "\(args.joined(separator: " ")): \(r.output)")
         }
         // kubelet first.
-        try must([tool, "-t", "mangle", "-N", "KUBE-IPTABLES-HINT"])
-        for t in ["mangle", "nat", "filter"] { try must([tool, "-t", t, "-N", "KUBE-KUBELET-CANARY"]) }
-        if family == .ipv4 {
-            try must([tool, "-t", "filter", "-N", "KUBE-FIREWALL"])
-            try must([tool, "-t", "filter", "-A", "KUBE-FIREWALL", "-m", "comment", "--comment", "block incoming localnet connections",
-                      "--dst", "127.0.0.0/8", "!", "--src", "127.0.0.0/8", "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"])
-            try must([tool, "-t", "filter", "-A", "INPUT", "-j", "KUBE-FIREWALL"])
-            try must([tool, "-t", "filter", "-A", "OUTPUT", "-j", "KUBE-FIREWALL"])
-        }
+        try ns.setUpKubelet(family: family)
         // Then kube-proxy: canaries, chains, prepended jumps, the restore.
         for t in ["mangle", "nat", "filter"] { try must([tool, "-t", t, "-N", "KUBE-PROXY-CANARY"]) }
         for (table, chain, words) in Self.proxyJumps {

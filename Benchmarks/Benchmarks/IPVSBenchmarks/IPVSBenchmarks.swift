@@ -33,20 +33,6 @@ func freshTable(_ scheduler: SchedulerName, room n: Int = connections) -> IPVSTa
     return t
 }
 
-/// The batch path `kdp bench` times for `ipvs.new.<scheduler>`: 256 packets per call.
-@inline(never)
-func feed(_ t: inout IPVSTable, _ packets: [IPVSPacket], _ verdicts: inout [InputVerdict]) -> Int {
-    var n = 0
-    var i = 0
-    while i < packets.count {
-        let j = min(i + 256, packets.count)
-        verdicts.removeAll(keepingCapacity: true)
-        t.input(batch: packets[i..<j], into: &verdicts)
-        for v in verdicts { if case .forwarded(let cp, _) = v { n &+= Int(cp) } }
-        i = j
-    }
-    return n
-}
 
 func newConnectionBenchmark(_ scheduler: SchedulerName) {
     Benchmark("ipvs.new.\(scheduler.rawValue).10000svc",
@@ -62,7 +48,7 @@ func newConnectionBenchmark(_ scheduler: SchedulerName) {
                                destination: .v4(IPv4Address(0x0A60_0000)), destinationPort: 80, tcpFlags: [.syn]))
         precondition(synPackets.count == benchmark.scaledIterations.count)
         benchmark.startMeasurement()
-        let n = feed(&t, synPackets, &verdicts)
+        let n = IPVSBench.feedBatches(&t, synPackets, &verdicts)
         benchmark.stopMeasurement()
         precondition(t.liveConnections == connections + 1)
         blackHole(n)
@@ -85,7 +71,7 @@ let benchmarks: @Sendable () -> Void = {
                       var t = freshTable(.rr)
                       var verdicts: [InputVerdict] = []
                       verdicts.reserveCapacity(256)
-                      _ = feed(&t, synPackets, &verdicts)
+                      _ = IPVSBench.feedBatches(&t, synPackets, &verdicts)
                       establishedTable = t
                       // Shuffled, as kdp bench does, so the probes do not walk memory in order.
                       var rng = SeededGenerator(seed: seed ^ 0xE57)
