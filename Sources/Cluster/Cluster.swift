@@ -33,6 +33,14 @@ public struct Cluster: Sendable {
         slicesByService = byService
     }
 
+    /// The same cluster with kube-proxy configured differently (its mode, its IPVS scheduler):
+    /// kube-proxy's settings change no allocation, so everything else stays as built.
+    public func withKubeProxy(_ change: (inout KubeProxySettings) -> Void) -> Cluster {
+        var settings = settings
+        change(&settings.kubeProxy)
+        return Cluster(settings: settings, nodes: nodes, pods: pods, services: services, endpointSlices: endpointSlices, notes: notes)
+    }
+
     public func node(named name: String) -> Node? { nodeIndex[name].map { nodes[$0] } }
 
     public func service(namespace: String, name: String) -> Service? {

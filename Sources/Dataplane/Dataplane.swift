@@ -35,8 +35,8 @@ public struct Dataplane: Sendable {
 
     /// Compiles and loads every node's rules now rather than on first use (benchmarks, and
     /// callers that trace many packets).
-    public func loadAllRules() throws {
-        for n in nodes { for f in cluster.settings.families { _ = try n.tracer(for: f) } }
+    public mutating func loadAllRules() throws {
+        for i in nodes.indices { for f in cluster.settings.families { _ = try nodes[i].load(f) } }
     }
 
     /// What a trace asks for.
@@ -84,6 +84,9 @@ public struct Dataplane: Sendable {
         let family = request.destination.address.family
         var rng = SeededGenerator(seed: request.seed)
         let sport = request.sourcePort ?? UInt16(32768 + Int.random(in: 0..<28232, using: &rng))
+        // A node's own packets take their source from the route; in IPVS mode the Service
+        // addresses are local (kube-ipvs0), so the node's state must be in place first.
+        if let n = sendingNode(request.source) { _ = try? nodes[n].load(family) }
         let (sourceIP, starts) = try startingPoints(request, family: family, rng: &rng)
         let packet = Packet(source: sourceIP, destination: request.destination.address, proto: request.proto,
                             sourcePort: sport, destinationPort: request.destination.port,
@@ -138,12 +141,14 @@ public struct Dataplane: Sendable {
             guard let ip = pod.ip(family) else { throw InputError("pod \(pod.key) has no \(family.rawValue) address") }
             guard let n = pod.nodeName.flatMap({ nodeIndex[$0] }) else { throw InputError("pod \(pod.key) is on no node") }
             if pod.hostNetwork {
+                let ip = localRouteSource(n, request.destination.address) ?? ip
                 return (ip, [(Start(location: .node(n, inInterface: nil), steps: [link(pod.nodeName!, "pod \(pod.key) sends from the host network of node \(pod.nodeName!)")]), 1)])
             }
             let i = cluster.pods.firstIndex { $0.key == pod.key }!
             return (ip, [(Start(location: .pod(i), steps: []), 1)])
         case .node(let node):
-            guard let ip = node.internalIP(family) else { throw InputError("node \(node.name) has no \(family.rawValue) address") }
+            guard let nodeIP = node.internalIP(family) else { throw InputError("node \(node.name) has no \(family.rawValue) address") }
+            let ip = localRouteSource(nodeIndex[node.name]!, request.destination.address) ?? nodeIP
             return (ip, [(Start(location: .node(nodeIndex[node.name]!, inInterface: nil), steps: [link(node.name, "sent by node \(node.name)")]), 1)])
         case .external(let ip):
             var entries: [Int]
@@ -167,6 +172,26 @@ public struct Dataplane: Sendable {
                               steps: [link(name, "from \(ip) outside the cluster, arrives on eth0 of node \(name)")]), share)
             })
         }
+    }
+
+    /// The node a locally generated packet starts on (a node, or a host-network pod).
+    func sendingNode(_ source: TraceSource) -> Int? {
+        switch source {
+        case .pod(let pod) where pod.hostNetwork: pod.nodeName.flatMap { nodeIndex[$0] }
+        case .node(let node): nodeIndex[node.name]
+        default: nil
+        }
+    }
+
+    /// The source address the kernel picks for a local destination: the local route's preferred
+    /// source, which is the address itself (`local 10.96.0.10 dev kube-ipvs0 ... src 10.96.0.10`)
+    /// or, for 127.0.0.0/8 and ::1, the loopback address. Nil when `destination` is not local,
+    /// and the node's own address applies.
+    func localRouteSource(_ n: Int, _ destination: IPAddress) -> IPAddress? {
+        let host = nodes[n].host
+        guard host.isLocal(destination) else { return nil }
+        if case .v4(let a) = destination, a.isLoopback { return .v4(IPv4Address(127, 0, 0, 1)) }
+        return destination
     }
 
     /// Where the reply starts: the pod, node or hostNetwork pod that received the request.
@@ -215,7 +240,7 @@ public struct Dataplane: Sendable {
                 // The walk's own copy of the node: this path's conntrack and recent lists.
                 let name = w.nodes[n].node.name
                 let tracer: Tracer?
-                do { tracer = try w.nodes[n].tracer(for: packet.destination.family) } catch {
+                do { tracer = try w.nodes[n].load(packet.destination.family) } catch {
                     // kdp's own compiler output failed to parse: a kdp bug, said as such.
                     finish(w, .dropped, why: "kdp could not load node \(name)'s compiled rules: \(error)", decidedBy: "kdp", deliveredTo: nil)
                     continue

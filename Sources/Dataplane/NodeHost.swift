@@ -6,13 +6,16 @@ import Wire
 
 /// One node's network namespace: the interfaces and routes the CNI set up, the rules its
 /// kube-proxy wrote (one ruleset per IP family, as iptables and ip6tables keep them), and the
-/// kernel state that packets change (conntrack, `recent` lists).
+/// kernel state that packets change (conntrack, `recent` lists, and in IPVS mode the IPVS
+/// connections and the kube-ipvs0 addresses and ipsets the proxier set up).
 public struct NodeHost: Sendable {
     public let node: Node
     public let network: NodeNetwork
     /// Netfilter's view of this namespace, carrying conntrack and the recent lists.
     public var host: Host
     let rules: NodeRules
+    /// Families whose IPVS-mode state (kube-ipvs0 addresses, ipsets, IPVS table) is installed.
+    var ipvsInstalled: Set<IPFamily> = []
 
     init(node: Node, cluster: Cluster) {
         self.node = node
@@ -32,10 +35,43 @@ public struct NodeHost: Sendable {
 
     /// The node's rules for `family`, compiled on first use (a trace usually visits two or three
     /// nodes of a large cluster; compiling every node up front would dominate its time).
-    func tracer(for family: IPFamily) throws -> Tracer? { try rules.tracer(for: family) }
+    func tracer(for family: IPFamily) throws -> Tracer? { try rules.compiled(for: family)?.tracer }
 
-    /// The ruleset kube-proxy writes on this node for `family`.
-    public func ruleset(for family: IPFamily) -> IPTablesRuleset? { rules.ruleset(for: family) }
+    /// `tracer(for:)`, and in IPVS mode the first time also what the proxier's sync leaves in the
+    /// namespace: the kube-ipvs0 dummy interface and its addresses, the ipsets, the IPVS table.
+    mutating func load(_ family: IPFamily) throws -> Tracer? {
+        guard let compiled = try rules.compiled(for: family) else { return nil }
+        if let ipvs = compiled.ipvs, !ipvsInstalled.contains(family) {
+            ipvsInstalled.insert(family)
+            let length = family == .ipv4 ? 32 : 128
+            let bound = ipvs.boundAddresses.map { (address: $0, prefixLength: length) }
+            if let i = host.interfaces.firstIndex(where: { $0.name == IPVSModeRuleset.dummyDevice }) {
+                host.interfaces[i].addresses += bound
+            } else {
+                host.interfaces.append(Interface(name: IPVSModeRuleset.dummyDevice, addresses: bound))
+            }
+            for (name, set) in try ipvs.ipsetStore().sets { host.ipsets.sets[name] = set }
+            var table = ipvs.ipvs
+            table.sysctls = IPVSDirector.kubeProxySysctls
+            var director = (host.ipvs as? IPVSDirector) ?? IPVSDirector()
+            director.add(table)
+            host.ipvs = director
+        }
+        return compiled.tracer
+    }
+
+    /// The ruleset kube-proxy writes on this node for `family` in iptables mode.
+    public func ruleset(for family: IPFamily) -> IPTablesRuleset? { try? rules.compiled(for: family)?.iptables }
+
+    /// What kube-proxy's IPVS proxier writes on this node for `family` (nil in iptables mode).
+    public func ipvsRuleset(for family: IPFamily) -> IPVSModeRuleset? { try? rules.compiled(for: family)?.ipvs }
+}
+
+/// One family's compiled kube-proxy output on a node, in the cluster's proxy mode.
+struct CompiledNode: Sendable {
+    var tracer: Tracer
+    var iptables: IPTablesRuleset?
+    var ipvs: IPVSModeRuleset?
 }
 
 /// A node's compiled rulesets and tracers, built once on demand and shared by every copy of the
@@ -43,29 +79,28 @@ public struct NodeHost: Sendable {
 final class NodeRules: Sendable {
     private let node: Node
     private let cluster: Cluster
-    private let cache = Mutex<[IPFamily: (IPTablesRuleset, Tracer)]>([:])
+    private let cache = Mutex<[IPFamily: CompiledNode]>([:])
 
     init(node: Node, cluster: Cluster) {
         self.node = node
         self.cluster = cluster
     }
 
-    func ruleset(for family: IPFamily) -> IPTablesRuleset? {
-        if let hit = cache.withLock({ $0[family] }) { return hit.0 }
-        return compile(family)
-    }
-
-    private func compile(_ family: IPFamily) -> IPTablesRuleset? {
+    func compiled(for family: IPFamily) throws -> CompiledNode? {
+        if let hit = cache.withLock({ $0[family] }) { return hit }
         guard node.internalIP(family) != nil, cluster.settings.families.contains(family) else { return nil }
-        return IPTablesCompiler.compile(cluster, config: ProxierConfig.forNode(node, in: cluster, family: family))
-    }
-
-    func tracer(for family: IPFamily) throws -> Tracer? {
-        if let hit = cache.withLock({ $0[family] }) { return hit.1 }
-        guard let ruleset = compile(family) else { return nil }
-        let parsed = try ruleset.netfilterRuleset(source: "<\(node.name) \(family.rawValue) rules>")
-        let tracer = Tracer(ruleset: parsed, compiled: true)
-        cache.withLock { $0[family] = (ruleset, tracer) }
-        return tracer
+        let config = ProxierConfig.forNode(node, in: cluster, family: family)
+        let source = "<\(node.name) \(family.rawValue) rules>"
+        let result: CompiledNode
+        switch cluster.settings.kubeProxy.mode {
+        case .iptables:
+            let ruleset = IPTablesCompiler.compile(cluster, config: config)
+            result = CompiledNode(tracer: Tracer(ruleset: try ruleset.netfilterRuleset(source: source), compiled: true), iptables: ruleset)
+        case .ipvs:
+            let ruleset = IPVSModeCompiler.compile(cluster, config: config, scheduler: cluster.settings.kubeProxy.ipvsScheduler)
+            result = CompiledNode(tracer: Tracer(ruleset: try ruleset.netfilterRuleset(source: source), compiled: true), ipvs: ruleset)
+        }
+        cache.withLock { $0[family] = result }
+        return result
     }
 }

@@ -36,9 +36,9 @@ public struct Route: Hashable, Sendable {
 
 /// Everything about one node that netfilter's decisions depend on: addresses and interfaces
 /// (addrtype, local delivery, MASQUERADE's source), routes, the conntrack table, `recent`
-/// lists, ipsets, statistic nth counters, the clock. A value type: each traced path carries
-/// its own copy, so following one branch never disturbs another.
-public struct Host: Hashable, Sendable {
+/// lists, ipsets, statistic nth counters, the clock, and IPVS when the node runs it. A value
+/// type: each traced path carries its own copy, so following one branch never disturbs another.
+public struct Host: Sendable {
     public var name: String
     public var interfaces: [Interface]
     public var routes: [Route]
@@ -53,6 +53,9 @@ public struct Host: Hashable, Sendable {
     public var forwarding = true
     /// net.ipv4.conf.all.route_localnet (kube-proxy sets it for localhost NodePorts).
     public var routeLocalnet = false
+    /// The node's IPVS, hooked in where the kernel hooks it (see `IPVSHook`); nil when the
+    /// node runs none.
+    public var ipvs: (any IPVSHook)?
 
     public init(name: String = "node", interfaces: [Interface], routes: [Route] = []) {
         self.name = name

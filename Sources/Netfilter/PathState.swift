@@ -21,6 +21,12 @@ enum FlowStep: Sendable, Equatable {
     case loopback
     case deliver
     case transmit
+    /// ip_vs_in_hook (LOCAL_IN after filter, LOCAL_OUT after nat): schedule or follow an IPVS
+    /// connection, rewrite the destination and send the packet on through LOCAL_OUT.
+    case ipvsRequest(Hook)
+    /// ip_vs_out_hook (LOCAL_IN, LOCAL_OUT, FORWARD): a real server's reply gets the virtual
+    /// address back as its source.
+    case ipvsReply(Hook)
 }
 
 /// One level of the chain call stack: which chain, and the next rule to try.
@@ -49,6 +55,8 @@ struct PathState: Sendable {
     var deliveredTo: String?
     var originalDestination: IPAddress
     var recordSteps = true
+    /// skb->ipvs_property: IPVS already handled this packet, so its hooks let it pass.
+    var ipvsHandled = false
     /// Rules whose matches were evaluated (for ns-per-rule figures).
     var rulesTried = 0
     /// A chain walk interrupted by a branch: the call stack, and the rule and match to resume at.

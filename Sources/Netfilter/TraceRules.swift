@@ -20,6 +20,9 @@ public struct TraceRulesRequest: Sendable {
     public var lenient: Bool
     /// Use the compiled fast path (same answers; verbose traces list fewer rules tried).
     public var compiled: Bool
+    /// The node's IPVS (from its `ipvsadm -S -n`), hooked in where the kernel hooks it. Its
+    /// virtual addresses are local, as on a kube-proxy node where they sit on kube-ipvs0.
+    public var ipvs: (any IPVSHook)?
 
     public init(rulesText: String, rulesFile: String, ipsetsText: String? = nil, localAddresses: [IPAddress],
                 source: IPAddress, sourcePort: UInt16 = 40000, destination: IPAddress, destinationPort: UInt16 = 80,
@@ -63,11 +66,21 @@ extension TraceRulesRequest {
         if let ipsetsText {
             do { host.ipsets = try IPSetStore.parse(ipsetSave: ipsetsText) } catch { throw .ipsets(file: ipsetsFile, error) }
         }
+        var notes: [String] = []
+        if let ipvs {
+            host.ipvs = ipvs
+            var seen = Set<IPAddress>()
+            let bound = ipvs.virtualAddresses.filter { !host.isLocal($0) && seen.insert($0).inserted }
+            if !bound.isEmpty {
+                host.interfaces.append(Interface(name: "kube-ipvs0", addresses: bound.map { ($0, $0.family == .ipv4 ? 32 : 128) }))
+                notes.append("IPVS: \(bound.count) virtual address\(bound.count == 1 ? "" : "es") bound to kube-ipvs0 (local, as kube-proxy binds them)")
+            }
+        }
         let local = localAddresses.contains(source)
         let packet = Packet(source: source, destination: destination, proto: proto, sourcePort: sourcePort,
                             destinationPort: destinationPort, inInterface: local ? nil : inInterface)
         var trace = Tracer(ruleset: rs, compiled: compiled).trace(packet: packet, host: host, options: options)
-        trace.notes += rs.problems.map { "\(rulesFile): \($0)" }
+        trace.notes += notes + rs.problems.map { "\(rulesFile): \($0)" }
         return trace
     }
 }

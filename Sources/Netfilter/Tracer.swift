@@ -58,9 +58,10 @@ public struct Tracer: Sendable {
         let local = packet.inInterface == nil && host.isLocal(packet.source)
         if local {
             first.packet.inInterface = nil
-            first.program = [.routeOutput, .table(.output, .raw), .conntrackIn, .table(.output, .mangle), .nat(.output),
-                             .table(.output, .filter), .table(.output, .security), .reroute,
-                             .table(.postrouting, .mangle), .nat(.postrouting), .confirm, .afterOutput]
+            first.program = [.routeOutput, .table(.output, .raw), .conntrackIn, .table(.output, .mangle), .nat(.output)]
+                + (host.ipvs == nil ? [] : [.ipvsReply(.output), .ipvsRequest(.output)])
+                + [.table(.output, .filter), .table(.output, .security), .reroute,
+                   .table(.postrouting, .mangle), .nat(.postrouting), .confirm, .afterOutput]
         } else {
             if first.packet.inInterface == nil { first.packet.inInterface = "eth0" }
             first.packet.outInterface = nil
@@ -110,6 +111,10 @@ public struct Tracer: Sendable {
                 s.deliveredTo = "local"
                 s.step(.input, "routing", "deliver locally")
                 s.finished = (.accepted, s.lastFilterDecision, nil)
+            case .ipvsRequest(let hook):
+                ipvsRequest(hook, &s)
+            case .ipvsReply(let hook):
+                ipvsReply(hook, &s)
             case .transmit:
                 s.deliveredTo = "out " + (s.packet.outInterface ?? "?")
                 let dev = s.packet.outInterface ?? "?"
@@ -132,18 +137,20 @@ public struct Tracer: Sendable {
         }
         if s.host.isLocal(dst) || s.host.addressType(dst) == .broadcast {
             s.step(.prerouting, "routing", "route: local delivery")
-            s.program += [.table(.input, .mangle), .table(.input, .filter), .table(.input, .security), .nat(.input), .confirm, .deliver]
+            s.program += [.table(.input, .mangle), .table(.input, .filter), .table(.input, .security)]
+                + ipvsSteps(.input, s.host) + [.nat(.input), .confirm, .deliver]
             return
         }
         guard s.host.forwarding else { return drop(&s, "not forwarded: ip_forward is off") }
         guard let r = s.host.route(to: dst) else { return drop(&s, "no route to \(dst)") }
         s.packet.outInterface = r.device
         s.step(.prerouting, "routing", "route: forward out \(r.device)")
-        s.program += [.table(.forward, .mangle), .table(.forward, .filter), .table(.forward, .security),
-                      .table(.postrouting, .mangle), .nat(.postrouting), .confirm, .transmit]
+        s.program += [.table(.forward, .mangle), .table(.forward, .filter), .table(.forward, .security)]
+            + (s.host.ipvs == nil ? [] : [.ipvsReply(.forward)])
+            + [.table(.postrouting, .mangle), .nat(.postrouting), .confirm, .transmit]
     }
 
-    private func routeOutput(_ s: inout PathState, initial: Bool) {
+    func routeOutput(_ s: inout PathState, initial: Bool) {
         let dst = s.packet.destination
         if !initial && dst == s.originalDestination { return }
         s.originalDestination = dst
@@ -169,13 +176,19 @@ public struct Tracer: Sendable {
     private func afterOutput(_ s: inout PathState) {
         if s.packet.outInterface == "lo" {
             s.program += [.loopback, .table(.prerouting, .raw), .table(.prerouting, .mangle), .nat(.prerouting),
-                          .table(.input, .mangle), .table(.input, .filter), .table(.input, .security), .nat(.input), .deliver]
+                          .table(.input, .mangle), .table(.input, .filter), .table(.input, .security)]
+                + ipvsSteps(.input, s.host) + [.nat(.input), .deliver]
         } else {
             s.program.append(.transmit)
         }
     }
 
-    private func drop(_ s: inout PathState, _ reason: String) {
+    /// IPVS's LOCAL_IN hooks, between filter and nat INPUT, when the host runs IPVS.
+    private func ipvsSteps(_ hook: Hook, _ host: Host) -> [FlowStep] {
+        host.ipvs == nil ? [] : [.ipvsReply(hook), .ipvsRequest(hook)]
+    }
+
+    func drop(_ s: inout PathState, _ reason: String) {
         s.step(nil, "routing", "drop: \(reason)")
         s.finished = (.dropped, "routing", reason)
     }

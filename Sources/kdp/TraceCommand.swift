@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Dataplane
 import Foundation
+import IPVS
 import Wire
 
 /// `kdp trace`: a packet from a pod, node or outside client to a Service, pod or address,
@@ -20,7 +21,8 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .customLong("proto"), help: "tcp, udp or sctp (default: the Service port's protocol, else tcp).") var proto: String?
     @Option(help: "Source port (default: an ephemeral port drawn from the seed).") var sport: UInt16?
     @Option(help: "For external clients: the node that receives the packet, as node/NAME.") var via: String?
-    @Option(help: "iptables (default: the topology's kube-proxy mode; tracing through IPVS is not built yet).") var proxyMode: ProxyMode?
+    @Option(help: "iptables or ipvs (default: the topology's kube-proxy mode).") var proxyMode: ProxyMode?
+    @Option(help: "IPVS scheduler: rr, wrr, lc, wlc, sed, nq, sh, dh, mh (default: the topology's, else rr).") var ipvsScheduler: String?
     @Flag(help: "Follow every probabilistic branch: one path per endpoint (and per node for a load balancer).") var allPaths = false
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
     @Flag(help: "Do not trace the reply.") var noReply = false
@@ -29,17 +31,18 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "text, json, dot, mermaid or svg.") var output: Format = .text
 
     func validate() throws {
-        if proxyMode == .ipvs { throw ValidationError("tracing through IPVS is not built yet; --proxy-mode iptables traces the cluster as if kube-proxy ran in iptables mode") }
+        if let s = ipvsScheduler, SchedulerName(rawValue: s) == nil {
+            throw ValidationError("--ipvs-scheduler must be one of \(SchedulerName.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         if let p = proto, !["tcp", "udp", "sctp"].contains(p) { throw ValidationError("--proto must be tcp, udp or sctp") }
         if let v = via, !v.hasPrefix("node/") { throw ValidationError("--via takes node/NAME") }
         guard (1...100).contains(repeatCount) else { throw ValidationError("--repeat-count must be 1-100") }
     }
 
     func run() throws {
-        let cluster = try topology.cluster()
-        if proxyMode == nil && cluster.settings.kubeProxy.mode == .ipvs {
-            // Tracing IPVS-mode rules as iptables-mode ones would answer for a different cluster.
-            throw InputError("this cluster's kube-proxy runs in IPVS mode, and tracing through IPVS is not built yet; add --proxy-mode iptables to trace it as if it ran in iptables mode (kdp compile --proxy-mode ipvs and kdp ipvs show show its IPVS tables)")
+        let cluster = try topology.cluster().withKubeProxy { kp in
+            if let proxyMode { kp.mode = proxyMode }
+            if let ipvsScheduler { kp.ipvsScheduler = ipvsScheduler }
         }
         let source = try TraceTargetParser.source(from, in: cluster)
         let destination = try TraceTargetParser.destination(to, from: source, in: cluster)

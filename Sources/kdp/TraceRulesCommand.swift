@@ -1,6 +1,8 @@
 import ArgumentParser
 import Cluster
+import Dataplane
 import Foundation
+import IPVS
 import Netfilter
 import Wire
 
@@ -21,6 +23,8 @@ struct TraceRulesCommand: ParsableCommand {
     @Option(name: .customLong("proto"), help: "tcp, udp, sctp or icmp.") var proto: String = "tcp"
     @Option(help: "The interface a packet from elsewhere arrives on.") var inIface: String = "eth0"
     @Option(help: "`ipset save` output, for rules that match sets.") var ipsets: String?
+    @Option(help: "`ipvsadm -S -n` output of an IPVS-mode node: packets to its virtual services are scheduled in INPUT (or OUTPUT), as the kernel does.")
+    var ipvs: String?
     @Flag(help: "Follow every probabilistic branch and give each path's probability.") var allPaths = false
     @Option(help: "Seed for statistic random and NAT ranges.") var seed: UInt64 = 1
     @Flag(help: "Treat rules kdp does not understand as never matching (and say so) instead of failing.") var lenient = false
@@ -40,12 +44,21 @@ struct TraceRulesCommand: ParsableCommand {
         }
         let locals = try localIPs.map { t throws(InputError) in try address(t, "--local-ip") }
         let text = try read(rules)
-        let request = TraceRulesRequest(
+        var request = TraceRulesRequest(
             rulesText: text, rulesFile: rules, ipsetsText: try ipsets.map { f throws(InputError) in try read(f) },
             localAddresses: locals, source: try address(src, "--src"), sourcePort: sport,
             destination: try address(dst, "--dst"), destinationPort: dport,
             proto: (try? IPProtocol(parsing: proto)) ?? .tcp, inInterface: inIface,
             options: TraceOptions(allPaths: allPaths, seed: seed, verbose: verbose), lenient: lenient, compiled: compiled)
+        if let ipvs {
+            let text = try read(ipvs)
+            var table = IPVSTable()
+            do { try Ipvsadm.parseSave(text, into: &table) } catch {
+                throw InputError("\(error.reason): \(error.text)", at: InputLocation(file: ipvs, line: error.line))
+            }
+            table.sysctls = IPVSDirector.kubeProxySysctls
+            request.ipvs = IPVSDirector(tables: [table])
+        }
         let trace: Trace
         do { trace = try request.run(ipsetsFile: ipsets ?? "<ipsets>") } catch { throw InputError(error.description) }
         Console.out(output == .json ? trace.json() : trace.text())

@@ -96,17 +96,29 @@ func installed(_ tool: String) -> Bool {
         #expect(endpoints.count == 3 && Set(endpoints).count == 1)
     }
 
-    @Test func anIPVSModeClusterIsNotTracedAsIfItRanIptables() throws {
+    @Test func anIPVSModeClusterIsTracedThroughIPVSUnlessToldOtherwise() throws {
         let text = try String(contentsOf: repositoryRoot.appendingPathComponent("topologies/demo.yaml"), encoding: .utf8)
             .replacingOccurrences(of: "mode: iptables", with: "mode: ipvs")
         let file = try temporaryFile(text)
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
-        let refused = try kdp("trace", "--topology", file.path, "--from", "pod/default/client", "--to", "service/default/web:80")
-        #expect(refused.status == 2)
-        #expect(refused.stderr.contains("IPVS mode"))
+        func tables(_ r: KdpResult) throws -> Set<String> {
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            let path = try #require((json["paths"] as? [[String: Any]])?.first)
+            return Set((path["steps"] as? [[String: Any]] ?? []).compactMap { $0["table"] as? String })
+        }
+        let ipvs = try kdp("trace", "--topology", file.path, "--from", "pod/default/client", "--to", "service/default/web:80", "-o", "json")
+        #expect(ipvs.status == 0)
+        #expect(try tables(ipvs).contains("ipvs"))
         let asIptables = try kdp("trace", "--topology", file.path, "--from", "pod/default/client", "--to", "service/default/web:80",
-                                 "--proxy-mode", "iptables")
+                                 "--proxy-mode", "iptables", "-o", "json")
         #expect(asIptables.status == 0)
-        #expect(try kdp("trace", "--from", "pod/default/client", "--to", "service/default/web:80", "--proxy-mode", "ipvs").status == 2)
+        #expect(try !tables(asIptables).contains("ipvs"))
+        // The flag works the other way too, with a scheduler of the user's choice.
+        let sh = try kdp("trace", "--from", "pod/default/client", "--to", "service/default/web:80", "--proxy-mode", "ipvs", "--ipvs-scheduler", "sh")
+        #expect(sh.status == 0)
+        #expect(sh.stdout.contains("scheduler: sh: hash of the source address → bucket "))
+        let bad = try kdp("trace", "--from", "pod/default/client", "--to", "service/default/web:80", "--proxy-mode", "ipvs", "--ipvs-scheduler", "fifo")
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("--ipvs-scheduler must be one of rr, wrr, lc"))
     }
 }

@@ -91,4 +91,51 @@ import Testing
             #expect((r.json["paths"] as? [[String: Any]])?.first?["dnat"] as? String == "172.18.0.2:6443")
         }
     }
+
+    /// One IPVS-mode node's three dumps, as `kdp compile` writes them for the demo's worker-1.
+    func ipvsDumps() throws -> [String: String] {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("topologies/demo.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "mode: iptables", with: "mode: ipvs")
+        let topology = try temporaryFile(text)
+        defer { try? FileManager.default.removeItem(at: topology.deletingLastPathComponent()) }
+        var out: [String: String] = [:]
+        for (name, kind) in [("rules", "iptables"), ("sets", "ipset"), ("ipvs", "ipvs")] {
+            let r = try kdp("compile", "--topology", topology.path, "--node", "worker-1", "--proxy-mode", "ipvs",
+                            "--output-kind", kind, "--format", "save")
+            #expect(r.status == 0)
+            out[name] = r.stdout
+        }
+        return out
+    }
+
+    @Test func anIPVSNodesThreeDumpsAreTracedThroughTheVirtualServer() throws {
+        try withFiles(try ipvsDumps()) { dir in
+            let r = try kdp("trace-rules", "--rules", dir.appendingPathComponent("rules").path, "--ipsets", dir.appendingPathComponent("sets").path,
+                            "--ipvs", dir.appendingPathComponent("ipvs").path, "--local-ip", "172.18.0.3",
+                            "--src", "10.244.1.2", "--in-iface", "cni0", "--dst", "10.105.17.17", "--dport", "80", "-o", "json")
+            #expect(r.status == 0, "\(r.stderr)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            let path = try #require((json["paths"] as? [[String: Any]])?.first)
+            #expect(path["verdict"] as? String == "accepted")
+            #expect(path["dnat"] as? String == "10.244.2.3:8080")
+            let steps = path["steps"] as? [[String: Any]] ?? []
+            #expect(steps.contains { $0["table"] as? String == "ipvs" && $0["hook"] as? String == "INPUT"
+                && ($0["action"] as? String)?.hasPrefix("scheduler: rr:") == true })
+            #expect((json["notes"] as? [String] ?? []).contains { $0.contains("bound to kube-ipvs0") })
+            // Without --ipvs the VIP is not local and nothing schedules it: forwarded untouched.
+            let plain = try kdp("trace-rules", "--rules", dir.appendingPathComponent("rules").path, "--ipsets", dir.appendingPathComponent("sets").path,
+                                "--local-ip", "172.18.0.3", "--src", "10.244.1.2", "--in-iface", "cni0", "--dst", "10.105.17.17", "--dport", "80")
+            #expect(plain.status == 0)
+            #expect(!plain.stdout.contains("ipvs"))
+        }
+    }
+
+    @Test func aBadIpvsadmDumpNamesTheFileAndLine() throws {
+        try withFiles(["rules": Self.rules, "ipvs": "-A -t 10.96.0.1:443 -s rr\n-a -t 10.96.0.1:443 -r nonsense -m -w 1\n"]) { dir in
+            let r = try kdp("trace-rules", "--rules", dir.appendingPathComponent("rules").path, "--ipvs", dir.appendingPathComponent("ipvs").path,
+                            "--local-ip", "172.18.0.3", "--src", "10.244.1.2", "--dst", "10.96.0.1", "--dport", "443")
+            #expect(r.status == 2)
+            #expect(r.stderr.contains(dir.appendingPathComponent("ipvs").path + ":2"))
+        }
+    }
 }
