@@ -7,25 +7,39 @@ import Wire
 /// hooks. Every answer carries how it was reached: the connection entry, the persistence
 /// template, or the scheduler's state and why it chose as it did.
 public struct IPVSDirector: IPVSHook {
+    /// The node's tables as the sync left them; traffic never changes them.
     public private(set) var tables: [IPVSTable] = []
+    private var families: [Set<IPFamily>] = []
+    /// Each service traffic has reached, by (table, service): its own small table holding the
+    /// service's state and connections (see `IPVSTable.extracting`), so that copying the
+    /// director, as every traced path does, costs a few small tables, not the node's whole one.
+    private var touched: [ServiceRef: IPVSTable] = [:]
+
+    struct ServiceRef: Hashable, Sendable {
+        var table: Int
+        var service: Int32
+    }
 
     /// The sysctls kube-proxy's IPVS proxier sets (pkg/proxy/ipvs/proxier.go: NewProxier):
     /// expire_nodest_conn=1 and expire_quiescent_template=1 (and conntrack=1, which the tracer
     /// models by keeping IPVS connections tracked).
     public static let kubeProxySysctls = IPVSSysctls(expireNodestConn: true, expireQuiescentTemplate: true)
 
-    public init(tables: [IPVSTable] = []) { self.tables = tables }
+    public init(tables: [IPVSTable] = []) {
+        for t in tables { add(t) }
+    }
 
     /// Adds one family's table (a dual-stack node has two).
-    public mutating func add(_ table: IPVSTable) { tables.append(table) }
+    public mutating func add(_ table: IPVSTable) {
+        tables.append(table)
+        families.append(Set(table.services.map(\.key.family)))
+    }
 
     public var virtualAddresses: [IPAddress] {
         tables.flatMap { t in t.services.filter { $0.key.fwmark == 0 }.map(\.key.address) }
     }
 
-    private func tableIndex(_ family: IPFamily) -> Int? {
-        tables.firstIndex { t in t.services.contains { $0.key.family == family } }
-    }
+    private func tableIndex(_ family: IPFamily) -> Int? { families.firstIndex { $0.contains(family) } }
 
     public mutating func request(_ p: Packet) -> IPVSDecision {
         // ip_vs_in_hook: only protocols IPVS balances (ICMP to a VIP goes to the local stack).
@@ -34,51 +48,62 @@ public struct IPVSDirector: IPVSHook {
         }
         let ip = IPVSPacket(protocol: p.proto, source: p.source, sourcePort: p.sourcePort, destination: p.destination,
                             destinationPort: p.destinationPort, tcpFlags: TCPFlags(rawValue: p.tcpFlags), fwmark: p.mark, length: 60)
-        let table = tables[ti]
+        let si = tables[ti].findService(ip)
+        guard si >= 0 else { return .pass(note: nil) }
+        let ref = ServiceRef(table: ti, service: si)
+        var table = touched.removeValue(forKey: ref) ?? tables[ti].extracting(service: si)
+        defer { touched[ref] = table }
         let existing = table.connectionIndex(ip.connectionKey)
-        let si = table.findService(ip)
-        let before: VirtualService? = si >= 0 ? table.services[Int(si)] : nil
+        let before = table.services[0]
         let input = ScheduleInput(sourceFold: KernelHash.fold(p.source), sourcePort: p.sourcePort,
                                   destinationFold: KernelHash.fold(p.destination))
-        let why = before?.explainScheduling(input, hash: table.hashVariant)
-        let verdict = tables[ti].input(ip)
-        let service = before.map { describe($0) }
+        let why = before.explainScheduling(input, hash: table.hashVariant)
+        let verdict = table.input(ip)
+        let service = describe(before)
         switch verdict {
         case .passed:
-            guard let service else { return .pass(note: nil) }
             return .pass(note: "\(service): a TCP packet that is not a SYN and has no IPVS connection is not scheduled; it goes to the local stack")
         case .dropped:
             return .drop(reason: "the IPVS connection's real server was deleted (expire_nodest_conn=0)")
         case .noDestination:
-            return .noDestination(explanation: [service ?? "virtual service", why.map { "scheduler: \($0)" } ?? ""].filter { !$0.isEmpty })
+            return .noDestination(explanation: [service, "scheduler: \(why)"])
         case .forwarded(let ci, let scheduled):
-            let t = tables[ti]
-            let e = t.entries[Int(ci)]
+            let e = table.entries[Int(ci)]
             let real = e.destinationAddress.joined(port: e.destinationPort)
-            var lines = [service ?? "virtual service \(p.destination.joined(port: p.destinationPort))"]
+            var lines = [service]
             if scheduled {
-                if before?.flags.contains(.persistent) == true {
+                if before.flags.contains(.persistent) {
                     lines.append("persistence: no valid template for this client's network, so the scheduler runs")
                 }
-                lines.append("scheduler: " + (why ?? "chose"))
+                lines.append("scheduler: " + why)
                 lines.append("chose real server \(real) (new IPVS connection, \(stateName(e)))")
             } else if existing >= 0 && existing == ci {
                 lines.append("existing IPVS connection from \(p.source.joined(port: p.sourcePort)) pins real server \(real) (\(stateName(e))); no scheduling")
             } else {
-                let control = e.control >= 0 ? t.entries[Int(e.control)] : nil
+                let control = e.control >= 0 ? table.entries[Int(e.control)] : nil
                 let net = control.map { "\($0.key.client)" } ?? "this client"
-                lines.append("persistence: the template for \(net) pins real server \(real) (session affinity, timeout \(before?.config.timeout ?? 0) s); no scheduling")
+                lines.append("persistence: the template for \(net) pins real server \(real) (session affinity, timeout \(before.config.timeout) s); no scheduling")
             }
             return .forward(to: e.destinationAddress, port: e.destinationPort, explanation: lines)
         }
     }
 
     public mutating func reply(_ p: Packet) -> IPVSReply? {
-        guard p.proto == .tcp || p.proto == .udp || p.proto == .sctp, let ti = tableIndex(p.source.family),
-              let ci = tables[ti].replyConnection(protocol: p.proto, server: p.source, serverPort: p.sourcePort,
-                                                  client: p.destination, clientPort: p.destinationPort),
-              tables[ti].output(connection: ci, flags: TCPFlags(rawValue: p.tcpFlags), length: 60) else { return nil }
-        let e = tables[ti].entries[Int(ci)]
+        guard p.proto == .tcp || p.proto == .udp || p.proto == .sctp else { return nil }
+        // ip_vs_conn_out_get over every service's connections (a trace touches a few).
+        for (ref, var table) in touched {
+            guard let ci = table.replyConnection(protocol: p.proto, server: p.source, serverPort: p.sourcePort,
+                                                 client: p.destination, clientPort: p.destinationPort) else { continue }
+            touched[ref] = nil
+            let masq = table.output(connection: ci, flags: TCPFlags(rawValue: p.tcpFlags), length: 60)
+            touched[ref] = table
+            guard masq else { return nil }
+            return reply(p, table.entries[Int(ci)])
+        }
+        return nil
+    }
+
+    private func reply(_ p: Packet, _ e: ConnectionEntry) -> IPVSReply {
         let virtual = e.key.virtual.joined(port: e.key.virtualPort)
         return IPVSReply(source: e.key.virtual, sourcePort: e.key.virtualPort,
                          explanation: "reply on IPVS connection \(e.key.client.joined(port: e.key.clientPort)) → \(virtual) → \(p.source.joined(port: p.sourcePort)): source \(p.source.joined(port: p.sourcePort)) → \(virtual) (\(stateName(e)))")

@@ -225,3 +225,23 @@ public struct IPVSTable: Sendable {
         services[Int(entry.service)].servers[Int(entry.server)]
     }
 }
+
+extension IPVSTable {
+    /// A table holding only service `si` as it is now (config, servers, counters, scheduler
+    /// state) and no connections. The data plane keeps one per service a trace touches, so a
+    /// traced path copies a few small tables rather than a node's whole IPVS table on every
+    /// packet. A connection or persistence template belongs to the one service that made it, so
+    /// scheduling in the extract answers as the whole table would. Meant for tables as a sync
+    /// leaves them, without connections: the service's connections are not carried over.
+    public func extracting(service si: Int32) -> IPVSTable {
+        var t = IPVSTable(hashVariant: hashVariant, sysctls: sysctls)
+        t.timeouts = timeouts
+        t.connectionTableSize = connectionTableSize
+        t.now = now
+        t.services = [services[Int(si)]]
+        let k = Self.serviceLookupKey(services[Int(si)].config.key)
+        let svcs = t.services
+        t.serviceTable.insert(0, hash: k.hashValue64) { Self.serviceLookupKey(svcs[Int($0)].config.key) == k }
+        return t
+    }
+}

@@ -40,8 +40,11 @@ public struct Route: Hashable, Sendable {
 /// type: each traced path carries its own copy, so following one branch never disturbs another.
 public struct Host: Sendable {
     public var name: String
-    public var interfaces: [Interface]
+    public var interfaces: [Interface] { didSet { addresses = AddressIndex(interfaces) } }
     public var routes: [Route]
+    /// `interfaces` indexed: a kube-proxy node in IPVS mode has every ClusterIP on kube-ipvs0,
+    /// and lookups by scanning them would dominate a trace.
+    private var addresses = AddressIndex([])
     public var conntrack = ConntrackTable()
     public var recent = RecentLists()
     public var ipsets = IPSetStore()
@@ -64,6 +67,7 @@ public struct Host: Sendable {
         if !interfaces.contains(where: { $0.name == "lo" }) {
             self.interfaces.insert(Interface(name: "lo", addresses: [(.v4(IPv4Address(127, 0, 0, 1)), 8), (.v6(.loopback), 128)]), at: 0)
         }
+        addresses = AddressIndex(self.interfaces)
     }
 
     /// The host `kdp trace-rules` describes: every `--local-ip` on `eth0` (the first one primary),
@@ -84,7 +88,12 @@ public struct Host: Sendable {
     /// holds all of 127.0.0.0/8 on lo). With `interface`, only that interface's addresses
     /// count (addrtype `--limit-iface-*`).
     public func isLocal(_ address: IPAddress, interface: String? = nil) -> Bool {
-        for i in interfaces where interface == nil || i.name == interface {
+        guard let interface else {
+            if addresses.local.contains(address) { return true }
+            if case .v4(let a) = address, a.isLoopback { return addresses.hasLoopback }
+            return false
+        }
+        for i in interfaces where i.name == interface {
             if i.addresses.contains(where: { $0.address == address }) { return true }
             if i.name == "lo", case .v4(let a) = address, a.isLoopback { return true }
         }
@@ -100,11 +109,8 @@ public struct Host: Sendable {
         case .v4(let a):
             if a.isMulticast { return .multicast }
             if a == .broadcast { return .broadcast }
-            for i in interfaces where interface == nil || i.name == interface {
-                for (addr, len) in i.addresses where addr.family == .ipv4 && len < 31 {
-                    let p = Prefix(containing: addr, length: len)
-                    if p.lastAddress == address { return .broadcast }
-                }
+            for n in addresses.subnets where (interface == nil || n.interface == interface) && n.prefix.family == .ipv4 && n.prefix.length < 31 {
+                if n.prefix.lastAddress == address { return .broadcast }
             }
         case .v6(let a):
             if a.isMulticast { return .multicast }
@@ -117,11 +123,9 @@ public struct Host: Sendable {
     /// an interface address (the kernel's connected routes).
     public func route(to destination: IPAddress) -> (device: String, nextHop: IPAddress)? {
         var best: (Int, String, IPAddress)?
-        for i in interfaces where i.name != "lo" {
-            for (addr, len) in i.addresses where addr.family == destination.family {
-                if Prefix(containing: addr, length: len).contains(destination), best == nil || best!.0 < len {
-                    best = (len, i.name, destination)
-                }
+        for n in addresses.subnets where n.interface != "lo" && n.prefix.family == destination.family {
+            if n.prefix.contains(destination), best == nil || best!.0 < n.prefix.length {
+                best = (n.prefix.length, n.interface, destination)
             }
         }
         for r in routes where r.destination.contains(destination) {
@@ -141,5 +145,24 @@ public struct Host: Sendable {
             return hit.address
         }
         return same.first?.address
+    }
+}
+
+/// Every local address (the kernel's `local` table) in a set, and the subnets of addresses
+/// shorter than a host prefix (the connected routes: fib_add_ifaddr adds none for a /32 or a
+/// /128, such as kube-ipvs0's), so lookups do not scan interfaces.
+struct AddressIndex: Sendable {
+    var local: Set<IPAddress> = []
+    var hasLoopback = false
+    var subnets: [(prefix: Prefix, interface: String)] = []
+
+    init(_ interfaces: [Interface]) {
+        for i in interfaces {
+            if i.name == "lo" { hasLoopback = true }
+            for (address, length) in i.addresses {
+                local.insert(address)
+                if length < address.family.bitWidth { subnets.append((Prefix(containing: address, length: length), i.name)) }
+            }
+        }
     }
 }

@@ -60,8 +60,11 @@ public struct IPSet: Hashable, Sendable {
         if hostOnly && !m.nomatch {
             exact.insert(m)
         } else {
-            wide.append(m)
-            wide.sort { ($0.first?.length ?? 0) + ($0.last?.length ?? 0) > ($1.first?.length ?? 0) + ($1.last?.length ?? 0) }
+            // Kept most specific first, equal ones in insertion order (a stable sorted insert:
+            // re-sorting on every add made large hash:net sets quadratic to load).
+            let specificity = { (e: IPSetMember) in (e.first?.length ?? 0) + (e.last?.length ?? 0) }
+            let key = specificity(m)
+            wide.insert(m, at: wide.firstIndex { specificity($0) < key } ?? wide.endIndex)
         }
     }
 
@@ -133,13 +136,13 @@ public struct IPSetStore: Hashable, Sendable {
                 if let i = w.firstIndex(of: "family"), i + 1 < w.count, w[i + 1] == "inet6" { fam = .ipv6 }
                 store.sets[String(w[1])] = IPSet(name: String(w[1]), type: t, family: fam)
             case "add", "-A":
-                guard w.count >= 3, var set = store.sets[String(w[1])] else {
+                guard w.count >= 3, let type = store.sets[String(w[1])]?.type else {
                     throw IPSetParseError(line: lineNo, word: w.count > 1 ? String(w[1]) : String(line), reason: "add to a set not created before")
                 }
-                var m = try member(String(w[2]), type: set.type, line: lineNo)
+                var m = try member(String(w[2]), type: type, line: lineNo)
                 m.nomatch = w.dropFirst(3).contains("nomatch")
-                set.add(m)
-                store.sets[set.name] = set
+                // In place: copying the set out and back made every add copy its hash table.
+                store.sets[String(w[1])]!.add(m)
             default:
                 throw IPSetParseError(line: lineNo, word: String(cmd), reason: "expected create or add")
             }

@@ -179,6 +179,14 @@ struct BenchCommand: ParsableCommand {
         for r in requests { _ = try plane.trace(r) }
         let traced = (ContinuousClock.now - traceStart).seconds
         results.append(Result(name: "trace.iptables", ops_per_second: Double(rounds) / traced, ns_per_op: traced * 1e9 / Double(rounds), seconds: traced))
+        // The same packets through the same cluster with kube-proxy in IPVS mode (the rules,
+        // ipsets and IPVS tables of every node loaded first, as above).
+        var ipvsPlane = Dataplane(cluster: cluster.withKubeProxy { $0.mode = .ipvs })
+        try ipvsPlane.loadAllRules()
+        let ipvsStart = ContinuousClock.now
+        for r in requests { _ = try ipvsPlane.trace(r) }
+        let ipvsTraced = (ContinuousClock.now - ipvsStart).seconds
+        results.append(Result(name: "trace.ipvs", ops_per_second: Double(rounds) / ipvsTraced, ns_per_op: ipvsTraced * 1e9 / Double(rounds), seconds: ipvsTraced))
 
         for r in IPVSBench.run(services: services, endpoints: endpointsPerService, connections: connections, seed: seed) {
             results.append(Result(name: r.name, ops_per_second: r.opsPerSecond, ns_per_op: r.nsPerOp, seconds: r.seconds))

@@ -84,7 +84,7 @@ import Testing
         let r = try kdp("bench", "--services", "50", "--connections", "2000", "-o", "json")
         #expect(r.status == 0)
         let names = (r.json["results"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
-        for name in ["compile.iptables", "ipvs.new.rr", "ipvs.new.wrr", "ipvs.new.lc", "ipvs.new.wlc", "ipvs.new.sh", "ipvs.new.mh",
+        for name in ["compile.iptables", "trace.iptables", "trace.ipvs", "parse.iptables.per_rule", "ipvs.new.rr", "ipvs.new.wrr", "ipvs.new.lc", "ipvs.new.wlc", "ipvs.new.sh", "ipvs.new.mh",
                      "ipvs.established", "baseline.hash_probe"] {
             #expect(names.contains(name), "missing \(name)")
         }
