@@ -245,4 +245,18 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         let t = try trace("pod/default/client", "8.8.8.8:53", plane: &p, reply: false)
         #expect(t.paths[0].verdict == .leftCluster)
     }
+
+    @Test func dualStackNodesScheduleEachFamilyInItsOwnVirtualServers() throws {
+        var p = try ipvsPlane(TraceEdgeCaseTests.dualStack)
+        let svc = p.cluster.service(namespace: "default", name: "s")!
+        for family in [IPFamily.ipv4, .ipv6] {
+            let vip = try #require(svc.clusterIP(family))
+            let t = try trace("pod/default/c", family == .ipv6 ? "[\(vip)]:80" : "\(vip):80", plane: &p)
+            let path = try #require(t.paths.first)
+            #expect(path.deliveredTo == "pod/default/s")
+            #expect(ipvsSteps(path).contains { $0.action.contains("virtual service TCP \(vip.joined(port: 80)) rr") })
+            #expect(path.reply?.reachedClient == true)
+            #expect(path.reply?.path.finalPacket.source == vip)
+        }
+    }
 }
