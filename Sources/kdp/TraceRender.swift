@@ -95,7 +95,8 @@ enum TraceRender {
                     lines += "  \(id(at))\(arrow)\(id(here)): \(mermaidText(packet(travelling)))\n"
                     at = here
                 }
-                if s.kind == .netfilter, ["dnat", "snat", "masquerade", "reply un-NAT"].contains(where: { s.action.hasPrefix($0) }) {
+                // The rewrites: NAT targets, conntrack's un-NAT, and IPVS's (masq and its reply).
+                if s.kind == .netfilter, ["dnat", "snat", "masquerade", "reply un-NAT", "masq:", "reply on IPVS"].contains(where: { s.action.hasPrefix($0) }) {
                     lines += "  Note over \(id(here)): \(mermaidText(s.action))\n"
                 }
                 travelling = s.packet
