@@ -136,15 +136,28 @@ public struct Host: Sendable {
         return best.map { ($0.1, $0.2) }
     }
 
-    /// The source address the kernel picks on `device` towards `nextHop` (inet_select_addr):
-    /// the first address whose subnet holds the next hop, else the first of the family.
+    /// The source address the kernel picks on `device` towards `nextHop` (inet_select_addr with
+    /// RT_SCOPE_UNIVERSE, as MASQUERADE asks): of the device's addresses that are not host-scoped
+    /// loopback ones, the first whose subnet holds the next hop, else the first; with none (a
+    /// packet masqueraded out of `lo`), the first such address of any device, in device order.
     public func sourceAddress(device: String, nextHop: IPAddress) -> IPAddress? {
-        guard let i = interfaces.first(where: { $0.name == device }) else { return nil }
-        let same = i.addresses.filter { $0.address.family == nextHop.family }
-        if let hit = same.first(where: { Prefix(containing: $0.address, length: $0.prefixLength).contains(nextHop) }) {
-            return hit.address
+        func universe(_ a: IPAddress) -> Bool {
+            switch a {
+            case .v4(let v4): !v4.isLoopback
+            case .v6(let v6): v6 != .loopback
+            }
         }
-        return same.first?.address
+        if let i = interfaces.first(where: { $0.name == device }) {
+            let same = i.addresses.filter { $0.address.family == nextHop.family && universe($0.address) }
+            if let hit = same.first(where: { Prefix(containing: $0.address, length: $0.prefixLength).contains(nextHop) }) {
+                return hit.address
+            }
+            if let first = same.first { return first.address }
+        }
+        for i in interfaces {
+            if let a = i.addresses.first(where: { $0.address.family == nextHop.family && universe($0.address) }) { return a.address }
+        }
+        return nil
     }
 }
 

@@ -441,6 +441,33 @@ final class KernelLab {
         }
     }
 
+    /// MASQUERADE out of `lo` (a node reaching a Service whose endpoint is itself, in IPVS mode)
+    /// cannot use 127.0.0.1, which is host-scoped: inet_select_addr falls back to the first
+    /// device with a universe-scoped address, here n1's, even towards n2's address.
+    @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
+    func masqueradeOutOfLoopbackTakesTheFirstDevicesAddress() throws {
+        let lab = try KernelLab()
+        defer { lab.close() }
+        let rules = """
+        *nat
+        -A POSTROUTING -o lo -p udp -j MASQUERADE
+        COMMIT
+
+        """
+        try lab.load(rules)
+        let tracer = Tracer(ruleset: try Ruleset.parse(text: rules, file: "masq-lo"))
+        for (i, dst) in ["10.99.1.1", "10.99.2.1"].enumerated() {
+            let sport = UInt16(47000 + i)
+            #expect(try lab.probe(.udp, from: "127.0.0.1", sport, to: dst, 9999, in: lab.node) == .sent)
+            let kernel = try #require(try lab.conntrack().entries.first { $0.original.sourcePort == sport })
+            let packet = Packet(source: try IPAddress(parsing: "127.0.0.1"), destination: try IPAddress(parsing: dst), proto: .udp,
+                                sourcePort: sport, destinationPort: 9999, tcpFlags: 0)
+            let path = tracer.trace(packet: packet, host: KernelLab.host).paths[0]
+            #expect(kernel.reply.destination.description == "10.99.1.1")
+            #expect(path.host.conntrack.entries.first?.reply == kernel.reply, "to \(dst): kernel \(kernel.reply)")
+        }
+    }
+
     @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
     func kdpFollowsTheKernelThroughAffinityAndPortClashes() throws {
         let lab = try KernelLab()
