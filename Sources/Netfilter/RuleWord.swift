@@ -47,11 +47,23 @@ enum Tokenizer {
         return line.utf8.withContiguousStorageIfAvailable({ scan($0) }) ?? .failure(TokenizeError(column: 0))
     }
 
+    /// The same, on a line's bytes.
+    static func words(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<[RuleWord], TokenizeError> { scan(bytes) }
+
     private static func isBlank(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 }
 
     private static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<[RuleWord], TokenizeError> {
+        // Room for every blank-separated run (at least the word count): the array is kept by
+        // the rule, so a generous guess would cost memory for every rule.
+        var runs = 0
+        var inRun = false
+        for c in bytes {
+            let blank = isBlank(c)
+            if !blank && !inRun { runs += 1 }
+            inRun = !blank
+        }
         var words: [RuleWord] = []
-        words.reserveCapacity(24)
+        words.reserveCapacity(runs)
         var i = 0
         let n = bytes.count
         while i < n {

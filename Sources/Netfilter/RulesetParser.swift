@@ -14,79 +14,135 @@ extension Ruleset {
     ///   missing COMMIT, unknown chain) still throw.
     public static func parse(text: String, file: String = "<input>", lenient: Bool = false,
                              noflush: Bool = false) throws(RulesetParseError) -> Ruleset {
+        var text = text
+        text.makeContiguousUTF8()  // a no-op for native strings; bridged ones are copied once
+        let source = text
+        let result = source.utf8.withContiguousStorageIfAvailable { bytes in
+            Result { () throws(RulesetParseError) -> Ruleset in
+                try parse(bytes: bytes, text: source, file: file, lenient: lenient, noflush: noflush)
+            }
+        }
+        guard let result else { preconditionFailure("contiguous UTF-8 string without contiguous storage") }
+        return try result.get()
+    }
+
+    /// The parser proper, on the text's bytes: lines and words are found by byte scanning and
+    /// only the words a rule keeps become Strings.
+    private static func parse(bytes: UnsafeBufferPointer<UInt8>, text: String, file: String, lenient: Bool,
+                              noflush: Bool) throws(RulesetParseError) -> Ruleset {
         var rs = Ruleset()
         var parser = RuleParser()
         var current: TableName?
+        var currentIndex = 0  // of `current` in rs.tables (tables are only ever appended)
         var pendingJumps: [(chain: String, line: Int)] = []
         var lineNo = 0
+        // The chain of the previous rule: iptables-save writes each chain's rules together, so
+        // most rules skip hashing the chain name. Reset when chain indexes may move (-X, *table).
+        var cachedTable = -1, cachedChain = "", cachedIndex = 0
 
         func fail(_ word: some StringProtocol, _ reason: String) -> RulesetParseError {
             RulesetParseError(file: file, line: lineNo, word: String(word), reason: reason)
         }
+        // The text of bytes[a..<b]; a and b are at line or word boundaries (ASCII), so they are
+        // also scalar boundaries of `text`.
+        func sub(_ a: Int, _ b: Int) -> Substring {
+            let u = text.utf8
+            return Substring(u[u.index(u.startIndex, offsetBy: a)..<u.index(u.startIndex, offsetBy: b)])
+        }
+        func string(_ a: Int, _ b: Int) -> String {
+            String(decoding: UnsafeBufferPointer(rebasing: bytes[a..<b]), as: UTF8.self)
+        }
+        // Whether the line's text from byte i (< end) starts with the Character bytes[i], as
+        // String.hasPrefix compares: an ASCII byte followed by an ASCII byte (or nothing) is a
+        // whole Character; otherwise ask String.
+        func startsWithByte(_ i: Int, _ end: Int) -> Bool {
+            i + 1 >= end || bytes[i + 1] < 0x80 || sub(i, end).hasPrefix(String(UnicodeScalar(bytes[i])))
+        }
 
-        let utf8 = text.utf8
-        var lineStart = utf8.startIndex
-        while lineStart < utf8.endIndex {
+        let n = bytes.count
+        var lineStart = 0
+        while lineStart < n {
             lineNo += 1
-            // Split on bytes: Character-wise scanning costs more than everything else here.
-            let nl = utf8[lineStart...].firstIndex(of: 10) ?? utf8.endIndex
-            let line = Substring(utf8[lineStart..<nl])
-            lineStart = nl < utf8.endIndex ? utf8.index(after: nl) : nl
+            var nl = lineStart
+            while nl < n && bytes[nl] != 10 { nl += 1 }
+            let ls = lineStart, le = nl
+            lineStart = nl < n ? nl + 1 : nl
             var firstByte: UInt8 = 0
             var blankPrefix = 0
-            for b in line.utf8 {
-                if b == 32 || b == 9 { blankPrefix += 1; continue }
+            var p = ls
+            while p < le {
+                let b = bytes[p]
+                if b == 32 || b == 9 { blankPrefix += 1; p += 1; continue }
                 firstByte = b
                 break
             }
             if firstByte == 0 || firstByte == UInt8(ascii: "#") {
-                rs.lines.append(.verbatim(String(line)))
+                rs.lines.append(.verbatim(string(ls, le)))
                 continue
             }
-            let trimmed = blankPrefix == 0 ? line : line.dropFirst(blankPrefix)
-            if trimmed.hasPrefix("*") {
-                if let c = current { throw fail(line, "table \(c.rawValue) is not finished with COMMIT") }
-                guard trimmed == line, let t = TableName(rawValue: String(trimmed.dropFirst())) else {
-                    throw fail(line, "unknown table")
+            if firstByte == UInt8(ascii: "*") && startsWithByte(ls + blankPrefix, le) {
+                if let c = current { throw fail(sub(ls, le), "table \(c.rawValue) is not finished with COMMIT") }
+                guard blankPrefix == 0, let t = TableName(rawValue: string(ls + 1, le)) else {
+                    throw fail(sub(ls, le), "unknown table")
                 }
                 current = t
                 rs.withTable(t) { table in if !noflush { table = Table(name: t) } }
+                currentIndex = rs.tables.firstIndex { $0.name == t }!
+                cachedTable = -1
                 rs.lines.append(.table(t))
                 continue
             }
-            if line == "COMMIT" {
-                guard let t = current else { throw fail(line, "COMMIT outside a table") }
-                for j in pendingJumps where rs.table(t)?.chainIndex(j.chain) == nil {
+            if le - ls == 6 && bytes[ls] == UInt8(ascii: "C") && string(ls, le) == "COMMIT" {
+                guard let t = current else { throw fail(sub(ls, le), "COMMIT outside a table") }
+                let table = rs.tables[currentIndex]
+                for j in pendingJumps where table.chainIndex(j.chain) == nil {
                     lineNo = j.line
                     throw fail(j.chain, "jump to a chain that does not exist in table \(t.rawValue)")
                 }
                 pendingJumps.removeAll()
-                if let table = rs.table(t), let problem = HookCheck.firstProblem(in: table) {
+                if let problem = HookCheck.firstProblem(in: table) {
                     throw RulesetParseError(file: file, line: problem.line, word: problem.word, reason: problem.reason)
                 }
                 rs.lines.append(.commit)
                 current = nil
                 continue
             }
-            guard let table = current else { throw fail(trimmed.prefix { $0 != " " }, "rule outside a table (no *table line before it)") }
+            guard let table = current else {
+                throw fail(sub(ls, le).dropFirst(blankPrefix).prefix { $0 != " " }, "rule outside a table (no *table line before it)")
+            }
 
-            if line.hasPrefix(":") {
-                let parts = line.utf8.dropFirst().split(separator: 32, omittingEmptySubsequences: true).map { Substring($0) }
-                guard parts.count == 2 || parts.count == 3 else { throw fail(line, "chain line is ':NAME POLICY [packets:bytes]'") }
-                let name = String(parts[0])
+            if bytes[ls] == UInt8(ascii: ":") && startsWithByte(ls, le) {
+                // `:NAME POLICY [p:b]`, fields split on spaces only (as before: a tab stays in
+                // its field and makes the name invalid).
+                var fields: [(Int, Int)] = []
+                fields.reserveCapacity(4)
+                var q = ls + 1
+                while q < le && fields.count < 4 {
+                    while q < le && bytes[q] == 32 { q += 1 }
+                    if q >= le { break }
+                    let fs = q
+                    while q < le && bytes[q] != 32 { q += 1 }
+                    fields.append((fs, q))
+                }
+                guard fields.count == 2 || fields.count == 3 else { throw fail(sub(ls, le), "chain line is ':NAME POLICY [packets:bytes]'") }
+                let name = string(fields[0].0, fields[0].1)
                 try checkChainName(name, fail)
                 var counters: Counters?
-                if parts.count == 3 {
-                    guard let c = parseCounters(parts[2]) else { throw fail(parts[2], "bad counters") }
+                if fields.count == 3 {
+                    guard let c = parseCounters(sub(fields[2].0, fields[2].1)) else {
+                        throw fail(sub(fields[2].0, fields[2].1), "bad counters")
+                    }
                     counters = c
                 }
-                let isBuiltin = table.builtinChains.contains { $0.rawValue == name }
+                let isBuiltin = table.hasBuiltinChain(name)
                 var policy: Policy?
-                if parts[1] == "-" {
-                    if isBuiltin { throw fail(parts[1], "a built-in chain needs a policy") }
+                let policyRange = fields[1]
+                if policyRange.1 - policyRange.0 == 1 && bytes[policyRange.0] == 45 {
+                    if isBuiltin { throw fail("-", "a built-in chain needs a policy") }
                 } else {
-                    guard isBuiltin else { throw fail(parts[1], "a user chain has no policy (write '-')") }
-                    guard let p = Policy(rawValue: String(parts[1])) else { throw fail(parts[1], "policy is ACCEPT or DROP") }
+                    let word = string(policyRange.0, policyRange.1)
+                    guard isBuiltin else { throw fail(word, "a user chain has no policy (write '-')") }
+                    guard let p = Policy(rawValue: word) else { throw fail(word, "policy is ACCEPT or DROP") }
                     policy = p
                 }
                 rs.withTable(table) { t in
@@ -100,18 +156,19 @@ extension Ruleset {
             }
 
             var words: [RuleWord]
-            switch Tokenizer.words(line) {
+            switch Tokenizer.words(UnsafeBufferPointer(rebasing: bytes[ls..<le])) {
             case .success(let w): words = w
-            case .failure: throw fail(line, "unterminated quote")
+            case .failure: throw fail(sub(ls, le), "unterminated quote")
             }
             var k = 0
             var counters: Counters?
-            if let first = words.first, first.text.hasPrefix("[") {
+            if let first = words.first, first.text.utf8.first == UInt8(ascii: "["),
+               first.text.utf8.count == 1 || first.text.utf8.dropFirst().first! < 0x80 || first.text.hasPrefix("[") {
                 guard let c = parseCounters(Substring(first.text)) else { throw fail(first.text, "bad counters") }
                 counters = c
                 k = 1
             }
-            guard k < words.count else { throw fail(line, "empty rule") }
+            guard k < words.count else { throw fail(sub(ls, le), "empty rule") }
             let command = words[k].text
             func chainArg() throws(RulesetParseError) -> String {
                 guard k + 1 < words.count else { throw fail(command, "needs a chain name") }
@@ -120,8 +177,15 @@ extension Ruleset {
             switch command {
             case "-A", "--append", "-I", "--insert", "-D", "--delete":
                 let chain = try chainArg()
-                let ti = rs.tables.firstIndex { $0.name == table }!
-                guard let ci = rs.tables[ti].chainIndex(chain) else { throw fail(chain, "no such chain in table \(table.rawValue)") }
+                let ti = currentIndex
+                let ci: Int
+                if cachedTable == ti && cachedChain == chain {
+                    ci = cachedIndex
+                } else {
+                    guard let i = rs.tables[ti].chainIndex(chain) else { throw fail(chain, "no such chain in table \(table.rawValue)") }
+                    ci = i
+                    cachedTable = ti; cachedChain = chain; cachedIndex = i
+                }
                 var body = k + 2
                 var position: String?
                 var insertAt = 1
@@ -132,8 +196,9 @@ extension Ruleset {
                     body += 1
                 }
                 let commandWord = words[k].printed
-                var ruleWords = words
-                ruleWords.removeFirst(body)
+                // In place: `words` is not used after this, so no copy is made.
+                words.removeFirst(body)
+                let ruleWords = words
                 var rule: Rule
                 do {
                     let parsed = try parser.parse(ruleWords)
@@ -153,7 +218,7 @@ extension Ruleset {
                     rs.tables[ti].chains[ci].rules.insert(rule, at: insertAt - 1)
                 default:
                     guard let at = rs.tables[ti].chains[ci].rules.firstIndex(where: { $0.words.map(\.text) == ruleWords.map(\.text) }) else {
-                        throw fail(line, "no such rule to delete")
+                        throw fail(sub(ls, le), "no such rule to delete")
                     }
                     rs.tables[ti].chains[ci].rules.remove(at: at)
                 }
@@ -161,12 +226,13 @@ extension Ruleset {
             case "-N", "--new-chain":
                 let chain = try chainArg()
                 try checkChainName(chain, fail)
-                let exists = rs.table(table)?.chainIndex(chain) != nil
+                let exists = rs.tables[currentIndex].chainIndex(chain) != nil
                 if exists { throw fail(chain, "chain already exists") }
                 rs.withTable(table) { _ = $0.ensureChain(chain) }
-                rs.lines.append(.verbatim(String(line)))
+                rs.lines.append(.verbatim(string(ls, le)))
             case "-X", "--delete-chain":
                 let chain = k + 1 < words.count ? words[k + 1].text : nil
+                cachedTable = -1
                 let failure: RulesetParseError? = rs.withTable(table) { t in
                     let names = chain.map { [$0] } ?? t.chains.filter { !$0.isBuiltin }.map(\.name)
                     for n in names {
@@ -177,7 +243,7 @@ extension Ruleset {
                     return nil
                 }
                 if let failure { throw failure }
-                rs.lines.append(.verbatim(String(line)))
+                rs.lines.append(.verbatim(string(ls, le)))
             case "-F", "--flush":
                 let chain = k + 1 < words.count ? words[k + 1].text : nil
                 let failure: RulesetParseError? = rs.withTable(table) { t in
@@ -190,7 +256,7 @@ extension Ruleset {
                     return nil
                 }
                 if let failure { throw failure }
-                rs.lines.append(.verbatim(String(line)))
+                rs.lines.append(.verbatim(string(ls, le)))
             case "-P", "--policy":
                 let chain = try chainArg()
                 guard k + 2 < words.count, let p = Policy(rawValue: words[k + 2].text) else {
@@ -202,7 +268,7 @@ extension Ruleset {
                     return nil
                 }
                 if let failure { throw failure }
-                rs.lines.append(.verbatim(String(line)))
+                rs.lines.append(.verbatim(string(ls, le)))
             default:
                 throw fail(command, "unknown command (expected -A, -I, -D, -N, -X, -F, -P, a chain line or COMMIT)")
             }
@@ -210,19 +276,46 @@ extension Ruleset {
         if let c = current {
             throw RulesetParseError(file: file, line: lineNo, word: "*" + c.rawValue, reason: "table is not finished with COMMIT")
         }
-        rs.endsWithNewline = text.isEmpty || text.hasSuffix("\n")
+        rs.endsWithNewline = text.isEmpty || text.hasSuffix("\n")  // Character-wise: "\r\n" is not "\n"
         return rs
     }
 
     private static func checkChainName(_ name: String, _ fail: (String, String) -> RulesetParseError) throws(RulesetParseError) {
         // XT_EXTENSION_MAXNAMELEN is 29 with the NUL; iptables rejects names starting with '-'
         // or '!' and names with blanks.
+        let u = name.utf8
+        if u.allSatisfy({ $0 < 0x80 }) {
+            // ASCII: every byte is a Character, so byte tests are the String tests below.
+            guard let f = u.first, u.count <= 28, f != 45, f != 33, !u.contains(32), !u.contains(9)
+            else { throw fail(name, "invalid chain name") }
+            return
+        }
         guard !name.isEmpty, name.utf8.count <= 28, !name.hasPrefix("-"), !name.hasPrefix("!"),
               !name.contains(" "), !name.contains("\t")
         else { throw fail(name, "invalid chain name") }
     }
 
-    private static func parseCounters(_ s: Substring) -> Counters? {
+    static func parseCounters(_ s: Substring) -> Counters? {
+        // `[digits:digits]`, read from the bytes; anything else (signs, non-ASCII) takes the
+        // general path below, which decides as before.
+        let fast: Counters?? = s.utf8.withContiguousStorageIfAvailable { b -> Counters? in
+            guard b.count >= 5, b[0] == 91, b[b.count - 1] == 93 else { return nil }
+            var values: (UInt64, UInt64) = (0, 0)
+            var field = 0, digits = 0
+            for i in 1..<(b.count - 1) {
+                let c = b[i]
+                if c == 58 {
+                    guard field == 0, digits > 0 else { return nil }
+                    field = 1; digits = 0; continue
+                }
+                guard c >= 48 && c <= 57, digits < 19 else { return nil }  // 19 digits cannot overflow
+                digits += 1
+                if field == 0 { values.0 = values.0 * 10 + UInt64(c - 48) } else { values.1 = values.1 * 10 + UInt64(c - 48) }
+            }
+            guard field == 1, digits > 0 else { return nil }
+            return Counters(packets: values.0, bytes: values.1)
+        }
+        if let fast, let c = fast { return c }
         guard s.hasPrefix("["), s.hasSuffix("]") else { return nil }
         let inner = s.utf8.dropFirst().dropLast().split(separator: 58, omittingEmptySubsequences: false)
         guard inner.count == 2, let p = UInt64(Substring(inner[0])), let b = UInt64(Substring(inner[1])) else { return nil }

@@ -12,6 +12,24 @@ public enum TableName: String, Hashable, Sendable, CaseIterable, Codable {
         case .filter, .security: [.input, .forward, .output]
         }
     }
+
+    /// Whether `name` is one of `builtinChains`, without building that array: parsing asks
+    /// this for every chain line.
+    func hasBuiltinChain(_ name: String) -> Bool {
+        // The longest built-in name is POSTROUTING; ASCII names have no other spelling.
+        guard name.utf8.count <= 11, let hook = Hook(rawValue: name) else { return false }
+        return hasBuiltin(hook)
+    }
+
+    /// Whether the table has the hook's built-in chain (the same sets as `builtinChains`).
+    func hasBuiltin(_ hook: Hook) -> Bool {
+        switch self {
+        case .raw: hook == .prerouting || hook == .output
+        case .mangle: true
+        case .nat: hook != .forward
+        case .filter, .security: hook == .input || hook == .forward || hook == .output
+        }
+    }
 }
 
 /// A netfilter hook. The raw value is the built-in chain's name.
