@@ -22,14 +22,24 @@ enum HookCheck {
     static func bit(_ h: Hook) -> UInt8 { 1 << UInt8(HookSlots.index(h)) }
 
     /// The hooks from which each chain of `table` can be reached, as bits by chain index.
-    static func reachingHooks(_ table: Table) -> [UInt8] {
+    ///
+    /// - Parameter jumps: every jump and goto of the table's rules as (chain, target chain)
+    ///   indexes, when the caller has them (the parser resolves them anyway); nil: found here.
+    static func reachingHooks(_ table: Table, jumps: [(from: Int, to: Int)]? = nil) -> [UInt8] {
         let count = table.chains.count
         // Each chain's jump and goto targets by index (CSR), each name hashed once: the walks
         // below follow integers, however many hooks reach a chain.
         var edgeStart = [Int](repeating: 0, count: count + 1)
         var edges: [Int] = []
+        if let jumps {
+            for j in jumps { edgeStart[j.from + 1] += 1 }
+            for c in 0..<count { edgeStart[c + 1] += edgeStart[c] }
+            var fill = edgeStart
+            edges = [Int](repeating: 0, count: jumps.count)
+            for j in jumps { edges[fill[j.from]] = j.to; fill[j.from] += 1 }
+        }
         var lastName = "", lastIndex: Int? = nil  // KUBE-MARK-MASQ and the like repeat
-        for ci in 0..<count {
+        for ci in 0..<count where jumps == nil {
             edgeStart[ci] = edges.count
             table.chains[ci].rules.withUnsafeBufferPointer { rules in
                 for k in rules.indices {
@@ -42,7 +52,7 @@ enum HookCheck {
                 }
             }
         }
-        edgeStart[count] = edges.count
+        if jumps == nil { edgeStart[count] = edges.count }
         var mask = [UInt8](repeating: 0, count: count)
         var stack: [Int] = []
         for hook in table.name.builtinChains {
@@ -59,8 +69,8 @@ enum HookCheck {
     }
 
     /// The first rule the kernel would refuse: its line, the word, and why.
-    static func firstProblem(in table: Table) -> (line: Int, word: String, reason: String)? {
-        let reach = reachingHooks(table)
+    static func firstProblem(in table: Table, jumps: [(from: Int, to: Int)]? = nil) -> (line: Int, word: String, reason: String)? {
+        let reach = reachingHooks(table, jumps: jumps)
         for ci in table.chains.indices {
             let m = reach[ci]
             if m == 0 { continue }  // unreachable chains are not checked (hook mask 0)
