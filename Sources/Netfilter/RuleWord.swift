@@ -42,28 +42,69 @@ enum Tokenizer {
     /// Returns the words, or the column of an unterminated quote.
     static func words(_ line: Substring) -> Result<[RuleWord], TokenizeError> {
         var line = line
-        if let r = line.utf8.withContiguousStorageIfAvailable({ scan($0) }) { return r }
         line.makeContiguousUTF8()
-        return line.utf8.withContiguousStorageIfAvailable({ scan($0) }) ?? .failure(TokenizeError(column: 0))
+        let scratch = Scratch()
+        return line.utf8.withContiguousStorageIfAvailable { bytes in
+            Result { () throws(TokenizeError) in try scan(bytes, scratch) }
+        } ?? .failure(TokenizeError(column: 0))
     }
 
-    /// The same, on a line's bytes.
-    static func words(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<[RuleWord], TokenizeError> { scan(bytes) }
+    /// The same, on a line's bytes, collecting in `scratch` (one for many lines).
+    static func words(_ bytes: UnsafeBufferPointer<UInt8>, _ scratch: Scratch) throws(TokenizeError) -> [RuleWord] {
+        try scan(bytes, scratch)
+    }
 
-    private static func isBlank(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 }
+    static func isBlank(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 }
 
-    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<[RuleWord], TokenizeError> {
-        // Room for every blank-separated run (at least the word count): the array is kept by
-        // the rule, so a generous guess would cost memory for every rule.
-        var runs = 0
-        var inRun = false
-        for c in bytes {
-            let blank = isBlank(c)
-            if !blank && !inRun { runs += 1 }
-            inRun = !blank
+    /// Where a line's words are collected before they move, without retain or release, into an
+    /// array of exactly their number: the array stays with the rule, so spare room in it would
+    /// cost memory (and page faults) for every rule. Empty between lines.
+    final class Scratch {
+        fileprivate var base: UnsafeMutablePointer<RuleWord>
+        fileprivate var capacity: Int
+        fileprivate var count = 0
+
+        init() {
+            capacity = 32
+            base = .allocate(capacity: capacity)
         }
-        var words: [RuleWord] = []
-        words.reserveCapacity(runs)
+
+        deinit {
+            base.deinitialize(count: count)
+            base.deallocate()
+        }
+
+        fileprivate func append(_ w: RuleWord) {
+            if count == capacity {
+                let bigger = UnsafeMutablePointer<RuleWord>.allocate(capacity: capacity * 2)
+                bigger.moveInitialize(from: base, count: count)
+                base.deallocate()
+                base = bigger
+                capacity *= 2
+            }
+            (base + count).initialize(to: w)
+            count += 1
+        }
+
+        /// The words collected, moved out; the scratch is empty again.
+        fileprivate func take() -> [RuleWord] {
+            let n = count
+            count = 0
+            if n == 0 { return [] }
+            return Array(unsafeUninitializedCapacity: n) { buffer, initialized in
+                buffer.baseAddress!.moveInitialize(from: base, count: n)
+                initialized = n
+            }
+        }
+
+        fileprivate func clear() {
+            base.deinitialize(count: count)
+            count = 0
+        }
+    }
+
+    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>, _ words: Scratch) throws(TokenizeError) -> [RuleWord] {
+        words.clear()
         var i = 0
         let n = bytes.count
         while i < n {
@@ -94,11 +135,14 @@ enum Tokenizer {
                 if isBlank(c) { break }
                 text.append(c); i += 1
             }
-            if quoteOpen { return .failure(TokenizeError(column: start + 1)) }
+            if quoteOpen {
+                words.clear()
+                throw TokenizeError(column: start + 1)
+            }
             words.append(RuleWord(String(decoding: text, as: UTF8.self),
                                   spelling: String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)))
         }
-        return .success(words)
+        return words.take()
     }
 
     struct TokenizeError: Error { let column: Int }
