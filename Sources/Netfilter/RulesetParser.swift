@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension Ruleset {
     /// Parses iptables-save or iptables-restore text.
     ///
@@ -32,12 +40,17 @@ extension Ruleset {
                               noflush: Bool) throws(RulesetParseError) -> Ruleset {
         var rs = Ruleset()
         var parser = RuleParser()
+        let scratch = Tokenizer.Scratch()
         var current: TableName?
         var currentIndex = 0  // of `current` in rs.tables (tables are only ever appended)
-        var pendingJumps: [(chain: String, line: Int)] = []
+        var pendingJumps: [(chain: String, line: Int, from: Int)] = []
+        // Whether the current table's rules are exactly this section's `-A` rules, so that
+        // pendingJumps are all its jumps and HookCheck can take them instead of finding them.
+        var jumpsComplete = true
         var lineNo = 0
-        // The chain of the previous rule: iptables-save writes each chain's rules together, so
-        // most rules skip hashing the chain name. Reset when chain indexes may move (-X, *table).
+        // The chain of the previous rule: iptables-save writes each chain's rules together and
+        // the chains in order, so most rules find theirs here or at the next index without
+        // hashing the name. Reset when chain indexes may move (-X, *table).
         var cachedTable = -1, cachedChain = "", cachedIndex = 0
 
         func fail(_ word: some StringProtocol, _ reason: String) -> RulesetParseError {
@@ -59,12 +72,44 @@ extension Ruleset {
             i + 1 >= end || bytes[i + 1] < 0x80 || sub(i, end).hasPrefix(String(UnicodeScalar(bytes[i])))
         }
 
+        // `-A CHAIN ...` (or `--append`) whose first two words hold no quote, as iptables-save
+        // and kube-proxy write every rule: the command, the chain's bytes, and where the rest
+        // starts. Tokenizing from there gives the words the whole line would give after these.
+        func plainAppend(_ ls: Int, _ le: Int) -> (command: String, chain: (Int, Int), rest: Int)? {
+            var p = ls
+            while p < le && Tokenizer.isBlank(bytes[p]) { p += 1 }
+            let a0 = p
+            while p < le && !Tokenizer.isBlank(bytes[p]) && bytes[p] != 34 { p += 1 }
+            let command: String
+            if p - a0 == 2 && bytes[a0] == 45 && bytes[a0 + 1] == UInt8(ascii: "A") {
+                command = "-A"
+            } else if p - a0 == 8 && string(a0, p) == "--append" {
+                command = "--append"
+            } else {
+                return nil
+            }
+            guard p < le, bytes[p] != 34 else { return nil }
+            while p < le && Tokenizer.isBlank(bytes[p]) { p += 1 }
+            let a1 = p
+            while p < le && !Tokenizer.isBlank(bytes[p]) && bytes[p] != 34 { p += 1 }
+            guard p > a1, p == le || bytes[p] != 34 else { return nil }
+            return (command, (a1, p), p)
+        }
+
         let n = bytes.count
+        // The index of the next newline at or after `from`, or n.
+        func lineEnd(_ from: Int) -> Int {
+            guard let base = bytes.baseAddress, from < n,
+                  let hit = memchr(base + from, 10, n - from) else { return n }  // vectorized in libc
+            return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+        }
+        // One Line per line: counting them first (a vectorized byte count) spares the array's
+        // growth copies, which for 200,000 rules are tens of megabytes.
+        rs.lines.reserveCapacity(bytes.reduce(1) { $0 + ($1 == 10 ? 1 : 0) })
         var lineStart = 0
         while lineStart < n {
             lineNo += 1
-            var nl = lineStart
-            while nl < n && bytes[nl] != 10 { nl += 1 }
+            let nl = lineEnd(lineStart)
             let ls = lineStart, le = nl
             lineStart = nl < n ? nl + 1 : nl
             var firstByte: UInt8 = 0
@@ -89,18 +134,42 @@ extension Ruleset {
                 rs.withTable(t) { table in if !noflush { table = Table(name: t) } }
                 currentIndex = rs.tables.firstIndex { $0.name == t }!
                 cachedTable = -1
+                jumpsComplete = rs.tables[currentIndex].chains.allSatisfy { $0.rules.isEmpty }
+                // iptables-save declares every chain next: room for them all at once.
+                var chainLines = 0
+                var q = lineStart
+                while q < n && bytes[q] == UInt8(ascii: ":") {
+                    chainLines += 1
+                    q = lineEnd(q) + 1
+                }
+                if chainLines > 0 { rs.tables[currentIndex].reserveChains(chainLines) }
                 rs.lines.append(.table(t))
                 continue
             }
             if le - ls == 6 && bytes[ls] == UInt8(ascii: "C") && string(ls, le) == "COMMIT" {
                 guard let t = current else { throw fail(sub(ls, le), "COMMIT outside a table") }
                 let table = rs.tables[currentIndex]
-                for j in pendingJumps where table.chainIndex(j.chain) == nil {
-                    lineNo = j.line
-                    throw fail(j.chain, "jump to a chain that does not exist in table \(t.rawValue)")
+                var jumps: [(from: Int, to: Int)] = []
+                if jumpsComplete { jumps.reserveCapacity(pendingJumps.count) }
+                // The last two names looked up: KUBE-MARK-MASQ alternates with unique names.
+                var memo: [(name: String, index: Int)] = [("", -1), ("", -1)]
+                for j in pendingJumps {
+                    let found: Int?
+                    if j.chain == memo[0].name { found = memo[0].index } else if j.chain == memo[1].name {
+                        found = memo[1].index
+                        memo.swapAt(0, 1)
+                    } else {
+                        found = table.chainIndex(j.chain)
+                        if let found { memo[1] = memo[0]; memo[0] = (j.chain, found) }
+                    }
+                    guard let to = found else {
+                        lineNo = j.line
+                        throw fail(j.chain, "jump to a chain that does not exist in table \(t.rawValue)")
+                    }
+                    if jumpsComplete { jumps.append((j.from, to)) }
                 }
                 pendingJumps.removeAll()
-                if let problem = HookCheck.firstProblem(in: table) {
+                if let problem = HookCheck.firstProblem(in: table, jumps: jumpsComplete ? jumps : nil) {
                     throw RulesetParseError(file: file, line: problem.line, word: problem.word, reason: problem.reason)
                 }
                 rs.lines.append(.commit)
@@ -147,7 +216,7 @@ extension Ruleset {
                 }
                 rs.withTable(table) { t in
                     let i = t.ensureChain(name)
-                    if !isBuiltin { t.chains[i].rules.removeAll() }
+                    if !isBuiltin && !t.chains[i].rules.isEmpty { t.chains[i].rules.removeAll(); jumpsComplete = false }
                     if let policy { t.chains[i].policy = policy }
                     t.chains[i].counters = counters
                 }
@@ -156,121 +225,150 @@ extension Ruleset {
             }
 
             var words: [RuleWord]
-            switch Tokenizer.words(UnsafeBufferPointer(rebasing: bytes[ls..<le])) {
-            case .success(let w): words = w
-            case .failure: throw fail(sub(ls, le), "unterminated quote")
-            }
             var k = 0
             var counters: Counters?
-            if let first = words.first, first.text.utf8.first == UInt8(ascii: "["),
-               first.text.utf8.count == 1 || first.text.utf8.dropFirst().first! < 0x80 || first.text.hasPrefix("[") {
-                guard let c = parseCounters(Substring(first.text)) else { throw fail(first.text, "bad counters") }
-                counters = c
-                k = 1
-            }
-            guard k < words.count else { throw fail(sub(ls, le), "empty rule") }
-            let command = words[k].text
-            func chainArg() throws(RulesetParseError) -> String {
-                guard k + 1 < words.count else { throw fail(command, "needs a chain name") }
-                return words[k + 1].text
-            }
-            switch command {
-            case "-A", "--append", "-I", "--insert", "-D", "--delete":
-                let chain = try chainArg()
-                let ti = currentIndex
-                let ci: Int
-                if cachedTable == ti && cachedChain == chain {
-                    ci = cachedIndex
-                } else {
-                    guard let i = rs.tables[ti].chainIndex(chain) else { throw fail(chain, "no such chain in table \(table.rawValue)") }
-                    ci = i
-                    cachedTable = ti; cachedChain = chain; cachedIndex = i
+            let command: String
+            let commandWord: String
+            var chain: String
+            var body: Int  // words before the rule's own (counters, command, chain)
+            if let plain = plainAppend(ls, le) {
+                // Only the words after the chain are tokenized, into an array of their size.
+                do { words = try Tokenizer.words(UnsafeBufferPointer(rebasing: bytes[plain.rest..<le]), scratch) } catch {
+                    throw fail(sub(ls, le), "unterminated quote")
                 }
-                var body = k + 2
-                var position: String?
-                var insertAt = 1
-                if command == "-I" || command == "--insert", body < words.count, let n = Int(words[body].text) {
-                    guard n >= 1 else { throw fail(words[body].text, "rule number starts at 1") }
-                    position = words[body].text
-                    insertAt = n
-                    body += 1
+                command = plain.command
+                commandWord = plain.command
+                chain = string(plain.chain.0, plain.chain.1)
+                body = 0
+            } else {
+                do { words = try Tokenizer.words(UnsafeBufferPointer(rebasing: bytes[ls..<le]), scratch) } catch {
+                    throw fail(sub(ls, le), "unterminated quote")
                 }
-                let commandWord = words[k].printed
-                // In place: `words` is not used after this, so no copy is made.
-                words.removeFirst(body)
-                let ruleWords = words
-                var rule: Rule
-                do {
-                    let parsed = try parser.parse(ruleWords)
-                    rule = Rule(words: ruleWords, counters: counters, matches: parsed.matches, target: parsed.target, line: lineNo)
-                    if let j = parsed.jumpChain { pendingJumps.append((j, lineNo)) }
-                } catch {
-                    guard lenient else { throw fail(error.word, error.reason) }
-                    rule = Rule(words: ruleWords, counters: counters, matches: [.never(reason: "\(error.reason): '\(error.word)'")],
-                                target: nil, line: lineNo, unsupported: "\(error.reason): '\(error.word)'")
-                    rs.problems.append(LenientProblem(line: lineNo, table: table, chain: chain, word: error.word, reason: error.reason))
+                if let first = words.first, first.text.utf8.first == UInt8(ascii: "["),
+                   first.text.utf8.count == 1 || first.text.utf8.dropFirst().first! < 0x80 || first.text.hasPrefix("[") {
+                    guard let c = parseCounters(Substring(first.text)) else { throw fail(first.text, "bad counters") }
+                    counters = c
+                    k = 1
+                }
+                guard k < words.count else { throw fail(sub(ls, le), "empty rule") }
+                command = words[k].text
+                func chainArg() throws(RulesetParseError) -> String {
+                    guard k + 1 < words.count else { throw fail(command, "needs a chain name") }
+                    return words[k + 1].text
                 }
                 switch command {
-                case "-A", "--append":
-                    rs.tables[ti].chains[ci].rules.append(rule)
-                case "-I", "--insert":
-                    guard insertAt <= rs.tables[ti].chains[ci].rules.count + 1 else { throw fail(position ?? "", "index of insertion too big") }
-                    rs.tables[ti].chains[ci].rules.insert(rule, at: insertAt - 1)
+                case "-A", "--append", "-I", "--insert", "-D", "--delete":
+                    chain = try chainArg()
+                    commandWord = words[k].printed
+                    body = k + 2
+                case "-N", "--new-chain":
+                    let chain = try chainArg()
+                    try checkChainName(chain, fail)
+                    let exists = rs.tables[currentIndex].chainIndex(chain) != nil
+                    if exists { throw fail(chain, "chain already exists") }
+                    rs.withTable(table) { _ = $0.ensureChain(chain) }
+                    rs.lines.append(.verbatim(string(ls, le)))
+                    continue
+                case "-X", "--delete-chain":
+                    let chain = k + 1 < words.count ? words[k + 1].text : nil
+                    cachedTable = -1
+                    jumpsComplete = false
+                    let failure: RulesetParseError? = rs.withTable(table) { t in
+                        let names = chain.map { [$0] } ?? t.chains.filter { !$0.isBuiltin }.map(\.name)
+                        for n in names {
+                            guard let c = t.chain(n) else { return fail(n, "no such chain") }
+                            if c.isBuiltin { return fail(n, "cannot delete a built-in chain") }
+                            t.deleteChain(n)
+                        }
+                        return nil
+                    }
+                    if let failure { throw failure }
+                    rs.lines.append(.verbatim(string(ls, le)))
+                    continue
+                case "-F", "--flush":
+                    let chain = k + 1 < words.count ? words[k + 1].text : nil
+                    jumpsComplete = false
+                    let failure: RulesetParseError? = rs.withTable(table) { t in
+                        if let chain {
+                            guard let i = t.chainIndex(chain) else { return fail(chain, "no such chain") }
+                            t.chains[i].rules.removeAll()
+                        } else {
+                            for i in t.chains.indices { t.chains[i].rules.removeAll() }
+                        }
+                        return nil
+                    }
+                    if let failure { throw failure }
+                    rs.lines.append(.verbatim(string(ls, le)))
+                    continue
+                case "-P", "--policy":
+                    let chain = try chainArg()
+                    guard k + 2 < words.count, let p = Policy(rawValue: words[k + 2].text) else {
+                        throw fail(k + 2 < words.count ? words[k + 2].text : command, "policy is ACCEPT or DROP")
+                    }
+                    let failure: RulesetParseError? = rs.withTable(table) { t in
+                        guard let i = t.chainIndex(chain), t.chains[i].isBuiltin else { return fail(chain, "not a built-in chain") }
+                        t.chains[i].policy = p
+                        return nil
+                    }
+                    if let failure { throw failure }
+                    rs.lines.append(.verbatim(string(ls, le)))
+                    continue
                 default:
-                    guard let at = rs.tables[ti].chains[ci].rules.firstIndex(where: { $0.words.map(\.text) == ruleWords.map(\.text) }) else {
-                        throw fail(sub(ls, le), "no such rule to delete")
-                    }
-                    rs.tables[ti].chains[ci].rules.remove(at: at)
+                    throw fail(command, "unknown command (expected -A, -I, -D, -N, -X, -F, -P, a chain line or COMMIT)")
                 }
-                rs.lines.append(.rule(chain: chain, words: rule.words, counters: rule.counters, command: commandWord, position: position))
-            case "-N", "--new-chain":
-                let chain = try chainArg()
-                try checkChainName(chain, fail)
-                let exists = rs.tables[currentIndex].chainIndex(chain) != nil
-                if exists { throw fail(chain, "chain already exists") }
-                rs.withTable(table) { _ = $0.ensureChain(chain) }
-                rs.lines.append(.verbatim(string(ls, le)))
-            case "-X", "--delete-chain":
-                let chain = k + 1 < words.count ? words[k + 1].text : nil
-                cachedTable = -1
-                let failure: RulesetParseError? = rs.withTable(table) { t in
-                    let names = chain.map { [$0] } ?? t.chains.filter { !$0.isBuiltin }.map(\.name)
-                    for n in names {
-                        guard let c = t.chain(n) else { return fail(n, "no such chain") }
-                        if c.isBuiltin { return fail(n, "cannot delete a built-in chain") }
-                        t.deleteChain(n)
-                    }
-                    return nil
-                }
-                if let failure { throw failure }
-                rs.lines.append(.verbatim(string(ls, le)))
-            case "-F", "--flush":
-                let chain = k + 1 < words.count ? words[k + 1].text : nil
-                let failure: RulesetParseError? = rs.withTable(table) { t in
-                    if let chain {
-                        guard let i = t.chainIndex(chain) else { return fail(chain, "no such chain") }
-                        t.chains[i].rules.removeAll()
-                    } else {
-                        for i in t.chains.indices { t.chains[i].rules.removeAll() }
-                    }
-                    return nil
-                }
-                if let failure { throw failure }
-                rs.lines.append(.verbatim(string(ls, le)))
-            case "-P", "--policy":
-                let chain = try chainArg()
-                guard k + 2 < words.count, let p = Policy(rawValue: words[k + 2].text) else {
-                    throw fail(k + 2 < words.count ? words[k + 2].text : command, "policy is ACCEPT or DROP")
-                }
-                let failure: RulesetParseError? = rs.withTable(table) { t in
-                    guard let i = t.chainIndex(chain), t.chains[i].isBuiltin else { return fail(chain, "not a built-in chain") }
-                    t.chains[i].policy = p
-                    return nil
-                }
-                if let failure { throw failure }
-                rs.lines.append(.verbatim(string(ls, le)))
+            }
+            // -A, -I or -D.
+            let ti = currentIndex
+            let ci: Int
+            if cachedTable == ti && cachedChain == chain {
+                ci = cachedIndex
+            } else if cachedTable == ti, cachedIndex + 1 < rs.tables[ti].chains.count, rs.tables[ti].chains[cachedIndex + 1].name == chain {
+                ci = cachedIndex + 1
+                cachedChain = rs.tables[ti].chains[ci].name; cachedIndex = ci
+            } else {
+                guard let i = rs.tables[ti].chainIndex(chain) else { throw fail(chain, "no such chain in table \(table.rawValue)") }
+                ci = i
+                cachedTable = ti; cachedChain = rs.tables[ti].chains[ci].name; cachedIndex = i
+            }
+            // The chain's own String, equal to the word: the rule's Line then keeps no copy.
+            chain = cachedChain
+            var position: String?
+            var insertAt = 1
+            if command == "-I" || command == "--insert", body < words.count, let n = Int(words[body].text) {
+                guard n >= 1 else { throw fail(words[body].text, "rule number starts at 1") }
+                position = words[body].text
+                insertAt = n
+                body += 1
+            }
+            // In place: `words` is not used after this, so no copy is made.
+            if body > 0 { words.removeFirst(body) }
+            let ruleWords = words
+            // Printing needs only the words, counters and spelling of the command.
+            rs.lines.append(.rule(chain: chain, words: ruleWords, counters: counters, command: commandWord, position: position))
+            var rule: Rule
+            do {
+                let parsed = try parser.parse(ruleWords)
+                rule = Rule(words: ruleWords, counters: counters, matches: parsed.matches, target: parsed.target, line: lineNo)
+                if let j = parsed.jumpChain { pendingJumps.append((j, lineNo, ci)) }
+            } catch {
+                guard lenient else { throw fail(error.word, error.reason) }
+                rule = Rule(words: ruleWords, counters: counters, matches: [.never(reason: "\(error.reason): '\(error.word)'")],
+                            target: nil, line: lineNo, unsupported: "\(error.reason): '\(error.word)'")
+                rs.problems.append(LenientProblem(line: lineNo, table: table, chain: chain, word: error.word, reason: error.reason))
+            }
+            switch command {
+            case "-A", "--append":
+                rs.tables[ti].chains[ci].rules.append(consume rule)
+            case "-I", "--insert":
+                jumpsComplete = false
+                guard insertAt <= rs.tables[ti].chains[ci].rules.count + 1 else { throw fail(position ?? "", "index of insertion too big") }
+                rs.tables[ti].chains[ci].rules.insert(rule, at: insertAt - 1)
             default:
-                throw fail(command, "unknown command (expected -A, -I, -D, -N, -X, -F, -P, a chain line or COMMIT)")
+                jumpsComplete = false
+                guard let at = rs.tables[ti].chains[ci].rules.firstIndex(where: { $0.words.map(\.text) == ruleWords.map(\.text) }) else {
+                    throw fail(sub(ls, le), "no such rule to delete")
+                }
+                rs.tables[ti].chains[ci].rules.remove(at: at)
             }
         }
         if let c = current {
@@ -284,10 +382,15 @@ extension Ruleset {
         // XT_EXTENSION_MAXNAMELEN is 29 with the NUL; iptables rejects names starting with '-'
         // or '!' and names with blanks.
         let u = name.utf8
-        if u.allSatisfy({ $0 < 0x80 }) {
-            // ASCII: every byte is a Character, so byte tests are the String tests below.
-            guard let f = u.first, u.count <= 28, f != 45, f != 33, !u.contains(32), !u.contains(9)
-            else { throw fail(name, "invalid chain name") }
+        // ASCII (nil when not): every byte is a Character, so byte tests are the String tests below.
+        let asciiValid: Bool? = u.withContiguousStorageIfAvailable { b -> Bool? in
+            var all: UInt8 = 0, blank = false
+            for c in b { all |= c; blank = blank || c == 32 || c == 9 }
+            guard all < 0x80 else { return nil }
+            return !b.isEmpty && b.count <= 28 && b[0] != 45 && b[0] != 33 && !blank
+        } ?? nil
+        if let asciiValid {
+            guard asciiValid else { throw fail(name, "invalid chain name") }
             return
         }
         guard !name.isEmpty, name.utf8.count <= 28, !name.hasPrefix("-"), !name.hasPrefix("!"),
