@@ -25,30 +25,26 @@ struct ModuleSpec: Sendable {
 /// A few values by name, looked up by scanning: every word of every rule is looked up here,
 /// and comparing lengths, then the few names of that length, costs less than hashing the word.
 struct NameTable<Value: Sendable>: Sendable {
-    private let names: [String]
-    private let lengths: [Int]
-    private let values: [Value]
+    // One array, so that copying a table (a ModuleSpec) is one retain.
+    private let entries: [(name: String, length: Int, value: Value)]
     /// The longest name: longer ASCII words (`-j KUBE-SVC-…`) need no comparison.
     private let maxLength: Int
 
     init(_ d: [String: Value]) {
-        let sorted = d.sorted { $0.key < $1.key }
-        names = sorted.map(\.key)
-        lengths = names.map(\.utf8.count)
-        values = sorted.map(\.value)
-        maxLength = lengths.max() ?? 0
-        assert(names.allSatisfy { $0.utf8.allSatisfy { $0 < 0x80 } }, "the lookup assumes ASCII names")
+        entries = d.sorted { $0.key < $1.key }.map { ($0.key, $0.key.utf8.count, $0.value) }
+        maxLength = entries.map(\.length).max() ?? 0
+        assert(entries.allSatisfy { $0.name.utf8.allSatisfy { $0 < 0x80 } }, "the lookup assumes ASCII names")
     }
 
     subscript(_ name: String) -> Value? {
         let n = name.utf8.count
         if n <= maxLength {
-            for i in names.indices where lengths[i] == n && names[i] == name { return values[i] }
+            for i in entries.indices where entries[i].length == n && entries[i].name == name { return entries[i].value }
         }
         // Names are ASCII. Only a word with other bytes can still equal one (Strings compare
         // canonically, as Dictionary keys did: KELVIN SIGN is K), in at most 3 bytes a letter.
         if n <= 3 * maxLength && !Self.isASCII(name) {
-            for i in names.indices where names[i] == name { return values[i] }
+            for i in entries.indices where entries[i].name == name { return entries[i].value }
         }
         return nil
     }

@@ -15,16 +15,24 @@ struct RuleParser {
     /// Gives each `statistic --mode nth` rule its own counter key.
     var nthCounter = 0
 
-    /// An option's arguments: a window on the rule's words, so collecting them allocates nothing.
+    /// An option's arguments: a window on the rule's words, which outlive it (options live only
+    /// while `parse` runs), so collecting and copying them costs no reference counting.
     struct Args {
-        let words: [RuleWord]
+        let words: UnsafePointer<RuleWord>
         let start: Int
         let count: Int
         subscript(i: Int) -> String { words[start + i].text }
         var isEmpty: Bool { count == 0 }
     }
 
-    typealias Option = (name: String, negated: Bool, args: Args, word: String)
+    /// One option as written: its canonical name, `!`, its arguments, and its own word.
+    struct Option {
+        let name: String  // from the static spec tables
+        let negated: Bool
+        let args: Args
+        let wordIndex: Int
+        var word: String { args.words[wordIndex].text }
+    }
 
     private struct Use {
         let module: String
@@ -51,6 +59,12 @@ struct RuleParser {
     }
 
     mutating func parse(_ words: [RuleWord]) throws(RuleError) -> (matches: [Match], target: Target?, jumpChain: String?) {
+        try words.withUnsafeBufferPointer { (buffer) throws(RuleError) in try parse(buffer) }
+    }
+
+    private mutating func parse(
+        _ words: UnsafeBufferPointer<RuleWord>
+    ) throws(RuleError) -> (matches: [Match], target: Target?, jumpChain: String?) {
         uses.removeAll(keepingCapacity: true)
         options.removeAll(keepingCapacity: true)
         optionUse.removeAll(keepingCapacity: true)
@@ -72,14 +86,14 @@ struct RuleParser {
         func isBang(_ s: String) -> Bool { s.utf8.count == 1 && s == "!" }
 
         func arg(_ n: Int = 1) throws(RuleError) -> Args {
-            if n == 0 { return Args(words: words, start: i + 1, count: 0) }
+            if n == 0 { return Args(words: words.baseAddress!, start: i + 1, count: 0) }
             guard i + n < words.count else {
                 throw RuleError(word: words[i].text, reason: "option needs \(n == 1 ? "an argument" : "\(n) arguments")")
             }
             for k in (i + 1)...(i + n) where isBang(words[k].text) {
                 throw RuleError(word: "!", reason: "intrapositioned negation ('--option ! value') is not supported; write '! --option value'")
             }
-            return Args(words: words, start: i + 1, count: n)
+            return Args(words: words.baseAddress!, start: i + 1, count: n)
         }
 
         var headerSeen: UInt16 = 0
@@ -158,17 +172,17 @@ struct RuleParser {
                 guard Self.isLongOption(w) else { throw RuleError(word: w, reason: "unexpected word") }
                 if let spec = targetSpec?.options[w] {
                     if negate && !spec.invertible { throw RuleError(word: w, reason: "'!' not allowed here") }
-                    targetOptions.append((spec.name, negate, try arg(spec.arity), w))
+                    targetOptions.append(Option(name: spec.name, negated: negate, args: try arg(spec.arity), wordIndex: i))
                     i += 1 + spec.arity
                 } else if let (u, spec) = lastUse(taking: w) {
                     if negate && !spec.invertible { throw RuleError(word: w, reason: "'!' not allowed before \(w)") }
-                    addOption((spec.name, negate, try arg(spec.arity), w), to: u)
+                    addOption(Option(name: spec.name, negated: negate, args: try arg(spec.arity), wordIndex: i), to: u)
                     i += 1 + spec.arity
                 } else if case .some(.some(let p)) = proto, let module = Specs.matches[p == .icmpv6 ? "icmp6" : p.name],
                           let spec = module.options[w] {
                     uses.append(Use(module: p == .icmpv6 ? "icmp6" : p.name, spec: module))
                     if negate && !spec.invertible { throw RuleError(word: w, reason: "'!' not allowed before \(w)") }
-                    addOption((spec.name, negate, try arg(spec.arity), w), to: uses.count - 1)
+                    addOption(Option(name: spec.name, negated: negate, args: try arg(spec.arity), wordIndex: i), to: uses.count - 1)
                     i += 1 + spec.arity
                 } else {
                     throw RuleError(word: w, reason: "unknown option")
