@@ -18,6 +18,21 @@ enum HookCheck {
         }
     }
 
+    /// Whether some hook could refuse the rule: its target is confined (`allowed`), or it has
+    /// `-i`, `-o` or addrtype's `--limit-iface-*`. A chain without such rules needs no check.
+    static func mayBeRefused(target: Target?, matches: [Match]) -> Bool {
+        if allowed(target) != nil { return true }
+        return matches.withUnsafeBufferPointer { ms in
+            ms.indices.contains { i in
+                switch ms[i] {
+                case .inInterface, .outInterface: true
+                case .addrType(_, _, _, _, let limitIn, let limitOut): limitIn || limitOut
+                default: false
+                }
+            }
+        }
+    }
+
     /// Bits in Hook.allCases order, so the lowest set bit is the first hook in that order.
     static func bit(_ h: Hook) -> UInt8 { 1 << UInt8(HookSlots.index(h)) }
 
@@ -69,11 +84,16 @@ enum HookCheck {
     }
 
     /// The first rule the kernel would refuse: its line, the word, and why.
-    static func firstProblem(in table: Table, jumps: [(from: Int, to: Int)]? = nil) -> (line: Int, word: String, reason: String)? {
+    ///
+    /// - Parameter candidates: by chain index, whether the chain has a rule that `mayBeRefused`
+    ///   (false: it has none), when the caller knows; nil: every chain is read.
+    static func firstProblem(in table: Table, jumps: [(from: Int, to: Int)]? = nil,
+                             candidates: [Bool]? = nil) -> (line: Int, word: String, reason: String)? {
         let reach = reachingHooks(table, jumps: jumps)
         for ci in table.chains.indices {
             let m = reach[ci]
             if m == 0 { continue }  // unreachable chains are not checked (hook mask 0)
+            if let candidates, !candidates[ci] { continue }
             func has(_ h: Hook) -> Bool { m & bit(h) != 0 }
             let isBuiltin = table.chains[ci].isBuiltin
             let name = table.chains[ci].name

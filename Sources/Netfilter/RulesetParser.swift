@@ -47,6 +47,8 @@ extension Ruleset {
         // Whether the current table's rules are exactly this section's `-A` rules, so that
         // pendingJumps are all its jumps and HookCheck can take them instead of finding them.
         var jumpsComplete = true
+        // While jumpsComplete: the chains with a rule HookCheck may refuse (the others it skips).
+        var checkChains: [Int] = []
         var lineNo = 0
         // The chain of the previous rule: iptables-save writes each chain's rules together and
         // the chains in order, so most rules find theirs here or at the next index without
@@ -135,6 +137,7 @@ extension Ruleset {
                 currentIndex = rs.tables.firstIndex { $0.name == t }!
                 cachedTable = -1
                 jumpsComplete = rs.tables[currentIndex].chains.allSatisfy { $0.rules.isEmpty }
+                checkChains.removeAll()
                 // iptables-save declares every chain next: room for them all at once.
                 var chainLines = 0
                 var q = lineStart
@@ -169,7 +172,13 @@ extension Ruleset {
                     if jumpsComplete { jumps.append((j.from, to)) }
                 }
                 pendingJumps.removeAll()
-                if let problem = HookCheck.firstProblem(in: table, jumps: jumpsComplete ? jumps : nil) {
+                var candidates: [Bool]?
+                if jumpsComplete {
+                    candidates = [Bool](repeating: false, count: table.chains.count)
+                    for c in checkChains { candidates![c] = true }
+                }
+                checkChains.removeAll()
+                if let problem = HookCheck.firstProblem(in: table, jumps: jumpsComplete ? jumps : nil, candidates: candidates) {
                     throw RulesetParseError(file: file, line: problem.line, word: problem.word, reason: problem.reason)
                 }
                 rs.lines.append(.commit)
@@ -350,6 +359,7 @@ extension Ruleset {
                 let parsed = try parser.parse(ruleWords)
                 rule = Rule(words: ruleWords, counters: counters, matches: parsed.matches, target: parsed.target, line: lineNo)
                 if let j = parsed.jumpChain { pendingJumps.append((j, lineNo, ci)) }
+                if jumpsComplete && HookCheck.mayBeRefused(target: parsed.target, matches: parsed.matches) { checkChains.append(ci) }
             } catch {
                 guard lenient else { throw fail(error.word, error.reason) }
                 rule = Rule(words: ruleWords, counters: counters, matches: [.never(reason: "\(error.reason): '\(error.word)'")],
