@@ -65,16 +65,13 @@ struct RuleParser {
     private mutating func parse(
         _ words: UnsafeBufferPointer<RuleWord>
     ) throws(RuleError) -> (matches: [Match], target: Target?, jumpChain: String?) {
-        uses.removeAll(keepingCapacity: true)
-        options.removeAll(keepingCapacity: true)
-        optionUse.removeAll(keepingCapacity: true)
-        targetOptions.removeAll(keepingCapacity: true)
-        header.removeAll(keepingCapacity: true)
         defer {
-            // Drop the references to this rule's words now, not at the next rule.
-            options.removeAll(keepingCapacity: true)
-            targetOptions.removeAll(keepingCapacity: true)
-            header.removeAll(keepingCapacity: true)
+            // Emptied on the way out (thrown or not), so they are empty on the way in; the
+            // options point into this rule's words. Most stay empty: skip the call then.
+            if !uses.isEmpty { uses.removeAll(keepingCapacity: true) }
+            if !options.isEmpty { options.removeAll(keepingCapacity: true); optionUse.removeAll(keepingCapacity: true) }
+            if !targetOptions.isEmpty { targetOptions.removeAll(keepingCapacity: true) }
+            if !header.isEmpty { header.removeAll(keepingCapacity: true) }
         }
         var targetName: String?
         var targetIsGoto = false
@@ -512,7 +509,7 @@ struct RuleParser {
                 if one("--every") != nil || one("--packet") != nil {
                     throw RuleError(word: "--every", reason: "--every and --packet need --mode nth")
                 }
-                guard let o = one("--probability"), let p = Double(o.args[0]), p >= 0, p <= 1 else {
+                guard let o = one("--probability"), let p = Self.decimal(o.args[0]), p >= 0, p <= 1 else {
                     throw RuleError(word: one("--probability")?.args[0] ?? module, reason: "--probability must be 0..1")
                 }
                 // libxt_statistic.c: probability = lround(0x80000000 * prob)
@@ -652,6 +649,27 @@ struct RuleParser {
         default:
             throw RuleError(word: module, reason: "unknown match module")
         }
+    }
+
+    /// `Double(s)`, read directly when `s` is digits with at most one `.` and at most 15 digits
+    /// (kube-proxy's `0.50000000000`): the digits then make an exact integer below 2^53 and the
+    /// power of ten is exact, so one division rounds correctly, as strtod does.
+    static func decimal(_ s: String) -> Double? {
+        var mantissa: UInt64 = 0, digits = 0, fraction = 0, dot = false
+        for b in s.utf8 {
+            if b == 46 {
+                if dot { return Double(s) }
+                dot = true
+                continue
+            }
+            guard b >= 48 && b <= 57, digits < 15 else { return Double(s) }
+            mantissa = mantissa * 10 + UInt64(b - 48)
+            digits += 1
+            if dot { fraction += 1 }
+        }
+        guard digits > 0 else { return Double(s) }
+        let powers: [Double] = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15]
+        return Double(mantissa) / powers[fraction]
     }
 
     static func tcpFlags(_ s: String) throws(RuleError) -> UInt8 {

@@ -91,10 +91,12 @@ enum Tokenizer {
             let n = count
             count = 0
             if n == 0 { return [] }
-            return Array(unsafeUninitializedCapacity: n) { buffer, initialized in
-                buffer.baseAddress!.moveInitialize(from: base, count: n)
-                initialized = n
-            }
+            // Moved one by one into reserved room (Array(unsafeUninitializedCapacity:) would
+            // not be specialized here and looks up the array type's metadata on every call).
+            var words: [RuleWord] = []
+            words.reserveCapacity(n)
+            for i in 0..<n { words.append((base + i).move()) }
+            return words
         }
 
         fileprivate func clear() {

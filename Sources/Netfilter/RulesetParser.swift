@@ -107,7 +107,9 @@ extension Ruleset {
         }
         // One Line per line: counting them first (a vectorized byte count) spares the array's
         // growth copies, which for 200,000 rules are tens of megabytes.
-        rs.lines.reserveCapacity(bytes.reduce(1) { $0 + ($1 == 10 ? 1 : 0) })
+        var newlines = 0
+        for b in bytes { newlines &+= b == 10 ? 1 : 0 }  // wrapping: no overflow check, so it vectorizes
+        rs.lines.reserveCapacity(newlines + 1)
         var lineStart = 0
         while lineStart < n {
             lineNo += 1
@@ -357,9 +359,15 @@ extension Ruleset {
             var rule: Rule
             do {
                 let parsed = try parser.parse(ruleWords)
-                rule = Rule(words: ruleWords, counters: counters, matches: parsed.matches, target: parsed.target, line: lineNo)
                 if let j = parsed.jumpChain { pendingJumps.append((j, lineNo, ci)) }
                 if jumpsComplete && HookCheck.mayBeRefused(target: parsed.target, matches: parsed.matches) { checkChains.append(ci) }
+                if command == "-A" || command == "--append" {
+                    // Made in the append: the rule moves into the chain without a copy.
+                    rs.tables[ti].chains[ci].rules.append(
+                        Rule(words: ruleWords, counters: counters, matches: parsed.matches, target: parsed.target, line: lineNo))
+                    continue
+                }
+                rule = Rule(words: ruleWords, counters: counters, matches: parsed.matches, target: parsed.target, line: lineNo)
             } catch {
                 guard lenient else { throw fail(error.word, error.reason) }
                 rule = Rule(words: ruleWords, counters: counters, matches: [.never(reason: "\(error.reason): '\(error.word)'")],

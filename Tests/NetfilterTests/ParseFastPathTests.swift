@@ -102,6 +102,22 @@ import Wire
         for c in cases { #expect(Ruleset.parseCounters(Substring(c)) == reference(Substring(c)), "\(c)") }
     }
 
+    @Test func probabilitiesReadDirectlyAsStrtodReadsThem() {
+        var rng = SeededGenerator(seed: 5)
+        var cases = ["0.50000000000", "0.33333333333", "1", "1.0", "0", ".5", "5.", ".", "", "0.1", "0.7", "1e-1", "+0.5",
+                     "-0.5", "0x1p-1", "inf", "nan", "0.5.5", "1..", "123456789012345", "1234567890123456",
+                     "0.123456789012345", "0.1234567890123456", "00000000000000.5", "9007199254740993", "0.99999999999999999"]
+        for _ in 0..<20_000 {
+            let digits = (0..<Int(rng.next() % 19)).map { _ in String(rng.next() % 10) }.joined()
+            let at = Int(rng.next() % UInt64(digits.count + 1))
+            cases.append(rng.next() % 4 == 0 ? digits : String(digits.prefix(at)) + "." + String(digits.dropFirst(at)))
+        }
+        for c in cases {
+            let fast = RuleParser.decimal(c), reference = Double(c)
+            #expect(fast?.bitPattern == reference?.bitPattern || (fast?.isNaN == true && reference?.isNaN == true), "\(c)")
+        }
+    }
+
     @Test func chainNamesCheckedAsBytesAsByTheStringTests() {
         func valid(_ name: String) -> Bool {
             !name.isEmpty && name.utf8.count <= 28 && !name.hasPrefix("-") && !name.hasPrefix("!")
