@@ -52,22 +52,23 @@ enum HookCheck {
             var fill = edgeStart
             edges = [Int](repeating: 0, count: jumps.count)
             for j in jumps { edges[fill[j.from]] = j.to; fill[j.from] += 1 }
-        }
-        var lastName = "", lastIndex: Int? = nil  // KUBE-MARK-MASQ and the like repeat
-        for ci in 0..<count where jumps == nil {
-            edgeStart[ci] = edges.count
-            table.chains[ci].rules.withUnsafeBufferPointer { rules in
-                for k in rules.indices {
-                    switch rules[k].target {
-                    case .jump(let n)?, .goto(let n)?:
-                        if n != lastName { lastName = n; lastIndex = table.chainIndex(n) }
-                        if let j = lastIndex { edges.append(j) }
-                    default: break
+        } else {
+            var lastName = "", lastIndex: Int? = nil  // KUBE-MARK-MASQ and the like repeat
+            for ci in 0..<count {
+                edgeStart[ci] = edges.count
+                table.chains[ci].rules.withUnsafeBufferPointer { rules in
+                    for k in rules.indices {
+                        switch rules[k].target {
+                        case .jump(let n)?, .goto(let n)?:
+                            if n != lastName { lastName = n; lastIndex = table.chainIndex(n) }
+                            if let j = lastIndex { edges.append(j) }
+                        default: break
+                        }
                     }
                 }
             }
+            edgeStart[count] = edges.count
         }
-        if jumps == nil { edgeStart[count] = edges.count }
         var mask = [UInt8](repeating: 0, count: count)
         var stack: [Int] = []
         for hook in table.name.builtinChains {
