@@ -112,7 +112,11 @@ struct RuleParser {
                 let a = try arg()[0]
                 let isSource = generic == UInt8(ascii: "s")
                 try once(isSource ? "-s" : "-d", w)
-                if let (value, mask) = Self.nonPrefixMask(a) {
+                if let (address, length) = Self.fastIPv4(a) {
+                    // What prefixes(a) gives for a.b.c.d[/n]; such a word has no dotted mask.
+                    let prefixes = [Prefix(containing: .v4(address), length: length ?? 32)]
+                    header.append(isSource ? .source(prefixes, negated: negate) : .destination(prefixes, negated: negate))
+                } else if let (value, mask) = Self.nonPrefixMask(a) {
                     header.append(isSource ? .sourceMasked(value: value, mask: mask, negated: negate)
                                            : .destinationMasked(value: value, mask: mask, negated: negate))
                 } else {
@@ -305,10 +309,15 @@ struct RuleParser {
     /// `a.b.c.d` or `a.b.c.d/n` read straight from the bytes: the common case, many times
     /// faster than the general parser. nil sends anything else to the general parser.
     static func fastIPv4(_ s: String) -> (IPv4Address, Int?)? {
+        // On the bytes in place: iterating the String's UTF8View costs more than the checks.
+        s.utf8.withContiguousStorageIfAvailable(fastIPv4) ?? fastIPv4(Array(s.utf8))
+    }
+
+    private static func fastIPv4(_ bytes: some Sequence<UInt8>) -> (IPv4Address, Int?)? {
         var value: UInt32 = 0, field: UInt32 = 0, digits = 0, dots = 0
         var length: Int? = nil
         var inLength = false
-        for b in s.utf8 {
+        for b in bytes {
             if inLength {
                 guard b >= 48 && b <= 57 else { return nil }
                 length = (length ?? 0) * 10 + Int(b - 48)

@@ -74,16 +74,20 @@ enum Tokenizer {
             base.deallocate()
         }
 
+        @inline(__always)
         fileprivate func append(_ w: RuleWord) {
-            if count == capacity {
-                let bigger = UnsafeMutablePointer<RuleWord>.allocate(capacity: capacity * 2)
-                bigger.moveInitialize(from: base, count: count)
-                base.deallocate()
-                base = bigger
-                capacity *= 2
-            }
+            if count == capacity { grow() }
             (base + count).initialize(to: w)
             count += 1
+        }
+
+        @inline(never)
+        private func grow() {
+            let bigger = UnsafeMutablePointer<RuleWord>.allocate(capacity: capacity * 2)
+            bigger.moveInitialize(from: base, count: count)
+            base.deallocate()
+            base = bigger
+            capacity *= 2
         }
 
         /// The words collected, moved out; the scratch is empty again.

@@ -118,6 +118,28 @@ import Wire
         }
     }
 
+    @Test func plainAddressesParseAsTheGeneralAddressParsers() {
+        let words = ["10.0.0.1", "10.0.0.0/8", "10.0.0.1/32", "1.2.3.4/0", "10.0.0.0/255.0.0.0", "10.0.0.1/255.0.255.0",
+                     "010.0.0.1", "10.0.0.1/033", "1.2.3.4,5.6.7.8", "::1", "256.0.0.1", "1.2.3", "1.2.3.4/", "1.2.3.4/33",
+                     "0.0.0.0/0", "1.2.3.4/08", "1.2.3.4.5", "1..2.3"]
+        for w in words {
+            func reference() throws(RuleError) -> Match {
+                if let (v, m) = RuleParser.nonPrefixMask(w) { return .sourceMasked(value: v, mask: m, negated: false) }
+                return .source(try RuleParser.prefixes(w), negated: false)
+            }
+            let expected: String
+            do { expected = "\(try reference())" } catch { expected = "\(error.reason): '\(error.word)'" }
+            let got: String
+            do {
+                let rs = try Ruleset.parse(text: "*filter\n-A INPUT -s \(w) -j ACCEPT\nCOMMIT\n")
+                got = "\(rs.table(.filter)!.chain("INPUT")!.rules[0].matches[0])"
+            } catch {
+                got = "\(error.reason): '\(error.word)'"
+            }
+            #expect(got == expected, "\(w)")
+        }
+    }
+
     @Test func chainNamesCheckedAsBytesAsByTheStringTests() {
         func valid(_ name: String) -> Bool {
             !name.isEmpty && name.utf8.count <= 28 && !name.hasPrefix("-") && !name.hasPrefix("!")
