@@ -13,12 +13,45 @@ struct OptionSpec: Sendable {
 }
 
 struct ModuleSpec: Sendable {
-    let options: [String: OptionSpec]
+    let options: NameTable<OptionSpec>
     init(_ list: [OptionSpec], aliases: [String: String] = [:]) {
         var d: [String: OptionSpec] = [:]
         for o in list { d[o.name] = o }
         for (alias, canonical) in aliases { d[alias] = d[canonical] }
-        options = d
+        options = NameTable(d)
+    }
+}
+
+/// A few values by name, looked up by scanning: every word of every rule is looked up here,
+/// and comparing lengths, then the few names of that length, costs less than hashing the word.
+struct NameTable<Value: Sendable>: Sendable {
+    // One array, so that copying a table (a ModuleSpec) is one retain.
+    private let entries: [(name: String, length: Int, value: Value)]
+    /// The longest name: longer ASCII words (`-j KUBE-SVC-…`) need no comparison.
+    private let maxLength: Int
+
+    init(_ d: [String: Value]) {
+        entries = d.sorted { $0.key < $1.key }.map { ($0.key, $0.key.utf8.count, $0.value) }
+        maxLength = entries.map(\.length).max() ?? 0
+        assert(entries.allSatisfy { $0.name.utf8.allSatisfy { $0 < 0x80 } }, "the lookup assumes ASCII names")
+    }
+
+    subscript(_ name: String) -> Value? {
+        let n = name.utf8.count
+        if n <= maxLength {
+            for i in entries.indices where entries[i].length == n && entries[i].name == name { return entries[i].value }
+        }
+        // Names are ASCII. Only a word with other bytes can still equal one (Strings compare
+        // canonically, as Dictionary keys did: KELVIN SIGN is K), in at most 3 bytes a letter.
+        if n <= 3 * maxLength && !Self.isASCII(name) {
+            for i in entries.indices where entries[i].name == name { return entries[i].value }
+        }
+        return nil
+    }
+
+    private static func isASCII(_ s: String) -> Bool {
+        // OR of all bytes, which vectorizes: most words looked up and not found are chain names.
+        s.utf8.withContiguousStorageIfAvailable { b in b.reduce(0, |) < 0x80 } ?? s.utf8.allSatisfy { $0 < 0x80 }
     }
 }
 
@@ -27,7 +60,7 @@ enum Specs {
         "--source-port": "--sport", "--destination-port": "--dport",
     ]
 
-    static let matches: [String: ModuleSpec] = [
+    static let matches = NameTable<ModuleSpec>([
         "tcp": ModuleSpec([
             OptionSpec("--sport", invertible: true), OptionSpec("--dport", invertible: true),
             OptionSpec("--tcp-flags", 2, invertible: true), OptionSpec("--syn", 0, invertible: true),
@@ -91,9 +124,9 @@ enum Specs {
             OptionSpec("--vportctl", invertible: true),
         ]),
         "limit": ModuleSpec([OptionSpec("--limit"), OptionSpec("--limit-burst")]),
-    ]
+    ])
 
-    static let targets: [String: ModuleSpec] = [
+    static let targets = NameTable<ModuleSpec>([
         "ACCEPT": ModuleSpec([]), "DROP": ModuleSpec([]), "RETURN": ModuleSpec([]),
         "REJECT": ModuleSpec([OptionSpec("--reject-with")]),
         "DNAT": ModuleSpec([OptionSpec("--to-destination"), OptionSpec("--random", 0), OptionSpec("--persistent", 0)]),
@@ -123,5 +156,5 @@ enum Specs {
             OptionSpec("--notrack", 0), OptionSpec("--zone"), OptionSpec("--zone-orig"), OptionSpec("--zone-reply"),
             OptionSpec("--helper"), OptionSpec("--ctevents"), OptionSpec("--expevents"), OptionSpec("--timeout"),
         ]),
-    ]
+    ])
 }

@@ -15,42 +15,82 @@ struct RuleParser {
     /// Gives each `statistic --mode nth` rule its own counter key.
     var nthCounter = 0
 
-    /// An option's arguments: a window on the rule's words, so collecting them allocates nothing.
+    /// An option's arguments: a window on the rule's words, which outlive it (options live only
+    /// while `parse` runs), so collecting and copying them costs no reference counting.
     struct Args {
-        let words: [RuleWord]
+        let words: UnsafePointer<RuleWord>
         let start: Int
         let count: Int
         subscript(i: Int) -> String { words[start + i].text }
         var isEmpty: Bool { count == 0 }
     }
 
-    typealias Option = (name: String, negated: Bool, args: Args, word: String)
+    /// One option as written: its canonical name, `!`, its arguments, and its own word.
+    struct Option {
+        let name: String  // from the static spec tables
+        let negated: Bool
+        let args: Args
+        let wordIndex: Int
+        var word: String { args.words[wordIndex].text }
+    }
 
     private struct Use {
         let module: String
         let spec: ModuleSpec
-        var options: [Option] = []
+    }
+
+    // Scratch kept between rules, so that a rule's options cost no allocation. `options` holds
+    // every module's options grouped by module (in `uses` order), each group in written order;
+    // `optionUse` is the module of each.
+    private var uses: [Use] = []
+    private var options: [Option] = []
+    private var optionUse: [Int] = []
+    private var targetOptions: [Option] = []
+    private var header: [Match] = []
+
+    /// Adds an option to module `u`, after the options of modules up to `u`.
+    private mutating func addOption(_ o: Option, to u: Int) {
+        if optionUse.last.map({ $0 <= u }) ?? true {
+            options.append(o); optionUse.append(u)
+            return
+        }
+        let at = optionUse.firstIndex { $0 > u }!
+        options.insert(o, at: at); optionUse.insert(u, at: at)
     }
 
     mutating func parse(_ words: [RuleWord]) throws(RuleError) -> (matches: [Match], target: Target?, jumpChain: String?) {
-        var header: [Match] = []
-        var uses: [Use] = []
+        try words.withUnsafeBufferPointer { (buffer) throws(RuleError) in try parse(buffer) }
+    }
+
+    private mutating func parse(
+        _ words: UnsafeBufferPointer<RuleWord>
+    ) throws(RuleError) -> (matches: [Match], target: Target?, jumpChain: String?) {
+        defer {
+            // Emptied on the way out (thrown or not), so they are empty on the way in; the
+            // options point into this rule's words. Most stay empty: skip the call then.
+            if !uses.isEmpty { uses.removeAll(keepingCapacity: true) }
+            if !options.isEmpty { options.removeAll(keepingCapacity: true); optionUse.removeAll(keepingCapacity: true) }
+            if !targetOptions.isEmpty { targetOptions.removeAll(keepingCapacity: true) }
+            if !header.isEmpty { header.removeAll(keepingCapacity: true) }
+        }
         var targetName: String?
         var targetIsGoto = false
-        var targetOptions: [Option] = []
         var proto: IPProtocol?? = nil  // .some(nil) is `all`
         var negate = false
         var i = 0
 
+        // "!" is one byte in any spelling: test the length before comparing.
+        func isBang(_ s: String) -> Bool { s.utf8.count == 1 && s == "!" }
+
         func arg(_ n: Int = 1) throws(RuleError) -> Args {
-            if n == 0 { return Args(words: words, start: i + 1, count: 0) }
+            if n == 0 { return Args(words: words.baseAddress!, start: i + 1, count: 0) }
             guard i + n < words.count else {
                 throw RuleError(word: words[i].text, reason: "option needs \(n == 1 ? "an argument" : "\(n) arguments")")
             }
-            for k in (i + 1)...(i + n) where words[k].text == "!" {
+            for k in (i + 1)...(i + n) where isBang(words[k].text) {
                 throw RuleError(word: "!", reason: "intrapositioned negation ('--option ! value') is not supported; write '! --option value'")
             }
-            return Args(words: words, start: i + 1, count: n)
+            return Args(words: words.baseAddress!, start: i + 1, count: n)
         }
 
         var headerSeen: UInt16 = 0
@@ -62,16 +102,21 @@ struct RuleParser {
         var targetSpec: ModuleSpec?
         while i < words.count {
             let w = words[i].text
-            if w == "!" {
+            if isBang(w) {
                 if negate { throw RuleError(word: w, reason: "'!' twice") }
                 negate = true; i += 1; continue
             }
-            switch Self.genericOption(w) {
-            case "-s", "-d":
+            let generic = Self.genericOption(w)
+            switch generic {
+            case UInt8(ascii: "s"), UInt8(ascii: "d"):
                 let a = try arg()[0]
-                let isSource = Self.genericOption(w) == "-s"
+                let isSource = generic == UInt8(ascii: "s")
                 try once(isSource ? "-s" : "-d", w)
-                if let (value, mask) = Self.nonPrefixMask(a) {
+                if let (address, length) = Self.fastIPv4(a) {
+                    // What prefixes(a) gives for a.b.c.d[/n]; such a word has no dotted mask.
+                    let prefixes = [Prefix(containing: .v4(address), length: length ?? 32)]
+                    header.append(isSource ? .source(prefixes, negated: negate) : .destination(prefixes, negated: negate))
+                } else if let (value, mask) = Self.nonPrefixMask(a) {
                     header.append(isSource ? .sourceMasked(value: value, mask: mask, negated: negate)
                                            : .destinationMasked(value: value, mask: mask, negated: negate))
                 } else {
@@ -79,7 +124,7 @@ struct RuleParser {
                     header.append(isSource ? .source(prefixes, negated: negate) : .destination(prefixes, negated: negate))
                 }
                 i += 2
-            case "-p":
+            case UInt8(ascii: "p"):
                 let a = try arg()[0]
                 try once("-p", w)
                 if a == "all" || a == "0" {
@@ -94,8 +139,8 @@ struct RuleParser {
                 }
                 if negate, case .some(.some) = proto { proto = .some(nil) }
                 i += 2
-            case "-i", "-o":
-                let isIn = Self.genericOption(w) == "-i"
+            case UInt8(ascii: "i"), UInt8(ascii: "o"):
+                let isIn = generic == UInt8(ascii: "i")
                 let a = try arg()[0]
                 try once(isIn ? "-i" : "-o", w)
                 guard !a.isEmpty, a.utf8.count < 16 else { throw RuleError(word: a, reason: "bad interface name") }
@@ -103,44 +148,42 @@ struct RuleParser {
                               ? .inInterface(InterfacePattern(a), negated: negate)
                               : .outInterface(InterfacePattern(a), negated: negate))
                 i += 2
-            case "-f":
+            case UInt8(ascii: "f"):
                 header.append(.fragment(negated: negate)); i += 1
-            case "-m":
+            case UInt8(ascii: "m"):
                 if negate { throw RuleError(word: w, reason: "'!' cannot precede -m") }
                 let name = try arg()[0]
                 guard let spec = Specs.matches[name] else { throw RuleError(word: name, reason: "unknown match module") }
                 uses.append(Use(module: name, spec: spec)); i += 2
-            case "-j", "-g":
+            case UInt8(ascii: "j"), UInt8(ascii: "g"):
                 if negate { throw RuleError(word: w, reason: "'!' cannot precede a target") }
                 if targetName != nil { throw RuleError(word: w, reason: "more than one target") }
                 let name = try arg()[0]
                 guard !name.isEmpty else { throw RuleError(word: name, reason: "empty target") }
                 targetName = name
-                targetIsGoto = Self.genericOption(w) == "-g"
+                targetIsGoto = generic == UInt8(ascii: "g")
                 targetSpec = Specs.targets[name]
-                if targetIsGoto && Specs.targets[name] != nil {
+                if targetIsGoto && targetSpec != nil {
                     throw RuleError(word: name, reason: "goto needs a user chain")
                 }
                 i += 2
-            case "-c":
+            case UInt8(ascii: "c"):
                 _ = try arg(2); i += 3
             default:
-                guard w.hasPrefix("--") else { throw RuleError(word: w, reason: "unexpected word") }
+                guard Self.isLongOption(w) else { throw RuleError(word: w, reason: "unexpected word") }
                 if let spec = targetSpec?.options[w] {
                     if negate && !spec.invertible { throw RuleError(word: w, reason: "'!' not allowed here") }
-                    targetOptions.append((spec.name, negate, try arg(spec.arity), w))
+                    targetOptions.append(Option(name: spec.name, negated: negate, args: try arg(spec.arity), wordIndex: i))
                     i += 1 + spec.arity
-                } else if let u = uses.lastIndex(where: { $0.spec.options[w] != nil }) {
-                    let spec = uses[u].spec.options[w]!
+                } else if let (u, spec) = lastUse(taking: w) {
                     if negate && !spec.invertible { throw RuleError(word: w, reason: "'!' not allowed before \(w)") }
-                    uses[u].options.append((spec.name, negate, try arg(spec.arity), w))
+                    addOption(Option(name: spec.name, negated: negate, args: try arg(spec.arity), wordIndex: i), to: u)
                     i += 1 + spec.arity
                 } else if case .some(.some(let p)) = proto, let module = Specs.matches[p == .icmpv6 ? "icmp6" : p.name],
                           let spec = module.options[w] {
-                    var use = Use(module: p == .icmpv6 ? "icmp6" : p.name, spec: module)
+                    uses.append(Use(module: p == .icmpv6 ? "icmp6" : p.name, spec: module))
                     if negate && !spec.invertible { throw RuleError(word: w, reason: "'!' not allowed before \(w)") }
-                    use.options.append((spec.name, negate, try arg(spec.arity), w))
-                    uses.append(use)
+                    addOption(Option(name: spec.name, negated: negate, args: try arg(spec.arity), wordIndex: i), to: uses.count - 1)
                     i += 1 + spec.arity
                 } else {
                     throw RuleError(word: w, reason: "unknown option")
@@ -150,16 +193,27 @@ struct RuleParser {
         }
         if negate { throw RuleError(word: "!", reason: "'!' at the end of the rule") }
 
-        var matches = header
-        matches.reserveCapacity(header.count + uses.count * 2)
-        for use in uses {
-            try build(use.module, use.options, proto: proto ?? nil, into: &matches)
+        // The IP header conditions first (ip_packet_match), then the modules' matches. Sized
+        // for the most the modules can add (one match per option, or one for a module without
+        // options): the array stays with the rule, so it is not over-allocated.
+        var bound = header.count + options.count + uses.count
+        var previous = -1
+        for u in optionUse where u != previous { bound -= 1; previous = u }  // grouped by module
+        var matches: [Match] = []
+        matches.reserveCapacity(bound)
+        matches.append(contentsOf: header)
+        var next = 0  // the first option of module u
+        for u in uses.indices {
+            var end = next
+            while end < optionUse.count && optionUse[end] == u { end += 1 }
+            try build(uses[u].module, options[next..<end], proto: proto ?? nil, into: &matches)
+            next = end
         }
         var target: Target?
         var jumpChain: String?
         if let t = targetName {
-            if Specs.targets[t] != nil {
-                target = try buildTarget(t, targetOptions, proto: proto ?? nil)
+            if targetSpec != nil {
+                target = try buildTarget(t, targetOptions[...], proto: proto ?? nil)
             } else {
                 target = targetIsGoto ? .goto(t) : .jump(t)
                 jumpChain = t
@@ -168,28 +222,54 @@ struct RuleParser {
         return (matches, target, jumpChain)
     }
 
-    /// The generic option a word names, as its short form (`--destination` → `-d`), or nil for
-    /// a match or target option. Compares lengths before text: most words are module options.
-    static func genericOption(_ w: String) -> String? {
+    /// The most recently loaded module that takes option `w`, and the option.
+    private func lastUse(taking w: String) -> (Int, OptionSpec)? {
+        var u = uses.count
+        while u > 0 {
+            u -= 1
+            if let spec = uses[u].spec.options[w] { return (u, spec) }
+        }
+        return nil
+    }
+
+    /// The generic option a word names, as the letter of its short form (`--destination` →
+    /// `d`), or nil for a match or target option. Compares lengths and bytes, not Strings:
+    /// every word of every rule comes here.
+    static func genericOption(_ w: String) -> UInt8? {
         let u = w.utf8
-        guard u.count >= 2, u.first == 45 else { return nil }
-        if u.count == 2 {
-            switch w {
-            case "-s", "-d", "-p", "-i", "-o", "-f", "-m", "-j", "-g", "-c": return w
-            default: return nil
+        let n = u.count
+        guard n >= 2, n <= 15, u.first == 45 else { return nil }
+        if n == 2 {
+            let c = u[u.index(after: u.startIndex)]
+            switch c {
+            case UInt8(ascii: "s"), UInt8(ascii: "d"), UInt8(ascii: "p"), UInt8(ascii: "i"), UInt8(ascii: "o"),
+                 UInt8(ascii: "f"), UInt8(ascii: "m"), UInt8(ascii: "j"), UInt8(ascii: "g"), UInt8(ascii: "c"):
+                return c
+            default:
+                return nil
             }
         }
-        switch u.count {
-        case 5: return w == "--src" ? "-s" : w == "--dst" ? "-d" : nil
-        case 6: return w == "--jump" ? "-j" : w == "--goto" ? "-g" : nil
-        case 7: return w == "--match" ? "-m" : nil
-        case 8: return w == "--source" ? "-s" : nil
-        case 10: return w == "--protocol" ? "-p" : w == "--fragment" ? "-f" : nil
-        case 13: return w == "--destination" ? "-d" : nil
-        case 14: return w == "--in-interface" ? "-i" : w == "--set-counters" ? "-c" : nil
-        case 15: return w == "--out-interface" ? "-o" : nil
+        // Longer generic options are all `--` and ASCII; `w` is a small string here.
+        switch n {
+        case 5: return w == "--src" ? UInt8(ascii: "s") : w == "--dst" ? UInt8(ascii: "d") : nil
+        case 6: return w == "--jump" ? UInt8(ascii: "j") : w == "--goto" ? UInt8(ascii: "g") : nil
+        case 7: return w == "--match" ? UInt8(ascii: "m") : nil
+        case 8: return w == "--source" ? UInt8(ascii: "s") : nil
+        case 10: return w == "--protocol" ? UInt8(ascii: "p") : w == "--fragment" ? UInt8(ascii: "f") : nil
+        case 13: return w == "--destination" ? UInt8(ascii: "d") : nil
+        case 14: return w == "--in-interface" ? UInt8(ascii: "i") : w == "--set-counters" ? UInt8(ascii: "c") : nil
+        case 15: return w == "--out-interface" ? UInt8(ascii: "o") : nil
         default: return nil
         }
+    }
+
+    /// `w.hasPrefix("--")`, on bytes when the third byte is ASCII (then "--" are two whole
+    /// Characters).
+    static func isLongOption(_ w: String) -> Bool {
+        var it = w.utf8.makeIterator()
+        guard it.next() == 45, it.next() == 45 else { return false }
+        guard let third = it.next(), third >= 0x80 else { return true }
+        return w.hasPrefix("--")
     }
 
     // MARK: values
@@ -229,10 +309,15 @@ struct RuleParser {
     /// `a.b.c.d` or `a.b.c.d/n` read straight from the bytes: the common case, many times
     /// faster than the general parser. nil sends anything else to the general parser.
     static func fastIPv4(_ s: String) -> (IPv4Address, Int?)? {
+        // On the bytes in place: iterating the String's UTF8View costs more than the checks.
+        s.utf8.withContiguousStorageIfAvailable(fastIPv4) ?? fastIPv4(Array(s.utf8))
+    }
+
+    private static func fastIPv4(_ bytes: some Sequence<UInt8>) -> (IPv4Address, Int?)? {
         var value: UInt32 = 0, field: UInt32 = 0, digits = 0, dots = 0
         var length: Int? = nil
         var inLength = false
-        for b in s.utf8 {
+        for b in bytes {
             if inLength {
                 guard b >= 48 && b <= 57 else { return nil }
                 length = (length ?? 0) * 10 + Int(b - 48)
@@ -335,13 +420,13 @@ struct RuleParser {
     // MARK: modules
 
     private mutating func build(
-        _ module: String, _ opts: [Option], proto: IPProtocol?, into out: inout [Match]
+        _ module: String, _ opts: ArraySlice<Option>, proto: IPProtocol?, into out: inout [Match]
     ) throws(RuleError) {
         func one(_ name: String) -> (negated: Bool, args: Args)? {
             opts.last(where: { $0.name == name }).map { ($0.negated, $0.args) }
         }
-        for (idx, o) in opts.enumerated() where opts[..<idx].contains(where: { $0.name == o.name }) {
-            throw RuleError(word: o.word, reason: "option given twice")
+        for idx in opts.indices where opts[..<idx].contains(where: { $0.name == opts[idx].name }) {
+            throw RuleError(word: opts[idx].word, reason: "option given twice")
         }
         switch module {
         case "tcp", "udp", "sctp":
@@ -433,7 +518,7 @@ struct RuleParser {
                 if one("--every") != nil || one("--packet") != nil {
                     throw RuleError(word: "--every", reason: "--every and --packet need --mode nth")
                 }
-                guard let o = one("--probability"), let p = Double(o.args[0]), p >= 0, p <= 1 else {
+                guard let o = one("--probability"), let p = Self.decimal(o.args[0]), p >= 0, p <= 1 else {
                     throw RuleError(word: one("--probability")?.args[0] ?? module, reason: "--probability must be 0..1")
                 }
                 // libxt_statistic.c: probability = lround(0x80000000 * prob)
@@ -575,6 +660,27 @@ struct RuleParser {
         }
     }
 
+    /// `Double(s)`, read directly when `s` is digits with at most one `.` and at most 15 digits
+    /// (kube-proxy's `0.50000000000`): the digits then make an exact integer below 2^53 and the
+    /// power of ten is exact, so one division rounds correctly, as strtod does.
+    static func decimal(_ s: String) -> Double? {
+        var mantissa: UInt64 = 0, digits = 0, fraction = 0, dot = false
+        for b in s.utf8 {
+            if b == 46 {
+                if dot { return Double(s) }
+                dot = true
+                continue
+            }
+            guard b >= 48 && b <= 57, digits < 15 else { return Double(s) }
+            mantissa = mantissa * 10 + UInt64(b - 48)
+            digits += 1
+            if dot { fraction += 1 }
+        }
+        guard digits > 0 else { return Double(s) }
+        let powers: [Double] = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15]
+        return Double(mantissa) / powers[fraction]
+    }
+
     static func tcpFlags(_ s: String) throws(RuleError) -> UInt8 {
         let names: [String: UInt8] = ["FIN": 0x01, "SYN": 0x02, "RST": 0x04, "PSH": 0x08, "ACK": 0x10, "URG": 0x20,
                                       "ALL": 0x3F, "NONE": 0]
@@ -589,7 +695,7 @@ struct RuleParser {
     // MARK: targets
 
     private func buildTarget(
-        _ name: String, _ opts: [Option], proto: IPProtocol?
+        _ name: String, _ opts: ArraySlice<Option>, proto: IPProtocol?
     ) throws(RuleError) -> Target {
         func one(_ n: String) -> Args? { opts.last(where: { $0.name == n })?.args }
         func has(_ n: String) -> Bool { opts.contains { $0.name == n } }

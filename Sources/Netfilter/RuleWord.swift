@@ -42,16 +42,75 @@ enum Tokenizer {
     /// Returns the words, or the column of an unterminated quote.
     static func words(_ line: Substring) -> Result<[RuleWord], TokenizeError> {
         var line = line
-        if let r = line.utf8.withContiguousStorageIfAvailable({ scan($0) }) { return r }
         line.makeContiguousUTF8()
-        return line.utf8.withContiguousStorageIfAvailable({ scan($0) }) ?? .failure(TokenizeError(column: 0))
+        let scratch = Scratch()
+        return line.utf8.withContiguousStorageIfAvailable { bytes in
+            Result { () throws(TokenizeError) in try scan(bytes, scratch) }
+        } ?? .failure(TokenizeError(column: 0))
     }
 
-    private static func isBlank(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 }
+    /// The same, on a line's bytes, collecting in `scratch` (one for many lines).
+    static func words(_ bytes: UnsafeBufferPointer<UInt8>, _ scratch: Scratch) throws(TokenizeError) -> [RuleWord] {
+        try scan(bytes, scratch)
+    }
 
-    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<[RuleWord], TokenizeError> {
-        var words: [RuleWord] = []
-        words.reserveCapacity(24)
+    static func isBlank(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 }
+
+    /// Where a line's words are collected before they move, without retain or release, into an
+    /// array of exactly their number: the array stays with the rule, so spare room in it would
+    /// cost memory (and page faults) for every rule. Empty between lines.
+    final class Scratch {
+        fileprivate var base: UnsafeMutablePointer<RuleWord>
+        fileprivate var capacity: Int
+        fileprivate var count = 0
+
+        init() {
+            capacity = 32
+            base = .allocate(capacity: capacity)
+        }
+
+        deinit {
+            base.deinitialize(count: count)
+            base.deallocate()
+        }
+
+        @inline(__always)
+        fileprivate func append(_ w: RuleWord) {
+            if count == capacity { grow() }
+            (base + count).initialize(to: w)
+            count += 1
+        }
+
+        @inline(never)
+        private func grow() {
+            let bigger = UnsafeMutablePointer<RuleWord>.allocate(capacity: capacity * 2)
+            bigger.moveInitialize(from: base, count: count)
+            base.deallocate()
+            base = bigger
+            capacity *= 2
+        }
+
+        /// The words collected, moved out; the scratch is empty again.
+        fileprivate func take() -> [RuleWord] {
+            let n = count
+            count = 0
+            if n == 0 { return [] }
+            // Moved one by one into reserved room (Array(unsafeUninitializedCapacity:) would
+            // not be specialized here and looks up the array type's metadata on every call).
+            var words: [RuleWord] = []
+            words.reserveCapacity(n)
+            for i in 0..<n { words.append((base + i).move()) }
+            return words
+        }
+
+        fileprivate func clear() {
+            base.deinitialize(count: count)
+            count = 0
+        }
+    }
+
+    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>, _ words: Scratch) throws(TokenizeError) -> [RuleWord] {
+        words.clear()
         var i = 0
         let n = bytes.count
         while i < n {
@@ -82,11 +141,14 @@ enum Tokenizer {
                 if isBlank(c) { break }
                 text.append(c); i += 1
             }
-            if quoteOpen { return .failure(TokenizeError(column: start + 1)) }
+            if quoteOpen {
+                words.clear()
+                throw TokenizeError(column: start + 1)
+            }
             words.append(RuleWord(String(decoding: text, as: UTF8.self),
                                   spelling: String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)))
         }
-        return .success(words)
+        return words.take()
     }
 
     struct TokenizeError: Error { let column: Int }

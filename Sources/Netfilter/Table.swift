@@ -12,6 +12,24 @@ public enum TableName: String, Hashable, Sendable, CaseIterable, Codable {
         case .filter, .security: [.input, .forward, .output]
         }
     }
+
+    /// Whether `name` is one of `builtinChains`, without building that array: parsing asks
+    /// this for every chain line.
+    func hasBuiltinChain(_ name: String) -> Bool {
+        // The longest built-in name is POSTROUTING; ASCII names have no other spelling.
+        guard name.utf8.count <= 11, let hook = Hook(rawValue: name) else { return false }
+        return hasBuiltin(hook)
+    }
+
+    /// Whether the table has the hook's built-in chain (the same sets as `builtinChains`).
+    func hasBuiltin(_ hook: Hook) -> Bool {
+        switch self {
+        case .raw: hook == .prerouting || hook == .output
+        case .mangle: true
+        case .nat: hook != .forward
+        case .filter, .security: hook == .input || hook == .forward || hook == .output
+        }
+    }
 }
 
 /// A netfilter hook. The raw value is the built-in chain's name.
@@ -73,10 +91,20 @@ public struct Table: Hashable, Sendable {
     /// Returns the chain's index, creating an empty chain when it does not exist yet.
     @discardableResult
     public mutating func ensureChain(_ name: String, policy: Policy? = nil) -> Int {
-        if let i = index[name] { return i }
-        chains.append(Chain(name: name, policy: policy))
-        index[name] = chains.count - 1
-        return chains.count - 1
+        // One hash for both the lookup and the insertion: the default is stored when missing.
+        let next = chains.count
+        let i = Self.value(&index[name, default: next])
+        if i == next { chains.append(Chain(name: name, policy: policy)) }
+        return i
+    }
+
+    private static func value(_ v: inout Int) -> Int { v }
+
+    /// Room for `n` more chains: parsing counts a table's chain lines before adding them, which
+    /// spares the name index its rehashing as it grows.
+    mutating func reserveChains(_ n: Int) {
+        chains.reserveCapacity(chains.count + n)
+        index.reserveCapacity(index.count + n)
     }
 
     /// Removes a chain (`-X`). Indices of later chains shift.
