@@ -40,9 +40,11 @@ final class KernelLab {
         for port in [8080, 8081] { try addServer(port: port) }
     }
 
-    /// A TCP server in the server namespace that accepts and closes; it lives at most 60 s.
-    func addServer(port: Int, ipv6: Bool = false) throws {
-        servers.append(try Self.spawn(["ip", "netns", "exec", server, "python3", "-c", """
+    /// A TCP server in the server namespace (or `namespace`) that accepts and closes; it lives
+    /// at most 60 s.
+    func addServer(port: Int, ipv6: Bool = false, in namespace: String? = nil) throws {
+        let namespace = namespace ?? server
+        servers.append(try Self.spawn(["ip", "netns", "exec", namespace, "python3", "-c", """
         import socket
         s=socket.socket(socket.AF_INET6 if \(ipv6 ? "True" : "False") else socket.AF_INET); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("::" if \(ipv6 ? "True" : "False") else "0.0.0.0", \(port))); s.listen(64); s.settimeout(60)
         try:
@@ -54,7 +56,7 @@ final class KernelLab {
         // Wait (at most 5 s) until it listens, so a loaded machine does not turn a probe into a
         // refused connection.
         for _ in 0..<100 {
-            if let out = try? Self.sh("ip netns exec \(server) ss -Hltn sport = :\(port)"), !out.isEmpty { return }
+            if let out = try? Self.sh("ip netns exec \(namespace) ss -Hltn sport = :\(port)"), !out.isEmpty { return }
             Thread.sleep(forTimeInterval: 0.05)
         }
     }
