@@ -30,6 +30,7 @@ bench: release
 	KDP_BENCH=1 scripts/install-deps.sh
 	scripts/bench-cluster.sh $(KDP_RELEASE)
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress --scale
+	$(KDP_RELEASE) bench --services 20000 -o text
 
 clean:
 	rm -rf .build Benchmarks/.build

@@ -21,6 +21,17 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(
+            name: "NetfilterBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Cluster", package: "kdp"),
+                .product(name: "KubeProxy", package: "kdp"),
+                .product(name: "Netfilter", package: "kdp"),
+            ],
+            path: "Benchmarks/NetfilterBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
             name: "IPVSBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
