@@ -41,7 +41,7 @@ public struct IPVSDirector: IPVSHook {
 
     private func tableIndex(_ family: IPFamily) -> Int? { families.firstIndex { $0.contains(family) } }
 
-    public mutating func request(_ p: Packet) -> IPVSDecision {
+    public mutating func request(_ p: Packet, explain: Bool) -> IPVSDecision {
         // ip_vs_in_hook: only protocols IPVS balances (ICMP to a VIP goes to the local stack).
         guard p.proto == .tcp || p.proto == .udp || p.proto == .sctp, let ti = tableIndex(p.destination.family) else {
             return .pass(note: nil)
@@ -57,9 +57,9 @@ public struct IPVSDirector: IPVSHook {
         let before = table.services[0]
         let input = ScheduleInput(sourceFold: KernelHash.fold(p.source), sourcePort: p.sourcePort,
                                   destinationFold: KernelHash.fold(p.destination))
-        let why = before.explainScheduling(input, hash: table.hashVariant)
+        let why = explain ? before.explainScheduling(input, hash: table.hashVariant) : ""
         let verdict = table.input(ip)
-        let service = describe(before)
+        let service = explain ? describe(before) : ""
         switch verdict {
         case .passed:
             return .pass(note: "\(service): a TCP packet that is not a SYN and has no IPVS connection is not scheduled; it goes to the local stack")
@@ -69,6 +69,7 @@ public struct IPVSDirector: IPVSHook {
             return .noDestination(explanation: [service, "scheduler: \(why)"])
         case .forwarded(let ci, let scheduled):
             let e = table.entries[Int(ci)]
+            guard explain else { return .forward(to: e.destinationAddress, port: e.destinationPort, explanation: []) }
             let real = e.destinationAddress.joined(port: e.destinationPort)
             var lines = [service]
             if scheduled {
@@ -88,7 +89,7 @@ public struct IPVSDirector: IPVSHook {
         }
     }
 
-    public mutating func reply(_ p: Packet) -> IPVSReply? {
+    public mutating func reply(_ p: Packet, explain: Bool) -> IPVSReply? {
         guard p.proto == .tcp || p.proto == .udp || p.proto == .sctp else { return nil }
         // ip_vs_conn_out_get over every service's connections (a trace touches a few).
         for (ref, var table) in touched {
@@ -98,12 +99,13 @@ public struct IPVSDirector: IPVSHook {
             let masq = table.output(connection: ci, flags: TCPFlags(rawValue: p.tcpFlags), length: 60)
             touched[ref] = table
             guard masq else { return nil }
-            return reply(p, table.entries[Int(ci)])
+            return reply(p, table.entries[Int(ci)], explain: explain)
         }
         return nil
     }
 
-    private func reply(_ p: Packet, _ e: ConnectionEntry) -> IPVSReply {
+    private func reply(_ p: Packet, _ e: ConnectionEntry, explain: Bool) -> IPVSReply {
+        guard explain else { return IPVSReply(source: e.key.virtual, sourcePort: e.key.virtualPort, explanation: "") }
         let virtual = e.key.virtual.joined(port: e.key.virtualPort)
         return IPVSReply(source: e.key.virtual, sourcePort: e.key.virtualPort,
                          explanation: "reply on IPVS connection \(e.key.client.joined(port: e.key.clientPort)) → \(virtual) → \(p.source.joined(port: p.sourcePort)): source \(p.source.joined(port: p.sourcePort)) → \(virtual) (\(stateName(e)))")

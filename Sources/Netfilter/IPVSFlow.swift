@@ -4,7 +4,7 @@ extension Tracer {
     /// ip_vs_in_hook at LOCAL_IN (ip_vs_remote_request4) or LOCAL_OUT (ip_vs_local_request4).
     func ipvsRequest(_ hook: Hook, _ s: inout PathState) {
         guard !s.ipvsHandled, var ipvs = s.host.ipvs else { return }
-        let decision = ipvs.request(s.packet)
+        let decision = ipvs.request(s.packet, explain: s.recordSteps)
         s.host.ipvs = ipvs
         switch decision {
         case .pass(let note):
@@ -27,7 +27,7 @@ extension Tracer {
     /// then either continue (a local real server: NF_ACCEPT) or send the packet on through
     /// LOCAL_OUT and POSTROUTING (ip_vs_nat_send_or_cont: NF_HOOK(LOCAL_OUT), NF_STOLEN).
     private func ipvsForward(to: IPAddress, port: UInt16, _ hook: Hook, _ s: inout PathState) {
-        let virtual = s.packet.destination.joined(port: s.packet.destinationPort)
+        let (virtualAddress, virtualPort) = (s.packet.destination, s.packet.destinationPort)
         s.packet.destination = to
         if s.packet.proto.hasPorts { s.packet.destinationPort = port }
         s.ipvsHandled = true
@@ -45,14 +45,14 @@ extension Tracer {
                 s.packet.outInterface = "lo"
                 s.originalDestination = to
             }
-            s.step(hook, "ipvs", "masq: destination \(virtual) → \(real), a local address: the packet continues through \(hook.rawValue)")
+            s.step(hook, "ipvs", "masq: destination \(virtualAddress.joined(port: virtualPort)) → \(real), a local address: the packet continues through \(hook.rawValue)")
             return
         }
         guard let r = s.host.route(to: to) else { return drop(&s, "IPVS: no route to real server \(to)") }
         s.packet.outInterface = r.device
         s.packet.inInterface = nil
         s.originalDestination = to
-        s.step(hook, "ipvs", "masq: destination \(virtual) → \(real); sent out \(r.device) through OUTPUT and POSTROUTING")
+        s.step(hook, "ipvs", "masq: destination \(virtualAddress.joined(port: virtualPort)) → \(real); sent out \(r.device) through OUTPUT and POSTROUTING")
         s.program = [.table(.output, .raw), .table(.output, .mangle), .nat(.output), .table(.output, .filter),
                      .table(.output, .security), .table(.postrouting, .mangle), .nat(.postrouting), .confirm, .transmit]
         s.pc = 0
@@ -61,7 +61,7 @@ extension Tracer {
     /// ip_vs_out_hook (ip_vs_reply4 at LOCAL_IN and FORWARD, ip_vs_local_reply4 at LOCAL_OUT):
     /// a real server's packet of a Masq connection leaves with the virtual address as source.
     func ipvsReply(_ hook: Hook, _ s: inout PathState) {
-        guard !s.ipvsHandled, var ipvs = s.host.ipvs, let reply = ipvs.reply(s.packet) else { return }
+        guard !s.ipvsHandled, var ipvs = s.host.ipvs, let reply = ipvs.reply(s.packet, explain: s.recordSteps) else { return }
         s.host.ipvs = ipvs
         s.packet.source = reply.source
         if s.packet.proto.hasPorts { s.packet.sourcePort = reply.sourcePort }

@@ -11,11 +11,12 @@ import Wire
 /// traced path carries its own copy in `Host.ipvs`, as it carries conntrack.
 public protocol IPVSHook: Sendable {
     /// ip_vs_in_hook: a packet that may be for a virtual service or belong to one of its
-    /// connections. Looks the connection up, or schedules a new one.
-    mutating func request(_ packet: Packet) -> IPVSDecision
+    /// connections. Looks the connection up, or schedules a new one. Without `explain` (bulk
+    /// tracing that records no steps) the explanations may be left empty.
+    mutating func request(_ packet: Packet, explain: Bool) -> IPVSDecision
     /// ip_vs_out_hook: a real server's packet of a known NAT (Masq) connection gets the virtual
     /// address and port back as its source; nil when the packet is not one.
-    mutating func reply(_ packet: Packet) -> IPVSReply?
+    mutating func reply(_ packet: Packet, explain: Bool) -> IPVSReply?
     /// The virtual addresses (on a kube-proxy node, bound to the `kube-ipvs0` dummy interface).
     var virtualAddresses: [IPAddress] { get }
 }

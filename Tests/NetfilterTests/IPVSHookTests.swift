@@ -12,14 +12,14 @@ struct OneServiceIPVS: IPVSHook {
     var requests = 0
     var noServer = false
 
-    mutating func request(_ p: Packet) -> IPVSDecision {
+    mutating func request(_ p: Packet, explain: Bool) -> IPVSDecision {
         guard p.destination == virtual, p.destinationPort == virtualPort else { return .pass(note: nil) }
         requests += 1
         if noServer { return .noDestination(explanation: ["virtual service without servers"]) }
         return .forward(to: real, port: realPort, explanation: ["scheduled"])
     }
 
-    mutating func reply(_ p: Packet) -> IPVSReply? {
+    mutating func reply(_ p: Packet, explain: Bool) -> IPVSReply? {
         guard p.source == real, p.sourcePort == realPort else { return nil }
         return IPVSReply(source: virtual, sourcePort: virtualPort, explanation: "un-NATed by IPVS")
     }
