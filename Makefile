@@ -3,7 +3,7 @@ SWIFT ?= swift
 KDP_DEBUG := .build/debug/kdp
 KDP_RELEASE := .build/release/kdp
 
-.PHONY: all deps build release demo test bench clean
+.PHONY: all deps build release demo test bench golden clean
 
 all: build
 
@@ -31,6 +31,10 @@ bench: release
 	scripts/bench-cluster.sh $(KDP_RELEASE)
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress --scale
 	$(KDP_RELEASE) bench --services 20000 -o text
+
+# Rewrites Tests/KdpTests/Golden/expected from this build: only for a deliberate behaviour change.
+golden: build
+	scripts/golden.sh $(KDP_DEBUG)
 
 clean:
 	rm -rf .build Benchmarks/.build

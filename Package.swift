@@ -49,6 +49,6 @@ let package = Package(
         .testTarget(name: "IPVSTests", dependencies: ["IPVS", "Wire"]),
         .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire", "Netfilter", "IPVS"], exclude: ["Fixtures"]),
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "KubeProxy", "Netfilter", "Cluster", "Wire"]),
-        .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire"]),
+        .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire"], exclude: ["Golden"]),
     ]
 )
