@@ -41,16 +41,21 @@ public struct Cluster: Sendable {
         return Cluster(settings: settings, nodes: nodes, pods: pods, services: services, endpointSlices: endpointSlices, notes: notes)
     }
 
+    /// - Complexity: O(1), through the name index.
     public func node(named name: String) -> Node? { nodeIndex[name].map { nodes[$0] } }
 
+    /// - Complexity: O(1) hash lookup (plus building the `NS/NAME` key).
     public func service(namespace: String, name: String) -> Service? {
         serviceIndex["\(namespace)/\(name)"].map { services[$0] }
     }
 
+    /// - Complexity: O(*n*) in the number of pods: a scan. Callers look pods up once per command,
+    ///   never per packet.
     public func pod(namespace: String, name: String) -> Pod? {
         pods.first { $0.namespace == namespace && $0.name == name }
     }
 
+    /// - Complexity: O(*n*) in the number of pods.
     public func pods(on node: String) -> [Pod] { pods.filter { $0.nodeName == node } }
 
     /// The EndpointSlices whose `kubernetes.io/service-name` names this Service.

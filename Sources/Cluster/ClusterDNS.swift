@@ -66,6 +66,9 @@ public struct ClusterDNS: Sendable {
     }
 
     /// Records for a fully qualified name (without the trailing dot); nil when it does not exist.
+    ///
+    /// - Complexity: O(1) to find a Service; headless names then scan its EndpointSlices, O(*e*)
+    ///   in its endpoints.
     public func lookup(fqdn: String) -> [DNSRecord]? {
         let suffix = "." + domain
         guard fqdn.hasSuffix(suffix) else { return nil }

@@ -62,6 +62,8 @@ public struct NodeNetwork: Sendable {
     public static func vxlanDevice(_ family: IPFamily) -> String { family == .ipv4 ? "flannel.1" : "flannel-v6.1" }
 
     /// The routing decision for `destination`: the most specific matching route.
+    ///
+    /// - Complexity: O(*r*) in the node's routes (a CNI table has one per node and a few more).
     public func lookup(_ destination: IPAddress) -> IPRoute? {
         routes.filter { $0.matches(destination) }.max { ($0.destination?.length ?? 0) < ($1.destination?.length ?? 0) }
     }

@@ -62,6 +62,8 @@ extension IPVSTable {
     /// ip_vs_conn_out_get: the live connection a real server's packet belongs to, found by
     /// (protocol, real server address and port, client address and port). Traces hold a handful
     /// of connections, so a scan stands in for the kernel's second hash.
+    ///
+    /// - Complexity: O(*n*) in the table's connection entries. Not for the batch path.
     public func replyConnection(protocol proto: IPProtocol, server: IPAddress, serverPort: UInt16,
                                 client: IPAddress, clientPort: UInt16) -> Int32? {
         let clientBits = client.bits

@@ -121,6 +121,9 @@ public struct Host: Sendable {
 
     /// The route to `destination`: the longest matching configured route, else the subnet of
     /// an interface address (the kernel's connected routes).
+    ///
+    /// - Complexity: O(*a* + *r*): a scan of the interface subnets and the routes, where the
+    ///   kernel walks its FIB trie. Hosts hold a CNI-sized table, tens of routes.
     public func route(to destination: IPAddress) -> (device: String, nextHop: IPAddress)? {
         var best: (Int, String, IPAddress)?
         for n in addresses.subnets where n.interface != "lo" && n.prefix.family == destination.family {

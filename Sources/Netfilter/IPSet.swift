@@ -70,6 +70,9 @@ public struct IPSet: Hashable, Sendable {
 
     /// Whether a packet matches with the given directions (`src,dst`...), as the `set` match
     /// asks ip_set_test. nil means "matched a nomatch element" (distinct for --return-nomatch).
+    ///
+    /// - Complexity: O(1) for single addresses (a hash lookup of the exact members), then O(*w*)
+    ///   over the wider members (nets, ranges, nomatch), most specific first.
     func test(_ packet: Packet, directions: [SetDirection]) -> Bool? {
         let dims = type.dimensions
         guard directions.count >= dims.count else { return false }  // kernel: dim mismatch is no match
