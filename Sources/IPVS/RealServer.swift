@@ -68,7 +68,8 @@ public struct RealServer: Sendable, Equatable {
     public internal(set) var lastWeight: Int32
     public internal(set) var upperThreshold: UInt32
     public internal(set) var lowerThreshold: UInt32
-    public internal(set) var activeConns: Int32 = 0
+    /// Settable package-wide so the benchmark can move the kernel-scan reference's picks.
+    public package(set) var activeConns: Int32 = 0
     public internal(set) var inactiveConns: Int32 = 0
     public internal(set) var persistConns: Int32 = 0
     /// `ntohl(addr)` (or the IPv6 fold), precomputed for the hashing schedulers.
