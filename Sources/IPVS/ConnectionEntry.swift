@@ -81,6 +81,7 @@ public enum TemplateState: UInt8, Sendable {
 /// bytes in a 48-byte stride) and the destination address is kept as bits plus a family byte
 /// rather than an `IPAddress` (17 bytes padded to 32), so an entry is 96 bytes, not 112: a new
 /// connection writes fewer cache lines and a lookup's key and port sit closer together.
+/// `MemoryLayoutTests` pins these sizes.
 public struct ConnectionEntry: Sendable {
     /// The lookup key (for an invalidated template, the rewritten key with ports 0xffff).
     public internal(set) var key: ConnectionKey

@@ -20,10 +20,10 @@
 /// Cost: each call is one instruction per 64-byte line, no allocation, no retain.
 enum Prefetch {
     /// Bytes of Swift's array storage header before element 0 (64-bit platforms).
-    static let arrayHeaderBytes = 32
+    static var arrayHeaderBytes: Int { 32 }
     /// Where the element count sits, counted back from element 0.
-    static let arrayCountOffset = 16
-    static let lineBytes = 64
+    static var arrayCountOffset: Int { 16 }
+    static var lineBytes: Int { 64 }
 
     /// The address of `array`'s first element as a plain integer (it keeps nothing alive), for
     /// the prefetches below. Valid until the array next reallocates; see the type's note on why a
