@@ -1,6 +1,10 @@
 // swift-tools-version: 6.1
 // kdp: a Kubernetes networking data-plane emulator. Module map: ../shared/design/ARCHITECTURE.md.
-// Imports point one way: Wire ← Cluster ← (Netfilter, IPVS) ← KubeProxy ← Dataplane ← kdp.
+// Imports point one way. Netfilter and IPVS import only Wire; Cluster imports Wire and Yams;
+// KubeProxy imports Wire, Cluster, Netfilter and IPVS; Dataplane imports all of those;
+// IPVSScenarios (kdp ipvs simulate) imports IPVS, Wire and Yams; Bench (kdp bench and
+// Benchmarks/) imports everything but IPVSScenarios; kdp imports every library. Tests'
+// shared helpers live in Tests/TestSupport (Wire, Netfilter).
 import PackageDescription
 
 let package = Package(
@@ -14,6 +18,9 @@ let package = Package(
         .library(name: "IPVS", targets: ["IPVS"]),
         .library(name: "KubeProxy", targets: ["KubeProxy"]),
         .library(name: "Dataplane", targets: ["Dataplane"]),
+        .library(name: "IPVSScenarios", targets: ["IPVSScenarios"]),
+        // The measurements `kdp bench` and the package benchmarks in Benchmarks/ share.
+        .library(name: "Bench", targets: ["Bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,26 +36,32 @@ let package = Package(
             resources: [.embedInCode("Resources/demo.yaml")]
         ),
         .target(name: "Netfilter", dependencies: ["Wire"]),
-        .target(name: "IPVS", dependencies: ["Wire", "Yams"]),
+        .target(name: "IPVS", dependencies: ["Wire"]),
+        .target(name: "IPVSScenarios", dependencies: ["IPVS", "Wire", "Yams"]),
         .target(
             name: "KubeProxy",
             dependencies: ["Wire", "Cluster", "Netfilter", "IPVS", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "Dataplane", dependencies: ["Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy"]),
+        .target(name: "Bench", dependencies: ["Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane"]),
         .executableTarget(
             name: "kdp",
             dependencies: [
-                "Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane",
+                "Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane", "IPVSScenarios", "Bench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "Yams",
             ]
         ),
+        // Helpers shared by test targets: network-namespace harnesses, generated rulesets, fixtures.
+        .target(name: "TestSupport", dependencies: ["Wire", "Netfilter"], path: "Tests/TestSupport"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire"]),
-        .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "Wire", "KubeProxy", "Cluster"], exclude: ["Fixtures"]),
-        .testTarget(name: "IPVSTests", dependencies: ["IPVS", "Wire"]),
-        .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire", "Netfilter", "IPVS"], exclude: ["Fixtures"]),
-        .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "KubeProxy", "Netfilter", "Cluster", "Wire"]),
+        .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "Wire", "KubeProxy", "Cluster", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "IPVSTests", dependencies: ["IPVS", "Wire", "Bench"]),
+        .testTarget(name: "IPVSScenariosTests", dependencies: ["IPVSScenarios", "IPVS", "Wire"]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "IPVS", "Wire"]),
+        .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire", "Netfilter", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "KubeProxy", "Netfilter", "Cluster", "Wire", "TestSupport"]),
         .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire"], exclude: ["Golden"]),
     ]
 )

@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
 // kdp's microbenchmarks (package-benchmark), kept out of the root package so that
-// `swift build` / `swift test` of kdp never compile them. Run with `make bench`.
+// `swift build` / `swift test` of kdp never compile them. Run with `make bench`. Workloads and
+// measured loops come from kdp's `Bench` library, the one `kdp bench` uses.
 import PackageDescription
 
 let package = Package(
@@ -24,7 +25,7 @@ let package = Package(
             name: "NetfilterBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Cluster", package: "kdp"),
+                .product(name: "Bench", package: "kdp"),
                 .product(name: "KubeProxy", package: "kdp"),
                 .product(name: "Netfilter", package: "kdp"),
             ],
@@ -35,6 +36,7 @@ let package = Package(
             name: "IPVSBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Bench", package: "kdp"),
                 .product(name: "IPVS", package: "kdp"),
                 .product(name: "Wire", package: "kdp"),
             ],

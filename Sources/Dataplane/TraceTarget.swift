@@ -41,7 +41,7 @@ public struct TraceDestination: Sendable, Equatable {
 public enum TraceTargetParser {
     public static func source(_ text: String, in cluster: Cluster) throws(InputError) -> TraceSource {
         if let rest = text.dropPrefix("pod/") { return .pod(try pod(rest, cluster)) }
-        if let name = text.dropPrefix("node/") { return .node(try node(name, cluster)) }
+        if let name = text.dropPrefix("node/") { return .node(try cluster.requireNode(named: name)) }
         if let ipText = text.dropPrefix("external/") {
             guard let ip = try? IPAddress(sloppy: ipText) else { throw InputError("--from external/\(ipText): not an IP address") }
             return .external(ip)
@@ -63,7 +63,7 @@ public enum TraceTargetParser {
             return n
         }
         if let name = base.dropPrefix("node/") {
-            let n = try node(name, cluster)
+            let n = try cluster.requireNode(named: name)
             guard let port else { throw InputError("--to \(text): give the NodePort, as node/\(name):PORT") }
             guard let ip = n.internalIPs.first else { throw InputError("node \(name) has no address") }
             return TraceDestination(address: ip, port: port, spec: text, service: serviceOwning(ip: ip, port: port, nodePort: true, cluster))
@@ -114,24 +114,14 @@ public enum TraceTargetParser {
     }
 
     static func pod(_ text: String, _ cluster: Cluster) throws(InputError) -> Pod {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        guard (1...2).contains(parts.count), !parts.contains("") else { throw InputError("\"\(text)\" is not NS/NAME") }
-        let (ns, name) = parts.count == 2 ? (parts[0], parts[1]) : ("default", parts[0])
-        if let p = cluster.pod(namespace: ns, name: name) { return p }
-        let known = cluster.pods.filter { $0.namespace == ns }.map(\.name)
-        throw InputError("no pod \(ns)/\(name); pods in \(ns): \(known.isEmpty ? "none" : known.joined(separator: ", "))")
-    }
-
-    static func node(_ name: String, _ cluster: Cluster) throws(InputError) -> Node {
-        if let n = cluster.node(named: name) { return n }
-        throw InputError("no node \"\(name)\"; nodes: \(cluster.nodes.map(\.name).joined(separator: ", "))")
+        guard let ref = NamespacedName(parsing: text) else { throw InputError("\"\(text)\" is not NS/NAME") }
+        return try cluster.requirePod(ref)
     }
 
     static func service(_ text: String, _ cluster: Cluster, spec: String) throws(InputError) -> TraceDestination {
         let (path, portText) = splitPort(text)
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        guard (1...2).contains(parts.count), !parts.contains("") else { throw InputError("--to \(spec): expected service/NS/NAME[:PORT|:PORTNAME]") }
-        let (ns, name) = parts.count == 2 ? (parts[0], parts[1]) : ("default", parts[0])
+        guard let ref = NamespacedName(parsing: path) else { throw InputError("--to \(spec): expected service/NS/NAME[:PORT|:PORTNAME]") }
+        let (ns, name) = (ref.namespace, ref.name)
         guard let svc = cluster.service(namespace: ns, name: name) else {
             let known = cluster.services.filter { $0.namespace == ns }.map(\.name)
             throw InputError("no service \(ns)/\(name); services in \(ns): \(known.isEmpty ? "none" : known.joined(separator: ", "))")

@@ -21,7 +21,7 @@ public struct ConnectionKey: Hashable, Sendable {
         self.family = client.family == .ipv4 ? 4 : 6
     }
 
-    init(clientAddress: UInt128, virtualAddress: UInt128, clientPort: UInt16, virtualPort: UInt16, protocol: UInt8, family: UInt8) {
+    package init(clientAddress: UInt128, virtualAddress: UInt128, clientPort: UInt16, virtualPort: UInt16, protocol: UInt8, family: UInt8) {
         self.clientAddress = clientAddress
         self.virtualAddress = virtualAddress
         self.clientPort = clientPort
@@ -34,10 +34,16 @@ public struct ConnectionKey: Hashable, Sendable {
     public var client: IPAddress { IPAddress(family: ipFamily, bits: clientAddress) }
     public var virtual: IPAddress { IPAddress(family: ipFamily, bits: virtualAddress) }
 
+    /// The all-zero key (family 0, which no packet has): the filler of empty slots and unused
+    /// lookahead entries.
+    package static let unused = ConnectionKey(clientAddress: 0, virtualAddress: 0, clientPort: 0, virtualPort: 0, protocol: 0, family: 0)
+
     /// A cheap, well-mixed 64-bit hash (multiply-xorshift over the key words). The kernel uses
     /// jhash/siphash with a random seed here, which only picks buckets (reference §4).
-    @inline(__always)
-    var hashValue64: UInt64 {
+    /// Inlinable so that the benchmark baseline (`Bench.ConnectionHashTable`) hashes as cheaply as
+    /// the table itself.
+    @inlinable @inline(__always)
+    package var hashValue64: UInt64 {
         var h = UInt64(truncatingIfNeeded: clientAddress) &* 0x9E37_79B9_7F4A_7C15
         h ^= UInt64(truncatingIfNeeded: virtualAddress) &* 0xC2B2_AE3D_27D4_EB4F
         h ^= (UInt64(clientPort) << 32 | UInt64(virtualPort) << 16 | UInt64(`protocol`) << 8 | UInt64(family)) &* 0x1656_67B1_9E37_79F9
@@ -75,6 +81,7 @@ public enum TemplateState: UInt8, Sendable {
 /// bytes in a 48-byte stride) and the destination address is kept as bits plus a family byte
 /// rather than an `IPAddress` (17 bytes padded to 32), so an entry is 96 bytes, not 112: a new
 /// connection writes fewer cache lines and a lookup's key and port sit closer together.
+/// `MemoryLayoutTests` pins these sizes.
 public struct ConnectionEntry: Sendable {
     /// The lookup key (for an invalidated template, the rewritten key with ports 0xffff).
     public internal(set) var key: ConnectionKey

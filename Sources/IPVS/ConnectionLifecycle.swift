@@ -7,7 +7,7 @@ extension IPVSTable {
     /// counted in `inactconns` (templates in `persistconns`).
     mutating func createEntry(key: ConnectionKey, service: Int32, server slot: Int32, destinationPort: UInt16, template: Bool,
                               hash: UInt64? = nil) -> Int32 {
-        // Two fields, not a copy of the whole 112-byte server.
+        // Two fields, not a copy of the whole 96-byte server (pinned by MemoryLayoutTests).
         let forward = services[Int(service)].servers[Int(slot)].forward
         let address = services[Int(service)].servers[Int(slot)].address
         var flags: ConnectionFlags = [.inactive]
@@ -120,7 +120,7 @@ extension IPVSTable {
     }
 
     /// set_tcp_state / udp_state_transition for one packet, then the timer is re-armed.
-    /// Reads and writes only the fields it needs (not the whole 112-byte entry).
+    /// Reads and writes only the fields it needs (not the whole 96-byte entry).
     mutating func applyState(_ i: Int32, flags f: TCPFlags, direction: PacketDirection) {
         let ii = Int(i)
         if entries[ii].key.protocol == IPProtocol.tcp.rawValue {

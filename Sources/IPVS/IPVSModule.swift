@@ -9,9 +9,8 @@
 //   `expire(connection:)` to fire one entry's timer now.
 // - `Ipvsadm`: `list` (-Ln, `sort: false` = --nosort), `listStats` (-Ln --stats),
 //   `listConnections` (-Lnc), `save` (-S -n), `parseSave` (-S text back into a table).
-// - `IPVSScenario.decode(_:)` + `ScenarioRunner.run(_:)` + `ScenarioRender.json/text`:
-//   `kdp ipvs simulate`. Errors are `ScenarioError` (section, event index, line, message).
-// - `IPVSBench.run(services:endpoints:connections:seed:)`: the IPVS rows of `kdp bench`.
+// Elsewhere: scenarios (`kdp ipvs simulate`, YAML) are the IPVSScenarios module's, and the
+// timings of `kdp bench` (`IPVSBench`) are the Bench module's. IPVS imports only Wire.
 //
 // Choices where the kernel is timing-dependent or the model is narrower (say so in output):
 // - A SYN that reschedules an old entry (conn_reuse_mode / expire_nodest_conn) is scheduled

@@ -185,7 +185,7 @@ public struct IPVSTable: Sendable {
     /// packet path), as the kernel's slab cache would already hold it.
     public mutating func reserveConnections(_ n: Int) {
         guard n > 0 else { return }
-        let dead = ConnectionEntry(key: ConnectionHashTable.emptyKey, destinationAddress: .v4(.zero), destinationPort: 0, state: 0, flags: [],
+        let dead = ConnectionEntry(key: ConnectionKey.unused, destinationAddress: .v4(.zero), destinationPort: 0, state: 0, flags: [],
                                    service: 0, server: 0, control: -1, nControl: 0, timeout: 0, expires: 0, live: false, hashed: false)
         let start = entries.count
         entries.reserveCapacity(start + n)

@@ -122,7 +122,7 @@ public enum Ipvsadm {
         sort ? msort(t.services) { compareServices($0.key, $1.key) } : t.services
     }
 
-    static func sortedDestinations(_ s: VirtualService, sort: Bool) -> [RealServer] {
+    package static func sortedDestinations(_ s: VirtualService, sort: Bool) -> [RealServer] {
         sort ? msort(s.destinations, compareDestinations) : s.destinations
     }
 

@@ -160,7 +160,7 @@ extension IPVSTable {
         // The hashes of each packet, computed once when it enters the window and used by every
         // prefetch stage and by `input`. An InlineArray lives on the stack: nothing is allocated,
         // and no closure captures (and copies) the table.
-        var ring = InlineArray<16, Lookahead>(repeating: Lookahead(key: ConnectionHashTable.emptyKey, hash: 0, serviceHash: 0, service: -1))
+        var ring = InlineArray<16, Lookahead>(repeating: Lookahead(key: ConnectionKey.unused, hash: 0, serviceHash: 0, service: -1))
         var k = start
         while k < min(start + far, end) {
             ring[k & m] = lookaheadSlots(packets[k])
@@ -211,9 +211,7 @@ extension IPVSTable {
         let s = serviceTable.guessIndex(hash: a.serviceHash)
         guard s >= 0, Int(s) < services.count else { return }
         a.service = s
-        services.withUnsafeBufferPointer { b in
-            cachePrefetch(UnsafeRawPointer(b.baseAddress! + Int(s)), bytes: MemoryLayout<VirtualService>.stride)
-        }
+        services.withUnsafeBufferPointer { b in Prefetch.wholeElement(b, Int(s)) }
     }
 
     /// A quarter as far: the service (prefetched earlier) tells where its servers live; all of
@@ -223,9 +221,7 @@ extension IPVSTable {
         let s = a.service
         guard s >= 0, Int(s) < services.count else { return }
         services.withUnsafeBufferPointer { b in
-            if let vp = UnsafeRawPointer(bitPattern: b[Int(s)].serversHint) {
-                cachePrefetch(vp - 32, bytes: 32 + Int(b[Int(s)].serversHintBytes))
-            }
+            Prefetch.arrayStorage(hint: b[Int(s)].serversHint, elementBytes: Int(b[Int(s)].serversHintBytes))
         }
     }
 
@@ -235,18 +231,19 @@ extension IPVSTable {
         let s = a.service
         guard s >= 0, Int(s) < services.count else { return }
         services.withUnsafeBufferPointer { b in
-            guard let sp = UnsafeRawPointer(bitPattern: b[Int(s)].schedHint) else { return }
-            cachePrefetch(sp - 16)  // the array count (header offset 16), which the bounds check reads
+            let sp = b[Int(s)].schedHint
+            guard sp != 0 else { return }
+            Prefetch.arrayCount(hint: sp)  // which the bounds check reads first
             switch b[Int(s)].config.scheduler {
             case .sh:
                 // The packet's bucket (the first one ip_vs_sh_get reads).
                 let port: UInt16 = b[Int(s)].config.flags.contains(.sched2) ? p.sourcePort : 0
                 let bucket = VirtualService.shHashKey(fold: KernelHash.fold(p.source), port: port, offset: 0, hash: hashVariant)
-                cachePrefetch(sp + bucket * MemoryLayout<Int32>.stride)
+                Prefetch.arrayElement(hint: sp, bucket, of: Int32.self)
             case .dh, .mh:
                 break
             default:
-                cachePrefetch(sp, bytes: 32)  // the head of `order`
+                Prefetch.arrayHead(hint: sp, bytes: 32)  // the head of `order`
             }
         }
     }

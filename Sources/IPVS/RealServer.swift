@@ -59,7 +59,7 @@ public struct IPVSStats: Sendable, Equatable {
 public struct RealServer: Sendable, Equatable {
     // Field order is layout: the address is kept as bits plus a family byte (an IPAddress is 17
     // bytes padded to 32) and the one-byte fields go last, so a server is 96 bytes, not 112,
-    // and a two-server service's array spans a cache line less.
+    // and a two-server service's array spans a cache line less (pinned by MemoryLayoutTests).
     /// `address` as a number of its family's width.
     let addressBits: UInt128
     public internal(set) var stats = IPVSStats()
@@ -68,7 +68,8 @@ public struct RealServer: Sendable, Equatable {
     public internal(set) var lastWeight: Int32
     public internal(set) var upperThreshold: UInt32
     public internal(set) var lowerThreshold: UInt32
-    public internal(set) var activeConns: Int32 = 0
+    /// Settable package-wide so the benchmark can move the kernel-scan reference's picks.
+    public package(set) var activeConns: Int32 = 0
     public internal(set) var inactiveConns: Int32 = 0
     public internal(set) var persistConns: Int32 = 0
     /// `ntohl(addr)` (or the IPv6 fold), precomputed for the hashing schedulers.

@@ -161,7 +161,8 @@ public struct VirtualService: Sendable {
     /// `order` for rr/wrr/lc/wlc/sed/nq and `sched.table` for sh/dh/mh (which never read `order`
     /// when scheduling); `serversHint` is `servers`. Refreshed on every list or table change.
     /// Only ever used as prefetch hints: a stale value (after a copy of the table) costs a
-    /// wasted prefetch, never a wrong read. Two words, so a service stays 192 bytes.
+    /// wasted prefetch, never a wrong read (see `Prefetch`). Two words; `MemoryLayoutTests` pins
+    /// the service's size.
     var schedHint: UInt = 0
     var serversHint: UInt = 0
 
@@ -184,8 +185,8 @@ public struct VirtualService: Sendable {
     }
 
     mutating func reindex() {
-        if !config.scheduler.usesBuckets { schedHint = order.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } }
-        serversHint = servers.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        if !config.scheduler.usesBuckets { schedHint = Prefetch.hint(order) }
+        serversHint = Prefetch.hint(servers)
         serversHintBytes = UInt32(truncatingIfNeeded: servers.count * MemoryLayout<RealServer>.stride)
         if position.count < servers.count { position += Array(repeating: -1, count: servers.count - position.count) }
         for i in position.indices { position[i] = -1 }
@@ -195,7 +196,7 @@ public struct VirtualService: Sendable {
     /// Installs a rebuilt sh/dh/mh bucket table and notes where it lives.
     mutating func setBuckets(_ table: [Int32]) {
         sched.table = table
-        schedHint = sched.table.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        schedHint = Prefetch.hint(sched.table)
     }
 
     // MARK: scheduler hooks (ip_vs_sched.c and each ip_vs_*.c)
@@ -203,7 +204,7 @@ public struct VirtualService: Sendable {
     /// `init_service`.
     mutating func initScheduler(hash: HashVariant) {
         sched = SchedulerState()
-        schedHint = config.scheduler.usesBuckets ? 0 : order.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        schedHint = config.scheduler.usesBuckets ? 0 : Prefetch.hint(order)
         switch config.scheduler {
         case .rr: sched.rrCursor = -1
         case .wrr: wrrInit()

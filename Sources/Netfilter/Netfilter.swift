@@ -14,8 +14,7 @@
 //     print(trace.text())            // the story
 //     print(trace.json())            // ARCHITECTURE.md's trace schema
 //
-// or, all at once, `try TraceRulesRequest(...).run()` (throws TraceRulesError; exit status 2).
-// `NetfilterBenchmark.run(services:packets:)` gives the figures for `kdp bench`.
+// or, all at once with the node's ipsets and IPVS, Dataplane's `TraceRulesRequest(...).run()`.
 //
 // Fidelity notes, where the kernel's behaviour was chosen on purpose:
 // - Parsing refuses what loading would refuse (HookCheck: NAT targets outside nat or reachable

@@ -36,16 +36,14 @@ struct CompileCommand: ParsableCommand {
     func validate() throws {
         if masqueradeBit != nil && masqueradeMark != nil { throw ValidationError("give --masquerade-bit or --masquerade-mark, not both") }
         if let b = masqueradeBit, !(0...31).contains(b) { throw ValidationError("--masquerade-bit must be 0-31") }
-        if let f = family, f != "ipv4" && f != "ipv6" { throw ValidationError("--family must be ipv4 or ipv6") }
+        try FamilyFlag.validate(family)
         if format == .save && order == .canonical { throw ValidationError("--order applies to --format restore; iptables-save has its own order") }
     }
 
     func run() throws {
         let cluster = try topology.cluster()
-        guard let n = cluster.node(named: node) else {
-            throw InputError("no node \"\(node)\"; nodes: \(cluster.nodes.map(\.name).joined(separator: ", "))")
-        }
-        let fam: IPFamily = family == "ipv6" ? .ipv6 : (family == "ipv4" ? .ipv4 : cluster.settings.families.first ?? .ipv4)
+        let n = try cluster.requireNode(named: node)
+        let fam = cluster.proxierFamily(family.flatMap(IPFamily.init(flag:)))
         guard cluster.settings.families.contains(fam) else {
             throw InputError("the cluster has no \(fam.rawValue) addresses (families: \(cluster.settings.families.map(\.rawValue).joined(separator: ", ")))")
         }

@@ -1,6 +1,6 @@
-import Glibc
 import ArgumentParser
 import Cluster
+import Foundation
 
 /// `kdp generate`: a synthetic cluster for scale tests, as a kdp topology on stdout.
 struct GenerateCommand: ParsableCommand {
@@ -31,7 +31,7 @@ struct GenerateCommand: ParsableCommand {
     }
 }
 
-/// Buffered stdout for large generated files.
+/// Buffered stdout for large generated files: one write per MiB.
 struct StandardOutput: TextOutputStream {
     private var buffer: [UInt8] = []
     mutating func write(_ string: String) {
@@ -39,14 +39,8 @@ struct StandardOutput: TextOutputStream {
         if buffer.count > 1 << 20 { flush() }
     }
     mutating func flush() {
-        buffer.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(1, raw.baseAddress! + offset, raw.count - offset)
-                if n <= 0 { break }
-                offset += n
-            }
-        }
+        // Writes every byte (FileHandle retries short writes); a closed pipe ends the output.
+        try? FileHandle.standardOutput.write(contentsOf: buffer)
         buffer.removeAll(keepingCapacity: true)
     }
 }

@@ -3,7 +3,7 @@ import Cluster
 import KubeProxy
 import Wire
 import Foundation
-import IPVS
+import IPVSScenarios
 
 /// `kdp ipvs`: the IPVS core on its own.
 struct IPVSCommand: ParsableCommand {
@@ -24,15 +24,13 @@ struct IPVSCommand: ParsableCommand {
         @Option(help: "IPVS scheduler (default: the topology's, else rr).") var ipvsScheduler: String?
 
         func validate() throws {
-            if let f = family, f != "ipv4" && f != "ipv6" { throw ValidationError("--family must be ipv4 or ipv6") }
+            try FamilyFlag.validate(family)
         }
 
         func run() throws {
             let cluster = try topology.cluster()
-            guard let n = cluster.node(named: node) else {
-                throw InputError("no node \"\(node)\"; nodes: \(cluster.nodes.map(\.name).joined(separator: ", "))")
-            }
-            let fam: IPFamily = family == "ipv6" ? .ipv6 : (family == "ipv4" ? .ipv4 : cluster.settings.families.first ?? .ipv4)
+            let n = try cluster.requireNode(named: node)
+            let fam = cluster.proxierFamily(family.flatMap(IPFamily.init(flag:)))
             guard cluster.settings.families.contains(fam) else { throw InputError("the cluster has no \(fam.rawValue) addresses") }
             let config = ProxierConfig.forNode(n, in: cluster, family: fam)
             let ruleset = IPVSModeCompiler.compile(cluster, config: config, scheduler: ipvsScheduler ?? cluster.settings.kubeProxy.ipvsScheduler)

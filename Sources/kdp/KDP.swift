@@ -1,7 +1,6 @@
 import ArgumentParser
 import Cluster
 import Foundation
-import Foundation
 
 /// The `kdp` command. Exit status: 0 on success, 1 when a check fails, 2 for bad input or
 /// usage, with one message on stderr that names the file, line and problem (ARCHITECTURE.md).

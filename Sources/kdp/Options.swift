@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cluster
+import Wire
 import Foundation
 import Yams
 
@@ -54,5 +55,13 @@ enum Render {
             return out
         }
         return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+}
+
+/// `--family ipv4|ipv6` (compile and ipvs show, each with its own help text): checked in
+/// `validate()`, resolved with `Cluster.proxierFamily`.
+enum FamilyFlag {
+    static func validate(_ text: String?) throws {
+        if let text, IPFamily(flag: text) == nil { throw ValidationError("--family must be ipv4 or ipv6") }
     }
 }

@@ -48,26 +48,19 @@ struct RoutesCommand: ParsableCommand {
         let routes: [IPRoute]
         var report = Report(node: nil, pod: nil, interfaces: [], routes: [])
         if let name = node {
-            guard let n = cluster.node(named: name) else {
-                throw InputError("no node \"\(name)\"; nodes: \(cluster.nodes.map(\.name).joined(separator: ", "))")
-            }
+            let n = try cluster.requireNode(named: name)
             let net = NodeNetwork(node: n, in: cluster)
             (interfaces, routes) = (net.interfaces, net.routes)
             report.node = name
         } else {
             let text = pod!
-            let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-            guard (1...2).contains(parts.count), !parts.contains("") else { throw InputError("--pod takes NS/NAME or NAME, not \"\(text)\"") }
-            let (ns, name) = parts.count == 2 ? (parts[0], parts[1]) : ("default", parts[0])
-            guard let p = cluster.pod(namespace: ns, name: name) else {
-                let known = cluster.pods.filter { $0.namespace == ns }.map(\.name)
-                throw InputError("no pod \(ns)/\(name); pods in \(ns): \(known.isEmpty ? "none" : known.joined(separator: ", "))")
-            }
+            guard let ref = NamespacedName(parsing: text) else { throw InputError("--pod takes NS/NAME or NAME, not \"\(text)\"") }
+            let p = try cluster.requirePod(ref)
             guard let net = PodNetwork(pod: p, in: cluster) else {
-                throw InputError("pod \(ns)/\(name) uses the host network: see kdp routes --node \(p.nodeName ?? "?")")
+                throw InputError("pod \(ref) uses the host network: see kdp routes --node \(p.nodeName ?? "?")")
             }
             (interfaces, routes) = (net.interfaces, net.routes)
-            report.pod = "\(ns)/\(name)"
+            report.pod = ref.description
         }
         report.interfaces = interfaces.map { i in
             InterfaceOut(name: i.name, kind: i.kind.rawValue, addresses: i.addresses.map { "\($0.0)/\($0.1)" })

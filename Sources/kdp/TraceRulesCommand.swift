@@ -2,12 +2,12 @@ import ArgumentParser
 import Cluster
 import Dataplane
 import Foundation
-import IPVS
 import Netfilter
 import Wire
 
 /// `kdp trace-rules`: what one node's kernel does with a packet, from that node's
-/// `iptables-save` (and `ipset save`) dumps.
+/// `iptables-save` (and `ipset save`, `ipvsadm -S -n`) dumps. The command reads the files and
+/// flags; `Dataplane.TraceRulesRequest` does the rest.
 struct TraceRulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace-rules",
@@ -50,17 +50,11 @@ struct TraceRulesCommand: ParsableCommand {
             destination: try address(dst, "--dst"), destinationPort: dport,
             proto: (try? IPProtocol(parsing: proto)) ?? .tcp, inInterface: inIface,
             options: TraceOptions(allPaths: allPaths, seed: seed, verbose: verbose), lenient: lenient, compiled: compiled)
-        if let ipvs {
-            let text = try read(ipvs)
-            var table = IPVSTable()
-            do { try Ipvsadm.parseSave(text, into: &table) } catch {
-                throw InputError("\(error.reason): \(error.text)", at: InputLocation(file: ipvs, line: error.line))
-            }
-            table.sysctls = IPVSDirector.kubeProxySysctls
-            request.ipvs = IPVSDirector(tables: [table])
-        }
+        if let ipvs { request.ipvsText = try read(ipvs) }
         let trace: Trace
-        do { trace = try request.run(ipsetsFile: ipsets ?? "<ipsets>") } catch { throw InputError(error.description) }
+        do { trace = try request.run(ipsetsFile: ipsets ?? "<ipsets>", ipvsFile: ipvs ?? "<ipvs>") } catch {
+            throw InputError(error.description)
+        }
         Console.out(output == .json ? trace.json() : trace.text())
     }
 

@@ -164,22 +164,4 @@ import Wire
         #expect(t.services[Int(svc)].stats == server(t, svc, 1).stats)
         #expect(t.totalStats == server(t, svc, 1).stats)
     }
-
-    @Test func hashTableSurvivesManyInsertsAndDeletes() {
-        var h = ConnectionHashTable()
-        var rng = SeededGenerator(seed: 9)
-        var model: [ConnectionKey: Int32] = [:]
-        for i in 0..<20000 {
-            let k = ConnectionKey(protocol: .tcp, client: .v4(IPv4Address(UInt32(rng.next() % 500))), clientPort: UInt16(rng.next() % 7),
-                                  virtual: vip, virtualPort: 80)
-            if rng.next() % 3 == 0 {
-                #expect(h.remove(k) == (model.removeValue(forKey: k) != nil))
-            } else {
-                h.insert(k, Int32(i))
-                model[k] = Int32(i)
-            }
-        }
-        #expect(h.count == model.count)
-        for (k, v) in model { #expect(h.find(k) == v) }
-    }
 }

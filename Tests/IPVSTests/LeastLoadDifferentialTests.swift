@@ -1,3 +1,4 @@
+import Bench
 import Testing
 import Wire
 @testable import IPVS

@@ -29,19 +29,6 @@ import Wire
         }
     }
 
-    @Test func legacyHashVariantIsDecodedFromTheScenario() throws {
-        let s = try IPVSScenario.decode("""
-        kernel: {hash_variant: legacy}
-        sysctl: {conn_reuse_mode: 0, expire_nodest_conn: 1, expire_quiescent_template: 1}
-        service: {protocol: udp, vip: "fd00::10", port: 53, scheduler: mh, flags: [mh-fallback, mh-port]}
-        """)
-        #expect(s.hashVariant == .legacy)
-        #expect(s.sysctls == IPVSSysctls(connReuseMode: 0, expireNodestConn: true, expireQuiescentTemplate: true))
-        #expect(s.service.flags == [.sched1, .sched2])
-        #expect(s.service.key.address == ip("fd00::10"))
-        #expect(s.service.netmask == 128)
-    }
-
     @Test func ipv6AndFwmarkServicesListAndSaveLikeIpvsadm() {
         var t = IPVSTable()
         let v6 = try! t.addService(ServiceConfig(key: ServiceKey(protocol: .tcp, address: ip("fd00::10"), port: 443), scheduler: .mh,

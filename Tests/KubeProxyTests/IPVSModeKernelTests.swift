@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Cluster
 @testable import KubeProxy
+import TestSupport
 import Wire
 
 /// IPVS mode's ipsets and iptables rules against the real tools in a fresh network namespace:
@@ -12,7 +13,7 @@ import Wire
 @Suite(.serialized) struct IPVSModeKernelTests {
     static let ipsetMissing: String? = {
         if let why = KernelCheck.missing { return why }
-        if (try? run(["sh", "-c", "command -v ipset"]).status) != 0 { return "ipset not installed" }
+        if (try? Shell.run(["sh", "-c", "command -v ipset"]).status) != 0 { return "ipset not installed" }
         return nil
     }()
     static var enabled: Bool { KernelCheck.isCI || ipsetMissing == nil }
@@ -43,7 +44,7 @@ import Wire
     """
 
     /// Restores the sets, reads them back, then tests the iptables text against them.
-    func check(_ cluster: Cluster, node: String, family: IPFamily, in ns: TestNamespace) throws {
+    func check(_ cluster: Cluster, node: String, family: IPFamily, in ns: NetworkNamespace) throws {
         var config = ProxierConfig.forNode(cluster.node(named: node)!, in: cluster, family: family)
         config.randomFully = true
         let compiled = IPVSModeCompiler.compile(cluster, config: config)
@@ -78,7 +79,7 @@ import Wire
     func ipsetRestoreAndIptablesRestoreAcceptTheDemo() throws {
         if Self.unavailable() { return }
         let cluster = try ClusterBuilder.load(paths: [])
-        let ns = try TestNamespace("ipvs-demo")
+        let ns = try NetworkNamespace("ipvs-demo")
         for node in cluster.nodes { try check(cluster, node: node.name, family: .ipv4, in: ns) }
     }
 
@@ -86,7 +87,7 @@ import Wire
     func ipsetRestoreAndIptablesRestoreAcceptADualStackCluster() throws {
         if Self.unavailable() { return }
         let cluster = try ClusterBuilder.build(TopologyLoader.parse(text: Self.dualStack, file: "dual.yaml"))
-        let ns = try TestNamespace("ipvs-dual")
+        let ns = try NetworkNamespace("ipvs-dual")
         for node in ["a", "b"] {
             try check(cluster, node: node, family: .ipv4, in: ns)
             try check(cluster, node: node, family: .ipv6, in: ns)
@@ -100,7 +101,7 @@ import Wire
     /// of KUBE-IPVS-OUT-FILTER needs the IPVS module, which this kernel lacks.
     func checkSave(_ cluster: Cluster, node: String, family: IPFamily) throws {
         let tool = family == .ipv4 ? "iptables" : "ip6tables"
-        let ns = try TestNamespace("ipvs-save")
+        let ns = try NetworkNamespace("ipvs-save")
         func must(_ args: [String], input: String? = nil) throws {
             let r = try ns.exec(args, input: input)
             #expect(r.status == 0, "\(args.joined(separator: " ")): \(r.output)")

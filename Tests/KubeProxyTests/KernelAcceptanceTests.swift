@@ -2,96 +2,8 @@ import Foundation
 import Testing
 @testable import Cluster
 @testable import KubeProxy
+import TestSupport
 import Wire
-
-/// Runs a command and returns its exit status and combined output.
-@discardableResult
-func run(_ args: [String], input: String? = nil) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = args
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = out
-    let inPipe = Pipe()
-    p.standardInput = input == nil ? FileHandle.nullDevice : inPipe
-    try p.run()
-    if let input {
-        // Write on another thread: the child may fill the output pipe before reading all input.
-        let data = Data(input.utf8)
-        let writer = inPipe.fileHandleForWriting
-        Thread.detachNewThread {
-            writer.write(data)
-            try? writer.close()
-        }
-    }
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: output, as: UTF8.self))
-}
-
-/// A network namespace made for one test, deleted when the test is done. Nothing in it is
-/// connected to the host: rules loaded here touch no host interface, rule or route.
-final class TestNamespace {
-    let name: String
-
-    init(_ purpose: String) throws {
-        name = "kdp-\(purpose)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let r = try run(["ip", "netns", "add", name])
-        guard r.status == 0 else { throw KernelCheckError("ip netns add \(name) failed: \(r.output)") }
-    }
-
-    func exec(_ args: [String], input: String? = nil) throws -> (status: Int32, output: String) {
-        try run(["ip", "netns", "exec", name] + args, input: input)
-    }
-
-    deinit { _ = try? run(["ip", "netns", "del", name]) }
-
-    /// What kubelet sets up before kube-proxy runs (pkg/kubelet/kubelet_network_linux.go):
-    /// KUBE-IPTABLES-HINT, the KUBE-KUBELET-CANARY chains, and for IPv4 its KUBE-FIREWALL chain
-    /// with the localnet rule, appended to INPUT and OUTPUT.
-    func setUpKubelet(family: IPFamily) throws {
-        let tool = family == .ipv4 ? "iptables" : "ip6tables"
-        func must(_ args: [String]) throws {
-            let r = try exec(args)
-            guard r.status == 0 else { throw KernelCheckError("\(args.joined(separator: " ")): \(r.output)") }
-        }
-        try must([tool, "-t", "mangle", "-N", "KUBE-IPTABLES-HINT"])
-        for t in ["mangle", "nat", "filter"] { try must([tool, "-t", t, "-N", "KUBE-KUBELET-CANARY"]) }
-        guard family == .ipv4 else { return }
-        try must([tool, "-t", "filter", "-N", "KUBE-FIREWALL"])
-        try must([tool, "-t", "filter", "-A", "KUBE-FIREWALL", "-m", "comment", "--comment", "block incoming localnet connections",
-                  "--dst", "127.0.0.0/8", "!", "--src", "127.0.0.0/8", "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"])
-        try must([tool, "-t", "filter", "-A", "INPUT", "-j", "KUBE-FIREWALL"])
-        try must([tool, "-t", "filter", "-A", "OUTPUT", "-j", "KUBE-FIREWALL"])
-    }
-}
-
-struct KernelCheckError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
-
-/// Kernel checks need root, network namespaces and the iptables tools. They run under
-/// CI=true (and fail there if they cannot) and skip elsewhere when something is missing.
-enum KernelCheck {
-    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
-    static let missing: String? = {
-        if getuid() != 0 { return "not root" }
-        for tool in ["ip", "iptables-restore", "ip6tables-restore", "iptables-legacy-restore"] {
-            if (try? run(["sh", "-c", "command -v \(tool)"]).status) != 0 { return "\(tool) not installed" }
-        }
-        return nil
-    }()
-    static var enabled: Bool { isCI || missing == nil }
-
-    /// Records why the test cannot run: a failure under CI, a skip message elsewhere.
-    static func unavailable() -> Bool {
-        guard let why = missing else { return false }
-        if isCI { Issue.record("kernel check cannot run under CI: \(why)") } else { print("skipping kernel check: \(why)") }
-        return true
-    }
-}
 
 @Suite(.serialized) struct KernelAcceptanceTests {
     static let topologies: [URL] = {
@@ -100,7 +12,7 @@ enum KernelCheck {
         return names.filter { $0.hasSuffix(".yaml") }.sorted().map { dir.appendingPathComponent($0) }
     }()
 
-    func accept(_ cluster: Cluster, family: IPFamily, in ns: TestNamespace, load: Bool = false) throws {
+    func accept(_ cluster: Cluster, family: IPFamily, in ns: NetworkNamespace, load: Bool = false) throws {
         let tool = family == .ipv4 ? "iptables-restore" : "ip6tables-restore"
         for node in cluster.nodes {
             var config = ProxierConfig.forNode(node, in: cluster, family: family)
@@ -118,7 +30,7 @@ enum KernelCheck {
     @Test(.enabled(if: KernelCheck.enabled), arguments: topologies)
     func iptablesRestoreAcceptsEveryShippedTopology(_ file: URL) throws {
         if KernelCheck.unavailable() { return }
-        let ns = try TestNamespace("accept")
+        let ns = try NetworkNamespace("accept")
         try accept(try ClusterBuilder.load(paths: [file.path]), family: .ipv4, in: ns, load: true)
     }
 
@@ -133,7 +45,7 @@ enum KernelCheck {
              externalIPs: ["2001:db8::9"], sessionAffinity: ClientIP, ports: [{port: 80}]}
         """
         let cluster = try ClusterBuilder.build(TopologyLoader.parse(text: yaml, file: "dual.yaml"))
-        let ns = try TestNamespace("accept6")
+        let ns = try NetworkNamespace("accept6")
         try accept(cluster, family: .ipv6, in: ns, load: true)
         try accept(cluster, family: .ipv4, in: ns)
     }
@@ -143,7 +55,7 @@ enum KernelCheck {
         if KernelCheck.unavailable() { return }
         let text = TopologyGenerator.text(.init(nodes: 4, podsPerNode: 50, services: 10_000, endpointsPerService: 2, seed: 3))
         let cluster = try ClusterBuilder.build(TopologyLoader.parse(text: text, file: "generated.yaml"))
-        let ns = try TestNamespace("accept10k")
+        let ns = try NetworkNamespace("accept10k")
         var config = ProxierConfig.forNode(cluster.nodes[1], in: cluster, family: .ipv4)
         config.randomFully = true
         let rules = IPTablesCompiler.compile(cluster, config: config).restoreText()
@@ -176,7 +88,7 @@ enum KernelCheck {
 
     func checkNode(_ cluster: Cluster, node: String, family: IPFamily) throws {
         let tool = family == .ipv4 ? "iptables" : "ip6tables"
-        let ns = try TestNamespace("save")
+        let ns = try NetworkNamespace("save")
         func must(_ args: [String], input: String? = nil) throws {
             let r = try ns.exec(args, input: input)
             #expect(r.status == 0, "\(args.joined(separator: " ")): \(r.output)")

@@ -3,6 +3,7 @@ import Testing
 @testable import Cluster
 @testable import KubeProxy
 @testable import Netfilter
+import TestSupport
 import Wire
 
 /// kdp's compiler and kdp's engine against the real kernel: the rules kube-proxy writes for

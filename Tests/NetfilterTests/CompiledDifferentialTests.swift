@@ -1,5 +1,6 @@
 import Testing
 @testable import Netfilter
+import TestSupport
 import Wire
 
 /// The compiled fast path must give exactly the linear reference's answers.

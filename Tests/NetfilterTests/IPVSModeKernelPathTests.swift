@@ -3,6 +3,7 @@ import Testing
 @testable import Cluster
 @testable import KubeProxy
 @testable import Netfilter
+import TestSupport
 import Wire
 
 /// IPVS mode's netfilter half against the real kernel, packet by packet. This kernel has no IPVS
@@ -32,13 +33,13 @@ import Wire
                 }.joined(separator: "\n")
         let lab = try KernelLab()
         defer {
-            _ = try? KernelLab.sh("ip netns exec \(lab.node) iptables -t filter -F; ip netns exec \(lab.node) iptables -t nat -F; ip netns exec \(lab.node) ipset destroy; true")
+            _ = try? Shell.sh("ip netns exec \(lab.node) iptables -t filter -F; ip netns exec \(lab.node) iptables -t nat -F; ip netns exec \(lab.node) ipset destroy; true")
             lab.close()
         }
         let bound = compiled.boundAddresses.map { "ip addr add \($0)/32 dev kube-ipvs0" }.joined(separator: " && ")
         try lab.exec(lab.node, "ip addr add 172.18.0.3/32 dev n1 && ip link add kube-ipvs0 type veth peer name kipvs-peer && \(bound) && ip route add 10.244.0.0/16 via 10.99.2.2 dev n2 && ip route add 203.0.113.0/24 via 10.99.1.2 dev n1 && ip route add 192.0.2.0/24 via 10.99.1.2 dev n1 && ip route add 10.244.1.2/32 via 10.99.1.2 dev n1")
         try lab.exec(lab.client, "ip addr add 10.244.1.2/32 dev c0 && ip addr add 203.0.113.5/32 dev c0 && ip addr add 192.0.2.1/32 dev c0")
-        _ = try KernelLab.sh("ip netns exec \(lab.node) ipset restore <<'KDP_SETS'\n\(compiled.ipsetSaveText())KDP_SETS\n")
+        _ = try Shell.sh("ip netns exec \(lab.node) ipset restore <<'KDP_SETS'\n\(compiled.ipsetSaveText())KDP_SETS\n")
         try lab.load(rules)
         // Where IPVS would schedule, a local listener answers instead.
         for port in [80, 30080] { try lab.addServer(port: port, in: lab.node) }

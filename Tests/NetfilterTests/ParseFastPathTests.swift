@@ -1,5 +1,6 @@
 import Testing
 @testable import Netfilter
+import TestSupport
 import Wire
 
 /// The parser's fast paths must give what its general paths give: `-A` lines in plain words

@@ -1,3 +1,4 @@
+import Bench
 import Benchmark
 import IPVS
 import Wire

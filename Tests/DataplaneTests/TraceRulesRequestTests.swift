@@ -1,12 +1,14 @@
-import Testing
+import Dataplane
 @testable import Netfilter
+import Testing
+import TestSupport
 import Wire
 
 @Suite struct TraceRulesRequestTests {
-    static let ip = KubeProxyExample.ip
+    static func ip(_ s: String) -> IPAddress { try! IPAddress(parsing: s) }
 
     @Test func aSourceThatIsALocalAddressIsGeneratedLocally() throws {
-        let req = TraceRulesRequest(rulesText: KubeProxyExample.rules(), rulesFile: "r", localAddresses: [Self.ip("192.168.0.2")],
+        let req = TraceRulesRequest(rulesText: UpstreamKubeProxyRules.withBuiltinJumps(), rulesFile: "r", localAddresses: [Self.ip("192.168.0.2")],
                                     source: Self.ip("192.168.0.2"), sourcePort: 40000, destination: Self.ip("172.30.0.41"))
         let t = try req.run()
         #expect(t.packet.inInterface == nil)
@@ -16,7 +18,7 @@ import Wire
     }
 
     @Test func otherSourcesArriveOnTheInputInterface() throws {
-        let req = TraceRulesRequest(rulesText: KubeProxyExample.rules(), rulesFile: "r", localAddresses: [Self.ip("192.168.0.2")],
+        let req = TraceRulesRequest(rulesText: UpstreamKubeProxyRules.withBuiltinJumps(), rulesFile: "r", localAddresses: [Self.ip("192.168.0.2")],
                                     source: Self.ip("10.180.0.9"), destination: Self.ip("172.30.0.41"), inInterface: "cni0")
         let t = try req.run()
         #expect(t.packet.inInterface == "cni0")
@@ -45,6 +47,22 @@ import Wire
             Issue.record("expected an error")
         } catch {
             #expect(error.description.hasPrefix("sets.txt:1:"))
+        }
+    }
+
+    /// The IPVS dump is parsed first, and its errors name the file and line.
+    @Test func badIpvsDumpsAreAnErrorNamingTheFileAndLine() {
+        var req = TraceRulesRequest(rulesText: "*filter\nBROKEN\n", rulesFile: "r", localAddresses: [Self.ip("192.168.0.2")],
+                                    source: Self.ip("1.1.1.1"), destination: Self.ip("192.168.0.2"))
+        req.ipvsText = "-A -t 10.96.0.1:80 -s rr\n-a -t 10.96.0.1:80 -r nonsense -m -w 1\n"
+        do {
+            _ = try req.run(ipvsFile: "node.ipvs")
+            Issue.record("expected an error")
+        } catch {
+            guard case .ipvs(let file, let e) = error else { Issue.record("not an ipvs error: \(error)"); return }
+            #expect(file == "node.ipvs")
+            #expect(error.description.hasPrefix("node.ipvs:\(e.line):0: "))
+            #expect(e.line == 2)
         }
     }
 }

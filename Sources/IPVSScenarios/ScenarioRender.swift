@@ -1,3 +1,5 @@
+import IPVS
+
 /// Renders a scenario run: the JSON shape, or a readable log.
 public enum ScenarioRender {
     /// JSON string literal with the escapes RFC 8259 requires.

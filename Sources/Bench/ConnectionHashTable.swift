@@ -1,5 +1,8 @@
-/// An open-addressing (linear probing, backward-shift deletion) map from `ConnectionKey` to an
-/// entry index. Keys live inline in one flat array, so a lookup is one hash and, at the load
+import IPVS
+
+/// The `baseline.hash_probe` row of `kdp bench`: an open-addressing (linear probing,
+/// backward-shift deletion) map from `ConnectionKey` to an entry index, the layout IPVS's
+/// connection table had before `ConnectionIndex` (see there for why it moved on). Keys live inline in one flat array, so a lookup is one hash and, at the load
 /// factor kept here (≤ 1/2), about one cache line; nothing is allocated per lookup or insert
 /// except when the table doubles.
 public struct ConnectionHashTable: Sendable {
@@ -12,7 +15,7 @@ public struct ConnectionHashTable: Sendable {
     private var mask: Int
     public private(set) var count = 0
 
-    static let emptyKey = ConnectionKey(clientAddress: 0, virtualAddress: 0, clientPort: 0, virtualPort: 0, protocol: 0, family: 0)
+    static let emptyKey = ConnectionKey.unused
 
     public init(capacity: Int = 16) {
         var size = 16
@@ -48,26 +51,6 @@ public struct ConnectionHashTable: Sendable {
                 i = (i + 1) & mask
             }
         }
-    }
-
-    /// Prefetches the home slot of `key`: issued a few packets ahead, the cache miss overlaps
-    /// with the work on earlier packets.
-    @inline(__always)
-    public func prefetchSlot(_ key: ConnectionKey) { prefetchSlot(hash: key.hashValue64) }
-
-    @inline(__always)
-    func prefetchSlot(hash: UInt64) {
-        slots.withUnsafeBufferPointer { cachePrefetch(UnsafeRawPointer($0.baseAddress! + (Int(truncatingIfNeeded: hash) & mask))) }
-    }
-
-    /// The value in the home slot of `key` (-1 if empty or the key is elsewhere in its chain
-    /// is not checked): a cheap guess used to prefetch what the slot points at.
-    @inline(__always)
-    func homeValue(_ key: ConnectionKey) -> Int32 { homeValue(hash: key.hashValue64) }
-
-    @inline(__always)
-    func homeValue(hash: UInt64) -> Int32 {
-        slots.withUnsafeBufferPointer { $0[Int(truncatingIfNeeded: hash) & mask].value }
     }
 
     /// Inserts or replaces; returns the value replaced, or -1.

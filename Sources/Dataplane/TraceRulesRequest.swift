@@ -1,9 +1,14 @@
+import Cluster
+import IPVS
+import Netfilter
 import Wire
 
 /// Everything `kdp trace-rules` needs, as one call, so the command line only parses flags and
 /// prints. The semantics are the issue's: the packet is locally generated when its source is
 /// one of `localAddresses`, otherwise it arrives on `inInterface`; a local destination is
-/// delivered locally, any other is forwarded out of a default route on `eth0`.
+/// delivered locally, any other is forwarded out of a default route on `eth0`. It lives in
+/// Dataplane, where both Netfilter and IPVS are visible, because an IPVS-mode node's dump
+/// (`ipvsadm -S -n`) is hooked into the netfilter walk as `IPVSDirector`.
 public struct TraceRulesRequest: Sendable {
     public var rulesText: String
     public var rulesFile: String
@@ -20,9 +25,10 @@ public struct TraceRulesRequest: Sendable {
     public var lenient: Bool
     /// Use the compiled fast path (same answers; verbose traces list fewer rules tried).
     public var compiled: Bool
-    /// The node's IPVS (from its `ipvsadm -S -n`), hooked in where the kernel hooks it. Its
-    /// virtual addresses are local, as on a kube-proxy node where they sit on kube-ipvs0.
-    public var ipvs: (any IPVSHook)?
+    /// The node's `ipvsadm -S -n` output, for an IPVS-mode node: its IPVS (with kube-proxy's
+    /// sysctls) is hooked in where the kernel hooks it, and its virtual addresses are local, as
+    /// on a kube-proxy node where they sit on kube-ipvs0.
+    public var ipvsText: String?
 
     public init(rulesText: String, rulesFile: String, ipsetsText: String? = nil, localAddresses: [IPAddress],
                 source: IPAddress, sourcePort: UInt16 = 40000, destination: IPAddress, destinationPort: UInt16 = 80,
@@ -44,22 +50,33 @@ public struct TraceRulesRequest: Sendable {
     }
 }
 
-/// Why `trace-rules` could not run: a ruleset or ipset file it does not understand (exit 2).
+/// Why `trace-rules` could not run: a ruleset, ipset or ipvsadm file it does not understand
+/// (exit 2).
 public enum TraceRulesError: Error, CustomStringConvertible, Sendable {
     case rules(RulesetParseError)
     case ipsets(file: String, IPSetParseError)
+    case ipvs(file: String, IpvsadmParseError)
 
     public var description: String {
         switch self {
         case .rules(let e): e.description
         case .ipsets(let file, let e): "\(file):\(e.line): \(e.reason): '\(e.word)'"
+        case .ipvs(let file, let e): InputError("\(e.reason): \(e.text)", at: InputLocation(file: file, line: e.line)).description
         }
     }
 }
 
 extension TraceRulesRequest {
-    /// Parses, builds the host, traces.
-    public func run(ipsetsFile: String = "<ipsets>") throws(TraceRulesError) -> Trace {
+    /// Parses (the IPVS dump first, then the rules and the ipsets), builds the host, traces.
+    /// `ipsetsFile` and `ipvsFile` name the texts in errors.
+    public func run(ipsetsFile: String = "<ipsets>", ipvsFile: String = "<ipvs>") throws(TraceRulesError) -> Trace {
+        var ipvs: IPVSDirector?
+        if let ipvsText {
+            var table = IPVSTable()
+            do { try Ipvsadm.parseSave(ipvsText, into: &table) } catch { throw .ipvs(file: ipvsFile, error) }
+            table.sysctls = IPVSDirector.kubeProxySysctls
+            ipvs = IPVSDirector(tables: [table])
+        }
         let rs: Ruleset
         do { rs = try Ruleset.parse(text: rulesText, file: rulesFile, lenient: lenient) } catch { throw .rules(error) }
         var host = Host.simple(localAddresses: localAddresses)

@@ -1,3 +1,4 @@
+import IPVS
 import Wire
 
 /// What a `connect` event came to (issue #6 result vocabulary).

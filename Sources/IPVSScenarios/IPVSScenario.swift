@@ -1,3 +1,4 @@
+import IPVS
 import Wire
 import Yams
 

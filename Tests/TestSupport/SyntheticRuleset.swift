@@ -1,9 +1,10 @@
+import Netfilter
 import Wire
 
 /// Generated rulesets in kube-proxy's iptables-mode shape (kube-proxy-rules.md §1.5), for the
-/// differential test of the compiled fast path and for benchmarks: thousands of services with
-/// ClusterIPs, externalIPs and NodePorts, 1–4 endpoints chosen by `statistic`, masquerade rules
-/// with `! -s`, and adversarial extras in the dispatch chains — CIDR and range matches,
+/// differential test of the compiled fast path and the parser's fast-path tests: thousands of
+/// services with ClusterIPs, externalIPs and NodePorts, 1–4 endpoints chosen by `statistic`,
+/// masquerade rules with `! -s`, and adversarial extras in the dispatch chains — CIDR and range matches,
 /// negated protocols and ports, goto/RETURN, `recent` and `statistic nth` before a `--dport`.
 public struct SyntheticRuleset: Sendable {
     public var text: String

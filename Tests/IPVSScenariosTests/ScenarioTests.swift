@@ -1,6 +1,9 @@
 import Testing
 import Wire
-@testable import IPVS
+import IPVS
+@testable import IPVSScenarios
+
+func ip(_ s: String) -> IPAddress { try! IPAddress(parsing: s) }
 
 @Suite struct ScenarioTests {
     let issueExample = """
@@ -135,5 +138,18 @@ import Wire
         #expect(decodeError("service: {vip: 10.96.0.10, port: 80, scheduler: rr, netmask: 255.0.255.0}")?.message.contains("contiguous") == true)
         #expect(decodeError(base + "setup: [{op: add_dest, server: \"10.244.1.1:80\"}, {op: add_dest, server: \"10.244.1.1:80\"}]")?.message.contains("already exists") == true)
         #expect(decodeError(": : :")?.section == "yaml")
+    }
+
+    @Test func legacyHashVariantIsDecodedFromTheScenario() throws {
+        let s = try IPVSScenario.decode("""
+        kernel: {hash_variant: legacy}
+        sysctl: {conn_reuse_mode: 0, expire_nodest_conn: 1, expire_quiescent_template: 1}
+        service: {protocol: udp, vip: "fd00::10", port: 53, scheduler: mh, flags: [mh-fallback, mh-port]}
+        """)
+        #expect(s.hashVariant == .legacy)
+        #expect(s.sysctls == IPVSSysctls(connReuseMode: 0, expireNodestConn: true, expireQuiescentTemplate: true))
+        #expect(s.service.flags == [.sched1, .sched2])
+        #expect(s.service.key.address == ip("fd00::10"))
+        #expect(s.service.netmask == 128)
     }
 }

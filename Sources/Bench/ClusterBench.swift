@@ -1,0 +1,123 @@
+import Cluster
+import Dataplane
+import IPVS
+import KubeProxy
+import Netfilter
+import Wire
+
+/// The measurements of `kdp bench` on one generated cluster, all in one process so their ratios
+/// hold on a noisy machine. Release builds only give meaningful figures.
+public enum ClusterBench {
+    /// One workload: a generated cluster of `services` Services, measured in this process:
+    /// compiling, iptables lookups (linear and compiled), parsing, whole-cluster traces in both
+    /// proxy modes, then the IPVS hot paths (`IPVSBench`).
+    public static func measure(services: Int, endpointsPerService: Int, connections: Int, seed: UInt64) throws -> BenchReport {
+        let cluster = try BenchCluster.build(BenchCluster.spec(services: services, endpointsPerService: endpointsPerService, seed: seed))
+        let config = BenchCluster.proxierConfig(cluster)
+
+        var results: [BenchResult] = []
+        let (compile, ruleCount) = compileIPTables(cluster, config: config)
+        results.append(compile)
+        let compiledRules = IPTablesCompiler.compile(cluster, config: config)
+        results += try lookupIPTables(cluster, rules: compiledRules, seed: seed)
+        results.append(try parseIPTables(compiledRules))
+        results += try traceDataplane(cluster, seed: seed)
+        for r in IPVSBench.run(services: services, endpoints: endpointsPerService, connections: connections, seed: seed) {
+            results.append(BenchResult(name: r.name, opsPerSecond: r.opsPerSecond, nsPerOp: r.nsPerOp, seconds: r.seconds))
+        }
+        return BenchReport(
+            workload: BenchWorkload(services: services, endpointsPerService: endpointsPerService, connections: connections,
+                                    seed: seed, nodes: BenchCluster.nodes, iptablesRules: ruleCount),
+            results: results)
+    }
+
+    /// `compile.iptables`: one node's full sync, best of three; and the rule count.
+    static func compileIPTables(_ cluster: Cluster, config: ProxierConfig) -> (BenchResult, Int) {
+        var ruleCount = 0
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = ContinuousClock.now
+            let ruleset = IPTablesCompiler.compile(cluster, config: config)
+            best = min(best, (ContinuousClock.now - start).seconds)
+            ruleCount = ruleset.filter.rules.count + ruleset.nat.rules.count
+        }
+        return (BenchResult(name: "compile.iptables", opsPerSecond: 1 / best, nsPerOp: best * 1e9, seconds: best), ruleCount)
+    }
+
+    /// iptables lookups: the first packet of a new connection to a random Service VIP, through
+    /// the node's rules (every hook), linear evaluation and the compiled fast path.
+    static func lookupIPTables(_ cluster: Cluster, rules compiledRules: IPTablesRuleset, seed: UInt64) throws -> [BenchResult] {
+        var results: [BenchResult] = []
+        let nodeRules = try compiledRules.netfilterRuleset(source: "bench")
+        let host = Host.simple(localAddresses: cluster.nodes[1].internalIPs)
+        let vips = cluster.services.filter { !$0.headless && $0.type != .externalName }.flatMap { s in s.ports.map { (s.clusterIPs[0], $0.port, $0.protocol) } }
+        var lookupRNG = SeededGenerator(seed: seed)
+        let probes = (0..<20_000).map { i -> Packet in
+            let (ip, port, proto) = vips[Int.random(in: 0..<vips.count, using: &lookupRNG)]
+            return Packet(source: .v4(IPv4Address(10, 244, 9, UInt8(i % 250 + 2))), destination: ip, proto: proto,
+                          sourcePort: UInt16(20000 + i % 40000), destinationPort: port, inInterface: "cni0")
+        }
+        let options = TraceOptions(recordSteps: false)
+        for (name, compiled) in [("lookup.iptables.linear", false), ("lookup.iptables.compiled", true)] {
+            let tracer = Tracer(ruleset: nodeRules, compiled: compiled)
+            let count = compiled ? probes.count : probes.count / 10
+            var tried = 0
+            let start = ContinuousClock.now
+            for p in probes.prefix(count) { tried += tracer.trace(packet: p, host: host, options: options).paths[0].rulesTried }
+            let seconds = (ContinuousClock.now - start).seconds
+            results.append(BenchResult(name: name, operations: count, seconds: seconds))
+            if !compiled {
+                results.append(BenchResult(name: "lookup.iptables.linear.per_rule", opsPerSecond: Double(tried) / seconds,
+                                           nsPerOp: seconds * 1e9 / Double(max(tried, 1)), seconds: seconds))
+            }
+        }
+        return results
+    }
+
+    /// `parse.iptables.per_rule`: parsing the node's iptables-save text, per rule.
+    static func parseIPTables(_ compiledRules: IPTablesRuleset) throws -> BenchResult {
+        let saveText = try compiledRules.saveText()
+        let parseStart = ContinuousClock.now
+        let parsed = try Ruleset.parse(text: saveText, file: "bench")
+        let parseSeconds = (ContinuousClock.now - parseStart).seconds
+        let parsedRules = parsed.tables.reduce(0) { $0 + $1.chains.reduce(0) { $0 + $1.rules.count } }
+        return BenchResult(name: "parse.iptables.per_rule", opsPerSecond: Double(parsedRules) / parseSeconds,
+                           nsPerOp: parseSeconds * 1e9 / Double(max(parsedRules, 1)), seconds: parseSeconds)
+    }
+
+    /// The data plane: every node's rules loaded, then one packet and its reply, pod to Service,
+    /// each time a new connection (new source port) to a Service picked by the seed; then the
+    /// same packets with kube-proxy in IPVS mode (rules, ipsets and IPVS tables loaded first).
+    static func traceDataplane(_ cluster: Cluster, seed: UInt64) throws -> [BenchResult] {
+        var results: [BenchResult] = []
+        var plane = Dataplane(cluster: cluster)
+        let loadStart = ContinuousClock.now
+        try plane.loadAllRules()
+        let load = (ContinuousClock.now - loadStart).seconds
+        results.append(BenchResult(name: "dataplane.load", opsPerSecond: 1 / load, nsPerOp: load * 1e9, seconds: load))
+        let client = cluster.pods.first { !$0.hostNetwork }!
+        let targets = cluster.services.filter { !$0.headless && $0.namespace != "default" && $0.type != .externalName }
+        var rng = SeededGenerator(seed: seed)
+        let rounds = 20
+        var requests: [Dataplane.Request] = []
+        for i in 0..<rounds {
+            let svc = targets[Int.random(in: 0..<targets.count, using: &rng)]
+            var r = Dataplane.Request(source: .pod(client), destination: TraceDestination(
+                address: svc.clusterIPs[0], port: svc.ports[0].port, spec: "service/\(svc.key)", service: svc))
+            r.sourcePort = UInt16(20000 + i)
+            r.seed = seed &+ UInt64(i)
+            requests.append(r)
+        }
+        let traceStart = ContinuousClock.now
+        for r in requests { _ = try plane.trace(r) }
+        let traced = (ContinuousClock.now - traceStart).seconds
+        results.append(BenchResult(name: "trace.iptables", operations: rounds, seconds: traced))
+        var ipvsPlane = Dataplane(cluster: cluster.withKubeProxy { $0.mode = .ipvs })
+        try ipvsPlane.loadAllRules()
+        let ipvsStart = ContinuousClock.now
+        for r in requests { _ = try ipvsPlane.trace(r) }
+        let ipvsTraced = (ContinuousClock.now - ipvsStart).seconds
+        results.append(BenchResult(name: "trace.ipvs", operations: rounds, seconds: ipvsTraced))
+        return results
+    }
+}

@@ -1,0 +1,34 @@
+import Bench
+import IPVS
+import Testing
+import Wire
+
+@Suite struct BenchTests {
+    @Test func benchReportsEveryIssueMeasurementName() {
+        let names = IPVSBench.run(services: 4, endpoints: 2, connections: 200, seed: 1, repetitions: 1).map(\.name)
+        for n in ["ipvs.new.rr", "ipvs.new.wrr", "ipvs.new.lc", "ipvs.new.wlc", "ipvs.new.sh", "ipvs.new.mh",
+                  "ipvs.established", "baseline.hash_probe", "ipvs.new.lc.1000servers", "kernel_scan.lc.1000servers"] {
+            #expect(names.contains(n), "missing \(n)")
+        }
+    }
+
+    /// The baseline of `baseline.hash_probe` is a working map: inserts, replaces, removes
+    /// (backward shift) and finds agree with a dictionary.
+    @Test func hashTableSurvivesManyInsertsAndDeletes() {
+        var h = ConnectionHashTable()
+        var rng = SeededGenerator(seed: 9)
+        var model: [ConnectionKey: Int32] = [:]
+        for i in 0..<20000 {
+            let k = ConnectionKey(protocol: .tcp, client: .v4(IPv4Address(UInt32(rng.next() % 500))), clientPort: UInt16(rng.next() % 7),
+                                  virtual: .v4(IPv4Address(10, 96, 0, 10)), virtualPort: 80)
+            if rng.next() % 3 == 0 {
+                #expect(h.remove(k) == (model.removeValue(forKey: k) != nil))
+            } else {
+                h.insert(k, Int32(i))
+                model[k] = Int32(i)
+            }
+        }
+        #expect(h.count == model.count)
+        for (k, v) in model { #expect(h.find(k) == v) }
+    }
+}

@@ -1,0 +1,71 @@
+import Testing
+import Wire
+@testable import IPVS
+
+/// The sizes the hot paths are laid out for, pinned here rather than stated in comments: the
+/// connection entry and real server are 96 bytes (an `IPAddress` field would make them 112),
+/// and the batch path prefetches a whole `VirtualService` and a service's servers by these
+/// strides. A field added or reordered that changes them fails here, where the reason is.
+@Suite struct MemoryLayoutTests {
+    @Test func anIPAddressIs17BytesPaddedTo32() {
+        #expect(MemoryLayout<IPAddress>.size == 17)
+        #expect(MemoryLayout<IPAddress>.stride == 32)
+    }
+
+    /// Two 16-byte addresses, two ports, protocol and family: 38 bytes in a 48-byte stride, whose
+    /// tail padding `ConnectionEntry` fills with its small fields.
+    @Test func aConnectionKeyIs38BytesInA48ByteStride() {
+        #expect(MemoryLayout<ConnectionKey>.size == 38)
+        #expect(MemoryLayout<ConnectionKey>.stride == 48)
+    }
+
+    @Test func aConnectionEntryIs96Bytes() {
+        #expect(MemoryLayout<ConnectionEntry>.stride == 96)
+        // The small fields sit in the key's tail padding.
+        #expect(MemoryLayout<ConnectionEntry>.offset(of: \.state)! < MemoryLayout<ConnectionKey>.stride)
+        #expect(MemoryLayout<ConnectionEntry>.offset(of: \.destinationPort)! < MemoryLayout<ConnectionKey>.stride)
+    }
+
+    @Test func aRealServerIs96Bytes() {
+        #expect(MemoryLayout<RealServer>.stride == 96)
+    }
+
+    @Test func aVirtualServiceIs192Bytes() {
+        #expect(MemoryLayout<VirtualService>.stride == 192)
+    }
+
+    /// The connection index's slot (tag and entry index) and the batch's per-packet lookahead.
+    @Test func indexSlotsAndLookaheadsAreSmall() {
+        #expect(MemoryLayout<UInt64>.stride == 8)
+        #expect(MemoryLayout<IPVSTable.Lookahead>.stride == 64)
+    }
+}
+
+/// `Prefetch` reaches an array's header through the address of its first element: the header
+/// is 32 bytes and the count sits 16 bytes before the elements. Both are the standard library's
+/// private layout; these tests fail if a toolchain changes them.
+@Suite struct ArrayStorageLayoutTests {
+    @Test(arguments: [1, 3, 100, 5000])
+    func theCountSits16BytesBeforeTheElementsAfterA32ByteHeader(_ n: Int) {
+        let a = [Int32](repeating: 7, count: n)
+        #expect(MemoryLayout<[Int32]>.size == MemoryLayout<UInt>.size, "an array is one reference to its storage")
+        let storage = unsafeBitCast(a, to: UInt.self)
+        a.withUnsafeBufferPointer { b in
+            let elements = UnsafeRawPointer(b.baseAddress!)
+            #expect(UInt(bitPattern: elements) - storage == UInt(Prefetch.arrayHeaderBytes))
+            #expect(elements.load(fromByteOffset: -Prefetch.arrayCountOffset, as: Int.self) == n)
+        }
+        #expect(Prefetch.hint(a) == a.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) })
+    }
+
+    @Test func realServerArraysToo() {
+        var t = IPVSTable()
+        let svc = try! t.addService(ServiceConfig(key: ServiceKey(protocol: .tcp, address: ip("10.96.0.1"), port: 80), scheduler: .rr))
+        for i in 1...3 { try! t.addDestination(service: svc, DestinationConfig(address: ip("10.244.0.\(i)"), port: 80, weight: 1)) }
+        let s = t.services[Int(svc)]
+        #expect(s.serversHint == Prefetch.hint(s.servers))
+        #expect(Int(s.serversHintBytes) == 3 * MemoryLayout<RealServer>.stride)
+        let count = UnsafeRawPointer(bitPattern: s.serversHint)!.load(fromByteOffset: -Prefetch.arrayCountOffset, as: Int.self)
+        #expect(count == 3)
+    }
+}
