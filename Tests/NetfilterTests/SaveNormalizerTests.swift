@@ -61,4 +61,19 @@ import Wire
             == "-s 198.51.100.10/32 -m ipvs --vproto 6 --vaddr 198.51.100.10 --vport 80 -j DROP")
         #expect(try saved(["-m", "ipvs", "--vaddr", "10.0.0.0/8", "--vproto", "udp", "-j", "X"]) == "-m ipvs --vproto 17 --vaddr 10.0.0.0/8 -j X")
     }
+
+    /// Parsing and printing read numbers alike, as `xtables_strtoui` (strtoumax base 0): `010`
+    /// is octal 8, `0x10` hex. (The old save-side grammar read `010` as 10.)
+    @Test func numbersReadAsXtablesStrtoui() throws {
+        #expect(try saved(["-m", "mark", "--mark", "010", "-j", "X"]) == "-m mark --mark 0x8 -j X")
+        #expect(try saved(["-j", "MARK", "--set-mark", "010/0x0f"]) == "-j MARK --set-xmark 0x8/0xf")
+        #expect(try saved(["-j", "MARK", "--or-mark", "+16"]) == "-j MARK --set-xmark 0x10/0x10")
+        let cases: [(String, UInt64?)] = [
+            ("0", 0), ("10", 10), ("010", 8), ("0x10", 16), ("0X1f", 31), ("+7", 7), (" 7", 7), ("08", nil), ("0x", nil),
+            ("0xg", nil), ("-1", nil), ("", nil), ("+", nil), ("1a", nil), ("0x+1", nil), ("18446744073709551615", .max),
+            ("18446744073709551616", nil),
+        ]
+        for (text, value) in cases { #expect(RuleParser.strtoui(text) == value, "\(text)") }
+        #expect(throws: SaveNormalizer.Problem.self) { try SaveNormalizer.normalize(["-j", "MARK", "--or-mark", "0x100000000"], family: .ipv4) }
+    }
 }
