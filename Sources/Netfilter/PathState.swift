@@ -46,13 +46,13 @@ struct PathState: Sendable {
     var conn = ConnectionState()
     var program: [FlowStep] = []
     var pc = 0
-    var finished: (Verdict, String, String?)?
+    var finished: PathEnd?
     /// The last decision taken in a filter-type chain (for decided_by on accepted paths).
-    var lastFilterDecision = "policy"
+    var lastFilterDecision = Decider.policy
     var masqueradeMarked = false
     var dnat: String?
     var snat: String?
-    var deliveredTo: String?
+    var deliveredTo: Delivery?
     var originalDestination: IPAddress
     var recordSteps = true
     /// skb->ipvs_property: IPVS already handled this packet, so its hooks let it pass.
@@ -73,11 +73,17 @@ struct PathState: Sendable {
     /// The hook where conntrack first sees this packet.
     var entryHook: Hook { packet.inInterface == nil ? .output : .prerouting }
 
-    /// Records a step; the action text is built only when steps are recorded.
-    mutating func step(_ hook: Hook?, _ table: String, chain: @autoclosure () -> String? = nil, rule: Int? = nil,
-                       text: @autoclosure () -> String? = nil, _ action: @autoclosure () -> String) {
+    /// Records a step. The subject, text, rewrite and action are autoclosures: they are built
+    /// only when steps are recorded, so bulk tracing pays nothing for them.
+    mutating func step(_ hook: Hook?, _ subject: @autoclosure () -> StepSubject, text: @autoclosure () -> String? = nil,
+                       rewrite: @autoclosure () -> Rewrite? = nil, _ action: @autoclosure () -> String) {
         guard recordSteps else { return }
-        steps.append(TraceStep(node: host.name, hook: hook, table: table, chain: chain(), rule: rule, text: text(),
-                               action: action(), packet: packet))
+        steps.append(TraceStep(node: host.name, hook: hook, subject: subject(), text: text(), action: action(),
+                               rewrite: rewrite(), packet: packet))
+    }
+
+    /// Ends the path.
+    mutating func finish(_ verdict: Verdict, _ decidedBy: Decider, _ reason: String? = nil) {
+        finished = PathEnd(verdict, decidedBy: decidedBy, reason: reason)
     }
 }

@@ -44,12 +44,12 @@ extension TracePath: Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(probability, forKey: .probability)
         try c.encode(verdict, forKey: .verdict)
-        try c.encode(decidedBy, forKey: .decided_by)
+        try c.encode(decidedBy.description, forKey: .decided_by)
         try c.encode(reason, forKey: .reason)
         try c.encode(dnat, forKey: .dnat)
         try c.encode(masquerade, forKey: .masquerade)
         try c.encode(snat, forKey: .snat)
-        try c.encode(deliveredTo, forKey: .delivered_to)
+        try c.encode(deliveredTo?.description, forKey: .delivered_to)
         try c.encode(steps, forKey: .steps)
     }
 }
@@ -83,7 +83,11 @@ extension Trace: Encodable {
             out += "\npath \(n + 1) of \(paths.count)"
             if paths.count > 1 || p.probability != 1 { out += ", probability \(Self.format(p.probability))" }
             out += ": \(p.verdict.rawValue.uppercased())"
-            if let d = p.deliveredTo { out += d == "local" ? " (delivered locally)" : " (sent \(d))" }
+            switch p.deliveredTo {
+            case .local?: out += " (delivered locally)"
+            case .out(let interface)?: out += " (sent out \(interface))"
+            case nil: break
+            }
             out += "\n"
             var lastPacket = packet
             for s in p.steps {
