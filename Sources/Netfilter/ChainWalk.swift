@@ -65,7 +65,7 @@ extension Tracer {
             }
             let chain = t.chains[f.chain]
             let rule = chain.rules[ri]
-            /// The rule as the trace names it (built only when it is needed: a step, a path end).
+            // The rule as the trace names it, built only when needed (a recorded step, a path end).
             func reference() -> RuleReference {
                 RuleReference(table: tableName, chain: chain.name, number: ri + 1, text: rule.text)
             }

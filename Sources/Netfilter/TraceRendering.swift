@@ -91,20 +91,8 @@ extension Trace: Encodable {
             out += "\n"
             var lastPacket = packet
             for s in p.steps {
-                var line = "  "
-                line += (s.hook?.rawValue ?? "").padding(12)
-                line += s.table.padding(10)
-                if let c = s.chain {
-                    line += c + (s.rule.map { " #\($0)" } ?? "") + ": "
-                }
-                if let t = s.text, s.rule != nil { line += t + "\n" + String(repeating: " ", count: 24) + "→ " }
-                line += s.action
-                if s.packet != lastPacket && s.packet.summary != lastPacket.summary {
-                    line += "  [now \(s.packet.summary)]"
-                }
-                if s.packet.mark != lastPacket.mark { line += "  [mark 0x\(String(s.packet.mark, radix: 16))]" }
+                out += Self.line(s, after: lastPacket) + "\n"
                 lastPacket = s.packet
-                out += line + "\n"
             }
             var summary: [String] = []
             if let d = p.dnat { summary.append("DNAT to \(d)") }
@@ -115,6 +103,25 @@ extension Trace: Encodable {
             if p.verdict != .accepted, let r = p.reason { out += "  why: \(r)\n" }
         }
         return out
+    }
+
+    /// One step of the story: hook, table (or conntrack / routing / ipvs), chain and rule number,
+    /// the rule's text, what happened, and what changed since `previous`.
+    static func line(_ s: TraceStep, after previous: Packet) -> String {
+        let subject = s.subject
+        var line = "  "
+        line += (s.hook?.rawValue ?? "").padding(12)
+        line += subject.tableName.padding(10)
+        if let c = subject.chain {
+            line += c + (subject.ruleNumber.map { " #\($0)" } ?? "") + ": "
+        }
+        if let t = s.text, subject.ruleNumber != nil { line += t + "\n" + String(repeating: " ", count: 24) + "→ " }
+        line += s.action
+        if s.packet != previous && s.packet.summary != previous.summary {
+            line += "  [now \(s.packet.summary)]"
+        }
+        if s.packet.mark != previous.mark { line += "  [mark 0x\(String(s.packet.mark, radix: 16))]" }
+        return line
     }
 
     static func format(_ p: Double) -> String {
