@@ -65,7 +65,8 @@ extension Tracer {
             }
             let chain = t.chains[f.chain]
             let rule = chain.rules[ri]
-            // The rule as the trace names it, built only when needed (a recorded step, a path end).
+            // Where the rule sits (for a path end), and the rule as a recorded step names it.
+            let site = RuleSite(table: tableName, chain: f.chain, rule: ri)
             func reference() -> RuleReference {
                 RuleReference(table: tableName, chain: chain.name, number: ri + 1, text: rule.text)
             }
@@ -105,7 +106,7 @@ extension Tracer {
             case .jump(let name), .goto(let name):
                 guard rule.jumpIndex >= 0 else {
                     step("drop: chain \(name) does not exist")
-                    s.finish(.dropped, .rule(reference()), "jump to missing chain \(name)")
+                    s.finish(.dropped, .rule(site), "jump to missing chain \(name)")
                     return
                 }
                 if case .jump = target {
@@ -116,7 +117,7 @@ extension Tracer {
                     frames[frames.count - 1] = WalkFrame(chain: rule.jumpIndex, next: 0)
                 }
                 if frames.count > 256 {
-                    s.finish(.dropped, .rule(reference()), "chains nest too deep (a loop)")
+                    s.finish(.dropped, .rule(site), "chains nest too deep (a loop)")
                     return
                 }
             case .returnFromChain:
@@ -128,22 +129,22 @@ extension Tracer {
                 }
             case .accept:
                 step("accept")
-                if isFilterLike { s.lastFilterDecision = .rule(reference()) }
+                if isFilterLike { s.lastFilterDecision = .rule(site) }
                 return
             case .drop:
                 step("drop")
-                s.finish(.dropped, .rule(reference()), rule.comment ?? "dropped by \(chain.name)")
+                s.finish(.dropped, .rule(site), rule.comment ?? "dropped by \(chain.name)")
                 return
             case .reject(let kind):
                 step("reject with \(kind.rawValue)")
-                s.finish(.rejected, .rule(reference()), rule.comment ?? "rejected by \(chain.name)")
+                s.finish(.rejected, .rule(site), rule.comment ?? "rejected by \(chain.name)")
                 return
             case .dnat, .snat, .masquerade, .redirect:
                 guard t.name == .nat else {
                     step("ignored: NAT targets only work in the nat table")
                     continue
                 }
-                natTarget(target, hook: hook, rule: rule, reference: reference(), &s, &work, o)
+                natTarget(target, hook: hook, rule: rule, site: site, &s, &work, o)
                 return
             case .mark(let value, let mask):
                 s.packet.mark = (s.packet.mark & ~mask) ^ value

@@ -144,12 +144,12 @@ extension Tracer {
 
     /// DNAT, SNAT, MASQUERADE, REDIRECT: set up the binding (nf_nat_setup_info); the nat hook
     /// then rewrites the packet. Address ranges are a probabilistic choice: all-paths forks.
-    func natTarget(_ target: Target, hook: Hook, rule: PreparedRule, reference: @autoclosure () -> RuleReference,
+    func natTarget(_ target: Target, hook: Hook, rule: PreparedRule, site: RuleSite,
                    _ s: inout PathState, _ work: inout [PathState], _ o: TraceOptions) {
         guard var e = s.conn.entry else { return }
         let cur = e.reply.inverted
         func step(_ st: inout PathState, rewrite: @autoclosure () -> Rewrite? = nil, _ action: @autoclosure () -> String) {
-            st.step(hook, .rule(reference()), text: rule.text, rewrite: rewrite(), action())
+            st.step(hook, .rule(reference(site)), text: rule.text, rewrite: rewrite(), action())
         }
         switch target {
         case .dnat(let range, let random, _):
@@ -199,7 +199,7 @@ extension Tracer {
                 guard let a = s.host.interfaces.first(where: { $0.name == s.packet.inInterface })?.addresses.first(where: { $0.address.family == cur.destination.family })?.address else {
                     let dev = s.packet.inInterface ?? "?"
                     step(&s, "drop: no address on \(dev) to redirect to")
-                    s.finish(.dropped, .rule(reference()), "REDIRECT found no address on the input interface")
+                    s.finish(.dropped, .rule(site), "REDIRECT found no address on the input interface")
                     return
                 }
                 new.destination = a
@@ -228,7 +228,7 @@ extension Tracer {
             let nextHop = s.host.route(to: s.packet.destination)?.nextHop ?? s.packet.destination
             guard let address = s.host.sourceAddress(device: dev, nextHop: nextHop) else {
                 step(&s, "drop: \(dev) has no address to masquerade to")
-                s.finish(.dropped, .rule(reference()), "MASQUERADE: \(dev) has no address")
+                s.finish(.dropped, .rule(site), "MASQUERADE: \(dev) has no address")
                 return
             }
             let new = uniqueSource(cur, address: address, ports: ports, randomAll: random || randomFully, &s)

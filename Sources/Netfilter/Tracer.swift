@@ -73,7 +73,7 @@ public struct Tracer: Sendable {
             run(&s, &work, options)
             if let end = s.finished {
                 done.append(TracePath(
-                    probability: s.probability, end: end, dnat: s.dnat,
+                    probability: s.probability, end: PathEnd(end.verdict, decidedBy: decider(end.decidedBy), reason: end.reason), dnat: s.dnat,
                     masquerade: s.masqueradeMarked || s.snat != nil, snat: s.snat, deliveredTo: s.deliveredTo,
                     steps: s.steps, finalPacket: s.packet, host: s.host, rulesTried: s.rulesTried))
             }
@@ -186,6 +186,24 @@ public struct Tracer: Sendable {
     /// IPVS's LOCAL_IN hooks, between filter and nat INPUT, when the host runs IPVS.
     private func ipvsSteps(_ hook: Hook, _ host: Host) -> [FlowStep] {
         host.ipvs == nil ? [] : [.ipvsReply(hook), .ipvsRequest(hook)]
+    }
+
+    /// Names what decided a path: a rule's chain name and text come from the prepared ruleset.
+    func decider(_ site: DecisionSite) -> Decider {
+        switch site {
+        case .rule(let r): .rule(reference(r))
+        case .policy: .policy
+        case .routing: .routing
+        case .conntrack: .conntrack
+        case .ipvs: .ipvs
+        case .loop: .loop
+        }
+    }
+
+    /// The rule at `site`, as traces name it.
+    func reference(_ site: RuleSite) -> RuleReference {
+        let chain = prepared.tables[site.table]!.chains[site.chain]
+        return RuleReference(table: site.table, chain: chain.name, number: site.rule + 1, text: chain.rules[site.rule].text)
     }
 
     func drop(_ s: inout PathState, _ reason: String) {
