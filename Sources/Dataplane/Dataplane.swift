@@ -134,7 +134,7 @@ public struct Dataplane: Sendable {
     /// The source address and where the packet enters the network, with each entry's share.
     func startingPoints(_ request: Request, family: IPFamily, rng: inout SeededGenerator) throws(InputError) -> (IPAddress, [(Start, Double)]) {
         func link(_ node: String, _ text: String) -> DataplaneStep {
-            DataplaneStep(kind: .link, node: node, action: text, packet: Packet(source: .v4(.zero), destination: .v4(.zero)))
+            DataplaneStep(.link, node: node, action: text, packet: Packet(source: .v4(.zero), destination: .v4(.zero)))
         }
         switch request.source {
         case .pod(let pod):
@@ -196,22 +196,25 @@ public struct Dataplane: Sendable {
 
     /// Where the reply starts: the pod, node or hostNetwork pod that received the request.
     func replyStart(_ path: DataplanePath, request: Request) -> Location? {
-        guard let to = path.deliveredTo else { return nil }
-        if let name = to.dropPrefix("node/"), let n = nodeIndex[name] { return .node(n, inInterface: nil) }
-        if let key = to.dropPrefix("pod/") {
+        switch path.deliveredTo {
+        case .node(let name)?:
+            return nodeIndex[name].map { .node($0, inInterface: nil) }
+        case .pod(let namespace, let name)?:
             if let p = podByIP[path.finalPacket.destination] { return .pod(p) }
             // A host-network pod answers from its node's namespace.
-            if let pod = cluster.pods.first(where: { $0.key == key && $0.hostNetwork }),
+            if let pod = cluster.pods.first(where: { $0.namespace == namespace && $0.name == name && $0.hostNetwork }),
                let n = pod.nodeName.flatMap({ nodeIndex[$0] }) { return .node(n, inInterface: nil) }
+            return nil
+        case .external?, nil:
+            return nil
         }
-        return nil
     }
 
     /// Walks one packet to the end of every path it can take.
     func run(_ start: Walk, request: Request, client: (Packet, TraceSource)? = nil) -> [(DataplanePath, [NodeHost])] {
         var work = [start]
         var done: [(DataplanePath, [NodeHost])] = []
-        func finish(_ w: Walk, _ verdict: PathVerdict, why: String?, decidedBy: String, deliveredTo: String?) {
+        func finish(_ w: Walk, _ verdict: PathVerdict, why: String?, decidedBy: PathDecider, deliveredTo: DeliveryTarget?) {
             done.append((DataplanePath(
                 probability: w.probability, verdict: verdict, why: why, decidedBy: decidedBy, dnat: w.dnat,
                 masquerade: w.masquerade, snat: w.snat, deliveredTo: deliveredTo, steps: w.steps, finalPacket: w.packet), w.nodes))
@@ -219,18 +222,18 @@ public struct Dataplane: Sendable {
         while var w = work.popLast() {
             w.hops += 1
             if w.hops > Self.hopLimit {
-                finish(w, .dropped, why: "routing loop: more than \(Self.hopLimit) hops", decidedBy: "routing", deliveredTo: nil)
+                finish(w, .dropped, why: "routing loop: more than \(Self.hopLimit) hops", decidedBy: .network, deliveredTo: nil)
                 continue
             }
             switch w.location {
             case .pod(let p):
                 let pod = cluster.pods[p]
                 guard let n = pod.nodeName.flatMap({ nodeIndex[$0] }) else {
-                    finish(w, .noRoute, why: "pod \(pod.key) is on no node", decidedBy: "routing", deliveredTo: nil)
+                    finish(w, .noRoute, why: "pod \(pod.key) is on no node", decidedBy: .network, deliveredTo: nil)
                     continue
                 }
                 // The pod routes everything to its gateway on cni0 (or bridges it there).
-                w.steps.append(DataplaneStep(kind: .link, node: pod.nodeName, action: "pod \(pod.key) eth0 → veth → \(NodeNetwork.bridgeName) on node \(pod.nodeName!)", packet: w.packet))
+                w.steps.append(DataplaneStep(.link, node: pod.nodeName, action: "pod \(pod.key) eth0 → veth → \(NodeNetwork.bridgeName) on node \(pod.nodeName!)", packet: w.packet))
                 w.location = .node(n, inInterface: NodeNetwork.bridgeName)
                 work.append(w)
             case .node(let n, let inInterface):
@@ -242,11 +245,11 @@ public struct Dataplane: Sendable {
                 let tracer: Tracer?
                 do { tracer = try w.nodes[n].load(packet.destination.family) } catch {
                     // kdp's own compiler output failed to parse: a kdp bug, said as such.
-                    finish(w, .dropped, why: "kdp could not load node \(name)'s compiled rules: \(error)", decidedBy: "kdp", deliveredTo: nil)
+                    finish(w, .dropped, why: "kdp could not load node \(name)'s compiled rules: \(error)", decidedBy: .kdp, deliveredTo: nil)
                     continue
                 }
                 guard let tracer else {
-                    finish(w, .dropped, why: "node \(name) has no \(packet.destination.family.rawValue) address", decidedBy: "routing", deliveredTo: nil)
+                    finish(w, .dropped, why: "node \(name) has no \(packet.destination.family.rawValue) address", decidedBy: .network, deliveredTo: nil)
                     continue
                 }
                 let trace = tracer.trace(packet: packet, host: w.nodes[n].host,
@@ -257,8 +260,8 @@ public struct Dataplane: Sendable {
                     next.probability *= path.probability
                     next.packet = path.finalPacket
                     next.steps += path.steps.map { s in
-                        DataplaneStep(kind: .netfilter, node: name, hook: s.hook?.rawValue, table: s.table, chain: s.chain, rule: s.rule,
-                                      text: s.text, action: s.action, packet: s.packet)
+                        DataplaneStep(.netfilter(hook: s.hook, s.subject), node: name, text: s.text, action: s.action,
+                                      rewrite: s.rewrite, packet: s.packet)
                     }
                     if let d = path.dnat { next.dnat = d }
                     if let s = path.snat { next.snat = s }
@@ -266,9 +269,9 @@ public struct Dataplane: Sendable {
                     switch path.verdict {
                     case .dropped, .rejected:
                         let why = Explanation.why(path: path, node: w.nodes[n].node, packet: packet, cluster: cluster)
-                        finish(next, path.verdict == .dropped ? .dropped : .rejected, why: why, decidedBy: path.decidedBy, deliveredTo: nil)
+                        finish(next, path.verdict == .dropped ? .dropped : .rejected, why: why, decidedBy: .node(path.decidedBy), deliveredTo: nil)
                     case .accepted:
-                        route(next, from: n, deliveredTo: path.deliveredTo, decidedBy: path.decidedBy, client: client, work: &work, finish: finish)
+                        route(next, from: n, deliveredTo: path.deliveredTo, decidedBy: .node(path.decidedBy), client: client, work: &work, finish: finish)
                     }
                 }
             }
@@ -278,59 +281,59 @@ public struct Dataplane: Sendable {
 
     /// After a node accepted the packet: deliver it locally, to a pod on the bridge, or send it
     /// to the next node (directly, or through the VXLAN tunnel), or out of the cluster.
-    func route(_ w: Walk, from n: Int, deliveredTo: String?, decidedBy: String, client: (Packet, TraceSource)?,
-               work: inout [Walk], finish: (Walk, PathVerdict, String?, String, String?) -> Void) {
+    func route(_ w: Walk, from n: Int, deliveredTo: Delivery?, decidedBy: PathDecider, client: (Packet, TraceSource)?,
+               work: inout [Walk], finish: (Walk, PathVerdict, String?, PathDecider, DeliveryTarget?) -> Void) {
         var w = w
         let node = nodes[n].node
         let dst = w.packet.destination
-        if deliveredTo == "local" {
+        if case .local? = deliveredTo {
             let hostPod = cluster.pods.first { $0.hostNetwork && $0.nodeName == node.name && $0.ports.contains { $0.containerPort == w.packet.destinationPort } }
-            w.steps.append(DataplaneStep(kind: .deliver, node: node.name, action: "delivered locally on node \(node.name)" + (hostPod.map { " to host-network pod \($0.key)" } ?? ""), packet: w.packet))
-            finish(w, .delivered, nil, decidedBy, hostPod.map { "pod/\($0.key)" } ?? "node/\(node.name)")
+            w.steps.append(DataplaneStep(.deliver, node: node.name, action: "delivered locally on node \(node.name)" + (hostPod.map { " to host-network pod \($0.key)" } ?? ""), packet: w.packet))
+            finish(w, .delivered, nil, decidedBy, hostPod.map { .pod(namespace: $0.namespace, name: $0.name) } ?? .node(node.name))
             return
         }
         let out = w.packet.outInterface ?? "?"
         if out == NodeNetwork.bridgeName {
             if let p = podByIP[dst], cluster.pods[p].nodeName == node.name {
                 let pod = cluster.pods[p]
-                w.steps.append(DataplaneStep(kind: .deliver, node: node.name, action: "\(NodeNetwork.bridgeName) → veth → pod \(pod.key) eth0", packet: w.packet))
-                finish(w, .delivered, nil, decidedBy, "pod/\(pod.key)")
+                w.steps.append(DataplaneStep(.deliver, node: node.name, action: "\(NodeNetwork.bridgeName) → veth → pod \(pod.key) eth0", packet: w.packet))
+                finish(w, .delivered, nil, decidedBy, .pod(namespace: pod.namespace, name: pod.name))
             } else {
-                finish(w, .noRoute, "no pod has \(dst) on node \(node.name)'s bridge (ARP gets no answer)", "routing", nil)
+                finish(w, .noRoute, "no pod has \(dst) on node \(node.name)'s bridge (ARP gets no answer)", .network, nil)
             }
             return
         }
         guard let (device, nextHop) = w.nodes[n].host.route(to: dst) else {
-            finish(w, .noRoute, "no route to \(dst) on node \(node.name)", "routing", nil)
+            finish(w, .noRoute, "no route to \(dst) on node \(node.name)", .network, nil)
             return
         }
         if device == NodeNetwork.vxlanDevice(dst.family) {
             // flannel's VXLAN: the remote node owns the subnet whose network address is the next hop.
             guard let m = nodes.firstIndex(where: { $0.node.podCIDRs.contains { $0.network == nextHop } }),
                   let outerSource = node.internalIP(dst.family), let outerDestination = nodes[m].node.internalIP(dst.family) else {
-                finish(w, .noRoute, "no node owns the VXLAN next hop \(nextHop)", "routing", nil)
+                finish(w, .noRoute, "no node owns the VXLAN next hop \(nextHop)", .network, nil)
                 return
             }
-            let outer = "\(outerSource) → \(outerDestination) udp dport \(NodeNetwork.vxlanPort) vxlan vni 1"
-            w.steps.append(DataplaneStep(kind: .tunnel, node: node.name,
+            let outer = VXLANHeader(source: outerSource, destination: outerDestination, port: NodeNetwork.vxlanPort, vni: 1)
+            w.steps.append(DataplaneStep(.tunnel(outer), node: node.name,
                                          action: "\(device): encapsulated to node \(nodes[m].node.name), decapsulated on its \(device)",
-                                         packet: w.packet, outer: outer))
+                                         packet: w.packet))
             w.location = .node(m, inInterface: device)
             work.append(w)
             return
         }
         if let m = nodeByIP[nextHop], m != n {
-            w.steps.append(DataplaneStep(kind: .link, node: node.name, action: "eth0 → node network → eth0 of node \(nodes[m].node.name) (via \(nextHop))", packet: w.packet))
+            w.steps.append(DataplaneStep(.link, node: node.name, action: "eth0 → node network → eth0 of node \(nodes[m].node.name) (via \(nextHop))", packet: w.packet))
             w.location = .node(m, inInterface: "eth0")
             work.append(w)
             return
         }
         if let (clientPacket, source) = client, case .external(let ip) = source, dst == ip, w.packet.source == clientPacket.destination {
-            w.steps.append(DataplaneStep(kind: .deliver, node: node.name, action: "out eth0 via \(nextHop) back to \(ip)", packet: w.packet))
-            finish(w, .delivered, nil, decidedBy, "external/\(ip)")
+            w.steps.append(DataplaneStep(.deliver, node: node.name, action: "out eth0 via \(nextHop) back to \(ip)", packet: w.packet))
+            finish(w, .delivered, nil, decidedBy, .external(ip))
             return
         }
-        w.steps.append(DataplaneStep(kind: .link, node: node.name, action: "out \(device) via \(nextHop): leaves the cluster", packet: w.packet))
-        finish(w, .leftCluster, "routed out of the cluster towards \(dst) via \(nextHop)", "routing", nil)
+        w.steps.append(DataplaneStep(.link, node: node.name, action: "out \(device) via \(nextHop): leaves the cluster", packet: w.packet))
+        finish(w, .leftCluster, "routed out of the cluster towards \(dst) via \(nextHop)", .network, nil)
     }
 }

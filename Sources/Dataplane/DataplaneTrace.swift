@@ -19,19 +19,115 @@ public enum PathVerdict: String, Sendable, Codable {
 public struct DataplaneStep: Sendable {
     public enum Kind: String, Sendable, Codable { case netfilter, link, tunnel, deliver }
 
-    public var kind: Kind
+    /// What the step is about.
+    public enum Subject: Hashable, Sendable {
+        /// A node's netfilter: a rule, policy, conntrack, routing or IPVS step at `hook`.
+        case netfilter(hook: Hook?, StepSubject)
+        /// A hop on a wire: veth, bridge, the node network, leaving the cluster.
+        case link
+        /// Through a VXLAN tunnel, with its outer header.
+        case tunnel(VXLANHeader)
+        /// The packet reached its pod, node or client.
+        case deliver
+    }
+
+    public var subject: Subject
     /// The node (or pod) where the step happened.
     public var node: String?
-    public var hook: String?
-    public var table: String?
-    public var chain: String?
-    public var rule: Int?
+    /// The rule's text, for netfilter rule and policy steps.
     public var text: String?
     public var action: String
+    /// The address rewrite a netfilter step made or set up, if any.
+    public var rewrite: Rewrite?
     /// The packet after the step.
     public var packet: Packet
+
+    init(_ subject: Subject, node: String?, text: String? = nil, action: String, rewrite: Rewrite? = nil, packet: Packet) {
+        self.subject = subject
+        self.node = node
+        self.text = text
+        self.action = action
+        self.rewrite = rewrite
+        self.packet = packet
+    }
+
+    public var kind: Kind {
+        switch subject {
+        case .netfilter: .netfilter
+        case .link: .link
+        case .tunnel: .tunnel
+        case .deliver: .deliver
+        }
+    }
+
+    /// The netfilter hook, for netfilter steps.
+    public var hook: Hook? {
+        if case .netfilter(let hook, _) = subject { hook } else { nil }
+    }
+
+    /// The netfilter step's subject (rule, policy, conntrack, routing, IPVS).
+    public var netfilter: StepSubject? {
+        if case .netfilter(_, let s) = subject { s } else { nil }
+    }
+
+    /// The `table` column: the table, or `conntrack` / `routing` / `ipvs`; nil off netfilter.
+    public var table: String? { netfilter?.tableName }
+    public var chain: String? { netfilter?.chain }
+    public var rule: Int? { netfilter?.ruleNumber }
+
     /// For tunnel steps: the outer header.
-    public var outer: String?
+    public var outer: VXLANHeader? {
+        if case .tunnel(let h) = subject { h } else { nil }
+    }
+}
+
+/// The outer header of a VXLAN-encapsulated packet (flannel's vxlan backend: UDP 8472, VNI 1).
+public struct VXLANHeader: Hashable, Sendable, CustomStringConvertible {
+    public var source: IPAddress
+    public var destination: IPAddress
+    public var port: UInt16
+    public var vni: Int
+
+    /// `192.168.0.2 → 192.168.0.3 udp dport 8472 vxlan vni 1`.
+    public var description: String { "\(source) → \(destination) udp dport \(port) vxlan vni \(vni)" }
+}
+
+/// Where a delivered path ended.
+public enum DeliveryTarget: Hashable, Sendable, CustomStringConvertible {
+    /// A pod (on the pod network, or a host-network pod on its node).
+    case pod(namespace: String, name: String)
+    /// A node's own stack.
+    case node(String)
+    /// The external client a reply went back to.
+    case external(IPAddress)
+
+    /// `pod/NS/NAME`, `node/NAME`, `external/IP`: JSON's `delivered_to`.
+    public var description: String {
+        switch self {
+        case .pod(let namespace, let name): "pod/\(namespace)/\(name)"
+        case .node(let name): "node/\(name)"
+        case .external(let ip): "external/\(ip)"
+        }
+    }
+}
+
+/// What decided a path through the cluster.
+public enum PathDecider: Hashable, Sendable, CustomStringConvertible {
+    /// A node's netfilter or host routing: the rule, policy, conntrack, IPVS, routing.
+    case node(Decider)
+    /// The cluster network's routing: no node for a pod, no route, a loop, leaving the cluster.
+    case network
+    /// kdp itself: a node's compiled rules did not load (a kdp bug).
+    case kdp
+
+    /// The rule text, or `policy`, `routing`, `ipvs`, `kdp`...: JSON's `decided_by`.
+    public var description: String {
+        switch self {
+        case .node(let d): d.description
+        case .network: "routing"
+        case .kdp: "kdp"
+        }
+    }
 }
 
 /// One way the packet can go, end to end.
@@ -40,13 +136,13 @@ public struct DataplanePath: Sendable {
     public var verdict: PathVerdict
     /// Why, in words, for anything not delivered.
     public var why: String?
-    /// The rule text that decided, or "policy" / "routing".
-    public var decidedBy: String
+    /// The rule that decided, the policy, or routing.
+    public var decidedBy: PathDecider
     public var dnat: String?
     public var masquerade: Bool
     public var snat: String?
-    /// `pod/NS/NAME`, `node/NAME`, `external/IP`, or nil.
-    public var deliveredTo: String?
+    /// The pod, node or external client reached; nil when not delivered.
+    public var deliveredTo: DeliveryTarget?
     public var steps: [DataplaneStep]
     /// The packet as it arrived (or was last seen).
     public var finalPacket: Packet

@@ -9,14 +9,14 @@ extension DataplaneStep: Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(kind, forKey: .kind)
         try c.encode(node, forKey: .node)
-        try c.encode(hook, forKey: .hook)
+        try c.encode(hook?.rawValue, forKey: .hook)
         try c.encode(table, forKey: .table)
         try c.encode(chain, forKey: .chain)
         try c.encode(rule, forKey: .rule)
         try c.encode(text, forKey: .text)
         try c.encode(action, forKey: .action)
         try c.encode(packet, forKey: .packet)
-        try c.encode(outer, forKey: .outer)
+        try c.encode(outer?.description, forKey: .outer)
     }
 }
 
@@ -34,11 +34,11 @@ extension DataplanePath: Encodable {
         try c.encode(probability, forKey: .probability)
         try c.encode(verdict, forKey: .verdict)
         try c.encode(why, forKey: .why)
-        try c.encode(decidedBy, forKey: .decided_by)
+        try c.encode(decidedBy.description, forKey: .decided_by)
         try c.encode(dnat, forKey: .dnat)
         try c.encode(masquerade, forKey: .masquerade)
         try c.encode(snat, forKey: .snat)
-        try c.encode(deliveredTo, forKey: .delivered_to)
+        try c.encode(deliveredTo?.description, forKey: .delivered_to)
         try c.encode(steps, forKey: .steps)
         try c.encode(finalPacket, forKey: .final_packet)
         if let reachedClient { try c.encode(reachedClient, forKey: .reached_client) }

@@ -6,7 +6,7 @@ import Wire
 /// using what kube-proxy's comments say and what the cluster knows.
 enum Explanation {
     static func why(path: TracePath, node: Node, packet: Packet, cluster: Cluster) -> String {
-        let reason = path.reason ?? path.decidedBy
+        let reason = path.reason ?? path.decidedBy.description
         let chain = path.steps.last?.chain ?? ""
         if let name = reason.dropSuffix(" has no endpoints") {
             return "\(serviceName(name)) has no endpoints"

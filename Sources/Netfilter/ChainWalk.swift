@@ -10,7 +10,7 @@ extension Tracer {
         s.frames = []
         var resume = s.resume
         s.resume = nil
-        let tableName = t.name.rawValue
+        let tableName = t.name
         let isFilterLike = t.name == .filter || t.name == .security
         var budget = 1_000_000
         // The integer pre-check needs an IPv4 packet, and verbose traces list every rule tried.
@@ -23,8 +23,8 @@ extension Tracer {
         while true {
             budget -= 1
             if budget == 0 {
-                s.step(hook, tableName, "drop: rule evaluation does not end (a loop)")
-                s.finished = (.dropped, "loop", "rule evaluation does not end")
+                s.step(hook, .table(tableName), "drop: rule evaluation does not end (a loop)")
+                s.finish(.dropped, .loop, "rule evaluation does not end")
                 return
             }
             let f = frames[frames.count - 1]
@@ -56,7 +56,7 @@ extension Tracer {
                         return
                     }
                     frames.removeLast()
-                    if o.verbose { s.step(hook, tableName, chain: t.chains[f.chain].name, "return (end of chain)") }
+                    if o.verbose { s.step(hook, .chainEnd(table: tableName, chain: t.chains[f.chain].name), "return (end of chain)") }
                     continue
                 }
                 ri = next
@@ -65,12 +65,17 @@ extension Tracer {
             }
             let chain = t.chains[f.chain]
             let rule = chain.rules[ri]
+            // Where the rule sits (for a path end), and the rule as a recorded step names it.
+            let site = RuleSite(table: tableName, chain: f.chain, rule: ri)
+            func reference() -> RuleReference {
+                RuleReference(table: tableName, chain: chain.name, number: ri + 1, text: rule.text)
+            }
             switch result {
             case .notMatched:
                 if o.verbose {
-                    s.step(hook, tableName, chain: chain.name, rule: ri + 1, text: rule.text, "no match")
+                    s.step(hook, .rule(reference()), text: rule.text, "no match")
                 } else if case .never(let reason)? = rule.matches.first {
-                    s.step(hook, tableName, chain: chain.name, rule: ri + 1, text: rule.text, "never matches (not understood, --lenient): \(reason)")
+                    s.step(hook, .rule(reference()), text: rule.text, "never matches (not understood, --lenient): \(reason)")
                 }
                 frames[frames.count - 1].next = ri + 1
                 continue
@@ -91,7 +96,7 @@ extension Tracer {
             }
             frames[frames.count - 1].next = ri + 1
             func step(_ action: @autoclosure () -> String) {
-                s.step(hook, tableName, chain: chain.name, rule: ri + 1, text: rule.text, action())
+                s.step(hook, .rule(reference()), text: rule.text, action())
             }
             guard let target = rule.target else {
                 step("continue (no target)")
@@ -101,7 +106,7 @@ extension Tracer {
             case .jump(let name), .goto(let name):
                 guard rule.jumpIndex >= 0 else {
                     step("drop: chain \(name) does not exist")
-                    s.finished = (.dropped, rule.text, "jump to missing chain \(name)")
+                    s.finish(.dropped, .rule(site), "jump to missing chain \(name)")
                     return
                 }
                 if case .jump = target {
@@ -112,7 +117,7 @@ extension Tracer {
                     frames[frames.count - 1] = WalkFrame(chain: rule.jumpIndex, next: 0)
                 }
                 if frames.count > 256 {
-                    s.finished = (.dropped, rule.text, "chains nest too deep (a loop)")
+                    s.finish(.dropped, .rule(site), "chains nest too deep (a loop)")
                     return
                 }
             case .returnFromChain:
@@ -124,22 +129,22 @@ extension Tracer {
                 }
             case .accept:
                 step("accept")
-                if isFilterLike { s.lastFilterDecision = rule.text }
+                if isFilterLike { s.lastFilterDecision = .rule(site) }
                 return
             case .drop:
                 step("drop")
-                s.finished = (.dropped, rule.text, rule.comment ?? "dropped by \(chain.name)")
+                s.finish(.dropped, .rule(site), rule.comment ?? "dropped by \(chain.name)")
                 return
             case .reject(let kind):
                 step("reject with \(kind.rawValue)")
-                s.finished = (.rejected, rule.text, rule.comment ?? "rejected by \(chain.name)")
+                s.finish(.rejected, .rule(site), rule.comment ?? "rejected by \(chain.name)")
                 return
             case .dnat, .snat, .masquerade, .redirect:
                 guard t.name == .nat else {
                     step("ignored: NAT targets only work in the nat table")
                     continue
                 }
-                natTarget(target, hook: hook, rule: rule, chain: chain.name, ruleNumber: ri + 1, &s, &work, o)
+                natTarget(target, hook: hook, rule: rule, site: site, &s, &work, o)
                 return
             case .mark(let value, let mask):
                 s.packet.mark = (s.packet.mark & ~mask) ^ value
@@ -175,11 +180,11 @@ extension Tracer {
         // An empty built-in chain with policy ACCEPT changes nothing; iptables-nft does not
         // even create it as a base chain, so `nft monitor trace` shows nothing for it either.
         if !(p == .accept && c.rules.isEmpty) {
-            s.step(hook, t.name.rawValue, chain: c.name, text: "policy \(p.rawValue)", "policy \(p.rawValue.lowercased())")
+            s.step(hook, .policy(table: t.name, chain: c.name), text: "policy \(p.rawValue)", "policy \(p.rawValue.lowercased())")
         }
-        if t.name == .filter || t.name == .security { s.lastFilterDecision = "policy" }
+        if t.name == .filter || t.name == .security { s.lastFilterDecision = .policy }
         if p == .drop {
-            s.finished = (.dropped, "policy", "policy DROP of \(t.name.rawValue) \(c.name)")
+            s.finish(.dropped, .policy, "policy DROP of \(t.name.rawValue) \(c.name)")
         }
     }
 }

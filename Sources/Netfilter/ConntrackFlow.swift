@@ -1,8 +1,5 @@
 import Wire
 
-/// Which half of the tuple a NAT hook rewrites (HOOK2MANIP in nf_nat.h).
-enum Manip { case source, destination }
-
 extension Tracer {
     /// nf_conntrack_in: find the packet's connection, or start a new (unconfirmed) one.
     func conntrackIn(_ s: inout PathState) {
@@ -10,7 +7,7 @@ extension Tracer {
         s.conn.looked = true
         if s.conn.notrack {
             s.conn.info = .untracked
-            s.step(s.entryHook, "conntrack", "untracked (notrack in raw)")
+            s.step(s.entryHook, .conntrack, "untracked (notrack in raw)")
             return
         }
         let tuple = s.packet.tuple
@@ -27,7 +24,7 @@ extension Tracer {
             s.conn.entry = e
             if s.recordSteps {
                 let msg = "\(s.conn.info == .new ? "new (unreplied)" : "established") \(isReply ? "reply" : "original") of \(e.original)"
-                s.step(s.entryHook, "conntrack", msg)
+                s.step(s.entryHook, .conntrack, msg)
             }
             return
         }
@@ -40,7 +37,7 @@ extension Tracer {
             let valid = !rst && ((syn && !ack) || (!syn && !fin && ack))
             if !valid {
                 s.conn.info = .invalid
-                s.step(s.entryHook, "conntrack", "invalid: TCP flags cannot start a connection")
+                s.step(s.entryHook, .conntrack, "invalid: TCP flags cannot start a connection")
                 return
             }
         }
@@ -50,12 +47,12 @@ extension Tracer {
             // connection would be RELATED; kdp does not model embedded headers).
             s.conn.info = .invalid
             let type = s.packet.icmpType
-            s.step(s.entryHook, "conntrack", "invalid: ICMP type \(type) cannot start a connection")
+            s.step(s.entryHook, .conntrack, "invalid: ICMP type \(type) cannot start a connection")
             return
         }
         s.conn.entry = ConntrackEntry(original: tuple)
         s.conn.info = .new
-        s.step(s.entryHook, "conntrack", "new connection")
+        s.step(s.entryHook, .conntrack, "new connection")
     }
 
     /// The nat hook (nf_nat_inet_fn): the first packet of a connection walks the nat chains once
@@ -92,7 +89,8 @@ extension Tracer {
         s.conn.entry = e
         if new != cur {
             s.snat = new.source.joined(port: new.sourcePort)
-            s.step(nil, "conntrack", "source port \(cur.sourcePort) already in use: remapped to \(new.sourcePort)")
+            s.step(nil, .conntrack, rewrite: .sourcePortRemapped(from: cur.sourcePort, to: new.sourcePort),
+                   "source port \(cur.sourcePort) already in use: remapped to \(new.sourcePort)")
         }
     }
 
@@ -116,8 +114,10 @@ extension Tracer {
             let what = manip == .source ? "source" : "destination"
             let why = s.conn.isReply ? "reply un-NATed" : "NAT applied"
             if s.recordSteps {
-                let now = manip == .source ? s.packet.source.joined(port: s.packet.sourcePort) : s.packet.destination.joined(port: s.packet.destinationPort)
-                s.step(hook, "nat", "\(why) from conntrack: \(what) now \(now)")
+                let (address, port) = manip == .source ? (s.packet.source, s.packet.sourcePort) : (s.packet.destination, s.packet.destinationPort)
+                let rewrite = Rewrite.conntrackNAT(manip, reply: s.conn.isReply, address, port: port)
+                s.step(hook, .natBinding, rewrite: rewrite,
+                       "\(why) from conntrack: \(what) now \(address.joined(port: port))")
             }
         }
     }
@@ -131,25 +131,25 @@ extension Tracer {
             return
         }
         if s.host.conntrack.isTaken(e.original) || s.host.conntrack.isTaken(e.reply) {
-            s.step(nil, "conntrack", "drop: tuple clashes with an existing connection")
-            s.finished = (.dropped, "conntrack", "conntrack clash on confirm")
+            s.step(nil, .conntrack, "drop: tuple clashes with an existing connection")
+            s.finish(.dropped, .conntrack, "conntrack clash on confirm")
             return
         }
         s.host.conntrack.insert(e)
         s.conn.tableIndex = s.host.conntrack.entries.count - 1
-        s.step(s.packet.outInterface == nil ? .input : .postrouting, "conntrack", "confirmed: original \(e.original), reply \(e.reply)")
+        s.step(s.packet.outInterface == nil ? .input : .postrouting, .conntrack, "confirmed: original \(e.original), reply \(e.reply)")
     }
 
     // MARK: NAT targets
 
     /// DNAT, SNAT, MASQUERADE, REDIRECT: set up the binding (nf_nat_setup_info); the nat hook
     /// then rewrites the packet. Address ranges are a probabilistic choice: all-paths forks.
-    func natTarget(_ target: Target, hook: Hook, rule: PreparedRule, chain: String, ruleNumber: Int,
+    func natTarget(_ target: Target, hook: Hook, rule: PreparedRule, site: RuleSite,
                    _ s: inout PathState, _ work: inout [PathState], _ o: TraceOptions) {
         guard var e = s.conn.entry else { return }
         let cur = e.reply.inverted
-        func step(_ st: inout PathState, _ action: @autoclosure () -> String) {
-            st.step(hook, "nat", chain: chain, rule: ruleNumber, text: rule.text, action())
+        func step(_ st: inout PathState, rewrite: @autoclosure () -> Rewrite? = nil, _ action: @autoclosure () -> String) {
+            st.step(hook, .rule(reference(site)), text: rule.text, rewrite: rewrite(), action())
         }
         switch target {
         case .dnat(let range, let random, _):
@@ -182,7 +182,7 @@ extension Tracer {
                 st.probability *= share
                 st.dnat = new.destination.joined(port: new.destinationPort)
                 let dnat = st.dnat!
-                step(&st, "dnat to \(dnat)" + (addresses.count > 1 ? " (1 of \(addresses.count) addresses)" : ""))
+                step(&st, rewrite: .dnat(new.destination, port: new.destinationPort), "dnat to \(dnat)" + (addresses.count > 1 ? " (1 of \(addresses.count) addresses)" : ""))
                 if k == 0 { s = st } else {
                     st.pc = s.pc - 1  // re-enter the nat hook: the binding is set, so it only rewrites
                     st.frames = []
@@ -199,7 +199,7 @@ extension Tracer {
                 guard let a = s.host.interfaces.first(where: { $0.name == s.packet.inInterface })?.addresses.first(where: { $0.address.family == cur.destination.family })?.address else {
                     let dev = s.packet.inInterface ?? "?"
                     step(&s, "drop: no address on \(dev) to redirect to")
-                    s.finished = (.dropped, rule.text, "REDIRECT found no address on the input interface")
+                    s.finish(.dropped, .rule(site), "REDIRECT found no address on the input interface")
                     return
                 }
                 new.destination = a
@@ -211,7 +211,7 @@ extension Tracer {
             s.conn.entry = e
             s.dnat = new.destination.joined(port: new.destinationPort)
             let to = s.dnat!
-            step(&s, "redirect to \(to)")
+            step(&s, rewrite: .redirect(new.destination, port: new.destinationPort), "redirect to \(to)")
         case .snat(let range, let random, let randomFully, _):
             var address = cur.source
             if let a = range.firstAddress {
@@ -220,7 +220,7 @@ extension Tracer {
             }
             let new = uniqueSource(cur, address: address, ports: range.ports, randomAll: random || randomFully, &s)
             finishSource(new, cur, &e, &s)
-            step(&s, "snat to \(new.source.joined(port: new.sourcePort))")
+            step(&s, rewrite: .snat(new.source, port: new.sourcePort), "snat to \(new.source.joined(port: new.sourcePort))")
         case .masquerade(let ports, let random, let randomFully):
             // nf_nat_masquerade_ipv4: the address inet_select_addr picks on the output device
             // towards the next hop.
@@ -228,12 +228,12 @@ extension Tracer {
             let nextHop = s.host.route(to: s.packet.destination)?.nextHop ?? s.packet.destination
             guard let address = s.host.sourceAddress(device: dev, nextHop: nextHop) else {
                 step(&s, "drop: \(dev) has no address to masquerade to")
-                s.finished = (.dropped, rule.text, "MASQUERADE: \(dev) has no address")
+                s.finish(.dropped, .rule(site), "MASQUERADE: \(dev) has no address")
                 return
             }
             let new = uniqueSource(cur, address: address, ports: ports, randomAll: random || randomFully, &s)
             finishSource(new, cur, &e, &s)
-            step(&s, "masquerade to \(new.source.joined(port: new.sourcePort))")
+            step(&s, rewrite: .masquerade(new.source, port: new.sourcePort), "masquerade to \(new.source.joined(port: new.sourcePort))")
         default:
             break
         }

@@ -8,16 +8,16 @@ extension Tracer {
         s.host.ipvs = ipvs
         switch decision {
         case .pass(let note):
-            if let note { s.step(hook, "ipvs", note) }
+            if let note { s.step(hook, .ipvs, note) }
         case .drop(let reason):
-            s.step(hook, "ipvs", "drop: \(reason)")
-            s.finished = (.dropped, "ipvs", "IPVS: \(reason)")
+            s.step(hook, .ipvs, "drop: \(reason)")
+            s.finish(.dropped, .ipvs, "IPVS: \(reason)")
         case .noDestination(let explanation):
-            for line in explanation { s.step(hook, "ipvs", line) }
-            s.step(hook, "ipvs", "no destination available: ICMP port unreachable, drop")
-            s.finished = (.rejected, "ipvs", "IPVS: the virtual service has no usable real server (ip_vs_leave sends ICMP port unreachable)")
+            for line in explanation { s.step(hook, .ipvs, line) }
+            s.step(hook, .ipvs, "no destination available: ICMP port unreachable, drop")
+            s.finish(.rejected, .ipvs, "IPVS: the virtual service has no usable real server (ip_vs_leave sends ICMP port unreachable)")
         case .forward(let to, let port, let explanation):
-            for line in explanation { s.step(hook, "ipvs", line) }
+            for line in explanation { s.step(hook, .ipvs, line) }
             ipvsForward(to: to, port: port, hook, &s)
         }
     }
@@ -40,19 +40,20 @@ extension Tracer {
             s.conn.entry = e
         }
         let real = s.dnat!
+        let rewrite = Rewrite.ipvsMasq(virtual: virtualAddress, virtualPort: virtualPort, real: to, realPort: s.packet.destinationPort)
         if s.host.isLocal(to) {
             if hook == .output {
                 s.packet.outInterface = "lo"
                 s.originalDestination = to
             }
-            s.step(hook, "ipvs", "masq: destination \(virtualAddress.joined(port: virtualPort)) → \(real), a local address: the packet continues through \(hook.rawValue)")
+            s.step(hook, .ipvs, rewrite: rewrite, "masq: destination \(virtualAddress.joined(port: virtualPort)) → \(real), a local address: the packet continues through \(hook.rawValue)")
             return
         }
         guard let r = s.host.route(to: to) else { return drop(&s, "IPVS: no route to real server \(to)") }
         s.packet.outInterface = r.device
         s.packet.inInterface = nil
         s.originalDestination = to
-        s.step(hook, "ipvs", "masq: destination \(virtualAddress.joined(port: virtualPort)) → \(real); sent out \(r.device) through OUTPUT and POSTROUTING")
+        s.step(hook, .ipvs, rewrite: rewrite, "masq: destination \(virtualAddress.joined(port: virtualPort)) → \(real); sent out \(r.device) through OUTPUT and POSTROUTING")
         s.program = [.table(.output, .raw), .table(.output, .mangle), .nat(.output), .table(.output, .filter),
                      .table(.output, .security), .table(.postrouting, .mangle), .nat(.postrouting), .confirm, .transmit]
         s.pc = 0
@@ -66,6 +67,7 @@ extension Tracer {
         s.packet.source = reply.source
         if s.packet.proto.hasPorts { s.packet.sourcePort = reply.sourcePort }
         s.ipvsHandled = true
-        s.step(hook, "ipvs", reply.explanation)
+        let (virtual, port) = (s.packet.source, s.packet.sourcePort)
+        s.step(hook, .ipvs, rewrite: .ipvsReply(virtual: virtual, port: port), reply.explanation)
     }
 }

@@ -35,6 +35,21 @@ struct WalkFrame: Sendable {
     var next: Int
 }
 
+/// A rule's place in the prepared ruleset: table, chain index, rule index. Trivial to copy (no
+/// strings), so the walk can note it on every accept; `Tracer.reference(_:)` names it.
+struct RuleSite: Sendable, Equatable {
+    var table: TableName
+    var chain: Int
+    var rule: Int
+}
+
+/// What decided a path, as the walk records it: a rule by its place, or a stage. The public
+/// `Decider` (with the rule's chain name and text) is built from it once, when the path ends.
+enum DecisionSite: Sendable, Equatable {
+    case rule(RuleSite)
+    case policy, routing, conntrack, ipvs, loop
+}
+
 /// One path being followed: the packet, the host as this path sees it, the random source, the
 /// probability so far, the steps. Copied when the path branches.
 struct PathState: Sendable {
@@ -46,13 +61,14 @@ struct PathState: Sendable {
     var conn = ConnectionState()
     var program: [FlowStep] = []
     var pc = 0
-    var finished: (Verdict, String, String?)?
+    /// How the path ended, once it has: the verdict, what decided it, and why.
+    var finished: End?
     /// The last decision taken in a filter-type chain (for decided_by on accepted paths).
-    var lastFilterDecision = "policy"
+    var lastFilterDecision = DecisionSite.policy
     var masqueradeMarked = false
     var dnat: String?
     var snat: String?
-    var deliveredTo: String?
+    var deliveredTo: Delivery?
     var originalDestination: IPAddress
     var recordSteps = true
     /// skb->ipvs_property: IPVS already handled this packet, so its hooks let it pass.
@@ -73,11 +89,25 @@ struct PathState: Sendable {
     /// The hook where conntrack first sees this packet.
     var entryHook: Hook { packet.inInterface == nil ? .output : .prerouting }
 
-    /// Records a step; the action text is built only when steps are recorded.
-    mutating func step(_ hook: Hook?, _ table: String, chain: @autoclosure () -> String? = nil, rule: Int? = nil,
-                       text: @autoclosure () -> String? = nil, _ action: @autoclosure () -> String) {
+    /// Records a step. The subject, text, rewrite and action are autoclosures: they are built
+    /// only when steps are recorded, so bulk tracing pays nothing for them.
+    mutating func step(_ hook: Hook?, _ subject: @autoclosure () -> StepSubject, text: @autoclosure () -> String? = nil,
+                       rewrite: @autoclosure () -> Rewrite? = nil, _ action: @autoclosure () -> String) {
         guard recordSteps else { return }
-        steps.append(TraceStep(node: host.name, hook: hook, table: table, chain: chain(), rule: rule, text: text(),
-                               action: action(), packet: packet))
+        steps.append(TraceStep(node: host.name, hook: hook, subject: subject(), text: text(), action: action(),
+                               rewrite: rewrite(), packet: packet))
+    }
+
+    /// A path's end as the walk records it; `Tracer` turns it into the public `PathEnd`.
+    struct End: Sendable {
+        var verdict: Verdict
+        var decidedBy: DecisionSite
+        /// Why, for drops and rejects.
+        var reason: String?
+    }
+
+    /// Ends the path.
+    mutating func finish(_ verdict: Verdict, _ decidedBy: DecisionSite, _ reason: String? = nil) {
+        finished = End(verdict: verdict, decidedBy: decidedBy, reason: reason)
     }
 }

@@ -5,17 +5,22 @@ import Wire
 public struct TraceStep: Hashable, Sendable {
     public var node: String?
     public var hook: Hook?
-    /// The table, or `conntrack` / `routing` for steps that are not rules.
-    public var table: String
-    public var chain: String?
-    /// 1-based rule number in the chain, as `iptables -L --line-numbers` counts.
-    public var rule: Int?
+    /// What the step is about: a rule (table, chain, number), a policy, conntrack, routing, IPVS.
+    public var subject: StepSubject
     /// `-A CHAIN ...` for rules, `policy ACCEPT` for policies, nil otherwise.
     public var text: String?
     /// What happened: `jump KUBE-SVC-X`, `dnat to 10.0.0.1:80`, `accept`, `drop`, `continue`,
     /// `no match` (verbose only), `return`, `policy accept`, `ct new`, `route: forward out eth0`...
     public var action: String
+    /// The address rewrite the step made or set up, if any.
+    public var rewrite: Rewrite?
     public var packet: Packet
+
+    /// The table, or `conntrack` / `routing` / `ipvs` for steps that are not rules.
+    public var table: String { subject.tableName }
+    public var chain: String? { subject.chain }
+    /// 1-based rule number in the chain, as `iptables -L --line-numbers` counts.
+    public var rule: Int? { subject.ruleNumber }
 }
 
 /// How one path ended.
@@ -27,19 +32,21 @@ public enum Verdict: String, Hashable, Sendable, Codable {
 /// taken; 1 for a deterministic ruleset).
 public struct TracePath: Sendable {
     public var probability: Double
-    public var verdict: Verdict
-    /// The rule text that decided the verdict, or "policy".
-    public var decidedBy: String
+    /// The verdict, what decided it, and why.
+    public var end: PathEnd
+    public var verdict: Verdict { end.verdict }
+    /// The rule that decided the verdict, or the policy, routing, conntrack, IPVS.
+    public var decidedBy: Decider { end.decidedBy }
     /// Why, for drops and rejects (the rule's comment, a routing problem...).
-    public var reason: String?
+    public var reason: String? { end.reason }
     /// The translated destination `ip:port`, when DNAT applied.
     public var dnat: String?
     /// True when the packet was marked for masquerade or MASQUERADE/SNAT applied.
     public var masquerade: Bool
     /// The translated source `ip:port`, when SNAT/MASQUERADE applied.
     public var snat: String?
-    /// `local` when delivered to this host, `out <iface>` when sent on, nil when not accepted.
-    public var deliveredTo: String?
+    /// Delivered to this host, or sent on through an interface; nil when not accepted.
+    public var deliveredTo: Delivery?
     public var steps: [TraceStep]
     /// The packet as it leaves the last hook.
     public var finalPacket: Packet

@@ -44,12 +44,12 @@ extension TracePath: Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(probability, forKey: .probability)
         try c.encode(verdict, forKey: .verdict)
-        try c.encode(decidedBy, forKey: .decided_by)
+        try c.encode(decidedBy.description, forKey: .decided_by)
         try c.encode(reason, forKey: .reason)
         try c.encode(dnat, forKey: .dnat)
         try c.encode(masquerade, forKey: .masquerade)
         try c.encode(snat, forKey: .snat)
-        try c.encode(deliveredTo, forKey: .delivered_to)
+        try c.encode(deliveredTo?.description, forKey: .delivered_to)
         try c.encode(steps, forKey: .steps)
     }
 }
@@ -83,24 +83,16 @@ extension Trace: Encodable {
             out += "\npath \(n + 1) of \(paths.count)"
             if paths.count > 1 || p.probability != 1 { out += ", probability \(Self.format(p.probability))" }
             out += ": \(p.verdict.rawValue.uppercased())"
-            if let d = p.deliveredTo { out += d == "local" ? " (delivered locally)" : " (sent \(d))" }
+            switch p.deliveredTo {
+            case .local?: out += " (delivered locally)"
+            case .out(let interface)?: out += " (sent out \(interface))"
+            case nil: break
+            }
             out += "\n"
             var lastPacket = packet
             for s in p.steps {
-                var line = "  "
-                line += (s.hook?.rawValue ?? "").padding(12)
-                line += s.table.padding(10)
-                if let c = s.chain {
-                    line += c + (s.rule.map { " #\($0)" } ?? "") + ": "
-                }
-                if let t = s.text, s.rule != nil { line += t + "\n" + String(repeating: " ", count: 24) + "→ " }
-                line += s.action
-                if s.packet != lastPacket && s.packet.summary != lastPacket.summary {
-                    line += "  [now \(s.packet.summary)]"
-                }
-                if s.packet.mark != lastPacket.mark { line += "  [mark 0x\(String(s.packet.mark, radix: 16))]" }
+                out += Self.line(s, after: lastPacket) + "\n"
                 lastPacket = s.packet
-                out += line + "\n"
             }
             var summary: [String] = []
             if let d = p.dnat { summary.append("DNAT to \(d)") }
@@ -111,6 +103,25 @@ extension Trace: Encodable {
             if p.verdict != .accepted, let r = p.reason { out += "  why: \(r)\n" }
         }
         return out
+    }
+
+    /// One step of the story: hook, table (or conntrack / routing / ipvs), chain and rule number,
+    /// the rule's text, what happened, and what changed since `previous`.
+    static func line(_ s: TraceStep, after previous: Packet) -> String {
+        let subject = s.subject
+        var line = "  "
+        line += (s.hook?.rawValue ?? "").padding(12)
+        line += subject.tableName.padding(10)
+        if let c = subject.chain {
+            line += c + (subject.ruleNumber.map { " #\($0)" } ?? "") + ": "
+        }
+        if let t = s.text, subject.ruleNumber != nil { line += t + "\n" + String(repeating: " ", count: 24) + "→ " }
+        line += s.action
+        if s.packet != previous && s.packet.summary != previous.summary {
+            line += "  [now \(s.packet.summary)]"
+        }
+        if s.packet.mark != previous.mark { line += "  [mark 0x\(String(s.packet.mark, radix: 16))]" }
+        return line
     }
 
     static func format(_ p: Double) -> String {

@@ -71,9 +71,9 @@ public struct Tracer: Sendable {
         var done: [TracePath] = []
         while var s = work.popLast() {
             run(&s, &work, options)
-            if let (verdict, decided, reason) = s.finished {
+            if let end = s.finished {
                 done.append(TracePath(
-                    probability: s.probability, verdict: verdict, decidedBy: decided, reason: reason, dnat: s.dnat,
+                    probability: s.probability, end: PathEnd(end.verdict, decidedBy: decider(end.decidedBy), reason: end.reason), dnat: s.dnat,
                     masquerade: s.masqueradeMarked || s.snat != nil, snat: s.snat, deliveredTo: s.deliveredTo,
                     steps: s.steps, finalPacket: s.packet, host: s.host, rulesTried: s.rulesTried))
             }
@@ -106,20 +106,20 @@ public struct Tracer: Sendable {
                 afterOutput(&s)
             case .loopback:
                 s.packet.inInterface = "lo"
-                s.step(.prerouting, "routing", "loopback: in again on lo")
+                s.step(.prerouting, .routing, "loopback: in again on lo")
             case .deliver:
-                s.deliveredTo = "local"
-                s.step(.input, "routing", "deliver locally")
-                s.finished = (.accepted, s.lastFilterDecision, nil)
+                s.deliveredTo = .local
+                s.step(.input, .routing, "deliver locally")
+                s.finish(.accepted, s.lastFilterDecision)
             case .ipvsRequest(let hook):
                 ipvsRequest(hook, &s)
             case .ipvsReply(let hook):
                 ipvsReply(hook, &s)
             case .transmit:
-                s.deliveredTo = "out " + (s.packet.outInterface ?? "?")
                 let dev = s.packet.outInterface ?? "?"
-                s.step(.postrouting, "routing", "send out \(dev)")
-                s.finished = (.accepted, s.lastFilterDecision, nil)
+                s.deliveredTo = .out(interface: dev)
+                s.step(.postrouting, .routing, "send out \(dev)")
+                s.finish(.accepted, s.lastFilterDecision)
             }
         }
     }
@@ -136,7 +136,7 @@ public struct Tracer: Sendable {
             if case .v4(let a) = s.packet.source, a.isLoopback { return drop(&s, "martian source \(s.packet.source) (route_localnet=0)") }
         }
         if s.host.isLocal(dst) || s.host.addressType(dst) == .broadcast {
-            s.step(.prerouting, "routing", "route: local delivery")
+            s.step(.prerouting, .routing, "route: local delivery")
             s.program += [.table(.input, .mangle), .table(.input, .filter), .table(.input, .security)]
                 + ipvsSteps(.input, s.host) + [.nat(.input), .confirm, .deliver]
             return
@@ -144,7 +144,7 @@ public struct Tracer: Sendable {
         guard s.host.forwarding else { return drop(&s, "not forwarded: ip_forward is off") }
         guard let r = s.host.route(to: dst) else { return drop(&s, "no route to \(dst)") }
         s.packet.outInterface = r.device
-        s.step(.prerouting, "routing", "route: forward out \(r.device)")
+        s.step(.prerouting, .routing, "route: forward out \(r.device)")
         s.program += [.table(.forward, .mangle), .table(.forward, .filter), .table(.forward, .security)]
             + (s.host.ipvs == nil ? [] : [.ipvsReply(.forward)])
             + [.table(.postrouting, .mangle), .nat(.postrouting), .confirm, .transmit]
@@ -157,7 +157,7 @@ public struct Tracer: Sendable {
         let verb = initial ? "route" : "reroute"
         if s.host.isLocal(dst) {
             s.packet.outInterface = "lo"
-            s.step(.output, "routing", "\(verb): local destination, out lo")
+            s.step(.output, .routing, "\(verb): local destination, out lo")
         } else {
             guard let r = s.host.route(to: dst) else { return drop(&s, "no route to \(dst)") }
             // A loopback source may leave through a real interface only with route_localnet
@@ -167,7 +167,7 @@ public struct Tracer: Sendable {
                 return drop(&s, "loopback source \(s.packet.source) cannot leave through \(r.device) (route_localnet=0)")
             }
             s.packet.outInterface = r.device
-            s.step(.output, "routing", "\(verb): out \(r.device)")
+            s.step(.output, .routing, "\(verb): out \(r.device)")
         }
     }
 
@@ -188,8 +188,26 @@ public struct Tracer: Sendable {
         host.ipvs == nil ? [] : [.ipvsReply(hook), .ipvsRequest(hook)]
     }
 
+    /// Names what decided a path: a rule's chain name and text come from the prepared ruleset.
+    func decider(_ site: DecisionSite) -> Decider {
+        switch site {
+        case .rule(let r): .rule(reference(r))
+        case .policy: .policy
+        case .routing: .routing
+        case .conntrack: .conntrack
+        case .ipvs: .ipvs
+        case .loop: .loop
+        }
+    }
+
+    /// The rule at `site`, as traces name it.
+    func reference(_ site: RuleSite) -> RuleReference {
+        let chain = prepared.tables[site.table]!.chains[site.chain]
+        return RuleReference(table: site.table, chain: chain.name, number: site.rule + 1, text: chain.rules[site.rule].text)
+    }
+
     func drop(_ s: inout PathState, _ reason: String) {
-        s.step(nil, "routing", "drop: \(reason)")
-        s.finished = (.dropped, "routing", reason)
+        s.step(nil, .routing, "drop: \(reason)")
+        s.finish(.dropped, .routing, reason)
     }
 }

@@ -37,14 +37,14 @@ enum TraceRender {
             let node = (s.node ?? "").padding(toLength: 14, withPad: " ", startingAt: 0)
             switch s.kind {
             case .netfilter:
-                var where_ = [s.hook, s.table, s.chain].compactMap { $0 }.joined(separator: " ")
+                var where_ = [s.hook?.rawValue, s.table, s.chain].compactMap { $0 }.joined(separator: " ")
                 if let r = s.rule { where_ += " #\(r)" }
                 out += "  \(node) \(where_): \(s.action)\n"
                 if let text = s.text { out += "  \(String(repeating: " ", count: 14))   \(text)\n" }
             case .link, .deliver:
                 out += "  \(node) \(s.action)\n"
             case .tunnel:
-                out += "  \(node) \(s.action)\n  \(String(repeating: " ", count: 14))   outer: \(s.outer ?? "")\n"
+                out += "  \(node) \(s.action)\n  \(String(repeating: " ", count: 14))   outer: \(s.outer?.description ?? "")\n"
             }
             if let l = last, l.source != s.packet.source || l.destination != s.packet.destination
                 || l.sourcePort != s.packet.sourcePort || l.destinationPort != s.packet.destinationPort {
@@ -71,7 +71,7 @@ enum TraceRender {
         for s in p.steps {
             if let n = s.node, !out.contains(n) { out.append(n) }
         }
-        if let d = p.deliveredTo, !out.contains(d) { out.append(d) }
+        if let d = p.deliveredTo?.description, !out.contains(d) { out.append(d) }
         return out
     }
 
@@ -95,8 +95,7 @@ enum TraceRender {
                     lines += "  \(id(at))\(arrow)\(id(here)): \(mermaidText(packet(travelling)))\n"
                     at = here
                 }
-                // The rewrites: NAT targets, conntrack's un-NAT, and IPVS's (masq and its reply).
-                if s.kind == .netfilter, ["dnat", "snat", "masquerade", "reply un-NAT", "masq:", "reply on IPVS"].contains(where: { s.action.hasPrefix($0) }) {
+                if s.kind == .netfilter, noted(s.rewrite) {
                     lines += "  Note over \(id(here)): \(mermaidText(s.action))\n"
                 }
                 travelling = s.packet
@@ -108,9 +107,20 @@ enum TraceRender {
             }
             return lines
         }
-        out += arrows(p, from: t.source, arrow: "->>", end: p.deliveredTo)
-        if let r = p.reply, let start = p.deliveredTo { out += arrows(r.path, from: start, arrow: "-->>", end: t.source) }
+        out += arrows(p, from: t.source, arrow: "->>", end: p.deliveredTo?.description)
+        if let r = p.reply, let start = p.deliveredTo?.description { out += arrows(r.path, from: start, arrow: "-->>", end: t.source) }
         return out
+    }
+
+    /// The rewrites a sequence diagram notes: the NAT targets DNAT, SNAT and MASQUERADE,
+    /// conntrack un-NATing a reply, and IPVS's masq and its reply. REDIRECT, a remapped source
+    /// port and NAT re-applied to a later packet are left out.
+    static func noted(_ rewrite: Rewrite?) -> Bool {
+        switch rewrite {
+        case .dnat?, .snat?, .masquerade?, .ipvsMasq?, .ipvsReply?: true
+        case .conntrackNAT(_, let reply, _, _)?: reply
+        case .redirect?, .sourcePortRemapped?, nil: false
+        }
     }
 
     static func mermaidText(_ s: String) -> String { s.replacingOccurrences(of: ";", with: ",").replacingOccurrences(of: "#", with: "nr ") }

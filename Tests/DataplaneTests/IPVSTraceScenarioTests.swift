@@ -27,7 +27,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         #expect(t.paths.count == 1)
         #expect(path.verdict == .delivered)
         // rr from the list head: the list holds the last-added server first (list_add_rcu).
-        #expect(path.deliveredTo == "pod/default/web-2")
+        #expect(path.deliveredTo == .pod(namespace: "default", name: "web-2"))
         #expect(path.dnat == "10.244.2.3:8080")
         #expect(path.snat == nil && !path.masquerade)
         #expect(path.finalPacket.source == t.packet.source)
@@ -35,18 +35,18 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         // The VIP is local (kube-ipvs0): the packet goes to INPUT, where IPVS schedules it after
         // the filter table, then leaves through OUTPUT and POSTROUTING.
         let ipvs = ipvsSteps(path)
-        #expect(ipvs.allSatisfy { $0.hook == "INPUT" && $0.node == "worker-1" })
+        #expect(ipvs.allSatisfy { $0.hook == .input && $0.node == "worker-1" })
         #expect(ipvs.contains { $0.action == "virtual service TCP 10.105.17.17:80 rr (3 real servers)" })
         #expect(ipvs.contains { $0.action.hasPrefix("scheduler: rr: the cursor is at the list head") })
         let routing = try #require(path.steps.firstIndex { $0.action == "route: local delivery" })
-        let filterInput = try #require(path.steps.firstIndex { $0.hook == "INPUT" && $0.table == "filter" })
+        let filterInput = try #require(path.steps.firstIndex { $0.hook == .input && $0.table == "filter" })
         let scheduled = try #require(path.steps.firstIndex { $0.table == "ipvs" })
-        let output = try #require(path.steps.firstIndex { $0.hook == "OUTPUT" })
+        let output = try #require(path.steps.firstIndex { $0.hook == .output })
         #expect(routing < filterInput && filterInput < scheduled && scheduled < output)
         let reply = try #require(path.reply)
         #expect(reply.reachedClient)
         #expect(reply.path.finalPacket.source.description == "10.105.17.17")
-        #expect(reply.path.steps.contains { $0.node == "worker-1" && $0.hook == "FORWARD" && $0.table == "ipvs"
+        #expect(reply.path.steps.contains { $0.node == "worker-1" && $0.hook == .forward && $0.table == "ipvs"
             && $0.action.hasPrefix("reply on IPVS connection 10.244.1.2:") })
         // Conntrack does not un-NAT it (IPVS sets no IPS_DST_NAT); IPVS's out hook does.
         #expect(!reply.path.steps.contains { $0.action.contains("un-NATed") })
@@ -56,7 +56,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         var p = try ipvsDemo()
         var endpoints: [String] = []
         for port in UInt16(40001)...40004 {
-            endpoints.append(try trace("pod/default/client", "service/default/web:80", plane: &p, sport: port).paths[0].deliveredTo ?? "")
+            endpoints.append(try trace("pod/default/client", "service/default/web:80", plane: &p, sport: port).paths[0].deliveredTo?.description ?? "")
         }
         #expect(endpoints == ["pod/default/web-2", "pod/default/web-1", "pod/default/web-0", "pod/default/web-2"])
         // The same connection again (same source port) follows its IPVS entry: no scheduling.
@@ -68,11 +68,11 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         var p = try ipvsDemo()
         // rr: web-2, web-1, then web-0, which is the client itself.
         var t = try trace("pod/default/web-0", "service/default/web:80", plane: &p, sport: 41001)
-        for port in UInt16(41002)...41003 where t.paths[0].deliveredTo != "pod/default/web-0" {
+        for port in UInt16(41002)...41003 where t.paths[0].deliveredTo != .pod(namespace: "default", name: "web-0") {
             t = try trace("pod/default/web-0", "service/default/web:80", plane: &p, sport: port)
         }
         let path = t.paths[0]
-        #expect(path.deliveredTo == "pod/default/web-0")
+        #expect(path.deliveredTo == .pod(namespace: "default", name: "web-0"))
         #expect(path.masquerade)
         #expect(path.snat?.hasPrefix("10.244.1.1:") == true)
         #expect(path.steps.contains { $0.text?.contains("KUBE-LOOP-BACK dst,dst,src") == true })
@@ -89,7 +89,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         #expect(path.masquerade)
         #expect(path.snat?.hasPrefix("172.18.0.3:") == true)
         // IPVS schedules locally generated packets in OUTPUT, after nat OUTPUT marked it.
-        #expect(ipvsSteps(path).allSatisfy { $0.hook == "OUTPUT" })
+        #expect(ipvsSteps(path).allSatisfy { $0.hook == .output })
         #expect(path.reply?.reachedClient == true)
         // iptables mode: the route to the ClusterIP is not local, the source is the node's.
         var ipt = try demo()
@@ -119,7 +119,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         let path = fallback.paths[0]
         // IPVS mode gives the virtual server every endpoint when the node has no local one...
         #expect(path.verdict == .delivered)
-        #expect(path.deliveredTo?.hasPrefix("pod/default/web-") == true)
+        #expect(path.deliveredTo?.description.hasPrefix("pod/default/web-") == true)
         // ...without masquerade (the nodePort is in KUBE-NODE-PORT-LOCAL-TCP), so the client's
         // address is kept, and the endpoint's node answers it directly: the reply never passes
         // the node that un-NATs it, and the client cannot use it.
@@ -127,7 +127,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         #expect(path.reply?.reachedClient == false)
         // With a local endpoint both modes deliver locally and keep the source.
         let near = try trace("external/203.0.113.7", "node/worker-1:\(np)", plane: &ipvs)
-        #expect(near.paths[0].deliveredTo == "pod/default/web-0")
+        #expect(near.paths[0].deliveredTo == .pod(namespace: "default", name: "web-0"))
         #expect(!near.paths[0].masquerade)
         #expect(near.paths[0].reply?.reachedClient == true)
     }
@@ -139,7 +139,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         #expect(ok.paths[0].reply?.reachedClient == true)
         let no = try trace("external/192.0.2.1", "198.51.100.10:80", plane: &p, via: "worker-1")
         #expect(no.paths[0].verdict == .dropped)
-        #expect(no.paths[0].decidedBy.contains("KUBE-SOURCE-RANGES-FIREWALL"))
+        #expect(no.paths[0].decidedBy.description.contains("KUBE-SOURCE-RANGES-FIREWALL"))
         #expect(!no.paths[0].steps.contains { $0.table == "ipvs" })  // dropped in filter INPUT, before IPVS
     }
 
@@ -161,7 +161,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         """)
         let t = try trace("pod/default/c", "service/default/lonely:80", plane: &p)
         #expect(t.paths[0].verdict == .rejected)
-        #expect(t.paths[0].decidedBy == "ipvs")
+        #expect(t.paths[0].decidedBy == .node(.ipvs))
         #expect(t.paths[0].why?.contains("no usable real server") == true)
         #expect(ipvsSteps(t.paths[0]).contains { $0.action.contains("(0 real servers)") })
     }
@@ -171,7 +171,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         let byName = try trace("pod/default/client", "web.default.svc.cluster.local:80", plane: &p)
         #expect(byName.paths[0].dnat == "10.244.2.3:8080")
         let headless = try trace("pod/default/client", "web-headless.default.svc.cluster.local:8080", plane: &p)
-        #expect(headless.paths[0].deliveredTo == "pod/default/web-0")
+        #expect(headless.paths[0].deliveredTo == .pod(namespace: "default", name: "web-0"))
         #expect(!headless.paths[0].steps.contains { $0.table == "ipvs" })
     }
 
@@ -192,11 +192,11 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         services: [{name: s, internalTrafficPolicy: Local, selector: {app: s}, ports: [{port: 80}]}]
         """
         var ipvs = try ipvsPlane(yaml), ipt = try plane(yaml)
-        #expect(try trace("pod/default/c1", "service/default/s:80", plane: &ipvs).paths[0].deliveredTo == "pod/default/s1")
+        #expect(try trace("pod/default/c1", "service/default/s:80", plane: &ipvs).paths[0].deliveredTo == .pod(namespace: "default", name: "s1"))
         // A ClusterIP-only port with iTP=Local never uses cluster endpoints (CategorizeEndpoints),
         // so n2's virtual server has no real server: IPVS answers port unreachable.
         let far = try trace("pod/default/c2", "service/default/s:80", plane: &ipvs)
-        #expect(far.paths[0].verdict == .rejected && far.paths[0].decidedBy == "ipvs")
+        #expect(far.paths[0].verdict == .rejected && far.paths[0].decidedBy == .node(.ipvs))
         #expect(try trace("pod/default/c2", "service/default/s:80", plane: &ipt).paths[0].verdict == .dropped)
     }
 
@@ -253,7 +253,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
             let vip = try #require(svc.clusterIP(family))
             let t = try trace("pod/default/c", family == .ipv6 ? "[\(vip)]:80" : "\(vip):80", plane: &p)
             let path = try #require(t.paths.first)
-            #expect(path.deliveredTo == "pod/default/s")
+            #expect(path.deliveredTo == .pod(namespace: "default", name: "s"))
             #expect(ipvsSteps(path).contains { $0.action.contains("virtual service TCP \(vip.joined(port: 80)) rr") })
             #expect(path.reply?.reachedClient == true)
             #expect(path.reply?.path.finalPacket.source == vip)

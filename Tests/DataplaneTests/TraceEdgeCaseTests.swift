@@ -27,7 +27,7 @@ import Wire
         let t = try trace("pod/default/c", "[\(v6)]:80", plane: &p)
         let path = try #require(t.paths.first)
         #expect(path.verdict == .delivered)
-        #expect(path.deliveredTo == "pod/default/s")
+        #expect(path.deliveredTo == .pod(namespace: "default", name: "s"))
         #expect(path.dnat == "[fd00:10:244:1::2]:8080")
         #expect(path.reply?.reachedClient == true)
         #expect(path.reply?.path.finalPacket.source == v6)
@@ -46,7 +46,7 @@ import Wire
         var p = try plane(Self.dualStack)
         let t = try trace("pod/default/c", "172.18.0.3:9100", plane: &p)
         #expect(t.paths[0].verdict == .delivered)
-        #expect(t.paths[0].deliveredTo == "pod/default/exporter")
+        #expect(t.paths[0].deliveredTo == .pod(namespace: "default", name: "exporter"))
         #expect(t.paths[0].reply?.reachedClient == true)
     }
 

@@ -39,7 +39,7 @@ func nodesVisited(_ p: DataplanePath) -> [String] {
         let path = try #require(t.paths.first)
         #expect(t.paths.count == 1)
         #expect(path.verdict == .delivered)
-        #expect(path.deliveredTo == "pod/default/web-2")
+        #expect(path.deliveredTo == .pod(namespace: "default", name: "web-2"))
         #expect(path.dnat == "10.244.2.3:8080")
         #expect(path.snat == nil && !path.masquerade)
         #expect(path.finalPacket.source == t.packet.source)  // source IP kept
@@ -55,7 +55,7 @@ func nodesVisited(_ p: DataplanePath) -> [String] {
         // Seed 3 picks web-0 for web-0: hairpin.
         let t = try trace("pod/default/web-0", "service/default/web:80", plane: &p, seed: 3)
         let path = try #require(t.paths.first)
-        #expect(path.deliveredTo == "pod/default/web-0")
+        #expect(path.deliveredTo == .pod(namespace: "default", name: "web-0"))
         #expect(path.masquerade)
         #expect(path.snat?.hasPrefix("10.244.1.1:") == true)  // cni0's address, the outgoing interface
         #expect(path.reply?.reachedClient == true)
@@ -95,7 +95,7 @@ func nodesVisited(_ p: DataplanePath) -> [String] {
         #expect(far.paths[0].why == "externalTrafficPolicy Local and node control-plane has no local endpoint for default/web-lb (port http)")
         let near = try trace("external/203.0.113.7", "node/worker-1:\(np)", plane: &p)
         #expect(near.paths[0].verdict == .delivered)
-        #expect(near.paths[0].deliveredTo == "pod/default/web-0")
+        #expect(near.paths[0].deliveredTo == .pod(namespace: "default", name: "web-0"))
         #expect(near.paths[0].finalPacket.source.description == "203.0.113.7")
         #expect(!near.paths[0].masquerade)
     }
@@ -117,9 +117,9 @@ func nodesVisited(_ p: DataplanePath) -> [String] {
         // worker-1 serves web-0, worker-2 splits between web-1 and web-2.
         #expect(abs(t.paths.reduce(0) { $0 + $1.probability } - 1) < 1e-9)
         let delivered = Dictionary(uniqueKeysWithValues: t.paths.filter { $0.verdict == .delivered }.map { ($0.deliveredTo!, $0.probability) })
-        #expect(Set(delivered.keys) == ["pod/default/web-0", "pod/default/web-1", "pod/default/web-2"])
-        #expect(abs(delivered["pod/default/web-0"]! - 1.0 / 3) < 1e-9)
-        #expect(abs(delivered["pod/default/web-1"]! - 1.0 / 6) < 1e-9)
+        #expect(Set(delivered.keys) == [.pod(namespace: "default", name: "web-0"), .pod(namespace: "default", name: "web-1"), .pod(namespace: "default", name: "web-2")])
+        #expect(abs(delivered[.pod(namespace: "default", name: "web-0")]! - 1.0 / 3) < 1e-9)
+        #expect(abs(delivered[.pod(namespace: "default", name: "web-1")]! - 1.0 / 6) < 1e-9)
         let dropped = t.paths.filter { $0.verdict == .dropped }
         #expect(dropped.count == 1 && dropped[0].why?.contains("node control-plane has no local endpoint") == true)
     }
@@ -134,7 +134,7 @@ func nodesVisited(_ p: DataplanePath) -> [String] {
         let t = try trace("pod/default/c", "service/default/lonely:80", plane: &p)
         #expect(t.paths[0].verdict == .rejected)
         #expect(t.paths[0].why == "default/lonely has no endpoints")
-        #expect(t.paths[0].decidedBy.contains("-j REJECT"))
+        #expect(t.paths[0].decidedBy.description.contains("-j REJECT"))
     }
 
     @Test func dnsNamesResolveAndHeadlessNamesGoStraightToAPod() throws {
@@ -143,7 +143,7 @@ func nodesVisited(_ p: DataplanePath) -> [String] {
         #expect(byName.notes.contains { $0.hasPrefix("DNS: web.default.svc.cluster.local. A 10.") })
         #expect(byName.paths[0].dnat != nil)
         let headless = try trace("pod/default/client", "web-headless.default.svc.cluster.local:8080", plane: &p)
-        #expect(headless.paths[0].deliveredTo == "pod/default/web-0")
+        #expect(headless.paths[0].deliveredTo == .pod(namespace: "default", name: "web-0"))
         #expect(headless.paths[0].dnat == nil)  // no Service VIP in the way
     }
 
@@ -153,7 +153,7 @@ func nodesVisited(_ p: DataplanePath) -> [String] {
         var vx = try plane(text.replacingOccurrences(of: "cni: host-gw", with: "cni: vxlan"))
         let t = try trace("pod/default/client", "service/default/web:80", plane: &vx)
         let tunnel = try #require(t.paths[0].steps.first { $0.kind == .tunnel })
-        #expect(tunnel.outer == "172.18.0.3 → 172.18.0.4 udp dport 8472 vxlan vni 1")
+        #expect(tunnel.outer?.description == "172.18.0.3 → 172.18.0.4 udp dport 8472 vxlan vni 1")
         #expect(tunnel.packet.destination.description == "10.244.2.3")  // the inner packet
         #expect(t.paths[0].reply?.reachedClient == true)
         var hg = try demo()
@@ -169,7 +169,7 @@ func nodesVisited(_ p: DataplanePath) -> [String] {
         """
         var p = try plane(yaml)
         let near = try trace("pod/default/c1", "service/default/s:80", plane: &p)
-        #expect(near.paths[0].deliveredTo == "pod/default/s1")
+        #expect(near.paths[0].deliveredTo == .pod(namespace: "default", name: "s1"))
         let far = try trace("pod/default/c2", "service/default/s:80", plane: &p)
         #expect(far.paths[0].verdict == .dropped)
         #expect(far.paths[0].why == "internalTrafficPolicy Local and node n2 has no local endpoint for default/s")
@@ -193,7 +193,7 @@ func nodesVisited(_ p: DataplanePath) -> [String] {
         var p = try demo()
         let t = try trace("pod/default/client", "service/default/web:80", plane: &p, allPaths: true)
         #expect(t.paths.count == 3)
-        #expect(Set(t.paths.compactMap(\.deliveredTo)) == ["pod/default/web-0", "pod/default/web-1", "pod/default/web-2"])
+        #expect(Set(t.paths.compactMap(\.deliveredTo)) == [.pod(namespace: "default", name: "web-0"), .pod(namespace: "default", name: "web-1"), .pod(namespace: "default", name: "web-2")])
         // The kernel's thresholds are 31-bit fractions of 1/3 and 1/2: each path is 1/3 within 1e-9.
         for path in t.paths { #expect(abs(path.probability - 1.0 / 3) < 1e-9) }
         #expect(t.paths.allSatisfy { $0.reply?.reachedClient == true })

@@ -37,7 +37,7 @@ import Wire
         let b = try Bench("*nat\n-A PREROUTING -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 3128\nCOMMIT\n")
         let p = b.run(Bench.tcp("1.1.1.1", 5, "93.184.216.34", 80))
         #expect(p.dnat == "192.168.0.2:3128")
-        #expect(p.deliveredTo == "local")
+        #expect(p.deliveredTo == .local)
     }
 
     @Test func snatToAFixedAddressKeepsTheFreePort() throws {
@@ -73,7 +73,7 @@ import Wire
         let p = b.run(Packet(source: Self.ip("fd00::9"), destination: Self.ip("fd00:96::10"), proto: .tcp, sourcePort: 1000,
                              destinationPort: 80, inInterface: "eth0"))
         #expect(p.dnat == "[fd00:244::5]:8080")
-        #expect(p.deliveredTo == "out eth0")
+        #expect(p.deliveredTo == .out(interface: "eth0"))
     }
 
     @Test func aSourcePortClashWithoutNATRulesIsStillRemapped() throws {

@@ -79,7 +79,7 @@ struct OneServiceIPVS: IPVSHook {
         let t = Tracer(ruleset: try Self.rules()).trace(packet: request(), host: Self.host())
         let p = try #require(t.paths.first)
         #expect(p.verdict == .accepted)
-        #expect(p.deliveredTo == "out eth0")
+        #expect(p.deliveredTo == .out(interface: "eth0"))
         #expect(p.dnat == "10.244.2.3:8080")
         #expect(p.finalPacket.destination == Self.real && p.finalPacket.destinationPort == 8080)
         let filterIn = try #require(where_(p, .input, "filter")), ipvs = try #require(where_(p, .input, "ipvs"))
@@ -105,7 +105,7 @@ struct OneServiceIPVS: IPVSHook {
         let ipvs = try #require(back.steps.first { $0.table == "ipvs" })
         #expect(ipvs.hook == .forward && ipvs.action == "un-NATed by IPVS")
         #expect(back.finalPacket.source == Self.vip && back.finalPacket.sourcePort == 80)
-        #expect(back.deliveredTo == "out cni0")
+        #expect(back.deliveredTo == .out(interface: "cni0"))
     }
 
     @Test func aFilterInputDropKeepsThePacketFromIPVS() throws {
@@ -119,7 +119,7 @@ struct OneServiceIPVS: IPVSHook {
     @Test func aLocalRealServerContinuesThroughNatInputToLocalDelivery() throws {
         let t = Tracer(ruleset: try Self.rules()).trace(packet: request(), host: Self.host(realServer: Self.node))
         let p = try #require(t.paths.first)
-        #expect(p.deliveredTo == "local")
+        #expect(p.deliveredTo == .local)
         #expect(p.finalPacket.destination == Self.node)
         let ipvs = try #require(where_(p, .input, "ipvs")), natIn = try #require(where_(p, .input, "nat"))
         #expect(ipvs < natIn)
@@ -128,7 +128,7 @@ struct OneServiceIPVS: IPVSHook {
     @Test func locallyGeneratedPacketsAreScheduledAfterNatOutputAndBeforeFilterOutput() throws {
         let t = Tracer(ruleset: try Self.rules()).trace(packet: request(from: Self.node, in: nil), host: Self.host())
         let p = try #require(t.paths.first)
-        #expect(p.deliveredTo == "out eth0")
+        #expect(p.deliveredTo == .out(interface: "eth0"))
         let ipvs = try #require(where_(p, .output, "ipvs")), filterOut = try #require(where_(p, .output, "filter"))
         #expect(ipvs < filterOut)
         // The nat OUTPUT DNAT on the real server's address does not fire: nat chains ran once,
@@ -140,7 +140,7 @@ struct OneServiceIPVS: IPVSHook {
         let t = Tracer(ruleset: try Self.rules()).trace(packet: request(), host: Self.host(noServer: true))
         let p = try #require(t.paths.first)
         #expect(p.verdict == .rejected)
-        #expect(p.decidedBy == "ipvs")
+        #expect(p.decidedBy == .ipvs)
         #expect(p.reason?.contains("ICMP port unreachable") == true)
     }
 
@@ -148,7 +148,7 @@ struct OneServiceIPVS: IPVSHook {
         var h = Self.host()
         h.ipvs = nil
         let p = try #require(Tracer(ruleset: try Self.rules()).trace(packet: request(), host: h).paths.first)
-        #expect(p.deliveredTo == "local")
+        #expect(p.deliveredTo == .local)
         #expect(!p.steps.contains { $0.table == "ipvs" })
     }
 }

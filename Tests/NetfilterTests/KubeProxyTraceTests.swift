@@ -41,7 +41,7 @@ enum KubeProxyExample {
         #expect(p.dnat == "10.180.0.1:80")
         #expect(p.masquerade)
         #expect(p.snat == "192.168.0.2:40000")
-        #expect(p.deliveredTo == "out eth0")
+        #expect(p.deliveredTo == .out(interface: "eth0"))
         #expect(p.finalPacket.mark == 0, "KUBE-POSTROUTING clears the masquerade bit with --xor-mark")
         #expect(p.steps.contains { $0.chain == "KUBE-MARK-MASQ" && $0.action.hasPrefix("mark set 0x4000") })
     }
@@ -85,7 +85,7 @@ enum KubeProxyExample {
         let trace = t.trace(packet: KubeProxyExample.tcp("203.0.113.200", 40000, "172.30.0.46", 80), host: KubeProxyExample.host)
         let p = try #require(trace.paths.first)
         #expect(p.verdict == .rejected)
-        #expect(p.decidedBy.contains("ns6/svc6:p80 has no endpoints"))
+        #expect(p.decidedBy.description.contains("ns6/svc6:p80 has no endpoints"))
         #expect(p.reason == "ns6/svc6:p80 has no endpoints")
         #expect(p.dnat == nil)
     }
@@ -95,7 +95,7 @@ enum KubeProxyExample {
         let trace = t.trace(packet: KubeProxyExample.tcp("203.0.113.200", 40000, "192.168.0.2", 3001), host: KubeProxyExample.host)
         let p = try #require(trace.paths.first)
         #expect(p.verdict == .dropped)
-        #expect(p.decidedBy.hasPrefix("-A KUBE-EXTERNAL-SERVICES"))
+        #expect(p.decidedBy.description.hasPrefix("-A KUBE-EXTERNAL-SERVICES"))
         #expect(p.dnat == nil)
     }
 
@@ -106,7 +106,7 @@ enum KubeProxyExample {
         #expect(p.verdict == .accepted)
         #expect(p.dnat == "10.180.0.2:80")
         #expect(p.snat == "192.168.0.2:40000")
-        #expect(p.deliveredTo == "out eth0")
+        #expect(p.deliveredTo == .out(interface: "eth0"))
     }
 
     @Test func loadBalancerSourceRangesDropOtherSourcesInFilter() throws {
@@ -116,7 +116,7 @@ enum KubeProxyExample {
         #expect(allowed.paths[0].verdict == .accepted)
         let blocked = t.trace(packet: KubeProxyExample.tcp("198.51.100.1", 40000, "5.6.7.8", 80), host: KubeProxyExample.host)
         #expect(blocked.paths[0].verdict == .dropped)
-        #expect(blocked.paths[0].decidedBy.hasPrefix("-A KUBE-PROXY-FIREWALL"))
+        #expect(blocked.paths[0].decidedBy.description.hasPrefix("-A KUBE-PROXY-FIREWALL"))
     }
 
     @Test func replyIsUnNATedFromConntrackWithoutWalkingNatChains() throws {
@@ -136,7 +136,7 @@ enum KubeProxyExample {
         #expect(p.finalPacket.destination == KubeProxyExample.ip("203.0.113.200"))
         #expect(p.finalPacket.destinationPort == 40000)
         #expect(!p.steps.contains { $0.table == "nat" && $0.chain != nil }, "nat chains see only the first packet")
-        #expect(p.decidedBy.contains("kubernetes forwarding conntrack rule"))
+        #expect(p.decidedBy.description.contains("kubernetes forwarding conntrack rule"))
     }
 
     @Test func secondPacketOfAConnectionKeepsItsEndpoint() throws {

@@ -49,7 +49,7 @@ import Wire
         let trace = t.trace(packet: Packet(source: try IPAddress(parsing: "10.0.0.9"), destination: try IPAddress(parsing: "10.0.0.1"),
                                            proto: .tcp, sourcePort: 1, destinationPort: 2), host: host)
         #expect(trace.paths[0].verdict == .accepted)
-        #expect(trace.paths[0].decidedBy == "-A INPUT -j ACCEPT")
+        #expect(trace.paths[0].decidedBy.description == "-A INPUT -j ACCEPT")
     }
 }
 
