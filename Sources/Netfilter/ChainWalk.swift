@@ -129,10 +129,12 @@ extension Tracer {
             case .drop:
                 step("drop")
                 s.finished = (.dropped, rule.text, rule.comment ?? "dropped by \(chain.name)")
+                s.finishedOrigin = rule.origin
                 return
             case .reject(let kind):
                 step("reject with \(kind.rawValue)")
                 s.finished = (.rejected, rule.text, rule.comment ?? "rejected by \(chain.name)")
+                s.finishedOrigin = rule.origin
                 return
             case .dnat, .snat, .masquerade, .redirect:
                 guard t.name == .nat else {

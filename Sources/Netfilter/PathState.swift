@@ -47,6 +47,8 @@ struct PathState: Sendable {
     var program: [FlowStep] = []
     var pc = 0
     var finished: (Verdict, String, String?)?
+    /// The origin of the DROP or REJECT rule that finished the path, when kdp compiled it.
+    var finishedOrigin: RuleOrigin?
     /// The last decision taken in a filter-type chain (for decided_by on accepted paths).
     var lastFilterDecision = "policy"
     var masqueradeMarked = false

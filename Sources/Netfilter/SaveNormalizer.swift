@@ -90,7 +90,7 @@ public enum SaveNormalizer {
         }
         switch module {
         case "comment":
-            return (named("--comment") ?? []).enumerated().map { $0.offset == 0 ? $0.element : quote($0.element) }
+            return (named("--comment") ?? []).enumerated().map { $0.offset == 0 ? $0.element : IPTablesQuoting.saved($0.element) }
         case "statistic":
             var out = named("--mode") ?? []
             if let p = named("--probability"), let v = Double(p.last!) {
@@ -172,20 +172,5 @@ public enum SaveNormalizer {
         default:
             return target
         }
-    }
-
-    /// `xtables_save_string`: no quotes for letters, digits, '_' and '-' only; otherwise double
-    /// quotes with `"`, `\` and `'` escaped.
-    public static func quote(_ value: String) -> String {
-        let plain = !value.isEmpty && value.unicodeScalars.allSatisfy {
-            ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == "_" || $0 == "-"
-        }
-        if plain { return value }
-        var out = "\""
-        for c in value {
-            if c == "\"" || c == "\\" || c == "'" { out.append("\\") }
-            out.append(c)
-        }
-        return out + "\""
     }
 }

@@ -73,7 +73,7 @@ public struct Tracer: Sendable {
             run(&s, &work, options)
             if let (verdict, decided, reason) = s.finished {
                 done.append(TracePath(
-                    probability: s.probability, verdict: verdict, decidedBy: decided, reason: reason, dnat: s.dnat,
+                    probability: s.probability, verdict: verdict, decidedBy: decided, reason: reason, origin: s.finishedOrigin, dnat: s.dnat,
                     masquerade: s.masqueradeMarked || s.snat != nil, snat: s.snat, deliveredTo: s.deliveredTo,
                     steps: s.steps, finalPacket: s.packet, host: s.host, rulesTried: s.rulesTried))
             }

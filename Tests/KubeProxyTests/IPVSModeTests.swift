@@ -21,8 +21,8 @@ extension IPVSModeRuleset {
         virtualServer(proto, ip(address), port)?.destinations.map { $0.address.joined(port: $0.port) }.sorted()
     }
     func members(_ name: String) -> [String] { ipsets.named(name)?.entries.sorted() ?? [] }
-    func nat(_ chain: String) -> [String] { iptables.nat.rules.filter { $0.chain == chain }.map(\.line) }
-    func filter(_ chain: String) -> [String] { iptables.filter.rules.filter { $0.chain == chain }.map(\.line) }
+    func nat(_ chain: ChainName) -> [String] { iptables.nat.rules.filter { $0.chain == chain }.map(\.line) }
+    func filter(_ chain: ChainName) -> [String] { iptables.filter.rules.filter { $0.chain == chain }.map(\.line) }
 }
 
 /// Three nodes: n1 runs a1, n2 runs a2, n3 runs nothing.
@@ -353,7 +353,7 @@ func threeNodes(_ services: String, pods: String = "pods: [{name: a1, node: n1, 
 
     @Test func jumpsArePrependedInIptablesJumpChainOrder() throws {
         let r = try compileIPVS(threeNodes(Self.svc))
-        let rows = r.iptables.jumps.map { "\($0.table) \($0.chain) \($0.words.last!)" }
+        let rows = r.iptables.jumps.map { "\($0.table.rawValue) \($0.chain.rawValue) \($0.words.last!)" }
         #expect(rows == [
             "filter INPUT KUBE-IPVS-FILTER", "filter INPUT KUBE-PROXY-FIREWALL", "filter INPUT KUBE-NODE-PORT", "filter INPUT KUBE-FIREWALL",
             "filter FORWARD KUBE-PROXY-FIREWALL", "filter FORWARD KUBE-FORWARD",
