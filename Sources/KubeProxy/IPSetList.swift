@@ -16,6 +16,8 @@ public struct KubeIPSet: Sendable, Equatable {
     public let comment: String
     /// Entries as `Entry.String()` spells them (`10.96.0.1,tcp:443`, `30080`), each once.
     public private(set) var entries: [String] = []
+    /// The same entries as the kernel holds them, in the same order.
+    private(set) var members: [IPSetMember] = []
     /// Active entries the kernel refuses to add (`ipset add` fails and kube-proxy only logs it):
     /// they count for `isEmpty`, as upstream's `activeEntries` do, but are not in the set.
     public private(set) var refused: [String] = []
@@ -37,23 +39,21 @@ public struct KubeIPSet: Sendable, Equatable {
     }
 
     /// `activeEntries.Insert`: a string set, so a repeated entry counts once.
-    mutating func insert(_ entry: String) {
-        guard seen.insert(entry).inserted else { return }
-        entries.append(entry)
-        if Self.kernelRefuses(entry, type: type) { refused.append(entry) }
+    mutating func insert(_ entry: IPSetEntry) {
+        guard seen.insert(entry.text).inserted else { return }
+        entries.append(entry.text)
+        members.append(entry.member)
+        if Self.kernelRefuses(entry.member, type: type) { refused.append(entry.text) }
     }
 
     /// A hash:ip,port,net set cannot store a zero-length network (ip_set_hash_ipportnet.c
     /// rejects cidr 0 with IPSET_ERR_INVALID_CIDR), so a loadBalancerSourceRange of 0.0.0.0/0
     /// never reaches KUBE-LOAD-BALANCER-SOURCE-CIDR.
-    static func kernelRefuses(_ entry: String, type: IPSetType) -> Bool {
-        type == .hashIPPortNet && entry.hasSuffix("/0")
+    static func kernelRefuses(_ member: IPSetMember, type: IPSetType) -> Bool {
+        type == .hashIPPortNet && member.last?.length == 0
     }
 
     public var isEmpty: Bool { entries.isEmpty }
-
-    /// `getComment`: the comment in double quotes, as it goes into the iptables rule words.
-    var quotedComment: String { "\"\(comment)\"" }
 }
 
 /// The seventeen sets of `ipsetInfo` (pkg/proxy/ipvs/proxier.go), in that order.
@@ -108,7 +108,7 @@ public struct IPSetList: Sendable, Equatable {
     public subscript(base: String) -> KubeIPSet { sets[index(base)] }
 
     /// `ipsetList[base].activeEntries.Insert(entry)`, in place (no copy of the set).
-    mutating func insert(into base: String, _ entry: String) {
+    mutating func insert(into base: String, _ entry: IPSetEntry) {
         sets[index(base)].insert(entry)
     }
 
@@ -121,19 +121,37 @@ public struct IPSetList: Sendable, Equatable {
     public func named(_ name: String) -> KubeIPSet? { sets.first { $0.name == name } }
 }
 
-// MARK: entry spelling (pkg/proxy/ipvs/ipset/ipset.go `Entry.String`)
+// MARK: entries (pkg/proxy/ipvs/ipset/ipset.go `Entry`)
 
-enum IPSetEntry {
+/// One entry of a kube-proxy ipset, built from typed parts: as `Entry.String()` spells it (what
+/// kube-proxy keys its active entries on, and `ipset save` prints) and as the kernel's set holds
+/// it (what `-m set` tests against).
+struct IPSetEntry: Sendable {
+    let text: String
+    let member: IPSetMember
+
+    private static func host(_ ip: IPAddress) -> Prefix { Prefix(containing: ip, length: ip.family.bitWidth) }
+
     /// hash:ip — `192.168.1.1`.
-    static func ip(_ ip: IPAddress) -> String { ip.description }
+    static func ip(_ ip: IPAddress) -> IPSetEntry {
+        IPSetEntry(text: ip.description, member: IPSetMember(first: host(ip)))
+    }
     /// hash:ip,port — `192.168.1.1,udp:53`.
-    static func ipPort(_ ip: IPAddress, _ proto: String, _ port: UInt16) -> String { "\(ip),\(proto):\(port)" }
+    static func ipPort(_ ip: IPAddress, _ proto: IPProtocol, _ port: UInt16) -> IPSetEntry {
+        IPSetEntry(text: "\(ip),\(proto.name):\(port)", member: IPSetMember(first: host(ip), proto: proto, port: port))
+    }
     /// hash:ip,port,ip — `192.168.1.1,udp:53,10.0.0.1`.
-    static func ipPortIP(_ ip: IPAddress, _ proto: String, _ port: UInt16, _ ip2: IPAddress) -> String { "\(ip),\(proto):\(port),\(ip2)" }
+    static func ipPortIP(_ ip: IPAddress, _ proto: IPProtocol, _ port: UInt16, _ ip2: IPAddress) -> IPSetEntry {
+        IPSetEntry(text: "\(ip),\(proto.name):\(port),\(ip2)", member: IPSetMember(first: host(ip), proto: proto, port: port, last: host(ip2)))
+    }
     /// hash:ip,port,net — `192.168.1.2,udp:80,10.0.1.0/24`.
-    static func ipPortNet(_ ip: IPAddress, _ proto: String, _ port: UInt16, _ net: Prefix) -> String { "\(ip),\(proto):\(port),\(net)" }
+    static func ipPortNet(_ ip: IPAddress, _ proto: IPProtocol, _ port: UInt16, _ net: Prefix) -> IPSetEntry {
+        IPSetEntry(text: "\(ip),\(proto.name):\(port),\(net)", member: IPSetMember(first: host(ip), proto: proto, port: port, last: net))
+    }
     /// bitmap:port — `30080`.
-    static func port(_ port: UInt16) -> String { String(port) }
+    static func port(_ port: UInt16) -> IPSetEntry {
+        IPSetEntry(text: String(port), member: IPSetMember(port: port))
+    }
 }
 
 // MARK: `ipset save`
@@ -181,6 +199,19 @@ extension KubeIPSet {
         }
     }
 
+    /// `savedEntries` as the kernel holds them: the members in the order it lists them.
+    var savedMembers: [IPSetMember] {
+        switch type {
+        case .bitmapPort:
+            return members.compactMap(\.port).sorted().map { IPSetMember(port: $0) }
+        default:
+            // Equal printed text means an equal member, so the printed entry finds its member.
+            var byText: [String: IPSetMember] = [:]
+            for (e, m) in zip(entries, members) where !refused.contains(e) { byText[Self.kernelSpelling(e)] = m }
+            return savedEntries.map { byText[$0]! }
+        }
+    }
+
     /// `ipset save` spells a full-length network without its prefix length.
     static func kernelSpelling(_ entry: String) -> String {
         guard let slash = entry.lastIndex(of: "/"), let comma = entry.lastIndex(of: ",") , comma < slash,
@@ -204,8 +235,19 @@ extension IPSetList {
         return out
     }
 
-    /// The sets as the Netfilter engine holds them, for `-m set` matches.
-    public func store() throws(IPSetParseError) -> IPSetStore {
-        try IPSetStore.parse(ipsetSave: saveText())
+    /// The sets as the Netfilter engine holds them, for `-m set` matches: the typed members, in
+    /// the kernel's listing order, exactly what parsing `saveText()` gives (a test holds the two
+    /// equal) without printing and re-reading it.
+    /// - Complexity: O(n log n) in the entries (the listing order sorts them).
+    public func store() -> IPSetStore {
+        var store = IPSetStore()
+        for set in sets {
+            // bitmap:port has no family (NFPROTO_UNSPEC): its create line names none, and the
+            // parser takes that as inet.
+            var s = IPSet(name: set.name, type: set.type, family: set.type == .bitmapPort ? .ipv4 : set.family)
+            for m in set.savedMembers { s.add(m) }
+            store.sets[set.name] = s
+        }
+        return store
     }
 }

@@ -105,17 +105,17 @@ struct IPVSSync {
         let port = svc.port.port
         // Hairpin: every local endpoint, whatever its condition (the endpoints map holds them all).
         for e in eps where e.isLocal {
-            sets.insert(into: IPSetList.loopBack, IPSetEntry.ipPortIP(e.ip, proto, e.port, e.ip))
+            sets.insert(into: IPSetList.loopBack, IPSetEntry.ipPortIP(e.ip, svc.port.protocol, e.port, e.ip))
         }
 
-        sets.insert(into: IPSetList.clusterIP, IPSetEntry.ipPort(svc.clusterIP, proto, port))
+        sets.insert(into: IPSetList.clusterIP, IPSetEntry.ipPort(svc.clusterIP, svc.port.protocol, port))
         // The ClusterIP is always bound; iTP decides its endpoints (eTP does not apply to it).
         if syncService(svc, svc.clusterIP, port, bind: true) {
             syncEndpoint(svc, svc.clusterIP, port, IPVSModeCompiler.destinations(cats, onlyNodeLocal: svc.internalPolicyLocal))
         }
 
         for ip in svc.externalIPs {
-            let entry = IPSetEntry.ipPort(ip, proto, port)
+            let entry = IPSetEntry.ipPort(ip, svc.port.protocol, port)
             sets.insert(into: svc.externalPolicyLocal ? IPSetList.externalIPLocal : IPSetList.externalIP, entry)
             // Not bound when the address is on another interface already.
             if syncService(svc, ip, port, bind: !nodeAddressSet.contains(ip)) {
@@ -124,7 +124,7 @@ struct IPVSSync {
         }
 
         for vip in svc.loadBalancerVIPs {
-            let entry = IPSetEntry.ipPort(vip, proto, port)
+            let entry = IPSetEntry.ipPort(vip, svc.port.protocol, port)
             sets.insert(into: IPSetList.loadBalancer, entry)
             if svc.externalPolicyLocal { sets.insert(into: IPSetList.loadBalancerLocal, entry) }
             if !svc.loadBalancerSourceRanges.isEmpty {
@@ -132,12 +132,12 @@ struct IPVSSync {
                 sets.insert(into: IPSetList.loadBalancerFW, entry)
                 var allowFromNode = false
                 for cidr in svc.loadBalancerSourceRanges {
-                    sets.insert(into: IPSetList.loadBalancerSourceCIDR, IPSetEntry.ipPortNet(vip, proto, port, cidr))
+                    sets.insert(into: IPSetList.loadBalancerSourceCIDR, IPSetEntry.ipPortNet(vip, svc.port.protocol, port, cidr))
                     if let nodeIP = config.nodeIP, cidr.contains(nodeIP) { allowFromNode = true }
                 }
                 if allowFromNode {
                     // The node reaching its own VIP comes from the VIP (it is on kube-ipvs0).
-                    sets.insert(into: IPSetList.loadBalancerSourceIP, IPSetEntry.ipPortIP(vip, proto, port, vip))
+                    sets.insert(into: IPSetList.loadBalancerSourceIP, IPSetEntry.ipPortIP(vip, svc.port.protocol, port, vip))
                 } else {
                     // The node is not allowed: KUBE-IPVS-OUT-FILTER drops its traffic to the VIP.
                     lbNoNodeAccess.append((vip, proto, port))
@@ -151,19 +151,19 @@ struct IPVSSync {
         if let np = svc.nodePort {
             // No node IP: upstream skips the rest of this port, health-check port included.
             guard !nodeIPs.isEmpty else { return }
-            var entries: [String] = []
+            var entries: [IPSetEntry] = []
             var set: String?, localSet: String?
-            switch proto {
-            case "tcp":
+            switch svc.port.protocol {
+            case .tcp:
                 (set, localSet) = (IPSetList.nodePortTCP, IPSetList.nodePortLocalTCP)
                 entries = [IPSetEntry.port(np)]
-            case "udp":
+            case .udp:
                 (set, localSet) = (IPSetList.nodePortUDP, IPSetList.nodePortLocalUDP)
                 entries = [IPSetEntry.port(np)]
-            case "sctp":
+            case .sctp:
                 // SCTP cannot go in a bitmap:port set: hash:ip,port with every node IP.
                 (set, localSet) = (IPSetList.nodePortSCTP, IPSetList.nodePortLocalSCTP)
-                entries = nodeIPs.map { IPSetEntry.ipPort($0, proto, np) }
+                entries = nodeIPs.map { IPSetEntry.ipPort($0, svc.port.protocol, np) }
             default:
                 break
             }

@@ -36,7 +36,7 @@ public struct IPVSModeRuleset: Sendable {
     public func ipsetSaveText() -> String { ipsets.saveText() }
 
     /// The sets as the Netfilter engine takes them for `-m set`.
-    public func ipsetStore() throws(IPSetParseError) -> IPSetStore { try ipsets.store() }
+    public func ipsetStore() -> IPSetStore { ipsets.store() }
 
     /// The text IPVS mode hands to `iptables-restore --noflush --counters`: unlike the iptables
     /// mode it writes the nat buffers before the filter ones (`syncProxyRules`: natChains,

@@ -233,7 +233,7 @@ func threeNodes(_ services: String, pods: String = "pods: [{name: a1, node: n1, 
         #expect(lines.contains("add KUBE-LOAD-BALANCER-SOURCE-CIDR 198.51.100.2,tcp:443,203.0.113.7"))
         #expect(lines.filter { $0.hasPrefix("create ") }.count == 17)
         // And the Netfilter engine reads it.
-        let store = try r.ipsetStore()
+        let store = r.ipsetStore()
         #expect(store.sets["KUBE-LOAD-BALANCER-SOURCE-CIDR"]?.members.count == 1)
     }
 
