@@ -7,8 +7,8 @@ import Wire
 public struct KubeIPSet: Sendable, Equatable {
     /// The set's name in this family: IPv6 sets swap `KUBE-` for `KUBE-6-`, cut to 31 characters.
     public let name: String
-    /// The IPv4 name, which is how upstream's code refers to the set (`kubeClusterIPSet`...).
-    public let baseName: String
+    /// How upstream's code refers to the set (`kubeClusterIPSet`...): its IPv4 name.
+    public let base: KubeIPSetName
     public let type: IPSetType
     public let family: IPFamily
     /// The set's comment; upstream uses it only in the iptables rules that match the set
@@ -23,12 +23,12 @@ public struct KubeIPSet: Sendable, Equatable {
     public private(set) var refused: [String] = []
     private var seen: Set<String> = []
 
-    init(baseName: String, type: IPSetType, family: IPFamily, comment: String) {
-        self.baseName = baseName
-        self.type = type
+    init(base: KubeIPSetName, family: IPFamily) {
+        self.base = base
+        self.type = base.type
         self.family = family
-        self.comment = comment
-        name = Self.familyName(baseName, family)
+        self.comment = base.comment
+        name = Self.familyName(base.rawValue, family)
     }
 
     /// `NewIPSet`: in dual-stack both families' sets coexist, so IPv6 names get `KUBE-6-`; the
@@ -56,65 +56,20 @@ public struct KubeIPSet: Sendable, Equatable {
     public var isEmpty: Bool { entries.isEmpty }
 }
 
-/// The seventeen sets of `ipsetInfo` (pkg/proxy/ipvs/proxier.go), in that order.
+/// The seventeen sets of `ipsetInfo` (pkg/proxy/ipvs/proxier.go), in that order (`KubeIPSetName`).
 public struct IPSetList: Sendable, Equatable {
     public internal(set) var sets: [KubeIPSet]
 
-    // Names (pkg/proxy/ipvs/ipset.go).
-    static let loopBack = "KUBE-LOOP-BACK"
-    static let clusterIP = "KUBE-CLUSTER-IP"
-    static let externalIP = "KUBE-EXTERNAL-IP"
-    static let externalIPLocal = "KUBE-EXTERNAL-IP-LOCAL"
-    static let loadBalancer = "KUBE-LOAD-BALANCER"
-    static let loadBalancerFW = "KUBE-LOAD-BALANCER-FW"
-    static let loadBalancerLocal = "KUBE-LOAD-BALANCER-LOCAL"
-    static let loadBalancerSourceIP = "KUBE-LOAD-BALANCER-SOURCE-IP"
-    static let loadBalancerSourceCIDR = "KUBE-LOAD-BALANCER-SOURCE-CIDR"
-    static let nodePortTCP = "KUBE-NODE-PORT-TCP"
-    static let nodePortLocalTCP = "KUBE-NODE-PORT-LOCAL-TCP"
-    static let nodePortUDP = "KUBE-NODE-PORT-UDP"
-    static let nodePortLocalUDP = "KUBE-NODE-PORT-LOCAL-UDP"
-    static let nodePortSCTP = "KUBE-NODE-PORT-SCTP-HASH"
-    static let nodePortLocalSCTP = "KUBE-NODE-PORT-LOCAL-SCTP-HASH"
-    static let healthCheckNodePort = "KUBE-HEALTH-CHECK-NODE-PORT"
-    static let ipvsIPs = "KUBE-IPVS-IPS"
-
-    /// `ipsetInfo`: name, type and comment of every set.
-    static let info: [(String, IPSetType, String)] = [
-        (loopBack, .hashIPPortIP, "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose"),
-        (clusterIP, .hashIPPort, "Kubernetes service cluster ip + port for masquerade purpose"),
-        (externalIP, .hashIPPort, "Kubernetes service external ip + port for masquerade and filter purpose"),
-        (externalIPLocal, .hashIPPort, "Kubernetes service external ip + port with externalTrafficPolicy=local"),
-        (loadBalancer, .hashIPPort, "Kubernetes service lb portal"),
-        (loadBalancerFW, .hashIPPort, "Kubernetes service load balancer ip + port for load balancer with sourceRange"),
-        (loadBalancerLocal, .hashIPPort, "Kubernetes service load balancer ip + port with externalTrafficPolicy=local"),
-        (loadBalancerSourceIP, .hashIPPortIP, "Kubernetes service load balancer ip + port + source IP for packet filter purpose"),
-        (loadBalancerSourceCIDR, .hashIPPortNet, "Kubernetes service load balancer ip + port + source cidr for packet filter purpose"),
-        (nodePortTCP, .bitmapPort, "Kubernetes nodeport TCP port for masquerade purpose"),
-        (nodePortLocalTCP, .bitmapPort, "Kubernetes nodeport TCP port with externalTrafficPolicy=local"),
-        (nodePortUDP, .bitmapPort, "Kubernetes nodeport UDP port for masquerade purpose"),
-        (nodePortLocalUDP, .bitmapPort, "Kubernetes nodeport UDP port with externalTrafficPolicy=local"),
-        (nodePortSCTP, .hashIPPort, "Kubernetes nodeport SCTP port for masquerade purpose with type 'hash ip:port'"),
-        (nodePortLocalSCTP, .hashIPPort, "Kubernetes nodeport SCTP port with externalTrafficPolicy=local with type 'hash ip:port'"),
-        (healthCheckNodePort, .bitmapPort, "Kubernetes health check node port"),
-        (ipvsIPs, .hashIP, "Addresses on the ipvs interface"),
-    ]
-
     init(family: IPFamily) {
-        sets = Self.info.map { KubeIPSet(baseName: $0.0, type: $0.1, family: family, comment: $0.2) }
+        sets = KubeIPSetName.allCases.map { KubeIPSet(base: $0, family: family) }
     }
 
-    /// The set upstream calls `base` (its IPv4 name), whatever this family names it.
-    public subscript(base: String) -> KubeIPSet { sets[index(base)] }
+    /// The set upstream calls `base`, whatever this family names it.
+    public subscript(base: KubeIPSetName) -> KubeIPSet { sets[base.index] }
 
     /// `ipsetList[base].activeEntries.Insert(entry)`, in place (no copy of the set).
-    mutating func insert(into base: String, _ entry: IPSetEntry) {
-        sets[index(base)].insert(entry)
-    }
-
-    func index(_ base: String) -> Int {
-        guard let i = sets.firstIndex(where: { $0.baseName == base }) else { preconditionFailure("no ipset \(base)") }
-        return i
+    mutating func insert(into base: KubeIPSetName, _ entry: IPSetEntry) {
+        sets[base.index].insert(entry)
     }
 
     /// The set by the name it has in this family (`KUBE-6-CLUSTER-IP`), or nil.

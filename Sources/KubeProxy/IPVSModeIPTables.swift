@@ -12,20 +12,20 @@ enum IPVSModeIPTables {
     /// `ipsetWithIptablesChain`: set, table, from chain, target, match directions, `-p` protocol,
     /// and why. Each LOCAL nodePort set comes before its non-local one, so eTP=Local nodePorts
     /// RETURN before being marked.
-    static let setRules: [(set: String, table: TableName, from: ChainName, to: String, match: String, proto: String?,
+    static let setRules: [(set: KubeIPSetName, table: TableName, from: ChainName, to: String, match: String, proto: String?,
                            purpose: RuleOrigin.Purpose)] = [
-        (IPSetList.loopBack, .nat, .postrouting, "MASQUERADE", "dst,dst,src", nil, .hairpin),
-        (IPSetList.loadBalancer, .nat, .services, ChainName.ipvsLoadBalancer.rawValue, "dst,dst", nil, .loadBalancerIP),
-        (IPSetList.loadBalancerLocal, .nat, .ipvsLoadBalancer, "RETURN", "dst,dst", nil, .loadBalancerIP),
-        (IPSetList.nodePortLocalTCP, .nat, .ipvsNodePort, "RETURN", "dst", "tcp", .nodePort),
-        (IPSetList.nodePortTCP, .nat, .ipvsNodePort, ChainName.markMasq.rawValue, "dst", "tcp", .nodePort),
-        (IPSetList.nodePortLocalUDP, .nat, .ipvsNodePort, "RETURN", "dst", "udp", .nodePort),
-        (IPSetList.nodePortUDP, .nat, .ipvsNodePort, ChainName.markMasq.rawValue, "dst", "udp", .nodePort),
-        (IPSetList.nodePortLocalSCTP, .nat, .ipvsNodePort, "RETURN", "dst,dst", "sctp", .nodePort),
-        (IPSetList.nodePortSCTP, .nat, .ipvsNodePort, ChainName.markMasq.rawValue, "dst,dst", "sctp", .nodePort),
-        (IPSetList.loadBalancerFW, .filter, .proxyFirewall, ChainName.sourceRangesFirewall.rawValue, "dst,dst", nil, .sourceRanges),
-        (IPSetList.loadBalancerSourceCIDR, .filter, .sourceRangesFirewall, "RETURN", "dst,dst,src", nil, .sourceRanges),
-        (IPSetList.loadBalancerSourceIP, .filter, .sourceRangesFirewall, "RETURN", "dst,dst,src", nil, .sourceRanges),
+        (KubeIPSetName.loopBack, .nat, .postrouting, "MASQUERADE", "dst,dst,src", nil, .hairpin),
+        (KubeIPSetName.loadBalancer, .nat, .services, ChainName.ipvsLoadBalancer.rawValue, "dst,dst", nil, .loadBalancerIP),
+        (KubeIPSetName.loadBalancerLocal, .nat, .ipvsLoadBalancer, "RETURN", "dst,dst", nil, .loadBalancerIP),
+        (KubeIPSetName.nodePortLocalTCP, .nat, .ipvsNodePort, "RETURN", "dst", "tcp", .nodePort),
+        (KubeIPSetName.nodePortTCP, .nat, .ipvsNodePort, ChainName.markMasq.rawValue, "dst", "tcp", .nodePort),
+        (KubeIPSetName.nodePortLocalUDP, .nat, .ipvsNodePort, "RETURN", "dst", "udp", .nodePort),
+        (KubeIPSetName.nodePortUDP, .nat, .ipvsNodePort, ChainName.markMasq.rawValue, "dst", "udp", .nodePort),
+        (KubeIPSetName.nodePortLocalSCTP, .nat, .ipvsNodePort, "RETURN", "dst,dst", "sctp", .nodePort),
+        (KubeIPSetName.nodePortSCTP, .nat, .ipvsNodePort, ChainName.markMasq.rawValue, "dst,dst", "sctp", .nodePort),
+        (KubeIPSetName.loadBalancerFW, .filter, .proxyFirewall, ChainName.sourceRangesFirewall.rawValue, "dst,dst", nil, .sourceRanges),
+        (KubeIPSetName.loadBalancerSourceCIDR, .filter, .sourceRangesFirewall, "RETURN", "dst,dst,src", nil, .sourceRanges),
+        (KubeIPSetName.loadBalancerSourceIP, .filter, .sourceRangesFirewall, "RETURN", "dst,dst,src", nil, .sourceRanges),
     ]
 
     static func write(config: ProxierConfig, sets: IPSetList, lbNoNodeAccess: [(IPAddress, String, UInt16)]) -> IPTablesRuleset {
@@ -40,7 +40,7 @@ enum IPVSModeIPTables {
         }
         func to(_ chain: ChainName) -> [String] { ["-j", chain.rawValue] }
         // `getComment`: the set's comment, double-quoted as every kube-proxy comment.
-        func setMatch(_ base: String) -> [String] {
+        func setMatch(_ base: KubeIPSetName) -> [String] {
             ["-m", "comment", "--comment", IPTablesQuoting.kubeProxyComment(sets[base].comment), "-m", "set", "--match-set", sets[base].name]
         }
         let mark = config.masqueradeMark
@@ -54,8 +54,8 @@ enum IPVSModeIPTables {
             if rule.table == .filter { filter(rule.from, words, rule.purpose) } else { nat(rule.from, words, rule.purpose) }
         }
 
-        if !sets[IPSetList.clusterIP].isEmpty {
-            let args = setMatch(IPSetList.clusterIP)
+        if !sets[KubeIPSetName.clusterIP].isEmpty {
+            let args = setMatch(KubeIPSetName.clusterIP)
             if config.masqueradeAll {
                 nat(.services, args + ["dst,dst"] + to(.markMasq), .masquerade)
             } else if let detector = config.localDetector {
@@ -74,13 +74,13 @@ enum IPVSModeIPTables {
             nat(.services, args + ["-m", "physdev", "!", "--physdev-is-in", "-m", "addrtype", "!", "--src-type", "LOCAL", "-j", "ACCEPT"], .externalIP)
             nat(.services, args + ["-m", "addrtype", "--dst-type", "LOCAL", "-j", "ACCEPT"], .externalIP)
         }
-        if !sets[IPSetList.externalIP].isEmpty {
-            let args = setMatch(IPSetList.externalIP) + ["dst,dst"]
+        if !sets[KubeIPSetName.externalIP].isEmpty {
+            let args = setMatch(KubeIPSetName.externalIP) + ["dst,dst"]
             nat(.services, args + to(.markMasq), .masquerade)
             externalIPRules(args)
         }
-        if !sets[IPSetList.externalIPLocal].isEmpty {
-            externalIPRules(setMatch(IPSetList.externalIPLocal) + ["dst,dst"])
+        if !sets[KubeIPSetName.externalIPLocal].isEmpty {
+            externalIPRules(setMatch(KubeIPSetName.externalIPLocal) + ["dst,dst"])
         }
 
         nat(.services, ["-m", "addrtype", "--dst-type", "LOCAL"] + to(.ipvsNodePort), .nodePortDispatch)
@@ -94,7 +94,7 @@ enum IPVSModeIPTables {
         }
 
         // acceptIPVSTraffic: the last rules of KUBE-SERVICES.
-        for base in [IPSetList.clusterIP, IPSetList.loadBalancer] where !sets[base].isEmpty {
+        for base in [KubeIPSetName.clusterIP, KubeIPSetName.loadBalancer] where !sets[base].isEmpty {
             nat(.services, ["-m", "set", "--match-set", sets[base].name, sets[base].type == .bitmapPort ? "dst" : "dst,dst", "-j", "ACCEPT"],
                 .ipvsAccept)
         }
@@ -104,15 +104,15 @@ enum IPVSModeIPTables {
                           "-m", "mark", "--mark", "\(mark)/\(mark)", "-j", "ACCEPT"], .forward)
         filter(.forward, ["-m", "comment", "--comment", IPTablesQuoting.kubeProxyComment("kubernetes forwarding conntrack rule"),
                           "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"], .forward)
-        filter(.ipvsNodePort, setMatch(IPSetList.healthCheckNodePort) + ["dst", "-j", "ACCEPT"], .healthCheckNodePort)
+        filter(.ipvsNodePort, setMatch(KubeIPSetName.healthCheckNodePort) + ["dst", "-j", "ACCEPT"], .healthCheckNodePort)
 
         // KUBE-IPVS-FILTER: a VIP bound on kube-ipvs0 is a local address, so without this any host
         // port would answer on it (kubernetes#72236); service ports RETURN, the rest is rejected.
-        for base in [IPSetList.loadBalancer, IPSetList.clusterIP, IPSetList.externalIP, IPSetList.externalIPLocal] {
+        for base in [KubeIPSetName.loadBalancer, KubeIPSetName.clusterIP, KubeIPSetName.externalIP, KubeIPSetName.externalIPLocal] {
             filter(.ipvsFilter, ["-m", "set", "--match-set", sets[base].name, "dst,dst", "-j", "RETURN"], .ipvsFilter)
         }
-        filter(.ipvsFilter, ["-m", "set", "--match-set", sets[IPSetList.healthCheckNodePort].name, "dst", "-j", "RETURN"], .ipvsFilter)
-        filter(.ipvsFilter, ["-m", "conntrack", "--ctstate", "NEW", "-m", "set", "--match-set", sets[IPSetList.ipvsIPs].name, "dst", "-j", "REJECT"],
+        filter(.ipvsFilter, ["-m", "set", "--match-set", sets[KubeIPSetName.healthCheckNodePort].name, "dst", "-j", "RETURN"], .ipvsFilter)
+        filter(.ipvsFilter, ["-m", "conntrack", "--ctstate", "NEW", "-m", "set", "--match-set", sets[KubeIPSetName.ipvsIPs].name, "dst", "-j", "REJECT"],
                .ipvsFilter)
 
         nat(.postrouting, ["-m", "mark", "!", "--mark", "\(mark)/\(mark)", "-j", "RETURN"], .masqueradeMarked)
