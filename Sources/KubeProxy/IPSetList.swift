@@ -144,36 +144,27 @@ extension KubeIPSet {
     /// Entries as the kernel stores and prints them: networks masked, a host-length network as a
     /// bare address (`10.1.2.3`, not `10.1.2.3/32`), in the kernel's listing order (bitmap: by
     /// port; hash: by bucket, see `IPSetHashOrder`).
-    public var savedEntries: [String] {
-        switch type {
-        case .bitmapPort:
-            return entries.compactMap { UInt16($0) }.sorted().map(String.init)
-        default:
-            let printed = entries.filter { !refused.contains($0) }.map(Self.kernelSpelling)
-            return IPSetHashOrder.order(printed, type: type, family: family, initval: initval)
-        }
-    }
+    public var savedEntries: [String] { listed.map(\.text) }
 
     /// `savedEntries` as the kernel holds them: the members in the order it lists them.
-    var savedMembers: [IPSetMember] {
+    var savedMembers: [IPSetMember] { listed.map(\.member) }
+
+    /// The entries the kernel holds, as `ipset save` prints them and as members, in its order.
+    var listed: [(text: String, member: IPSetMember)] {
         switch type {
         case .bitmapPort:
-            return members.compactMap(\.port).sorted().map { IPSetMember(port: $0) }
+            return members.compactMap(\.port).sorted().map { (String($0), IPSetMember(port: $0)) }
         default:
-            // Equal printed text means an equal member, so the printed entry finds its member.
-            var byText: [String: IPSetMember] = [:]
-            for (e, m) in zip(entries, members) where !refused.contains(e) { byText[Self.kernelSpelling(e)] = m }
-            return savedEntries.map { byText[$0]! }
+            let kept = zip(entries, members).filter { !refused.contains($0.0) }.map { (text: Self.kernelSpelling($0.0, $0.1), member: $0.1) }
+            return IPSetHashOrder.order(kept, type: type, family: family, initval: initval)
         }
     }
 
-    /// `ipset save` spells a full-length network without its prefix length.
-    static func kernelSpelling(_ entry: String) -> String {
-        guard let slash = entry.lastIndex(of: "/"), let comma = entry.lastIndex(of: ",") , comma < slash,
-              let length = Int(entry[entry.index(after: slash)...]) else { return entry }
-        let net = String(entry[entry.index(after: comma)..<slash])
-        let full = net.contains(":") ? 128 : 32
-        return length == full ? String(entry[..<slash]) : entry
+    /// `ipset save` spells a full-length network without its prefix length (`Entry.String()`
+    /// keeps it).
+    static func kernelSpelling(_ entry: String, _ member: IPSetMember) -> String {
+        guard let net = member.last, net.length == net.family.bitWidth, let slash = entry.lastIndex(of: "/") else { return entry }
+        return String(entry[..<slash])
     }
 }
 
