@@ -50,7 +50,7 @@ public struct NodeHost: Sendable {
             } else {
                 host.interfaces.append(Interface(name: IPVSModeRuleset.dummyDevice, addresses: bound))
             }
-            for (name, set) in try ipvs.ipsetStore().sets { host.ipsets.sets[name] = set }
+            for (name, set) in ipvs.ipsetStore().sets { host.ipsets.sets[name] = set }
             var table = ipvs.ipvs
             table.sysctls = IPVSDirector.kubeProxySysctls
             var director = (host.ipvs as? IPVSDirector) ?? IPVSDirector()

@@ -101,16 +101,10 @@ public enum TraceTargetParser {
                                 resolvedBy: "\(answer.name ?? base) \(record.type) \(record.data)")
     }
 
+    /// The target and its port text: IPv6 with a port is written [addr]:port (`SocketAddress.splitHostPort`).
     static func splitPort(_ text: String) -> (String, String?) {
-        // IPv6 with a port is written [addr]:port.
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-            let addr = String(text[text.index(after: text.startIndex)..<close])
-            let rest = text[text.index(after: close)...]
-            return (addr, rest.hasPrefix(":") ? String(rest.dropFirst()) : nil)
-        }
-        if text.filter({ $0 == ":" }).count > 1 { return (text, nil) }  // a bare IPv6 address
-        guard let colon = text.lastIndex(of: ":") else { return (text, nil) }
-        return (String(text[..<colon]), String(text[text.index(after: colon)...]))
+        let (host, port) = SocketAddress.splitHostPort(Substring(text))
+        return (String(host), port.map(String.init))
     }
 
     static func pod(_ text: String, _ cluster: Cluster) throws(InputError) -> Pod {

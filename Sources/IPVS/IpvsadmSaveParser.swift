@@ -9,24 +9,6 @@ public struct IpvsadmParseError: Error, Equatable, Sendable, CustomStringConvert
 }
 
 extension Ipvsadm {
-    /// Parses `addr:port` or `[v6]:port` as ipvsadm writes them.
-    public static func parseEndpoint(_ s: Substring) -> (IPAddress, UInt16)? {
-        let host: Substring, port: Substring
-        if s.hasPrefix("[") {
-            guard let close = s.firstIndex(of: "]") else { return nil }
-            host = s[s.index(after: s.startIndex)..<close]
-            let rest = s[s.index(after: close)...]
-            guard rest.hasPrefix(":") else { return nil }
-            port = rest.dropFirst()
-        } else {
-            guard let colon = s.lastIndex(of: ":") else { return nil }
-            host = s[..<colon]
-            port = s[s.index(after: colon)...]
-        }
-        guard let a = try? IPAddress(parsing: host), !port.isEmpty, port.allSatisfy(\.isASCII), let p = UInt16(port) else { return nil }
-        return (a, p)
-    }
-
     /// Reads `ipvsadm -S -n` text (`-A` and `-a` lines, as ipvsadm-restore would) into a table.
     /// Services and servers are added in the order the lines come, so the kernel list order is
     /// what `ipvsadm-restore` would produce from the same file.
@@ -60,9 +42,9 @@ extension Ipvsadm {
                 case "-a", "--add-server": command = "a"
                 case "-t", "--tcp-service", "-u", "--udp-service", "--sctp-service":
                     let v = try next(String(t))
-                    guard let (a, p) = parseEndpoint(v) else { throw fail("bad service address \"\(v)\"") }
+                    guard let e = try? SocketAddress(parsing: v) else { throw fail("bad service address \"\(v)\"") }
                     let proto: IPProtocol = t == "-t" || t == "--tcp-service" ? .tcp : (t == "-u" || t == "--udp-service" ? .udp : .sctp)
-                    key = ServiceKey(protocol: proto, address: a, port: p)
+                    key = ServiceKey(protocol: proto, address: e.address, port: e.port)
                 case "-f", "--fwmark-service":
                     let v = try next("-f")
                     guard let m = UInt32(v), m != 0 else { throw fail("bad firewall mark \"\(v)\"") }
@@ -90,8 +72,8 @@ extension Ipvsadm {
                 case "--pe": throw fail("persistence engines are not modelled")
                 case "-r", "--real-server":
                     let v = try next("-r")
-                    guard let e = parseEndpoint(v) else { throw fail("bad real server \"\(v)\"") }
-                    real = e
+                    guard let e = try? SocketAddress(parsing: v) else { throw fail("bad real server \"\(v)\"") }
+                    real = (e.address, e.port)
                 case "-m", "--masquerading": forward = .masq
                 case "-g", "--gatewaying": forward = .route
                 case "-i", "--ipip": forward = .tunnel

@@ -190,9 +190,9 @@ public struct IPVSScenario: Sendable, Equatable {
         func endpoint(_ key: String) throws(ScenarioError) -> (IPAddress, UInt16) {
             guard let n = m[key] else { throw r.error(node, "\(op) needs \(key)") }
             let s = try r.string(n, key)
-            guard let (a, p) = Ipvsadm.parseEndpoint(Substring(s)) else { throw r.error(n, "malformed address \"\(s)\" (want ip:port)") }
-            guard a.family == family else { throw r.error(n, "\(s) is not of the service's address family") }
-            return (a, p)
+            guard let e = try? SocketAddress(parsing: s) else { throw r.error(n, "malformed address \"\(s)\" (want ip:port)") }
+            guard e.address.family == family else { throw r.error(n, "\(s) is not of the service's address family") }
+            return (e.address, e.port)
         }
         func weight(_ required: Bool) throws(ScenarioError) -> Int32 {
             guard let n = m["weight"] else {

@@ -1,9 +1,61 @@
 import Crypto
+import Netfilter
 
-/// kube-proxy's chain names (proxier.go `portProtoHash`, `servicePortEndpointChainName`):
+/// The name of a chain kube-proxy (or kubelet) writes: its fixed chains by name, its per-port
+/// and per-endpoint chains from a hash, and the built-in chains it jumps from. Rules name their
+/// chain with this type, so the compilers compare and switch on names without string literals;
+/// the text appears only where rules are printed or handed to Netfilter.
+public struct ChainName: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+    /// The chain's name as iptables spells it.
+    public let rawValue: String
+
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { rawValue = value }
+    /// The built-in chain of `hook`.
+    public init(_ hook: Hook) { rawValue = hook.rawValue }
+
+    public var description: String { rawValue }
+
+    /// Whether the chain is one of kube-proxy's or kubelet's (`KUBE-` prefix), which upstream's
+    /// test sort (`sortIPTablesRules`) puts before any other.
+    public var isKube: Bool { rawValue.hasPrefix("KUBE-") }
+
+    // iptables mode (pkg/proxy/iptables/proxier.go).
+    public static let services: ChainName = "KUBE-SERVICES"
+    public static let externalServices: ChainName = "KUBE-EXTERNAL-SERVICES"
+    public static let forward: ChainName = "KUBE-FORWARD"
+    public static let nodePorts: ChainName = "KUBE-NODEPORTS"
+    public static let proxyFirewall: ChainName = "KUBE-PROXY-FIREWALL"
+    public static let postrouting: ChainName = "KUBE-POSTROUTING"
+    public static let markMasq: ChainName = "KUBE-MARK-MASQ"
+    /// kubelet's anti-martian chain (kube-proxy writes its own copy with localhost nodePorts).
+    public static let firewall: ChainName = "KUBE-FIREWALL"
+
+    // IPVS mode (pkg/proxy/ipvs/proxier.go `iptablesChains`).
+    public static let ipvsNodePort: ChainName = "KUBE-NODE-PORT"
+    public static let ipvsLoadBalancer: ChainName = "KUBE-LOAD-BALANCER"
+    public static let sourceRangesFirewall: ChainName = "KUBE-SOURCE-RANGES-FIREWALL"
+    public static let ipvsFilter: ChainName = "KUBE-IPVS-FILTER"
+    public static let ipvsOutFilter: ChainName = "KUBE-IPVS-OUT-FILTER"
+
+    // The canaries and the hint (pkg/util/iptables `iptables.Monitor`, kubelet).
+    public static let kubeletCanary: ChainName = "KUBE-KUBELET-CANARY"
+    public static let proxyCanary: ChainName = "KUBE-PROXY-CANARY"
+    public static let iptablesHint: ChainName = "KUBE-IPTABLES-HINT"
+
+    /// A service port's chains, from `servicePortHash`.
+    public static func serviceCluster(_ hash: String) -> ChainName { ChainName("KUBE-SVC-" + hash) }
+    public static func serviceLocal(_ hash: String) -> ChainName { ChainName("KUBE-SVL-" + hash) }
+    public static func serviceExternal(_ hash: String) -> ChainName { ChainName("KUBE-EXT-" + hash) }
+    public static func serviceFirewall(_ hash: String) -> ChainName { ChainName("KUBE-FW-" + hash) }
+    /// An endpoint's chain, from `endpointHash`.
+    public static func endpoint(_ hash: String) -> ChainName { ChainName("KUBE-SEP-" + hash) }
+}
+
+/// kube-proxy's chain hashes (proxier.go `portProtoHash`, `servicePortEndpointChainName`):
 /// SHA-256 of the port string and lower-case protocol (and the endpoint for KUBE-SEP), no
 /// separator, standard base32, first 16 characters.
-public enum ChainName {
+extension ChainName {
     public static func servicePortHash(_ portName: String, _ protocolName: String) -> String {
         hash(portName + protocolName)
     }

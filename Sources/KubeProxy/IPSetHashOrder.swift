@@ -8,48 +8,43 @@ import Wire
 /// (ip_set_hash_ip.c, _ipport.c, _ipportip.c, _ipportnet.c) and the mask has `fls(hashsize - 1)`
 /// bits. Elements are added in sorted string order, as kube-proxy's first sync adds them
 /// (`syncIPSetEntries` walks `activeEntries` sorted), and as a restore of this order re-adds them.
+/// The element's words come from the typed member, not from re-reading the entry's text.
 enum IPSetHashOrder {
-    static func order(_ entries: [String], type: IPSetType, family: IPFamily, initval: UInt32) -> [String] {
+    /// `entries` (each as printed and as the kernel member) in the kernel's listing order.
+    /// - Complexity: O(n log n) in the entries.
+    static func order(_ entries: [(text: String, member: IPSetMember)], type: IPSetType, family: IPFamily,
+                      initval: UInt32) -> [(text: String, member: IPSetMember)] {
         let bits = 32 - (UInt32(KubeIPSet.hashSize - 1)).leadingZeroBitCount  // fls(hashsize - 1)
         let mask = UInt32((1 << bits) - 1)
-        return entries.sorted().enumerated().map { (i, e) -> (UInt32, Int, String) in
-            (jhash2(words(e, type: type, family: family), initval: initval) & mask, i, e)
+        return entries.sorted { $0.text < $1.text }.enumerated().map { (i, e) in
+            (jhash2(words(e.member, type: type, family: family), initval: initval) & mask, i, e)
         }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
     }
 
     /// The element struct's bytes, read as the host's (little-endian) 32-bit words.
-    static func words(_ entry: String, type: IPSetType, family: IPFamily) -> [UInt32] {
-        var bytes: [UInt8] = []
-        let parts = entry.split(separator: ",").map(String.init)
-        func address(_ s: String) -> [UInt8] {
-            let text = s.split(separator: "/").first.map(String.init) ?? s
-            guard let a = try? IPAddress(parsing: text) else { return Array(repeating: 0, count: family == .ipv4 ? 4 : 16) }
-            let width = family == .ipv4 ? 4 : 16
+    static func words(_ m: IPSetMember, type: IPSetType, family: IPFamily) -> [UInt32] {
+        let width = family == .ipv4 ? 4 : 16
+        func address(_ p: Prefix?) -> [UInt8] {
+            guard let a = p?.network, a.family == family else { return Array(repeating: 0, count: width) }
             return (0..<width).reversed().map { UInt8(truncatingIfNeeded: a.bits >> (UInt128($0) * 8)) }
         }
-        func portProto(_ s: String) -> (port: [UInt8], proto: UInt8) {
-            let pp = s.split(separator: ":")
-            let port = UInt16(pp.last ?? "0") ?? 0
-            let proto = pp.count == 2 ? ((try? IPProtocol(parsing: pp[0]))?.rawValue ?? 6) : 6
-            return ([UInt8(port >> 8), UInt8(port & 0xFF)], proto)
-        }
+        let port = m.port ?? 0
+        let portBytes = [UInt8(port >> 8), UInt8(port & 0xFF)]
+        let proto = (m.proto ?? .tcp).rawValue
+        let bytes: [UInt8]
         switch type {
         case .hashIP:
-            bytes = address(parts[0])
+            bytes = address(m.first)
         case .hashIPPort:
             // { ip; __be16 port; u8 proto; u8 padding; }
-            let (port, proto) = portProto(parts[1])
-            bytes = address(parts[0]) + port + [proto, 0]
+            bytes = address(m.first) + portBytes + [proto, 0]
         case .hashIPPortIP:
             // { ip; ip2; __be16 port; u8 proto; u8 padding; }
-            let (port, proto) = portProto(parts[1])
-            bytes = address(parts[0]) + address(parts[2]) + port + [proto, 0]
+            bytes = address(m.first) + address(m.last) + portBytes + [proto, 0]
         case .hashIPPortNet:
             // { ip; ip2 (masked); __be16 port; u8 cidr:7 (prefix length - 1), nomatch:1; u8 proto; }
-            let (port, proto) = portProto(parts[1])
-            let full = family == .ipv4 ? 32 : 128
-            let length = parts[2].split(separator: "/").dropFirst().first.flatMap { Int($0) } ?? full
-            bytes = address(parts[0]) + address(parts[2]) + port + [UInt8(length - 1) & 0x7F, proto]
+            let length = m.last?.length ?? family.bitWidth
+            bytes = address(m.first) + address(m.last) + portBytes + [UInt8(truncatingIfNeeded: length - 1) & 0x7F, proto]
         default:
             return []
         }

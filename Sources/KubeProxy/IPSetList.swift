@@ -7,8 +7,8 @@ import Wire
 public struct KubeIPSet: Sendable, Equatable {
     /// The set's name in this family: IPv6 sets swap `KUBE-` for `KUBE-6-`, cut to 31 characters.
     public let name: String
-    /// The IPv4 name, which is how upstream's code refers to the set (`kubeClusterIPSet`...).
-    public let baseName: String
+    /// How upstream's code refers to the set (`kubeClusterIPSet`...): its IPv4 name.
+    public let base: KubeIPSetName
     public let type: IPSetType
     public let family: IPFamily
     /// The set's comment; upstream uses it only in the iptables rules that match the set
@@ -16,17 +16,19 @@ public struct KubeIPSet: Sendable, Equatable {
     public let comment: String
     /// Entries as `Entry.String()` spells them (`10.96.0.1,tcp:443`, `30080`), each once.
     public private(set) var entries: [String] = []
+    /// The same entries as the kernel holds them, in the same order.
+    private(set) var members: [IPSetMember] = []
     /// Active entries the kernel refuses to add (`ipset add` fails and kube-proxy only logs it):
     /// they count for `isEmpty`, as upstream's `activeEntries` do, but are not in the set.
     public private(set) var refused: [String] = []
     private var seen: Set<String> = []
 
-    init(baseName: String, type: IPSetType, family: IPFamily, comment: String) {
-        self.baseName = baseName
-        self.type = type
+    init(base: KubeIPSetName, family: IPFamily) {
+        self.base = base
+        self.type = base.type
         self.family = family
-        self.comment = comment
-        name = Self.familyName(baseName, family)
+        self.comment = base.comment
+        name = Self.familyName(base.rawValue, family)
     }
 
     /// `NewIPSet`: in dual-stack both families' sets coexist, so IPv6 names get `KUBE-6-`; the
@@ -37,103 +39,74 @@ public struct KubeIPSet: Sendable, Equatable {
     }
 
     /// `activeEntries.Insert`: a string set, so a repeated entry counts once.
-    mutating func insert(_ entry: String) {
-        guard seen.insert(entry).inserted else { return }
-        entries.append(entry)
-        if Self.kernelRefuses(entry, type: type) { refused.append(entry) }
+    mutating func insert(_ entry: IPSetEntry) {
+        guard seen.insert(entry.text).inserted else { return }
+        entries.append(entry.text)
+        members.append(entry.member)
+        if Self.kernelRefuses(entry.member, type: type) { refused.append(entry.text) }
     }
 
     /// A hash:ip,port,net set cannot store a zero-length network (ip_set_hash_ipportnet.c
     /// rejects cidr 0 with IPSET_ERR_INVALID_CIDR), so a loadBalancerSourceRange of 0.0.0.0/0
     /// never reaches KUBE-LOAD-BALANCER-SOURCE-CIDR.
-    static func kernelRefuses(_ entry: String, type: IPSetType) -> Bool {
-        type == .hashIPPortNet && entry.hasSuffix("/0")
+    static func kernelRefuses(_ member: IPSetMember, type: IPSetType) -> Bool {
+        type == .hashIPPortNet && member.last?.length == 0
     }
 
     public var isEmpty: Bool { entries.isEmpty }
-
-    /// `getComment`: the comment in double quotes, as it goes into the iptables rule words.
-    var quotedComment: String { "\"\(comment)\"" }
 }
 
-/// The seventeen sets of `ipsetInfo` (pkg/proxy/ipvs/proxier.go), in that order.
+/// The seventeen sets of `ipsetInfo` (pkg/proxy/ipvs/proxier.go), in that order (`KubeIPSetName`).
 public struct IPSetList: Sendable, Equatable {
     public internal(set) var sets: [KubeIPSet]
 
-    // Names (pkg/proxy/ipvs/ipset.go).
-    static let loopBack = "KUBE-LOOP-BACK"
-    static let clusterIP = "KUBE-CLUSTER-IP"
-    static let externalIP = "KUBE-EXTERNAL-IP"
-    static let externalIPLocal = "KUBE-EXTERNAL-IP-LOCAL"
-    static let loadBalancer = "KUBE-LOAD-BALANCER"
-    static let loadBalancerFW = "KUBE-LOAD-BALANCER-FW"
-    static let loadBalancerLocal = "KUBE-LOAD-BALANCER-LOCAL"
-    static let loadBalancerSourceIP = "KUBE-LOAD-BALANCER-SOURCE-IP"
-    static let loadBalancerSourceCIDR = "KUBE-LOAD-BALANCER-SOURCE-CIDR"
-    static let nodePortTCP = "KUBE-NODE-PORT-TCP"
-    static let nodePortLocalTCP = "KUBE-NODE-PORT-LOCAL-TCP"
-    static let nodePortUDP = "KUBE-NODE-PORT-UDP"
-    static let nodePortLocalUDP = "KUBE-NODE-PORT-LOCAL-UDP"
-    static let nodePortSCTP = "KUBE-NODE-PORT-SCTP-HASH"
-    static let nodePortLocalSCTP = "KUBE-NODE-PORT-LOCAL-SCTP-HASH"
-    static let healthCheckNodePort = "KUBE-HEALTH-CHECK-NODE-PORT"
-    static let ipvsIPs = "KUBE-IPVS-IPS"
-
-    /// `ipsetInfo`: name, type and comment of every set.
-    static let info: [(String, IPSetType, String)] = [
-        (loopBack, .hashIPPortIP, "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose"),
-        (clusterIP, .hashIPPort, "Kubernetes service cluster ip + port for masquerade purpose"),
-        (externalIP, .hashIPPort, "Kubernetes service external ip + port for masquerade and filter purpose"),
-        (externalIPLocal, .hashIPPort, "Kubernetes service external ip + port with externalTrafficPolicy=local"),
-        (loadBalancer, .hashIPPort, "Kubernetes service lb portal"),
-        (loadBalancerFW, .hashIPPort, "Kubernetes service load balancer ip + port for load balancer with sourceRange"),
-        (loadBalancerLocal, .hashIPPort, "Kubernetes service load balancer ip + port with externalTrafficPolicy=local"),
-        (loadBalancerSourceIP, .hashIPPortIP, "Kubernetes service load balancer ip + port + source IP for packet filter purpose"),
-        (loadBalancerSourceCIDR, .hashIPPortNet, "Kubernetes service load balancer ip + port + source cidr for packet filter purpose"),
-        (nodePortTCP, .bitmapPort, "Kubernetes nodeport TCP port for masquerade purpose"),
-        (nodePortLocalTCP, .bitmapPort, "Kubernetes nodeport TCP port with externalTrafficPolicy=local"),
-        (nodePortUDP, .bitmapPort, "Kubernetes nodeport UDP port for masquerade purpose"),
-        (nodePortLocalUDP, .bitmapPort, "Kubernetes nodeport UDP port with externalTrafficPolicy=local"),
-        (nodePortSCTP, .hashIPPort, "Kubernetes nodeport SCTP port for masquerade purpose with type 'hash ip:port'"),
-        (nodePortLocalSCTP, .hashIPPort, "Kubernetes nodeport SCTP port with externalTrafficPolicy=local with type 'hash ip:port'"),
-        (healthCheckNodePort, .bitmapPort, "Kubernetes health check node port"),
-        (ipvsIPs, .hashIP, "Addresses on the ipvs interface"),
-    ]
-
     init(family: IPFamily) {
-        sets = Self.info.map { KubeIPSet(baseName: $0.0, type: $0.1, family: family, comment: $0.2) }
+        sets = KubeIPSetName.allCases.map { KubeIPSet(base: $0, family: family) }
     }
 
-    /// The set upstream calls `base` (its IPv4 name), whatever this family names it.
-    public subscript(base: String) -> KubeIPSet { sets[index(base)] }
+    /// The set upstream calls `base`, whatever this family names it.
+    public subscript(base: KubeIPSetName) -> KubeIPSet { sets[base.index] }
 
     /// `ipsetList[base].activeEntries.Insert(entry)`, in place (no copy of the set).
-    mutating func insert(into base: String, _ entry: String) {
-        sets[index(base)].insert(entry)
-    }
-
-    func index(_ base: String) -> Int {
-        guard let i = sets.firstIndex(where: { $0.baseName == base }) else { preconditionFailure("no ipset \(base)") }
-        return i
+    mutating func insert(into base: KubeIPSetName, _ entry: IPSetEntry) {
+        sets[base.index].insert(entry)
     }
 
     /// The set by the name it has in this family (`KUBE-6-CLUSTER-IP`), or nil.
     public func named(_ name: String) -> KubeIPSet? { sets.first { $0.name == name } }
 }
 
-// MARK: entry spelling (pkg/proxy/ipvs/ipset/ipset.go `Entry.String`)
+// MARK: entries (pkg/proxy/ipvs/ipset/ipset.go `Entry`)
 
-enum IPSetEntry {
+/// One entry of a kube-proxy ipset, built from typed parts: as `Entry.String()` spells it (what
+/// kube-proxy keys its active entries on, and `ipset save` prints) and as the kernel's set holds
+/// it (what `-m set` tests against).
+struct IPSetEntry: Sendable {
+    let text: String
+    let member: IPSetMember
+
+    private static func host(_ ip: IPAddress) -> Prefix { Prefix(containing: ip, length: ip.family.bitWidth) }
+
     /// hash:ip — `192.168.1.1`.
-    static func ip(_ ip: IPAddress) -> String { ip.description }
+    static func ip(_ ip: IPAddress) -> IPSetEntry {
+        IPSetEntry(text: ip.description, member: IPSetMember(first: host(ip)))
+    }
     /// hash:ip,port — `192.168.1.1,udp:53`.
-    static func ipPort(_ ip: IPAddress, _ proto: String, _ port: UInt16) -> String { "\(ip),\(proto):\(port)" }
+    static func ipPort(_ ip: IPAddress, _ proto: IPProtocol, _ port: UInt16) -> IPSetEntry {
+        IPSetEntry(text: "\(ip),\(proto.name):\(port)", member: IPSetMember(first: host(ip), proto: proto, port: port))
+    }
     /// hash:ip,port,ip — `192.168.1.1,udp:53,10.0.0.1`.
-    static func ipPortIP(_ ip: IPAddress, _ proto: String, _ port: UInt16, _ ip2: IPAddress) -> String { "\(ip),\(proto):\(port),\(ip2)" }
+    static func ipPortIP(_ ip: IPAddress, _ proto: IPProtocol, _ port: UInt16, _ ip2: IPAddress) -> IPSetEntry {
+        IPSetEntry(text: "\(ip),\(proto.name):\(port),\(ip2)", member: IPSetMember(first: host(ip), proto: proto, port: port, last: host(ip2)))
+    }
     /// hash:ip,port,net — `192.168.1.2,udp:80,10.0.1.0/24`.
-    static func ipPortNet(_ ip: IPAddress, _ proto: String, _ port: UInt16, _ net: Prefix) -> String { "\(ip),\(proto):\(port),\(net)" }
+    static func ipPortNet(_ ip: IPAddress, _ proto: IPProtocol, _ port: UInt16, _ net: Prefix) -> IPSetEntry {
+        IPSetEntry(text: "\(ip),\(proto.name):\(port),\(net)", member: IPSetMember(first: host(ip), proto: proto, port: port, last: net))
+    }
     /// bitmap:port — `30080`.
-    static func port(_ port: UInt16) -> String { String(port) }
+    static func port(_ port: UInt16) -> IPSetEntry {
+        IPSetEntry(text: String(port), member: IPSetMember(port: port))
+    }
 }
 
 // MARK: `ipset save`
@@ -171,23 +144,27 @@ extension KubeIPSet {
     /// Entries as the kernel stores and prints them: networks masked, a host-length network as a
     /// bare address (`10.1.2.3`, not `10.1.2.3/32`), in the kernel's listing order (bitmap: by
     /// port; hash: by bucket, see `IPSetHashOrder`).
-    public var savedEntries: [String] {
+    public var savedEntries: [String] { listed.map(\.text) }
+
+    /// `savedEntries` as the kernel holds them: the members in the order it lists them.
+    var savedMembers: [IPSetMember] { listed.map(\.member) }
+
+    /// The entries the kernel holds, as `ipset save` prints them and as members, in its order.
+    var listed: [(text: String, member: IPSetMember)] {
         switch type {
         case .bitmapPort:
-            return entries.compactMap { UInt16($0) }.sorted().map(String.init)
+            return members.compactMap(\.port).sorted().map { (String($0), IPSetMember(port: $0)) }
         default:
-            let printed = entries.filter { !refused.contains($0) }.map(Self.kernelSpelling)
-            return IPSetHashOrder.order(printed, type: type, family: family, initval: initval)
+            let kept = zip(entries, members).filter { !refused.contains($0.0) }.map { (text: Self.kernelSpelling($0.0, $0.1), member: $0.1) }
+            return IPSetHashOrder.order(kept, type: type, family: family, initval: initval)
         }
     }
 
-    /// `ipset save` spells a full-length network without its prefix length.
-    static func kernelSpelling(_ entry: String) -> String {
-        guard let slash = entry.lastIndex(of: "/"), let comma = entry.lastIndex(of: ",") , comma < slash,
-              let length = Int(entry[entry.index(after: slash)...]) else { return entry }
-        let net = String(entry[entry.index(after: comma)..<slash])
-        let full = net.contains(":") ? 128 : 32
-        return length == full ? String(entry[..<slash]) : entry
+    /// `ipset save` spells a full-length network without its prefix length (`Entry.String()`
+    /// keeps it).
+    static func kernelSpelling(_ entry: String, _ member: IPSetMember) -> String {
+        guard let net = member.last, net.length == net.family.bitWidth, let slash = entry.lastIndex(of: "/") else { return entry }
+        return String(entry[..<slash])
     }
 }
 
@@ -204,8 +181,19 @@ extension IPSetList {
         return out
     }
 
-    /// The sets as the Netfilter engine holds them, for `-m set` matches.
-    public func store() throws(IPSetParseError) -> IPSetStore {
-        try IPSetStore.parse(ipsetSave: saveText())
+    /// The sets as the Netfilter engine holds them, for `-m set` matches: the typed members, in
+    /// the kernel's listing order, exactly what parsing `saveText()` gives (a test holds the two
+    /// equal) without printing and re-reading it.
+    /// - Complexity: O(n log n) in the entries (the listing order sorts them).
+    public func store() -> IPSetStore {
+        var store = IPSetStore()
+        for set in sets {
+            // bitmap:port has no family (NFPROTO_UNSPEC): its create line names none, and the
+            // parser takes that as inet.
+            var s = IPSet(name: set.name, type: set.type, family: set.type == .bitmapPort ? .ipv4 : set.family)
+            for m in set.savedMembers { s.add(m) }
+            store.sets[set.name] = s
+        }
+        return store
     }
 }

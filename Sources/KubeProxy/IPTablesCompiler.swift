@@ -1,5 +1,6 @@
 import Cluster
 import Foundation
+import Netfilter
 import Wire
 
 /// kube-proxy's iptables mode for one node and family: `syncProxyRules` of
@@ -25,53 +26,33 @@ public enum IPTablesCompiler {
         return ruleset
     }
 
-    /// The jumps in the built-in chains in their final order (§1.3): kubelet's INPUT and
-    /// OUTPUT → KUBE-FIREWALL exist first (appended by kubelet), then kube-proxy prepends its
-    /// own in list order, so they end up reversed ahead of kubelet's.
+    /// kube-proxy's jumps from the built-in chains (`iptablesJumpChains`), installed after
+    /// kubelet's (see `IPTablesRuleset.Jump.installed`).
     static func jumps(_ config: ProxierConfig) -> [IPTablesRuleset.Jump] {
         typealias J = IPTablesRuleset.Jump
         let new = ["-m", "conntrack", "--ctstate", "NEW"]
-        func c(_ text: String) -> [String] { ["-m", "comment", "--comment", "\"\(text)\""] }
+        func c(_ text: String) -> [String] { ["-m", "comment", "--comment", IPTablesQuoting.kubeProxyComment(text)] }
+        func to(_ chain: ChainName) -> [String] { ["-j", chain.rawValue] }
         let proxyJumps: [J] = [
-            J(table: "filter", chain: "INPUT", words: new + c("kubernetes externally-visible service portals") + ["-j", "KUBE-EXTERNAL-SERVICES"]),
-            J(table: "filter", chain: "FORWARD", words: new + c("kubernetes externally-visible service portals") + ["-j", "KUBE-EXTERNAL-SERVICES"]),
-            J(table: "filter", chain: "INPUT", words: c("kubernetes health check service ports") + ["-j", "KUBE-NODEPORTS"]),
-            J(table: "filter", chain: "FORWARD", words: new + c("kubernetes service portals") + ["-j", "KUBE-SERVICES"]),
-            J(table: "filter", chain: "OUTPUT", words: new + c("kubernetes service portals") + ["-j", "KUBE-SERVICES"]),
-            J(table: "filter", chain: "FORWARD", words: c("kubernetes forwarding rules") + ["-j", "KUBE-FORWARD"]),
-            J(table: "filter", chain: "INPUT", words: new + c("kubernetes load balancer firewall") + ["-j", "KUBE-PROXY-FIREWALL"]),
-            J(table: "filter", chain: "OUTPUT", words: new + c("kubernetes load balancer firewall") + ["-j", "KUBE-PROXY-FIREWALL"]),
-            J(table: "filter", chain: "FORWARD", words: new + c("kubernetes load balancer firewall") + ["-j", "KUBE-PROXY-FIREWALL"]),
-            J(table: "nat", chain: "OUTPUT", words: c("kubernetes service portals") + ["-j", "KUBE-SERVICES"]),
-            J(table: "nat", chain: "PREROUTING", words: c("kubernetes service portals") + ["-j", "KUBE-SERVICES"]),
-            J(table: "nat", chain: "POSTROUTING", words: c("kubernetes postrouting rules") + ["-j", "KUBE-POSTROUTING"]),
+            J(table: .filter, chain: .input, words: new + c("kubernetes externally-visible service portals") + to(.externalServices)),
+            J(table: .filter, chain: .forward, words: new + c("kubernetes externally-visible service portals") + to(.externalServices)),
+            J(table: .filter, chain: .input, words: c("kubernetes health check service ports") + to(.nodePorts)),
+            J(table: .filter, chain: .forward, words: new + c("kubernetes service portals") + to(.services)),
+            J(table: .filter, chain: .output, words: new + c("kubernetes service portals") + to(.services)),
+            J(table: .filter, chain: .forward, words: c("kubernetes forwarding rules") + to(.forward)),
+            J(table: .filter, chain: .input, words: new + c("kubernetes load balancer firewall") + to(.proxyFirewall)),
+            J(table: .filter, chain: .output, words: new + c("kubernetes load balancer firewall") + to(.proxyFirewall)),
+            J(table: .filter, chain: .forward, words: new + c("kubernetes load balancer firewall") + to(.proxyFirewall)),
+            J(table: .nat, chain: .output, words: c("kubernetes service portals") + to(.services)),
+            J(table: .nat, chain: .prerouting, words: c("kubernetes service portals") + to(.services)),
+            J(table: .nat, chain: .postrouting, words: c("kubernetes postrouting rules") + to(.postrouting)),
         ]
-        var chains: [String: [J]] = [:]
-        var order: [String] = []
-        func key(_ j: J) -> String { j.table + " " + j.chain }
-        if config.family == .ipv4 {
-            // kubelet's own jumps to its KUBE-FIREWALL chain (IPv4), appended before kube-proxy runs.
-            for chain in ["INPUT", "OUTPUT"] {
-                let j = J(table: "filter", chain: chain, words: ["-j", "KUBE-FIREWALL"])
-                if chains[key(j)] == nil { order.append(key(j)) }
-                chains[key(j), default: []].append(j)
-            }
-        }
-        for j in proxyJumps {
-            if chains[key(j)] == nil { order.append(key(j)) }
-            chains[key(j), default: []].insert(j, at: 0)
-        }
-        let builtIn = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"]
-        return order.sorted { a, b in
-            let (ta, ca) = (a.split(separator: " ")[0], String(a.split(separator: " ")[1]))
-            let (tb, cb) = (b.split(separator: " ")[0], String(b.split(separator: " ")[1]))
-            if ta != tb { return ta == "filter" }
-            return builtIn.firstIndex(of: ca)! < builtIn.firstIndex(of: cb)!
-        }.flatMap { chains[$0]! }
+        return J.installed(proxyJumps, family: config.family)
     }
 }
 
-/// The four line buffers of one sync, and the per-port emission of §1.5.
+/// The four line buffers of one sync, and the per-port emission of §1.5. Every rule carries its
+/// origin: the Service port it serves (if one) and why it exists.
 struct Writer {
     let config: ProxierConfig
     var ruleset = IPTablesRuleset()
@@ -85,29 +66,40 @@ struct Writer {
         isIPv6 = config.family == .ipv6
     }
 
-    mutating func filterChain(_ c: String) { ruleset.filter.chains.append(c) }
-    mutating func natChain(_ c: String) { ruleset.nat.chains.append(c) }
-    mutating func filterRule(_ chain: String, _ words: [String]) { ruleset.filter.rules.append(.init(chain: chain, words: words)) }
-    mutating func natRule(_ chain: String, _ words: [String]) { ruleset.nat.rules.append(.init(chain: chain, words: words)) }
+    mutating func filterChain(_ c: ChainName) { ruleset.filter.chains.append(c) }
+    mutating func natChain(_ c: ChainName) { ruleset.nat.chains.append(c) }
+    mutating func filterRule(_ chain: ChainName, _ words: [String], _ origin: RuleOrigin) {
+        ruleset.filter.rules.append(.init(chain: chain, words: words, origin: origin))
+    }
+    mutating func natRule(_ chain: ChainName, _ words: [String], _ origin: RuleOrigin) {
+        ruleset.nat.rules.append(.init(chain: chain, words: words, origin: origin))
+    }
+
+    /// A comment as kube-proxy writes it: always double-quoted.
+    func quoted(_ text: String) -> String { IPTablesQuoting.kubeProxyComment(text) }
+    /// `-j CHAIN`.
+    func to(_ chain: ChainName) -> [String] { ["-j", chain.rawValue] }
 
     /// `appendServiceCommentLocked`: no comment in large-cluster mode.
     func comment(_ text: String) -> [String] { largeClusterMode ? [] : ["-m", "comment", "--comment", text] }
 
     mutating func writePreamble() {
-        for c in ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL"] { filterChain(c) }
-        for c in ["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"] { natChain(c) }
-        natRule("KUBE-POSTROUTING", ["-m", "mark", "!", "--mark", "\(mark)/\(mark)", "-j", "RETURN"])
+        for c in [ChainName.services, .externalServices, .forward, .nodePorts, .proxyFirewall] { filterChain(c) }
+        for c in [ChainName.services, .nodePorts, .postrouting, .markMasq] { natChain(c) }
+        let snat = RuleOrigin(.masqueradeMarked)
+        natRule(.postrouting, ["-m", "mark", "!", "--mark", "\(mark)/\(mark)", "-j", "RETURN"], snat)
         // Clear the mark so a packet that traverses the stack again is not masqueraded twice.
-        natRule("KUBE-POSTROUTING", ["-j", "MARK", "--xor-mark", mark])
-        natRule("KUBE-POSTROUTING", ["-m", "comment", "--comment", "\"kubernetes service traffic requiring SNAT\"", "-j", "MASQUERADE"]
-            + (config.randomFully ? ["--random-fully"] : []))
-        natRule("KUBE-MARK-MASQ", ["-j", "MARK", "--or-mark", mark])
+        natRule(.postrouting, ["-j", "MARK", "--xor-mark", mark], snat)
+        natRule(.postrouting, ["-m", "comment", "--comment", quoted("kubernetes service traffic requiring SNAT"), "-j", "MASQUERADE"]
+            + (config.randomFully ? ["--random-fully"] : []), snat)
+        natRule(.markMasq, ["-j", "MARK", "--or-mark", mark], RuleOrigin(.markForMasquerade))
         if config.localhostNodePorts {
             // The anti-martian rule that goes with route_localnet=1 (issue 90259).
-            filterChain("KUBE-FIREWALL")
-            filterRule("KUBE-FIREWALL", ["-m", "comment", "--comment", "\"block incoming localnet connections\"",
-                                         "-d", "127.0.0.0/8", "!", "-s", "127.0.0.0/8",
-                                         "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"])
+            filterChain(.firewall)
+            filterRule(.firewall, ["-m", "comment", "--comment", quoted("block incoming localnet connections"),
+                                   "-d", "127.0.0.0/8", "!", "-s", "127.0.0.0/8",
+                                   "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"],
+                       RuleOrigin(.localnetFirewall))
         }
     }
 
@@ -116,6 +108,7 @@ struct Writer {
         let proto = svc.protocolName
         let p = ["-m", proto, "-p", proto]
         let port = String(svc.port.port)
+        func origin(_ purpose: RuleOrigin.Purpose) -> RuleOrigin { RuleOrigin(purpose, servicePort: svc.portName) }
         let hasEndpoints = eps.hasAny
         var internalPolicyChain = svc.clusterChain
         var hasInternal = hasEndpoints
@@ -135,51 +128,60 @@ struct Writer {
         let usesFW = hasEndpoints && !svc.loadBalancerVIPs.isEmpty && !svc.loadBalancerSourceRanges.isEmpty
         let lbChain = usesFW ? svc.firewallChain : svc.externalChain
 
+        // What the internal (ClusterIP) and external (the rest) traffic gets without endpoints
+        // to serve it: REJECT when there are none, DROP when the policy is Local and none is here.
         var internalTarget = "", internalComment = "", externalTarget = "", externalComment = ""
+        var internalOrigin = origin(.noEndpoints), externalOrigin = origin(.noEndpoints)
         if !hasEndpoints {
             internalTarget = "REJECT"
-            internalComment = "\"\(n) has no endpoints\""
+            internalComment = quoted("\(n) has no endpoints")
             externalTarget = "REJECT"
             externalComment = internalComment
         } else {
-            if !hasInternal { internalTarget = "DROP"; internalComment = "\"\(n) has no local endpoints\"" }
-            if !hasExternal { externalTarget = "DROP"; externalComment = "\"\(n) has no local endpoints\"" }
+            if !hasInternal {
+                internalTarget = "DROP"; internalComment = quoted("\(n) has no local endpoints")
+                internalOrigin = origin(.noLocalEndpoints(.internal))
+            }
+            if !hasExternal {
+                externalTarget = "DROP"; externalComment = quoted("\(n) has no local endpoints")
+                externalOrigin = origin(.noLocalEndpoints(.external))
+            }
         }
 
         // The ClusterIP.
         if hasInternal {
-            natRule("KUBE-SERVICES", ["-m", "comment", "--comment", "\"\(n) cluster IP\""] + p
-                + ["-d", svc.clusterIP.description, "--dport", port, "-j", internalPolicyChain])
+            natRule(.services, ["-m", "comment", "--comment", quoted("\(n) cluster IP")] + p
+                + ["-d", svc.clusterIP.description, "--dport", port] + to(internalPolicyChain), origin(.clusterIP))
         } else {
-            filterRule("KUBE-SERVICES", ["-m", "comment", "--comment", internalComment] + p
-                + ["-d", svc.clusterIP.description, "--dport", port, "-j", internalTarget])
+            filterRule(.services, ["-m", "comment", "--comment", internalComment] + p
+                + ["-d", svc.clusterIP.description, "--dport", port, "-j", internalTarget], internalOrigin)
         }
         // externalIPs.
         for ip in svc.externalIPs {
             if hasEndpoints {
-                natRule("KUBE-SERVICES", ["-m", "comment", "--comment", "\"\(n) external IP\""] + p
-                    + ["-d", ip.description, "--dport", port, "-j", svc.externalChain])
+                natRule(.services, ["-m", "comment", "--comment", quoted("\(n) external IP")] + p
+                    + ["-d", ip.description, "--dport", port] + to(svc.externalChain), origin(.externalIP))
             }
             if !hasExternal {
-                filterRule("KUBE-EXTERNAL-SERVICES", ["-m", "comment", "--comment", externalComment] + p
-                    + ["-d", ip.description, "--dport", port, "-j", externalTarget])
+                filterRule(.externalServices, ["-m", "comment", "--comment", externalComment] + p
+                    + ["-d", ip.description, "--dport", port, "-j", externalTarget], externalOrigin)
             }
         }
         // LoadBalancer VIPs.
         for ip in svc.loadBalancerVIPs {
             if hasEndpoints {
-                natRule("KUBE-SERVICES", ["-m", "comment", "--comment", "\"\(n) loadbalancer IP\""] + p
-                    + ["-d", ip.description, "--dport", port, "-j", lbChain])
+                natRule(.services, ["-m", "comment", "--comment", quoted("\(n) loadbalancer IP")] + p
+                    + ["-d", ip.description, "--dport", port] + to(lbChain), origin(.loadBalancerIP))
             }
             if usesFW {
-                filterRule("KUBE-PROXY-FIREWALL", ["-m", "comment", "--comment", "\"\(n) traffic not accepted by \(svc.firewallChain)\""] + p
-                    + ["-d", ip.description, "--dport", port, "-j", "DROP"])
+                filterRule(.proxyFirewall, ["-m", "comment", "--comment", quoted("\(n) traffic not accepted by \(svc.firewallChain)")] + p
+                    + ["-d", ip.description, "--dport", port, "-j", "DROP"], origin(.loadBalancerFirewall))
             }
         }
         if !hasExternal {
             for ip in svc.loadBalancerVIPs {
-                filterRule("KUBE-EXTERNAL-SERVICES", ["-m", "comment", "--comment", externalComment] + p
-                    + ["-d", ip.description, "--dport", port, "-j", externalTarget])
+                filterRule(.externalServices, ["-m", "comment", "--comment", externalComment] + p
+                    + ["-d", ip.description, "--dport", port, "-j", externalTarget], externalOrigin)
             }
         }
         // The NodePort. NodePorts are not subject to loadBalancerSourceRanges: straight to KUBE-EXT.
@@ -187,60 +189,65 @@ struct Writer {
             let npText = String(np)
             if hasEndpoints {
                 if config.localhostNodePorts && config.nfacct {
-                    natRule("KUBE-NODEPORTS", ["-m", "comment", "--comment", n] + p
-                        + ["-d", "127.0.0.0/8", "--dport", npText, "-m", "nfacct", "--nfacct-name", "localhost_nps_accepted_pkts", "-j", svc.externalChain])
+                    natRule(.nodePorts, ["-m", "comment", "--comment", n] + p
+                        + ["-d", "127.0.0.0/8", "--dport", npText, "-m", "nfacct", "--nfacct-name", "localhost_nps_accepted_pkts"]
+                        + to(svc.externalChain), origin(.nodePort))
                 }
-                natRule("KUBE-NODEPORTS", ["-m", "comment", "--comment", n] + p + ["--dport", npText, "-j", svc.externalChain])
+                natRule(.nodePorts, ["-m", "comment", "--comment", n] + p + ["--dport", npText] + to(svc.externalChain), origin(.nodePort))
             }
             if !hasExternal {
-                filterRule("KUBE-EXTERNAL-SERVICES", ["-m", "comment", "--comment", externalComment, "-m", "addrtype", "--dst-type", "LOCAL"] + p
-                    + ["--dport", npText, "-j", externalTarget])
+                filterRule(.externalServices, ["-m", "comment", "--comment", externalComment, "-m", "addrtype", "--dst-type", "LOCAL"] + p
+                    + ["--dport", npText, "-j", externalTarget], externalOrigin)
             }
         }
         // The health-check NodePort, whether or not there are local endpoints.
         if let hc = svc.healthCheckNodePort {
-            filterRule("KUBE-NODEPORTS", ["-m", "comment", "--comment", "\"\(n) health check node port\"", "-m", "tcp", "-p", "tcp",
-                                          "--dport", String(hc), "-j", "ACCEPT"])
+            filterRule(.nodePorts, ["-m", "comment", "--comment", quoted("\(n) health check node port"), "-m", "tcp", "-p", "tcp",
+                                    "--dport", String(hc), "-j", "ACCEPT"], origin(.healthCheckNodePort))
         }
 
         // Internal traffic: masquerade what does not come from a pod.
         if hasInternal {
-            let args = ["-m", "comment", "--comment", "\"\(n) cluster IP\""] + p + ["-d", svc.clusterIP.description, "--dport", port]
+            let args = ["-m", "comment", "--comment", quoted("\(n) cluster IP")] + p + ["-d", svc.clusterIP.description, "--dport", port]
             if config.masqueradeAll {
-                natRule(internalPolicyChain, args + ["-j", "KUBE-MARK-MASQ"])
+                natRule(internalPolicyChain, args + to(.markMasq), origin(.clusterIP))
             } else if let detector = config.localDetector {
-                natRule(internalPolicyChain, args + detector.ifNotLocal + ["-j", "KUBE-MARK-MASQ"])
+                natRule(internalPolicyChain, args + detector.ifNotLocal + to(.markMasq), origin(.clusterIP))
             }
         }
         if usesEXT {
             natChain(svc.externalChain)
             if !svc.externalPolicyLocal {
-                natRule(svc.externalChain, ["-m", "comment", "--comment", "\"masquerade traffic for \(n) external destinations\"", "-j", "KUBE-MARK-MASQ"])
+                natRule(svc.externalChain, ["-m", "comment", "--comment", quoted("masquerade traffic for \(n) external destinations")]
+                    + to(.markMasq), origin(.masquerade))
             } else {
                 if let detector = config.localDetector {
-                    natRule(svc.externalChain, ["-m", "comment", "--comment", "\"pod traffic for \(n) external destinations\""]
-                        + detector.ifLocal + ["-j", svc.clusterChain])
+                    natRule(svc.externalChain, ["-m", "comment", "--comment", quoted("pod traffic for \(n) external destinations")]
+                        + detector.ifLocal + to(svc.clusterChain), origin(.externalTraffic))
                 }
-                natRule(svc.externalChain, ["-m", "comment", "--comment", "\"masquerade LOCAL traffic for \(n) external destinations\"",
-                                            "-m", "addrtype", "--src-type", "LOCAL", "-j", "KUBE-MARK-MASQ"])
-                natRule(svc.externalChain, ["-m", "comment", "--comment", "\"route LOCAL traffic for \(n) external destinations\"",
-                                            "-m", "addrtype", "--src-type", "LOCAL", "-j", svc.clusterChain])
+                natRule(svc.externalChain, ["-m", "comment", "--comment", quoted("masquerade LOCAL traffic for \(n) external destinations"),
+                                            "-m", "addrtype", "--src-type", "LOCAL"] + to(.markMasq), origin(.masquerade))
+                natRule(svc.externalChain, ["-m", "comment", "--comment", quoted("route LOCAL traffic for \(n) external destinations"),
+                                            "-m", "addrtype", "--src-type", "LOCAL"] + to(svc.clusterChain), origin(.externalTraffic))
             }
-            if hasExternal { natRule(svc.externalChain, ["-j", externalPolicyChain]) }
+            if hasExternal { natRule(svc.externalChain, to(externalPolicyChain), origin(.externalTraffic)) }
         }
         if usesFW {
             natChain(svc.firewallChain)
-            let args = ["-m", "comment", "--comment", "\"\(n) loadbalancer IP\""]
+            let args = ["-m", "comment", "--comment", quoted("\(n) loadbalancer IP")]
             var allowFromNode = false
             for cidr in svc.loadBalancerSourceRanges {
-                natRule(svc.firewallChain, args + ["-s", cidr.description, "-j", svc.externalChain])
+                natRule(svc.firewallChain, args + ["-s", cidr.description] + to(svc.externalChain), origin(.sourceRanges))
                 if let ip = config.nodeIP, cidr.contains(ip) { allowFromNode = true }
             }
             // A node reaching its own VIP loops back with the VIP as source.
             if allowFromNode {
-                for ip in svc.loadBalancerVIPs { natRule(svc.firewallChain, args + ["-s", ip.description, "-j", svc.externalChain]) }
+                for ip in svc.loadBalancerVIPs {
+                    natRule(svc.firewallChain, args + ["-s", ip.description] + to(svc.externalChain), origin(.sourceRanges))
+                }
             }
-            natRule(svc.firewallChain, ["-m", "comment", "--comment", "\"other traffic to \(n) will be dropped by KUBE-PROXY-FIREWALL\""])
+            natRule(svc.firewallChain, ["-m", "comment", "--comment", quoted("other traffic to \(n) will be dropped by KUBE-PROXY-FIREWALL")],
+                    origin(.sourceRanges))
         }
         if !eps.cluster.isEmpty && svc.usesClusterEndpoints {
             natChain(svc.clusterChain)
@@ -254,32 +261,34 @@ struct Writer {
             natChain(e.chain)
             let head = comment(n)
             // Hairpin: a pod that reaches itself is masqueraded so the reply comes back via the node.
-            natRule(e.chain, head + ["-s", e.ip.description, "-j", "KUBE-MARK-MASQ"])
-            let affinity = svc.affinitySeconds != nil ? ["-m", "recent", "--name", e.chain, "--set"] : []
-            natRule(e.chain, head + affinity + p + ["-j", "DNAT", "--to-destination", e.string])
+            natRule(e.chain, head + ["-s", e.ip.description] + to(.markMasq), origin(.hairpin))
+            let affinity = svc.affinitySeconds != nil ? ["-m", "recent", "--name", e.chain.rawValue, "--set"] : []
+            natRule(e.chain, head + affinity + p + ["-j", "DNAT", "--to-destination", e.string], origin(.endpointDNAT))
         }
     }
 
     /// `writeServiceToEndpointRules`: affinity checks first, then 1/(n-i) probabilities with the
     /// last rule unconditional.
-    mutating func writeServiceToEndpointRules(_ svc: ServicePortInfo, chain: String, endpoints: [EndpointInfo]) {
+    mutating func writeServiceToEndpointRules(_ svc: ServicePortInfo, chain: ChainName, endpoints: [EndpointInfo]) {
         if let seconds = svc.affinitySeconds {
             for e in endpoints {
-                natRule(chain, comment("\"\(svc.name) -> \(e.string)\"")
-                    + ["-m", "recent", "--name", e.chain, "--rcheck", "--seconds", String(seconds), "--reap", "-j", e.chain])
+                natRule(chain, comment(quoted("\(svc.name) -> \(e.string)"))
+                    + ["-m", "recent", "--name", e.chain.rawValue, "--rcheck", "--seconds", String(seconds), "--reap"] + to(e.chain),
+                        RuleOrigin(.sessionAffinity, servicePort: svc.portName))
             }
         }
         for (i, e) in endpoints.enumerated() {
-            var words = comment("\"\(svc.name) -> \(e.string)\"")
+            var words = comment(quoted("\(svc.name) -> \(e.string)"))
             if i < endpoints.count - 1 {
                 words += ["-m", "statistic", "--mode", "random", "--probability", Probability.text(endpoints.count - i)]
             }
-            natRule(chain, words + ["-j", e.chain])
+            natRule(chain, words + to(e.chain), RuleOrigin(.endpointSelection, servicePort: svc.portName))
         }
     }
 
     mutating func writeTail() {
-        let last = "\"kubernetes service nodeports; NOTE: this must be the last rule in this chain\""
+        let last = quoted("kubernetes service nodeports; NOTE: this must be the last rule in this chain")
+        let dispatch = RuleOrigin(.nodePortDispatch)
         let cidrs = config.familyNodePortAddresses
         if cidrs.isEmpty {
             var destinations = ["-m", "addrtype", "--dst-type", "LOCAL"]
@@ -288,19 +297,22 @@ struct Writer {
             } else if !config.localhostNodePorts {
                 destinations += ["!", "-d", "127.0.0.0/8"]
             }
-            natRule("KUBE-SERVICES", ["-m", "comment", "--comment", last] + destinations + ["-j", "KUBE-NODEPORTS"])
+            natRule(.services, ["-m", "comment", "--comment", last] + destinations + to(.nodePorts), dispatch)
         } else {
             for ip in config.localAddresses where cidrs.contains(where: { $0.contains(ip) }) {
                 if ip.isLoopback && (isIPv6 || !config.localhostNodePorts) { continue }
-                natRule("KUBE-SERVICES", ["-m", "comment", "--comment", last, "-d", ip.description, "-j", "KUBE-NODEPORTS"])
+                natRule(.services, ["-m", "comment", "--comment", last, "-d", ip.description] + to(.nodePorts), dispatch)
             }
         }
+        let forward = RuleOrigin(.forward)
         if !config.conntrackTCPBeLiberal {
-            filterRule("KUBE-FORWARD", ["-m", "conntrack", "--ctstate", "INVALID"]
-                + (config.nfacct ? ["-m", "nfacct", "--nfacct-name", "ct_state_invalid_dropped_pkts"] : []) + ["-j", "DROP"])
+            filterRule(.forward, ["-m", "conntrack", "--ctstate", "INVALID"]
+                + (config.nfacct ? ["-m", "nfacct", "--nfacct-name", "ct_state_invalid_dropped_pkts"] : []) + ["-j", "DROP"], forward)
         }
-        filterRule("KUBE-FORWARD", ["-m", "comment", "--comment", "\"kubernetes forwarding rules\"", "-m", "mark", "--mark", "\(mark)/\(mark)", "-j", "ACCEPT"])
-        filterRule("KUBE-FORWARD", ["-m", "comment", "--comment", "\"kubernetes forwarding conntrack rule\"", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"])
+        filterRule(.forward, ["-m", "comment", "--comment", quoted("kubernetes forwarding rules"), "-m", "mark", "--mark", "\(mark)/\(mark)",
+                              "-j", "ACCEPT"], forward)
+        filterRule(.forward, ["-m", "comment", "--comment", quoted("kubernetes forwarding conntrack rule"), "-m", "conntrack",
+                              "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"], forward)
     }
 }
 

@@ -2,47 +2,51 @@ import Netfilter
 import Wire
 
 extension IPTablesRuleset {
+    /// kubelet's rule in its KUBE-FIREWALL chain (IPv4): no martian 127/8 destinations from off
+    /// the node. Written as iptables-restore reads it (the comment unquoted).
+    static let kubeletLocalnetRule = Rule(
+        chain: .firewall,
+        words: ["-m", "comment", "--comment", "block incoming localnet connections",
+                "-d", "127.0.0.0/8", "!", "-s", "127.0.0.0/8",
+                "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"],
+        origin: RuleOrigin(.localnetFirewall))
+
     /// What `iptables-save` (or `ip6tables-save`) shows on the node once kubelet and this
     /// kube-proxy sync have run, without the `# Generated`/`# Completed` comment lines (they
     /// carry the time). kubelet's part: KUBE-IPTABLES-HINT and KUBE-KUBELET-CANARY, and for IPv4
     /// its KUBE-FIREWALL chain with the localnet rule and the INPUT/OUTPUT jumps to it.
-    /// kube-proxy's: its canaries, its chains, and its jumps from the built-in chains.
+    /// kube-proxy's: its canaries (`proxyCanary`: only the iptables proxier makes one), its
+    /// chains, and its jumps from the built-in chains.
     ///
     /// iptables-nft-save prints tables in a fixed order (mangle, raw, filter, nat), built-in
     /// chains in hook order with policy ACCEPT, then user chains by name, then every chain's
     /// rules in that chain order, each normalized as the kernel gives it back (`SaveNormalizer`).
-    public func saveText() throws -> String {
-        let builtIn = ["mangle": ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
-                       "filter": ["INPUT", "FORWARD", "OUTPUT"],
-                       "nat": ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"]]
+    public func saveText(proxyCanary: Bool = true) throws -> String {
         var out = ""
-        for table in ["mangle", "filter", "nat"] {
-            var chains: Set<String> = ["KUBE-KUBELET-CANARY", "KUBE-PROXY-CANARY"]
-            var rules: [(chain: String, words: [String])] = []
-            if table == "mangle" { chains.insert("KUBE-IPTABLES-HINT") }
-            let own = table == "filter" ? filter : (table == "nat" ? nat : Table(name: table))
+        for table in [TableName.mangle, .filter, .nat] {
+            var chains: Set<ChainName> = [.kubeletCanary]
+            if proxyCanary { chains.insert(.proxyCanary) }
+            var rules: [(chain: ChainName, words: [String])] = []
+            if table == .mangle { chains.insert(.iptablesHint) }
+            let own = table == .filter ? filter : (table == .nat ? nat : Table(name: table))
             chains.formUnion(own.chains)
-            for j in jumps where j.table == table {
-                rules.append((j.chain, Rule(chain: j.chain, words: j.words).arguments))
-            }
-            if table == "filter" && family == .ipv4 && !own.chains.contains("KUBE-FIREWALL") {
+            for j in jumps where j.table == table { rules.append((ChainName(j.chain), j.rule.arguments)) }
+            if table == .filter && family == .ipv4 && !own.chains.contains(.firewall) {
                 // kubelet's copy of the localnet rule, left alone when kube-proxy does not write its own.
-                chains.insert("KUBE-FIREWALL")
-                rules.append(("KUBE-FIREWALL", ["-m", "comment", "--comment", "block incoming localnet connections",
-                                                "-d", "127.0.0.0/8", "!", "-s", "127.0.0.0/8",
-                                                "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"]))
+                chains.insert(.firewall)
+                rules.append((.firewall, Self.kubeletLocalnetRule.words))
             }
             rules += own.rules.map { ($0.chain, $0.arguments) }
-            let userChains = chains.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-            let order = builtIn[table]! + userChains
-            out += "*\(table)\n"
-            for c in builtIn[table]! { out += ":\(c) ACCEPT [0:0]\n" }
-            for c in userChains { out += ":\(c) - [0:0]\n" }
-            var byChain: [String: [[String]]] = [:]
+            let userChains = chains.sorted { Array($0.rawValue.utf8).lexicographicallyPrecedes(Array($1.rawValue.utf8)) }
+            let builtIn = table.builtinChains.map(ChainName.init)
+            out += "*\(table.rawValue)\n"
+            for c in builtIn { out += ":\(c.rawValue) ACCEPT [0:0]\n" }
+            for c in userChains { out += ":\(c.rawValue) - [0:0]\n" }
+            var byChain: [ChainName: [[String]]] = [:]
             for r in rules { byChain[r.chain, default: []].append(r.words) }
-            for chain in order {
+            for chain in builtIn + userChains {
                 for words in byChain[chain] ?? [] {
-                    out += (["-A", chain] + (try SaveNormalizer.normalize(words, family: family))).joined(separator: " ") + "\n"
+                    out += (["-A", chain.rawValue] + (try SaveNormalizer.normalize(words, family: family))).joined(separator: " ") + "\n"
                 }
             }
             out += "COMMIT\n"
@@ -61,9 +65,9 @@ extension IPTablesRuleset {
     public func nodeRestoreText() -> String {
         var out = ""
         for table in [filter, nat] {
-            out += "*\(table.name)\n"
-            for c in table.chains { out += ":\(c) - [0:0]\n" }
-            for j in jumps where j.table == table.name { out += Rule(chain: j.chain, words: j.words).line + "\n" }
+            out += "*\(table.name.rawValue)\n"
+            for c in table.chains { out += ":\(c.rawValue) - [0:0]\n" }
+            for j in jumps where j.table == table.name { out += j.rule.line + "\n" }
             for r in table.rules { out += r.line + "\n" }
             out += "COMMIT\n"
         }
@@ -73,13 +77,13 @@ extension IPTablesRuleset {
 
 extension IPTablesRuleset {
     /// The node's rules (kube-proxy's chains and the jumps into them) handed to the Netfilter
-    /// engine in process: built from the words the compiler wrote, no text printed or parsed.
+    /// engine in process: built from the words the compiler wrote, no text printed or parsed,
+    /// each rule with its origin.
     public func netfilterRuleset(source: String) throws(RulesetParseError) -> Ruleset {
         try Ruleset.build([filter, nat].map { t in
             Ruleset.TableRules(
-                name: t.name == "filter" ? .filter : .nat, chains: t.chains,
-                rules: jumps.filter { $0.table == t.name }.map { ($0.chain, Rule(chain: $0.chain, words: $0.words).arguments) }
-                    + t.rules.map { ($0.chain, $0.arguments) })
+                name: t.name, chains: t.chains.map(\.rawValue),
+                rules: jumps.filter { $0.table == t.name }.map(\.rule.engineSpec) + t.rules.map(\.engineSpec))
         }, source: source)
     }
 }

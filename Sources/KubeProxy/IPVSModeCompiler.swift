@@ -74,7 +74,7 @@ struct IPVSSync {
             syncServicePort(info, eps, EndpointCategories(eps, port: info, nodeName: config.nodeName, zone: zone))
         }
         // KUBE-IPVS-IPS is set to exactly the bound addresses.
-        for ip in bound.sorted() { sets.insert(into: IPSetList.ipvsIPs, IPSetEntry.ip(ip)) }
+        for ip in bound.sorted() { sets.insert(into: KubeIPSetName.ipvsIPs, IPSetEntry.ip(ip)) }
         for set in sets.sets {
             for e in set.refused { errors.append("ipset add \(set.name) \(e): refused by the kernel") }
         }
@@ -105,18 +105,18 @@ struct IPVSSync {
         let port = svc.port.port
         // Hairpin: every local endpoint, whatever its condition (the endpoints map holds them all).
         for e in eps where e.isLocal {
-            sets.insert(into: IPSetList.loopBack, IPSetEntry.ipPortIP(e.ip, proto, e.port, e.ip))
+            sets.insert(into: KubeIPSetName.loopBack, IPSetEntry.ipPortIP(e.ip, svc.port.protocol, e.port, e.ip))
         }
 
-        sets.insert(into: IPSetList.clusterIP, IPSetEntry.ipPort(svc.clusterIP, proto, port))
+        sets.insert(into: KubeIPSetName.clusterIP, IPSetEntry.ipPort(svc.clusterIP, svc.port.protocol, port))
         // The ClusterIP is always bound; iTP decides its endpoints (eTP does not apply to it).
         if syncService(svc, svc.clusterIP, port, bind: true) {
             syncEndpoint(svc, svc.clusterIP, port, IPVSModeCompiler.destinations(cats, onlyNodeLocal: svc.internalPolicyLocal))
         }
 
         for ip in svc.externalIPs {
-            let entry = IPSetEntry.ipPort(ip, proto, port)
-            sets.insert(into: svc.externalPolicyLocal ? IPSetList.externalIPLocal : IPSetList.externalIP, entry)
+            let entry = IPSetEntry.ipPort(ip, svc.port.protocol, port)
+            sets.insert(into: svc.externalPolicyLocal ? KubeIPSetName.externalIPLocal : KubeIPSetName.externalIP, entry)
             // Not bound when the address is on another interface already.
             if syncService(svc, ip, port, bind: !nodeAddressSet.contains(ip)) {
                 syncEndpoint(svc, ip, port, IPVSModeCompiler.destinations(cats, onlyNodeLocal: svc.externalPolicyLocal))
@@ -124,20 +124,20 @@ struct IPVSSync {
         }
 
         for vip in svc.loadBalancerVIPs {
-            let entry = IPSetEntry.ipPort(vip, proto, port)
-            sets.insert(into: IPSetList.loadBalancer, entry)
-            if svc.externalPolicyLocal { sets.insert(into: IPSetList.loadBalancerLocal, entry) }
+            let entry = IPSetEntry.ipPort(vip, svc.port.protocol, port)
+            sets.insert(into: KubeIPSetName.loadBalancer, entry)
+            if svc.externalPolicyLocal { sets.insert(into: KubeIPSetName.loadBalancerLocal, entry) }
             if !svc.loadBalancerSourceRanges.isEmpty {
                 // Source ranges apply to LB traffic only (they preserve the client address).
-                sets.insert(into: IPSetList.loadBalancerFW, entry)
+                sets.insert(into: KubeIPSetName.loadBalancerFW, entry)
                 var allowFromNode = false
                 for cidr in svc.loadBalancerSourceRanges {
-                    sets.insert(into: IPSetList.loadBalancerSourceCIDR, IPSetEntry.ipPortNet(vip, proto, port, cidr))
+                    sets.insert(into: KubeIPSetName.loadBalancerSourceCIDR, IPSetEntry.ipPortNet(vip, svc.port.protocol, port, cidr))
                     if let nodeIP = config.nodeIP, cidr.contains(nodeIP) { allowFromNode = true }
                 }
                 if allowFromNode {
                     // The node reaching its own VIP comes from the VIP (it is on kube-ipvs0).
-                    sets.insert(into: IPSetList.loadBalancerSourceIP, IPSetEntry.ipPortIP(vip, proto, port, vip))
+                    sets.insert(into: KubeIPSetName.loadBalancerSourceIP, IPSetEntry.ipPortIP(vip, svc.port.protocol, port, vip))
                 } else {
                     // The node is not allowed: KUBE-IPVS-OUT-FILTER drops its traffic to the VIP.
                     lbNoNodeAccess.append((vip, proto, port))
@@ -151,19 +151,19 @@ struct IPVSSync {
         if let np = svc.nodePort {
             // No node IP: upstream skips the rest of this port, health-check port included.
             guard !nodeIPs.isEmpty else { return }
-            var entries: [String] = []
-            var set: String?, localSet: String?
-            switch proto {
-            case "tcp":
-                (set, localSet) = (IPSetList.nodePortTCP, IPSetList.nodePortLocalTCP)
+            var entries: [IPSetEntry] = []
+            var set: KubeIPSetName?, localSet: KubeIPSetName?
+            switch svc.port.protocol {
+            case .tcp:
+                (set, localSet) = (KubeIPSetName.nodePortTCP, KubeIPSetName.nodePortLocalTCP)
                 entries = [IPSetEntry.port(np)]
-            case "udp":
-                (set, localSet) = (IPSetList.nodePortUDP, IPSetList.nodePortLocalUDP)
+            case .udp:
+                (set, localSet) = (KubeIPSetName.nodePortUDP, KubeIPSetName.nodePortLocalUDP)
                 entries = [IPSetEntry.port(np)]
-            case "sctp":
+            case .sctp:
                 // SCTP cannot go in a bitmap:port set: hash:ip,port with every node IP.
-                (set, localSet) = (IPSetList.nodePortSCTP, IPSetList.nodePortLocalSCTP)
-                entries = nodeIPs.map { IPSetEntry.ipPort($0, proto, np) }
+                (set, localSet) = (KubeIPSetName.nodePortSCTP, KubeIPSetName.nodePortLocalSCTP)
+                entries = nodeIPs.map { IPSetEntry.ipPort($0, svc.port.protocol, np) }
             default:
                 break
             }
@@ -175,7 +175,7 @@ struct IPVSSync {
         }
 
         if let hc = svc.healthCheckNodePort {
-            sets.insert(into: IPSetList.healthCheckNodePort, IPSetEntry.port(hc))
+            sets.insert(into: KubeIPSetName.healthCheckNodePort, IPSetEntry.port(hc))
         }
     }
 

@@ -36,7 +36,7 @@ public struct IPVSModeRuleset: Sendable {
     public func ipsetSaveText() -> String { ipsets.saveText() }
 
     /// The sets as the Netfilter engine takes them for `-m set`.
-    public func ipsetStore() throws(IPSetParseError) -> IPSetStore { try ipsets.store() }
+    public func ipsetStore() -> IPSetStore { ipsets.store() }
 
     /// The text IPVS mode hands to `iptables-restore --noflush --counters`: unlike the iptables
     /// mode it writes the nat buffers before the filter ones (`syncProxyRules`: natChains,
@@ -44,8 +44,8 @@ public struct IPVSModeRuleset: Sendable {
     public func iptablesRestoreText() -> String {
         var out = ""
         for table in [iptables.nat, iptables.filter] {
-            out += "*\(table.name)\n"
-            for c in table.chains { out += ":\(c) - [0:0]\n" }
+            out += "*\(table.name.rawValue)\n"
+            for c in table.chains { out += ":\(c.rawValue) - [0:0]\n" }
             for r in table.rules { out += r.line + "\n" }
             out += "COMMIT\n"
         }
@@ -56,30 +56,26 @@ public struct IPVSModeRuleset: Sendable {
     /// KUBE-PROXY-CANARY chains, which only the iptables proxier creates (its `NewProxier`
     /// starts `iptables.Monitor`; the IPVS proxier's does not).
     public func iptablesSaveText() throws -> String {
-        try iptables.saveText().split(separator: "\n", omittingEmptySubsequences: false)
-            .filter { $0 != ":KUBE-PROXY-CANARY - [0:0]" }.joined(separator: "\n")
+        try iptables.saveText(proxyCanary: false)
     }
 
-    /// The node's rules for the Netfilter engine in process. On IPv4 the INPUT/OUTPUT jumps to
-    /// kubelet's KUBE-FIREWALL are part of the node (see `IPTablesRuleset.saveText`) but IPVS mode
-    /// never declares that chain (only the iptables mode with localhost nodePorts writes its own
-    /// copy), so `iptables.netfilterRuleset` alone would jump to a missing chain: this adds
-    /// kubelet's chain and its localnet rule, as on a real node.
+    /// The node's rules for the Netfilter engine in process, each with its origin. On IPv4 the
+    /// INPUT/OUTPUT jumps to kubelet's KUBE-FIREWALL are part of the node (see
+    /// `IPTablesRuleset.saveText`) but IPVS mode never declares that chain (only the iptables
+    /// mode with localhost nodePorts writes its own copy), so `iptables.netfilterRuleset` alone
+    /// would jump to a missing chain: this adds kubelet's chain and its localnet rule, as on a
+    /// real node.
     public func netfilterRuleset(source: String) throws(RulesetParseError) -> Ruleset {
         var filterChains = iptables.filter.chains
-        var filterRules = iptables.filter.rules.map { ($0.chain, $0.arguments) }
-        if family == .ipv4 && !filterChains.contains("KUBE-FIREWALL") {
-            filterChains.append("KUBE-FIREWALL")
-            filterRules.insert(("KUBE-FIREWALL", ["-m", "comment", "--comment", "block incoming localnet connections",
-                                                  "-d", "127.0.0.0/8", "!", "-s", "127.0.0.0/8",
-                                                  "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"]), at: 0)
+        var filterRules = iptables.filter.rules
+        if family == .ipv4 && !filterChains.contains(.firewall) {
+            filterChains.append(.firewall)
+            filterRules.insert(IPTablesRuleset.kubeletLocalnetRule, at: 0)
         }
-        func jumps(_ table: String) -> [(chain: String, words: [String])] {
-            iptables.jumps.filter { $0.table == table }.map { ($0.chain, IPTablesRuleset.Rule(chain: $0.chain, words: $0.words).arguments) }
-        }
+        func jumps(_ table: TableName) -> [Ruleset.RuleSpec] { iptables.jumps.filter { $0.table == table }.map(\.rule.engineSpec) }
         return try Ruleset.build([
-            Ruleset.TableRules(name: .filter, chains: filterChains, rules: jumps("filter") + filterRules),
-            Ruleset.TableRules(name: .nat, chains: iptables.nat.chains, rules: jumps("nat") + iptables.nat.rules.map { ($0.chain, $0.arguments) }),
+            Ruleset.TableRules(name: .filter, chains: filterChains.map(\.rawValue), rules: jumps(.filter) + filterRules.map(\.engineSpec)),
+            Ruleset.TableRules(name: .nat, chains: iptables.nat.chains.map(\.rawValue), rules: jumps(.nat) + iptables.nat.rules.map(\.engineSpec)),
         ], source: source)
     }
 

@@ -1,4 +1,5 @@
 import Cluster
+import Netfilter
 import Wire
 
 /// One (Service, port) as a single-family kube-proxy sees it (pkg/proxy/serviceport.go
@@ -9,6 +10,8 @@ public struct ServicePortInfo: Sendable {
     public let port: ServicePort
     /// `ns/svc:port`, or `ns/svc` for an unnamed port.
     public let name: String
+    /// `name` in typed parts, for the origins of the rules written for this port.
+    public let portName: ServicePortName
     /// Lower-case protocol, as written after `-m` and `-p`.
     public let protocolName: String
     public let clusterIP: IPAddress
@@ -26,7 +29,8 @@ public struct ServicePortInfo: Sendable {
         guard !service.headless, service.type != .externalName, let cip = service.clusterIP(family) else { return nil }
         self.service = service
         self.port = port
-        name = port.name.isEmpty ? service.key : "\(service.key):\(port.name)"
+        portName = ServicePortName(namespace: service.namespace, name: service.name, port: port.name)
+        name = portName.description
         protocolName = port.protocol.name
         clusterIP = cip
         externalIPs = service.externalIPs.filter { $0.family == family }
@@ -37,10 +41,10 @@ public struct ServicePortInfo: Sendable {
         hash = ChainName.servicePortHash(name, protocolName)
     }
 
-    public var clusterChain: String { "KUBE-SVC-" + hash }
-    public var localChain: String { "KUBE-SVL-" + hash }
-    public var externalChain: String { "KUBE-EXT-" + hash }
-    public var firewallChain: String { "KUBE-FW-" + hash }
+    public var clusterChain: ChainName { .serviceCluster(hash) }
+    public var localChain: ChainName { .serviceLocal(hash) }
+    public var externalChain: ChainName { .serviceExternal(hash) }
+    public var firewallChain: ChainName { .serviceFirewall(hash) }
 
     public var externalPolicyLocal: Bool { service.externallyAccessible && service.externalTrafficPolicy == .local }
     public var internalPolicyLocal: Bool { service.internalTrafficPolicy == .local }
@@ -65,7 +69,7 @@ public struct EndpointInfo: Sendable, Equatable {
     public let zoneHints: Set<String>
     public let nodeHints: Set<String>
     /// `KUBE-SEP-<hash>`.
-    public let chain: String
+    public let chain: ChainName
 }
 
 extension ServicePortInfo {
@@ -84,7 +88,7 @@ extension ServicePortInfo {
                     ip: ip, port: number, string: string, ready: e.conditions.isReady, serving: e.conditions.isServing,
                     terminating: e.conditions.isTerminating, isLocal: e.nodeName == nodeName, nodeName: e.nodeName,
                     zoneHints: Set(e.hintsForZones), nodeHints: Set(e.hintsForNodes),
-                    chain: "KUBE-SEP-" + ChainName.endpointHash(name, protocolName, string))
+                    chain: .endpoint(ChainName.endpointHash(name, protocolName, string)))
                 if byString[string] != nil && info.terminating { continue }
                 byString[string] = info
             }

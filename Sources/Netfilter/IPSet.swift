@@ -33,6 +33,14 @@ public struct IPSetMember: Hashable, Sendable {
     public var last: Prefix?
     /// `nomatch` on a net element: a packet it covers does not match the set.
     public var nomatch = false
+
+    public init(first: Prefix? = nil, proto: IPProtocol? = nil, port: UInt16? = nil, last: Prefix? = nil, nomatch: Bool = false) {
+        self.first = first
+        self.proto = proto
+        self.port = port
+        self.last = last
+        self.nomatch = nomatch
+    }
 }
 
 /// One set from `ipset save`.

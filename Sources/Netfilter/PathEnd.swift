@@ -49,10 +49,14 @@ public struct PathEnd: Hashable, Sendable {
     public var decidedBy: Decider
     /// Why, for drops and rejects (the rule's comment, a routing problem...).
     public var reason: String?
+    /// Why the deciding rule exists, when kdp compiled it (`RuleOrigin`); nil for rules parsed
+    /// from a dump and for ends no rule decided.
+    public var origin: RuleOrigin?
 
-    public init(_ verdict: Verdict, decidedBy: Decider, reason: String? = nil) {
+    public init(_ verdict: Verdict, decidedBy: Decider, reason: String? = nil, origin: RuleOrigin? = nil) {
         self.verdict = verdict
         self.decidedBy = decidedBy
         self.reason = reason
+        self.origin = origin
     }
 }

@@ -11,13 +11,16 @@ final class PreparedRule: Sendable {
     let text: String
     /// The comment, for telling a story about a drop.
     let comment: String?
+    /// Why the rule exists, when kdp compiled it (read only when the rule ends a path).
+    let origin: RuleOrigin?
 
-    init(matches: [Match], target: Target?, jumpIndex: Int, text: String, comment: String?) {
+    init(matches: [Match], target: Target?, jumpIndex: Int, text: String, comment: String?, origin: RuleOrigin? = nil) {
         self.matches = matches
         self.target = target
         self.jumpIndex = jumpIndex
         self.text = text
         self.comment = comment
+        self.origin = origin
     }
 }
 
@@ -149,7 +152,8 @@ struct PreparedRuleset: Sendable {
                     var comment: String?
                     for m in r.matches { if case .comment(let s) = m { comment = s } }
                     return PreparedRule(matches: r.matches, target: r.target, jumpIndex: jump,
-                                        text: "-A \(c.name)" + (r.words.isEmpty ? "" : " " + r.text), comment: comment)
+                                        text: "-A \(c.name)" + (r.words.isEmpty ? "" : " " + r.text), comment: comment,
+                                        origin: r.origin)
                 }
                 chains.append(PreparedChain(name: c.name, policy: c.policy, rules: rules, compiled: compiled))
             }

@@ -17,15 +17,19 @@ public struct Rule: Hashable, Sendable {
     public var line: Int
     /// Set by `lenient` parsing: why this rule can never match.
     public var unsupported: String?
+    /// Why the rule exists, when kdp's kube-proxy compiler wrote it; nil for rules parsed from
+    /// text, whose only account of themselves is their comment.
+    public var origin: RuleOrigin?
 
     public init(words: [RuleWord], counters: Counters? = nil, matches: [Match], target: Target?,
-                line: Int = 0, unsupported: String? = nil) {
+                line: Int = 0, unsupported: String? = nil, origin: RuleOrigin? = nil) {
         self.words = words
         self.counters = counters
         self.matches = matches
         self.target = target
         self.line = line
         self.unsupported = unsupported
+        self.origin = origin
     }
 
     /// The rule as iptables-save would print it after `-A CHAIN `.

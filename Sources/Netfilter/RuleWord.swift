@@ -19,21 +19,9 @@ public struct RuleWord: Hashable, Sendable {
     /// The word as it is printed back.
     public var printed: String { spelling ?? text }
 
-    /// How iptables-save prints a free-text value (`xtables_save_string` in libxtables/xtables.c):
-    /// bare when it is only `[A-Za-z0-9_-]`, otherwise in double quotes with `"`, `\` and `'`
-    /// escaped by a backslash.
+    /// How iptables-save prints a free-text value (`IPTablesQuoting.saved`).
     public static func saved(_ text: String) -> RuleWord {
-        let plain = !text.isEmpty && text.utf8.allSatisfy { b in
-            (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 95 || b == 45
-        }
-        if plain { return RuleWord(text) }
-        var out = "\""
-        for ch in text {
-            if ch == "\"" || ch == "\\" || ch == "'" { out.append("\\") }
-            out.append(ch)
-        }
-        out.append("\"")
-        return RuleWord(text, spelling: out)
+        RuleWord(text, spelling: IPTablesQuoting.saved(text))
     }
 }
 

@@ -7,12 +7,25 @@ extension Ruleset {
         public var name: TableName
         /// User chains, in the order they are declared.
         public var chains: [String]
-        public var rules: [(chain: String, words: [String])]
+        public var rules: [RuleSpec]
 
-        public init(name: TableName, chains: [String], rules: [(chain: String, words: [String])]) {
+        public init(name: TableName, chains: [String], rules: [RuleSpec]) {
             self.name = name
             self.chains = chains
             self.rules = rules
+        }
+    }
+
+    /// One rule to build: its chain, its arguments, and why its writer wrote it.
+    public struct RuleSpec: Sendable {
+        public var chain: String
+        public var words: [String]
+        public var origin: RuleOrigin?
+
+        public init(chain: String, words: [String], origin: RuleOrigin? = nil) {
+            self.chain = chain
+            self.words = words
+            self.origin = origin
         }
     }
 
@@ -38,11 +51,12 @@ extension Ruleset {
                     RulesetParseError(file: source, line: i + 1, word: word, reason: reason)
                 }
                 guard let ci = table.chainIndex(r.chain) else { throw fail(r.chain, "no such chain in table \(spec.name.rawValue)") }
-                let words = r.words.map { RuleWord($0, spelling: Self.quoted($0)) }
+                let words = r.words.map { RuleWord($0, spelling: IPTablesQuoting.restoreSpelling($0)) }
                 let parsed: (matches: [Match], target: Target?, jumpChain: String?)
                 do { parsed = try parser.parse(words) } catch { throw fail(error.word, error.reason) }
                 if let j = parsed.jumpChain { jumps.append((j, i + 1)) }
-                table.chains[ci].rules.append(Rule(words: words, matches: parsed.matches, target: parsed.target, line: i + 1))
+                table.chains[ci].rules.append(Rule(words: words, matches: parsed.matches, target: parsed.target, line: i + 1,
+                                                    origin: r.origin))
                 rs.lines.append(.rule(chain: r.chain, words: words, counters: nil, command: "-A", position: nil))
             }
             for j in jumps where table.chainIndex(j.chain) == nil {
@@ -55,11 +69,5 @@ extension Ruleset {
             rs.lines.append(.commit)
         }
         return rs
-    }
-
-    /// The word as it is written in iptables-restore input: in double quotes when it holds a
-    /// space or a quote (comments, mostly), otherwise as it is.
-    static func quoted(_ word: String) -> String {
-        word.contains(where: { $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\\" }) ? SaveNormalizer.quote(word) : word
     }
 }

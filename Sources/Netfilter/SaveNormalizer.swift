@@ -21,19 +21,4 @@ public enum SaveNormalizer {
         }
         return RulePrinter.saveWords(parsed.matches, parsed.target, layout: parser.layout!, family: family)
     }
-
-    /// `xtables_save_string`: no quotes for letters, digits, '_' and '-' only; otherwise double
-    /// quotes with `"`, `\` and `'` escaped.
-    public static func quote(_ value: String) -> String {
-        let plain = !value.isEmpty && value.unicodeScalars.allSatisfy {
-            ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == "_" || $0 == "-"
-        }
-        if plain { return value }
-        var out = "\""
-        for c in value {
-            if c == "\"" || c == "\\" || c == "'" { out.append("\\") }
-            out.append(c)
-        }
-        return out + "\""
-    }
 }

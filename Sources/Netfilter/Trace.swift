@@ -39,6 +39,9 @@ public struct TracePath: Sendable {
     public var decidedBy: Decider { end.decidedBy }
     /// Why, for drops and rejects (the rule's comment, a routing problem...).
     public var reason: String? { end.reason }
+    /// Why the rule that decided the verdict exists, when kdp compiled it; nil for rules parsed
+    /// from text and for verdicts no rule gave.
+    public var origin: RuleOrigin? { end.origin }
     /// The translated destination `ip:port`, when DNAT applied.
     public var dnat: String?
     /// True when the packet was marked for masquerade or MASQUERADE/SNAT applied.

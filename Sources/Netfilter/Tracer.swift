@@ -73,7 +73,7 @@ public struct Tracer: Sendable {
             run(&s, &work, options)
             if let end = s.finished {
                 done.append(TracePath(
-                    probability: s.probability, end: PathEnd(end.verdict, decidedBy: decider(end.decidedBy), reason: end.reason), dnat: s.dnat,
+                    probability: s.probability, end: PathEnd(end.verdict, decidedBy: decider(end.decidedBy), reason: end.reason, origin: origin(end.decidedBy)), dnat: s.dnat,
                     masquerade: s.masqueradeMarked || s.snat != nil, snat: s.snat, deliveredTo: s.deliveredTo,
                     steps: s.steps, finalPacket: s.packet, host: s.host, rulesTried: s.rulesTried))
             }
@@ -198,6 +198,12 @@ public struct Tracer: Sendable {
         case .ipvs: .ipvs
         case .loop: .loop
         }
+    }
+
+    /// Why kdp's compiler wrote the rule that decided, when it did (nil for parsed dumps).
+    func origin(_ site: DecisionSite) -> RuleOrigin? {
+        guard case .rule(let r) = site else { return nil }
+        return prepared.tables[r.table]!.chains[r.chain].rules[r.rule].origin
     }
 
     /// The rule at `site`, as traces name it.

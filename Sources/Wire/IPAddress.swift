@@ -90,11 +90,7 @@ extension IPAddress: CustomStringConvertible {
         }
     }
 
-    /// `ip:port`, with IPv6 in brackets (`[fd00::1]:80`), as Go's `net.JoinHostPort` writes it.
-    public func joined(port: UInt16) -> String {
-        switch self {
-        case .v4(let a): "\(a):\(port)"
-        case .v6(let a): "[\(a)]:\(port)"
-        }
-    }
+    /// `ip:port`, with IPv6 in brackets (`[fd00::1]:80`), as Go's `net.JoinHostPort` writes it
+    /// (`SocketAddress.description`).
+    public func joined(port: UInt16) -> String { SocketAddress(self, port: port).description }
 }

@@ -111,8 +111,8 @@ import Wire
         config.randomFully = true
         let compiled = IPVSModeCompiler.compile(cluster, config: config)
         #expect(compiled.filter("KUBE-IPVS-OUT-FILTER").isEmpty)
-        for c in IPVSModeIPTables.natChains { try must([tool, "-t", "nat", "-N", c]) }
-        for c in IPVSModeIPTables.filterChains { try must([tool, "-t", "filter", "-N", c]) }
+        for c in IPVSModeIPTables.natChains { try must([tool, "-t", "nat", "-N", c.rawValue]) }
+        for c in IPVSModeIPTables.filterChains { try must([tool, "-t", "filter", "-N", c.rawValue]) }
         // In iptablesJumpChain order, each at position 1.
         let installed: [(String, String, [String])] = [
             ("nat", "OUTPUT", ["kubernetes service portals", "KUBE-SERVICES"]), ("nat", "PREROUTING", ["kubernetes service portals", "KUBE-SERVICES"]),

@@ -2,6 +2,7 @@ import Testing
 @testable import Cluster
 import IPVS
 @testable import KubeProxy
+@testable import Netfilter
 import Wire
 
 /// Compiles `yaml` in IPVS mode for `node`.
@@ -21,8 +22,8 @@ extension IPVSModeRuleset {
         virtualServer(proto, ip(address), port)?.destinations.map { $0.address.joined(port: $0.port) }.sorted()
     }
     func members(_ name: String) -> [String] { ipsets.named(name)?.entries.sorted() ?? [] }
-    func nat(_ chain: String) -> [String] { iptables.nat.rules.filter { $0.chain == chain }.map(\.line) }
-    func filter(_ chain: String) -> [String] { iptables.filter.rules.filter { $0.chain == chain }.map(\.line) }
+    func nat(_ chain: ChainName) -> [String] { iptables.nat.rules.filter { $0.chain == chain }.map(\.line) }
+    func filter(_ chain: ChainName) -> [String] { iptables.filter.rules.filter { $0.chain == chain }.map(\.line) }
 }
 
 /// Three nodes: n1 runs a1, n2 runs a2, n3 runs nothing.
@@ -233,7 +234,7 @@ func threeNodes(_ services: String, pods: String = "pods: [{name: a1, node: n1, 
         #expect(lines.contains("add KUBE-LOAD-BALANCER-SOURCE-CIDR 198.51.100.2,tcp:443,203.0.113.7"))
         #expect(lines.filter { $0.hasPrefix("create ") }.count == 17)
         // And the Netfilter engine reads it.
-        let store = try r.ipsetStore()
+        let store = r.ipsetStore()
         #expect(store.sets["KUBE-LOAD-BALANCER-SOURCE-CIDR"]?.members.count == 1)
     }
 
@@ -353,7 +354,7 @@ func threeNodes(_ services: String, pods: String = "pods: [{name: a1, node: n1, 
 
     @Test func jumpsArePrependedInIptablesJumpChainOrder() throws {
         let r = try compileIPVS(threeNodes(Self.svc))
-        let rows = r.iptables.jumps.map { "\($0.table) \($0.chain) \($0.words.last!)" }
+        let rows = r.iptables.jumps.map { "\($0.table.rawValue) \($0.chain.rawValue) \($0.words.last!)" }
         #expect(rows == [
             "filter INPUT KUBE-IPVS-FILTER", "filter INPUT KUBE-PROXY-FIREWALL", "filter INPUT KUBE-NODE-PORT", "filter INPUT KUBE-FIREWALL",
             "filter FORWARD KUBE-PROXY-FIREWALL", "filter FORWARD KUBE-FORWARD",
@@ -376,23 +377,29 @@ func threeNodes(_ services: String, pods: String = "pods: [{name: a1, node: n1, 
 /// The kernel's listing order of hash sets, without a kernel: expected orders were printed by
 /// `ipset save` (ipset 7.17, Linux here) after `ipset restore` of these sets with these initvals.
 @Suite struct IPSetHashOrderTests {
+    /// The entries as `ipset save` prints them, ordered by their members (read as ipset restore reads them).
+    func order(_ entries: [String], type: IPSetType, family: IPFamily, initval: UInt32) -> [String] {
+        let typed = entries.map { (text: $0, member: try! IPSetStore.member($0, type: type, line: 0)) }
+        return IPSetHashOrder.order(typed, type: type, family: family, initval: initval).map(\.text)
+    }
+
     @Test func hashIPPortFollowsTheKernelsBuckets() {
         let entries = ["10.96.0.1,tcp:443", "10.96.0.10,tcp:53", "10.96.0.10,udp:53", "10.96.0.2,sctp:80"]
-        #expect(IPSetHashOrder.order(entries, type: .hashIPPort, family: .ipv4, initval: 0x1234_5678)
+        #expect(order(entries, type: .hashIPPort, family: .ipv4, initval: 0x1234_5678)
                 == ["10.96.0.10,udp:53", "10.96.0.2,sctp:80", "10.96.0.10,tcp:53", "10.96.0.1,tcp:443"])
     }
 
     @Test func hashIPPortNetHashesTheMaskedNetworkAndItsLength() {
         let entries = ["198.51.100.2,tcp:443,203.0.113.0/24", "198.51.100.2,tcp:443,172.18.0.0/16",
                        "198.51.100.2,udp:53,10.0.0.0/8", "198.51.100.3,tcp:443,192.0.2.7"]
-        #expect(IPSetHashOrder.order(entries, type: .hashIPPortNet, family: .ipv4, initval: 0x0BAD_CAFE)
+        #expect(order(entries, type: .hashIPPortNet, family: .ipv4, initval: 0x0BAD_CAFE)
                 == ["198.51.100.2,tcp:443,203.0.113.0/24", "198.51.100.3,tcp:443,192.0.2.7",
                     "198.51.100.2,tcp:443,172.18.0.0/16", "198.51.100.2,udp:53,10.0.0.0/8"])
     }
 
     @Test func ipv6HashIPFollowsTheKernelsBuckets() {
         let entries = ["fd00:10:96::1", "fd00:10:96::a", "2001:db8::1", "2001:db8::9", "fd00:10:96::1f"]
-        #expect(IPSetHashOrder.order(entries, type: .hashIP, family: .ipv6, initval: 0x0BAD_CAFE)
+        #expect(order(entries, type: .hashIP, family: .ipv6, initval: 0x0BAD_CAFE)
                 == ["fd00:10:96::1", "fd00:10:96::1f", "2001:db8::1", "fd00:10:96::a", "2001:db8::9"])
     }
 }

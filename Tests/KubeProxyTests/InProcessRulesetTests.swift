@@ -35,9 +35,9 @@ import Wire
     }
 
     @Test func aRuleTheEngineCannotReadIsAnErrorNamingIt() {
-        var table = Ruleset.TableRules(name: .nat, chains: ["KUBE-X"], rules: [("KUBE-X", ["-m", "frobnicate", "-j", "ACCEPT"])])
+        var table = Ruleset.TableRules(name: .nat, chains: ["KUBE-X"], rules: [.init(chain: "KUBE-X", words: ["-m", "frobnicate", "-j", "ACCEPT"])])
         #expect(throws: RulesetParseError.self) { try Ruleset.build([table], source: "compiled") }
-        table.rules = [("KUBE-X", ["-j", "KUBE-MISSING"])]
+        table.rules = [.init(chain: "KUBE-X", words: ["-j", "KUBE-MISSING"])]
         do {
             _ = try Ruleset.build([table], source: "compiled")
             Issue.record("expected an error")

@@ -8,9 +8,9 @@ struct Compiled {
     let ruleset: IPTablesRuleset
     var filter: [String] { ruleset.filter.rules.map(\.line) }
     var nat: [String] { ruleset.nat.rules.map(\.line) }
-    var natChains: [String] { ruleset.nat.chains }
-    func nat(_ chain: String) -> [String] { ruleset.nat.rules.filter { $0.chain == chain }.map(\.line) }
-    func filter(_ chain: String) -> [String] { ruleset.filter.rules.filter { $0.chain == chain }.map(\.line) }
+    var natChains: [String] { ruleset.nat.chains.map(\.rawValue) }
+    func nat(_ chain: String) -> [String] { ruleset.nat.rules.filter { $0.chain.rawValue == chain }.map(\.line) }
+    func filter(_ chain: String) -> [String] { ruleset.filter.rules.filter { $0.chain.rawValue == chain }.map(\.line) }
     func chain(prefix: String) -> String? { natChains.first { $0.hasPrefix(prefix) } }
 }
 

@@ -54,7 +54,7 @@ import Wire
             Route(destination: try Prefix(parsing: "203.0.113.0/24"), device: "n1", gateway: Self.ip("10.99.1.2")),
             Route(destination: try Prefix(parsing: "192.0.2.0/24"), device: "n1", gateway: Self.ip("10.99.1.2")),
         ])
-        host.ipsets = try compiled.ipsetStore()
+        host.ipsets = compiled.ipsetStore()
         let tracer = Tracer(ruleset: try Ruleset.parse(text: rules, file: "worker-1 ipvs-mode"))
         let checks = KernelCheckTests()
         var sport: UInt16 = 47100

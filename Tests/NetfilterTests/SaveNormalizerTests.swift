@@ -16,12 +16,6 @@ import Wire
         #expect(try saved(["-d", "fd00::1", "-j", "X"], .ipv6) == "-d fd00::1/128 -j X")
     }
 
-    @Test func commentsAreQuotedOnlyWhenTheyMustBe() {
-        #expect(SaveNormalizer.quote("plain-word_1") == "plain-word_1")
-        #expect(SaveNormalizer.quote("ns/svc:p80") == "\"ns/svc:p80\"")
-        #expect(SaveNormalizer.quote("say \"hi\"") == "\"say \\\"hi\\\"\"")
-    }
-
     @Test func markOperationsPrintAsSetXmark() throws {
         #expect(try saved(["-j", "MARK", "--or-mark", "0x00004000"]) == "-j MARK --set-xmark 0x4000/0x4000")
         #expect(try saved(["-j", "MARK", "--xor-mark", "0x4000"]) == "-j MARK --set-xmark 0x4000/0x0")

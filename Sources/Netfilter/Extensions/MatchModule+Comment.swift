@@ -11,6 +11,6 @@ extension MatchModule {
 
     /// comment_save: `--comment` and the text through `xtables_save_string`.
     static func saveComment(_ matches: ArraySlice<Match>, into out: inout [String]) {
-        for case .comment(let text) in matches { out += ["--comment", SaveNormalizer.quote(text)] }
+        for case .comment(let text) in matches { out += ["--comment", IPTablesQuoting.saved(text)] }
     }
 }

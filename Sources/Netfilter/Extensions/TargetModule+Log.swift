@@ -27,7 +27,7 @@ extension TargetModule {
     /// free text (`--log-prefix`) through `xtables_save_string`.
     func saveLog(_ written: [String], into out: inout [String]) {
         for (i, w) in written.enumerated() {
-            out.append(i > 0 && written[i - 1] == "--log-prefix" ? SaveNormalizer.quote(w) : w)
+            out.append(i > 0 && written[i - 1] == "--log-prefix" ? IPTablesQuoting.saved(w) : w)
         }
     }
 }
