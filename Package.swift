@@ -1,5 +1,5 @@
 // swift-tools-version: 6.1
-// kdp: a Kubernetes networking data-plane emulator. Module map: ../shared/design/ARCHITECTURE.md.
+// kdp: a Kubernetes networking data-plane emulator. Module map: docs/ARCHITECTURE.md.
 // Imports point one way. Netfilter and IPVS import only Wire; Cluster imports Wire and Yams;
 // KubeProxy imports Wire, Cluster, Netfilter and IPVS; Dataplane imports all of those;
 // IPVSScenarios (kdp ipvs simulate) imports IPVS, Wire and Yams; Bench (kdp bench and
