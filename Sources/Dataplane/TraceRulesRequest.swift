@@ -55,7 +55,7 @@ public struct TraceRulesRequest: Sendable {
 public enum TraceRulesError: Error, CustomStringConvertible, Sendable {
     case rules(RulesetParseError)
     case ipsets(file: String, IPSetParseError)
-    case ipvs(file: String, IpvsadmParseError)
+    case ipvs(file: String, IPVSAdmParseError)
 
     public var description: String {
         switch self {
@@ -73,7 +73,7 @@ extension TraceRulesRequest {
         var ipvs: IPVSDirector?
         if let ipvsText {
             var table = IPVSTable()
-            do { try Ipvsadm.parseSave(ipvsText, into: &table) } catch { throw .ipvs(file: ipvsFile, error) }
+            do { try IPVSAdm.parseSave(ipvsText, into: &table) } catch { throw .ipvs(file: ipvsFile, error) }
             table.sysctls = IPVSDirector.kubeProxySysctls
             ipvs = IPVSDirector(tables: [table])
         }

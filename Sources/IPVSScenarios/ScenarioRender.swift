@@ -41,15 +41,15 @@ public enum ScenarioRender {
         var out = "{\n  \"results\": ["
         out += run.results.isEmpty ? "" : "\n" + run.results.map { "    " + json($0) }.joined(separator: ",\n") + "\n  "
         out += "],\n"
-        out += "  \"ipvsadm_Ln\": " + jsonString(Ipvsadm.list(run.table)) + ",\n"
-        out += "  \"ipvsadm_Sn\": " + jsonString(Ipvsadm.save(run.table)) + "\n}\n"
+        out += "  \"ipvsadm_Ln\": " + jsonString(IPVSAdm.list(run.table)) + ",\n"
+        out += "  \"ipvsadm_Sn\": " + jsonString(IPVSAdm.save(run.table)) + "\n}\n"
         return out
     }
 
     /// The log, then `ipvsadm -Ln` and `ipvsadm -Lnc` at the end.
     public static func text(_ run: ScenarioRun) -> String {
-        var out = run.log.joined(separator: "\n") + "\n\n# ipvsadm -Ln\n" + Ipvsadm.list(run.table)
-        out += "\n# ipvsadm -Lnc\n" + Ipvsadm.listConnections(run.table)
+        var out = run.log.joined(separator: "\n") + "\n\n# ipvsadm -Ln\n" + IPVSAdm.list(run.table)
+        out += "\n# ipvsadm -Lnc\n" + IPVSAdm.listConnections(run.table)
         return out
     }
 }

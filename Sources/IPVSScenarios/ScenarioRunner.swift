@@ -148,7 +148,7 @@ public enum ScenarioRunner {
     /// holding connections are listed after them.
     public static func counts(_ t: IPVSTable, service svc: Int32) -> [(server: String, counts: ServerCounts)] {
         let s = t.services[Int(svc)]
-        var out = Ipvsadm.sortedDestinations(s, sort: true).map {
+        var out = IPVSAdm.sortedDestinations(s, sort: true).map {
             (server: $0.endpoint, counts: ServerCounts(active: $0.activeConns, inactive: $0.inactiveConns, persist: $0.persistConns))
         }
         for d in s.servers where !d.available && (d.activeConns != 0 || d.inactiveConns != 0 || d.persistConns != 0) {

@@ -2,14 +2,14 @@ import Netfilter
 import Wire
 
 /// The iptables rules IPVS mode writes around its ipsets (pkg/proxy/ipvs/proxier.go
-/// `createAndLinkKubeChain`, `writeIptablesRules`, `acceptIPVSTraffic`). Its rules match sets,
+/// `createAndLinkKubeChain`, `writeIPTablesRules`, `acceptIPVSTraffic`). Its rules match sets,
 /// not Service ports, so their origins name a purpose only.
 enum IPVSModeIPTables {
     /// `iptablesChains`: declared (and so flushed and rewritten) on every sync.
     static let natChains: [ChainName] = [.services, .postrouting, .ipvsNodePort, .ipvsLoadBalancer, .markMasq]
     static let filterChains: [ChainName] = [.forward, .ipvsNodePort, .proxyFirewall, .sourceRangesFirewall, .ipvsFilter, .ipvsOutFilter]
 
-    /// `ipsetWithIptablesChain`: set, table, from chain, target, match directions, `-p` protocol,
+    /// `ipsetWithIPTablesChain`: set, table, from chain, target, match directions, `-p` protocol,
     /// and why. Each LOCAL nodePort set comes before its non-local one, so eTP=Local nodePorts
     /// RETURN before being marked.
     static let setRules: [(set: KubeIPSetName, table: TableName, from: ChainName, to: String, match: String, proto: String?,
@@ -48,7 +48,7 @@ enum IPVSModeIPTables {
         // Connections from localhost are left alone early (no IPVS for 127/8 sources).
         nat(.services, ["-s", config.family == .ipv6 ? "::1/128" : "127.0.0.0/8", "-j", "RETURN"], .ipvsLocalhost)
 
-        // One rule per non-empty set of ipsetWithIptablesChain.
+        // One rule per non-empty set of ipsetWithIPTablesChain.
         for rule in setRules where !sets[rule.set].isEmpty {
             let words = (rule.proto.map { ["-p", $0] } ?? []) + setMatch(rule.set) + [rule.match, "-j", rule.to]
             if rule.table == .filter { filter(rule.from, words, rule.purpose) } else { nat(rule.from, words, rule.purpose) }

@@ -27,10 +27,10 @@ public struct IPVSModeRuleset: Sendable {
     public var errors: [String] = []
 
     /// `ipvsadm -S -n`.
-    public func ipvsadmSaveText() -> String { Ipvsadm.save(ipvs) }
+    public func ipvsadmSaveText() -> String { IPVSAdm.save(ipvs) }
 
     /// `ipvsadm -Ln`.
-    public func ipvsadmListText() -> String { Ipvsadm.list(ipvs) }
+    public func ipvsadmListText() -> String { IPVSAdm.list(ipvs) }
 
     /// `ipset save` after the sync (see `IPSetList.saveText`).
     public func ipsetSaveText() -> String { ipsets.saveText() }

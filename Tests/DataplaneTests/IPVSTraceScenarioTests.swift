@@ -110,7 +110,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         #expect(path.reply?.reachedClient == true)
     }
 
-    @Test func localPolicyWithoutALocalEndpointFallsBackToClusterEndpointsInIPVSButDropsInIptables() throws {
+    @Test func localPolicyWithoutALocalEndpointFallsBackToClusterEndpointsInIPVSButDropsInIPTables() throws {
         var ipt = try demo(), ipvs = try ipvsDemo()
         let np = ipt.cluster.service(namespace: "default", name: "web-lb")!.ports[0].nodePort!
         let dropped = try trace("external/203.0.113.7", "node/control-plane:\(np)", plane: &ipt)
@@ -184,7 +184,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         #expect(t.paths[0].reply?.reachedClient == true)
     }
 
-    @Test func internalTrafficPolicyLocalWithoutALocalEndpointIsRejectedByIPVSAndDroppedByIptables() throws {
+    @Test func internalTrafficPolicyLocalWithoutALocalEndpointIsRejectedByIPVSAndDroppedByIPTables() throws {
         let yaml = """
         kind: Topology
         nodes: [{name: n1}, {name: n2}]

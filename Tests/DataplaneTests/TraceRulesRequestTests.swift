@@ -51,7 +51,7 @@ import Wire
     }
 
     /// The IPVS dump is parsed first, and its errors name the file and line.
-    @Test func badIpvsDumpsAreAnErrorNamingTheFileAndLine() {
+    @Test func badIPVSDumpsAreAnErrorNamingTheFileAndLine() {
         var req = TraceRulesRequest(rulesText: "*filter\nBROKEN\n", rulesFile: "r", localAddresses: [Self.ip("192.168.0.2")],
                                     source: Self.ip("1.1.1.1"), destination: Self.ip("192.168.0.2"))
         req.ipvsText = "-A -t 10.96.0.1:80 -s rr\n-a -t 10.96.0.1:80 -r nonsense -m -w 1\n"

@@ -14,7 +14,7 @@ import Wire
         a.input(batch: packets[...], into: &batched)
         let single = packets.map { b.input($0) }
         #expect(batched == single)
-        #expect(Ipvsadm.list(a) == Ipvsadm.list(b))
+        #expect(IPVSAdm.list(a) == IPVSAdm.list(b))
     }
 
     /// The lookahead window (hashes computed on entry, prefetch stages) at its edges: batches
@@ -36,7 +36,7 @@ import Wire
         }
         let single = packets.map { b.input($0) }
         #expect(batched == single)
-        #expect(Ipvsadm.listConnections(a) == Ipvsadm.listConnections(b))
+        #expect(IPVSAdm.listConnections(a) == IPVSAdm.listConnections(b))
     }
 
     @Test func steadyStateReusesEntriesAndKeepsTimersBounded() {

@@ -29,14 +29,14 @@ import Wire
         }
     }
 
-    @Test func ipv6AndFwmarkServicesListAndSaveLikeIpvsadm() {
+    @Test func ipv6AndFwmarkServicesListAndSaveLikeIPVSAdm() {
         var t = IPVSTable()
         let v6 = try! t.addService(ServiceConfig(key: ServiceKey(protocol: .tcp, address: ip("fd00::10"), port: 443), scheduler: .mh,
                                                  flags: [.persistent, .sched1], timeout: 300, netmask: 64))
         try! t.addDestination(service: v6, DestinationConfig(address: ip("fd01::1"), port: 8443, weight: 1))
         let fw = try! t.addService(ServiceConfig(key: ServiceKey(fwmark: 7), scheduler: .wlc))
         try! t.addDestination(service: fw, DestinationConfig(address: ip("10.244.1.1"), port: 0, weight: 2, forward: .route))
-        #expect(Ipvsadm.list(t) == """
+        #expect(IPVSAdm.list(t) == """
         IP Virtual Server version 1.2.1 (size=4096)
         Prot LocalAddress:Port Scheduler Flags
           -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
@@ -46,7 +46,7 @@ import Wire
           -> 10.244.1.1:0                 Route   2      0          0         
 
         """)
-        let saved = Ipvsadm.save(t)
+        let saved = IPVSAdm.save(t)
         #expect(saved == """
         -A -t [fd00::10]:443 -s mh -p 300 -M 64 -b mh-fallback
         -a -t [fd00::10]:443 -r [fd01::1]:8443 -m -w 1
@@ -55,7 +55,7 @@ import Wire
 
         """)
         var back = IPVSTable()
-        #expect(throws: Never.self) { try Ipvsadm.parseSave(saved, into: &back) }
-        #expect(Ipvsadm.save(back) == saved)
+        #expect(throws: Never.self) { try IPVSAdm.parseSave(saved, into: &back) }
+        #expect(IPVSAdm.save(back) == saved)
     }
 }

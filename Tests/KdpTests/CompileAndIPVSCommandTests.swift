@@ -58,7 +58,7 @@ import Testing
       - {op: check_counts}
     """
 
-    @Test func jsonHasResultsAndIpvsadmText() throws {
+    @Test func jsonHasResultsAndIPVSAdmText() throws {
         let file = try temporaryFile(Self.scenario, name: "scenario.yaml")
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
         let r = try kdp("ipvs", "simulate", file.path, "-o", "json")

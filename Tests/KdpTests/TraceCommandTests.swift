@@ -109,10 +109,10 @@ func installed(_ tool: String) -> Bool {
         let ipvs = try kdp("trace", "--topology", file.path, "--from", "pod/default/client", "--to", "service/default/web:80", "-o", "json")
         #expect(ipvs.status == 0)
         #expect(try tables(ipvs).contains("ipvs"))
-        let asIptables = try kdp("trace", "--topology", file.path, "--from", "pod/default/client", "--to", "service/default/web:80",
+        let asIPTables = try kdp("trace", "--topology", file.path, "--from", "pod/default/client", "--to", "service/default/web:80",
                                  "--proxy-mode", "iptables", "-o", "json")
-        #expect(asIptables.status == 0)
-        #expect(try !tables(asIptables).contains("ipvs"))
+        #expect(asIPTables.status == 0)
+        #expect(try !tables(asIPTables).contains("ipvs"))
         // The flag works the other way too, with a scheduler of the user's choice.
         let sh = try kdp("trace", "--from", "pod/default/client", "--to", "service/default/web:80", "--proxy-mode", "ipvs", "--ipvs-scheduler", "sh")
         #expect(sh.status == 0)

@@ -130,7 +130,7 @@ import Testing
         }
     }
 
-    @Test func aBadIpvsadmDumpNamesTheFileAndLine() throws {
+    @Test func aBadIPVSAdmDumpNamesTheFileAndLine() throws {
         try withFiles(["rules": Self.rules, "ipvs": "-A -t 10.96.0.1:443 -s rr\n-a -t 10.96.0.1:443 -r nonsense -m -w 1\n"]) { dir in
             let r = try kdp("trace-rules", "--rules", dir.appendingPathComponent("rules").path, "--ipvs", dir.appendingPathComponent("ipvs").path,
                             "--local-ip", "172.18.0.3", "--src", "10.244.1.2", "--dst", "10.96.0.1", "--dport", "443")

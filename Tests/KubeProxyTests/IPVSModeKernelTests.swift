@@ -76,7 +76,7 @@ import Wire
     }
 
     @Test(.enabled(if: enabled))
-    func ipsetRestoreAndIptablesRestoreAcceptTheDemo() throws {
+    func ipsetRestoreAndIPTablesRestoreAcceptTheDemo() throws {
         if Self.unavailable() { return }
         let cluster = try ClusterBuilder.load(paths: [])
         let ns = try NetworkNamespace("ipvs-demo")
@@ -84,7 +84,7 @@ import Wire
     }
 
     @Test(.enabled(if: enabled))
-    func ipsetRestoreAndIptablesRestoreAcceptADualStackCluster() throws {
+    func ipsetRestoreAndIPTablesRestoreAcceptADualStackCluster() throws {
         if Self.unavailable() { return }
         let cluster = try ClusterBuilder.build(TopologyLoader.parse(text: Self.dualStack, file: "dual.yaml"))
         let ns = try NetworkNamespace("ipvs-dual")

@@ -141,7 +141,7 @@ func threeNodes(_ services: String, pods: String = "pods: [{name: a1, node: n1, 
         #expect(r.servers("10.96.0.20", 80) == ["10.244.0.2:80", "10.244.1.2:80"])
     }
 
-    @Test func withoutLocalEndpointsIPVSFallsBackToClusterEndpointsWhereIptablesDrops() throws {
+    @Test func withoutLocalEndpointsIPVSFallsBackToClusterEndpointsWhereIPTablesDrops() throws {
         let yaml = threeNodes(Self.localLB)
         let r = try compileIPVS(yaml, node: "n3")
         #expect(r.servers("198.51.100.1", 80) == ["10.244.0.2:80", "10.244.1.2:80"])
@@ -352,7 +352,7 @@ func threeNodes(_ services: String, pods: String = "pods: [{name: a1, node: n1, 
         #expect(r.filter("KUBE-FORWARD").count == 2 && !r.filter("KUBE-FORWARD").contains { $0.contains("INVALID") })
     }
 
-    @Test func jumpsArePrependedInIptablesJumpChainOrder() throws {
+    @Test func jumpsArePrependedInIPTablesJumpChainOrder() throws {
         let r = try compileIPVS(threeNodes(Self.svc))
         let rows = r.iptables.jumps.map { "\($0.table.rawValue) \($0.chain.rawValue) \($0.words.last!)" }
         #expect(rows == [

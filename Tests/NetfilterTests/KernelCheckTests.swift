@@ -443,7 +443,7 @@ import Wire
     ]
 
     @Test(.enabled(if: KernelLab.enabled, "kernel check: needs CI=true and root (creates network namespaces)"))
-    func kdpRefusesExactlyWhatIptablesRestoreRefuses() throws {
+    func kdpRefusesExactlyWhatIPTablesRestoreRefuses() throws {
         for (table, body) in Self.cases {
             let text = "*\(table.rawValue)\n\(body)\nCOMMIT\n"
             let ns = try NetworkNamespace("restore")

@@ -334,7 +334,7 @@ struct Bench {
         #expect(second.finalPacket.mark == 0x7)
     }
 
-    @Test func physdevAndIpvsNeverMatchUnbridgedNonIPVSPacketsUnlessInverted() throws {
+    @Test func physdevAndIPVSNeverMatchUnbridgedNonIPVSPacketsUnlessInverted() throws {
         let b = try Bench("""
         *filter
         :INPUT DROP [0:0]

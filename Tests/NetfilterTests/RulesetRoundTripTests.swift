@@ -64,7 +64,7 @@ import Wire
 @Suite struct RestoreSemanticsTests {
     static let twice = "*filter\n:A - [0:0]\n-A A -j DROP\n-A INPUT -j A\nCOMMIT\n*filter\n-A INPUT -j ACCEPT\nCOMMIT\n"
 
-    @Test func aTableNamedTwiceStartsEmptyAgainLikeIptablesRestore() throws {
+    @Test func aTableNamedTwiceStartsEmptyAgainLikeIPTablesRestore() throws {
         let rs = try Ruleset.parse(text: Self.twice)
         #expect(rs.table(.filter)!.chain("A") == nil)
         #expect(rs.table(.filter)!.chain("INPUT")!.rules.map(\.target) == [.accept])

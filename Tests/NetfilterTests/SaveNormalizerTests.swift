@@ -50,7 +50,7 @@ import Wire
         #expect(throws: SaveNormalizer.Problem.self) { try SaveNormalizer.normalize(["-s", "10.0.0.300"], family: .ipv4) }
     }
 
-    @Test func ipvsMatchPrintsInLibxtIpvsOrder() throws {
+    @Test func ipvsMatchPrintsInLibxtIPVSOrder() throws {
         #expect(try saved(["-s", "198.51.100.10", "-m", "ipvs", "--vaddr", "198.51.100.10", "--vproto", "tcp", "--vport", "80", "-j", "DROP"])
             == "-s 198.51.100.10/32 -m ipvs --vproto 6 --vaddr 198.51.100.10 --vport 80 -j DROP")
         #expect(try saved(["-m", "ipvs", "--vaddr", "10.0.0.0/8", "--vproto", "udp", "-j", "X"]) == "-m ipvs --vproto 17 --vaddr 10.0.0.0/8 -j X")

@@ -67,7 +67,7 @@ import Testing
 }
 
 @Suite struct PortAndProtocolTests {
-    @Test func parsesKubernetesAndIptablesRanges() throws {
+    @Test func parsesKubernetesAndIPTablesRanges() throws {
         #expect(try PortRange(parsing: "30000-32767") == PortRange(30000, 32767))
         #expect(try PortRange(parsing: "80:90") == PortRange(80, 90))
         #expect(try PortRange(parsing: "53") == PortRange(53))

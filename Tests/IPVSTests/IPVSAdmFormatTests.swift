@@ -2,7 +2,7 @@ import Testing
 import Wire
 @testable import IPVS
 
-@Suite struct IpvsadmFormatTests {
+@Suite struct IPVSAdmFormatTests {
     func sample() -> IPVSTable {
         var (t, svc) = makeTable(.rr, weights: [1, 1], flags: .persistent, timeout: 300, netmask: 0xFFFF_FF00)
         try! t.addDestination(service: svc, DestinationConfig(address: ip("10.244.1.3"), port: 8080, weight: 0, forward: .route))
@@ -12,7 +12,7 @@ import Wire
         return t
     }
 
-    @Test func listNumericMatchesIpvsadm() {
+    @Test func listNumericMatchesIPVSAdm() {
         let expected = """
         IP Virtual Server version 1.2.1 (size=4096)
         Prot LocalAddress:Port Scheduler Flags
@@ -25,16 +25,16 @@ import Wire
           -> 10.244.2.1:53                Tunnel  2      0          0         
 
         """
-        #expect(Ipvsadm.list(sample()) == expected)
+        #expect(IPVSAdm.list(sample()) == expected)
     }
 
     @Test func nosortShowsKernelListOrder() {
-        let text = Ipvsadm.list(sample(), sort: false)
+        let text = IPVSAdm.list(sample(), sort: false)
         let lines = text.split(separator: "\n").filter { $0.hasPrefix("  -> 10.244.1") }
         #expect(lines.map { String($0.dropFirst(5).prefix(15)) } == ["10.244.1.3:8080", "10.244.1.2:8080", "10.244.1.1:8080"])
     }
 
-    @Test func saveMatchesIpvsadmSaveAndParsesBackIdentically() {
+    @Test func saveMatchesIPVSAdmSaveAndParsesBackIdentically() {
         let t = sample()
         let expected = """
         -A -t 10.96.0.10:80 -s rr -p 300 -M 255.255.255.0
@@ -45,22 +45,22 @@ import Wire
         -a -u 10.96.0.10:53 -r 10.244.2.1:53 -i -w 2 --tun-type ipip
 
         """
-        let text = Ipvsadm.save(t)
+        let text = IPVSAdm.save(t)
         #expect(text == expected)
         var back = IPVSTable()
-        #expect(throws: Never.self) { try Ipvsadm.parseSave(text, into: &back) }
-        #expect(Ipvsadm.save(back) == text)
+        #expect(throws: Never.self) { try IPVSAdm.parseSave(text, into: &back) }
+        #expect(IPVSAdm.save(back) == text)
         #expect(back.services.count == 2)
         #expect(back.services[0].config == t.services[0].config)
     }
 
     @Test func saveParserReportsTheBadLine() {
         var t = IPVSTable()
-        #expect(throws: IpvsadmParseError(line: 2, text: "-A -t 10.96.0.11:80 -s fancy", reason: "unknown scheduler \"fancy\"")) {
-            try Ipvsadm.parseSave("-A -t 10.96.0.10:80 -s rr\n-A -t 10.96.0.11:80 -s fancy\n", into: &t)
+        #expect(throws: IPVSAdmParseError(line: 2, text: "-A -t 10.96.0.11:80 -s fancy", reason: "unknown scheduler \"fancy\"")) {
+            try IPVSAdm.parseSave("-A -t 10.96.0.10:80 -s rr\n-A -t 10.96.0.11:80 -s fancy\n", into: &t)
         }
-        #expect(throws: IpvsadmParseError.self) { try Ipvsadm.parseSave("-a -t 10.96.0.12:80 -r 1.2.3.4:80 -m -w 1\n", into: &t) }
-        #expect(throws: IpvsadmParseError.self) { try Ipvsadm.parseSave("-A -t 10.96.0.300:80 -s rr\n", into: &t) }
+        #expect(throws: IPVSAdmParseError.self) { try IPVSAdm.parseSave("-a -t 10.96.0.12:80 -r 1.2.3.4:80 -m -w 1\n", into: &t) }
+        #expect(throws: IPVSAdmParseError.self) { try IPVSAdm.parseSave("-A -t 10.96.0.300:80 -s rr\n", into: &t) }
     }
 
     @Test func sortComparesAddressesAsCIntDifferences() {
@@ -69,7 +69,7 @@ import Wire
             try! t.addService(ServiceConfig(key: ServiceKey(protocol: .tcp, address: ip(a), port: 80), scheduler: .rr))
         }
         // 10.0.0.1 − 192.168.0.1 wraps to a positive int, so 10.x sorts after 192.168.x.
-        let order = Ipvsadm.save(t).split(separator: "\n").map { String($0.split(separator: " ")[2]) }
+        let order = IPVSAdm.save(t).split(separator: "\n").map { String($0.split(separator: " ")[2]) }
         #expect(order.contains("10.0.0.1:80"))
         #expect(order.firstIndex(of: "192.168.0.1:80")! < order.firstIndex(of: "10.0.0.1:80")!)
     }
@@ -85,9 +85,9 @@ import Wire
           -> 10.244.1.1:8080                     1        2        1       80       40
 
         """
-        #expect(Ipvsadm.listStats(t) == expected)
-        #expect(Ipvsadm.largeNumber(123_456_789) == "  123456K")
-        #expect(Ipvsadm.largeNumber(12_345_678_901) == "   12345M")
+        #expect(IPVSAdm.listStats(t) == expected)
+        #expect(IPVSAdm.largeNumber(123_456_789) == "  123456K")
+        #expect(IPVSAdm.largeNumber(12_345_678_901) == "   12345M")
     }
 
     @Test func connectionListingShowsStateExpiryAndTemplates() {
@@ -101,7 +101,7 @@ import Wire
         TCP 14:45  ESTABLISHED 192.168.10.1:40000 10.96.0.10:80      10.244.1.1:8080
 
         """
-        #expect(Ipvsadm.listConnections(t) == expected)
+        #expect(IPVSAdm.listConnections(t) == expected)
     }
 
     @Test func thresholdsPersistentConnAndTimeoutListings() {
@@ -109,7 +109,7 @@ import Wire
         let svc = try! t.addService(ServiceConfig(key: ServiceKey(protocol: .tcp, address: vip, port: 80), scheduler: .wlc, flags: .persistent, timeout: 60))
         try! t.addDestination(service: svc, DestinationConfig(address: ip("10.244.1.1"), port: 8080, weight: 3, upperThreshold: 100, lowerThreshold: 10))
         connect(&t, "192.168.0.1")
-        #expect(Ipvsadm.listThresholds(t) == """
+        #expect(IPVSAdm.listThresholds(t) == """
         IP Virtual Server version 1.2.1 (size=4096)
         Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn 
           -> RemoteAddress:Port
@@ -117,7 +117,7 @@ import Wire
           -> 10.244.1.1:8080              100        10         1          0         
 
         """)
-        #expect(Ipvsadm.listPersistentConnections(t) == """
+        #expect(IPVSAdm.listPersistentConnections(t) == """
         IP Virtual Server version 1.2.1 (size=4096)
         Prot LocalAddress:Port            Weight    PersistConn ActiveConn InActConn 
           -> RemoteAddress:Port
@@ -125,6 +125,6 @@ import Wire
           -> 10.244.1.1:8080              3         1           1          0         
 
         """)
-        #expect(Ipvsadm.listTimeout(t) == "Timeout (tcp tcpfin udp): 900 120 300\n")
+        #expect(IPVSAdm.listTimeout(t) == "Timeout (tcp tcpfin udp): 900 120 300\n")
     }
 }

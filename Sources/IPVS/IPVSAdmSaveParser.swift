@@ -1,25 +1,25 @@
 import Wire
 
 /// A line of `ipvsadm -S` text that could not be read.
-public struct IpvsadmParseError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct IPVSAdmParseError: Error, Equatable, Sendable, CustomStringConvertible {
     public let line: Int
     public let text: String
     public let reason: String
     public var description: String { "line \(line): \(reason): \(text)" }
 }
 
-extension Ipvsadm {
+extension IPVSAdm {
     /// Reads `ipvsadm -S -n` text (`-A` and `-a` lines, as ipvsadm-restore would) into a table.
     /// Services and servers are added in the order the lines come, so the kernel list order is
     /// what `ipvsadm-restore` would produce from the same file.
-    public static func parseSave(_ text: String, into table: inout IPVSTable) throws(IpvsadmParseError) {
+    public static func parseSave(_ text: String, into table: inout IPVSTable) throws(IPVSAdmParseError) {
         for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: " \t\r")
             if line.isEmpty || line.hasPrefix("#") { continue }
-            func fail(_ why: String) -> IpvsadmParseError { IpvsadmParseError(line: n + 1, text: String(line), reason: why) }
+            func fail(_ why: String) -> IPVSAdmParseError { IPVSAdmParseError(line: n + 1, text: String(line), reason: why) }
             let tok = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             var i = 0
-            func next(_ what: String) throws(IpvsadmParseError) -> Substring {
+            func next(_ what: String) throws(IPVSAdmParseError) -> Substring {
                 i += 1
                 guard i < tok.count else { throw fail("\(what) needs a value") }
                 return tok[i]

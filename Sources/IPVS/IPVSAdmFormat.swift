@@ -3,7 +3,7 @@ import Wire
 /// `ipvsadm` 1.31 text, numeric (`-n`), byte for byte (reference §8; ipvsadm.c: list_all,
 /// print_title, print_service_entry, print_largenum, list_conn, print_conn; libipvs.c:
 /// ipvs_cmp_services, ipvs_cmp_dests).
-public enum Ipvsadm {
+public enum IPVSAdm {
     /// `IP_VS_VERSION_CODE` 0x010201.
     public static let versionLine = "IP Virtual Server version 1.2.1"
 
