@@ -105,7 +105,7 @@ public enum IPVSBench {
     /// checksum of the chosen connections so the work cannot be optimised away. Shared with the
     /// package-benchmark suite so both measure the same loop.
     @inline(never)
-    public static func feedBatches(_ t: inout IPVSTable, _ packets: [IPVSPacket], _ verdicts: inout [InputVerdict]) -> Int {
+    public static func feedBatches(into t: inout IPVSTable, packets: [IPVSPacket], verdicts: inout [InputVerdict]) -> Int {
         var n = 0
         var i = 0
         while i < packets.count {
@@ -141,7 +141,7 @@ public enum IPVSBench {
             t.reserveConnections(connections)
             var verdicts: [InputVerdict] = []
             verdicts.reserveCapacity(256)
-            let (secs, s) = time(&t) { t in feedBatches(&t, packets, &verdicts) }
+            let (secs, s) = time(&t) { t in feedBatches(into: &t, packets: packets, verdicts: &verdicts) }
             sink &+= s
             results.append(IPVSBenchResult(name: "ipvs.new.\(sched.rawValue)", operations: packets.count, seconds: secs))
             if sched == .rr {

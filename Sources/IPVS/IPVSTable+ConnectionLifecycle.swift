@@ -34,21 +34,21 @@ extension IPVSTable {
 
     /// ip_vs_bind_dest (see `VirtualService.bind`).
     @inline(__always)
-    mutating func bind(_ i: Int32) {
+    mutating func bind(connection i: Int32) {
         let e = entries[Int(i)]
         services[Int(e.service)].bind(slot: e.server, template: e.isTemplate, inactive: e.flags.contains(.inactive))
     }
 
     /// ip_vs_unbind_dest (see `VirtualService.unbind`).
     @inline(__always)
-    mutating func unbind(_ i: Int32) {
+    mutating func unbind(connection i: Int32) {
         let e = entries[Int(i)]
         services[Int(e.service)].unbind(slot: e.server, template: e.isTemplate, inactive: e.flags.contains(.inactive))
     }
 
     /// ip_vs_conn_put: (re)arm the entry's timer with its current timeout.
     @inline(__always)
-    mutating func rearm(_ i: Int32) {
+    mutating func rearm(connection i: Int32) {
         let timeout = Int64(entries[Int(i)].timeout) * 1000
         let t = now + timeout
         entries[Int(i)].expires = t
@@ -73,7 +73,7 @@ extension IPVSTable {
         guard entries.indices.contains(Int(i)), entries[Int(i)].live else { return }
         if entries[Int(i)].nControl > 0 {
             entries[Int(i)].timeout = 60
-            rearm(i)
+            rearm(connection: i)
             return
         }
         let e = entries[Int(i)]
@@ -82,7 +82,7 @@ extension IPVSTable {
             entries[Int(e.control)].nControl -= 1
             entries[Int(i)].control = -1
         }
-        unbind(i)
+        unbind(connection: i)
         entries[Int(i)].live = false
         entries[Int(i)].hashed = false
         freeList.append(i)
@@ -121,7 +121,7 @@ extension IPVSTable {
 
     /// set_tcp_state / udp_state_transition for one packet, then the timer is re-armed.
     /// Reads and writes only the fields it needs (not the whole 96-byte entry).
-    mutating func applyState(_ i: Int32, flags f: TCPFlags, direction: PacketDirection) {
+    mutating func applyState(connection i: Int32, flags f: TCPFlags, direction: PacketDirection) {
         let ii = Int(i)
         if entries[ii].key.protocol == IPProtocol.tcp.rawValue {
             var flags = entries[ii].flags
@@ -150,6 +150,6 @@ extension IPVSTable {
         } else {
             entries[Int(i)].timeout = timeouts.udp
         }
-        rearm(i)
+        rearm(connection: i)
     }
 }

@@ -135,8 +135,8 @@ extension IPVSTable {
             if cp < 0 { return .noDestination }
             scheduled = schedulerRan
         }
-        countIn(cp, length: p.length)
-        applyState(cp, flags: p.tcpFlags, direction: .input)
+        countIn(connection: cp, length: p.length)
+        applyState(connection: cp, flags: p.tcpFlags, direction: .input)
         return .forwarded(connection: cp, scheduled: scheduled)
     }
 
@@ -169,9 +169,9 @@ extension IPVSTable {
         var i = start
         while i < end {
             if i + far < end { ring[(i + far) & m] = lookaheadSlots(packets[i + far]) }
-            if i + near < end { prefetchService(&ring[(i + near) & m]) }
-            if i + closeSched < end { prefetchScheduler(packets[i + closeSched], ring[(i + closeSched) & m]) }
-            if i + close < end { prefetchServers(ring[(i + close) & m]) }
+            if i + near < end { prefetchService(lookahead: &ring[(i + near) & m]) }
+            if i + closeSched < end { prefetchScheduler(for: packets[i + closeSched], lookahead: ring[(i + closeSched) & m]) }
+            if i + close < end { prefetchServers(lookahead: ring[(i + close) & m]) }
             let a = ring[i & m]
             verdicts.append(input(packets[i], key: a.key, hash: a.hash, serviceHash: a.serviceHash))
             i += 1
@@ -207,7 +207,7 @@ extension IPVSTable {
 
     /// Half as far: the service slot (prefetched earlier) names the service; prefetch it whole.
     @inline(__always)
-    func prefetchService(_ a: inout Lookahead) {
+    func prefetchService(lookahead a: inout Lookahead) {
         let s = serviceTable.guessIndex(hash: a.serviceHash)
         guard s >= 0, Int(s) < services.count else { return }
         a.service = s
@@ -217,7 +217,7 @@ extension IPVSTable {
     /// A quarter as far: the service (prefetched earlier) tells where its servers live; all of
     /// them, from the array header (its count is read first) to the last server.
     @inline(__always)
-    func prefetchServers(_ a: Lookahead) {
+    func prefetchServers(lookahead a: Lookahead) {
         let s = a.service
         guard s >= 0, Int(s) < services.count else { return }
         services.withUnsafeBufferPointer { b in
@@ -227,7 +227,7 @@ extension IPVSTable {
 
     /// Just before that: the scheduler's list head (rr, wrr, lc...) or the packet's sh bucket.
     @inline(__always)
-    func prefetchScheduler(_ p: IPVSPacket, _ a: Lookahead) {
+    func prefetchScheduler(for p: IPVSPacket, lookahead a: Lookahead) {
         let s = a.service
         guard s >= 0, Int(s) < services.count else { return }
         services.withUnsafeBufferPointer { b in
@@ -260,13 +260,13 @@ extension IPVSTable {
             totalStats.outPackets += 1
             totalStats.outBytes += UInt64(length)
         }
-        applyState(i, flags: flags, direction: .output)
+        applyState(connection: i, flags: flags, direction: .output)
         return true
     }
 
     /// ip_vs_in_stats: only while the server is AVAILABLE.
     @inline(__always)
-    mutating func countIn(_ i: Int32, length: UInt32) {
+    mutating func countIn(connection i: Int32, length: UInt32) {
         let e = entries[Int(i)]
         guard services[Int(e.service)].countIn(slot: e.server, length: length) else { return }
         totalStats.inPackets += 1
@@ -373,7 +373,7 @@ extension IPVSTable {
         let cp = createEntry(key: p.connectionKey, service: si, server: slot, destinationPort: dport, template: false, hash: hash)
         entries[Int(cp)].control = ct
         entries[Int(ct)].nControl += 1
-        rearm(ct)
+        rearm(connection: ct)
         countConn(service: si, slot: slot)
         return cp
     }

@@ -5,7 +5,7 @@ extension Tracer {
     /// rules in order; a jump pushes a return point, a goto does not; RETURN or the end of a
     /// user chain pops; ACCEPT ends this table only; the built-in chain's policy applies when
     /// the stack underflows. A probabilistic match in all-paths mode forks the path.
-    func walk(_ t: PreparedTable, chain start: Int, hook: Hook, _ s: inout PathState, _ work: inout [PathState], _ o: TraceOptions) {
+    func walk(_ t: PreparedTable, chain start: Int, hook: Hook, path s: inout PathState, forks work: inout [PathState], options o: TraceOptions) {
         var frames = s.frames.isEmpty ? [WalkFrame(chain: start, next: 0)] : s.frames
         s.frames = []
         var resume = s.resume
@@ -52,7 +52,7 @@ extension Tracer {
                 }
                 if next >= count {
                     if frames.count == 1 {
-                        policy(t, start, hook, &s)
+                        applyPolicy(of: t, chain: start, hook: hook, path: &s)
                         return
                     }
                     frames.removeLast()
@@ -124,7 +124,7 @@ extension Tracer {
                 step("return")
                 frames.removeLast()
                 if frames.isEmpty {
-                    policy(t, start, hook, &s)
+                    applyPolicy(of: t, chain: start, hook: hook, path: &s)
                     return
                 }
             case .accept:
@@ -174,7 +174,7 @@ extension Tracer {
         }
     }
 
-    private func policy(_ t: PreparedTable, _ start: Int, _ hook: Hook, _ s: inout PathState) {
+    private func applyPolicy(of t: PreparedTable, chain start: Int, hook: Hook, path s: inout PathState) {
         let c = t.chains[start]
         let p = c.policy ?? .accept
         // An empty built-in chain with policy ACCEPT changes nothing; iptables-nft does not

@@ -57,24 +57,24 @@ extension Tracer {
 
     /// The nat hook (nf_nat_inet_fn): the first packet of a connection walks the nat chains once
     /// per manip type; every packet is then rewritten from the stored binding (nf_nat_packet).
-    func nat(_ hook: Hook, _ s: inout PathState, _ work: inout [PathState], _ o: TraceOptions) {
+    func nat(at hook: Hook, path s: inout PathState, forks work: inout [PathState], options o: TraceOptions) {
         let manip: Manip = hook == .prerouting || hook == .output ? .destination : .source
         guard let entry = s.conn.entry, s.conn.info != .invalid, s.conn.info != .untracked else { return }
         let initialized = manip == .destination ? entry.destinationNATDone : entry.sourceNATDone
         if s.conn.info == .new && !s.conn.isReply && !initialized {
             if let t = prepared.tables[.nat], let chain = t.builtin[hook] {
-                walk(t, chain: chain, hook: hook, &s, &work, o)
+                walk(t, chain: chain, hook: hook, path: &s, forks: &work, options: o)
                 if s.finished != nil { return }
             }
             let done = manip == .destination ? s.conn.entry!.destinationNATDone : s.conn.entry!.sourceNATDone
-            if !done { nullBinding(manip, &s) }
+            if !done { nullBinding(manip, path: &s) }
         }
-        natPacket(manip, hook, &s)
+        natPacket(manip, at: hook, path: &s)
     }
 
     /// nf_nat_alloc_null_binding: no NAT rule matched. For the source this still makes the
     /// tuple unique: a source port already used by another connection is remapped.
-    private func nullBinding(_ manip: Manip, _ s: inout PathState) {
+    private func nullBinding(_ manip: Manip, path s: inout PathState) {
         guard var e = s.conn.entry else { return }
         if manip == .destination {
             e.destinationNATDone = true
@@ -96,7 +96,7 @@ extension Tracer {
 
     /// nf_nat_packet / nf_nat_manip_pkt: rewrite the packet when the connection's status says
     /// this manip applies in this direction (a reply gets the inverse translation).
-    func natPacket(_ manip: Manip, _ hook: Hook, _ s: inout PathState) {
+    func natPacket(_ manip: Manip, at hook: Hook, path s: inout PathState) {
         guard let e = s.conn.entry else { return }
         let applies = s.conn.isReply ? (manip == .source ? e.destinationNAT : e.sourceNAT)
                                      : (manip == .source ? e.sourceNAT : e.destinationNAT)
@@ -219,7 +219,7 @@ extension Tracer {
                 address = n == 1 ? a : (a.advanced(by: UInt128(s.rng.next()) % n) ?? a)
             }
             let new = uniqueSource(cur, address: address, ports: range.ports, randomAll: random || randomFully, &s)
-            finishSource(new, cur, &e, &s)
+            finishSource(new: new, current: cur, entry: &e, path: &s)
             step(&s, rewrite: .snat(new.source, port: new.sourcePort), "snat to \(new.source.joined(port: new.sourcePort))")
         case .masquerade(let ports, let random, let randomFully):
             // nf_nat_masquerade_ipv4: the address inet_select_addr picks on the output device
@@ -232,14 +232,14 @@ extension Tracer {
                 return
             }
             let new = uniqueSource(cur, address: address, ports: ports, randomAll: random || randomFully, &s)
-            finishSource(new, cur, &e, &s)
+            finishSource(new: new, current: cur, entry: &e, path: &s)
             step(&s, rewrite: .masquerade(new.source, port: new.sourcePort), "masquerade to \(new.source.joined(port: new.sourcePort))")
         default:
             break
         }
     }
 
-    private func finishSource(_ new: ConntrackTuple, _ cur: ConntrackTuple, _ e: inout ConntrackEntry, _ s: inout PathState) {
+    private func finishSource(new: ConntrackTuple, current cur: ConntrackTuple, entry e: inout ConntrackEntry, path s: inout PathState) {
         e.reply = new.inverted
         e.sourceNAT = new != cur
         e.sourceNATDone = true

@@ -2,7 +2,7 @@ import Wire
 
 extension Tracer {
     /// ip_vs_in_hook at LOCAL_IN (ip_vs_remote_request4) or LOCAL_OUT (ip_vs_local_request4).
-    func ipvsRequest(_ hook: Hook, _ s: inout PathState) {
+    func ipvsRequest(at hook: Hook, path s: inout PathState) {
         guard !s.ipvsHandled, var ipvs = s.host.ipvs else { return }
         let decision = ipvs.request(s.packet, explain: s.recordSteps)
         s.host.ipvs = ipvs
@@ -18,7 +18,7 @@ extension Tracer {
             s.finish(.rejected, .ipvs, "IPVS: the virtual service has no usable real server (ip_vs_leave sends ICMP port unreachable)")
         case .forward(let to, let port, let explanation):
             for line in explanation { s.step(hook, .ipvs, line) }
-            ipvsForward(to: to, port: port, hook, &s)
+            ipvsForward(to: to, port: port, at: hook, path: &s)
         }
     }
 
@@ -26,7 +26,7 @@ extension Tracer {
     /// come from it (ip_vs_update_conntrack, with net/ipv4/vs/conntrack=1 as kube-proxy sets it),
     /// then either continue (a local real server: NF_ACCEPT) or send the packet on through
     /// LOCAL_OUT and POSTROUTING (ip_vs_nat_send_or_cont: NF_HOOK(LOCAL_OUT), NF_STOLEN).
-    private func ipvsForward(to: IPAddress, port: UInt16, _ hook: Hook, _ s: inout PathState) {
+    private func ipvsForward(to: IPAddress, port: UInt16, at hook: Hook, path s: inout PathState) {
         let (virtualAddress, virtualPort) = (s.packet.destination, s.packet.destinationPort)
         s.packet.destination = to
         if s.packet.proto.hasPorts { s.packet.destinationPort = port }
@@ -61,7 +61,7 @@ extension Tracer {
 
     /// ip_vs_out_hook (ip_vs_reply4 at LOCAL_IN and FORWARD, ip_vs_local_reply4 at LOCAL_OUT):
     /// a real server's packet of a Masq connection leaves with the virtual address as source.
-    func ipvsReply(_ hook: Hook, _ s: inout PathState) {
+    func ipvsReply(at hook: Hook, path s: inout PathState) {
         guard !s.ipvsHandled, var ipvs = s.host.ipvs, let reply = ipvs.reply(s.packet, explain: s.recordSteps) else { return }
         s.host.ipvs = ipvs
         s.packet.source = reply.source

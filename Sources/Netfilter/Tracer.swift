@@ -70,7 +70,7 @@ public struct Tracer: Sendable {
         var work = [first]
         var done: [TracePath] = []
         while var s = work.popLast() {
-            run(&s, &work, options)
+            run(path: &s, forks: &work, options: options)
             if let end = s.finished {
                 done.append(TracePath(
                     probability: s.probability, end: PathEnd(end.verdict, decidedBy: decider(end.decidedBy), reason: end.reason, origin: origin(end.decidedBy)), dnat: s.dnat,
@@ -82,18 +82,18 @@ public struct Tracer: Sendable {
     }
 
     /// Runs one path until it finishes; branches go onto `work`.
-    private func run(_ s: inout PathState, _ work: inout [PathState], _ o: TraceOptions) {
+    private func run(path s: inout PathState, forks work: inout [PathState], options o: TraceOptions) {
         while s.finished == nil && s.pc < s.program.count {
             let step = s.program[s.pc]
             s.pc += 1
             switch step {
             case .table(let hook, let table):
                 guard let t = prepared.tables[table], let chain = t.builtin[hook] else { continue }
-                walk(t, chain: chain, hook: hook, &s, &work, o)
+                walk(t, chain: chain, hook: hook, path: &s, forks: &work, options: o)
             case .conntrackIn:
                 conntrackIn(&s)
             case .nat(let hook):
-                nat(hook, &s, &work, o)
+                nat(at: hook, path: &s, forks: &work, options: o)
             case .routeInput:
                 routeInput(&s)
             case .routeOutput:
@@ -112,9 +112,9 @@ public struct Tracer: Sendable {
                 s.step(.input, .routing, "deliver locally")
                 s.finish(.accepted, s.lastFilterDecision)
             case .ipvsRequest(let hook):
-                ipvsRequest(hook, &s)
+                ipvsRequest(at: hook, path: &s)
             case .ipvsReply(let hook):
-                ipvsReply(hook, &s)
+                ipvsReply(at: hook, path: &s)
             case .transmit:
                 let dev = s.packet.outInterface ?? "?"
                 s.deliveredTo = .out(interface: dev)

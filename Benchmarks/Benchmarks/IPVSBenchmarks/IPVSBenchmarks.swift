@@ -49,7 +49,7 @@ func newConnectionBenchmark(_ scheduler: SchedulerName) {
                                destination: .v4(IPv4Address(0x0A60_0000)), destinationPort: 80, tcpFlags: [.syn]))
         precondition(synPackets.count == benchmark.scaledIterations.count)
         benchmark.startMeasurement()
-        let n = IPVSBench.feedBatches(&t, synPackets, &verdicts)
+        let n = IPVSBench.feedBatches(into: &t, packets: synPackets, verdicts: &verdicts)
         benchmark.stopMeasurement()
         precondition(t.liveConnections == connections + 1)
         blackHole(n)
@@ -72,7 +72,7 @@ let benchmarks: @Sendable () -> Void = {
                       var t = freshTable(.rr)
                       var verdicts: [InputVerdict] = []
                       verdicts.reserveCapacity(256)
-                      _ = IPVSBench.feedBatches(&t, synPackets, &verdicts)
+                      _ = IPVSBench.feedBatches(into: &t, packets: synPackets, verdicts: &verdicts)
                       establishedTable = t
                       // Shuffled, as kdp bench does, so the probes do not walk memory in order.
                       var rng = SeededGenerator(seed: seed ^ 0xE57)
