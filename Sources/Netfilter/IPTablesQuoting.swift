@@ -35,9 +35,10 @@ public enum IPTablesQuoting {
     /// The word as iptables-restore input spells it: as it is unless `add_param_to_argv` would
     /// split it (a space) or unescape it (a quote or a backslash); then as `saved(_:)` spells it.
     /// So kube-proxy's bare `ns/svc:p80` stays bare, and a comment with spaces is quoted.
-    /// - Complexity: O(n) in the word's length.
+    /// - Complexity: O(n) in the word's UTF-8 bytes; it scans bytes, not Characters, because it
+    ///   runs on every word of every compiled rule and the four bytes it looks for are ASCII.
     public static func restoreSpelling(_ word: String) -> String {
-        word.contains(where: { $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\\" }) ? saved(word) : word
+        word.utf8.contains(where: { $0 == 0x20 || $0 == 0x22 || $0 == 0x27 || $0 == 0x5C }) ? saved(word) : word
     }
 
     /// A comment word as kube-proxy writes it: always in double quotes, nothing escaped
