@@ -66,6 +66,14 @@ public struct Tracer: Sendable {
             if first.packet.inInterface == nil { first.packet.inInterface = "eth0" }
             first.packet.outInterface = nil
             first.program = [.table(.prerouting, .raw), .conntrackIn, .table(.prerouting, .mangle), .nat(.prerouting), .routeInput]
+            if !host.bridgeNFCallIPTables, let dev = host.bridgedInterface(for: first.packet) {
+                // br_netfilter off: the bridge forwards the frame between its ports unseen.
+                first.program = []
+                first.packet.outInterface = dev
+                first.deliveredTo = .out(interface: dev)
+                first.step(nil, .routing, "bridged on \(dev) to \(packet.destination): bridge-nf-call-iptables=0, iptables does not see it")
+                first.finish(.accepted, .routing)
+            }
         }
         var work = [first]
         var done: [TracePath] = []
