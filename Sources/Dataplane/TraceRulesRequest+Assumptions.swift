@@ -72,7 +72,7 @@ extension TraceRulesRequest {
 
     /// The host the trace runs on, and what was assumed to build it: `--iface` interfaces, every
     /// `--local-ip` not on one of them on eth0 (/24 or /64, assumed), `--route` routes or a
-    /// default route per family out of the first interface with an address of that family
+    /// default route per family out of eth0, else the first interface with an address of that family
     /// (assumed), and the sysctls: `--sysctl` values, else what the rules imply.
     func assumedHost(_ rules: Ruleset) -> (Host, [String]) {
         var notes: [String] = []
@@ -95,9 +95,10 @@ extension TraceRulesRequest {
         if table.isEmpty {
             var assumed: [String] = []
             for family in [IPFamily.ipv4, .ipv6] {
-                guard let i = ifaces.first(where: { $0.addresses.contains { $0.address.family == family && !$0.address.isLoopback } }) else { continue }
+                let candidates = ifaces.filter { $0.addresses.contains { $0.address.family == family && !$0.address.isLoopback } }
+                guard let i = candidates.first(where: { $0.name == "eth0" }) ?? candidates.first else { continue }
                 table.append(Route(destination: Prefix(containing: IPAddress(family: family, bits: 0), length: 0), device: i.name))
-                assumed.append("\(family == .ipv4 ? "default" : "default (IPv6)") out \(i.name)")
+                assumed.append("\(family == .ipv4 ? "default route" : "IPv6 default route") out \(i.name)")
             }
             if !assumed.isEmpty { notes.append("assumed: \(assumed.joined(separator: ", ")), no gateway; state routes with --route DEST[,via=GW],dev=IFACE") }
         }
@@ -125,7 +126,7 @@ extension TraceRulesRequest {
         out.append((Sysctl.forwarding(family), true, kube ? "a Kubernetes node forwards pod traffic" : "the host forwards; the kernel's default is 0"))
         if family == .ipv4 {
             if let why = Self.localhostNodePorts(rules) {
-                out.append((.routeLocalnet, true, "kube-proxy sets it when its rules serve NodePorts on 127.0.0.1 (\(why))"))
+                out.append((.routeLocalnet, true, "kube-proxy sets it for the localhost NodePorts its rules serve: \(why)"))
             } else {
                 out.append((.routeLocalnet, false, "the kernel's default; the rules serve no NodePorts on 127.0.0.1"))
             }

@@ -40,9 +40,17 @@ struct TraceRulesCommand: ParsableCommand {
 
     func validate() throws {
         guard !localIPs.isEmpty || !ifaceAddresses.isEmpty else { throw ValidationError("give the node's addresses with --local-ip or --iface (at least one)") }
-        for a in sysctlAssignments { do { _ = try Sysctl.parseAssignment(a) } catch { throw ValidationError(error.message) } }
-        for a in ifaceAddresses { do { _ = try TraceRulesRequest.parseInterface(a) } catch { throw ValidationError(error.message) } }
-        for a in routeSpecs { do { _ = try TraceRulesRequest.parseRoute(a) } catch { throw ValidationError(error.message) } }
+        for a in sysctlAssignments { do { _ = try Sysctl.parseAssignment(a) } catch { throw ValidationError("kdp: " + error.message) } }
+        for a in ifaceAddresses { do { _ = try TraceRulesRequest.parseInterface(a) } catch { throw ValidationError("kdp: " + error.message) } }
+        var devices: Set<String> = localIPs.isEmpty ? ["lo"] : ["lo", "eth0"]
+        for a in ifaceAddresses { if let i = try? TraceRulesRequest.parseInterface(a) { devices.insert(i.name) } }
+        for a in routeSpecs {
+            let route: Route
+            do { route = try TraceRulesRequest.parseRoute(a) } catch { throw ValidationError("kdp: " + error.message) }
+            guard devices.contains(route.device) else {
+                throw ValidationError("kdp: --route \(route.destination): no interface \(route.device) (give it with --iface \(route.device)=ADDR/LEN; --local-ip addresses are on eth0)")
+            }
+        }
         guard ["tcp", "udp", "sctp", "icmp"].contains(proto) else { throw ValidationError("--proto must be tcp, udp, sctp or icmp") }
         if output == .yaml { throw ValidationError("trace-rules prints text or json") }
     }
