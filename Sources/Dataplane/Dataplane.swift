@@ -323,7 +323,10 @@ public struct Dataplane: Sendable {
                                          options: TraceOptions(allPaths: request.allPaths, seed: request.seed &+ UInt64(w.hops)))
                 for path in trace.paths {
                     var next = w
+                    // Only a packet that was never delivered locally: IPVS schedules in INPUT
+                    // and sends from the node itself, out of the bridge device, not a port.
                     if fromPortFiltered, path.verdict == .accepted, let out = path.deliveredTo, case .out(let device) = out,
+                       !path.steps.contains(where: { $0.hook == .input }),
                        let reason = bridgeDrop(device: device, destination: path.finalPacket.destination, ingressPod: w.ingressPod!, node: n, family: family) {
                         // The kernel drops it right after PREROUTING: FORWARD and POSTROUTING never
                         // run, and the connection is never confirmed.

@@ -5,8 +5,9 @@ import Wire
 
 /// Everything `kdp trace-rules` needs, as one call, so the command line only parses flags and
 /// prints. The semantics are the issue's: the packet is locally generated when its source is
-/// one of `localAddresses`, otherwise it arrives on `inInterface`; a local destination is
-/// delivered locally, any other is forwarded out of a default route on `eth0`. It lives in
+/// one of `localAddresses` (or another local address: an `interfaces` address, loopback),
+/// otherwise it arrives on `inInterface`; a local destination is delivered locally, any other
+/// is routed by `routes` (none given: a default route out of `eth0`, noted as assumed). It lives in
 /// Dataplane, where both Netfilter and IPVS are visible, because an IPVS-mode node's dump
 /// (`ipvsadm -S -n`) is hooked into the netfilter walk as `IPVSDirector`.
 public struct TraceRulesRequest: Sendable {

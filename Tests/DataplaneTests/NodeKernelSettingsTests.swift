@@ -86,6 +86,26 @@ import Wire
         #expect(back.paths.first { $0.dnat == "10.244.1.3:8080" }?.verdict == .delivered, "hairpin mode on (the default)")
     }
 
+    /// IPVS schedules in INPUT and sends from the node, out of the bridge device: the request
+    /// needs no hairpin. The reply's de-SNAT in PREROUTING changes its destination to the pod,
+    /// so br_netfilter bridges it back out of the port it came in on (bridged_dnat), and that
+    /// needs hairpin mode (kernel source: br_nf_pre_routing_finish, br_forward's should_deliver).
+    @Test func inIPVSModeHairpinModeOffDropsTheReplyOfAPodReachingItself() throws {
+        let text = TopologyLoader.embeddedDefault
+            .replacingOccurrences(of: "  - {name: worker-1, ip: 172.18.0.3, zone: zone-a}", with: "  - {name: worker-1, ip: 172.18.0.3, zone: zone-a, hairpinMode: false}")
+            .replacingOccurrences(of: "    mode: iptables", with: "    mode: ipvs")
+        var p = try plane(text)
+        var own: DataplanePath?
+        for i in 0..<3 where own == nil {
+            let t = try trace("pod/default/web-0", "service/default/web:80", plane: &p, seed: UInt64(1 + i), sport: UInt16(40000 + i))
+            own = t.paths.first { $0.dnat == "10.244.1.3:8080" }
+        }
+        let path = try #require(own, "round robin reaches web-0 within three connections")
+        #expect(path.verdict == .delivered)
+        #expect(path.reply?.path.verdict == .dropped)
+        #expect(path.reply?.path.why?.contains("hairpin mode is off") == true)
+    }
+
     @Test func bridgeNFCallIPTablesOffBreaksTheReplyOfASameNodeServiceConnection() throws {
         var p = try Self.demoWith(worker1: "sysctls: {net.bridge.bridge-nf-call-iptables: 0}")
         let t = try trace("pod/default/client", "service/default/web:80", plane: &p, allPaths: true)
