@@ -138,6 +138,46 @@ import Wire
         #expect(seen.split(separator: "\n").map(String.init) == ["192.168.0.2"], "masqueraded to eth0's address, once")
     }
 
+    // MARK: MASQUERADE's source
+
+    @Test(.enabled(if: KernelCheck.labEnabled))
+    func masqueradeTakesTheOutgoingInterfacesAddressInTheNextHopsSubnetAsTheKernelDoes() throws {
+        let node = try NetworkNamespace("msq-n"), server = try NetworkNamespace("msq-s")
+        try Shell.sh("""
+        ip -n \(node.name) link add eth1 type veth peer name eth0 netns \(server.name) &&
+        ip -n \(node.name) addr add 10.1.0.5/16 dev eth1 && ip -n \(node.name) addr add 10.2.0.5/16 dev eth1 &&
+        ip -n \(server.name) addr add 10.2.0.1/16 dev eth0 && ip -n \(server.name) addr add 192.0.2.80/24 dev eth0 &&
+        ip -n \(node.name) link set lo up && ip -n \(node.name) link set eth1 up &&
+        ip -n \(server.name) link set lo up && ip -n \(server.name) link set eth0 up &&
+        ip -n \(node.name) route add 192.0.2.0/24 via 10.2.0.1 && ip -n \(server.name) route add 10.0.0.0/8 dev eth0
+        """)
+        let rules = "*nat\n-A POSTROUTING -d 192.0.2.0/24 -j MASQUERADE\nCOMMIT\n"
+        let r = try node.exec(["iptables-restore"], input: rules)
+        try #require(r.status == 0, "iptables-restore: \(r.output)")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("kdp-msq-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        let listener = try Self.listener(in: server.name, port: 80, file: file)
+        defer { Shell.stop(listener); try? FileManager.default.removeItem(atPath: file) }
+        // The socket binds 10.1.0.5, so MASQUERADE has something to change.
+        _ = try Shell.sh("""
+        python3 -c '
+        import socket
+        s=socket.socket(); s.settimeout(1.5); s.bind(("10.1.0.5", 0))
+        try:
+            s.connect(("192.0.2.80", 80))
+        except Exception: pass
+        '
+        """, in: node.name)
+        Thread.sleep(forTimeInterval: 0.2)
+        let seen = (try? String(contentsOfFile: file, encoding: .utf8))?.split(separator: "\n").first.map(String.init)
+        var req = TraceRulesRequest(rulesText: rules, rulesFile: "r", localAddresses: [], source: Self.ip("10.1.0.5"),
+                                    destination: Self.ip("192.0.2.80"))
+        req.interfaces = [Interface(name: "eth1", addresses: [(Self.ip("10.1.0.5"), 16), (Self.ip("10.2.0.5"), 16)])]
+        req.routes = [try TraceRulesRequest.parseRoute("192.0.2.0/24,via=10.2.0.1,dev=eth1")]
+        let t = try req.run()
+        #expect(seen == "10.2.0.5")
+        #expect(t.paths[0].snat?.hasPrefix("\(seen ?? "?"):") == true, "kernel: \(seen ?? "nothing"); kdp: \(t.paths[0].snat ?? "no SNAT")")
+    }
+
     // MARK: bridge
 
     static let bridgeTopology = """
