@@ -39,8 +39,11 @@ public struct NodeKernel: Sendable, Equatable {
         s[.bridgeNFCallIP6Tables] = Setting(on: true, origin: .assumed)
         // pkg/proxy/iptables (and ipvs) NewProxier: EnsureSysctl(route_localnet, 1) when
         // localhost NodePorts are on and --nodeport-addresses includes 127.0.0.1.
-        if cluster.settings.families.contains(.ipv4),
-           ProxierConfig.forNode(node, in: cluster, family: .ipv4).localhostNodePorts {
+        // (ProxierConfig's own rule; built here without the node's network, which is costly.)
+        let kp = cluster.settings.kubeProxy
+        let config = ProxierConfig(nodeName: node.name, family: .ipv4, nodeIP: node.internalIP(.ipv4),
+                                   localhostNodePorts: kp.localhostNodePorts, nodePortAddresses: kp.nodePortAddresses)
+        if cluster.settings.families.contains(.ipv4), config.localhostNodePorts {
             s[.routeLocalnet] = Setting(on: true, origin: .kubeProxy, because: "localhost NodePorts")
         } else {
             s[.routeLocalnet] = Setting(on: false, origin: .assumed, because: "the kernel's default")
