@@ -330,7 +330,10 @@ public struct Dataplane: Sendable {
                        let reason = bridgeDrop(device: device, destination: path.finalPacket.destination, ingressPod: w.ingressPod!, node: n, family: family) {
                         // The kernel drops it right after PREROUTING: FORWARD and POSTROUTING never
                         // run, and the connection is never confirmed.
-                        let cut = (path.steps.lastIndex { $0.hook == .prerouting }).map { $0 + 1 } ?? 0
+                        // The hairpin drop comes after the route lookup (to the bridge); the
+                        // forwarding drop is the route lookup failing.
+                        let routed = device == NodeNetwork.bridgeName
+                        let cut = (path.steps.lastIndex { $0.hook == .prerouting && (routed || $0.subject != .routing) }).map { $0 + 1 } ?? 0
                         next.probability *= path.probability
                         next.packet = path.finalPacket
                         next.packet.outInterface = nil
@@ -339,8 +342,11 @@ public struct Dataplane: Sendable {
                                           rewrite: s.rewrite, packet: s.packet)
                         }
                         if let d = path.dnat { next.dnat = d }
-                        next.steps.append(DataplaneStep(.link, node: name, action: "drop: \(reason)", packet: next.packet))
-                        finish(next, .dropped, why: reason, decidedBy: .network, deliveredTo: nil)
+                        // The bridge's drop is a hop on the wire; the forwarding one is the node's
+                        // routing, as when the node itself routes the packet.
+                        next.steps.append(DataplaneStep(routed ? .link : .netfilter(hook: nil, .routing), node: name,
+                                                        action: "drop: \(reason)", packet: next.packet))
+                        finish(next, .dropped, why: reason, decidedBy: routed ? .network : .node(.routing), deliveredTo: nil)
                         continue
                     }
                     next.nodes[n].host = path.host

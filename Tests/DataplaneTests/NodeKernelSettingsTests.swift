@@ -139,6 +139,9 @@ import Wire
         let remote = try trace("pod/default/client", "pod/default/web-1:8080", plane: &p)
         #expect(remote.paths[0].verdict == .dropped)
         #expect(remote.paths[0].why?.contains("ip_forward") == true)
+        #expect(!remote.paths[0].steps.contains { $0.action.hasPrefix("route: forward") || $0.hook == .forward },
+                "the route lookup fails: no forward decision, no FORWARD")
+        #expect(remote.paths[0].decidedBy == .node(.routing))
         let local = try trace("pod/default/client", "pod/default/web-0:8080", plane: &p)
         #expect(local.paths[0].verdict == .delivered, "a bridge forwards between its ports whatever ip_forward says")
         let viaService = try trace("pod/default/client", "service/default/web:80", plane: &p, allPaths: true)
