@@ -246,5 +246,24 @@ import Wire
         // a same-node Service connection fails (its reply is bridged without un-DNAT).
         #expect(outcomes == ["1/on/a": true, "1/on/b": true, "1/off/a": true, "1/off/b": false,
                              "0/on/a": false, "0/on/b": true, "0/off/a": false, "0/off/b": true])
+
+        // Forwarding off: frames between the bridge's pods still pass; a Service is routed, even
+        // when its DNAT leads back onto the bridge, and fails.
+        try Shell.sh("sysctl -qw net.bridge.bridge-nf-call-iptables=1 && sysctl -qw net.ipv4.ip_forward=0", in: node.name)
+        for port in ["veth-a", "veth-b"] { try Shell.sh("ip -n \(node.name) link set \(port) type bridge_slave hairpin on") }
+        _ = try? Shell.sh("conntrack -F 2>/dev/null; true", in: node.name)
+        var plane = try plane(Self.bridgeTopology.replacingOccurrences(
+            of: "{name: n1, ip: 172.18.0.3}", with: "{name: n1, ip: 172.18.0.3, sysctls: {net.ipv4.ip_forward: 0}}"))
+        let podBIP = try #require(cluster.pods.first { $0.name == "b" }?.ip(.ipv4))
+        var forwardingOff: [String: Bool] = [:]
+        for (from, to, address, port) in [("a", "service/default/b:80", "10.96.0.100", 80), ("b", "service/default/b:80", "10.96.0.100", 80),
+                                          ("a", "pod/default/b:8080", podBIP.description, 8080)] {
+            let t = try trace("pod/default/\(from)", to, plane: &plane)
+            let kdp = t.paths[0].verdict == .delivered && t.paths[0].reply?.reachedClient == true
+            let kernel = try Self.connects(from: from == "a" ? podA.name : podB.name, to: address, port)
+            forwardingOff["\(from)→\(to)"] = kernel
+            #expect(kdp == kernel, "ip_forward=0, pod \(from) → \(to): kernel connected=\(kernel), kdp \(kdp)")
+        }
+        #expect(forwardingOff == ["a→service/default/b:80": false, "b→service/default/b:80": false, "a→pod/default/b:8080": true])
     }
 }
