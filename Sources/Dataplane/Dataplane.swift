@@ -219,22 +219,14 @@ public struct Dataplane: Sendable {
         }
     }
 
-    /// Why the kernel drops a frame that entered node `n`'s bridge from `ingressPod`'s port
-    /// (br_netfilter on) and that netfilter sent out `device` towards `destination`, and
-    /// whether the bridge dropped it (else routing did), or nil. A frame addressed to a pod of
-    /// the bridge (`bridgedFrame`) that a DNAT sent elsewhere must be routed: with forwarding
-    /// off the route lookup fails (the kernel showed it; ip_route_input's unreachable route,
-    /// not br_nf_pre_routing_finish's bridged_dnat fallback). A frame that would leave by the
-    /// port it came in on needs hairpin mode (br_forward's should_deliver).
-    func bridgeDrop(device: String, destination: IPAddress, dnated: Bool, bridgedFrame: Bool, ingressPod: Int,
-                    node n: Int, family: IPFamily) -> (reason: String, atBridge: Bool)? {
-        let kernel = nodes[n].kernel
-        if bridgedFrame, dnated, !kernel.isOn(Sysctl.forwarding(family)) {
-            return ("not forwarded: \(Sysctl.forwarding(family).rawValue)=0", false)
-        }
-        guard device == NodeNetwork.bridgeName, podByIP[destination] == ingressPod, !kernel.hairpinMode.on else { return nil }
+    /// Why the bridge of node `n` drops a frame that entered it from `ingressPod`'s port
+    /// (br_netfilter on) and that netfilter sent out `device` towards `destination`, or nil: a
+    /// frame that would leave by the port it came in on needs hairpin mode (br_forward's
+    /// should_deliver).
+    func hairpinDrop(device: String, destination: IPAddress, ingressPod: Int, node n: Int) -> String? {
+        guard device == NodeNetwork.bridgeName, podByIP[destination] == ingressPod, !nodes[n].kernel.hairpinMode.on else { return nil }
         let pod = cluster.pods[ingressPod].key
-        return ("hairpin mode is off on \(NodeNetwork.bridgeName)'s port to pod \(pod): the bridge does not send a frame back out the port it came in on", true)
+        return "hairpin mode is off on \(NodeNetwork.bridgeName)'s port to pod \(pod): the bridge does not send a frame back out the port it came in on"
     }
 
     /// Where the reply starts: the pod, node or hostNetwork pod that received the request.
@@ -315,14 +307,12 @@ public struct Dataplane: Sendable {
                 }
                 let family = packet.destination.family
                 let kernel = w.nodes[n].kernel
-                // A frame from a pod port with br_netfilter on walks iptables at the bridge. One
-                // addressed to another pod of the bridge is bridged, whatever the forwarding
-                // sysctl says, unless a DNAT sends it to be routed (`bridgeDrop`); elsewhere the
-                // forwarding sysctl decides in routing.
+                // A frame from a pod port with br_netfilter on walks iptables at the bridge; the
+                // Tracer routes it unless it is bridged (forwarding then does not apply).
                 let fromPortFiltered = w.ingressPod != nil && kernel.isOn(Sysctl.bridgeNFCall(family))
-                let bridgedFrame = fromPortFiltered && isBridged(packet.destination, on: n)
                 var host = w.nodes[n].host
-                host.forwarding = bridgedFrame || kernel.isOn(Sysctl.forwarding(family))
+                host.forwarding = kernel.isOn(Sysctl.forwarding(family))
+                host.bridgeNFCallIPTables = kernel.isOn(Sysctl.bridgeNFCall(family))
                 let trace = tracer.trace(packet: packet, host: host,
                                          options: TraceOptions(allPaths: request.allPaths, seed: request.seed &+ UInt64(w.hops)))
                 for path in trace.paths {
@@ -331,13 +321,11 @@ public struct Dataplane: Sendable {
                     // and sends from the node itself, out of the bridge device, not a port.
                     if fromPortFiltered, path.verdict == .accepted, let out = path.deliveredTo, case .out(let device) = out,
                        !path.steps.contains(where: { $0.hook == .input }),
-                       let (reason, atBridge) = bridgeDrop(device: device, destination: path.finalPacket.destination,
-                                                           dnated: path.finalPacket.destination != packet.destination,
-                                                           bridgedFrame: bridgedFrame, ingressPod: w.ingressPod!, node: n, family: family) {
-                        // The kernel drops it right after PREROUTING: FORWARD and POSTROUTING never
-                        // run, and the connection is never confirmed. The hairpin drop comes after
-                        // the route lookup (to the bridge); the forwarding drop is that lookup failing.
-                        let cut = (path.steps.lastIndex { $0.hook == .prerouting && (atBridge || $0.subject != .routing) }).map { $0 + 1 } ?? 0
+                       let reason = hairpinDrop(device: device, destination: path.finalPacket.destination, ingressPod: w.ingressPod!, node: n) {
+                        // The bridge drops it right after PREROUTING and the route lookup (br_nf's
+                        // bridged_dnat): FORWARD and POSTROUTING never run, and the connection is
+                        // never confirmed.
+                        let cut = (path.steps.lastIndex { $0.hook == .prerouting }).map { $0 + 1 } ?? 0
                         next.probability *= path.probability
                         next.packet = path.finalPacket
                         next.packet.outInterface = nil
@@ -346,11 +334,8 @@ public struct Dataplane: Sendable {
                                           rewrite: s.rewrite, packet: s.packet)
                         }
                         if let d = path.dnat { next.dnat = d }
-                        // The bridge's drop is a hop on the wire; the forwarding one is the node's
-                        // routing, as when the node itself routes the packet.
-                        next.steps.append(DataplaneStep(atBridge ? .link : .netfilter(hook: nil, .routing), node: name,
-                                                        action: "drop: \(reason)", packet: next.packet))
-                        finish(next, .dropped, why: reason, decidedBy: atBridge ? .network : .node(.routing), deliveredTo: nil)
+                        next.steps.append(DataplaneStep(.link, node: name, action: "drop: \(reason)", packet: next.packet))
+                        finish(next, .dropped, why: reason, decidedBy: .network, deliveredTo: nil)
                         continue
                     }
                     next.nodes[n].host = path.host

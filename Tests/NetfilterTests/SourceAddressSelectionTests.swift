@@ -85,4 +85,22 @@ import Wire
         #expect(t.paths[0].deliveredTo == .out(interface: "cni0"))
         #expect(!t.paths[0].steps.contains { $0.hook == .forward })
     }
+
+    @Test func withForwardingOffABridgedFrameStillPassesButADNATedOneIsRouted() throws {
+        let rules = try Ruleset.parse(text: """
+        *nat
+        -A PREROUTING -d 10.244.1.9 -p tcp -j DNAT --to-destination 10.244.1.3:8080
+        COMMIT
+
+        """, file: "r")
+        var host = Self.worker1
+        host.forwarding = false
+        var p = Packet(source: Self.ip("10.244.1.2"), destination: Self.ip("10.244.1.3"), proto: .tcp, sourcePort: 40000, destinationPort: 8080)
+        p.inInterface = "cni0"
+        #expect(Tracer(ruleset: rules).trace(packet: p, host: host).paths[0].verdict == .accepted, "bridged between two pods")
+        p.destination = Self.ip("10.244.1.9")
+        let t = Tracer(ruleset: rules).trace(packet: p, host: host)
+        #expect(t.paths[0].verdict == .dropped, "DNATed: routed, and forwarding is off (the kernel showed it)")
+        #expect(t.paths[0].reason == "not forwarded: ip_forward is off")
+    }
 }
