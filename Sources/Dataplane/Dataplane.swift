@@ -339,7 +339,6 @@ public struct Dataplane: Sendable {
                         continue
                     }
                     next.nodes[n].host = path.host
-                    next.nodes[n].host.forwarding = w.nodes[n].host.forwarding
                     next.probability *= path.probability
                     next.packet = path.finalPacket
                     next.steps += path.steps.map { s in
