@@ -12,6 +12,9 @@ public struct Node: Sendable, Equatable {
     public var podCIDRs: [Prefix]
     public var labels: [String: String]
     public var location: InputLocation?
+    /// Sysctls and bridge settings the topology states for this node (kdp topology files
+    /// only; a Kubernetes Node object does not carry them).
+    public var kernel = NodeKernelSettings()
 
     public init(name: String, internalIPs: [IPAddress] = [], podCIDRs: [Prefix] = [],
                 labels: [String: String] = [:], location: InputLocation? = nil) {

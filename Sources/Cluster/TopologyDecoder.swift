@@ -107,7 +107,7 @@ enum TopologyDecoder {
 
     static func node(_ v: YAMLValue) throws(InputError) -> Node {
         let obj = try v.object("node")
-        try obj.rejectUnknownKeys(["name", "ip", "ips", "podCIDR", "podCIDRs", "role", "zone", "labels"], in: "node")
+        try obj.rejectUnknownKeys(["name", "ip", "ips", "podCIDR", "podCIDRs", "role", "zone", "labels", "sysctls", "hairpinMode"], in: "node")
         let nameValue = try obj.required("name", in: "node")
         let name = try nameValue.string("node name")
         try ManifestDecoder.checkName(name, at: nameValue, what: "node name")
@@ -126,7 +126,23 @@ enum TopologyDecoder {
             }
         }
         if let z = obj["zone"] { node.labels[Node.zoneLabel] = try z.string("zone") }
+        if let v = obj["sysctls"] { node.kernel.sysctls = try sysctls(v) }
+        if let v = obj["hairpinMode"] { node.kernel.hairpinMode = try v.bool("node.hairpinMode") }
         return node
+    }
+
+    /// `sysctls:` on a node: sysctl names (dots or slashes) to 0 or 1.
+    static func sysctls(_ v: YAMLValue) throws(InputError) -> [Sysctl: Bool] {
+        var out: [Sysctl: Bool] = [:]
+        for e in try v.object("node.sysctls").entries {
+            guard let sysctl = Sysctl(name: e.key) else {
+                throw e.keyValue.error("node.sysctls: unknown sysctl \"\(e.key.prefix(60))\"; kdp knows \(Sysctl.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let text = (try? e.value.string("node.sysctls.\(e.key)"))?.trimmingSpaces ?? ""
+            guard let on = Sysctl.bool(text) else { throw e.value.error("node.sysctls.\(sysctl.rawValue) must be 0 or 1") }
+            out[sysctl] = on
+        }
+        return out
     }
 
     static func pod(_ v: YAMLValue) throws(InputError) -> Pod {

@@ -76,6 +76,9 @@ public struct Dataplane: Sendable {
         var snat: String?
         var masquerade = false
         var hops = 0
+        /// The pod whose bridge port the packet entered the current node by, while it is on
+        /// that node: br_netfilter and hairpin mode decide what the bridge does with it.
+        var ingressPod: Int?
     }
 
     /// Traces a packet and, unless told not to, its reply. Without `allPaths` the node state the
@@ -84,8 +87,10 @@ public struct Dataplane: Sendable {
         let family = request.destination.address.family
         var rng = SeededGenerator(seed: request.seed)
         let sport = request.sourcePort ?? UInt16(32768 + Int.random(in: 0..<28232, using: &rng))
-        // A node's own packets take their source from the route; in IPVS mode the Service
-        // addresses are local (kube-ipvs0), so the node's state must be in place first.
+        // A node's own packets take their source from the route (`ip route get`: the route's
+        // `src`, else the outgoing interface's primary address; for a local destination the
+        // address itself); in IPVS mode the Service addresses are local (kube-ipvs0), so the
+        // node's state must be in place first.
         if let n = sendingNode(request.source) { _ = try? nodes[n].load(family) }
         let (sourceIP, starts) = try startingPoints(request, family: family, rng: &rng)
         let packet = Packet(source: sourceIP, destination: request.destination.address, proto: request.proto,
@@ -122,8 +127,29 @@ public struct Dataplane: Sendable {
         if !request.allPaths, let keptState { nodes = keptState }
         var notes: [String] = []
         if let r = request.destination.resolvedBy { notes.append("DNS: \(r)") }
+        notes += kernelNotes(paths, family: family)
         return DataplaneTrace(source: request.source.description, destination: request.destination.spec,
                               packet: packet, paths: paths.sorted { $0.probability > $1.probability }, notes: notes)
+    }
+
+    /// What each node the paths crossed used of its kernel settings, nodes with the same
+    /// settings on one line, in the order the paths first reach them.
+    func kernelNotes(_ paths: [DataplanePath], family: IPFamily) -> [String] {
+        var order: [Int] = []
+        var seen = Set<Int>()
+        for p in paths {
+            for step in p.steps + (p.reply?.path.steps ?? []) {
+                if let name = step.node, let n = nodeIndex[name], seen.insert(n).inserted { order.append(n) }
+            }
+        }
+        var lines: [(nodes: [String], text: String)] = []
+        for n in order {
+            let text = nodes[n].kernel.summary(family)
+            if let i = lines.firstIndex(where: { $0.text == text }) { lines[i].nodes.append(nodes[n].node.name) } else {
+                lines.append(([nodes[n].node.name], text))
+            }
+        }
+        return lines.map { "node\($0.nodes.count == 1 ? "" : "s") \($0.nodes.joined(separator: ", ")): \($0.text)" }
     }
 
     struct Start {
@@ -141,14 +167,14 @@ public struct Dataplane: Sendable {
             guard let ip = pod.ip(family) else { throw InputError("pod \(pod.key) has no \(family.rawValue) address") }
             guard let n = pod.nodeName.flatMap({ nodeIndex[$0] }) else { throw InputError("pod \(pod.key) is on no node") }
             if pod.hostNetwork {
-                let ip = localRouteSource(n, request.destination.address) ?? ip
+                let ip = nodes[n].host.outputSource(to: request.destination.address) ?? ip
                 return (ip, [(Start(location: .node(n, inInterface: nil), steps: [link(pod.nodeName!, "pod \(pod.key) sends from the host network of node \(pod.nodeName!)")]), 1)])
             }
             let i = cluster.pods.firstIndex { $0.key == pod.key }!
             return (ip, [(Start(location: .pod(i), steps: []), 1)])
         case .node(let node):
             guard let nodeIP = node.internalIP(family) else { throw InputError("node \(node.name) has no \(family.rawValue) address") }
-            let ip = localRouteSource(nodeIndex[node.name]!, request.destination.address) ?? nodeIP
+            let ip = nodes[nodeIndex[node.name]!].host.outputSource(to: request.destination.address) ?? nodeIP
             return (ip, [(Start(location: .node(nodeIndex[node.name]!, inInterface: nil), steps: [link(node.name, "sent by node \(node.name)")]), 1)])
         case .external(let ip):
             var entries: [Int]
@@ -183,15 +209,24 @@ public struct Dataplane: Sendable {
         }
     }
 
-    /// The source address the kernel picks for a local destination: the local route's preferred
-    /// source, which is the address itself (`local 10.96.0.10 dev kube-ipvs0 ... src 10.96.0.10`)
-    /// or, for 127.0.0.0/8 and ::1, the loopback address. Nil when `destination` is not local,
-    /// and the node's own address applies.
-    func localRouteSource(_ n: Int, _ destination: IPAddress) -> IPAddress? {
-        let host = nodes[n].host
-        guard host.isLocal(destination) else { return nil }
-        if case .v4(let a) = destination, a.isLoopback { return .v4(IPv4Address(127, 0, 0, 1)) }
-        return destination
+    /// Whether a pod on node `n` sends a frame to `destination` straight to that pod's MAC
+    /// (another address of the bridge's subnet, not the gateway), so that the bridge forwards
+    /// it between its ports instead of handing it up to be routed.
+    func isBridged(_ destination: IPAddress, on n: Int) -> Bool {
+        guard let bridge = nodes[n].network.interfaces.first(where: { $0.name == NodeNetwork.bridgeName }) else { return false }
+        return bridge.addresses.contains { a in
+            a.0.family == destination.family && a.0 != destination && Prefix(containing: a.0, length: a.1).contains(destination)
+        }
+    }
+
+    /// Why the bridge of node `n` drops a frame that entered it from `ingressPod`'s port
+    /// (br_netfilter on) and that netfilter sent out `device` towards `destination`, or nil: a
+    /// frame that would leave by the port it came in on needs hairpin mode (br_forward's
+    /// should_deliver).
+    func hairpinDrop(device: String, destination: IPAddress, ingressPod: Int, node n: Int) -> String? {
+        guard device == NodeNetwork.bridgeName, podByIP[destination] == ingressPod, !nodes[n].kernel.hairpinMode.on else { return nil }
+        let pod = cluster.pods[ingressPod].key
+        return "hairpin mode is off on \(NodeNetwork.bridgeName)'s port to pod \(pod): the bridge does not send a frame back out the port it came in on"
     }
 
     /// Where the reply starts: the pod, node or hostNetwork pod that received the request.
@@ -234,6 +269,24 @@ public struct Dataplane: Sendable {
                 }
                 // The pod routes everything to its gateway on cni0 (or bridges it there).
                 w.steps.append(DataplaneStep(.link, node: pod.nodeName, action: "pod \(pod.key) eth0 → veth → \(NodeNetwork.bridgeName) on node \(pod.nodeName!)", packet: w.packet))
+                let family = w.packet.destination.family
+                if isBridged(w.packet.destination, on: n), !nodes[n].kernel.isOn(Sysctl.bridgeNFCall(family)) {
+                    // A frame for another port of the bridge, with br_netfilter off: the bridge
+                    // forwards it and iptables never sees it (no conntrack, no NAT undone).
+                    let setting = "\(Sysctl.bridgeNFCall(family).rawValue)=0"
+                    if let q = podByIP[w.packet.destination], cluster.pods[q].nodeName == pod.nodeName {
+                        let peer = cluster.pods[q]
+                        w.steps.append(DataplaneStep(.deliver, node: pod.nodeName,
+                                                     action: "\(NodeNetwork.bridgeName) bridges the frame to the port of pod \(peer.key) (\(setting): iptables does not see it) → veth → pod \(peer.key) eth0",
+                                                     packet: w.packet))
+                        finish(w, .delivered, why: nil, decidedBy: .network, deliveredTo: .pod(namespace: peer.namespace, name: peer.name))
+                    } else {
+                        finish(w, .noRoute, why: "no pod has \(w.packet.destination) on node \(pod.nodeName!)'s bridge (ARP gets no answer)",
+                               decidedBy: .network, deliveredTo: nil)
+                    }
+                    continue
+                }
+                w.ingressPod = p
                 w.location = .node(n, inInterface: NodeNetwork.bridgeName)
                 work.append(w)
             case .node(let n, let inInterface):
@@ -252,10 +305,39 @@ public struct Dataplane: Sendable {
                     finish(w, .dropped, why: "node \(name) has no \(packet.destination.family.rawValue) address", decidedBy: .network, deliveredTo: nil)
                     continue
                 }
-                let trace = tracer.trace(packet: packet, host: w.nodes[n].host,
+                let family = packet.destination.family
+                let kernel = w.nodes[n].kernel
+                // A frame from a pod port with br_netfilter on walks iptables at the bridge; the
+                // Tracer routes it unless it is bridged (forwarding then does not apply).
+                let fromPortFiltered = w.ingressPod != nil && kernel.isOn(Sysctl.bridgeNFCall(family))
+                var host = w.nodes[n].host
+                host.forwarding = kernel.isOn(Sysctl.forwarding(family))
+                host.bridgeNFCallIPTables = kernel.isOn(Sysctl.bridgeNFCall(family))
+                let trace = tracer.trace(packet: packet, host: host,
                                          options: TraceOptions(allPaths: request.allPaths, seed: request.seed &+ UInt64(w.hops)))
                 for path in trace.paths {
                     var next = w
+                    // Only a packet that was never delivered locally: IPVS schedules in INPUT
+                    // and sends from the node itself, out of the bridge device, not a port.
+                    if fromPortFiltered, path.verdict == .accepted, let out = path.deliveredTo, case .out(let device) = out,
+                       !path.steps.contains(where: { $0.hook == .input }),
+                       let reason = hairpinDrop(device: device, destination: path.finalPacket.destination, ingressPod: w.ingressPod!, node: n) {
+                        // The bridge drops it right after PREROUTING and the route lookup (br_nf's
+                        // bridged_dnat): FORWARD and POSTROUTING never run, and the connection is
+                        // never confirmed.
+                        let cut = (path.steps.lastIndex { $0.hook == .prerouting }).map { $0 + 1 } ?? 0
+                        next.probability *= path.probability
+                        next.packet = path.finalPacket
+                        next.packet.outInterface = nil
+                        next.steps += path.steps[..<cut].map { s in
+                            DataplaneStep(.netfilter(hook: s.hook, s.subject), node: name, text: s.text, action: s.action,
+                                          rewrite: s.rewrite, packet: s.packet)
+                        }
+                        if let d = path.dnat { next.dnat = d }
+                        next.steps.append(DataplaneStep(.link, node: name, action: "drop: \(reason)", packet: next.packet))
+                        finish(next, .dropped, why: reason, decidedBy: .network, deliveredTo: nil)
+                        continue
+                    }
                     next.nodes[n].host = path.host
                     next.probability *= path.probability
                     next.packet = path.finalPacket
@@ -319,12 +401,14 @@ public struct Dataplane: Sendable {
                                          action: "\(device): encapsulated to node \(nodes[m].node.name), decapsulated on its \(device)",
                                          packet: w.packet))
             w.location = .node(m, inInterface: device)
+            w.ingressPod = nil
             work.append(w)
             return
         }
         if let m = nodeByIP[nextHop], m != n {
             w.steps.append(DataplaneStep(.link, node: node.name, action: "eth0 → node network → eth0 of node \(nodes[m].node.name) (via \(nextHop))", packet: w.packet))
             w.location = .node(m, inInterface: "eth0")
+            w.ingressPod = nil
             work.append(w)
             return
         }

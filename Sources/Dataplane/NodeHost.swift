@@ -13,6 +13,8 @@ public struct NodeHost: Sendable {
     public let network: NodeNetwork
     /// Netfilter's view of this namespace, carrying conntrack and the recent lists.
     public var host: Host
+    /// The node's sysctls and bridge settings, each with where it came from.
+    public let kernel: NodeKernel
     let rules: NodeRules
     /// Families whose IPVS-mode state (kube-ipvs0 addresses, ipsets, IPVS table) is installed.
     var ipvsInstalled: Set<IPFamily> = []
@@ -25,10 +27,14 @@ public struct NodeHost: Sendable {
             interfaces: network.interfaces.map { Interface(name: $0.name, addresses: $0.addresses.map { (address: $0.0, prefixLength: $0.1) }) },
             routes: network.routes.map { r in
                 Route(destination: r.destination ?? Prefix(containing: IPAddress(family: r.family, bits: 0), length: 0),
-                          device: r.device, gateway: r.gateway)
+                          device: r.device, gateway: r.gateway,
+                          // `src` as `ip route` shows it; IPv6 routes carry none (the kernel
+                          // picks by RFC 6724 from the outgoing interface's addresses).
+                          source: r.family == .ipv4 ? r.source : nil)
             })
+        kernel = NodeKernel(node: node, cluster: cluster)
         // kube-proxy sets route_localnet=1 when it serves NodePorts on 127.0.0.1.
-        host.routeLocalnet = cluster.settings.kubeProxy.localhostNodePorts
+        host.routeLocalnet = kernel.isOn(.routeLocalnet)
         self.host = host
         rules = NodeRules(node: node, cluster: cluster)
     }

@@ -5,8 +5,9 @@ import Wire
 
 /// Everything `kdp trace-rules` needs, as one call, so the command line only parses flags and
 /// prints. The semantics are the issue's: the packet is locally generated when its source is
-/// one of `localAddresses`, otherwise it arrives on `inInterface`; a local destination is
-/// delivered locally, any other is forwarded out of a default route on `eth0`. It lives in
+/// one of `localAddresses` (or another local address: an `interfaces` address, loopback),
+/// otherwise it arrives on `inInterface`; a local destination is delivered locally, any other
+/// is routed by `routes` (none given: a default route out of `eth0`, noted as assumed). It lives in
 /// Dataplane, where both Netfilter and IPVS are visible, because an IPVS-mode node's dump
 /// (`ipvsadm -S -n`) is hooked into the netfilter walk as `IPVSDirector`.
 public struct TraceRulesRequest: Sendable {
@@ -29,6 +30,13 @@ public struct TraceRulesRequest: Sendable {
     /// sysctls) is hooked in where the kernel hooks it, and its virtual addresses are local, as
     /// on a kube-proxy node where they sit on kube-ipvs0.
     public var ipvsText: String?
+    /// `--sysctl NAME=VALUE`: values that override what the rules imply.
+    public var sysctls: [Sysctl: Bool] = [:]
+    /// `--iface NAME=ADDR/LEN`: the node's interfaces (the first address of a family primary).
+    public var interfaces: [Interface] = []
+    /// `--route DEST[,via=GW],dev=IFACE`: the node's routes; none given, a default route out of
+    /// the first interface with an address of the family is assumed.
+    public var routes: [Route] = []
 
     public init(rulesText: String, rulesFile: String, ipsetsText: String? = nil, localAddresses: [IPAddress],
                 source: IPAddress, sourcePort: UInt16 = 40000, destination: IPAddress, destinationPort: UInt16 = 80,
@@ -79,7 +87,7 @@ extension TraceRulesRequest {
         }
         let rs: Ruleset
         do { rs = try Ruleset.parse(text: rulesText, file: rulesFile, lenient: lenient) } catch { throw .rules(error) }
-        var host = Host.simple(localAddresses: localAddresses)
+        var (host, assumptions) = assumedHost(rs)
         if let ipsetsText {
             do { host.ipsets = try IPSetStore.parse(ipsetSave: ipsetsText) } catch { throw .ipsets(file: ipsetsFile, error) }
         }
@@ -93,11 +101,14 @@ extension TraceRulesRequest {
                 notes.append("IPVS: \(bound.count) virtual address\(bound.count == 1 ? "" : "es") bound to kube-ipvs0 (local, as kube-proxy binds them)")
             }
         }
-        let local = localAddresses.contains(source)
+        // Locally generated: from a --local-ip, an --iface address or loopback (127.0.0.1 to a
+        // NodePort is a process on the node).
+        let local = localAddresses.contains(source) || host.isLocal(source)
+        host.bridgeNFCallIPTables = sysctls[Sysctl.bridgeNFCall(destination.family)] ?? true
         let packet = Packet(source: source, destination: destination, proto: proto, sourcePort: sourcePort,
                             destinationPort: destinationPort, inInterface: local ? nil : inInterface)
         var trace = Tracer(ruleset: rs, compiled: compiled).trace(packet: packet, host: host, options: options)
-        trace.notes += notes + rs.problems.map { "\(rulesFile): \($0)" }
+        trace.notes += notes + assumptions + rs.problems.map { "\(rulesFile): \($0)" }
         return trace
     }
 }

@@ -22,15 +22,18 @@ public struct Interface: Hashable, Sendable {
     }
 }
 
-/// A route: packets to `destination` leave through `device`, via `gateway` when set.
+/// A route: packets to `destination` leave through `device`, via `gateway` when set; `source`
+/// is the route's preferred source (`src` in `ip route`), which the node's own packets take.
 public struct Route: Hashable, Sendable {
     public var destination: Prefix
     public var device: String
     public var gateway: IPAddress?
-    public init(destination: Prefix, device: String, gateway: IPAddress? = nil) {
+    public var source: IPAddress?
+    public init(destination: Prefix, device: String, gateway: IPAddress? = nil, source: IPAddress? = nil) {
         self.destination = destination
         self.device = device
         self.gateway = gateway
+        self.source = source
     }
 }
 
@@ -56,6 +59,9 @@ public struct Host: Sendable {
     public var forwarding = true
     /// net.ipv4.conf.all.route_localnet (kube-proxy sets it for localhost NodePorts).
     public var routeLocalnet = false
+    /// net.bridge.bridge-nf-call-iptables (or -ip6tables for an IPv6 trace): off, a frame
+    /// between two ports of a bridge (see `bridgedInterface(for:)`) never reaches iptables.
+    public var bridgeNFCallIPTables = true
     /// The node's IPVS, hooked in where the kernel hooks it (see `IPVSHook`); nil when the
     /// node runs none.
     public var ipvs: (any IPVSHook)?
@@ -139,11 +145,83 @@ public struct Host: Sendable {
         return best.map { ($0.1, $0.2) }
     }
 
+    /// The interface a packet arriving on `inInterface` was bridged on, when it was: its
+    /// destination is not local but on that interface's own subnet, so the sender addressed
+    /// the frame to the destination's MAC and a bridge forwards it between its ports (a
+    /// routed interface would send it back out where it came from). Nil otherwise.
+    public func bridgedInterface(for packet: Packet) -> String? {
+        guard let dev = packet.inInterface, dev != "lo", !isLocal(packet.destination),
+              let i = interfaces.first(where: { $0.name == dev }),
+              i.addresses.contains(where: { Prefix(containing: $0.address, length: $0.prefixLength).contains(packet.destination) })
+        else { return nil }
+        return dev
+    }
+
+    /// The route the kernel picks for `destination`, with what source selection needs: the
+    /// route's preferred source (a connected route's is its interface address, as
+    /// fib_add_ifaddr sets it) and its gateway (nil on-link).
+    func routeEntry(to destination: IPAddress) -> (device: String, gateway: IPAddress?, preferredSource: IPAddress?)? {
+        var best: (length: Int, device: String, gateway: IPAddress?, source: IPAddress?)?
+        for n in addresses.subnets where n.interface != "lo" && n.prefix.family == destination.family {
+            if n.prefix.contains(destination), best == nil || best!.length < n.prefix.length {
+                let own = interfaces.first { $0.name == n.interface }?.addresses.first { n.prefix.contains($0.address) }?.address
+                best = (n.prefix.length, n.interface, nil, own)
+            }
+        }
+        for r in routes where r.destination.contains(destination) {
+            if best == nil || best!.length < r.destination.length {
+                best = (r.destination.length, r.device, r.gateway, r.source)
+            }
+        }
+        return best.map { ($0.device, $0.gateway, $0.source) }
+    }
+
+    /// The source address of a packet this host sends to `destination` from an unbound socket,
+    /// as `ip route get` shows it. IPv4 (ip_route_output_key_hash_rcu): a local destination
+    /// takes its local route's `src` (the address itself; 127.0.0.1 for 127.0.0.0/8); else
+    /// the route's `src` (fib_result_prefsrc), else inet_select_addr on the route's device
+    /// towards its gateway (the device's first address, or the first in the gateway's subnet).
+    /// IPv6 (ipv6_dev_get_saddr, RFC 6724): the route's `src`, else the outgoing interface's
+    /// address with the longest prefix in common with the destination (rules 5 and 8), else
+    /// any interface's. Nil when there is no route or no address.
+    ///
+    /// - Complexity: O(*a* + *r*), as `route(to:)`; once per trace, not per hook.
+    public func outputSource(to destination: IPAddress) -> IPAddress? {
+        if isLocal(destination) {
+            if case .v4(let a) = destination, a.isLoopback { return .v4(IPv4Address(127, 0, 0, 1)) }
+            return destination
+        }
+        guard let r = routeEntry(to: destination) else { return nil }
+        if let s = r.preferredSource { return s }
+        switch destination {
+        case .v4:
+            return selectAddress(device: r.device, nextHop: r.gateway, family: .ipv4)
+        case .v6(let d):
+            func common(_ a: IPAddress) -> Int {
+                guard case .v6(let x) = a else { return -1 }
+                return (x.value ^ d.value).leadingZeroBitCount
+            }
+            func usable(_ a: IPAddress) -> Bool {
+                guard case .v6(let x) = a else { return false }
+                return !x.isLoopback && !x.isLinkLocal
+            }
+            if let i = interfaces.first(where: { $0.name == r.device }),
+               let best = i.addresses.map(\.address).filter(usable).max(by: { common($0) < common($1) }) { return best }
+            return interfaces.flatMap { $0.addresses.map(\.address) }.filter(usable).max { common($0) < common($1) }
+        }
+    }
+
     /// The source address the kernel picks on `device` towards `nextHop` (inet_select_addr with
     /// RT_SCOPE_UNIVERSE, as MASQUERADE asks): of the device's addresses that are not host-scoped
     /// loopback ones, the first whose subnet holds the next hop, else the first; with none (a
     /// packet masqueraded out of `lo`), the first such address of any device, in device order.
     public func sourceAddress(device: String, nextHop: IPAddress) -> IPAddress? {
+        selectAddress(device: device, nextHop: nextHop, family: nextHop.family)
+    }
+
+    /// inet_select_addr: a nil `nextHop` (an on-link route's gateway, 0 in the kernel) takes
+    /// the device's first address.
+    func selectAddress(device: String, nextHop: IPAddress?, family: IPFamily) -> IPAddress? {
         func universe(_ a: IPAddress) -> Bool {
             switch a {
             case .v4(let v4): !v4.isLoopback
@@ -151,14 +229,14 @@ public struct Host: Sendable {
             }
         }
         if let i = interfaces.first(where: { $0.name == device }) {
-            let same = i.addresses.filter { $0.address.family == nextHop.family && universe($0.address) }
-            if let hit = same.first(where: { Prefix(containing: $0.address, length: $0.prefixLength).contains(nextHop) }) {
+            let same = i.addresses.filter { $0.address.family == family && universe($0.address) }
+            if let nextHop, let hit = same.first(where: { Prefix(containing: $0.address, length: $0.prefixLength).contains(nextHop) }) {
                 return hit.address
             }
             if let first = same.first { return first.address }
         }
         for i in interfaces {
-            if let a = i.addresses.first(where: { $0.address.family == nextHop.family && universe($0.address) }) { return a.address }
+            if let a = i.addresses.first(where: { $0.address.family == family && universe($0.address) }) { return a.address }
         }
         return nil
     }

@@ -66,6 +66,14 @@ public struct Tracer: Sendable {
             if first.packet.inInterface == nil { first.packet.inInterface = "eth0" }
             first.packet.outInterface = nil
             first.program = [.table(.prerouting, .raw), .conntrackIn, .table(.prerouting, .mangle), .nat(.prerouting), .routeInput]
+            if !host.bridgeNFCallIPTables, let dev = host.bridgedInterface(for: first.packet) {
+                // br_netfilter off: the bridge forwards the frame between its ports unseen.
+                first.program = []
+                first.packet.outInterface = dev
+                first.deliveredTo = .out(interface: dev)
+                first.step(nil, .routing, "bridged on \(dev) to \(packet.destination): bridge-nf-call-iptables=0, iptables does not see it")
+                first.finish(.accepted, .routing)
+            }
         }
         var work = [first]
         var done: [TracePath] = []
@@ -141,7 +149,10 @@ public struct Tracer: Sendable {
                 + ipvsSteps(.input, s.host) + [.nat(.input), .confirm, .deliver]
             return
         }
-        guard s.host.forwarding else { return drop(&s, "not forwarded: ip_forward is off") }
+        // br_netfilter: a frame between two ports of a bridge is bridged, not routed, so the
+        // forwarding sysctl does not apply to it; one that a DNAT sent elsewhere is routed.
+        let bridged = s.host.bridgeNFCallIPTables && dst == s.originalDestination && s.host.bridgedInterface(for: s.packet) != nil
+        guard s.host.forwarding || bridged else { return drop(&s, "not forwarded: ip_forward is off") }
         guard let r = s.host.route(to: dst) else { return drop(&s, "no route to \(dst)") }
         s.packet.outInterface = r.device
         s.step(.prerouting, .routing, "route: forward out \(r.device)")

@@ -31,9 +31,26 @@ struct TraceRulesCommand: ParsableCommand {
     @Flag(help: "List every rule tried, not only those that matched.") var verbose = false
     @Flag(help: "Use the compiled (indexed) evaluation; the answer is the same.") var compiled = false
     @Option(name: .shortAndLong, help: "text or json.") var output: OutputFormat = .text
+    @Option(name: .customLong("sysctl"), help: "NAME=VALUE (0 or 1; repeatable): net.ipv4.ip_forward, net.ipv6.conf.all.forwarding, net.ipv4.conf.all.route_localnet, net.bridge.bridge-nf-call-iptables, net.bridge.bridge-nf-call-ip6tables. Unset ones are assumed from the rules, and the trace says so.")
+    var sysctlAssignments: [String] = []
+    @Option(name: .customLong("iface"), help: "NAME=ADDR/LEN (repeatable): an interface address of the node; the first of a family on an interface is its primary (MASQUERADE's source). Default: every --local-ip on eth0.")
+    var ifaceAddresses: [String] = []
+    @Option(name: .customLong("route"), help: "DEST[,via=GW],dev=IFACE[,src=ADDR] (repeatable; DEST a CIDR or default): the node's routes. Default: a default route out eth0.")
+    var routeSpecs: [String] = []
 
     func validate() throws {
-        guard !localIPs.isEmpty else { throw ValidationError("give the node's addresses with --local-ip (at least one)") }
+        guard !localIPs.isEmpty || !ifaceAddresses.isEmpty else { throw ValidationError("give the node's addresses with --local-ip or --iface (at least one)") }
+        for a in sysctlAssignments { do { _ = try Sysctl.parseAssignment(a) } catch { throw ValidationError("kdp: " + error.message) } }
+        for a in ifaceAddresses { do { _ = try TraceRulesRequest.parseInterface(a) } catch { throw ValidationError("kdp: " + error.message) } }
+        var devices: Set<String> = localIPs.isEmpty ? ["lo"] : ["lo", "eth0"]
+        for a in ifaceAddresses { if let i = try? TraceRulesRequest.parseInterface(a) { devices.insert(i.name) } }
+        for a in routeSpecs {
+            let route: Route
+            do { route = try TraceRulesRequest.parseRoute(a) } catch { throw ValidationError("kdp: " + error.message) }
+            guard devices.contains(route.device) else {
+                throw ValidationError("kdp: --route \(route.destination): no interface \(route.device) (give it with --iface \(route.device)=ADDR/LEN; --local-ip addresses are on eth0)")
+            }
+        }
         guard ["tcp", "udp", "sctp", "icmp"].contains(proto) else { throw ValidationError("--proto must be tcp, udp, sctp or icmp") }
         if output == .yaml { throw ValidationError("trace-rules prints text or json") }
     }
@@ -51,6 +68,12 @@ struct TraceRulesCommand: ParsableCommand {
             proto: (try? IPProtocol(parsing: proto)) ?? .tcp, inInterface: inIface,
             options: TraceOptions(allPaths: allPaths, seed: seed, verbose: verbose), lenient: lenient, compiled: compiled)
         if let ipvs { request.ipvsText = try read(ipvs) }
+        for a in sysctlAssignments { let (name, on) = try Sysctl.parseAssignment(a); request.sysctls[name] = on }
+        for a in ifaceAddresses {
+            let i = try TraceRulesRequest.parseInterface(a)
+            request.interfaces.append(Interface(name: i.name, addresses: [(i.address, i.prefixLength)]))
+        }
+        request.routes = try routeSpecs.map { r throws(InputError) in try TraceRulesRequest.parseRoute(r) }
         let trace: Trace
         do { trace = try request.run(ipsetsFile: ipsets ?? "<ipsets>", ipvsFile: ipvs ?? "<ipvs>") } catch {
             throw InputError(error.description)
