@@ -12,7 +12,7 @@ enum ManifestDecoder {
         }
         let kind = try kindValue.string("kind")
         switch kind {
-        case "List", "NodeList", "PodList", "ServiceList", "EndpointSliceList", "NamespaceList":
+        case "List", "NodeList", "PodList", "ServiceList", "EndpointSliceList", "NamespaceList", "ConfigMapList":
             for item in try obj["items"]?.sequence("items") ?? [] { try decode(item, into: &input) }
         case "Topology":
             try TopologyDecoder.decode(obj, into: &input)
@@ -21,6 +21,9 @@ enum ManifestDecoder {
         case "Service": input.services.append(try service(obj))
         case "EndpointSlice": input.endpointSlices.append(try endpointSlice(obj))
         case "Namespace": break  // namespaces carry nothing the data plane uses
+        case "ConfigMap":
+            // kube-proxy's and flannel's configuration; every other ConfigMap is ignored quietly.
+            try ConfigMapDecoder.decode(obj, meta: try metadata(obj, kind: "ConfigMap", namespaced: true), into: &input)
         default:
             input.notes.append("\(obj.location): ignoring kind \(kind) (kdp reads Node, Pod, Service, EndpointSlice, Namespace)")
         }

@@ -12,8 +12,10 @@ enum TopologyDecoder {
             throw v.error("Topology apiVersion must be \(apiVersion)")
         }
         var part = TopologyInput()
-        part.settings = try settings(try doc.object("cluster", in: "Topology"))
+        let clusterObject = try doc.object("cluster", in: "Topology")
+        part.settings = try settings(clusterObject)
         part.settingsLocation = doc["cluster"]?.location ?? doc.location
+        part.givenSettings = try givenKeys(clusterObject)
         for v in try doc["nodes"]?.sequence("nodes") ?? [] { part.nodes.append(try node(v)) }
         for v in try doc["pods"]?.sequence("pods") ?? [] { part.pods.append(try pod(v)) }
         for v in try doc["services"]?.sequence("services") ?? [] { part.services.append(try service(v)) }
@@ -57,6 +59,21 @@ enum TopologyDecoder {
             throw obj.value.error("clusterCIDR and serviceCIDR must list the same families in the same order")
         }
         return s
+    }
+
+    /// The settings a `cluster:` mapping writes, by one name per setting (`clusterCIDR` for
+    /// `clusterCIDR` and `clusterCIDRs`, `kubeProxy.mode`, …).
+    static func givenKeys(_ obj: YAMLObject?) throws(InputError) -> Set<String> {
+        guard let obj else { return [] }
+        var keys: Set<String> = []
+        for e in obj.entries where !e.value.isNull {
+            let key = e.key.hasSuffix("CIDRs") || e.key == "nodeNetworks" ? String(e.key.dropLast()) : e.key
+            keys.insert(key)
+        }
+        if let kp = try obj.object("kubeProxy", in: "cluster") {
+            for e in kp.entries where !e.value.isNull { keys.insert("kubeProxy.\(e.key)") }
+        }
+        return keys
     }
 
     static func cidrs(_ v: YAMLValue, _ what: String) throws(InputError) -> [Prefix] {
