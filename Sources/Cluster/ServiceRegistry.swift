@@ -141,7 +141,7 @@ enum ServiceRegistry {
             notes.append("\(allocated.count) ClusterIP\(allocated.count == 1 ? "" : "s") missing from the dump's Services, allocated as the API server would (with their NodePorts): \(allocated.prefix(5).joined(separator: ", "))\(allocated.count > 5 ? ", …" : "")")
         }
         if !missingPorts.isEmpty {
-            notes.append("\(missingPorts.count) port\(missingPorts.count == 1 ? "" : "s") of NodePort/LoadBalancer Services carry no nodePort in the dump: taken as given, no NodePort rules for \(missingPorts.prefix(5).joined(separator: ", "))\(missingPorts.count > 5 ? ", …" : "")")
+            notes.append("\(missingPorts.count) port\(missingPorts.count == 1 ? " of a NodePort/LoadBalancer Service carries" : "s of NodePort/LoadBalancer Services carry") no nodePort in the dump: taken as given, no NodePort rules for \(missingPorts.prefix(5).joined(separator: ", "))\(missingPorts.count > 5 ? ", …" : "")")
         }
         return services
     }

@@ -40,7 +40,7 @@ public struct TraceDestination: Sendable, Equatable {
 /// Parses `--from` and `--to` against a cluster. Every error says what exists instead.
 public enum TraceTargetParser {
     public static func source(_ text: String, in cluster: Cluster) throws(InputError) -> TraceSource {
-        if let rest = text.dropPrefix("pod/") { return .pod(try sendingPod(rest, cluster)) }
+        if let rest = text.dropPrefix("pod/") { return .pod(try sendingPod(rest, cluster, flag: text)) }
         if let name = text.dropPrefix("node/") { return .node(try cluster.requireNode(named: name)) }
         if let ipText = text.dropPrefix("external/") {
             guard let ip = try? IPAddress(sloppy: ipText) else { throw InputError("--from external/\(ipText): not an IP address") }
@@ -51,7 +51,7 @@ public enum TraceTargetParser {
             if let n = cluster.nodes.first(where: { $0.internalIPs.contains(ip) }) { return .node(n) }
             return .external(ip)
         }
-        if text.contains("/") { return .pod(try sendingPod(text, cluster)) }
+        if text.contains("/") { return .pod(try sendingPod(text, cluster, flag: text)) }
         throw InputError("--from \"\(text)\": expected pod/NS/NAME, NS/NAME, node/NAME, external/IP or an IP")
     }
 
@@ -108,9 +108,9 @@ public enum TraceTargetParser {
     }
 
     /// A pod that can send: a Pending pod (a dump's pod without a node or an IP) cannot.
-    static func sendingPod(_ text: String, _ cluster: Cluster) throws(InputError) -> Pod {
+    static func sendingPod(_ text: String, _ cluster: Cluster, flag: String) throws(InputError) -> Pod {
         let p = try pod(text, cluster)
-        if let why = p.pendingReason { throw InputError("--from \(text): \(why): it sends nothing") }
+        if let why = p.pendingReason { throw InputError("--from \(flag): \(why): it sends nothing") }
         return p
     }
 

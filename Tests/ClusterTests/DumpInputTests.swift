@@ -159,10 +159,10 @@ func prefixes(_ p: [Prefix]) -> [String] { p.map(\.description) }
         #expect(c.notes.contains { $0.hasPrefix("2 pod addresses lie outside their node's podCIDR") })
         #expect(c.nodeOwningPodIP(ip("192.168.43.70"))?.name == "ip-172-31-5-10")
         let own = NodeNetwork(node: c.node(named: "ip-172-31-5-10")!, in: c).routes.map(\.description)
-        #expect(own.contains("192.168.43.70/32 dev cni0 scope link"))
-        #expect(own.contains("192.168.201.3/32 via 172.31.9.77 dev eth0"))
+        #expect(own.contains("192.168.43.70 dev cni0 scope link"))
+        #expect(own.contains("192.168.201.3 via 172.31.9.77 dev eth0"))
         let other = NodeNetwork(node: c.node(named: "ip-172-31-9-77")!, in: c).routes.map(\.description)
-        #expect(other.contains("192.168.43.70/32 via 172.31.5.10 dev eth0"))
+        #expect(other.contains("192.168.43.70 via 172.31.5.10 dev eth0"))
         let pod = PodNetwork(pod: c.pod(namespace: "default", name: "client")!, in: c)!
         #expect(pod.interfaces[1].addresses.map { "\($0.0)/\($0.1)" } == ["192.168.201.3/32"])
     }
