@@ -18,7 +18,8 @@ public struct Cluster: Sendable {
     public let inferred: [InferredSetting]
     /// Pod addresses outside their node's podCIDR (a CNI with its own IPAM), each with the node
     /// that runs the pod: every node routes such an address one by one, as Calico's and the AWS
-    /// VPC CNI's per-pod routes do, instead of by the node's podCIDR.
+    /// VPC CNI's per-pod routes do, instead of by the node's podCIDR. Cost: one host route per
+    /// such address on every node (empty when pods follow their podCIDRs).
     public let podAddressRoutes: [(address: IPAddress, node: String)]
 
     private let nodeIndex: [String: Int]

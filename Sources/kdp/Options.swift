@@ -19,6 +19,14 @@ struct TopologyOptions: ParsableArguments {
         valueName: "cidrs"))
     var serviceCIDR: String?
 
+    /// The CIDR flags are checked before any work starts.
+    func validate() throws {
+        do {
+            if let text = clusterCIDR { _ = try Self.cidrs(text, flag: "--cluster-cidr") }
+            if let text = serviceCIDR { _ = try Self.cidrs(text, flag: "--service-cidr") }
+        } catch { throw ValidationError(error.message) }
+    }
+
     /// Loads and builds the cluster; notes (ignored kinds, scheduling, inferred ranges) go to stderr.
     func cluster() throws(InputError) -> Cluster {
         let t0 = ContinuousClock.now
