@@ -75,7 +75,8 @@ enum SettingsResolver {
             }
         }
 
-        if input.isDump {
+        // A dump's ranges; beside a topology file, only those it leaves unset.
+        if input.isDump || input.hasPlainObjects {
             try inferRanges(input, &s, &out)
         }
         if let flag = input.flagClusterCIDRs {

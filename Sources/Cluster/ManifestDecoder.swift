@@ -16,16 +16,24 @@ enum ManifestDecoder {
             for item in try obj["items"]?.sequence("items") ?? [] { try decode(item, into: &input) }
         case "Topology":
             try TopologyDecoder.decode(obj, into: &input)
+        case "Node", "Pod", "Service", "EndpointSlice", "ConfigMap":
+            input.hasPlainObjects = true
+            try object(kind, obj, into: &input)
+        case "Namespace": break  // namespaces carry nothing the data plane uses
+        default:
+            input.notes.append("\(obj.location): ignoring kind \(kind) (kdp reads Node, Pod, Service, EndpointSlice, Namespace)")
+        }
+    }
+
+    static func object(_ kind: String, _ obj: YAMLObject, into input: inout TopologyInput) throws(InputError) {
+        switch kind {
         case "Node": input.nodes.append(try node(obj))
         case "Pod": input.pods.append(try pod(obj))
         case "Service": input.services.append(try service(obj))
         case "EndpointSlice": input.endpointSlices.append(try endpointSlice(obj))
-        case "Namespace": break  // namespaces carry nothing the data plane uses
-        case "ConfigMap":
+        default:
             // kube-proxy's and flannel's configuration; every other ConfigMap is ignored quietly.
             try ConfigMapDecoder.decode(obj, meta: try metadata(obj, kind: "ConfigMap", namespaced: true), into: &input)
-        default:
-            input.notes.append("\(obj.location): ignoring kind \(kind) (kdp reads Node, Pod, Service, EndpointSlice, Namespace)")
         }
     }
 

@@ -20,6 +20,7 @@ enum TopologyDecoder {
         for v in try doc["pods"]?.sequence("pods") ?? [] { part.pods.append(try pod(v)) }
         for v in try doc["services"]?.sequence("services") ?? [] { part.services.append(try service(v)) }
         for v in try doc["objects"]?.sequence("objects") ?? [] { try ManifestDecoder.decode(v, into: &part) }
+        part.hasPlainObjects = false  // written into the topology: requests, not a dump
         try input.merge(part)
     }
 

@@ -23,6 +23,10 @@ public struct TopologyInput: Sendable {
     public var flagClusterCIDRs: [Prefix]?
     public var flagServiceCIDRs: [Prefix]?
 
+    /// Whether any object came from plain manifests rather than a topology file's `objects:`:
+    /// then the ranges a topology file leaves unset are inferred from the objects too.
+    public var hasPlainObjects = false
+
     /// Plain manifests only (no `kind: Topology`): a dump of facts the API server accepted, taken
     /// as it is. A topology file asks kdp to run the cluster's controllers (API-server behaviour).
     public var isDump: Bool { settings == nil }
@@ -54,6 +58,7 @@ public struct TopologyInput: Sendable {
             }
             flannelConfig = f
         }
+        hasPlainObjects = hasPlainObjects || other.hasPlainObjects
         nodes += other.nodes
         pods += other.pods
         services += other.services

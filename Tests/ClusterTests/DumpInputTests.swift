@@ -87,7 +87,16 @@ func prefixes(_ p: [Prefix]) -> [String] { p.map(\.description) }
         try input.merge(TopologyLoader.parse(text: "kind: Topology\ncluster:\n  clusterCIDR: 10.200.0.0/16\n  serviceCIDR: 10.32.0.0/20\n", file: "t.yaml"))
         let c = try ClusterBuilder.build(input)
         #expect(prefixes(c.settings.serviceCIDRs) == ["10.32.0.0/20"])
-        #expect(c.inferred.isEmpty)
+        #expect(!c.inferred.contains { $0.setting == "serviceCIDR" || $0.setting == "clusterCIDR" })
+        #expect(c.inferred.map(\.setting) == ["nodeNetwork"])  // the key the topology left unset
+    }
+
+    @Test func rangesATopologyFileLeavesUnsetAreInferredFromTheDumpBesideIt() throws {
+        var input = try TopologyLoader.load(paths: [dumpFixtures.appendingPathComponent("kube-router-dualstack.yaml").path])
+        try input.merge(TopologyLoader.parse(text: "kind: Topology\ncluster:\n  cni: vxlan\n", file: "t.yaml"))
+        let c = try ClusterBuilder.build(input)
+        #expect(c.settings.cni == .vxlan)
+        #expect(prefixes(c.settings.clusterCIDRs) == ["10.242.0.0/16", "2001:db8:42::/56"])
     }
 
     @Test func aTopologyFileAloneInfersNothing() throws {
