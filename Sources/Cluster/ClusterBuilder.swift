@@ -138,11 +138,33 @@ public enum ClusterBuilder {
         }
         guard !pods.isEmpty else { return pods }
         if dump { return try podsAsGiven(pods, nodes: nodes, nodeIndex: nodeIndex, notes: &notes) }
+        // Beside a topology file, a dump's pods are still facts: never scheduled nor addressed.
+        let fromDump = pods.indices.filter { pods[$0].fromDump }
+        guard fromDump.isEmpty else {
+            let given = try podsAsGiven(fromDump.map { pods[$0] }, nodes: nodes, nodeIndex: nodeIndex, notes: &notes)
+            let requested = pods.indices.filter { !pods[$0].fromDump }
+            let placed = try placePods(requested.map { pods[$0] }, nodes: nodes, settings: settings, taken: given, notes: &notes)
+            for (k, i) in fromDump.enumerated() { pods[i] = given[k] }
+            for (k, i) in requested.enumerated() { pods[i] = placed[k] }
+            return pods
+        }
+        return try placePods(pods, nodes: nodes, settings: settings, taken: [], notes: &notes)
+    }
+
+    /// Schedules and addresses the pods a topology file asks for, around the addresses and
+    /// nodes `taken` (a dump's pods beside it) already hold.
+    static func placePods(_ input: [Pod], nodes: [Node], settings: ClusterSettings, taken: [Pod],
+                          notes: inout [String]) throws(InputError) -> [Pod] {
+        var pods = input
+        guard !pods.isEmpty else { return pods }
+        var nodeIndex: [String: Int] = [:]
+        for (i, n) in nodes.enumerated() { nodeIndex[n.name] = i }
         guard !nodes.isEmpty else { throw InputError("pod \(pods[0].key) has no node to run on: the cluster has no nodes", at: pods[0].location) }
 
         // Pods without spec.nodeName are scheduled as a plain spread would: the worker with the
         // fewest pods, the first listed on a tie (control-plane nodes only when no worker exists).
         var load = Array(repeating: 0, count: nodes.count)
+        for pod in taken { if let n = pod.nodeName.flatMap({ nodeIndex[$0] }) { load[n] += 1 } }
         for pod in pods {
             if let name = pod.nodeName {
                 guard let i = nodeIndex[name] else {
@@ -172,6 +194,13 @@ public enum ClusterBuilder {
             for ip in pod.ips { ipam[n][ip.family]?.claim(ip) }
         }
         var owners: [IPAddress: String] = [:]
+        for pod in taken where !pod.hostNetwork && !pod.isTerminal {
+            guard let n = pod.nodeName.flatMap({ nodeIndex[$0] }) else { continue }
+            for ip in pod.ips where ipam[n][ip.family]?.problem(reserving: ip) == nil {
+                ipam[n][ip.family]!.reserve(ip)
+                owners[ip] = pod.key
+            }
+        }
         for i in pods.indices {
             let n = nodeIndex[pods[i].nodeName!]!
             let node = nodes[n]

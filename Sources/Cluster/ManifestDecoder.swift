@@ -28,7 +28,10 @@ enum ManifestDecoder {
     static func object(_ kind: String, _ obj: YAMLObject, into input: inout TopologyInput) throws(InputError) {
         switch kind {
         case "Node": input.nodes.append(try node(obj))
-        case "Pod": input.pods.append(try pod(obj))
+        case "Pod":
+            var p = try pod(obj)
+            p.fromDump = true
+            input.pods.append(p)
         case "Service": input.services.append(try service(obj))
         case "EndpointSlice": input.endpointSlices.append(try endpointSlice(obj))
         default:

@@ -33,6 +33,9 @@ public struct Pod: Sendable, Equatable {
     public var hostname: String?
     public var subdomain: String?
     public var location: InputLocation?
+    /// Read from plain manifests (a dump): a fact, never scheduled nor given an address; false
+    /// for pods a topology file asks for.
+    public var fromDump = false
 
     public init(namespace: String = "default", name: String, labels: [String: String] = [:],
                 nodeName: String? = nil, ips: [IPAddress] = [], hostNetwork: Bool = false,

@@ -21,6 +21,7 @@ enum TopologyDecoder {
         for v in try doc["services"]?.sequence("services") ?? [] { part.services.append(try service(v)) }
         for v in try doc["objects"]?.sequence("objects") ?? [] { try ManifestDecoder.decode(v, into: &part) }
         part.hasPlainObjects = false  // written into the topology: requests, not a dump
+        for i in part.pods.indices { part.pods[i].fromDump = false }
         try input.merge(part)
     }
 

@@ -97,6 +97,17 @@ func prefixes(_ p: [Prefix]) -> [String] { p.map(\.description) }
         let c = try ClusterBuilder.build(input)
         #expect(c.settings.cni == .vxlan)
         #expect(prefixes(c.settings.clusterCIDRs) == ["10.242.0.0/16", "2001:db8:42::/56"])
+        // The dump's Pending pod stays Pending beside a topology file.
+        #expect(c.pod(namespace: "default", name: "whoami-7d9c6b8f5-zr5mc")?.nodeName == nil)
+    }
+
+    @Test func aTopologysOwnPodsAreScheduledAroundADumpsPods() throws {
+        var input = try TopologyLoader.load(paths: [dumpFixtures.appendingPathComponent("kube-router-dualstack.yaml").path])
+        try input.merge(TopologyLoader.parse(text: "kind: Topology\npods: [{name: extra, node: kr-worker-1}]\n", file: "t.yaml"))
+        let c = try ClusterBuilder.build(input)
+        let extra = try #require(c.pod(namespace: "default", name: "extra"))
+        #expect(extra.ips.count == 2 && !extra.ips.contains(ip("10.242.1.7")))
+        #expect(c.pod(namespace: "default", name: "whoami-7d9c6b8f5-zr5mc")?.ips.isEmpty == true)
     }
 
     @Test func aTopologyFileAloneInfersNothing() throws {
