@@ -91,8 +91,25 @@ public enum ClusterBuilder {
                 throw InputError("cluster CIDR \(cidr) lies inside the service CIDR \(service)")
             }
             let mask = settings.nodeCIDRMaskSize(for: cidr.family)
-            var allocator = try NodeCIDRAllocator(clusterCIDR: cidr, maskSize: mask, serviceCIDRs: settings.serviceCIDRs)
             var owners: [(Prefix, String)] = []
+            if dump {
+                // Nothing to allocate: only check the podCIDRs the dump gives against each other.
+                for node in nodes {
+                    guard let given = node.podCIDR(cidr.family) else { continue }
+                    if let clash = owners.first(where: { $0.0.overlaps(given) }) {
+                        throw InputError("node \(node.name) podCIDR \(given) overlaps node \(clash.1)'s \(clash.0)", at: node.location)
+                    }
+                    if let service = settings.serviceCIDRs.first(where: { $0.overlaps(given) }) {
+                        throw InputError("node \(node.name) podCIDR \(given) overlaps the service CIDR \(service)", at: node.location)
+                    }
+                    guard cidr.contains(given) else {
+                        throw InputError("node \(node.name) podCIDR \(given) is outside the cluster CIDR \(cidr)", at: node.location)
+                    }
+                    owners.append((given, node.name))
+                }
+                continue
+            }
+            var allocator = try NodeCIDRAllocator(clusterCIDR: cidr, maskSize: mask, serviceCIDRs: settings.serviceCIDRs)
             for node in nodes {
                 guard let given = node.podCIDR(cidr.family) else { continue }
                 if let clash = owners.first(where: { $0.0.overlaps(given) }) {
@@ -106,7 +123,7 @@ public enum ClusterBuilder {
                 }
                 owners.append((given, node.name))
             }
-            for i in nodes.indices where !dump && nodes[i].podCIDR(cidr.family) == nil {
+            for i in nodes.indices where nodes[i].podCIDR(cidr.family) == nil {
                 guard let subnet = allocator.allocateNext() else {
                     throw InputError(
                         "no free /\(mask) left in cluster CIDR \(cidr) for node \(nodes[i].name) (\(allocator.capacity) node subnets, all taken)",

@@ -75,6 +75,9 @@ enum SettingsResolver {
             }
         }
 
+        // The flags first, so that inference works around them (it infers only what they leave).
+        if let flag = input.flagClusterCIDRs { s.clusterCIDRs = flag }
+        if let flag = input.flagServiceCIDRs { s.serviceCIDRs = flag }
         // A dump's ranges; beside a topology file, only those it leaves unset.
         if input.isDump || input.hasPlainObjects {
             try inferRanges(input, &s, &out)
@@ -197,7 +200,7 @@ enum SettingsResolver {
                                               from: "the dump has no \(f.rawValue) ClusterIP (kubeadm's default)"))
         }
         let count = "\(ips.count) \(f.rawValue) ClusterIP\(ips.count == 1 ? "" : "s")"
-        if ips.allSatisfy(fallback.contains) && (kubernetes == nil || kubernetes == fallback.address(at: 1)) {
+        if usable(fallback, ips, kubernetes: nil) && (kubernetes == nil || kubernetes == fallback.address(at: 1)) {
             return (fallback, InferredSetting(setting: setting, value: fallback.description, basis: .assumed,
                                               from: "kubeadm's default, which holds the dump's \(count)"))
         }

@@ -187,6 +187,22 @@ func prefixes(_ p: [Prefix]) -> [String] { p.map(\.description) }
         #expect(pod.interfaces[1].addresses.map { "\($0.0)/\($0.1)" } == ["192.168.201.3/32"])
     }
 
+    @Test func awsVPCCNIPodsShareTheNodesSubnetAndLoad() throws {
+        let text = """
+        apiVersion: v1
+        kind: List
+        items:
+        - {apiVersion: v1, kind: Node, metadata: {name: ip-192-168-12-34}, status: {addresses: [{type: InternalIP, address: 192.168.12.34}]}}
+        - {apiVersion: v1, kind: Node, metadata: {name: ip-192-168-77-5}, status: {addresses: [{type: InternalIP, address: 192.168.77.5}]}}
+        - {apiVersion: v1, kind: Pod, metadata: {name: a}, spec: {nodeName: ip-192-168-12-34}, status: {phase: Running, podIP: 192.168.20.1}}
+        - {apiVersion: v1, kind: Pod, metadata: {name: b}, spec: {nodeName: ip-192-168-77-5}, status: {phase: Running, podIP: 192.168.70.2, podIPs: [{ip: 192.168.70.2}, {ip: "2600:1f14::2"}]}}
+        - {apiVersion: v1, kind: Pod, metadata: {name: c}, spec: {nodeName: ip-192-168-77-5}, status: {phase: Running, podIP: 192.168.70.3, podIPs: [{ip: 192.168.70.3}, {ip: "2a05:d018::3"}]}}
+        """
+        let c = try ClusterBuilder.build(TopologyLoader.parse(text: text, file: "eks.yaml"))
+        #expect(prefixes(c.settings.clusterCIDRs).first == "192.168.0.0/17")  // holds the node IPs too: fine for a dump
+        #expect(c.podAddressRoutes.count == 5)
+    }
+
     @Test func aFinishedPodsAddressMayBeReused() throws {
         let text = """
         apiVersion: v1
