@@ -41,7 +41,7 @@ public enum ClusterBuilder {
             }
             seenNames[node.name] = node.location
             for ip in node.internalIPs {
-                if let other = seenIPs[ip] {
+                if let other = seenIPs[ip], other != node.name {
                     throw InputError("node \(node.name) has IP \(ip), already node \(other)'s", at: node.location)
                 }
                 if !dump, let cidr = settings.clusterCIDRs.first(where: { $0.contains(ip) }) {

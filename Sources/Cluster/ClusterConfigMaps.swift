@@ -94,10 +94,11 @@ enum ConfigMapDecoder {
 
     /// Parses an embedded document (the text of a ConfigMap key). Errors name the key's place in
     /// the dump and the line inside the embedded text.
+    /// An empty text is an empty document: kube-proxy's and flannel's defaults.
     static func embedded(_ v: YAMLValue, name: String) throws(InputError) -> YAMLValue {
         let text = try v.string(name)
         do {
-            guard let node = try Yams.compose(yaml: text, .basic) else { throw v.error("\(name) is empty") }
+            let node = try Yams.compose(yaml: text, .basic) ?? Yams.Node.mapping(Yams.Node.Mapping([]))
             return YAMLValue(node: node, file: "\(v.location.description): \(name)")
         } catch let e as InputError {
             throw e

@@ -241,7 +241,7 @@ enum SettingsResolver {
         let podCIDRs = input.nodes.flatMap { $0.podCIDRs.filter { $0.family == f } }
         let podIPs = input.pods.filter { !$0.hostNetwork && !$0.isTerminal }.flatMap { $0.ips.filter { $0.family == f } }
         let members: [Prefix] = podCIDRs.isEmpty ? podIPs.map { Prefix(containing: $0, length: f.bitWidth) } : podCIDRs
-        let what = podCIDRs.isEmpty ? "the pods' \(f.rawValue) IPs (no Node has a \(f.rawValue) podCIDR)"
+        let what = podCIDRs.isEmpty ? "the pods' \(f.rawValue) IPs (no Node has an \(f.rawValue) podCIDR)"
             : "the Nodes' \(podCIDRs.count) \(f.rawValue) podCIDR\(podCIDRs.count == 1 ? "" : "s")"
         if members.isEmpty {
             return (fallback, InferredSetting(setting: setting, value: fallback.description, basis: .assumed,

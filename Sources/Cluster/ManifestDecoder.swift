@@ -80,7 +80,9 @@ enum ManifestDecoder {
             for a in try status["addresses"]?.sequence("status.addresses") ?? [] {
                 let addr = try a.object("status.addresses[]")
                 guard try addr["type"]?.string("type") == "InternalIP", let v = addr["address"] else { continue }
-                node.internalIPs.append(try v.ip("InternalIP address"))
+                // Several InternalIPs are kept in order (the first of each family is the node IP).
+                let ip = try v.ip("InternalIP address")
+                if !node.internalIPs.contains(ip) { node.internalIPs.append(ip) }
             }
         }
         return node

@@ -5,7 +5,6 @@ import Wire
 /// health-check NodePort of LoadBalancer Services with externalTrafficPolicy Local, and
 /// `default/kubernetes` on the first address of the primary service range.
 enum ServiceRegistry {
-    ///
     /// For a dump (`dump`), nothing is added and only what an object lacks is allocated: no
     /// `default/kubernetes` is added; a Service that carries ClusterIPs has been through the API
     /// server and is taken as it is (a missing NodePort stays missing, a NodePort outside the

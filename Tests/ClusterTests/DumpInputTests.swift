@@ -53,7 +53,7 @@ func prefixes(_ p: [Prefix]) -> [String] { p.map(\.description) }
         // OVN-Kubernetes leaves spec.podCIDR unset: the pods' own addresses give the range.
         #expect(prefixes(c.settings.clusterCIDRs) == ["10.128.0.0/14"])
         #expect(c.nodes.allSatisfy { $0.podCIDRs.isEmpty })  // none invented
-        #expect(c.inferred.contains { $0.setting == "clusterCIDR" && $0.from.hasPrefix("the pods' IPv4 IPs (no Node has a IPv4 podCIDR)") })
+        #expect(c.inferred.contains { $0.setting == "clusterCIDR" && $0.from.hasPrefix("the pods' IPv4 IPs (no Node has an IPv4 podCIDR)") })
     }
 
     @Test func explicitDefaultsStayWhenTheDumpAgreesWithThem() throws {
@@ -298,6 +298,25 @@ func prefixes(_ p: [Prefix]) -> [String] { p.map(\.description) }
             #expect(error.location?.line == 5)
             #expect(error.message == "ConfigMap kube-system/kube-proxy config.conf line 3: iptables.masqueradeBit must be 0-31, found 40")
         }
+    }
+
+    @Test func emptyOrForeignConfigMapDataChangesNothing() throws {
+        let text = """
+        apiVersion: v1
+        kind: List
+        items:
+        - {apiVersion: v1, kind: ConfigMap, metadata: {name: kube-proxy, namespace: kube-system}, data: {config.conf: ""}}
+        - {apiVersion: v1, kind: ConfigMap, metadata: {name: kube-proxy, namespace: default}, data: {config.conf: "mode: ipvs"}}
+        - {apiVersion: v1, kind: ConfigMap, metadata: {name: kube-root-ca.crt, namespace: kube-system}, data: {ca.crt: "x"}}
+        """
+        let c = try ClusterBuilder.build(TopologyLoader.parse(text: text, file: "f.yaml"))
+        #expect(c.settings.kubeProxy == KubeProxySettings())  // only kube-system/kube-proxy counts
+        #expect(!c.notes.contains { $0.contains("ConfigMap") })
+    }
+
+    @Test func aNodeListingOneAddressTwiceIsFine() throws {
+        let text = "apiVersion: v1\nkind: Node\nmetadata: {name: n}\nstatus: {addresses: [{type: InternalIP, address: 10.1.1.1}, {type: InternalIP, address: 10.1.1.1}]}\n"
+        #expect(try ClusterBuilder.build(TopologyLoader.parse(text: text, file: "f.yaml")).nodes.map(\.internalIPs) == [[ip("10.1.1.1")]])
     }
 
     @Test func aTopologysKubeProxyKeysWinOverTheConfigMap() throws {
