@@ -300,6 +300,19 @@ func prefixes(_ p: [Prefix]) -> [String] { p.map(\.description) }
         }
     }
 
+    @Test func theLocalDetectorComesFromTheConfigMapInAJSONDump() throws {
+        let text = #"""
+        {"apiVersion": "v1", "kind": "List", "items": [
+          {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+           "data": {"config.conf": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\ndetectLocalMode: BridgeInterface\ndetectLocal:\n  bridgeInterface: cbr0\n  interfaceNamePrefix: \"\"\n"}}
+        ]}
+        """#
+        let c = try ClusterBuilder.build(TopologyLoader.parse(text: text, file: "d.json"))
+        #expect(c.settings.kubeProxy.detectLocalMode == .bridgeInterface)
+        #expect(c.settings.kubeProxy.bridgeInterface == "cbr0")
+        #expect(c.settings.kubeProxy.interfaceNamePrefix == KubeProxySettings().interfaceNamePrefix)
+    }
+
     @Test func emptyOrForeignConfigMapDataChangesNothing() throws {
         let text = """
         apiVersion: v1
