@@ -25,20 +25,23 @@ public struct KubeProxyConfigMap: Sendable, Equatable {
 
     public init() {}
 
-    /// The fields it sets, as `kdp cluster` and the notes name them.
-    public var fieldNames: [String] {
+    /// The fields it sets and their values, as `kdp cluster` and the notes show them
+    /// (`mode ipvs, clusterCIDR 10.85.0.0/16, …`).
+    public var fieldsText: String {
         var out: [String] = []
-        if mode != nil || unsupportedMode != nil { out.append("mode") }
-        if clusterCIDRs != nil { out.append("clusterCIDR") }
-        if detectLocalMode != nil { out.append("detectLocalMode") }
-        if bridgeInterface != nil { out.append("detectLocal.bridgeInterface") }
-        if interfaceNamePrefix != nil { out.append("detectLocal.interfaceNamePrefix") }
-        if ipvsScheduler != nil { out.append("ipvs.scheduler") }
-        if nodePortAddresses != nil || nodePortAddressesPrimary { out.append("nodePortAddresses") }
-        if masqueradeAll != nil { out.append("iptables.masqueradeAll") }
-        if masqueradeBit != nil { out.append("iptables.masqueradeBit") }
-        if localhostNodePorts != nil { out.append("iptables.localhostNodePorts") }
-        return out
+        func cidrs(_ p: [Prefix]) -> String { p.map(\.description).joined(separator: ",") }
+        if let mode { out.append("mode \(mode.rawValue)") } else if let unsupportedMode { out.append("mode \(unsupportedMode)") }
+        if let clusterCIDRs { out.append("clusterCIDR \(cidrs(clusterCIDRs))") }
+        if let detectLocalMode { out.append("detectLocalMode \(detectLocalMode.rawValue)") }
+        if let bridgeInterface { out.append("detectLocal.bridgeInterface \(bridgeInterface)") }
+        if let interfaceNamePrefix { out.append("detectLocal.interfaceNamePrefix \(interfaceNamePrefix)") }
+        if let ipvsScheduler { out.append("ipvs.scheduler \(ipvsScheduler)") }
+        if nodePortAddressesPrimary { out.append("nodePortAddresses primary") }
+        if let nodePortAddresses { out.append("nodePortAddresses \(cidrs(nodePortAddresses))") }
+        if let masqueradeAll { out.append("iptables.masqueradeAll \(masqueradeAll)") }
+        if let masqueradeBit { out.append("iptables.masqueradeBit \(masqueradeBit)") }
+        if let localhostNodePorts { out.append("iptables.localhostNodePorts \(localhostNodePorts)") }
+        return out.joined(separator: ", ")
     }
 
     /// Applies what the file sets to kube-proxy's settings.

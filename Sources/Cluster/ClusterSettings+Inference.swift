@@ -65,9 +65,9 @@ enum SettingsResolver {
             if given.contains("kubeProxy.masqueradeBit") { k.masqueradeBit = nil }
             if given.contains("kubeProxy.localhostNodePorts") { k.localhostNodePorts = nil }
             k.apply(to: &s.kubeProxy)
-            let fields = k.fieldNames
+            let fields = k.fieldsText
             if !fields.isEmpty {
-                out.append(InferredSetting(setting: "kubeProxy", value: fields.joined(separator: ", "), basis: .configMap, from: name))
+                out.append(InferredSetting(setting: "kubeProxy", value: fields, basis: .configMap, from: name))
             }
             if let m = k.unsupportedMode {
                 out.append(InferredSetting(setting: "kubeProxy.mode", value: s.kubeProxy.mode.rawValue, basis: .assumed,

@@ -250,7 +250,7 @@ func prefixes(_ p: [Prefix]) -> [String] { p.map(\.description) }
         #expect(c.settings.cni == .hostGW)
         #expect(prefixes(c.settings.clusterCIDRs) == ["10.85.0.0/16"])
         #expect(c.notes.contains("cni host-gw read from flannel's ConfigMap kube-flannel-cfg (net-conf.json) Backend.Type"))
-        #expect(c.notes.contains("kubeProxy mode, clusterCIDR, ipvs.scheduler, nodePortAddresses, iptables.masqueradeAll, iptables.masqueradeBit, iptables.localhostNodePorts read from ConfigMap kube-system/kube-proxy (config.conf)"))
+        #expect(c.notes.contains("kubeProxy mode ipvs, clusterCIDR 10.85.0.0/16, ipvs.scheduler wrr, nodePortAddresses 192.168.56.0/24, iptables.masqueradeAll true, iptables.masqueradeBit 13, iptables.localhostNodePorts false read from ConfigMap kube-system/kube-proxy (config.conf)"))
         // Other ConfigMaps (coredns) are ignored without a note.
         #expect(!c.notes.contains { $0.contains("coredns") || $0.contains("ignoring kind ConfigMap") })
     }
