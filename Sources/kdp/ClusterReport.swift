@@ -172,8 +172,9 @@ struct ClusterReport: Encodable {
         let s = c.settings
         var out = "Cluster \(s.name): \(nodes.count) nodes, \(pods.count) pods, \(services.count) services"
         out += " (cni \(s.cni.rawValue), pods \(cluster.clusterCIDRs.joined(separator: ",")), services \(cluster.serviceCIDRs.joined(separator: ",")), kube-proxy \(s.kubeProxy.mode.rawValue))\n\n"
-        if let inferred, !inferred.isEmpty {
-            out += "INFERRED\n" + Render.table(["SETTING", "VALUE", "BASIS", "FROM"], inferred.map { [$0.setting, $0.value, $0.basis, $0.from] }) + "\n\n"
+        if !c.inferred.isEmpty {
+            // One sentence each (values can be long): what, how it was settled, from what.
+            out += "INFERRED\n" + c.inferred.map { "  \($0.note)" }.joined(separator: "\n") + "\n\n"
         }
         out += "NODES\n" + Render.table(
             ["NAME", "ROLE", "INTERNAL-IP", "POD-CIDR", "ZONE"],

@@ -11,7 +11,8 @@ let kubeProxyFixtures = "Tests/KubeProxyTests/Fixtures/"
         let r = try kdp("cluster", "--topology", clusterFixtures + "kube-router-dualstack.yaml")
         #expect(r.status == 0)
         #expect(r.stdout.contains("pods 10.242.0.0/16,2001:db8:42::/56"))
-        #expect(r.stdout.contains("INFERRED\nSETTING"))
+        #expect(r.stdout.contains("INFERRED\n  serviceCIDR 10.96.0.0/12 assumed: kubeadm's default"))
+        #expect(r.stdout.contains("\n  clusterCIDR 10.242.0.0/16 inferred from the Nodes' 3 IPv4 podCIDRs"))
         #expect(r.stdout.contains("default    whoami-7d9c6b8f5-zr5mc  <none>       <none>                       pending"))
         #expect(r.stderr.contains("kdp: note: clusterCIDR 10.242.0.0/16 inferred from the Nodes' 3 IPv4 podCIDRs"))
     }
