@@ -37,6 +37,11 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
         #expect(cluster.settings.serviceCIDRs.map(\.description) == ["172.30.0.40/29"])
         #expect(cluster.settings.kubeProxy.clusterCIDRs?.map(\.description) == ["10.0.0.0/8"])
         #expect(cluster.notes.contains { $0.hasPrefix("serviceCIDR 172.30.0.40/29 inferred from the dump's 6 IPv4 ClusterIPs") })
+        // NewFakeProxier's eth0 addresses as the Node's InternalIPs: the first is the node IP,
+        // every one is local (as the fake network interfacer lists them).
+        let config = Self.exampleConfig(cluster)
+        #expect(config.nodeIP == (try IPAddress(parsing: "192.168.0.2")))
+        #expect(config.localAddresses.map(\.description).filter { $0.hasPrefix("192.168.") } == ["192.168.0.2", "192.168.1.2", "192.168.99.11"])
     }
 
     @Test func overallRulesMatchUpstreamByteForByte() throws {
