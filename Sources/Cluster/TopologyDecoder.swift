@@ -101,7 +101,9 @@ enum TopologyDecoder {
         if let v = obj["clusterCIDR"] { k.clusterCIDRs = try cidrs(v, "kubeProxy.clusterCIDR") }
         if let v = obj["masqueradeAll"] { k.masqueradeAll = try v.bool("kubeProxy.masqueradeAll") }
         if let v = obj["masqueradeBit"] { k.masqueradeBit = try v.int("kubeProxy.masqueradeBit", in: 0...31) }
-        if let v = obj["nodePortAddresses"] {
+        if let v = obj["nodePortAddresses"], try v.stringList("kubeProxy.nodePortAddresses") == ["primary"] {
+            k.nodePortAddressesPrimary = true  // each node's own IPs, as kube-proxy reads the word
+        } else if let v = obj["nodePortAddresses"] {
             k.nodePortAddresses = try v.stringList("kubeProxy.nodePortAddresses").map { t throws(InputError) in
                 do { return try Prefix(parsing: t, sloppy: true) } catch { throw v.error("kubeProxy.nodePortAddresses: \(error)") }
             }

@@ -282,6 +282,11 @@ func prefixes(_ p: [Prefix]) -> [String] { p.map(\.description) }
         #expect(c.notes.contains { $0.hasPrefix("kubeProxy.mode iptables assumed: ConfigMap kube-system/kube-proxy (config.conf) says mode nftables") })
     }
 
+    @Test func aTopologyMaySayPrimaryToo() throws {
+        let c = try cluster(topology("  kubeProxy: {nodePortAddresses: [primary]}", "nodes: [{name: a}]"))
+        #expect(c.settings.kubeProxy.nodePortAddressesPrimary && c.settings.kubeProxy.nodePortAddresses.isEmpty)
+    }
+
     @Test func badValuesInsideAConfigMapNameTheKeyAndTheLine() {
         let text = """
         apiVersion: v1

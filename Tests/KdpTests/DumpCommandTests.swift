@@ -86,6 +86,20 @@ let kubeProxyFixtures = "Tests/KubeProxyTests/Fixtures/"
         #expect(r.stdout.contains("-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -d 192.168.200.117 -j KUBE-NODEPORTS"))
     }
 
+    @Test func primaryNodePortAddressesAreTheNodesFirstIP() throws {
+        let configMap = try temporaryFile("""
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: kube-proxy, namespace: kube-system}
+        data: {config.conf: "nodePortAddresses: [primary]"}
+        """)
+        defer { try? FileManager.default.removeItem(at: configMap.deletingLastPathComponent()) }
+        let r = try kdp("compile", "--topology", clusterFixtures + "openshift-ovn.yaml", "--topology", configMap.path, "--node", "ocp-m5kx2-worker-0-qx7bp")
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("-d 10.0.2.117 -j KUBE-NODEPORTS"))
+        #expect(!r.stdout.contains("-d 192.168.200.117 -j KUBE-NODEPORTS"))
+    }
+
     @Test func theKubeProxyConfigMapSetsTheMode() throws {
         let r = try kdp("compile", "--topology", clusterFixtures + "kubeadm-flannel-configmaps.yaml", "--node", "node-1")
         #expect(r.status == 0)
