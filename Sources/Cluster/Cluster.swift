@@ -41,7 +41,8 @@ public struct Cluster: Sendable {
             guard let name = pod.nodeName, let i = nodeIndex[name] else { continue }
             for ip in pod.ips where !(nodes[i].podCIDR(ip.family)?.contains(ip) ?? false) { routes.append((ip, name)) }
         }
-        podAddressRoutes = routes
+        // In address order, the kernel's dump order for host routes: nodes merge them in.
+        podAddressRoutes = routes.sorted { $0.address < $1.address }
         serviceIndex = Dictionary(services.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { a, _ in a })
         var byService: [String: [Int]] = [:]
         for (i, s) in endpointSlices.enumerated() { byService["\(s.namespace)/\(s.serviceName)", default: []].append(i) }

@@ -64,17 +64,35 @@ public struct NodeNetwork: Sendable {
             }
         }
         // Pod addresses outside their node's podCIDR: a host route each, on the bridge for the
-        // node's own pods and through the owning node's address for the others'.
+        // node's own pods and through the owning node's address for the others'. They come in
+        // address order, so they merge into the sorted table in linear time (a large Calico
+        // dump gives every node thousands of them).
+        var hostRoutes: [IPRoute] = []
+        hostRoutes.reserveCapacity(cluster.podAddressRoutes.count)
         for (address, owner) in cluster.podAddressRoutes {
             let host = Prefix(containing: address, length: address.family.bitWidth)
             if owner == node.name {
-                routes.append(IPRoute(destination: host, family: address.family, device: Self.bridgeName, scopeLink: true))
+                hostRoutes.append(IPRoute(destination: host, family: address.family, device: Self.bridgeName, scopeLink: true))
             } else if let via = cluster.node(named: owner)?.internalIP(address.family) {
-                routes.append(IPRoute(destination: host, family: address.family, gateway: via, device: "eth0"))
+                hostRoutes.append(IPRoute(destination: host, family: address.family, gateway: via, device: "eth0"))
             }
         }
         self.interfaces = interfaces
-        self.routes = routes.sorted(by: IPRoute.kernelOrder)
+        self.routes = Self.merge(routes.sorted(by: IPRoute.kernelOrder), hostRoutes)
+    }
+
+    /// Two route lists, each in kernel order, merged in kernel order.
+    static func merge(_ a: [IPRoute], _ b: [IPRoute]) -> [IPRoute] {
+        guard !b.isEmpty else { return a }
+        var out: [IPRoute] = []
+        out.reserveCapacity(a.count + b.count)
+        var i = 0, j = 0
+        while i < a.count && j < b.count {
+            if IPRoute.kernelOrder(b[j], a[i]) { out.append(b[j]); j += 1 } else { out.append(a[i]); i += 1 }
+        }
+        out += a[i...]
+        out += b[j...]
+        return out
     }
 
     public static func vxlanDevice(_ family: IPFamily) -> String { family == .ipv4 ? "flannel.1" : "flannel-v6.1" }
