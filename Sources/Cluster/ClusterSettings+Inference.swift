@@ -104,6 +104,9 @@ enum SettingsResolver {
         return (s, out)
     }
 
+    /// Whose default a range is: kubeadm's (IPv4); kubeadm has none for IPv6, so kind's.
+    static func defaultName(_ f: IPFamily) -> String { f == .ipv4 ? "kubeadm's default" : "kind's IPv6 default" }
+
     static func list(_ p: [Prefix]) -> String { p.map(\.description).joined(separator: ",") }
 
     static func ordered(_ p: [Prefix], primary: IPFamily?) -> [Prefix] {
@@ -162,7 +165,7 @@ enum SettingsResolver {
             let fallback = p.family == .ipv4 ? ClusterSettings().serviceCIDRs[0] : defaultServiceCIDRv6
             s.serviceCIDRs.append(fallback)
             out.append(InferredSetting(setting: "serviceCIDR", value: fallback.description, basis: .assumed,
-                                       from: "the dump has no \(p.family.rawValue) ClusterIP"))
+                                       from: "the dump has no \(p.family.rawValue) ClusterIP (\(defaultName(p.family)))"))
         }
         s.serviceCIDRs = ordered(s.serviceCIDRs, primary: s.clusterCIDRs.first?.family)
 
@@ -197,12 +200,12 @@ enum SettingsResolver {
         let setting = "serviceCIDR"
         if ips.isEmpty {
             return (fallback, InferredSetting(setting: setting, value: fallback.description, basis: .assumed,
-                                              from: "the dump has no \(f.rawValue) ClusterIP (kubeadm's default)"))
+                                              from: "the dump has no \(f.rawValue) ClusterIP (\(defaultName(f)))"))
         }
         let count = "\(ips.count) \(f.rawValue) ClusterIP\(ips.count == 1 ? "" : "s")"
         if usable(fallback, ips, kubernetes: nil) && (kubernetes == nil || kubernetes == fallback.address(at: 1)) {
             return (fallback, InferredSetting(setting: setting, value: fallback.description, basis: .assumed,
-                                              from: "kubeadm's default, which holds the dump's \(count)"))
+                                              from: "\(defaultName(f)), which holds the dump's \(count)"))
         }
         if let k = kubernetes, k.bits > 0 {
             let network = IPAddress(family: f, bits: k.bits - 1)
@@ -245,7 +248,7 @@ enum SettingsResolver {
             : "the Nodes' \(podCIDRs.count) \(f.rawValue) podCIDR\(podCIDRs.count == 1 ? "" : "s")"
         if members.isEmpty {
             return (fallback, InferredSetting(setting: setting, value: fallback.description, basis: .assumed,
-                                              from: "the dump has no \(f.rawValue) podCIDR or pod IP (kubeadm's default)"))
+                                              from: "the dump has no \(f.rawValue) podCIDR or pod IP (\(defaultName(f)))"))
         }
         if let kp = input.kubeProxyConfig?.clusterCIDRs?.first(where: { $0.family == f }), members.allSatisfy(kp.contains) {
             return (kp, InferredSetting(setting: setting, value: kp.description, basis: .configMap,
@@ -253,7 +256,7 @@ enum SettingsResolver {
         }
         if members.allSatisfy(fallback.contains) && !serviceCIDRs.contains(where: { $0.overlaps(fallback) }) {
             return (fallback, InferredSetting(setting: setting, value: fallback.description, basis: .assumed,
-                                              from: "kubeadm's default, which holds \(what)"))
+                                              from: "\(defaultName(f)), which holds \(what)"))
         }
         var p = members.dropFirst().reduce(members[0]) { covering($0, $1) }
         var widened = false

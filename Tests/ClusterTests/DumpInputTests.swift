@@ -37,6 +37,13 @@ func prefixes(_ p: [Prefix]) -> [String] { p.map(\.description) }
         #expect(pod.ips == [ip("10.242.1.7"), ip("2001:db8:42:1::7")])
     }
 
+    @Test func anIPv6OnlyDumpIsIPv6Only() throws {
+        let c = try dump("kind-ipv6.yaml")
+        #expect(c.settings.families == [.ipv6])
+        #expect(prefixes(c.settings.clusterCIDRs) == ["fd00:10:244::/56"] && prefixes(c.settings.serviceCIDRs) == ["fd00:10:96::/112"])
+        #expect(c.notes.contains("clusterCIDR fd00:10:244::/56 assumed: kind's IPv6 default, which holds the Nodes' 2 IPv6 podCIDRs"))
+    }
+
     @Test func theHardWayServicesOn10_32_0_0_24AreAnchoredByDefaultKubernetes() throws {
         let c = try dump("the-hard-way.json")
         #expect(prefixes(c.settings.serviceCIDRs) == ["10.32.0.0/24"])
