@@ -55,7 +55,7 @@ let package = Package(
         // Helpers shared by test targets: network-namespace harnesses, generated rulesets, fixtures.
         .target(name: "TestSupport", dependencies: ["Wire", "Netfilter"], path: "Tests/TestSupport"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire"], exclude: ["Fixtures"]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "Wire", "KubeProxy", "Cluster", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS", "Wire", "Bench"]),
         .testTarget(name: "IPVSScenariosTests", dependencies: ["IPVSScenarios", "IPVS", "Wire"]),

@@ -13,20 +13,36 @@ public struct Cluster: Sendable {
     public let endpointSlices: [EndpointSlice]
     /// Messages for the user that are not errors.
     public let notes: [String]
+    /// Settings kdp inferred from a dump, read from its ConfigMaps, or assumed (with the basis
+    /// of each); empty for a topology file that says everything.
+    public let inferred: [InferredSetting]
+    /// Pod addresses outside their node's podCIDR (a CNI with its own IPAM), each with the node
+    /// that runs the pod: every node routes such an address one by one, as Calico's and the AWS
+    /// VPC CNI's per-pod routes do, instead of by the node's podCIDR. Cost: one host route per
+    /// such address on every node (empty when pods follow their podCIDRs).
+    public let podAddressRoutes: [(address: IPAddress, node: String)]
 
     private let nodeIndex: [String: Int]
     private let serviceIndex: [String: Int]
     private let slicesByService: [String: [Int]]
 
     init(settings: ClusterSettings, nodes: [Node], pods: [Pod], services: [Service],
-         endpointSlices: [EndpointSlice], notes: [String]) {
+         endpointSlices: [EndpointSlice], notes: [String], inferred: [InferredSetting] = []) {
         self.settings = settings
         self.nodes = nodes
         self.pods = pods
         self.services = services
         self.endpointSlices = endpointSlices
         self.notes = notes
+        self.inferred = inferred
         nodeIndex = Dictionary(nodes.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var routes: [(address: IPAddress, node: String)] = []
+        for pod in pods where !pod.hostNetwork && !pod.isTerminal {
+            guard let name = pod.nodeName, let i = nodeIndex[name] else { continue }
+            for ip in pod.ips where !(nodes[i].podCIDR(ip.family)?.contains(ip) ?? false) { routes.append((ip, name)) }
+        }
+        // In address order, the kernel's dump order for host routes: nodes merge them in.
+        podAddressRoutes = routes.sorted { $0.address < $1.address }
         serviceIndex = Dictionary(services.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { a, _ in a })
         var byService: [String: [Int]] = [:]
         for (i, s) in endpointSlices.enumerated() { byService["\(s.namespace)/\(s.serviceName)", default: []].append(i) }
@@ -38,7 +54,8 @@ public struct Cluster: Sendable {
     public func withKubeProxy(_ change: (inout KubeProxySettings) -> Void) -> Cluster {
         var settings = settings
         change(&settings.kubeProxy)
-        return Cluster(settings: settings, nodes: nodes, pods: pods, services: services, endpointSlices: endpointSlices, notes: notes)
+        return Cluster(settings: settings, nodes: nodes, pods: pods, services: services, endpointSlices: endpointSlices,
+                       notes: notes, inferred: inferred)
     }
 
     /// - Complexity: O(1), through the name index.
@@ -63,8 +80,10 @@ public struct Cluster: Sendable {
         (slicesByService[service.key] ?? []).map { endpointSlices[$0] }
     }
 
-    /// The node whose pod CIDR holds `ip`, if any.
+    /// The node whose pod CIDR holds `ip` (or that runs the pod with this address, where pod
+    /// addresses do not follow podCIDRs), if any.
     public func nodeOwningPodIP(_ ip: IPAddress) -> Node? {
-        nodes.first { $0.podCIDRs.contains { $0.contains(ip) } }
+        if let r = podAddressRoutes.first(where: { $0.address == ip }) { return node(named: r.node) }
+        return nodes.first { $0.podCIDRs.contains { $0.contains(ip) } }
     }
 }

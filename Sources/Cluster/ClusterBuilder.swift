@@ -6,17 +6,18 @@ import Wire
 /// Every inconsistency is an `InputError` naming the object and where it was written.
 public enum ClusterBuilder {
     public static func build(_ input: TopologyInput) throws(InputError) -> Cluster {
-        let settings = input.settings ?? ClusterSettings()
-        var notes = input.notes
-        var nodes = try assignNodeAddresses(input.nodes, settings)
-        try allocatePodCIDRs(&nodes, settings)
-        let pods = try placePods(input.pods, nodes: nodes, settings: settings, notes: &notes)
+        let (settings, inferred) = try SettingsResolver.resolve(input)
+        var notes = input.notes + inferred.map(\.note)
+        let dump = input.isDump
+        var nodes = try assignNodeAddresses(input.nodes, settings, dump: dump, notes: &notes)
+        try allocatePodCIDRs(&nodes, settings, dump: dump)
+        let pods = try placePods(input.pods, nodes: nodes, settings: settings, dump: dump, notes: &notes)
         var rng = SeededGenerator(seed: settings.seed)
-        let services = try ServiceRegistry.allocate(input.services, nodes: nodes, settings: settings, rng: &rng)
+        let services = try ServiceRegistry.allocate(input.services, nodes: nodes, settings: settings, dump: dump, notes: &notes, rng: &rng)
         let slices = try endpointSlices(input: input.endpointSlices, services: services, pods: pods,
-                                        nodes: nodes, settings: settings, rng: &rng)
+                                        nodes: nodes, settings: settings, dump: dump, notes: &notes, rng: &rng)
         return Cluster(settings: settings, nodes: nodes, pods: pods, services: services,
-                       endpointSlices: slices, notes: notes)
+                       endpointSlices: slices, notes: notes, inferred: inferred)
     }
 
     /// Parses and builds in one step: what every command does with `--topology`.
@@ -26,7 +27,11 @@ public enum ClusterBuilder {
 
     // MARK: Nodes
 
-    static func assignNodeAddresses(_ input: [Node], _ settings: ClusterSettings) throws(InputError) -> [Node] {
+    /// A Node may list several InternalIPs of one family (multi-NIC, OpenStack): the first of
+    /// each family is kube-proxy's node IP (`GetNodeHostIPs`); the others are local addresses too.
+    /// A dump's Node IPs may lie inside the pod range (AWS VPC CNI gives pods and nodes one subnet).
+    static func assignNodeAddresses(_ input: [Node], _ settings: ClusterSettings, dump: Bool = false,
+                                    notes: inout [String]) throws(InputError) -> [Node] {
         var nodes = input
         var seenNames: [String: InputLocation?] = [:]
         var seenIPs: [IPAddress: String] = [:]
@@ -35,15 +40,11 @@ public enum ClusterBuilder {
                 throw InputError("duplicate node \"\(node.name)\" (first at \(first?.description ?? "?"))", at: node.location)
             }
             seenNames[node.name] = node.location
-            var families: Set<IPFamily> = []
             for ip in node.internalIPs {
-                if !families.insert(ip.family).inserted {
-                    throw InputError("node \(node.name) has two \(ip.family.rawValue) InternalIPs", at: node.location)
-                }
-                if let other = seenIPs[ip] {
+                if let other = seenIPs[ip], other != node.name {
                     throw InputError("node \(node.name) has IP \(ip), already node \(other)'s", at: node.location)
                 }
-                if let cidr = settings.clusterCIDRs.first(where: { $0.contains(ip) }) {
+                if !dump, let cidr = settings.clusterCIDRs.first(where: { $0.contains(ip) }) {
                     throw InputError("node \(node.name) IP \(ip) is inside the pod range \(cidr)", at: node.location)
                 }
                 if let cidr = settings.serviceCIDRs.first(where: { $0.contains(ip) }) {
@@ -71,6 +72,9 @@ public enum ClusterBuilder {
                         seenIPs[ip] = nodes[i].name
                         nodes[i].internalIPs.append(ip)
                         nodes[i].internalIPs.sort { $0.family == settings.families.first && $1.family != $0.family }
+                        if dump {
+                            notes.append("node \(nodes[i].name) has no \(family.rawValue) InternalIP in the dump; kdp gave it \(ip), the next free address of the node network \(network)")
+                        }
                         break
                     }
                 }
@@ -79,14 +83,33 @@ public enum ClusterBuilder {
         return nodes
     }
 
-    static func allocatePodCIDRs(_ nodes: inout [Node], _ settings: ClusterSettings) throws(InputError) {
+    /// In a dump, podCIDRs are taken as they are and none is allocated: a Node without one
+    /// belongs to a cluster whose CNI assigns pod addresses itself.
+    static func allocatePodCIDRs(_ nodes: inout [Node], _ settings: ClusterSettings, dump: Bool = false) throws(InputError) {
         for cidr in settings.clusterCIDRs {
             for service in settings.serviceCIDRs where service.contains(cidr) {
                 throw InputError("cluster CIDR \(cidr) lies inside the service CIDR \(service)")
             }
             let mask = settings.nodeCIDRMaskSize(for: cidr.family)
-            var allocator = try NodeCIDRAllocator(clusterCIDR: cidr, maskSize: mask, serviceCIDRs: settings.serviceCIDRs)
             var owners: [(Prefix, String)] = []
+            if dump {
+                // Nothing to allocate: only check the podCIDRs the dump gives against each other.
+                for node in nodes {
+                    guard let given = node.podCIDR(cidr.family) else { continue }
+                    if let clash = owners.first(where: { $0.0.overlaps(given) }) {
+                        throw InputError("node \(node.name) podCIDR \(given) overlaps node \(clash.1)'s \(clash.0)", at: node.location)
+                    }
+                    if let service = settings.serviceCIDRs.first(where: { $0.overlaps(given) }) {
+                        throw InputError("node \(node.name) podCIDR \(given) overlaps the service CIDR \(service)", at: node.location)
+                    }
+                    guard cidr.contains(given) else {
+                        throw InputError("node \(node.name) podCIDR \(given) is outside the cluster CIDR \(cidr)", at: node.location)
+                    }
+                    owners.append((given, node.name))
+                }
+                continue
+            }
+            var allocator = try NodeCIDRAllocator(clusterCIDR: cidr, maskSize: mask, serviceCIDRs: settings.serviceCIDRs)
             for node in nodes {
                 guard let given = node.podCIDR(cidr.family) else { continue }
                 if let clash = owners.first(where: { $0.0.overlaps(given) }) {
@@ -118,7 +141,8 @@ public enum ClusterBuilder {
 
     // MARK: Pods
 
-    static func placePods(_ input: [Pod], nodes: [Node], settings: ClusterSettings, notes: inout [String]) throws(InputError) -> [Pod] {
+    static func placePods(_ input: [Pod], nodes: [Node], settings: ClusterSettings, dump: Bool = false,
+                          notes: inout [String]) throws(InputError) -> [Pod] {
         var pods = input
         var nodeIndex: [String: Int] = [:]
         for (i, n) in nodes.enumerated() { nodeIndex[n.name] = i }
@@ -130,11 +154,34 @@ public enum ClusterBuilder {
             seen[pod.key] = pod.location
         }
         guard !pods.isEmpty else { return pods }
+        if dump { return try podsAsGiven(pods, nodes: nodes, nodeIndex: nodeIndex, notes: &notes) }
+        // Beside a topology file, a dump's pods are still facts: never scheduled nor addressed.
+        let fromDump = pods.indices.filter { pods[$0].fromDump }
+        guard fromDump.isEmpty else {
+            let given = try podsAsGiven(fromDump.map { pods[$0] }, nodes: nodes, nodeIndex: nodeIndex, notes: &notes)
+            let requested = pods.indices.filter { !pods[$0].fromDump }
+            let placed = try placePods(requested.map { pods[$0] }, nodes: nodes, settings: settings, taken: given, notes: &notes)
+            for (k, i) in fromDump.enumerated() { pods[i] = given[k] }
+            for (k, i) in requested.enumerated() { pods[i] = placed[k] }
+            return pods
+        }
+        return try placePods(pods, nodes: nodes, settings: settings, taken: [], notes: &notes)
+    }
+
+    /// Schedules and addresses the pods a topology file asks for, around the addresses and
+    /// nodes `taken` (a dump's pods beside it) already hold.
+    static func placePods(_ input: [Pod], nodes: [Node], settings: ClusterSettings, taken: [Pod],
+                          notes: inout [String]) throws(InputError) -> [Pod] {
+        var pods = input
+        guard !pods.isEmpty else { return pods }
+        var nodeIndex: [String: Int] = [:]
+        for (i, n) in nodes.enumerated() { nodeIndex[n.name] = i }
         guard !nodes.isEmpty else { throw InputError("pod \(pods[0].key) has no node to run on: the cluster has no nodes", at: pods[0].location) }
 
         // Pods without spec.nodeName are scheduled as a plain spread would: the worker with the
         // fewest pods, the first listed on a tie (control-plane nodes only when no worker exists).
         var load = Array(repeating: 0, count: nodes.count)
+        for pod in taken { if let n = pod.nodeName.flatMap({ nodeIndex[$0] }) { load[n] += 1 } }
         for pod in pods {
             if let name = pod.nodeName {
                 guard let i = nodeIndex[name] else {
@@ -164,14 +211,22 @@ public enum ClusterBuilder {
             for ip in pod.ips { ipam[n][ip.family]?.claim(ip) }
         }
         var owners: [IPAddress: String] = [:]
+        for pod in taken where !pod.hostNetwork && !pod.isTerminal {
+            guard let n = pod.nodeName.flatMap({ nodeIndex[$0] }) else { continue }
+            for ip in pod.ips where ipam[n][ip.family]?.problem(reserving: ip) == nil {
+                ipam[n][ip.family]!.reserve(ip)
+                owners[ip] = pod.key
+            }
+        }
         for i in pods.indices {
             let n = nodeIndex[pods[i].nodeName!]!
             let node = nodes[n]
             if pods[i].hostNetwork {
-                if !pods[i].ips.isEmpty && Set(pods[i].ips) != Set(node.internalIPs) {
-                    throw InputError("hostNetwork pod \(pods[i].key) names IPs \(pods[i].ips.map(\.description).joined(separator: ",")) but runs with node \(node.name)'s \(node.internalIPs.map(\.description).joined(separator: ","))", at: pods[i].location)
+                if let stray = pods[i].ips.first(where: { !node.internalIPs.contains($0) }) {
+                    throw InputError("hostNetwork pod \(pods[i].key) names IP \(stray) but runs with node \(node.name)'s \(node.internalIPs.map(\.description).joined(separator: ","))", at: pods[i].location)
                 }
-                pods[i].ips = node.internalIPs
+                // kubelet reports the node's IPs: the first of each family (GetNodeHostIPs).
+                if pods[i].ips.isEmpty { pods[i].ips = IPFamily.allCases.compactMap { node.internalIP($0) } }
                 continue
             }
             var ips: [IPAddress] = []
@@ -201,11 +256,64 @@ public enum ClusterBuilder {
         return pods
     }
 
+    /// A dump's pods, as the API server holds them: a pod without `spec.nodeName` is Pending (no
+    /// node, no address, no endpoint) and kdp never schedules it or gives it an IP; a pod whose
+    /// addresses lie outside its node's podCIDR (Calico IPAM blocks, Cilium cluster-pool, the AWS
+    /// VPC CNI) keeps them, and each such address is routed to its node (`Cluster.podAddressRoutes`).
+    static func podsAsGiven(_ input: [Pod], nodes: [Node], nodeIndex: [String: Int], notes: inout [String]) throws(InputError) -> [Pod] {
+        var pods = input
+        var owners: [IPAddress: String] = [:]
+        var pending: [String] = []
+        var noIP: [String] = []
+        var outside: [String] = []
+        for i in pods.indices {
+            guard let name = pods[i].nodeName else {
+                pending.append(pods[i].key)
+                continue
+            }
+            guard let n = nodeIndex[name] else {
+                let known = nodes.prefix(8).map(\.name).joined(separator: ", ")
+                throw InputError("pod \(pods[i].key) is on node \"\(name)\", which the input does not have (nodes: \(known.isEmpty ? "none" : known)\(nodes.count > 8 ? ", …" : ""))", at: pods[i].location)
+            }
+            let node = nodes[n]
+            if pods[i].hostNetwork {
+                // kubelet reports a host-network pod's IPs as the node's (first of each family).
+                let nodeIPs = IPFamily.allCases.compactMap { node.internalIP($0) }
+                if let stray = pods[i].ips.first(where: { !node.internalIPs.contains($0) }) {
+                    throw InputError("hostNetwork pod \(pods[i].key) names IP \(stray) but runs with node \(node.name)'s \(node.internalIPs.map(\.description).joined(separator: ","))", at: pods[i].location)
+                }
+                if pods[i].ips.isEmpty { pods[i].ips = nodeIPs }
+                continue
+            }
+            if pods[i].ips.isEmpty { noIP.append(pods[i].key) }
+            // A finished pod's address may already be someone else's: only running pods own one.
+            guard !pods[i].isTerminal else { continue }
+            for ip in pods[i].ips {
+                if let other = owners[ip] {
+                    throw InputError("pod \(pods[i].key) has IP \(ip), already pod \(other)'s", at: pods[i].location)
+                }
+                owners[ip] = pods[i].key
+                if !(node.podCIDR(ip.family)?.contains(ip) ?? false) { outside.append("\(pods[i].key) \(ip) on \(node.name)") }
+            }
+        }
+        func sample(_ list: [String]) -> String { list.prefix(5).joined(separator: ", ") + (list.count > 5 ? ", … (\(list.count) in all)" : "") }
+        if !pending.isEmpty {
+            notes.append("\(pending.count) pod\(pending.count == 1 ? " is" : "s are") Pending (no nodeName): no node, no address, no endpoint: \(sample(pending))")
+        }
+        if !noIP.isEmpty {
+            notes.append("\(noIP.count) scheduled pod\(noIP.count == 1 ? " has" : "s have") no IP yet: no address, no endpoint: \(sample(noIP))")
+        }
+        if !outside.isEmpty {
+            notes.append("\(outside.count) pod address\(outside.count == 1 ? " lies" : "es lie") outside \(outside.count == 1 ? "its" : "their") node's podCIDR (the CNI's own IPAM, as Calico, Cilium or the AWS VPC CNI assign them): kdp routes each such address to the node that runs the pod: \(sample(outside))")
+        }
+        return pods
+    }
+
     // MARK: EndpointSlices
 
     static func endpointSlices(
         input: [EndpointSlice], services: [Service], pods: [Pod], nodes: [Node], settings: ClusterSettings,
-        rng: inout SeededGenerator
+        dump: Bool = false, notes: inout [String], rng: inout SeededGenerator
     ) throws(InputError) -> [EndpointSlice] {
         var seen: [String: InputLocation?] = [:]
         var given: Set<String> = []
@@ -217,16 +325,23 @@ public enum ClusterBuilder {
             given.insert("\(slice.namespace)/\(slice.serviceName)")
         }
         var out: [EndpointSlice] = []
+        var derived: [String] = []
         let controller = EndpointSliceController(pods: pods, nodes: nodes)
         for service in services {
             if service.key == "default/kubernetes" && !given.contains(service.key) {
                 out.append(kubernetesSlice(service, nodes: nodes))
+                derived.append("\(service.key) (the control-plane nodes on 6443)")
                 continue
             }
             // Slices the input brings (a dump of a real cluster) are what its controller wrote:
             // they win over regenerating them from pods.
             if given.contains(service.key) { continue }
-            out += controller.slices(for: service, families: service.ipFamilies, rng: &rng)
+            let made = controller.slices(for: service, families: service.ipFamilies, rng: &rng)
+            if !made.isEmpty { derived.append(service.key) }
+            out += made
+        }
+        if dump && !derived.isEmpty {
+            notes.append("the dump has no EndpointSlice for \(derived.count) Service\(derived.count == 1 ? "" : "s"); kdp derived them as the EndpointSlice controller would, from the pods: \(derived.prefix(5).joined(separator: ", "))\(derived.count > 5 ? ", …" : "")")
         }
         return out + input
     }

@@ -31,6 +31,9 @@ public struct KubeProxySettings: Sendable, Equatable {
     public var masqueradeAll = false
     public var masqueradeBit = 14
     public var nodePortAddresses: [Prefix] = []
+    /// `nodePortAddresses: [primary]`: each node's primary IPs only (its first InternalIP of
+    /// each family), as kube-proxy 1.29+ reads the word.
+    public var nodePortAddressesPrimary = false
     public var localhostNodePorts = true
     public var bridgeInterface = "cni0"
     public var interfaceNamePrefix = "veth"

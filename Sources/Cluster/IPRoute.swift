@@ -43,7 +43,9 @@ public struct IPRoute: Sendable, Equatable {
 
 extension IPRoute: CustomStringConvertible {
     public var description: String {
-        var words = [destination?.description ?? "default"]
+        // iproute2 prints a host route (/32, /128) as its bare address.
+        let dest = destination.map { $0.length == $0.family.bitWidth ? $0.network.description : $0.description }
+        var words = [dest ?? "default"]
         if let gateway { words += ["via", gateway.description] }
         words += ["dev", device]
         if let proto { words += ["proto", proto] }

@@ -12,17 +12,31 @@ enum ManifestDecoder {
         }
         let kind = try kindValue.string("kind")
         switch kind {
-        case "List", "NodeList", "PodList", "ServiceList", "EndpointSliceList", "NamespaceList":
+        case "List", "NodeList", "PodList", "ServiceList", "EndpointSliceList", "NamespaceList", "ConfigMapList":
             for item in try obj["items"]?.sequence("items") ?? [] { try decode(item, into: &input) }
         case "Topology":
             try TopologyDecoder.decode(obj, into: &input)
-        case "Node": input.nodes.append(try node(obj))
-        case "Pod": input.pods.append(try pod(obj))
-        case "Service": input.services.append(try service(obj))
-        case "EndpointSlice": input.endpointSlices.append(try endpointSlice(obj))
+        case "Node", "Pod", "Service", "EndpointSlice", "ConfigMap":
+            input.hasPlainObjects = true
+            try object(kind, obj, into: &input)
         case "Namespace": break  // namespaces carry nothing the data plane uses
         default:
             input.notes.append("\(obj.location): ignoring kind \(kind) (kdp reads Node, Pod, Service, EndpointSlice, Namespace)")
+        }
+    }
+
+    static func object(_ kind: String, _ obj: YAMLObject, into input: inout TopologyInput) throws(InputError) {
+        switch kind {
+        case "Node": input.nodes.append(try node(obj))
+        case "Pod":
+            var p = try pod(obj)
+            p.fromDump = true
+            input.pods.append(p)
+        case "Service": input.services.append(try service(obj))
+        case "EndpointSlice": input.endpointSlices.append(try endpointSlice(obj))
+        default:
+            // kube-proxy's and flannel's configuration; every other ConfigMap is ignored quietly.
+            try ConfigMapDecoder.decode(obj, meta: try metadata(obj, kind: "ConfigMap", namespaced: true), into: &input)
         }
     }
 
@@ -66,7 +80,9 @@ enum ManifestDecoder {
             for a in try status["addresses"]?.sequence("status.addresses") ?? [] {
                 let addr = try a.object("status.addresses[]")
                 guard try addr["type"]?.string("type") == "InternalIP", let v = addr["address"] else { continue }
-                node.internalIPs.append(try v.ip("InternalIP address"))
+                // Several InternalIPs are kept in order (the first of each family is the node IP).
+                let ip = try v.ip("InternalIP address")
+                if !node.internalIPs.contains(ip) { node.internalIPs.append(ip) }
             }
         }
         return node

@@ -19,12 +19,20 @@ public struct NodeNetwork: Sendable {
         var interfaces = [NetworkInterface(name: "lo", kind: .loopback, addresses: [(.v4(IPv4Address(127, 0, 0, 1)), 8), (.v6(.loopback), 128)])]
         var routes: [IPRoute] = []
         var eth0: [(IPAddress, Int)] = []
+        var defaultRoute: Set<IPFamily> = []
+        var onLink: Set<Prefix> = []
         for ip in node.internalIPs {
             let network = settings.nodeNetwork(for: ip.family).flatMap { $0.contains(ip) ? $0 : nil }
                 ?? Prefix(containing: ip, length: ip.family == .ipv4 ? 24 : 64)
             eth0.append((ip, network.length))
-            routes.append(IPRoute(destination: network, family: ip.family, device: "eth0", proto: "kernel", scopeLink: true, source: ip))
-            routes.append(IPRoute(destination: nil, family: ip.family, gateway: network.address(at: 1), device: "eth0"))
+            // A second address on one subnet adds no route of its own (the kernel keeps the
+            // first's); one default route per family, through the first address's network.
+            if onLink.insert(network).inserted {
+                routes.append(IPRoute(destination: network, family: ip.family, device: "eth0", proto: "kernel", scopeLink: true, source: ip))
+            }
+            if defaultRoute.insert(ip.family).inserted {
+                routes.append(IPRoute(destination: nil, family: ip.family, gateway: network.address(at: 1), device: "eth0"))
+            }
         }
         interfaces.append(NetworkInterface(name: "eth0", kind: .ethernet, addresses: eth0))
         if hasBridge {
@@ -55,8 +63,36 @@ public struct NodeNetwork: Sendable {
                 }
             }
         }
+        // Pod addresses outside their node's podCIDR: a host route each, on the bridge for the
+        // node's own pods and through the owning node's address for the others'. They come in
+        // address order, so they merge into the sorted table in linear time (a large Calico
+        // dump gives every node thousands of them).
+        var hostRoutes: [IPRoute] = []
+        hostRoutes.reserveCapacity(cluster.podAddressRoutes.count)
+        for (address, owner) in cluster.podAddressRoutes {
+            let host = Prefix(containing: address, length: address.family.bitWidth)
+            if owner == node.name {
+                hostRoutes.append(IPRoute(destination: host, family: address.family, device: Self.bridgeName, scopeLink: true))
+            } else if let via = cluster.node(named: owner)?.internalIP(address.family) {
+                hostRoutes.append(IPRoute(destination: host, family: address.family, gateway: via, device: "eth0"))
+            }
+        }
         self.interfaces = interfaces
-        self.routes = routes.sorted(by: IPRoute.kernelOrder)
+        self.routes = Self.merge(routes.sorted(by: IPRoute.kernelOrder), hostRoutes)
+    }
+
+    /// Two route lists, each in kernel order, merged in kernel order.
+    static func merge(_ a: [IPRoute], _ b: [IPRoute]) -> [IPRoute] {
+        guard !b.isEmpty else { return a }
+        var out: [IPRoute] = []
+        out.reserveCapacity(a.count + b.count)
+        var i = 0, j = 0
+        while i < a.count && j < b.count {
+            if IPRoute.kernelOrder(b[j], a[i]) { out.append(b[j]); j += 1 } else { out.append(a[i]); i += 1 }
+        }
+        out += a[i...]
+        out += b[j...]
+        return out
     }
 
     public static func vxlanDevice(_ family: IPFamily) -> String { family == .ipv4 ? "flannel.1" : "flannel-v6.1" }
@@ -83,7 +119,14 @@ public struct PodNetwork: Sendable {
         var routes: [IPRoute] = []
         var addresses: [(IPAddress, Int)] = []
         for ip in pod.ips {
-            guard let cidr = node.podCIDR(ip.family) else { continue }
+            guard let cidr = node.podCIDR(ip.family), cidr.contains(ip) else {
+                // An address outside the node's podCIDR (the CNI's own IPAM): a host address
+                // and a default route out of eth0, through the node's bridge gateway if it has one.
+                addresses.append((ip, ip.family.bitWidth))
+                let gateway = node.podCIDR(ip.family).flatMap { $0.hostBits >= 2 ? $0.address(at: 1) : nil }
+                routes.append(IPRoute(destination: nil, family: ip.family, gateway: gateway, device: "eth0", scopeLink: gateway == nil))
+                continue
+            }
             addresses.append((ip, cidr.length))
             routes.append(IPRoute(destination: nil, family: ip.family, gateway: cidr.address(at: 1), device: "eth0"))
             routes.append(IPRoute(destination: cidr, family: ip.family, device: "eth0", proto: "kernel", scopeLink: true, source: ip))

@@ -33,6 +33,9 @@ public struct Pod: Sendable, Equatable {
     public var hostname: String?
     public var subdomain: String?
     public var location: InputLocation?
+    /// Read from plain manifests (a dump): a fact, never scheduled nor given an address; false
+    /// for pods a topology file asks for.
+    public var fromDump = false
 
     public init(namespace: String = "default", name: String, labels: [String: String] = [:],
                 nodeName: String? = nil, ips: [IPAddress] = [], hostNetwork: Bool = false,
@@ -57,4 +60,15 @@ public struct Pod: Sendable, Equatable {
     public var key: String { "\(namespace)/\(name)" }
     public func ip(_ family: IPFamily) -> IPAddress? { ips.first { $0.family == family } }
     public var isTerminal: Bool { phase == "Succeeded" || phase == "Failed" }
+
+    /// Why the pod has no address to send from or to, or nil when it has one: a dump's pod
+    /// without `spec.nodeName` is Pending (kdp never schedules it), and a scheduled one may not
+    /// have its IP yet.
+    public var pendingReason: String? {
+        guard nodeName != nil else {
+            return "pod \(key) is Pending: no node runs it (it has no nodeName), so it has no IP and is no endpoint"
+        }
+        guard ips.isEmpty else { return nil }
+        return "pod \(key) on node \(nodeName!) has no IP yet (phase \(phase ?? "Pending")), so it has no address and is no endpoint"
+    }
 }

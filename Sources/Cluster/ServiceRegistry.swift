@@ -5,8 +5,13 @@ import Wire
 /// health-check NodePort of LoadBalancer Services with externalTrafficPolicy Local, and
 /// `default/kubernetes` on the first address of the primary service range.
 enum ServiceRegistry {
+    /// For a dump (`dump`), nothing is added and only what an object lacks is allocated: no
+    /// `default/kubernetes` is added; a Service that carries ClusterIPs has been through the API
+    /// server and is taken as it is (a missing NodePort stays missing, a NodePort outside the
+    /// assumed range is kept); a Service without any ClusterIP has not, and gets what it lacks.
     static func allocate(
-        _ input: [Service], nodes: [Node], settings: ClusterSettings, rng: inout SeededGenerator
+        _ input: [Service], nodes: [Node], settings: ClusterSettings, dump: Bool = false, notes: inout [String],
+        rng: inout SeededGenerator
     ) throws(InputError) -> [Service] {
         var services = input
         var seen: [String: InputLocation?] = [:]
@@ -20,7 +25,7 @@ enum ServiceRegistry {
             for i in services.indices { try validatePorts(services[i]); try resolveFamilies(&services[i], settings) }
             return services
         }
-        if seen["default/kubernetes"] == nil {
+        if seen["default/kubernetes"] == nil && !dump {
             services.insert(Service(
                 namespace: "default", name: "kubernetes",
                 ports: [ServicePort(name: "https", protocol: .tcp, port: 443, targetPort: .number(6443))]), at: 0)
@@ -65,8 +70,12 @@ enum ServiceRegistry {
                 ipOwner[ip] = s.key
             }
         }
+        // A dump's Services that came with ClusterIPs: allocated by the API server already.
+        let asGiven = Set(dump ? services.indices.filter { !services[$0].clusterIPs.isEmpty } : [])
+        var allocated: [String] = []
         for i in services.indices where !services[i].headless && services[i].type != .externalName {
             for family in services[i].ipFamilies where services[i].clusterIP(family) == nil {
+                if dump { allocated.append("\(services[i].key) \(family.rawValue)") }
                 guard let k = ipAllocators[family]!.allocateNext(using: &rng) else {
                     throw InputError("service CIDR \(settings.serviceCIDR(for: family)!) is exhausted: no ClusterIP left for \(services[i].key)", at: services[i].location)
                 }
@@ -79,14 +88,15 @@ enum ServiceRegistry {
         var ports = RangeAllocator(size: range.count, offset: RangeAllocator.rangeOffset(size: range.count, minimum: 16, maximum: 128, step: 32))
         var portOwner: [UInt16: String] = [:]
         func claim(_ port: UInt16, _ s: Service, _ what: String) throws(InputError) {
-            guard range.contains(port) else {
+            // A dump's NodePorts were allocated by its API server, from its own range.
+            guard range.contains(port) || dump else {
                 throw InputError("service \(s.key) \(what) \(port) is outside the node port range \(range)", at: s.location)
             }
             if let owner = portOwner[port], owner != s.key {
                 throw InputError("service \(s.key) \(what) \(port) is already allocated to \(owner)", at: s.location)
             }
             portOwner[port] = s.key
-            ports.take(Int(port - range.lower))
+            if range.contains(port) { ports.take(Int(port - range.lower)) }
         }
         for s in services {
             for p in s.ports {
@@ -107,7 +117,12 @@ enum ServiceRegistry {
             portOwner[port] = s.key
             return port
         }
+        var missingPorts: [String] = []
         for i in services.indices where services[i].usesNodePorts {
+            if asGiven.contains(i) {
+                for p in services[i].ports where p.nodePort == nil { missingPorts.append("\(services[i].key):\(p.name.isEmpty ? String(p.port) : p.name)") }
+                continue
+            }
             for j in services[i].ports.indices where services[i].ports[j].nodePort == nil {
                 // Ports of one Service that share a number (53/TCP and 53/UDP) share a NodePort.
                 // (initNodePorts in pkg/registry/core/service/storage/alloc.go).
@@ -120,6 +135,12 @@ enum ServiceRegistry {
             if services[i].needsHealthCheck && services[i].healthCheckNodePort == nil {
                 services[i].healthCheckNodePort = try next(services[i])
             }
+        }
+        if !allocated.isEmpty {
+            notes.append("\(allocated.count) ClusterIP\(allocated.count == 1 ? "" : "s") missing from the dump's Services, allocated as the API server would (with their NodePorts): \(allocated.prefix(5).joined(separator: ", "))\(allocated.count > 5 ? ", …" : "")")
+        }
+        if !missingPorts.isEmpty {
+            notes.append("\(missingPorts.count) port\(missingPorts.count == 1 ? " of a NodePort/LoadBalancer Service carries" : "s of NodePort/LoadBalancer Services carry") no nodePort in the dump: taken as given, no NodePort rules for \(missingPorts.prefix(5).joined(separator: ", "))\(missingPorts.count > 5 ? ", …" : "")")
         }
         return services
     }

@@ -12,12 +12,16 @@ enum TopologyDecoder {
             throw v.error("Topology apiVersion must be \(apiVersion)")
         }
         var part = TopologyInput()
-        part.settings = try settings(try doc.object("cluster", in: "Topology"))
+        let clusterObject = try doc.object("cluster", in: "Topology")
+        part.settings = try settings(clusterObject)
         part.settingsLocation = doc["cluster"]?.location ?? doc.location
+        part.givenSettings = try givenKeys(clusterObject)
         for v in try doc["nodes"]?.sequence("nodes") ?? [] { part.nodes.append(try node(v)) }
         for v in try doc["pods"]?.sequence("pods") ?? [] { part.pods.append(try pod(v)) }
         for v in try doc["services"]?.sequence("services") ?? [] { part.services.append(try service(v)) }
         for v in try doc["objects"]?.sequence("objects") ?? [] { try ManifestDecoder.decode(v, into: &part) }
+        part.hasPlainObjects = false  // written into the topology: requests, not a dump
+        for i in part.pods.indices { part.pods[i].fromDump = false }
         try input.merge(part)
     }
 
@@ -59,6 +63,21 @@ enum TopologyDecoder {
         return s
     }
 
+    /// The settings a `cluster:` mapping writes, by one name per setting (`clusterCIDR` for
+    /// `clusterCIDR` and `clusterCIDRs`, `kubeProxy.mode`, …).
+    static func givenKeys(_ obj: YAMLObject?) throws(InputError) -> Set<String> {
+        guard let obj else { return [] }
+        var keys: Set<String> = []
+        for e in obj.entries where !e.value.isNull {
+            let key = e.key.hasSuffix("CIDRs") || e.key == "nodeNetworks" ? String(e.key.dropLast()) : e.key
+            keys.insert(key)
+        }
+        if let kp = try obj.object("kubeProxy", in: "cluster") {
+            for e in kp.entries where !e.value.isNull { keys.insert("kubeProxy.\(e.key)") }
+        }
+        return keys
+    }
+
     static func cidrs(_ v: YAMLValue, _ what: String) throws(InputError) -> [Prefix] {
         let list = try v.stringList(what)
         guard !list.isEmpty else { throw v.error("\(what) is empty") }
@@ -82,7 +101,9 @@ enum TopologyDecoder {
         if let v = obj["clusterCIDR"] { k.clusterCIDRs = try cidrs(v, "kubeProxy.clusterCIDR") }
         if let v = obj["masqueradeAll"] { k.masqueradeAll = try v.bool("kubeProxy.masqueradeAll") }
         if let v = obj["masqueradeBit"] { k.masqueradeBit = try v.int("kubeProxy.masqueradeBit", in: 0...31) }
-        if let v = obj["nodePortAddresses"] {
+        if let v = obj["nodePortAddresses"], try v.stringList("kubeProxy.nodePortAddresses") == ["primary"] {
+            k.nodePortAddressesPrimary = true  // each node's own IPs, as kube-proxy reads the word
+        } else if let v = obj["nodePortAddresses"] {
             k.nodePortAddresses = try v.stringList("kubeProxy.nodePortAddresses").map { t throws(InputError) in
                 do { return try Prefix(parsing: t, sloppy: true) } catch { throw v.error("kubeProxy.nodePortAddresses: \(error)") }
             }

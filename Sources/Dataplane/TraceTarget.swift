@@ -40,7 +40,7 @@ public struct TraceDestination: Sendable, Equatable {
 /// Parses `--from` and `--to` against a cluster. Every error says what exists instead.
 public enum TraceTargetParser {
     public static func source(_ text: String, in cluster: Cluster) throws(InputError) -> TraceSource {
-        if let rest = text.dropPrefix("pod/") { return .pod(try pod(rest, cluster)) }
+        if let rest = text.dropPrefix("pod/") { return .pod(try sendingPod(rest, cluster, flag: text)) }
         if let name = text.dropPrefix("node/") { return .node(try cluster.requireNode(named: name)) }
         if let ipText = text.dropPrefix("external/") {
             guard let ip = try? IPAddress(sloppy: ipText) else { throw InputError("--from external/\(ipText): not an IP address") }
@@ -51,7 +51,7 @@ public enum TraceTargetParser {
             if let n = cluster.nodes.first(where: { $0.internalIPs.contains(ip) }) { return .node(n) }
             return .external(ip)
         }
-        if text.contains("/") { return .pod(try pod(text, cluster)) }
+        if text.contains("/") { return .pod(try sendingPod(text, cluster, flag: text)) }
         throw InputError("--from \"\(text)\": expected pod/NS/NAME, NS/NAME, node/NAME, external/IP or an IP")
     }
 
@@ -78,7 +78,7 @@ public enum TraceTargetParser {
         }
         if base.hasPrefix("pod/") || (base.contains("/") && !base.contains(".")) {
             let p = try pod(base.dropPrefix("pod/") ?? base, cluster)
-            guard let ip = p.ips.first else { throw InputError("pod \(p.key) has no IP") }
+            guard let ip = p.ips.first else { throw InputError("--to \(text): \(p.pendingReason ?? "pod \(p.key) has no IP"): nothing to trace to") }
             let chosen: UInt16
             if let port { chosen = port } else if p.ports.count == 1 { chosen = p.ports[0].containerPort } else {
                 let known = p.ports.map { "\($0.containerPort)" }.joined(separator: ", ")
@@ -105,6 +105,13 @@ public enum TraceTargetParser {
     static func splitPort(_ text: String) -> (String, String?) {
         let (host, port) = SocketAddress.splitHostPort(Substring(text))
         return (String(host), port.map(String.init))
+    }
+
+    /// A pod that can send: a Pending pod (a dump's pod without a node or an IP) cannot.
+    static func sendingPod(_ text: String, _ cluster: Cluster, flag: String) throws(InputError) -> Pod {
+        let p = try pod(text, cluster)
+        if let why = p.pendingReason { throw InputError("--from \(flag): \(why): it sends nothing") }
+        return p
     }
 
     static func pod(_ text: String, _ cluster: Cluster) throws(InputError) -> Pod {

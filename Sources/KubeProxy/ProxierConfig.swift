@@ -71,7 +71,11 @@ public struct ProxierConfig: Sendable {
             clusterCIDRs: kp.clusterCIDRs ?? cluster.settings.clusterCIDRs, nodePodCIDRs: node.podCIDRs,
             bridgeInterface: kp.bridgeInterface, interfaceNamePrefix: kp.interfaceNamePrefix,
             masqueradeAll: kp.masqueradeAll, masqueradeBit: kp.masqueradeBit,
-            localhostNodePorts: kp.localhostNodePorts, nodePortAddresses: kp.nodePortAddresses)
+            localhostNodePorts: kp.localhostNodePorts,
+            // `primary`: the node's own IPs as host prefixes (NewNodePortAddresses with nodeIPs).
+            nodePortAddresses: kp.nodePortAddressesPrimary
+                ? IPFamily.allCases.compactMap { f in node.internalIP(f).map { Prefix(containing: $0, length: f.bitWidth) } }
+                : kp.nodePortAddresses)
     }
 
     /// `1 << masqueradeBit` as Go's `%#08x` prints it: `0x` then at least eight hex digits.

@@ -101,7 +101,18 @@ struct ClusterReport: Encodable {
         var endpoints: [EndpointOut]
     }
 
+    /// A setting kdp inferred from a dump, read from its ConfigMaps, or assumed.
+    struct InferredOut: Encodable {
+        var setting: String
+        var value: String
+        /// inferred, configmap, assumed or flag.
+        var basis: String
+        var from: String
+    }
+
     var cluster: SettingsOut
+    /// Absent when the input said everything (a topology file).
+    var inferred: [InferredOut]?
     var nodes: [NodeOut]
     var pods: [PodOut]
     var services: [ServiceOut]
@@ -113,6 +124,9 @@ struct ClusterReport: Encodable {
             name: s.name, clusterCIDRs: s.clusterCIDRs.map(\.description), serviceCIDRs: s.serviceCIDRs.map(\.description),
             nodeNetworks: s.nodeNetworks.map(\.description), cni: s.cni.rawValue, clusterDomain: s.clusterDomain,
             nodePortRange: s.nodePortRange.description, proxyMode: s.kubeProxy.mode.rawValue)
+        inferred = c.inferred.isEmpty ? nil : c.inferred.map {
+            InferredOut(setting: $0.setting, value: $0.value, basis: $0.basis.rawValue, from: $0.from)
+        }
         nodes = c.nodes.map {
             NodeOut(name: $0.name, role: $0.role, internalIPs: $0.internalIPs.map(\.description),
                     podCIDRs: $0.podCIDRs.map(\.description), zone: $0.zone, labels: $0.labels)
@@ -158,13 +172,18 @@ struct ClusterReport: Encodable {
         let s = c.settings
         var out = "Cluster \(s.name): \(nodes.count) nodes, \(pods.count) pods, \(services.count) services"
         out += " (cni \(s.cni.rawValue), pods \(cluster.clusterCIDRs.joined(separator: ",")), services \(cluster.serviceCIDRs.joined(separator: ",")), kube-proxy \(s.kubeProxy.mode.rawValue))\n\n"
+        if !c.inferred.isEmpty {
+            // One sentence each (values can be long): what, how it was settled, from what.
+            out += "INFERRED\n" + c.inferred.map { "  \($0.note)" }.joined(separator: "\n") + "\n\n"
+        }
         out += "NODES\n" + Render.table(
             ["NAME", "ROLE", "INTERNAL-IP", "POD-CIDR", "ZONE"],
             nodes.map { [$0.name, $0.role, $0.internalIPs.joined(separator: ","), $0.podCIDRs.joined(separator: ","), $0.zone ?? "<none>"] })
         out += "\n\nPODS\n" + Render.table(
             ["NAMESPACE", "NAME", "NODE", "IP", "READY"],
-            pods.map { [$0.namespace, $0.name, $0.node ?? "<none>", $0.ips.joined(separator: ",") + ($0.hostNetwork ? " (host)" : ""),
-                        $0.terminating ? "terminating" : ($0.ready ? "yes" : "no")] })
+            pods.map { [$0.namespace, $0.name, $0.node ?? "<none>",
+                        $0.ips.isEmpty ? "<none>" : $0.ips.joined(separator: ",") + ($0.hostNetwork ? " (host)" : ""),
+                        $0.node == nil ? "pending" : ($0.terminating ? "terminating" : ($0.ready ? "yes" : "no"))] })
         out += "\n\nSERVICES\n" + Render.table(
             ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"],
             c.services.map { svc in

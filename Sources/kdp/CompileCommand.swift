@@ -24,7 +24,6 @@ struct CompileCommand: ParsableCommand {
     @Option(help: "canonical (as upstream's tests sort) or emission (kube-proxy's own order).")
     var order: IPTablesRuleset.Order = .emission
     @Option(help: "ClusterCIDR, NodeCIDR, BridgeInterface, InterfaceNamePrefix or None.") var detectLocalMode: LocalDetectorMode?
-    @Option(help: "kube-proxy's --cluster-cidr (comma-separated, one per family).") var clusterCIDR: String?
     @Flag(help: "Masquerade all traffic to ClusterIPs.") var masqueradeAll = false
     @Option(help: "The masquerade mark bit (default 14).") var masqueradeBit: Int?
     @Option(help: "Spell the mark as given (upstream's tests write 0x4000).") var masqueradeMark: String?
@@ -49,7 +48,6 @@ struct CompileCommand: ParsableCommand {
         }
         var config = ProxierConfig.forNode(n, in: cluster, family: fam)
         if let m = detectLocalMode { config.detectLocalMode = m }
-        if let text = clusterCIDR { config.clusterCIDRs = try Self.cidrs(text, flag: "--cluster-cidr") }
         if masqueradeAll { config.masqueradeAll = true }
         if let b = masqueradeBit { config.masqueradeBit = b }
         config.masqueradeMarkText = masqueradeMark

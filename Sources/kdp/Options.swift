@@ -10,11 +10,29 @@ struct TopologyOptions: ParsableArguments {
         "A kdp topology file, Kubernetes manifests, or a folder of them (repeatable). Default: the embedded topologies/demo.yaml.",
         valueName: "path"))
     var topology: [String] = []
+    @Option(name: .customLong("cluster-cidr"), help: ArgumentHelp(
+        "The cluster's pod range, one CIDR per family (comma-separated): kube-controller-manager's --cluster-cidr, and kube-proxy's too (kubeadm gives both the same podSubnet). Overrides the topology file, the dump's ConfigMaps and what kdp infers from the Nodes' podCIDRs.",
+        valueName: "cidrs"))
+    var clusterCIDR: String?
+    @Option(name: .customLong("service-cidr"), help: ArgumentHelp(
+        "The Service range, one CIDR per family (comma-separated): kube-apiserver's --service-cluster-ip-range. Overrides the topology file and what kdp infers from the ClusterIPs.",
+        valueName: "cidrs"))
+    var serviceCIDR: String?
 
-    /// Loads and builds the cluster; notes (ignored kinds, scheduling) go to stderr.
+    /// The CIDR flags are checked before any work starts.
+    func validate() throws {
+        do {
+            if let text = clusterCIDR { _ = try Self.cidrs(text, flag: "--cluster-cidr") }
+            if let text = serviceCIDR { _ = try Self.cidrs(text, flag: "--service-cidr") }
+        } catch { throw ValidationError(error.message) }
+    }
+
+    /// Loads and builds the cluster; notes (ignored kinds, scheduling, inferred ranges) go to stderr.
     func cluster() throws(InputError) -> Cluster {
         let t0 = ContinuousClock.now
-        let input = try TopologyLoader.load(paths: topology)
+        var input = try TopologyLoader.load(paths: topology)
+        if let text = clusterCIDR { input.flagClusterCIDRs = try Self.cidrs(text, flag: "--cluster-cidr") }
+        if let text = serviceCIDR { input.flagServiceCIDRs = try Self.cidrs(text, flag: "--service-cidr") }
         let t1 = ContinuousClock.now
         let cluster = try ClusterBuilder.build(input)
         if ProcessInfo.processInfo.environment["KDP_PROFILE"] != nil {
@@ -22,6 +40,19 @@ struct TopologyOptions: ParsableArguments {
         }
         for note in cluster.notes { Console.error("kdp: note: \(note)") }
         return cluster
+    }
+
+    /// Comma-separated CIDRs, at most one per family.
+    static func cidrs(_ text: String, flag: String) throws(InputError) -> [Prefix] {
+        var out: [Prefix] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let item = part.trimmingCharacters(in: .whitespaces)
+            do { out.append(try Prefix(parsing: item, sloppy: true)) } catch { throw InputError("\(flag): \(error)") }
+        }
+        if out.count > 2 || (out.count == 2 && out[0].family == out[1].family) {
+            throw InputError("\(flag): at most one CIDR per family (IPv4 and IPv6), found \"\(text.prefix(80))\"")
+        }
+        return out
     }
 }
 

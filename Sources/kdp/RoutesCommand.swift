@@ -56,6 +56,7 @@ struct RoutesCommand: ParsableCommand {
             let text = pod!
             guard let ref = NamespacedName(parsing: text) else { throw InputError("--pod takes NS/NAME or NAME, not \"\(text)\"") }
             let p = try cluster.requirePod(ref)
+            if p.nodeName == nil, let why = p.pendingReason { throw InputError("--pod \(text): \(why): it has no network namespace") }
             guard let net = PodNetwork(pod: p, in: cluster) else {
                 throw InputError("pod \(ref) uses the host network: see kdp routes --node \(p.nodeName ?? "?")")
             }

@@ -6,23 +6,42 @@ import Wire
 
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-/// upstream's TestOverallIPTablesRules, through kdp: the manifests and the proxier settings of
-/// kube-proxy-example/README.md must give the expected rules byte for byte.
+/// upstream's TestOverallIPTablesRules, through kdp: its objects as plain manifests (a Node with
+/// the test's node IP, Services with 172.30.x ClusterIPs, EndpointSlices, and the proxier's
+/// configuration as a kube-proxy ConfigMap), with no kdp settings file, must give the expected
+/// rules byte for byte.
 @Suite struct UpstreamExampleTests {
     static func exampleCluster() throws -> Cluster {
         try ClusterBuilder.load(paths: [
-            fixtures.appendingPathComponent("upstream-overall-settings.yaml").path,
+            fixtures.appendingPathComponent("upstream-overall-node.yaml").path,
             fixtures.appendingPathComponent("upstream-overall-manifests.yaml").path,
         ])
     }
 
+    /// Only what the fake iptables of upstream's test harness differs in: it spells the mark
+    /// `0x4000` and has nfacct.
     static func exampleConfig(_ cluster: Cluster) -> ProxierConfig {
         var config = ProxierConfig.forNode(cluster.node(named: "test-node")!, in: cluster, family: .ipv4)
-        config.clusterCIDRs = [try! Prefix(parsing: "10.0.0.0/8")]
         config.masqueradeMarkText = "0x4000"
         config.nfacct = true
         config.randomFully = false
         return config
+    }
+
+    @Test func plainManifestsNeedNoSettings() throws {
+        let cluster = try Self.exampleCluster()
+        // Taken as given: no default/kubernetes added, svc4's missing NodePort stays missing.
+        #expect(cluster.services.map(\.key) == ["ns1/svc1", "ns2/svc2", "ns3/svc3", "ns4/svc4", "ns5/svc5", "ns6/svc6"])
+        #expect(cluster.service(namespace: "ns4", name: "svc4")?.ports.first?.nodePort == nil)
+        #expect(cluster.service(namespace: "ns2", name: "svc2")?.ports.first?.nodePort == 3001)
+        #expect(cluster.settings.serviceCIDRs.map(\.description) == ["172.30.0.40/29"])
+        #expect(cluster.settings.kubeProxy.clusterCIDRs?.map(\.description) == ["10.0.0.0/8"])
+        #expect(cluster.notes.contains { $0.hasPrefix("serviceCIDR 172.30.0.40/29 inferred from the dump's 6 IPv4 ClusterIPs") })
+        // NewFakeProxier's eth0 addresses as the Node's InternalIPs: the first is the node IP,
+        // every one is local (as the fake network interfacer lists them).
+        let config = Self.exampleConfig(cluster)
+        #expect(config.nodeIP == (try IPAddress(parsing: "192.168.0.2")))
+        #expect(config.localAddresses.map(\.description).filter { $0.hasPrefix("192.168.") } == ["192.168.0.2", "192.168.1.2", "192.168.99.11"])
     }
 
     @Test func overallRulesMatchUpstreamByteForByte() throws {
