@@ -78,6 +78,12 @@ struct PathState: Sendable {
     /// A chain walk interrupted by a branch: the call stack, and the rule and match to resume at.
     var frames: [WalkFrame] = []
     var resume: (rule: Int, match: Int, forced: Bool)?
+    /// The socket a locally generated packet leaves from (`-m owner`); nil for packets from
+    /// elsewhere, which have none.
+    var socket: SocketOwner?
+    /// Set when a `-m set` match consulted a set the host does not have (taken as empty), so
+    /// that the walk notes it on the rule's step; cleared there.
+    var missingSetConsulted = false
 
     init(packet: Packet, host: Host, seed: UInt64) {
         self.packet = packet
