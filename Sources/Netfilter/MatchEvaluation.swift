@@ -170,7 +170,7 @@ extension PathState {
             guard let set = host.ipsets.sets[name] else {
                 // A set the dump did not give (only with --lenient): taken as empty, and the
                 // walk notes it on the step.
-                missingSetConsulted = true
+                missingSetsConsulted += 1
                 return neg
             }
             let r = set.test(packet, directions: dirs)

@@ -73,7 +73,9 @@ extension Ruleset {
 /// `iptables -S` prints, for one table, a `-P` line for each built-in chain (in the kernel's
 /// hook order), then `-N` for each user chain, then the `-A` rules: a run of `-P` lines starts
 /// a section. Each table has its own built-in chains (net/ipv4/netfilter/iptable_*.c
-/// `valid_hooks`): raw PREROUTING OUTPUT; mangle all five; nat PREROUTING INPUT OUTPUT
+/// `valid_hooks`), listed in hook order; an empty table prints only its `-P` lines, so the runs
+/// of two concatenated listings can touch: a `-P` chain not after the previous one in hook
+/// order starts the next. The tables: raw PREROUTING OUTPUT; mangle all five; nat PREROUTING INPUT OUTPUT
 /// POSTROUTING (no INPUT before Linux 2.6.36); filter and security INPUT FORWARD OUTPUT. So the
 /// `-P` lines name the table, except filter and security, which have the same: filter is taken
 /// (what `iptables -S` lists without `-t`) and the note says so.
@@ -88,7 +90,9 @@ enum ListingScan {
             guard let first = words.first, !first.hasPrefix("#") else { continue }
             if first == "-P" || first == "--policy" {
                 let chain = words.count > 1 ? String(words[1]) : ""
-                if !inPolicyRun || found[found.count - 1].policies.contains(where: { $0.0 == chain }) {
+                // -P lines come in hook order, and every table's first built-in chain comes before
+                // (or is) another's last: a chain not after the previous one starts a new table.
+                if !inPolicyRun || found[found.count - 1].policies.last.map({ Self.hookOrder($0.0) >= Self.hookOrder(chain) }) == true {
                     found.append((lineNo, lineNo, []))
                 }
                 found[found.count - 1].policies.append((chain, lineNo))

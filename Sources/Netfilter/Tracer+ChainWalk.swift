@@ -67,9 +67,9 @@ extension Tracer {
             let rule = chain.rules[ri]
             // A set the dump did not give, taken as empty (--lenient): the rule's step says so.
             var setNote = ""
-            if s.missingSetConsulted {
-                s.missingSetConsulted = false
-                setNote = Self.missingSetNote(rule, s.host)
+            if s.missingSetsConsulted > 0 {
+                setNote = Self.missingSetNote(rule, s.host, count: s.missingSetsConsulted)
+                s.missingSetsConsulted = 0
             }
             // Where the rule sits (for a path end), and the rule as a recorded step names it.
             let site = RuleSite(table: tableName, chain: f.chain, rule: ri)
@@ -181,11 +181,13 @@ extension Tracer {
         }
     }
 
-    /// ` (set NAME not given: taken as empty, --lenient)` for each set of the rule the host
-    /// does not have. Built only when such a set was consulted.
-    static func missingSetNote(_ rule: PreparedRule, _ host: Host) -> String {
+    /// ` (set NAME not given: taken as empty, --lenient)` for each of the first `count` set
+    /// matches of the rule whose set the host does not have (those evaluation consulted).
+    /// Built only when such a set was consulted.
+    static func missingSetNote(_ rule: PreparedRule, _ host: Host, count: Int) -> String {
         var names: [String] = []
-        for case .set(let name, _, _, _) in rule.matches where host.ipsets.sets[name] == nil && !names.contains(name) {
+        for case .set(let name, _, _, _) in rule.matches where host.ipsets.sets[name] == nil {
+            if names.count == count { break }
             names.append(name)
         }
         return names.map { " (set \($0) not given: taken as empty, --lenient)" }.joined()
