@@ -1,5 +1,6 @@
 import Testing
 @testable import Netfilter
+import TestSupport
 import Wire
 
 /// `-m owner` (issue 12 §3): parsed and printed as libxt_owner does, evaluated as xt_owner
@@ -87,5 +88,19 @@ import Wire
         var o = TraceOptions()
         o.socketOwner = SocketOwner(uid: 1000, gid: 1000)
         #expect(tracer.trace(packet: p, host: host, options: o).paths[0].verdict == .dropped)
+    }
+
+    /// The recorded spellings, live: each rule restored with the real iptables-restore in a test
+    /// namespace, and what iptables-save prints back is what kdp prints.
+    @Test(.enabled(if: KernelCheck.enabled, "kernel check: needs root and the iptables tools"))
+    func theRealIPTablesSavePrintsOwnerAsKdpDoes() throws {
+        if KernelCheck.unavailable() { return }
+        let ns = try NetworkNamespace("owner")
+        defer { ns.delete() }
+        let text = "*filter\n" + Self.recorded.map { "-A OUTPUT " + $0.0 + "\n" }.joined() + "COMMIT\n"
+        try ns.sh("iptables-restore <<'KDP_RULES'\n\(text)KDP_RULES\n")
+        let saved = try ns.sh("iptables-save -t filter").split(separator: "\n").filter { $0.hasPrefix("-A OUTPUT ") }
+        let kdp = try Self.recorded.map { "-A OUTPUT " + (try SaveNormalizer.normalize(Self.words($0.0), family: .ipv4).joined(separator: " ")) }
+        #expect(saved.map(String.init) == kdp)
     }
 }
