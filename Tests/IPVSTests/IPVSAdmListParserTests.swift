@@ -131,3 +131,38 @@ import Wire
         #expect(error("TCP  10.96.0.1:443 rr\n  -> [fd00::1]:80 Masq 1 0 0\n")?.line == 2)
     }
 }
+
+/// Mutated and truncated `ipvsadm -Ln` listings: a table or an error naming a line, never a crash.
+@Suite struct IPVSAdmListFuzzTests {
+    @Test func mutatedListingsNeverCrash() {
+        var rng = SeededGenerator(seed: 14)
+        var t = IPVSAdmListParserTests.everything()
+        t.services[0].stats = IPVSStats(conns: 1, inPackets: 200_000_000, outPackets: 3, inBytes: 4, outBytes: 5)
+        let sources = [IPVSAdm.list(t), IPVSAdm.listStats(t), IPVSAdm.listThresholds(t), IPVSAdm.listPersistentConnections(t)]
+        let alphabet = Array(" :.[]()-0123456789KMGTabcdef\n".utf8)
+        let words = ["  -> ", "TCP  ", "FWM  ", "persistent ", "mask ", "(sh-port)", "Masq ", "Prot LocalAddress:Port CPS\n", "99999999999999999999"]
+        var parsed = 0, failed = 0
+        for round in 0..<1500 {
+            var bytes = Array(sources[round % sources.count].utf8)
+            for _ in 0..<(1 + Int(rng.next() % 5)) {
+                let pos = Int(rng.next() % UInt64(max(bytes.count, 1)))
+                switch rng.next() % 5 {
+                case 0: bytes = Array(bytes[..<pos])
+                case 1: if pos < bytes.count { bytes.remove(at: pos) }
+                case 2: bytes.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: min(pos, bytes.count))
+                case 3: bytes.insert(contentsOf: Array(words[Int(rng.next() % UInt64(words.count))].utf8), at: min(pos, bytes.count))
+                default: if pos < bytes.count { bytes[pos] = UInt8(truncatingIfNeeded: rng.next()) }
+                }
+            }
+            var table = IPVSTable()
+            do {
+                _ = try IPVSAdm.parseList(String(decoding: bytes, as: UTF8.self), into: &table)
+                parsed += 1
+            } catch {
+                failed += 1
+                #expect(error.line >= 1)
+            }
+        }
+        #expect(parsed > 0 && failed > 0)
+    }
+}
