@@ -121,7 +121,7 @@ extension TraceRulesRequest {
             let owner = socketOwner ?? SocketOwner()
             options.socketOwner = owner
             notes.append(local
-                ? "-m owner: the packet leaves a socket of uid \(owner.uid) gid \(owner.gid)" + (socketOwner == nil ? " (root, assumed; --uid and --gid set them)" : " (--uid, --gid)")
+                ? "-m owner: the packet leaves a socket of uid \(owner.uid) gid \(owner.gid)" + (socketOwner == nil ? " (root, assumed; --uid and --gid set them)" : " (--uid/--gid; one not given is 0)")
                 : "-m owner: the packet is not locally generated, so it has no socket (owner matches hold only when all their options are inverted)")
         }
         var trace = Tracer(ruleset: rs, compiled: compiled).trace(packet: packet, host: host, options: options)

@@ -116,7 +116,7 @@ import Wire
         #expect(root.notes.contains("-m owner: the packet leaves a socket of uid 0 gid 0 (root, assumed; --uid and --gid set them)"))
         let user = try wireServer(uid: 1000).run()
         #expect(user.paths[0].verdict == .dropped, "AKS drops a non-root process's connection to WireServer")
-        #expect(user.notes.contains("-m owner: the packet leaves a socket of uid 1000 gid 1000 (--uid, --gid)"))
+        #expect(user.notes.contains("-m owner: the packet leaves a socket of uid 1000 gid 1000 (--uid/--gid; one not given is 0)"))
     }
 
     @Test func aForwardedPacketHasNoSocket() throws {

@@ -89,7 +89,7 @@ import Testing
             #expect(root.stdout.contains("note: -m owner: the packet leaves a socket of uid 0 gid 0 (root, assumed; --uid and --gid set them)"))
             let user = try run(dir, wire + ["--uid", "1000"])
             #expect(user.stdout.contains("DROPPED"))
-            #expect(user.stdout.contains("uid 1000 gid 0 (--uid, --gid)"))
+            #expect(user.stdout.contains("uid 1000 gid 0 (--uid/--gid; one not given is 0)"))
             #expect(try run(dir, wire + ["--table", "bogus"]).status == 2)
             #expect(try run(dir, wire + ["--uid", "4294967295"]).status == 2)
         }
