@@ -106,6 +106,13 @@ enum ListingScan {
         var out: [ListingSection] = []
         for s in found {
             let (table, how) = try Self.table(of: s.policies, flag: flag, file: file, line: s.first)
+            // A second listing of one table would replace the first (as a second *table does in
+            // iptables-restore input): most likely `iptables -S` and `ip6tables -S` pasted
+            // together, and a trace is of one family.
+            if let earlier = out.first(where: { $0.table == table }) {
+                throw RulesetParseError(file: file, line: s.first, word: "-P",
+                                        reason: "table \(table.rawValue) is listed again (first at line \(earlier.firstLine)): iptables -S and ip6tables -S output mixed? give one family's rules")
+            }
             out.append(ListingSection(firstLine: s.first, lastLine: s.last, table: table, how: how))
         }
         return out

@@ -104,6 +104,8 @@ import Wire
         #expect(error("-P INPUT ACCEPT\n-P BOGUS ACCEPT\n")?.description == "bad.S:2: -P names a chain that is not built-in: 'BOGUS'")
         #expect(error("-P INPUT ACCEPT\n-A INPUT -j NOWHERE\n")?.line == 2)
         #expect(error("-P INPUT MAYBE\n")?.line == 1)
+        let mixed = Fixtures.text("kube-proxy-example.iptables-S") + Fixtures.text("kube-proxy-v6.ip6tables-S")
+        #expect(error(mixed)?.line == 20, "iptables -S and ip6tables -S pasted together")
     }
 
     @Test func aBuiltinChainDeclaredWithADashKeepsItsPolicy() throws {
