@@ -26,6 +26,16 @@ import Wire
         #expect(fromListing.tables.flatMap { $0.chains.flatMap(\.rules) }.count > 50)
     }
 
+    /// `iptables -S -v` of filter and nat, then `-t mangle -S` and `-t raw -S` (empty): counters
+    /// (`-c N M`) and every table's -P lines.
+    @Test func verboseListingsOfFourTablesNameEachTable() throws {
+        let rs = try Ruleset.parseDump(text: Fixtures.text("kube-proxy-example.four-tables-v.iptables-S"), file: "v")
+        #expect(rs.tables.map(\.name) == [.filter, .nat, .mangle, .raw])
+        let save = try Ruleset.parse(text: Fixtures.kubeProxySave)
+        let words = { (r: Ruleset) in r.tables.flatMap { $0.chains.flatMap(\.rules) }.map { $0.words.map(\.text).filter { $0 != "-c" && $0 != "0" }.joined(separator: " ") } }
+        #expect(words(rs) == words(save))
+    }
+
     @Test func ip6tablesSListingsGiveTheRulesOfIP6TablesSave() throws {
         // The nat listing first: the order of the sections does not matter.
         let listing = Fixtures.text("kube-proxy-v6.nat.ip6tables-S") + Fixtures.text("kube-proxy-v6.ip6tables-S")
