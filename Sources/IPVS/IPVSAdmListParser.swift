@@ -56,7 +56,8 @@ extension IPVSAdm {
     ///
     /// What a listing does not carry is assumed and returned as notes: `--stats` and `--rate`
     /// give no scheduler (ipvsadm's default wlc), forwarding method or weight (kube-proxy's Masq
-    /// and 1); open connections (ActiveConn, InActConn) are counted, not loaded.
+    /// and 1); open connections (ActiveConn, InActConn) are counted, not loaded; rr and wrr
+    /// walk the servers in the order added, which a sorted listing does not record.
     public static func parseList(_ text: String, into table: inout IPVSTable) throws(IPVSAdmParseError) -> IPVSAdmListing {
         var kind: IPVSAdmListing.Kind?
         var service: Int32?
@@ -183,6 +184,11 @@ extension IPVSAdm {
         if serversWithoutForward > 0 {
             let weight = k == .persistentConnections ? "" : " and weight 1"
             notes.append("\(k.rawValue) gives no forwarding method\(weight): Masq\(weight) assumed (kube-proxy's) for \(serversWithoutForward) real server\(serversWithoutForward == 1 ? "" : "s")")
+        }
+        let walked = table.services.filter { ($0.scheduler == .rr || $0.scheduler == .wrr) && $0.destinations.count > 1 }.count
+        if walked > 0 {
+            notes.append("\(k.rawValue) sorts real servers (unless --nosort), so the kernel's list order is not in it: kdp adds them as listed, "
+                + "as ipvsadm -a would, and rr/wrr walk that order (\(walked) virtual service\(walked == 1 ? "" : "s"))")
         }
         if openConnections > 0 {
             notes.append("\(k.rawValue) lists \(openConnections) open connection\(openConnections == 1 ? "" : "s") (ActiveConn + InActConn): not loaded, kdp schedules as if none were open")
