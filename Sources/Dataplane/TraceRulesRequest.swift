@@ -95,6 +95,9 @@ extension TraceRulesRequest {
             do { host.ipsets = try IPSetStore.parse(ipsetText: ipsetsText) } catch { throw .ipsets(file: ipsetsFile, error) }
         }
         var notes: [String] = rs.notes + ipvsNotes.map { "\(ipvsFile): \($0)" }
+        if let table, RulesFormat.detect(rulesText) == .save {
+            notes.append("--table \(table.rawValue) not used: \(rulesFile) is iptables-save text, which names its tables")
+        }
         // A rule naming a set that was not given: the kernel would not have loaded it.
         var missing: [String] = []
         for ref in rs.setReferences() where host.ipsets.sets[ref.name] == nil && !missing.contains(ref.name) {

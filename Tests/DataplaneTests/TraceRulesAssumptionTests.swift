@@ -136,5 +136,7 @@ import Wire
         let t = try r.run()
         #expect(t.notes.first == "aks: lines 1-5 are `iptables -S` output of table security (--table)")
         #expect(t.paths[0].steps.contains { $0.table == "security" && $0.action == "drop" })
+        r.rulesText = Self.aks
+        #expect(try r.run().notes.contains("--table security not used: aks is iptables-save text, which names its tables"))
     }
 }
