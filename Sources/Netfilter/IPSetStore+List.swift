@@ -73,6 +73,11 @@ extension IPSetStore {
                 guard let t = type else { throw IPSetParseError(line: lineNo, word: n, reason: "set has no Type: line") }
                 let w = line.split(separator: " ")
                 guard let element = w.first else { throw IPSetParseError(line: lineNo, word: n, reason: "blank member line") }
+                if t == .listSet {
+                    try store.addToList(n, member: String(element), line: lineNo)
+                    members += 1
+                    continue
+                }
                 var m = try member(String(element), type: t, line: lineNo)
                 m.nomatch = w.dropFirst().contains("nomatch")
                 store.sets[n]!.add(m)

@@ -173,7 +173,7 @@ extension PathState {
                 missingSetsConsulted += 1
                 return neg
             }
-            let r = set.test(packet, directions: dirs)
+            let r = host.ipsets.test(set, packet, directions: dirs)
             let hit = r ?? returnNomatch
             return hit != neg
         case .physdev(let p):

@@ -68,6 +68,16 @@ import Wire
         #expect(t.paths[0].decidedBy.description.contains("azure-npm-789"))
     }
 
+    /// Azure NPM matches namespaces through list:set sets of hash:net sets.
+    @Test func aListSetIsMatchedThroughItsMemberSets() throws {
+        let sets = "create azure-npm-123 hash:net family inet\ncreate azure-npm-456 hash:net family inet\nadd azure-npm-456 10.244.1.0/24\n"
+            + "create azure-npm-789 list:set size 8\nadd azure-npm-789 azure-npm-123\nadd azure-npm-789 azure-npm-456\n"
+        let rules = Self.policyRules.replacingOccurrences(of: "-m set --match-set azure-npm-123 dst -m set ! --match-set azure-npm-456 src -j DROP",
+                                                          with: "-m set --match-set azure-npm-789 src -j DROP")
+        let t = try request(rules, ipsets: sets).run()
+        #expect(t.paths[0].verdict == .dropped, "10.244.1.5 is in azure-npm-456, a member of the list azure-npm-789")
+    }
+
     /// kubernetes#114537: kube-proxy once wrote a garbled DNAT that iptables-restore refuses.
     @Test func aGarbledDNATIsRefusedWithItsLineOrSkippedWithANote() throws {
         let rules = """
