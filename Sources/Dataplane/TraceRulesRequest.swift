@@ -37,6 +37,11 @@ public struct TraceRulesRequest: Sendable {
     /// `--route DEST[,via=GW],dev=IFACE`: the node's routes; none given, a default route out of
     /// the first interface with an address of the family is assumed.
     public var routes: [Route] = []
+    /// The table of `iptables -S` input whose `-P` lines do not name one (`--table`).
+    public var table: TableName?
+    /// The owner of the socket a locally generated packet leaves from (`--uid`, `--gid`);
+    /// nil: root, and the trace says it was assumed.
+    public var socketOwner: SocketOwner?
 
     public init(rulesText: String, rulesFile: String, ipsetsText: String? = nil, localAddresses: [IPAddress],
                 source: IPAddress, sourcePort: UInt16 = 40000, destination: IPAddress, destinationPort: UInt16 = 80,
@@ -64,12 +69,17 @@ public enum TraceRulesError: Error, CustomStringConvertible, Sendable {
     case rules(RulesetParseError)
     case ipsets(file: String, IPSetParseError)
     case ipvs(file: String, IPVSAdmParseError)
+    /// A rule names a set the ipsets did not give (strict mode).
+    case missingSet(file: String, line: Int, set: String, ipsetsFile: String?)
 
     public var description: String {
         switch self {
         case .rules(let e): e.description
         case .ipsets(let file, let e): "\(file):\(e.line): \(e.reason): '\(e.word)'"
         case .ipvs(let file, let e): InputError("\(e.reason): \(e.text)", at: InputLocation(file: file, line: e.line)).description
+        case .missingSet(let file, let line, let set, let ipsetsFile):
+            "\(file):\(line): rule matches set '\(set)', which \(ipsetsFile.map { "is not in \($0)" } ?? "was not given"): "
+                + "pass the node's `ipset save` (or `ipset list`) with --ipsets, or --lenient to take it as empty"
         }
     }
 }
@@ -79,19 +89,32 @@ extension TraceRulesRequest {
     /// `ipsetsFile` and `ipvsFile` name the texts in errors.
     public func run(ipsetsFile: String = "<ipsets>", ipvsFile: String = "<ipvs>") throws(TraceRulesError) -> Trace {
         var ipvs: IPVSDirector?
+        var ipvsNotes: [String] = []
         if let ipvsText {
             var table = IPVSTable()
-            do { try IPVSAdm.parseSave(ipvsText, into: &table) } catch { throw .ipvs(file: ipvsFile, error) }
+            do { ipvsNotes = try IPVSAdm.parseDump(ipvsText, into: &table) } catch { throw .ipvs(file: ipvsFile, error) }
             table.sysctls = IPVSDirector.kubeProxySysctls
             ipvs = IPVSDirector(tables: [table])
         }
         let rs: Ruleset
-        do { rs = try Ruleset.parse(text: rulesText, file: rulesFile, lenient: lenient) } catch { throw .rules(error) }
+        do { rs = try Ruleset.parseDump(text: rulesText, file: rulesFile, table: table, lenient: lenient) } catch { throw .rules(error) }
         var (host, assumptions) = assumedHost(rs)
         if let ipsetsText {
-            do { host.ipsets = try IPSetStore.parse(ipsetSave: ipsetsText) } catch { throw .ipsets(file: ipsetsFile, error) }
+            do { host.ipsets = try IPSetStore.parse(ipsetText: ipsetsText) } catch { throw .ipsets(file: ipsetsFile, error) }
         }
-        var notes: [String] = []
+        var notes: [String] = rs.notes + ipvsNotes.map { "\(ipvsFile): \($0)" }
+        if let table, RulesFormat.detect(rulesText) == .save {
+            notes.append("--table \(table.rawValue) not used: \(rulesFile) is iptables-save text, which names its tables")
+        }
+        // A rule naming a set that was not given: the kernel would not have loaded it.
+        var missing: [String] = []
+        for ref in rs.setReferences() where host.ipsets.sets[ref.name] == nil && !missing.contains(ref.name) {
+            guard lenient else {
+                throw .missingSet(file: rulesFile, line: ref.line, set: ref.name, ipsetsFile: ipsetsText == nil ? nil : ipsetsFile)
+            }
+            missing.append(ref.name)
+            notes.append("\(rulesFile):\(ref.line): set \(ref.name) was not given (--ipsets): taken as empty (--lenient)")
+        }
         if let ipvs {
             host.ipvs = ipvs
             var seen = Set<IPAddress>()
@@ -107,6 +130,14 @@ extension TraceRulesRequest {
         host.bridgeNFCallIPTables = sysctls[Sysctl.bridgeNFCall(destination.family)] ?? true
         let packet = Packet(source: source, destination: destination, proto: proto, sourcePort: sourcePort,
                             destinationPort: destinationPort, inInterface: local ? nil : inInterface)
+        var options = options
+        if rs.usesOwnerMatch {
+            let owner = socketOwner ?? SocketOwner()
+            options.socketOwner = owner
+            notes.append(local
+                ? "-m owner: the packet leaves a socket of uid \(owner.uid) gid \(owner.gid)" + (socketOwner == nil ? " (root, assumed; --uid and --gid set them)" : " (--uid/--gid; one not given is 0)")
+                : "-m owner: the packet is not locally generated, so it has no socket (owner matches hold only when all their options are inverted)")
+        }
         var trace = Tracer(ruleset: rs, compiled: compiled).trace(packet: packet, host: host, options: options)
         trace.notes += notes + assumptions + rs.problems.map { "\(rulesFile): \($0)" }
         return trace

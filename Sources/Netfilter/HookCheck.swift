@@ -27,6 +27,7 @@ enum HookCheck {
                 switch ms[i] {
                 case .inInterface, .outInterface: true
                 case .addrType(_, _, _, _, let limitIn, let limitOut): limitIn || limitOut
+                case .owner: true
                 default: false
                 }
             }
@@ -126,6 +127,11 @@ enum HookCheck {
                                 }
                                 if limitOut && preOrIn {
                                     return (line, "--limit-iface-out", "--limit-iface-out cannot be used from PREROUTING or INPUT")
+                                }
+                            case .owner:
+                                // xt_owner's .hooks: LOCAL_OUT and POST_ROUTING only.
+                                if let bad = Hook.allCases.first(where: { has($0) && $0 != .output && $0 != .postrouting }) {
+                                    return (line, "owner", "-m owner cannot be used in a chain reached from \(bad.rawValue)")
                                 }
                             default:
                                 break

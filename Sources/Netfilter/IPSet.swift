@@ -1,6 +1,7 @@
 import Wire
 
-/// The ipset types kube-proxy's IPVS mode uses (kube-proxy-rules.md §2) plus hash:net,port.
+/// The ipset types kube-proxy's IPVS mode uses (kube-proxy-rules.md §2) plus hash:net,port, and
+/// list:set (a set of sets, as Azure NPM's NetworkPolicy rules use).
 public enum IPSetType: String, Hashable, Sendable {
     case hashIP = "hash:ip"
     case hashIPPort = "hash:ip,port"
@@ -9,6 +10,7 @@ public enum IPSetType: String, Hashable, Sendable {
     case hashNet = "hash:net"
     case hashNetPort = "hash:net,port"
     case bitmapPort = "bitmap:port"
+    case listSet = "list:set"
 
     /// What each dimension holds.
     enum Dimension { case ip, port, net }
@@ -21,6 +23,7 @@ public enum IPSetType: String, Hashable, Sendable {
         case .hashNet: [.net]
         case .hashNetPort: [.net, .port]
         case .bitmapPort: [.port]
+        case .listSet: []  // its members are sets (`memberSets`)
         }
     }
 }
@@ -49,6 +52,8 @@ public struct IPSet: Hashable, Sendable {
     public var type: IPSetType
     public var family: IPFamily
     public private(set) var members: [IPSetMember] = []
+    /// A list:set's member sets, in order (ip_set_list_set.c keeps a list).
+    public private(set) var memberSets: [String] = []
     /// Host-only elements, for a hash lookup.
     private var exact: Set<IPSetMember> = []
     /// Elements with a shorter prefix, most specific first (hash:net looks up from the
@@ -60,6 +65,9 @@ public struct IPSet: Hashable, Sendable {
         self.type = type
         self.family = family
     }
+
+    /// Adds a member set to a list:set.
+    public mutating func addSet(_ name: String) { memberSets.append(name) }
 
     public mutating func add(_ m: IPSetMember) {
         members.append(m)
@@ -150,6 +158,10 @@ public struct IPSetStore: Hashable, Sendable {
                 guard w.count >= 3, let type = store.sets[String(w[1])]?.type else {
                     throw IPSetParseError(line: lineNo, word: w.count > 1 ? String(w[1]) : String(line), reason: "add to a set not created before")
                 }
+                if type == .listSet {
+                    try store.addToList(String(w[1]), member: String(w[2]), line: lineNo)
+                    continue
+                }
                 var m = try member(String(w[2]), type: type, line: lineNo)
                 m.nomatch = w.dropFirst(3).contains("nomatch")
                 // In place: copying the set out and back made every add copy its hash table.
@@ -187,5 +199,25 @@ public struct IPSetStore: Hashable, Sendable {
             }
         }
         return m
+    }
+}
+
+extension IPSetStore {
+    /// `add LIST SET`: the member set must exist and not be a list:set itself (ipset refuses
+    /// both).
+    mutating func addToList(_ list: String, member: String, line: Int) throws(IPSetParseError) {
+        guard let m = sets[member] else { throw IPSetParseError(line: line, word: member, reason: "list:set member is not a set created before") }
+        guard m.type != .listSet else { throw IPSetParseError(line: line, word: member, reason: "a list:set cannot hold a list:set") }
+        sets[list]!.addSet(member)
+    }
+
+    /// ip_set_test as `-m set` asks it: a list:set asks its member sets in order and matches
+    /// when one matches (list_set_ktest; a member's nomatch is no match there).
+    func test(_ set: IPSet, _ packet: Packet, directions: [SetDirection]) -> Bool? {
+        guard set.type == .listSet else { return set.test(packet, directions: directions) }
+        for name in set.memberSets {
+            if let s = sets[name], s.test(packet, directions: directions) == true { return true }
+        }
+        return false
     }
 }

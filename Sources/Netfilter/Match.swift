@@ -143,6 +143,8 @@ public enum Match: Hashable, Sendable {
     indirect case physdev(PhysdevMatch)
     /// `-m ipvs`: whether the packet belongs to an IPVS connection, and which virtual service.
     indirect case ipvs(IPVSMatch)
+    /// `-m owner`: the sending socket's owner (xt_owner.c).
+    indirect case owner(OwnerMatch)
     /// Matches that always hold in kdp: `nfacct` (counts only) and `limit` (rate not emulated).
     indirect case alwaysTrue(module: String)
     /// From lenient parsing: never matches.

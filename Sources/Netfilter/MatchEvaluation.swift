@@ -167,8 +167,13 @@ extension PathState {
         case .recent(let r):
             return host.recent.evaluate(r, packet: packet, now: host.now)
         case .set(let name, let dirs, let neg, let returnNomatch):
-            guard let set = host.ipsets.sets[name] else { return false }
-            let r = set.test(packet, directions: dirs)
+            guard let set = host.ipsets.sets[name] else {
+                // A set the dump did not give (only with --lenient): taken as empty, and the
+                // walk notes it on the step.
+                missingSetsConsulted += 1
+                return neg
+            }
+            let r = host.ipsets.test(set, packet, directions: dirs)
             let hit = r ?? returnNomatch
             return hit != neg
         case .physdev(let p):
@@ -185,6 +190,8 @@ extension PathState {
             let others = v.vproto != nil || v.vaddr != nil || v.vport != nil || v.vdirOriginal != nil
             if !others { return v.ipvs == false }
             return false
+        case .owner(let o):
+            return o.matches(socket)
         case .alwaysTrue:
             return true
         case .never:

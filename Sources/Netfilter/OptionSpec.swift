@@ -51,6 +51,12 @@ struct NameTable<Value: Sendable>: Sendable {
         return nil
     }
 
+    /// The values whose name starts with `prefix` (getopt_long's abbreviations; only asked
+    /// when no name is equal, so it may scan).
+    func values(withPrefix prefix: String) -> [Value] {
+        entries.filter { $0.name.hasPrefix(prefix) }.map(\.value)
+    }
+
     private static func isASCII(_ s: String) -> Bool {
         // OR of all bytes, which vectorizes: most words looked up and not found are chain names.
         s.utf8.withContiguousStorageIfAvailable { b in b.reduce(0, |) < 0x80 } ?? s.utf8.allSatisfy { $0 < 0x80 }

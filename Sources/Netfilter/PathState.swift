@@ -78,6 +78,13 @@ struct PathState: Sendable {
     /// A chain walk interrupted by a branch: the call stack, and the rule and match to resume at.
     var frames: [WalkFrame] = []
     var resume: (rule: Int, match: Int, forced: Bool)?
+    /// The socket a locally generated packet leaves from (`-m owner`); nil for packets from
+    /// elsewhere, which have none.
+    var socket: SocketOwner?
+    /// How many `-m set` matches of the rule being evaluated consulted a set the host does not
+    /// have (taken as empty), so that the walk notes them on the rule's step; cleared there.
+    /// Matches are evaluated in order, so these are the rule's first missing-set matches.
+    var missingSetsConsulted = 0
 
     init(packet: Packet, host: Host, seed: UInt64) {
         self.packet = packet

@@ -29,6 +29,12 @@ struct RestoreParser {
     var checkChains: [Int] = []
     var lineNo = 0
     var chainCache = ChainCache()
+    /// `iptables -S` input: the sections (first line and table) found by `ListingScan`; each
+    /// starts its table as a `*table` line would and the next one (or the end) commits it.
+    var listing: [ListingSection]?
+    /// The line where the next listing section starts (Int.max: none), one compare per line.
+    var nextSectionLine = Int.max
+    var nextSection = 0
 
     init(bytes: UnsafeBufferPointer<UInt8>, text: String, file: String, lenient: Bool, noflush: Bool) {
         self.bytes = bytes
@@ -43,13 +49,16 @@ struct RestoreParser {
         rs.lines.reserveCapacity(countLines() + 1)
         let n = bytes.count
         var lineStart = 0
+        if let listing, !listing.isEmpty { nextSectionLine = listing[0].firstLine }
         while lineStart < n {
             lineNo += 1
             let lineEnd = lineEnd(from: lineStart)
             let next = lineEnd < n ? lineEnd + 1 : lineEnd
+            if lineNo == nextSectionLine { try startSection(at: lineStart) }
             try line(lineStart, lineEnd, next: next)
             lineStart = next
         }
+        if listing != nil && current != nil { try finishTable() }
         if let c = current {
             throw RulesetParseError(file: file, line: lineNo, word: "*" + c.rawValue, reason: "table is not finished with COMMIT")
         }
@@ -73,15 +82,18 @@ struct RestoreParser {
             return
         }
         if firstByte == UInt8(ascii: "*") && startsWithByte(ls + blankPrefix, le) {
+            if listing != nil { throw fail(sub(ls, le), "a *table line in iptables -S input (iptables-save and -S output mixed?)") }
             return try tableLine(ls, le, blankPrefix: blankPrefix, next: next)
         }
         if le - ls == 6 && bytes[ls] == UInt8(ascii: "C") && string(ls, le) == "COMMIT" {
+            if listing != nil { throw fail("COMMIT", "a COMMIT line in iptables -S input (iptables-save and -S output mixed?)") }
             return try commitLine(ls, le)
         }
         guard let table = current else {
             throw fail(sub(ls, le).dropFirst(blankPrefix).prefix { $0 != " " }, "rule outside a table (no *table line before it)")
         }
         if bytes[ls] == UInt8(ascii: ":") && startsWithByte(ls, le) {
+            if listing != nil { throw fail(sub(ls, le), "a :CHAIN line in iptables -S input (iptables-save and -S output mixed?)") }
             return try chainLine(ls, le, table)
         }
         try commandLine(ls, le, table)
@@ -93,6 +105,11 @@ struct RestoreParser {
         guard blankPrefix == 0, let t = TableName(rawValue: string(ls + 1, le)) else {
             throw fail(sub(ls, le), "unknown table")
         }
+        try beginTable(t, next: next)
+    }
+
+    /// Starts table `t` as a `*table` line does; `next` is where the following line starts.
+    private mutating func beginTable(_ t: TableName, next: Int) throws(RulesetParseError) {
         current = t
         let flush = !noflush
         rs.withTable(t) { table in if flush { table = Table(name: t) } }
@@ -108,7 +125,24 @@ struct RestoreParser {
     /// `COMMIT`: every jump must reach a chain of the table, and every target must be valid in
     /// the hooks that reach it (HookCheck).
     private mutating func commitLine(_ ls: Int, _ le: Int) throws(RulesetParseError) {
-        guard let t = current else { throw fail(sub(ls, le), "COMMIT outside a table") }
+        guard current != nil else { throw fail(sub(ls, le), "COMMIT outside a table") }
+        try finishTable()
+    }
+
+    /// `iptables -S` input: the section starting at this line commits the previous one and
+    /// starts its own table, as if `COMMIT` and `*table` lines stood here.
+    private mutating func startSection(at lineStart: Int) throws(RulesetParseError) {
+        let section = listing![nextSection]
+        nextSection += 1
+        nextSectionLine = nextSection < listing!.count ? listing![nextSection].firstLine : Int.max
+        if current != nil { try finishTable() }
+        // A listing has no :CHAIN lines to count: beginTable finds none at a -P line.
+        try beginTable(section.table, next: lineStart)
+    }
+
+    /// What `COMMIT` does for the current table.
+    private mutating func finishTable() throws(RulesetParseError) {
+        guard let t = current else { return }
         let table = rs.tables[currentIndex]
         let jumps = try resolveJumps(in: table, named: t)
         pendingJumps.removeAll()
@@ -176,7 +210,8 @@ struct RestoreParser {
         var policy: Policy?
         let policyRange = fields[1]
         if policyRange.1 - policyRange.0 == 1 && bytes[policyRange.0] == 45 {
-            if isBuiltin { throw fail("-", "a built-in chain needs a policy") }
+            // `:INPUT - [0:0]`: iptables-restore sets a policy only when it is not "-", so a
+            // built-in chain keeps the one it has (ACCEPT in a fresh table).
         } else {
             let word = string(policyRange.0, policyRange.1)
             guard isBuiltin else { throw fail(word, "a user chain has no policy (write '-')") }

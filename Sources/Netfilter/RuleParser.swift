@@ -136,9 +136,29 @@ struct RuleParser {
             if c.negate && !spec.invertible { throw RuleError(word: w, reason: "'!' not allowed before \(w)") }
             addOption(Option(name: spec.name, negated: c.negate, args: try c.arg(spec.arity), wordIndex: c.i), to: uses.count - 1)
             c.i += 1 + spec.arity
+        } else if let full = abbreviated(w, c) {
+            try extensionOption(full, &c)
         } else {
             throw RuleError(word: w, reason: "unknown option")
         }
+    }
+
+    /// getopt_long takes any unambiguous prefix of a long option (`--to` for
+    /// `--to-destination`): the one option of the target, the loaded modules and the implicit
+    /// protocol module that `w` abbreviates, when no generic option also starts with it. Only
+    /// asked for a word no option is named.
+    private func abbreviated(_ w: String, _ c: Cursor) -> String? {
+        guard w.utf8.count > 3 else { return nil }
+        var names = Set<String>()
+        for spec in c.targetSpec?.options.values(withPrefix: w) ?? [] { names.insert(spec.name) }
+        for u in uses { for spec in u.spec.options.values(withPrefix: w) { names.insert(spec.name) } }
+        if case .some(.some(let p)) = c.proto, let module = MatchModule.implicit(for: p) {
+            for spec in module.options.options.values(withPrefix: w) { names.insert(spec.name) }
+        }
+        let generic = ["--source", "--src", "--destination", "--dst", "--protocol", "--in-interface", "--out-interface",
+                       "--jump", "--goto", "--match", "--fragment", "--set-counters"]
+        guard names.count == 1, !generic.contains(where: { $0.hasPrefix(w) }) else { return nil }
+        return names.first
     }
 
     /// The IP header conditions first (ip_packet_match), then the modules' matches. Sized for

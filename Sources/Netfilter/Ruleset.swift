@@ -16,6 +16,9 @@ public struct Ruleset: Hashable, Sendable {
     public var lines: [Line]
     /// Rules made never-matching by lenient parsing, with the reason.
     public var problems: [LenientProblem]
+    /// What parsing assumed that the text does not say (the table of each `iptables -S`
+    /// section), for the trace's notes.
+    public var notes: [String] = []
     /// Whether the source text ended with a newline (printing keeps it that way).
     public var endsWithNewline = true
 

@@ -65,6 +65,12 @@ extension Tracer {
             }
             let chain = t.chains[f.chain]
             let rule = chain.rules[ri]
+            // A set the dump did not give, taken as empty (--lenient): the rule's step says so.
+            var setNote = ""
+            if s.missingSetsConsulted > 0 {
+                setNote = Self.missingSetNote(rule, s.host, count: s.missingSetsConsulted)
+                s.missingSetsConsulted = 0
+            }
             // Where the rule sits (for a path end), and the rule as a recorded step names it.
             let site = RuleSite(table: tableName, chain: f.chain, rule: ri)
             func reference() -> RuleReference {
@@ -72,8 +78,8 @@ extension Tracer {
             }
             switch result {
             case .notMatched:
-                if o.verbose {
-                    s.step(hook, .rule(reference()), text: rule.text, "no match")
+                if o.verbose || !setNote.isEmpty {
+                    s.step(hook, .rule(reference()), text: rule.text, "no match" + setNote)
                 } else if case .never(let reason)? = rule.matches.first {
                     s.step(hook, .rule(reference()), text: rule.text, "never matches (not understood, --lenient): \(reason)")
                 }
@@ -96,7 +102,7 @@ extension Tracer {
             }
             frames[frames.count - 1].next = ri + 1
             func step(_ action: @autoclosure () -> String) {
-                s.step(hook, .rule(reference()), text: rule.text, action())
+                s.step(hook, .rule(reference()), text: rule.text, action() + setNote)
             }
             guard let target = rule.target else {
                 step("continue (no target)")
@@ -144,6 +150,7 @@ extension Tracer {
                     step("ignored: NAT targets only work in the nat table")
                     continue
                 }
+                if !setNote.isEmpty { step("matched") }
                 natTarget(target, hook: hook, rule: rule, site: site, &s, &work, o)
                 return
             case .mark(let value, let mask):
@@ -172,6 +179,18 @@ extension Tracer {
                 step("ct \(what) (no effect in kdp)")
             }
         }
+    }
+
+    /// ` (set NAME not given: taken as empty, --lenient)` for each of the first `count` set
+    /// matches of the rule whose set the host does not have (those evaluation consulted).
+    /// Built only when such a set was consulted.
+    static func missingSetNote(_ rule: PreparedRule, _ host: Host, count: Int) -> String {
+        var names: [String] = []
+        for case .set(let name, _, _, _) in rule.matches where host.ipsets.sets[name] == nil {
+            if names.count == count { break }
+            names.append(name)
+        }
+        return names.map { " (set \($0) not given: taken as empty, --lenient)" }.joined()
     }
 
     private func applyPolicy(of t: PreparedTable, chain start: Int, hook: Hook, path s: inout PathState) {

@@ -15,6 +15,9 @@ public struct TraceOptions: Sendable {
     public var maxPaths = 65536
     /// Record steps (turn off for bulk evaluation, as the differential test and bench do).
     public var recordSteps = true
+    /// The owner of the socket locally generated packets leave from (`-m owner`): root unless
+    /// told otherwise.
+    public var socketOwner = SocketOwner()
 
     public init(allPaths: Bool = false, seed: UInt64 = 1, verbose: Bool = false, masqueradeMark: UInt32 = 0x4000,
                 maxPaths: Int = 65536, recordSteps: Bool = true) {
@@ -57,6 +60,7 @@ public struct Tracer: Sendable {
         first.recordSteps = options.recordSteps
         let local = packet.inInterface == nil && host.isLocal(packet.source)
         if local {
+            first.socket = options.socketOwner
             first.packet.inInterface = nil
             first.program = [.routeOutput, .table(.output, .raw), .conntrackIn, .table(.output, .mangle), .nat(.output)]
                 + (host.ipvs == nil ? [] : [.ipvsReply(.output), .ipvsRequest(.output)])

@@ -13,7 +13,11 @@ struct TraceRulesCommand: ParsableCommand {
         commandName: "trace-rules",
         abstract: "Trace a packet through an iptables-save dump, hook by hook, as that node's kernel would.")
 
-    @Option(help: "iptables-save (or iptables-restore) text of the node.") var rules: String
+    @Option(help: "iptables-save (or iptables-restore) text of the node, or iptables -S / ip6tables -S output (one table or several concatenated; detected).") var rules: String
+    @Option(help: "The table of iptables -S input whose -P lines do not name one (filter and security have the same built-in chains).")
+    var table: String?
+    @Option(help: "The uid owning the socket a locally generated packet leaves from, for -m owner (default 0, root).") var uid: UInt32?
+    @Option(help: "The gid owning that socket (default 0).") var gid: UInt32?
     @Option(name: .customLong("local-ip"), help: "An address of the node (repeatable; the first is eth0's primary).")
     var localIPs: [String] = []
     @Option(help: "Source address. The packet is locally generated when it is one of --local-ip.") var src: String
@@ -22,8 +26,8 @@ struct TraceRulesCommand: ParsableCommand {
     @Option(help: "Destination port.") var dport: UInt16 = 80
     @Option(name: .customLong("proto"), help: "tcp, udp, sctp or icmp.") var proto: String = "tcp"
     @Option(help: "The interface a packet from elsewhere arrives on.") var inIface: String = "eth0"
-    @Option(help: "`ipset save` output, for rules that match sets.") var ipsets: String?
-    @Option(help: "`ipvsadm -S -n` output of an IPVS-mode node: packets to its virtual services are scheduled in INPUT (or OUTPUT), as the kernel does.")
+    @Option(help: "`ipset save` or `ipset list` output, for rules that match sets (detected).") var ipsets: String?
+    @Option(help: "`ipvsadm -S -n` or `ipvsadm -Ln` (also --stats, --rate) output of an IPVS-mode node (detected): packets to its virtual services are scheduled in INPUT (or OUTPUT), as the kernel does.")
     var ipvs: String?
     @Flag(help: "Follow every probabilistic branch and give each path's probability.") var allPaths = false
     @Option(help: "Seed for statistic random and NAT ranges.") var seed: UInt64 = 1
@@ -53,6 +57,10 @@ struct TraceRulesCommand: ParsableCommand {
         }
         guard ["tcp", "udp", "sctp", "icmp"].contains(proto) else { throw ValidationError("--proto must be tcp, udp, sctp or icmp") }
         if output == .yaml { throw ValidationError("trace-rules prints text or json") }
+        if let table, TableName(rawValue: table) == nil {
+            throw ValidationError("--table must be raw, mangle, nat, filter or security")
+        }
+        if uid == UInt32.max || gid == UInt32.max { throw ValidationError("--uid and --gid are at most 4294967294 (-1 is no user)") }
     }
 
     func run() throws {
@@ -74,6 +82,8 @@ struct TraceRulesCommand: ParsableCommand {
             request.interfaces.append(Interface(name: i.name, addresses: [(i.address, i.prefixLength)]))
         }
         request.routes = try routeSpecs.map { r throws(InputError) in try TraceRulesRequest.parseRoute(r) }
+        request.table = table.flatMap { TableName(rawValue: $0) }
+        if uid != nil || gid != nil { request.socketOwner = SocketOwner(uid: uid ?? 0, gid: gid ?? 0) }
         let trace: Trace
         do { trace = try request.run(ipsetsFile: ipsets ?? "<ipsets>", ipvsFile: ipvs ?? "<ipvs>") } catch {
             throw InputError(error.description)

@@ -7,7 +7,7 @@ import Wire
 /// Dispatch is a `switch` over this closed enum: no protocol, closure or existential per rule.
 enum MatchModule: UInt8, Sendable, CaseIterable {
     case tcp, udp, sctp, icmp, icmp6, multiport, comment, statistic, mark, connmark, conntrack, state
-    case addrtype, recent, set, physdev, ipvs, nfacct, limit
+    case addrtype, recent, set, physdev, ipvs, nfacct, limit, owner
 
     /// The name after `-m`, as iptables-save prints it.
     var name: String {
@@ -31,6 +31,7 @@ enum MatchModule: UInt8, Sendable, CaseIterable {
         case .ipvs: "ipvs"
         case .nfacct: "nfacct"
         case .limit: "limit"
+        case .owner: "owner"
         }
     }
 
@@ -70,6 +71,7 @@ enum MatchModule: UInt8, Sendable, CaseIterable {
         case .ipvs: Self.ipvsOptions
         case .nfacct: Self.nfacctOptions
         case .limit: Self.limitOptions
+        case .owner: Self.ownerOptions
         }
     }
 
@@ -94,6 +96,7 @@ enum MatchModule: UInt8, Sendable, CaseIterable {
         case .physdev: Self.buildPhysdev(opts, into: &out)
         case .ipvs: try Self.buildIPVS(opts, into: &out)
         case .nfacct, .limit: out.append(.alwaysTrue(module: name))
+        case .owner: try Self.buildOwner(opts, into: &out)
         }
     }
 
@@ -115,6 +118,7 @@ enum MatchModule: UInt8, Sendable, CaseIterable {
         case .physdev: Self.savePhysdev(matches, into: &out)
         case .ipvs: Self.saveIPVS(matches, into: &out)
         case .nfacct, .limit: out += written
+        case .owner: Self.saveOwner(matches, into: &out)
         }
     }
 }

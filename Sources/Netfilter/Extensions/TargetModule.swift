@@ -49,7 +49,13 @@ enum TargetModule: UInt8, Sendable, CaseIterable {
     /// The target these options make; `proto` is the rule's `-p` (NAT ports and `tcp-reset`
     /// need one).
     func build(_ opts: RuleParser.Options, proto: IPProtocol?) throws(RuleError) -> Target {
-        switch self {
+        // libxtables' xtables_option_parse: an option without XTOPT_MULTI (none of these
+        // targets has one) may be given once (kubernetes#114537's garbled DNAT repeats
+        // --to-destination and --persistent; iptables-restore refuses it).
+        for idx in opts.indices where opts[..<idx].contains(where: { $0.name == opts[idx].name }) {
+            throw RuleError(word: opts[idx].word, reason: "\(name): option \"\(opts[idx].name)\" can only be used once")
+        }
+        return switch self {
         case .accept: .accept
         case .drop: .drop
         case .returnFromChain: .returnFromChain
