@@ -26,13 +26,10 @@ public enum IPVSAdmFormat: String, Sendable {
 
     /// From the first line that is neither blank nor a comment: `-A`/`-a` (or their long
     /// spellings) is `-S`; anything else is a listing.
+    /// - Complexity: O(k) in the bytes up to that line (`firstContentLine`).
     public static func detect(_ text: String) -> IPVSAdmFormat {
-        for raw in text.split(separator: "\n") {
-            let line = raw.drop { $0 == " " || $0 == "\t" }
-            if line.isEmpty || line.first == "\r" || line.hasPrefix("#") { continue }
-            return line.hasPrefix("-") && !line.hasPrefix("->") ? .save : .list
-        }
-        return .save
+        guard let line = text.firstContentLine else { return .save }
+        return line.hasPrefix("-") && !line.hasPrefix("->") ? .save : .list
     }
 }
 

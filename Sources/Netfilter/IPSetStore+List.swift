@@ -8,13 +8,9 @@ public enum IPSetTextFormat: String, Sendable {
     case list = "ipset list"
 
     /// From the first line that is neither blank nor a comment: `Name:` starts a listing.
+    /// - Complexity: O(k) in the bytes up to that line (`firstContentLine`).
     public static func detect(_ text: String) -> IPSetTextFormat {
-        for raw in text.split(separator: "\n") {
-            let line = raw.drop { $0 == " " || $0 == "\t" }
-            if line.isEmpty || line.first == "\r" || line.hasPrefix("#") { continue }
-            return line.hasPrefix("Name:") ? .list : .save
-        }
-        return .save
+        text.firstContentLine?.hasPrefix("Name:") == true ? .list : .save
     }
 }
 

@@ -131,6 +131,7 @@ extension RestoreParser {
     /// The rule these words make (never-matching when lenient and not understood). An
     /// understood `-A` rule goes straight into its chain, made in the append so that it moves
     /// there without a copy, and nil is returned.
+    @inline(__always)  // once per rule: keep it in the command loop
     private mutating func rule(_ words: [RuleWord], counters: Counters?, table: TableName, chain: String, ci: Int,
                                append: Bool) throws(RulesetParseError) -> Rule? {
         do {

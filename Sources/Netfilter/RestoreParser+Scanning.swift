@@ -60,6 +60,7 @@ extension RestoreParser {
     /// and kube-proxy write every rule: the command, the chain's bytes, and where the rest
     /// starts. Tokenizing from there gives the words the whole line would give after these,
     /// into an array of exactly the rule's words.
+    @inline(__always)  // once per line
     func plainAppend(_ ls: Int, _ le: Int) -> (command: String, chain: (Int, Int), rest: Int)? {
         var p = ls
         while p < le && Tokenizer.isBlank(bytes[p]) { p += 1 }

@@ -4,6 +4,7 @@ import Wire
 /// spellings), as iptables/xshared.c `do_parse` reads them.
 extension RuleParser {
     /// Reads generic option `generic` (its short letter; `w` as written) at the cursor.
+    @inline(__always)  // one call per generic option of every rule: keep it in the parse loop
     mutating func genericOption(_ generic: UInt8, _ w: String, _ c: inout Cursor) throws(RuleError) {
         switch generic {
         case UInt8(ascii: "s"), UInt8(ascii: "d"):

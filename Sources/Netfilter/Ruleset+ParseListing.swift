@@ -8,13 +8,9 @@ public enum RulesFormat: String, Sendable, Hashable {
     /// The format of `text`, from its first line that is neither blank nor a comment: `*table`
     /// or `:CHAIN` is iptables-save; `-P`, `-N`, `-A` (what `iptables -S` prints) is a listing.
     /// Empty text is iptables-save (an empty ruleset either way).
+    /// - Complexity: O(k) in the bytes up to that line (`firstContentLine`).
     public static func detect(_ text: String) -> RulesFormat {
-        for line in text.utf8.split(separator: 10, omittingEmptySubsequences: true) {
-            guard let first = line.first(where: { $0 != 32 && $0 != 9 && $0 != 13 }) else { continue }
-            if first == UInt8(ascii: "#") { continue }
-            return first == UInt8(ascii: "-") ? .listing : .save
-        }
-        return .save
+        text.firstContentLine?.hasPrefix("-") == true ? .listing : .save
     }
 }
 
