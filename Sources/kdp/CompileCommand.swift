@@ -38,6 +38,10 @@ struct CompileCommand: ParsableCommand {
         if let b = masqueradeBit, !(0...31).contains(b) { throw ValidationError("--masquerade-bit must be 0-31") }
         try FamilyFlag.validate(family)
         if format == .save && order == .canonical { throw ValidationError("--order applies to --format restore; iptables-save has its own order") }
+        try FlagValue.scheduler(ipvsScheduler)
+        if let m = masqueradeMark { _ = try FlagValue.masqueradeMark(m) }
+        if let text = clusterCIDR { _ = try FlagValue.cidrs(text, flag: "--cluster-cidr", onePerFamily: true) }
+        if let text = nodeportAddresses { _ = try FlagValue.cidrs(text, flag: "--nodeport-addresses", onePerFamily: false) }
     }
 
     func run() throws {
@@ -49,11 +53,11 @@ struct CompileCommand: ParsableCommand {
         }
         var config = ProxierConfig.forNode(n, in: cluster, family: fam)
         if let m = detectLocalMode { config.detectLocalMode = m }
-        if let text = clusterCIDR { config.clusterCIDRs = try Self.cidrs(text, flag: "--cluster-cidr") }
+        if let text = clusterCIDR { config.clusterCIDRs = try FlagValue.cidrs(text, flag: "--cluster-cidr", onePerFamily: true) }
         if masqueradeAll { config.masqueradeAll = true }
         if let b = masqueradeBit { config.masqueradeBit = b }
         config.masqueradeMarkText = masqueradeMark
-        if let text = nodeportAddresses { config.nodePortAddresses = try Self.cidrs(text, flag: "--nodeport-addresses") }
+        if let text = nodeportAddresses { config.nodePortAddresses = try FlagValue.cidrs(text, flag: "--nodeport-addresses", onePerFamily: false) }
         if let l = localhostNodeports { config.localhostNodePortsFlag = l }
         config.randomFully = randomFully
         config.nfacct = nfacct
@@ -80,15 +84,6 @@ struct CompileCommand: ParsableCommand {
         }
     }
 
-    static func cidrs(_ text: String, flag: String) throws(InputError) -> [Prefix] {
-        var out: [Prefix] = []
-        for part in text.split(separator: ",") {
-            do { out.append(try Prefix(parsing: part.trimmingCharacters(in: .whitespaces), sloppy: true)) } catch {
-                throw InputError("\(flag): \(error)")
-            }
-        }
-        return out
-    }
 }
 
 extension LocalDetectorMode: ExpressibleByArgument {}

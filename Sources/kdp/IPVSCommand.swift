@@ -25,6 +25,7 @@ struct IPVSCommand: ParsableCommand {
 
         func validate() throws {
             try FamilyFlag.validate(family)
+            try FlagValue.scheduler(ipvsScheduler)
         }
 
         func run() throws {
@@ -53,15 +54,12 @@ struct IPVSCommand: ParsableCommand {
         }
 
         func run() throws {
-            let text: String
-            do { text = try String(contentsOfFile: scenario, encoding: .utf8) } catch {
-                throw InputError("cannot read: \(error.localizedDescription)", at: InputLocation(file: scenario))
-            }
+            let file = try InputFile.read(scenario)
             do {
-                let run = try ScenarioRunner.run(try IPVSScenario.decode(text))
+                let run = try ScenarioRunner.run(try IPVSScenario.decode(file.text))
                 Console.out(output == .json ? ScenarioRender.json(run) : ScenarioRender.text(run))
             } catch {
-                throw InputError(error.description, at: InputLocation(file: scenario))
+                throw InputError(error, file: file.name)
             }
         }
     }

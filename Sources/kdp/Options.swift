@@ -11,10 +11,15 @@ struct TopologyOptions: ParsableArguments {
         valueName: "path"))
     var topology: [String] = []
 
+    func validate() throws {
+        if topology.contains("") { throw ValidationError("--topology needs a path (a file, a folder, or - for standard input)") }
+        try InputFile.checkStandardInputUsedOnce(topology)
+    }
+
     /// Loads and builds the cluster; notes (ignored kinds, scheduling) go to stderr.
     func cluster() throws(InputError) -> Cluster {
         let t0 = ContinuousClock.now
-        let input = try TopologyLoader.load(paths: topology)
+        let input = try Self.load(topology)
         let t1 = ContinuousClock.now
         let cluster = try ClusterBuilder.build(input)
         if ProcessInfo.processInfo.environment["KDP_PROFILE"] != nil {
@@ -22,6 +27,22 @@ struct TopologyOptions: ParsableArguments {
         }
         for note in cluster.notes { Console.error("kdp: note: \(note)") }
         return cluster
+    }
+}
+
+extension TopologyOptions {
+    /// Reads every `--topology` input through `InputFile` (files, folders, pipes, `-`) and
+    /// merges them in order; no paths: the embedded default.
+    static func load(_ paths: [String]) throws(InputError) -> TopologyInput {
+        if paths.isEmpty { return try TopologyLoader.load(paths: []) }
+        try InputFile.checkStandardInputUsedOnce(paths)
+        var input = TopologyInput()
+        for path in paths {
+            for file in try InputFile.topology(path) {
+                try input.merge(try TopologyLoader.parse(text: file.text, file: file.name))
+            }
+        }
+        return input
     }
 }
 

@@ -36,31 +36,29 @@ struct TraceRulesCommand: ParsableCommand {
         guard !localIPs.isEmpty else { throw ValidationError("give the node's addresses with --local-ip (at least one)") }
         guard ["tcp", "udp", "sctp", "icmp"].contains(proto) else { throw ValidationError("--proto must be tcp, udp, sctp or icmp") }
         if output == .yaml { throw ValidationError("trace-rules prints text or json") }
+        for t in localIPs { _ = try FlagValue.address(t, flag: "--local-ip") }
+        _ = try FlagValue.address(src, flag: "--src")
+        _ = try FlagValue.address(dst, flag: "--dst")
+        try FlagValue.interfaceName(inIface, flag: "--in-iface")
+        try InputFile.checkStandardInputUsedOnce([rules, ipsets, ipvs])
     }
 
     func run() throws {
-        func address(_ text: String, _ flag: String) throws(InputError) -> IPAddress {
-            do { return try IPAddress(sloppy: text) } catch { throw InputError("\(flag): \(error)") }
-        }
-        let locals = try localIPs.map { t throws(InputError) in try address(t, "--local-ip") }
-        let text = try read(rules)
+        let locals = try localIPs.map { t throws(InputError) in try FlagValue.address(t, flag: "--local-ip") }
+        let rulesFile = try InputFile.read(rules)
+        let ipsetsFile = try ipsets.map { f throws(InputError) in try InputFile.read(f) }
+        let ipvsFile = try ipvs.map { f throws(InputError) in try InputFile.read(f) }
         var request = TraceRulesRequest(
-            rulesText: text, rulesFile: rules, ipsetsText: try ipsets.map { f throws(InputError) in try read(f) },
-            localAddresses: locals, source: try address(src, "--src"), sourcePort: sport,
-            destination: try address(dst, "--dst"), destinationPort: dport,
+            rulesText: rulesFile.text, rulesFile: rulesFile.name, ipsetsText: ipsetsFile?.text,
+            localAddresses: locals, source: try FlagValue.address(src, flag: "--src"), sourcePort: sport,
+            destination: try FlagValue.address(dst, flag: "--dst"), destinationPort: dport,
             proto: (try? IPProtocol(parsing: proto)) ?? .tcp, inInterface: inIface,
             options: TraceOptions(allPaths: allPaths, seed: seed, verbose: verbose), lenient: lenient, compiled: compiled)
-        if let ipvs { request.ipvsText = try read(ipvs) }
+        request.ipvsText = ipvsFile?.text
         let trace: Trace
-        do { trace = try request.run(ipsetsFile: ipsets ?? "<ipsets>", ipvsFile: ipvs ?? "<ipvs>") } catch {
-            throw InputError(error.description)
+        do { trace = try request.run(ipsetsFile: ipsetsFile?.name ?? "<ipsets>", ipvsFile: ipvsFile?.name ?? "<ipvs>") } catch {
+            throw InputError(error, rules: rulesFile, ipsets: ipsetsFile, ipvs: ipvsFile)
         }
         Console.out(output == .json ? trace.json() : trace.text())
-    }
-
-    func read(_ path: String) throws(InputError) -> String {
-        do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw InputError("cannot read: \(error.localizedDescription)", at: InputLocation(file: path))
-        }
     }
 }
