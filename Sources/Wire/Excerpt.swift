@@ -36,4 +36,49 @@ public enum Excerpt {
             return String(s)
         }
     }
+
+    /// `message` with every `"…"` quotation longer than `limit` cut to an excerpt, every run of
+    /// characters without a space longer than `tokenLimit` too, and control characters escaped:
+    /// one line whatever the message quoted. Messages built from input text go through this
+    /// once (`InputError`), so no decoder has to remember it at each site.
+    public static func shortened(_ message: String, limit: Int = Excerpt.limit, tokenLimit: Int = 120) -> String {
+        // Fast path: short, printable messages are returned as they are.
+        if message.utf8.count <= limit && !message.unicodeScalars.contains(where: { visible($0).count > 1 }) { return message }
+        var out = ""
+        // The current quotation or token: at most `cap` characters are kept, the rest counted.
+        var part = ""
+        var partCount = 0
+        var inQuote = false
+        func flush(cap: Int) {
+            out += partCount > cap ? quote(part, limit: limit) : part
+            part = ""
+            partCount = 0
+        }
+        func add(_ s: Unicode.Scalar, cap: Int) {
+            partCount += 1
+            if partCount <= cap + 1 { part += visible(s) }
+        }
+        for s in message.unicodeScalars {
+            if inQuote {
+                if s == "\"" {
+                    flush(cap: limit)
+                    out += "\""
+                    inQuote = false
+                } else {
+                    add(s, cap: limit)
+                }
+            } else if s == "\"" {
+                flush(cap: tokenLimit)
+                out += "\""
+                inQuote = true
+            } else if s == " " {
+                flush(cap: tokenLimit)
+                out += " "
+            } else {
+                add(s, cap: tokenLimit)
+            }
+        }
+        flush(cap: inQuote ? limit : tokenLimit)
+        return out
+    }
 }

@@ -27,23 +27,10 @@ enum Diagnostic {
     static func line(_ message: String) -> String {
         var body = Substring(message)
         if body.hasPrefix("kdp: ") { body = body.dropFirst(5) }
-        var out = "kdp: "
-        var token = ""
-        func flush() {
-            out += token.count > tokenLimit ? excerpt(token) : token
-            token = ""
-        }
-        for s in body.unicodeScalars {
-            if s == " " {
-                flush()
-                out += " "
-            } else {
-                token += visible(s)
-            }
-        }
-        flush()
+        var text = Excerpt.shortened(String(body), tokenLimit: tokenLimit)
         // Trailing newlines of a message are not part of it.
-        while out.hasSuffix("\\n") { out.removeLast(2) }
+        while text.hasSuffix("\\n") { text.removeLast(2) }
+        var out = "kdp: " + text
         if out.count > lineLimit { out = String(out.prefix(lineLimit - 1)) + "…" }
         return out
     }
@@ -53,10 +40,27 @@ enum Diagnostic {
     /// turns it into a position without every parser tracking columns.
     ///
     /// - Complexity: O(*n*) in the bytes up to the end of that line; called once, on an error.
+    ///
+    /// Only the word's first 64 bytes are looked for, byte by byte: a search for a 200,000-byte
+    /// word in a 200,000-byte line with Foundation's `range(of:)` took minutes.
     static func column(of excerpt: some StringProtocol, line: Int, in text: String) -> Int {
         guard line >= 1, !excerpt.isEmpty, let lineText = Self.lineText(line, in: text) else { return 1 }
-        guard let r = lineText.range(of: excerpt) else { return 1 }
-        return lineText.unicodeScalars.distance(from: lineText.startIndex, to: r.lowerBound) + 1
+        let needle = Array(excerpt.utf8.prefix(64))
+        let hay = Array(lineText.utf8)
+        guard needle.count <= hay.count else { return 1 }
+        var start = 0
+        while start + needle.count <= hay.count {
+            if hay[start] == needle[0] {
+                var k = 1
+                while k < needle.count && hay[start + k] == needle[k] { k += 1 }
+                if k == needle.count {
+                    // Characters, not bytes: count the scalars before the match.
+                    return String(decoding: hay[..<start], as: UTF8.self).unicodeScalars.count + 1
+                }
+            }
+            start += 1
+        }
+        return 1
     }
 
     /// Line `n` (from 1) of `text`, without its line end; nil past the end.

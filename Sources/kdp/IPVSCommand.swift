@@ -54,11 +54,13 @@ struct IPVSCommand: ParsableCommand {
         }
 
         func run() throws {
-            let file = try InputFile.read(scenario)
-            do {
-                let run = try ScenarioRunner.run(try IPVSScenario.decode(file.text))
-                Console.out(output == .json ? ScenarioRender.json(run) : ScenarioRender.text(run))
-            } catch {
+            let run = try Self.simulate(try InputFile.read(scenario))
+            Console.out(output == .json ? ScenarioRender.json(run) : ScenarioRender.text(run))
+        }
+
+        /// Decodes and runs a scenario already read: what `run` prints, and what the fuzz tests call.
+        static func simulate(_ file: InputFile) throws(InputError) -> ScenarioRun {
+            do { return try ScenarioRunner.run(try IPVSScenario.decode(file.text)) } catch {
                 throw InputError(error, file: file.name)
             }
         }

@@ -3,6 +3,7 @@ import Dataplane
 import IPVS
 import IPVSScenarios
 import Netfilter
+import Wire
 
 /// The library parsers' errors as kdp prints them: `FILE:LINE:COLUMN: what: 'excerpt'`. The
 /// parsers report the line and the offending word; the column is where that word sits on the
@@ -22,7 +23,7 @@ extension InputError {
     /// that may quote the offending token in double quotes: the column is that token's.
     init(_ e: IPVSAdmParseError, file: String, text: String) {
         let token = Self.quoted(in: e.reason)
-        let reason = token.map { e.reason.replacingOccurrences(of: "\"\($0)\"", with: "\"\(Diagnostic.excerpt($0))\"") } ?? e.reason
+        let reason = Excerpt.shortened(e.reason)
         let word = token ?? String(e.text.prefix { $0 != " " && $0 != "\t" })
         self = Diagnostic.error("\(reason): '\(Diagnostic.excerpt(e.text))'", file: file, line: e.line, word: word, in: text)
     }

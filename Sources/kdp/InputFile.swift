@@ -33,8 +33,17 @@ struct InputFile: Sendable {
     /// Reads `path` (`-` for standard input) as text.
     static func read(_ path: String) throws(InputError) -> InputFile {
         let name = path == "-" ? standardInputName : path
-        let bytes = try readBytes(path)
-        return InputFile(name: name, text: try decode(bytes, name: name))
+        return try InputFile(bytes: try readBytes(path), name: name)
+    }
+
+    /// Bytes already read, checked as `read` checks them (the fuzz tests start here).
+    init(bytes: [UInt8], name: String) throws(InputError) {
+        self.init(name: name, text: try Self.decode(bytes, name: name))
+    }
+
+    init(name: String, text: String) {
+        self.name = name
+        self.text = text
     }
 
     /// `--topology PATH`: a folder expands to its `.yaml`, `.yml` and `.json` files in name

@@ -36,12 +36,15 @@ extension TopologyOptions {
     static func load(_ paths: [String]) throws(InputError) -> TopologyInput {
         if paths.isEmpty { return try TopologyLoader.load(paths: []) }
         try InputFile.checkStandardInputUsedOnce(paths)
+        var files: [InputFile] = []
+        for path in paths { files += try InputFile.topology(path) }
+        return try load(files)
+    }
+
+    /// Parses inputs already read and merges them in order (the fuzz tests call this too).
+    static func load(_ files: [InputFile]) throws(InputError) -> TopologyInput {
         var input = TopologyInput()
-        for path in paths {
-            for file in try InputFile.topology(path) {
-                try input.merge(try TopologyLoader.parse(text: file.text, file: file.name))
-            }
-        }
+        for file in files { try input.merge(try TopologyLoader.parse(text: file.text, file: file.name)) }
         return input
     }
 }

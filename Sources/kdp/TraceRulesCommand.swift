@@ -44,10 +44,16 @@ struct TraceRulesCommand: ParsableCommand {
     }
 
     func run() throws {
-        let locals = try localIPs.map { t throws(InputError) in try FlagValue.address(t, flag: "--local-ip") }
         let rulesFile = try InputFile.read(rules)
         let ipsetsFile = try ipsets.map { f throws(InputError) in try InputFile.read(f) }
         let ipvsFile = try ipvs.map { f throws(InputError) in try InputFile.read(f) }
+        let trace = try trace(rules: rulesFile, ipsets: ipsetsFile, ipvs: ipvsFile)
+        Console.out(output == .json ? trace.json() : trace.text())
+    }
+
+    /// The trace from inputs already read: what `run` prints, and what the fuzz tests call.
+    func trace(rules rulesFile: InputFile, ipsets ipsetsFile: InputFile?, ipvs ipvsFile: InputFile?) throws(InputError) -> Trace {
+        let locals = try localIPs.map { t throws(InputError) in try FlagValue.address(t, flag: "--local-ip") }
         var request = TraceRulesRequest(
             rulesText: rulesFile.text, rulesFile: rulesFile.name, ipsetsText: ipsetsFile?.text,
             localAddresses: locals, source: try FlagValue.address(src, flag: "--src"), sourcePort: sport,
@@ -55,10 +61,8 @@ struct TraceRulesCommand: ParsableCommand {
             proto: (try? IPProtocol(parsing: proto)) ?? .tcp, inInterface: inIface,
             options: TraceOptions(allPaths: allPaths, seed: seed, verbose: verbose), lenient: lenient, compiled: compiled)
         request.ipvsText = ipvsFile?.text
-        let trace: Trace
-        do { trace = try request.run(ipsetsFile: ipsetsFile?.name ?? "<ipsets>", ipvsFile: ipvsFile?.name ?? "<ipvs>") } catch {
+        do { return try request.run(ipsetsFile: ipsetsFile?.name ?? "<ipsets>", ipvsFile: ipvsFile?.name ?? "<ipvs>") } catch {
             throw InputError(error, rules: rulesFile, ipsets: ipsetsFile, ipvs: ipvsFile)
         }
-        Console.out(output == .json ? trace.json() : trace.text())
     }
 }
