@@ -26,6 +26,7 @@ public struct ScenarioError: Error, Equatable, Sendable, CustomStringConvertible
 
     /// Where in the scenario and what, without the line: `event 3: message`.
     public var summary: String {
+        if section == "yaml" { return message }
         var at = section == "events" ? "event" : section
         if let i = index { at += " \(i)" }
         return "\(at): \(message)"

@@ -181,7 +181,7 @@ public struct IPSetStore: Hashable, Sendable {
             case .port:
                 // `tcp:80`, `udp:53`, or a bare port (tcp) (ip_set_getport.c, ipset's parse_port).
                 let pp = s.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-                guard let portText = pp.last, !portText.isEmpty else { throw IPSetParseError(line: line, word: s, reason: "missing port") }
+                guard let portText = pp.last, !portText.isEmpty else { throw IPSetParseError(line: line, word: text, reason: "element has no port") }
                 guard let port = UInt16(portText) else { throw IPSetParseError(line: line, word: s, reason: "bad port") }
                 m.port = port
                 if type != .bitmapPort {
