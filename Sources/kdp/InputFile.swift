@@ -84,7 +84,7 @@ struct InputFile: Sendable {
         } else {
             guard !path.isEmpty else { throw InputError("an empty path was given where a file is expected") }
             fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw fail("cannot read: \(reason(errno: errno))") }
+            guard fd >= 0 else { throw fail(errno == ENOENT ? "no such file or folder" : "cannot read: \(reason(errno: errno))") }
         }
         defer { if fd != 0 { close(fd) } }
         var st = stat()

@@ -220,7 +220,7 @@ let traceV4 = ["--local-ip", "172.18.0.3", "--src", "10.244.1.2", "--in-iface", 
 
     @Test func aMissingFileSaysSo() throws {
         #expect(oneErrorLine(try kdp(["trace-rules", "--rules", "/nonexistent-kdp.rules"] + traceV4))
-                == "kdp: /nonexistent-kdp.rules: cannot read: no such file or directory")
+                == "kdp: /nonexistent-kdp.rules: no such file or folder")
     }
 }
 
