@@ -179,6 +179,14 @@ struct InputFile: Sendable {
                 let (lo, hi) = k == 1 ? (low, high) : (UInt8(0x80), UInt8(0xBF))
                 guard c >= lo && c <= hi else { throw fail("invalid UTF-8 (byte 0x\(hex(b)) then 0x\(hex(c))): kdp reads UTF-8 text", at: i) }
             }
+            // C1 control characters (U+0080–U+009F but NEL) and the noncharacters U+FFFE and
+            // U+FFFF are valid UTF-8 but not text (YAML refuses them too, with only a byte offset).
+            if b == 0xC2 && bytes[i + 1] <= 0x9F && bytes[i + 1] != 0x85 {
+                throw fail("control character U+00\(hex(bytes[i + 1])) is not text (a binary file, or a file in another encoding?)", at: i)
+            }
+            if b == 0xEF && bytes[i + 1] == 0xBF && bytes[i + 2] >= 0xBE {
+                throw fail("U+FFF\(bytes[i + 2] == 0xBE ? "E" : "F") is not a character (a file in another encoding?)", at: i)
+            }
             i += length
         }
         return String(decoding: bytes[start...], as: UTF8.self)

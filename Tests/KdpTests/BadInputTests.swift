@@ -251,6 +251,13 @@ let traceV4 = ["--local-ip", "172.18.0.3", "--src", "10.244.1.2", "--in-iface", 
         #expect(throws: (any Error).self) { try InputFile(bytes: [0xC0, 0xAF], name: "t") }
         #expect(throws: (any Error).self) { try InputFile(bytes: [0xED, 0xA0, 0x80], name: "t") }
         #expect(try InputFile(bytes: Array("日本 🚀".utf8), name: "t").text == "日本 🚀")
+        // C1 controls and U+FFFE are UTF-8 but not text (libyaml would give only a byte offset).
+        do { _ = try InputFile(bytes: Array("name: a\u{80}b".utf8), name: "t"); Issue.record("C1 accepted") } catch {
+            #expect(error.description.hasPrefix("t:1:8: control character U+0080 is not text"))
+        }
+        do { _ = try InputFile(bytes: Array("x\u{FFFE}".utf8), name: "t"); Issue.record("U+FFFE accepted") } catch {
+            #expect(error.description == "t:1:2: U+FFFE is not a character (a file in another encoding?)")
+        }
     }
 
     @Test func aMegabyteTokenIsQuotedAsAShortExcerpt() throws {

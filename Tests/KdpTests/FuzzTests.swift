@@ -365,13 +365,14 @@ func saveFailure(_ bytes: [UInt8], target: String, seed: UInt64, index: Int) -> 
         if let only = settings.only, !target.name.contains(only) { return }
         let seeds = Self.seedBytes(target)
         try #require(seeds.allSatisfy { !$0.isEmpty }, "missing seed files for \(target.name)")
+        CrashNote.install()
         // The seeds themselves must work.
         for (path, bytes) in zip(target.seeds, seeds) {
+            CrashNote.set("\nkdp fuzz: \(target.name) crashed on its seed \(path)\n")
             do { try target.run(try InputFile(bytes: bytes, name: path)) } catch {
                 Issue.record("seed \(path) of \(target.name) is refused: \(error.description)")
             }
         }
-        CrashNote.install()
         let index = FuzzTargets.all.firstIndex { $0.name == target.name } ?? 0
         let cases = settings.singleCase.map { [$0] } ?? Array(0..<settings.iterations)
         var refused = 0
