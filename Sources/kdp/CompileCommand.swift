@@ -72,7 +72,7 @@ struct CompileCommand: ParsableCommand {
         }
         let scheduler = ipvsScheduler ?? cluster.settings.kubeProxy.ipvsScheduler
         let ipvs = IPVSModeCompiler.compile(cluster, config: config, scheduler: scheduler)
-        for e in ipvs.errors { Console.error("kdp: note: \(e)") }
+        for e in ipvs.errors { Console.note("\(e)") }
         let iptables = format == .save ? try ipvs.iptablesSaveText() : ipvs.iptablesRestoreText()
         switch outputKind {
         case .ipvs: Console.out(ipvs.ipvsadmSaveText(), terminator: "")

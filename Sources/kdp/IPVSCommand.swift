@@ -35,7 +35,7 @@ struct IPVSCommand: ParsableCommand {
             guard cluster.settings.families.contains(fam) else { throw InputError("the cluster has no \(fam.rawValue) addresses") }
             let config = ProxierConfig.forNode(n, in: cluster, family: fam)
             let ruleset = IPVSModeCompiler.compile(cluster, config: config, scheduler: ipvsScheduler ?? cluster.settings.kubeProxy.ipvsScheduler)
-            for e in ruleset.errors { Console.error("kdp: note: \(e)") }
+            for e in ruleset.errors { Console.note("\(e)") }
             Console.out(ruleset.ipvsadmListText(), terminator: "")
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cluster
 import Foundation
+import Wire
 
 /// The `kdp` command. Exit status: 0 on success, 1 when a check fails, 2 for bad input or
 /// usage, with one message on stderr that names the file, line and problem (ARCHITECTURE.md).
@@ -51,6 +52,12 @@ struct KDP: ParsableCommand {
 enum Console {
     static func error(_ text: String) {
         FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    }
+
+    /// Prints a note (`kdp: note: …`) on one line, long quotations and tokens of the input cut
+    /// to excerpts (`Excerpt.shortened`).
+    static func note(_ text: String) {
+        error("kdp: note: " + Excerpt.shortened(text))
     }
 
     /// Prints `message` as kdp's one error line (`Diagnostic.line`) and exits with status 2.

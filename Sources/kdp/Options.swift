@@ -25,7 +25,7 @@ struct TopologyOptions: ParsableArguments {
         if ProcessInfo.processInfo.environment["KDP_PROFILE"] != nil {
             Console.error("kdp: profile: parse \(t1 - t0), build \(ContinuousClock.now - t1)")
         }
-        for note in cluster.notes { Console.error("kdp: note: \(note)") }
+        for note in cluster.notes { Console.note(note) }
         return cluster
     }
 }
