@@ -75,7 +75,7 @@ struct InputFile: Sendable {
     }
 
     /// The bytes of `path`, or of standard input for `-`, whatever kind of file it is.
-    static func readBytes(_ path: String) throws(InputError) -> [UInt8] {
+    static func readBytes(_ path: String, limit maximumBytes: Int = InputFile.maximumBytes) throws(InputError) -> [UInt8] {
         let name = path == "-" ? standardInputName : path
         func fail(_ message: String) -> InputError { InputError(message, at: InputLocation(file: name)) }
         let fd: Int32
@@ -91,7 +91,7 @@ struct InputFile: Sendable {
         if fstat(fd, &st) == 0 {
             if (st.st_mode & S_IFMT) == S_IFDIR { throw fail("is a folder, not a file") }
             if (st.st_mode & S_IFMT) == S_IFREG && Int(st.st_size) > maximumBytes {
-                throw fail("is \(Int(st.st_size) >> 20) MiB; kdp reads inputs of at most \(maximumBytes >> 20) MiB")
+                throw fail("is \(st.st_size) bytes, larger than the \(maximumBytes >> 20) MiB kdp reads")
             }
         }
         var bytes: [UInt8] = []
@@ -99,7 +99,7 @@ struct InputFile: Sendable {
         let chunk = 1 << 16
         while true {
             if bytes.count > maximumBytes {
-                throw fail("is larger than \(maximumBytes >> 20) MiB; kdp reads inputs of at most \(maximumBytes >> 20) MiB")
+                throw fail("is larger than the \(maximumBytes >> 20) MiB kdp reads")
             }
             let before = bytes.count
             var failure: Int32 = 0

@@ -218,6 +218,25 @@ let traceV4 = ["--local-ip", "172.18.0.3", "--src", "10.244.1.2", "--in-iface", 
         #expect(s == "kdp: /dev/null: the scenario is empty")
     }
 
+    @Test func inputsAreBoundedInSizeWhateverKindOfFileTheyAre() throws {
+        // A regular file is refused from its size, before reading (a sparse file costs nothing).
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kdp-size-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let big = dir.appendingPathComponent("big.rules")
+        _ = FileManager.default.createFile(atPath: big.path, contents: nil)
+        let h = try FileHandle(forWritingTo: big)
+        try h.truncate(atOffset: UInt64(InputFile.maximumBytes) + 4096)
+        try h.close()
+        #expect(oneErrorLine(try kdp(["trace-rules", "--rules", big.path] + traceV4))
+                == "kdp: \(big.path): is \(InputFile.maximumBytes + 4096) bytes, larger than the 256 MiB kdp reads")
+        // A device or pipe is read up to the bound and no further.
+        #expect(throws: (any Error).self) { try InputFile.readBytes("/dev/zero", limit: 1 << 20) }
+        do { _ = try InputFile.readBytes("/dev/zero", limit: 1 << 20) } catch {
+            #expect(error.description == "/dev/zero: is larger than the 1 MiB kdp reads")
+        }
+    }
+
     @Test func aMissingFileSaysSo() throws {
         #expect(oneErrorLine(try kdp(["trace-rules", "--rules", "/nonexistent-kdp.rules"] + traceV4))
                 == "kdp: /nonexistent-kdp.rules: no such file or folder")
