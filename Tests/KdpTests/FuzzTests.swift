@@ -115,7 +115,7 @@ enum FuzzTargets {
         FuzzRun.target("ipvsadm -S", seeds: [g + "worker-1-ipvs.ipvsadm", f + "n1-ipv6.ipvsadm"],
                        FuzzRun.traceRules(.ipvs, rules: g + "worker-1-ipvs.iptables-save", ipsets: g + "worker-1-ipvs.ipset",
                                           ipvs: g + "worker-1-ipvs.ipvsadm", flags: FuzzRun.v4Flags)),
-        FuzzTarget(name: "topology YAML/JSON", seeds: ["topologies/demo.yaml", f + "dual-stack.yaml", f + "manifests.json"],
+        FuzzTarget(name: "topology YAML/JSON", seeds: ["topologies/demo.yaml", "topologies/ha-cluster.yaml", f + "dual-stack.yaml", f + "manifests.json", f + "manifests.yaml"],
                    run: FuzzRun.topology, arguments: ["cluster", "--topology", "{}"], yaml: true),
         FuzzTarget(name: "ipvs scenario", seeds: [g + "scenario.yaml"], run: FuzzRun.scenario,
                    arguments: ["ipvs", "simulate", "{}"], yaml: true),
