@@ -95,7 +95,7 @@ struct InputFile: Sendable {
             }
         }
         var bytes: [UInt8] = []
-        if (st.st_mode & S_IFMT) == S_IFREG { bytes.reserveCapacity(Int(st.st_size) + 1) }
+        if (st.st_mode & S_IFMT) == S_IFREG { bytes.reserveCapacity(Int(st.st_size) + (1 << 16)) }
         let chunk = 1 << 16
         while true {
             if bytes.count > maximumBytes {
