@@ -3,7 +3,7 @@ SWIFT ?= swift
 KDP_DEBUG := .build/debug/kdp
 KDP_RELEASE := .build/release/kdp
 
-.PHONY: all deps build release demo test bench golden clean
+.PHONY: all deps build release demo test bench golden clean fuzz
 
 all: build
 
@@ -24,6 +24,14 @@ demo: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest
+
+# A longer fuzz run than CI's: every parser fed mutated inputs (Tests/KdpTests/FuzzTests.swift),
+# KDP_FUZZ_ITERATIONS per parser in process and KDP_FUZZ_CLI_ITERATIONS through the binary, with a
+# fresh seed unless KDP_FUZZ_SEED is given. A failure prints the seed and case to replay.
+fuzz: deps
+	$(SWIFT) build --build-tests
+	KDP_FUZZ_ITERATIONS=$${KDP_FUZZ_ITERATIONS:-20000} KDP_FUZZ_CLI_ITERATIONS=$${KDP_FUZZ_CLI_ITERATIONS:-200} \
+	KDP_FUZZ_SEED=$${KDP_FUZZ_SEED:-$$(date +%s)} $(SWIFT) test --skip-build --disable-xctest --filter FuzzTests
 
 # Benchmarks (release builds; not part of CI). Figures go to stdout.
 bench: release

@@ -62,6 +62,6 @@ let package = Package(
         .testTarget(name: "BenchTests", dependencies: ["Bench", "IPVS", "Wire"]),
         .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire", "Netfilter", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "KubeProxy", "Netfilter", "Cluster", "Wire", "TestSupport"]),
-        .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire"], exclude: ["Golden"]),
+        .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire", "KubeProxy"], exclude: ["Golden", "Fuzz"]),
     ]
 )

@@ -1,3 +1,5 @@
+import Wire
+
 /// Where a piece of input came from, so every error can name the file, line and column.
 public struct InputLocation: Hashable, Sendable, CustomStringConvertible {
     public let file: String
@@ -22,9 +24,11 @@ public struct InputError: Error, Sendable, CustomStringConvertible {
     public let location: InputLocation?
     public let message: String
 
+    /// Quotations of input text longer than an excerpt are cut and control characters escaped
+    /// here, once for every decoder (`Excerpt.shortened`): the message stays one short line.
     public init(_ message: String, at location: InputLocation? = nil) {
         self.location = location
-        self.message = message
+        self.message = Excerpt.shortened(message)
     }
 
     public var description: String {

@@ -34,6 +34,8 @@ public enum TopologyGenerator {
             guard nodes >= 1 else { throw InputError("--nodes must be at least 1") }
             guard podsPerNode >= 0, services >= 0, endpointsPerService >= 0 else { throw InputError("counts cannot be negative") }
             guard nodes <= 1 << 20 else { throw InputError("--nodes must be at most \(1 << 20)") }
+            // Before `hostBits` and `totalPods` are computed, so that neither can overflow.
+            guard podsPerNode <= 1 << 22 else { throw InputError("--pods-per-node must be at most \(1 << 22)") }
             guard nodes << hostBits <= 1 << 23 else {
                 throw InputError("\(nodes) nodes × \(podsPerNode) pods do not fit the generated cluster CIDR 10.128.0.0/9")
             }

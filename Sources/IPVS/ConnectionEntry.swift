@@ -110,6 +110,9 @@ public struct ConnectionEntry: Sendable {
     public internal(set) var live: Bool
     /// True while the entry is reachable by key (templates lose this when invalidated).
     public internal(set) var hashed: Bool
+    /// Scratch for `IPVSTable.compactTimers`: set while a compaction has kept this entry's timer
+    /// record, so duplicates are dropped; false at all other times. It fills tail padding.
+    var timerKept = false
 
     init(key: ConnectionKey, destinationAddress: IPAddress, destinationPort: UInt16, state: UInt8, flags: ConnectionFlags,
          service: Int32, server: Int32, control: Int32, nControl: Int32, timeout: UInt32, expires: Int64, live: Bool, hashed: Bool) {

@@ -60,6 +60,7 @@ struct TimerQueues: Sendable {
         }
         queues[q].records.append(r)
         count += 1
+        pushes &+= 1
     }
 
     /// The queue whose head is due first, or -1.
@@ -94,10 +95,18 @@ struct TimerQueues: Sendable {
         return r
     }
 
-    /// Keeps only the records `keep` accepts, in order.
+    /// Records read by `compact` so far: the work compaction did, which tests compare with the
+    /// number of records pushed to pin compaction's cost as amortised O(1) per push.
+    private(set) var compactionReads = 0
+    /// Records pushed so far.
+    private(set) var pushes = 0
+
+    /// Keeps only the records `keep` accepts, in order: queue by queue in index order, each from
+    /// its head (the order in which `pop` would surface records of equal expiry).
     mutating func compact(_ keep: (Record) -> Bool) {
         count = 0
         for i in queues.indices {
+            compactionReads += queues[i].records.count - queues[i].head
             let kept = queues[i].records[queues[i].head...].filter(keep)
             queues[i].records = Array(kept)
             queues[i].head = 0

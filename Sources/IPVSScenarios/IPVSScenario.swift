@@ -2,21 +2,34 @@ import IPVS
 import Wire
 import Yams
 
-/// Why a scenario was rejected: where (the top-level key, and the event or setup index) and
-/// what. `kdp ipvs simulate` prints `description` and exits 2.
+/// Why a scenario was rejected: where (the top-level key, and the event or setup index, and the
+/// line and column of the YAML node) and what. `kdp ipvs simulate` prints it as one line,
+/// `FILE:LINE:COLUMN: event 3: message`, and exits 2.
 public struct ScenarioError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `kernel`, `sysctl`, `service`, `setup`, `events` or `yaml`.
     public let section: String
     /// The step index within `setup` / `events`, when the problem is in one.
     public let index: Int?
+    /// From 1, when known.
     public let line: Int?
+    /// From 1, when known.
+    public let column: Int?
     public let message: String
 
-    public init(section: String, index: Int? = nil, line: Int? = nil, _ message: String) {
+    public init(section: String, index: Int? = nil, line: Int? = nil, column: Int? = nil, _ message: String) {
         self.section = section
         self.index = index
         self.line = line
+        self.column = column
         self.message = message
+    }
+
+    /// Where in the scenario and what, without the line: `event 3: message`.
+    public var summary: String {
+        if section == "yaml" { return message }
+        var at = section == "events" ? "event" : section
+        if let i = index { at += " \(i)" }
+        return "\(at): \(message)"
     }
 
     public var description: String {
@@ -82,8 +95,10 @@ public struct IPVSScenario: Sendable, Equatable {
             root = n
         } catch let e as ScenarioError {
             throw e
+        } catch let e as YamlError {
+            throw yamlError(e, text: text)
         } catch {
-            throw ScenarioError(section: "yaml", "cannot parse: \(error)")
+            throw ScenarioError(section: "yaml", "cannot parse")
         }
         let top = try ScenarioReader(section: "scenario", index: nil).mapping(root, allowed: ["kernel", "sysctl", "service", "setup", "events"])
 
@@ -93,7 +108,7 @@ public struct IPVSScenario: Sendable, Equatable {
             let m = try r.mapping(k, allowed: ["hash_variant"])
             if let v = m["hash_variant"] {
                 let s = try r.string(v, "hash_variant")
-                guard let h = HashVariant(rawValue: s) else { throw r.error(v, "hash_variant must be hash32 or legacy, found \"\(s)\"") }
+                guard let h = HashVariant(rawValue: s) else { throw r.error(v, "hash_variant must be hash32 or legacy, found \"\(Excerpt.quote(s))\"") }
                 kernelHash = h
             }
         }
@@ -125,6 +140,32 @@ public struct IPVSScenario: Sendable, Equatable {
         return IPVSScenario(hashVariant: kernelHash, sysctls: sysctls, service: service, setup: setup, events: events)
     }
 
+    /// libyaml's error as one short line at its position: its problem, never the input (Yams'
+    /// own description quotes the whole text).
+    static func yamlError(_ e: YamlError, text: String) -> ScenarioError {
+        switch e {
+        case .scanner(let context, let problem, let mark, _),
+             .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let why = context.map { "\(problem) (\($0.text) at line \($0.mark.line))" } ?? problem
+            return ScenarioError(section: "yaml", line: mark.line, column: mark.column, "invalid YAML: \(why)")
+        case .reader(let problem, let offset, _, _):
+            guard let offset else { return ScenarioError(section: "yaml", "invalid YAML: \(problem)") }
+            // The byte offset as a line and column (columns count characters).
+            var line = 1, lineStart = 0, i = 0
+            for b in text.utf8 {
+                if i >= offset { break }
+                if b == UInt8(ascii: "\n") { line += 1; lineStart = i + 1 }
+                i += 1
+            }
+            let prefix = text.utf8.dropFirst(lineStart).prefix(max(0, offset - lineStart))
+            let column = (String(prefix) ?? "").unicodeScalars.count + 1
+            return ScenarioError(section: "yaml", line: line, column: column, "invalid YAML: \(problem)")
+        default:
+            return ScenarioError(section: "yaml", "invalid YAML")
+        }
+    }
+
     static func decodeService(_ node: Node) throws(ScenarioError) -> ServiceConfig {
         let r = ScenarioReader(section: "service", index: nil)
         let m = try r.mapping(node, allowed: ["protocol", "vip", "port", "scheduler", "flags", "persistent_timeout", "netmask"])
@@ -135,7 +176,7 @@ public struct IPVSScenario: Sendable, Equatable {
             case "tcp": proto = .tcp
             case "udp": proto = .udp
             case "sctp": throw r.error(p, "sctp is not modelled (its state table differs)")
-            default: throw r.error(p, "protocol must be tcp or udp, found \"\(s)\"")
+            default: throw r.error(p, "protocol must be tcp or udp, found \"\(Excerpt.quote(s))\"")
             }
         }
         guard let vipNode = m["vip"] else { throw r.error(node, "service needs a vip") }
@@ -147,14 +188,14 @@ public struct IPVSScenario: Sendable, Equatable {
         guard let schedNode = m["scheduler"] else { throw r.error(node, "service needs a scheduler") }
         let schedText = try r.string(schedNode, "scheduler")
         guard let sched = SchedulerName(rawValue: schedText) else {
-            throw r.error(schedNode, "unknown scheduler \"\(schedText)\" (rr, wrr, lc, wlc, sed, nq, sh, dh, mh)")
+            throw r.error(schedNode, "unknown scheduler \"\(Excerpt.quote(schedText))\" (rr, wrr, lc, wlc, sed, nq, sh, dh, mh)")
         }
         var flags: ServiceFlags = []
         if let f = m["flags"] {
             for n in try r.sequence(f, "flags") {
                 let name = try r.string(n, "flag")
                 if name == "ops" { flags.insert(.onePacket); continue }
-                guard let fl = ServiceFlags.parseSchedulerFlag(name) else { throw r.error(n, "unknown flag \"\(name)\"") }
+                guard let fl = ServiceFlags.parseSchedulerFlag(name) else { throw r.error(n, "unknown flag \"\(Excerpt.quote(name))\"") }
                 flags.insert(fl)
             }
         }
@@ -167,9 +208,9 @@ public struct IPVSScenario: Sendable, Equatable {
         if let nm = m["netmask"], !ScenarioReader.isNull(nm) {
             let s = try r.string(nm, "netmask")
             if vip.family == .ipv4 {
-                guard let a = try? IPv4Address(parsing: s) else { throw r.error(nm, "malformed netmask \"\(s)\"") }
+                guard let a = try? IPv4Address(parsing: s) else { throw r.error(nm, "malformed netmask \"\(Excerpt.quote(s))\"") }
                 let v = a.value
-                guard (~v &+ 1) & ~v == 0 || v == 0 else { throw r.error(nm, "netmask \(s) is not contiguous") }
+                guard (~v &+ 1) & ~v == 0 || v == 0 else { throw r.error(nm, "netmask \(Excerpt.quote(s)) is not contiguous") }
                 netmask = v
             } else {
                 guard let p = UInt32(s), p <= 128 else { throw r.error(nm, "IPv6 netmask must be a prefix length 0-128") }
@@ -185,13 +226,13 @@ public struct IPVSScenario: Sendable, Equatable {
         guard let opNode = m["op"] else { throw r.error(node, "step has no op") }
         let op = try r.string(opNode, "op")
         func keys(_ allowed: Set<String>) throws(ScenarioError) {
-            for k in m.keys where k != "op" && !allowed.contains(k) { throw r.error(node, "\(op) does not take \"\(k)\"") }
+            for k in m.keys where k != "op" && !allowed.contains(k) { throw r.error(node, "\(Excerpt.quote(op)) does not take \"\(Excerpt.quote(k))\"") }
         }
         func endpoint(_ key: String) throws(ScenarioError) -> (IPAddress, UInt16) {
             guard let n = m[key] else { throw r.error(node, "\(op) needs \(key)") }
             let s = try r.string(n, key)
-            guard let e = try? SocketAddress(parsing: s) else { throw r.error(n, "malformed address \"\(s)\" (want ip:port)") }
-            guard e.address.family == family else { throw r.error(n, "\(s) is not of the service's address family") }
+            guard let e = try? SocketAddress(parsing: s) else { throw r.error(n, "malformed address \"\(Excerpt.quote(s))\" (want ip:port)") }
+            guard e.address.family == family else { throw r.error(n, "\(Excerpt.quote(s)) is not of the service's address family") }
             return (e.address, e.port)
         }
         func weight(_ required: Bool) throws(ScenarioError) -> Int32 {
@@ -215,7 +256,7 @@ public struct IPVSScenario: Sendable, Equatable {
                 case "route", "dr", "g": d.forward = .route
                 case "tunnel", "tun", "ipip", "i": d.forward = .tunnel
                 case "local": d.forward = .local
-                default: throw r.error(f, "forward must be masq, route, tunnel or local, found \"\(s)\"")
+                default: throw r.error(f, "forward must be masq, route, tunnel or local, found \"\(Excerpt.quote(s))\"")
                 }
             }
             return .addDest(d)
@@ -239,7 +280,7 @@ public struct IPVSScenario: Sendable, Equatable {
             guard let n = m["seconds"] else { throw r.error(node, "advance needs seconds") }
             return .advance(seconds: Int64(try r.int(n, "seconds", 0...Int(Int32.max))))
         default:
-            throw r.error(opNode, "unknown op \"\(op)\"")
+            throw r.error(opNode, "unknown op \"\(Excerpt.quote(op))\"")
         }
     }
 }
@@ -250,7 +291,7 @@ struct ScenarioReader {
     let index: Int?
 
     func error(_ node: Node, _ message: String) -> ScenarioError {
-        ScenarioError(section: section, index: index, line: node.mark.map { $0.line }, message)
+        ScenarioError(section: section, index: index, line: node.mark.map { $0.line }, column: node.mark.map { $0.column }, message)
     }
 
     static func isNull(_ node: Node) -> Bool {
@@ -264,7 +305,7 @@ struct ScenarioReader {
         for (k, v) in map {
             guard case .scalar(let ks) = k else { throw error(k, "keys must be strings") }
             if let allowed, !allowed.contains(ks.string) {
-                throw error(k, "unknown key \"\(ks.string)\" (allowed: \(allowed.sorted().joined(separator: ", ")))")
+                throw error(k, "unknown key \"\(Excerpt.quote(ks.string))\" (allowed: \(allowed.sorted().joined(separator: ", ")))")
             }
             out[ks.string] = v
         }

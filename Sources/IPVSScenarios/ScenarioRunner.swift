@@ -48,6 +48,9 @@ public struct ScenarioRun: Sendable {
 
 /// Plays an `IPVSScenario` against a fresh `IPVSTable`.
 public enum ScenarioRunner {
+    /// The latest time a scenario's clock may reach, in seconds: 10^12.
+    public static let maximumClockSeconds: Int64 = 1_000_000_000_000
+
     /// Runs the setup (against the empty service) and then the events, in order. Each event
     /// advances nothing by itself: the clock moves only with `advance`; `expire` fires one
     /// entry's timer now.
@@ -138,6 +141,11 @@ public enum ScenarioRunner {
             log.append("\(tag) check_counts " + c.map { "\($0.server) a=\($0.counts.active) i=\($0.counts.inactive) p=\($0.counts.persist)" }.joined(separator: ", "))
             return .counts(c)
         case .advance(let secs):
+            // Each advance is at most 2^31 s; their sum is bounded too, so the millisecond clock
+            // (and every timer armed on it) stays far from Int64's end.
+            guard t.now / 1000 + secs <= maximumClockSeconds else {
+                throw fail("advance \(secs): the clock would pass \(maximumClockSeconds) s (about 31,700 years), kdp's bound for a scenario")
+            }
             t.advance(bySeconds: secs)
             log.append("\(tag) advance \(secs)s (now \(t.now / 1000)s)")
             return .done(op: step.op)

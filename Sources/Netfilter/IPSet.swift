@@ -163,6 +163,10 @@ public struct IPSetStore: Hashable, Sendable {
                     continue
                 }
                 var m = try member(String(w[2]), type: type, line: lineNo)
+                // ipset refuses an element of the other family (`ipset restore` stops there).
+                if let f = store.sets[String(w[1])]?.family, m.first.map({ $0.family != f }) ?? false || m.last.map({ $0.family != f }) ?? false {
+                    throw IPSetParseError(line: lineNo, word: String(w[2]), reason: "element is not of the set's family (\(f == .ipv4 ? "inet" : "inet6"))")
+                }
                 m.nomatch = w.dropFirst(3).contains("nomatch")
                 // In place: copying the set out and back made every add copy its hash table.
                 store.sets[String(w[1])]!.add(m)
@@ -188,8 +192,8 @@ public struct IPSetStore: Hashable, Sendable {
                 if i == 0 { m.first = p } else { m.last = p }
             case .port:
                 // `tcp:80`, `udp:53`, or a bare port (tcp) (ip_set_getport.c, ipset's parse_port).
-                let pp = s.split(separator: ":", maxSplits: 1)
-                let portText = pp.count == 2 ? pp[1] : pp[0]
+                let pp = s.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+                guard let portText = pp.last, !portText.isEmpty else { throw IPSetParseError(line: line, word: text, reason: "element has no port") }
                 guard let port = UInt16(portText) else { throw IPSetParseError(line: line, word: s, reason: "bad port") }
                 m.port = port
                 if type != .bitmapPort {

@@ -1,3 +1,5 @@
+import Wire
+
 /// A ruleset line kdp does not understand: the file, the 1-based line, the word, and why.
 /// The lead maps it to exit status 2 with `description` on stderr.
 public struct RulesetParseError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -13,7 +15,7 @@ public struct RulesetParseError: Error, Hashable, Sendable, CustomStringConverti
         self.reason = reason
     }
 
-    public var description: String { "\(file):\(line): \(reason): '\(word)'" }
+    public var description: String { "\(file):\(line): \(reason): '\(Excerpt.quote(word))'" }
 }
 
 /// A rule that lenient parsing kept as never matching.
@@ -23,5 +25,5 @@ public struct LenientProblem: Hashable, Sendable, CustomStringConvertible {
     public var chain: String
     public var word: String
     public var reason: String
-    public var description: String { "line \(line): \(reason): '\(word)' (rule in \(table.rawValue) \(chain) never matches)" }
+    public var description: String { "line \(line): \(reason): '\(Excerpt.quote(word))' (rule in \(table.rawValue) \(chain) never matches)" }
 }

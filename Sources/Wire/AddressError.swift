@@ -11,5 +11,5 @@ public struct AddressError: Error, Equatable, Sendable, CustomStringConvertible 
         self.reason = reason
     }
 
-    public var description: String { "invalid \"\(text)\": \(reason)" }
+    public var description: String { "invalid \"\(Excerpt.quote(text))\": \(reason)" }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Bench
 import Cluster
 import Foundation
+import Wire
 
 /// `kdp bench`: rule lookup and scheduling speeds on one generated cluster, in one process so
 /// the ratios hold on a noisy machine. Release builds only give meaningful figures. The
@@ -26,6 +27,14 @@ struct BenchCommand: ParsableCommand {
         return plot != nil ? [1000, 5000, 10_000, 30_000] : [services]
     }
 
+    /// Bounds on the workload, stated in `--help`'s terms: a cluster that fits the generated
+    /// Service range and pod CIDR, and a connection table that fits in memory (each connection
+    /// costs about 200 bytes: its entry, index slot, timer record and packet; 10 million is about
+    /// 2 GiB; 2^31 asked for 160 GiB).
+    static let maximumServices = 900_000
+    static let maximumEndpointsPerService = 1_000
+    static let maximumConnections = 10_000_000
+
     func validate() throws {
         if let sweep {
             let parts = sweep.split(separator: ",", omittingEmptySubsequences: false)
@@ -38,6 +47,15 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--services, --endpoints-per-service and --connections must be at least 1")
         }
         if output == .yaml { throw ValidationError("bench prints text or json") }
+        for n in serviceCounts {
+            try FlagValue.count(n, flag: sweep == nil ? "--services" : "--sweep", 1...Self.maximumServices, why: "the generated 10.96.0.0/12 Service range")
+        }
+        try FlagValue.count(endpointsPerService, flag: "--endpoints-per-service", 1...Self.maximumEndpointsPerService)
+        try FlagValue.count(connections, flag: "--connections", 1...Self.maximumConnections, why: "about 200 bytes of memory each")
+        for n in serviceCounts {
+            try BenchCluster.spec(services: n, endpointsPerService: endpointsPerService, seed: seed).validate()
+        }
+        if let plot { try PlotFile.checkWritable(plot) }
     }
 
     func run() throws {
@@ -54,9 +72,7 @@ struct BenchCommand: ParsableCommand {
             let svg = SVGPlot.lineChart(
                 title: "kdp bench: \(endpointsPerService) endpoints per Service, \(connections) connections",
                 xLabel: "Services", yLabel: "ns per operation (log scale)", series: series)
-            do { try svg.write(toFile: plot, atomically: true, encoding: .utf8) } catch {
-                throw InputError("cannot write \(plot): \(error.localizedDescription)")
-            }
+            try PlotFile.write(svg, to: plot)
         }
         switch output {
         case .json:
@@ -74,5 +90,41 @@ struct BenchCommand: ParsableCommand {
             [$0.name, String(format: "%.1f", $0.nsPerOp), String(format: "%.3g", $0.opsPerSecond), String(format: "%.4f", $0.seconds)]
         })
         return text
+    }
+}
+
+/// `bench --plot PATH`: checked before the sweep (the folder exists and kdp may create files in
+/// it; the path is not a folder), then written to a temporary file in that folder and renamed
+/// over PATH, so a failed write never leaves half a plot.
+enum PlotFile {
+    static func folder(of path: String) -> String {
+        let dir = (path as NSString).deletingLastPathComponent
+        return dir.isEmpty ? "." : dir
+    }
+
+    static func checkWritable(_ path: String) throws(InputError) {
+        let dir = folder(of: path)
+        guard InputFile.isFolder(dir) else { throw InputError("--plot: the folder \(Excerpt.quote(dir)) does not exist") }
+        guard access(dir, W_OK | X_OK) == 0 else {
+            throw InputError("--plot: cannot write in \(Excerpt.quote(dir)): \(InputFile.reason(errno: errno))")
+        }
+        if InputFile.isFolder(path) { throw InputError("--plot: \(Excerpt.quote(path)) is a folder; give a file name ending in .svg") }
+    }
+
+    static func write(_ text: String, to path: String) throws(InputError) {
+        let temporary = (folder(of: path) as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).\(getpid()).tmp")
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, path) == 0 else {
+                let reason = InputFile.reason(errno: errno)
+                unlink(temporary)
+                throw InputError("--plot: cannot write \(Excerpt.quote(path)): \(reason)")
+            }
+        } catch let e as InputError {
+            throw e
+        } catch {
+            unlink(temporary)
+            throw InputError("--plot: cannot write \(Excerpt.quote(path)): \(InputFile.reason(errno: EACCES))")
+        }
     }
 }

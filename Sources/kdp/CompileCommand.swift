@@ -37,6 +37,9 @@ struct CompileCommand: ParsableCommand {
         if let b = masqueradeBit, !(0...31).contains(b) { throw ValidationError("--masquerade-bit must be 0-31") }
         try FamilyFlag.validate(family)
         if format == .save && order == .canonical { throw ValidationError("--order applies to --format restore; iptables-save has its own order") }
+        try FlagValue.scheduler(ipvsScheduler)
+        if let m = masqueradeMark { _ = try FlagValue.masqueradeMark(m) }
+        if let text = nodeportAddresses { _ = try FlagValue.cidrs(text, flag: "--nodeport-addresses", onePerFamily: false) }
     }
 
     func run() throws {
@@ -51,7 +54,7 @@ struct CompileCommand: ParsableCommand {
         if masqueradeAll { config.masqueradeAll = true }
         if let b = masqueradeBit { config.masqueradeBit = b }
         config.masqueradeMarkText = masqueradeMark
-        if let text = nodeportAddresses { config.nodePortAddresses = try Self.cidrs(text, flag: "--nodeport-addresses") }
+        if let text = nodeportAddresses { config.nodePortAddresses = try FlagValue.cidrs(text, flag: "--nodeport-addresses", onePerFamily: false) }
         if let l = localhostNodeports { config.localhostNodePortsFlag = l }
         config.randomFully = randomFully
         config.nfacct = nfacct
@@ -66,7 +69,7 @@ struct CompileCommand: ParsableCommand {
         }
         let scheduler = ipvsScheduler ?? cluster.settings.kubeProxy.ipvsScheduler
         let ipvs = IPVSModeCompiler.compile(cluster, config: config, scheduler: scheduler)
-        for e in ipvs.errors { Console.error("kdp: note: \(e)") }
+        for e in ipvs.errors { Console.note("\(e)") }
         let iptables = format == .save ? try ipvs.iptablesSaveText() : ipvs.iptablesRestoreText()
         switch outputKind {
         case .ipvs: Console.out(ipvs.ipvsadmSaveText(), terminator: "")
@@ -78,15 +81,6 @@ struct CompileCommand: ParsableCommand {
         }
     }
 
-    static func cidrs(_ text: String, flag: String) throws(InputError) -> [Prefix] {
-        var out: [Prefix] = []
-        for part in text.split(separator: ",") {
-            do { out.append(try Prefix(parsing: part.trimmingCharacters(in: .whitespaces), sloppy: true)) } catch {
-                throw InputError("\(flag): \(error)")
-            }
-        }
-        return out
-    }
 }
 
 extension LocalDetectorMode: ExpressibleByArgument {}

@@ -15,16 +15,20 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Seed for the mix of Service types and features.") var seed: UInt64 = 1
     @Option(help: "CNI mode: host-gw or vxlan.") var cni: String = "host-gw"
 
-    func run() throws {
-        guard let mode = CNIMode(rawValue: cni) else { throw ValidationError("--cni must be host-gw or vxlan") }
-        let spec = TopologyGenerator.Spec(
+    /// The generator's spec; `validate()` checks it (every count against its bound) before any
+    /// output is written.
+    var spec: TopologyGenerator.Spec {
+        TopologyGenerator.Spec(
             nodes: nodes, podsPerNode: podsPerNode, services: services, endpointsPerService: endpointsPerService,
-            seed: seed, cni: mode)
-        do {
-            try spec.validate()
-        } catch {
-            throw ValidationError(error.message)
-        }
+            seed: seed, cni: CNIMode(rawValue: cni) ?? .hostGW)
+    }
+
+    func validate() throws {
+        guard CNIMode(rawValue: cni) != nil else { throw ValidationError("--cni must be host-gw or vxlan") }
+        try spec.validate()
+    }
+
+    func run() throws {
         var out = StandardOutput()
         TopologyGenerator.write(spec, to: &out)
         out.flush()

@@ -25,6 +25,7 @@ struct IPVSCommand: ParsableCommand {
 
         func validate() throws {
             try FamilyFlag.validate(family)
+            try FlagValue.scheduler(ipvsScheduler)
         }
 
         func run() throws {
@@ -34,7 +35,7 @@ struct IPVSCommand: ParsableCommand {
             guard cluster.settings.families.contains(fam) else { throw InputError("the cluster has no \(fam.rawValue) addresses") }
             let config = ProxierConfig.forNode(n, in: cluster, family: fam)
             let ruleset = IPVSModeCompiler.compile(cluster, config: config, scheduler: ipvsScheduler ?? cluster.settings.kubeProxy.ipvsScheduler)
-            for e in ruleset.errors { Console.error("kdp: note: \(e)") }
+            for e in ruleset.errors { Console.note("\(e)") }
             Console.out(ruleset.ipvsadmListText(), terminator: "")
         }
     }
@@ -53,15 +54,14 @@ struct IPVSCommand: ParsableCommand {
         }
 
         func run() throws {
-            let text: String
-            do { text = try String(contentsOfFile: scenario, encoding: .utf8) } catch {
-                throw InputError("cannot read: \(error.localizedDescription)", at: InputLocation(file: scenario))
-            }
-            do {
-                let run = try ScenarioRunner.run(try IPVSScenario.decode(text))
-                Console.out(output == .json ? ScenarioRender.json(run) : ScenarioRender.text(run))
-            } catch {
-                throw InputError(error.description, at: InputLocation(file: scenario))
+            let run = try Self.simulate(try InputFile.read(scenario))
+            Console.out(output == .json ? ScenarioRender.json(run) : ScenarioRender.text(run))
+        }
+
+        /// Decodes and runs a scenario already read: what `run` prints, and what the fuzz tests call.
+        static func simulate(_ file: InputFile) throws(InputError) -> ScenarioRun {
+            do { return try ScenarioRunner.run(try IPVSScenario.decode(file.text)) } catch {
+                throw InputError(error, file: file.name)
             }
         }
     }

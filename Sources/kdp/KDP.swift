@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cluster
 import Foundation
+import Wire
 
 /// The `kdp` command. Exit status: 0 on success, 1 when a check fails, 2 for bad input or
 /// usage, with one message on stderr that names the file, line and problem (ARCHITECTURE.md).
@@ -23,8 +24,27 @@ struct KDP: ParsableCommand {
         } catch {
             // Help and version print to stdout and exit 0; every usage error exits 2.
             if exitCode(for: error) == .success { exit(withError: error) }
-            Console.fail(message(for: error), usage: true)
+            Console.fail(usageLine(for: error, arguments: Array(CommandLine.arguments.dropFirst())))
         }
+    }
+
+    /// swift-argument-parser's message for a usage error (a missing or unknown flag, a value it
+    /// cannot parse, a `validate()` failure) as kdp's one line: the message, its lines joined,
+    /// and where to read the usage (`kdp compile --help`), instead of the parser's multi-line
+    /// text with the usage block.
+    static func usageLine(for error: Error, arguments: [String]) -> String {
+        let lines = message(for: error).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        var text = lines.filter { !$0.isEmpty }.joined(separator: "; ")
+        if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
+        if text.isEmpty { text = "invalid usage" }
+        var path = ["kdp"]
+        var level: [ParsableCommand.Type] = configuration.subcommands
+        for word in arguments {
+            guard let sub = level.first(where: { $0.configuration.commandName == word }) else { break }
+            path.append(word)
+            level = sub.configuration.subcommands
+        }
+        return "\(text) (see \(path.joined(separator: " ")) --help)"
     }
 }
 
@@ -34,8 +54,15 @@ enum Console {
         FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
     }
 
-    static func fail(_ message: String, usage: Bool = false) -> Never {
-        error(message.hasPrefix("kdp") || message.hasPrefix("Error") || usage ? message : "kdp: " + message)
+    /// Prints a note (`kdp: note: …`) on one line, long quotations and tokens of the input cut
+    /// to excerpts (`Excerpt.shortened`).
+    static func note(_ text: String) {
+        error("kdp: note: " + Excerpt.shortened(text))
+    }
+
+    /// Prints `message` as kdp's one error line (`Diagnostic.line`) and exits with status 2.
+    static func fail(_ message: String) -> Never {
+        error(Diagnostic.line(message))
         exit(2)
     }
 

@@ -19,40 +19,48 @@ struct TopologyOptions: ParsableArguments {
         valueName: "cidrs"))
     var serviceCIDR: String?
 
-    /// The CIDR flags are checked before any work starts.
+    /// The flags are checked before any work starts.
     func validate() throws {
+        if topology.contains("") { throw ValidationError("--topology needs a path (a file, a folder, or - for standard input)") }
+        try InputFile.checkStandardInputUsedOnce(topology)
         do {
-            if let text = clusterCIDR { _ = try Self.cidrs(text, flag: "--cluster-cidr") }
-            if let text = serviceCIDR { _ = try Self.cidrs(text, flag: "--service-cidr") }
+            if let text = clusterCIDR { _ = try FlagValue.cidrs(text, flag: "--cluster-cidr", onePerFamily: true) }
+            if let text = serviceCIDR { _ = try FlagValue.cidrs(text, flag: "--service-cidr", onePerFamily: true) }
         } catch { throw ValidationError(error.message) }
     }
 
     /// Loads and builds the cluster; notes (ignored kinds, scheduling, inferred ranges) go to stderr.
     func cluster() throws(InputError) -> Cluster {
         let t0 = ContinuousClock.now
-        var input = try TopologyLoader.load(paths: topology)
-        if let text = clusterCIDR { input.flagClusterCIDRs = try Self.cidrs(text, flag: "--cluster-cidr") }
-        if let text = serviceCIDR { input.flagServiceCIDRs = try Self.cidrs(text, flag: "--service-cidr") }
+        var input = try Self.load(topology)
+        if let text = clusterCIDR { input.flagClusterCIDRs = try FlagValue.cidrs(text, flag: "--cluster-cidr", onePerFamily: true) }
+        if let text = serviceCIDR { input.flagServiceCIDRs = try FlagValue.cidrs(text, flag: "--service-cidr", onePerFamily: true) }
         let t1 = ContinuousClock.now
         let cluster = try ClusterBuilder.build(input)
         if ProcessInfo.processInfo.environment["KDP_PROFILE"] != nil {
             Console.error("kdp: profile: parse \(t1 - t0), build \(ContinuousClock.now - t1)")
         }
-        for note in cluster.notes { Console.error("kdp: note: \(note)") }
+        for note in cluster.notes { Console.note(note) }
         return cluster
     }
+}
 
-    /// Comma-separated CIDRs, at most one per family.
-    static func cidrs(_ text: String, flag: String) throws(InputError) -> [Prefix] {
-        var out: [Prefix] = []
-        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let item = part.trimmingCharacters(in: .whitespaces)
-            do { out.append(try Prefix(parsing: item, sloppy: true)) } catch { throw InputError("\(flag): \(error)") }
-        }
-        if out.count > 2 || (out.count == 2 && out[0].family == out[1].family) {
-            throw InputError("\(flag): at most one CIDR per family (IPv4 and IPv6), found \"\(text.prefix(80))\"")
-        }
-        return out
+extension TopologyOptions {
+    /// Reads every `--topology` input through `InputFile` (files, folders, pipes, `-`) and
+    /// merges them in order; no paths: the embedded default.
+    static func load(_ paths: [String]) throws(InputError) -> TopologyInput {
+        if paths.isEmpty { return try TopologyLoader.load(paths: []) }
+        try InputFile.checkStandardInputUsedOnce(paths)
+        var files: [InputFile] = []
+        for path in paths { files += try InputFile.topology(path) }
+        return try load(files)
+    }
+
+    /// Parses inputs already read and merges them in order (the fuzz tests call this too).
+    static func load(_ files: [InputFile]) throws(InputError) -> TopologyInput {
+        var input = TopologyInput()
+        for file in files { try input.merge(try TopologyLoader.parse(text: file.text, file: file.name)) }
+        return input
     }
 }
 

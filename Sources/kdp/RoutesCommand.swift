@@ -40,6 +40,9 @@ struct RoutesCommand: ParsableCommand {
 
     func validate() throws {
         if (node == nil) == (pod == nil) { throw ValidationError("give exactly one of --node NAME or --pod NS/NAME") }
+        if let text = pod, NamespacedName(parsing: text) == nil {
+            throw ValidationError("--pod takes NS/NAME or NAME, not \"\(Excerpt.quote(text))\"")
+        }
     }
 
     func run() throws {
@@ -54,7 +57,7 @@ struct RoutesCommand: ParsableCommand {
             report.node = name
         } else {
             let text = pod!
-            guard let ref = NamespacedName(parsing: text) else { throw InputError("--pod takes NS/NAME or NAME, not \"\(text)\"") }
+            guard let ref = NamespacedName(parsing: text) else { throw InputError("--pod takes NS/NAME or NAME, not \"\(Excerpt.quote(text))\"") }
             let p = try cluster.requirePod(ref)
             if p.nodeName == nil, let why = p.pendingReason { throw InputError("--pod \(text): \(why): it has no network namespace") }
             guard let net = PodNetwork(pod: p, in: cluster) else {

@@ -31,9 +31,7 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "text, json, dot, mermaid or svg.") var output: Format = .text
 
     func validate() throws {
-        if let s = ipvsScheduler, SchedulerName(rawValue: s) == nil {
-            throw ValidationError("--ipvs-scheduler must be one of \(SchedulerName.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
+        try FlagValue.scheduler(ipvsScheduler)
         if let p = proto, !["tcp", "udp", "sctp"].contains(p) { throw ValidationError("--proto must be tcp, udp or sctp") }
         if let v = via, !v.hasPrefix("node/") { throw ValidationError("--via takes node/NAME") }
         guard (1...100).contains(repeatCount) else { throw ValidationError("--repeat-count must be 1-100") }

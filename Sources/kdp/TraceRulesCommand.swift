@@ -44,15 +44,15 @@ struct TraceRulesCommand: ParsableCommand {
 
     func validate() throws {
         guard !localIPs.isEmpty || !ifaceAddresses.isEmpty else { throw ValidationError("give the node's addresses with --local-ip or --iface (at least one)") }
-        for a in sysctlAssignments { do { _ = try Sysctl.parseAssignment(a) } catch { throw ValidationError("kdp: " + error.message) } }
-        for a in ifaceAddresses { do { _ = try TraceRulesRequest.parseInterface(a) } catch { throw ValidationError("kdp: " + error.message) } }
+        for a in sysctlAssignments { do { _ = try Sysctl.parseAssignment(a) } catch { throw ValidationError(error.message) } }
+        for a in ifaceAddresses { do { _ = try TraceRulesRequest.parseInterface(a) } catch { throw ValidationError(error.message) } }
         var devices: Set<String> = localIPs.isEmpty ? ["lo"] : ["lo", "eth0"]
         for a in ifaceAddresses { if let i = try? TraceRulesRequest.parseInterface(a) { devices.insert(i.name) } }
         for a in routeSpecs {
             let route: Route
-            do { route = try TraceRulesRequest.parseRoute(a) } catch { throw ValidationError("kdp: " + error.message) }
+            do { route = try TraceRulesRequest.parseRoute(a) } catch { throw ValidationError(error.message) }
             guard devices.contains(route.device) else {
-                throw ValidationError("kdp: --route \(route.destination): no interface \(route.device) (give it with --iface \(route.device)=ADDR/LEN; --local-ip addresses are on eth0)")
+                throw ValidationError("--route \(route.destination): no interface \(route.device) (give it with --iface \(route.device)=ADDR/LEN; --local-ip addresses are on eth0)")
             }
         }
         guard ["tcp", "udp", "sctp", "icmp"].contains(proto) else { throw ValidationError("--proto must be tcp, udp, sctp or icmp") }
@@ -61,21 +61,31 @@ struct TraceRulesCommand: ParsableCommand {
             throw ValidationError("--table must be raw, mangle, nat, filter or security")
         }
         if uid == UInt32.max || gid == UInt32.max { throw ValidationError("--uid and --gid are at most 4294967294 (-1 is no user)") }
+        for t in localIPs { _ = try FlagValue.address(t, flag: "--local-ip") }
+        _ = try FlagValue.address(src, flag: "--src")
+        _ = try FlagValue.address(dst, flag: "--dst")
+        try FlagValue.interfaceName(inIface, flag: "--in-iface")
+        try InputFile.checkStandardInputUsedOnce([rules, ipsets, ipvs])
     }
 
     func run() throws {
-        func address(_ text: String, _ flag: String) throws(InputError) -> IPAddress {
-            do { return try IPAddress(sloppy: text) } catch { throw InputError("\(flag): \(error)") }
-        }
-        let locals = try localIPs.map { t throws(InputError) in try address(t, "--local-ip") }
-        let text = try read(rules)
+        let rulesFile = try InputFile.read(rules)
+        let ipsetsFile = try ipsets.map { f throws(InputError) in try InputFile.read(f) }
+        let ipvsFile = try ipvs.map { f throws(InputError) in try InputFile.read(f) }
+        let trace = try trace(rules: rulesFile, ipsets: ipsetsFile, ipvs: ipvsFile)
+        Console.out(output == .json ? trace.json() : trace.text())
+    }
+
+    /// The trace from inputs already read: what `run` prints, and what the fuzz tests call.
+    func trace(rules rulesFile: InputFile, ipsets ipsetsFile: InputFile?, ipvs ipvsFile: InputFile?) throws(InputError) -> Trace {
+        let locals = try localIPs.map { t throws(InputError) in try FlagValue.address(t, flag: "--local-ip") }
         var request = TraceRulesRequest(
-            rulesText: text, rulesFile: rules, ipsetsText: try ipsets.map { f throws(InputError) in try read(f) },
-            localAddresses: locals, source: try address(src, "--src"), sourcePort: sport,
-            destination: try address(dst, "--dst"), destinationPort: dport,
+            rulesText: rulesFile.text, rulesFile: rulesFile.name, ipsetsText: ipsetsFile?.text,
+            localAddresses: locals, source: try FlagValue.address(src, flag: "--src"), sourcePort: sport,
+            destination: try FlagValue.address(dst, flag: "--dst"), destinationPort: dport,
             proto: (try? IPProtocol(parsing: proto)) ?? .tcp, inInterface: inIface,
             options: TraceOptions(allPaths: allPaths, seed: seed, verbose: verbose), lenient: lenient, compiled: compiled)
-        if let ipvs { request.ipvsText = try read(ipvs) }
+        request.ipvsText = ipvsFile?.text
         for a in sysctlAssignments { let (name, on) = try Sysctl.parseAssignment(a); request.sysctls[name] = on }
         for a in ifaceAddresses {
             let i = try TraceRulesRequest.parseInterface(a)
@@ -84,16 +94,8 @@ struct TraceRulesCommand: ParsableCommand {
         request.routes = try routeSpecs.map { r throws(InputError) in try TraceRulesRequest.parseRoute(r) }
         request.table = table.flatMap { TableName(rawValue: $0) }
         if uid != nil || gid != nil { request.socketOwner = SocketOwner(uid: uid ?? 0, gid: gid ?? 0) }
-        let trace: Trace
-        do { trace = try request.run(ipsetsFile: ipsets ?? "<ipsets>", ipvsFile: ipvs ?? "<ipvs>") } catch {
-            throw InputError(error.description)
-        }
-        Console.out(output == .json ? trace.json() : trace.text())
-    }
-
-    func read(_ path: String) throws(InputError) -> String {
-        do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw InputError("cannot read: \(error.localizedDescription)", at: InputLocation(file: path))
+        do { return try request.run(ipsetsFile: ipsetsFile?.name ?? "<ipsets>", ipvsFile: ipvsFile?.name ?? "<ipvs>") } catch {
+            throw InputError(error, rules: rulesFile, ipsets: ipsetsFile, ipvs: ipvsFile)
         }
     }
 }

@@ -75,7 +75,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
         let r = try kdp("ipvs", "simulate", file.path)
         #expect(r.status == 2)
-        #expect(r.stderr.hasPrefix("kdp: \(file.path): "))
+        #expect(r.stderr.hasPrefix("kdp: \(file.path):1:64: service: unknown scheduler \"zz\""))
     }
 }
 

@@ -38,7 +38,7 @@ let kubeProxyFixtures = "Tests/KubeProxyTests/Fixtures/"
         #expect(r.status == 0)
         #expect(r.stdout.contains("! -s 10.0.0.0/8 -j KUBE-MARK-MASQ"))
         let bad = try kdp("cluster", "--cluster-cidr", "10.0.0.0/8,10.1.0.0/16")
-        #expect(bad.status == 2 && bad.stderr.contains("--cluster-cidr: at most one CIDR per family"))
+        #expect(bad.status == 2 && bad.stderr.contains("--cluster-cidr takes at most one IPv4 CIDR"))
         #expect(bad.stdout.isEmpty)  // refused before any work
     }
 

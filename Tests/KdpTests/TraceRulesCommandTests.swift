@@ -64,7 +64,7 @@ import Testing
             let args = ["trace-rules", "--rules", path, "--local-ip", "172.18.0.3", "--src", "10.244.0.9", "--dst", "10.96.0.20", "--dport", "80"]
             let strict = try kdp(args)
             #expect(strict.status == 2)
-            #expect(strict.stderr.hasPrefix("kdp: \(path):13: "))
+            #expect(strict.stderr.hasPrefix("kdp: \(path):13:18: "))
             #expect(strict.stderr.contains("frobnicate"))
             let lenient = try kdp(args + ["--lenient"])
             #expect(lenient.status == 0)
