@@ -3,10 +3,10 @@ import Wire
 
 extension IPTablesRuleset {
     /// kubelet's rule in its KUBE-FIREWALL chain (IPv4): no martian 127/8 destinations from off
-    /// the node. Written as iptables-restore reads it (the comment unquoted).
+    /// the node. Spelled as kube-proxy writes its identical copy (the comment in quotes).
     static let kubeletLocalnetRule = Rule(
         chain: .firewall,
-        words: ["-m", "comment", "--comment", "block incoming localnet connections",
+        words: ["-m", "comment", "--comment", IPTablesQuoting.kubeProxyComment("block incoming localnet connections"),
                 "-d", "127.0.0.0/8", "!", "-s", "127.0.0.0/8",
                 "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"],
         origin: RuleOrigin(.localnetFirewall))
@@ -34,7 +34,7 @@ extension IPTablesRuleset {
             if table == .filter && family == .ipv4 && !own.chains.contains(.firewall) {
                 // kubelet's copy of the localnet rule, left alone when kube-proxy does not write its own.
                 chains.insert(.firewall)
-                rules.append((.firewall, Self.kubeletLocalnetRule.words))
+                rules.append((.firewall, Self.kubeletLocalnetRule.arguments))
             }
             rules += own.rules.map { ($0.chain, $0.arguments) }
             let userChains = chains.sorted { Array($0.rawValue.utf8).lexicographicallyPrecedes(Array($1.rawValue.utf8)) }
@@ -64,7 +64,7 @@ extension IPTablesRuleset {
     /// show in `nft monitor trace`.
     public func nodeRestoreText() -> String {
         var out = ""
-        for table in [filter, nat] {
+        for table in [nodeFilter, nat] {
             out += "*\(table.name.rawValue)\n"
             for c in table.chains { out += ":\(c.rawValue) - [0:0]\n" }
             for j in jumps where j.table == table.name { out += j.rule.line + "\n" }
@@ -80,10 +80,25 @@ extension IPTablesRuleset {
     /// engine in process: built from the words the compiler wrote, no text printed or parsed,
     /// each rule with its origin.
     public func netfilterRuleset(source: String) throws(RulesetParseError) -> Ruleset {
-        try Ruleset.build([filter, nat].map { t in
+        try Ruleset.build([nodeFilter, nat].map { t in
             Ruleset.TableRules(
                 name: t.name, chains: t.chains.map(\.rawValue),
                 rules: jumps.filter { $0.table == t.name }.map(\.rule.engineSpec) + t.rules.map(\.engineSpec))
         }, source: source)
+    }
+}
+
+extension IPTablesRuleset {
+    /// The filter table as the node holds it: kube-proxy's, plus kubelet's KUBE-FIREWALL chain
+    /// where kube-proxy did not write it. On IPv4 kubelet always creates that chain, with the
+    /// same "block incoming localnet connections" rule kube-proxy writes with localhost NodePorts
+    /// (pkg/kubelet/kubelet_network_linux.go), and jumps to it from INPUT and OUTPUT (see
+    /// `Jump.installed`); without it those jumps would name a chain that does not exist.
+    var nodeFilter: Table {
+        guard family == .ipv4, !filter.chains.contains(.firewall) else { return filter }
+        var t = filter
+        t.chains.append(.firewall)
+        t.rules.append(Self.kubeletLocalnetRule)
+        return t
     }
 }

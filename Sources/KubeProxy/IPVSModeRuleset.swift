@@ -59,24 +59,11 @@ public struct IPVSModeRuleset: Sendable {
         try iptables.saveText(proxyCanary: false)
     }
 
-    /// The node's rules for the Netfilter engine in process, each with its origin. On IPv4 the
-    /// INPUT/OUTPUT jumps to kubelet's KUBE-FIREWALL are part of the node (see
-    /// `IPTablesRuleset.saveText`) but IPVS mode never declares that chain (only the iptables
-    /// mode with localhost nodePorts writes its own copy), so `iptables.netfilterRuleset` alone
-    /// would jump to a missing chain: this adds kubelet's chain and its localnet rule, as on a
-    /// real node.
+    /// The node's rules for the Netfilter engine in process, each with its origin: kube-proxy's
+    /// and kubelet's KUBE-FIREWALL, which IPVS mode never declares but its INPUT/OUTPUT jumps
+    /// reach (`IPTablesRuleset.nodeFilter`).
     public func netfilterRuleset(source: String) throws(RulesetParseError) -> Ruleset {
-        var filterChains = iptables.filter.chains
-        var filterRules = iptables.filter.rules
-        if family == .ipv4 && !filterChains.contains(.firewall) {
-            filterChains.append(.firewall)
-            filterRules.insert(IPTablesRuleset.kubeletLocalnetRule, at: 0)
-        }
-        func jumps(_ table: TableName) -> [Ruleset.RuleSpec] { iptables.jumps.filter { $0.table == table }.map(\.rule.engineSpec) }
-        return try Ruleset.build([
-            Ruleset.TableRules(name: .filter, chains: filterChains.map(\.rawValue), rules: jumps(.filter) + filterRules.map(\.engineSpec)),
-            Ruleset.TableRules(name: .nat, chains: iptables.nat.chains.map(\.rawValue), rules: jumps(.nat) + iptables.nat.rules.map(\.engineSpec)),
-        ], source: source)
+        try iptables.netfilterRuleset(source: source)
     }
 
     /// The virtual server for (protocol, address, port), if there is one.

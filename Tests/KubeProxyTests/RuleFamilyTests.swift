@@ -1,6 +1,7 @@
 import Testing
 @testable import Cluster
 @testable import KubeProxy
+import Netfilter
 import Wire
 
 /// Compiles `yaml` for `node` and returns the rule lines of each table.
@@ -233,6 +234,17 @@ func twoNodes(_ services: String, pods: String = "pods: [{name: a1, node: n1, la
         let c = try compile(twoNodes(Self.svc)) { $0.localhostNodePortsFlag = false }
         #expect(c.nat("KUBE-SERVICES").last?.hasSuffix("-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j KUBE-NODEPORTS") == true)
         #expect(c.filter("KUBE-FIREWALL").isEmpty)
+    }
+
+    @Test func withoutLocalhostNodePortsTheNodeStillHasKubeletsFirewallChain() throws {
+        // kubelet's INPUT/OUTPUT jumps to KUBE-FIREWALL are on every IPv4 node, and kubelet
+        // writes the chain's localnet rule itself: the node's rules load, with that rule.
+        let c = try compile(twoNodes(Self.svc)) { $0.localhostNodePortsFlag = false }
+        let rules = try c.ruleset.netfilterRuleset(source: "n1")
+        let firewall = try #require(rules.tables.first { $0.name == .filter }?.chains.first { $0.name == "KUBE-FIREWALL" })
+        #expect(firewall.rules.count == 1)
+        #expect(firewall.rules.first?.origin == RuleOrigin(.localnetFirewall))
+        #expect(c.ruleset.nodeRestoreText().contains("-A KUBE-FIREWALL -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8 ! -s 127.0.0.0/8"))
     }
 
     @Test func nodePortAddressesListEachMatchingLocalAddress() throws {
