@@ -92,36 +92,33 @@ public enum ClusterBuilder {
             }
             let mask = settings.nodeCIDRMaskSize(for: cidr.family)
             var owners: [(Prefix, String)] = []
-            if dump {
-                // Nothing to allocate: only check the podCIDRs the dump gives against each other.
-                for node in nodes {
-                    guard let given = node.podCIDR(cidr.family) else { continue }
-                    if let clash = owners.first(where: { $0.0.overlaps(given) }) {
-                        throw InputError("node \(node.name) podCIDR \(given) overlaps node \(clash.1)'s \(clash.0)", at: node.location)
-                    }
-                    if let service = settings.serviceCIDRs.first(where: { $0.overlaps(given) }) {
-                        throw InputError("node \(node.name) podCIDR \(given) overlaps the service CIDR \(service)", at: node.location)
-                    }
-                    guard cidr.contains(given) else {
-                        throw InputError("node \(node.name) podCIDR \(given) is outside the cluster CIDR \(cidr)", at: node.location)
-                    }
-                    owners.append((given, node.name))
-                }
-                continue
-            }
-            var allocator = try NodeCIDRAllocator(clusterCIDR: cidr, maskSize: mask, serviceCIDRs: settings.serviceCIDRs)
-            for node in nodes {
-                guard let given = node.podCIDR(cidr.family) else { continue }
+            // A podCIDR a node already has must not overlap another node's or a service range,
+            // and must lie in the cluster CIDR (`inRange`, asked last; when allocating, it also
+            // claims the subnet).
+            func checkGiven(_ node: Node, _ given: Prefix, inRange: () -> Bool) throws(InputError) {
                 if let clash = owners.first(where: { $0.0.overlaps(given) }) {
                     throw InputError("node \(node.name) podCIDR \(given) overlaps node \(clash.1)'s \(clash.0)", at: node.location)
                 }
                 if let service = settings.serviceCIDRs.first(where: { $0.overlaps(given) }) {
                     throw InputError("node \(node.name) podCIDR \(given) overlaps the service CIDR \(service)", at: node.location)
                 }
-                guard allocator.occupy(given) else {
+                guard inRange() else {
                     throw InputError("node \(node.name) podCIDR \(given) is outside the cluster CIDR \(cidr)", at: node.location)
                 }
                 owners.append((given, node.name))
+            }
+            if dump {
+                // Nothing to allocate: only check the podCIDRs the dump gives against each other.
+                for node in nodes {
+                    guard let given = node.podCIDR(cidr.family) else { continue }
+                    try checkGiven(node, given) { cidr.contains(given) }
+                }
+                continue
+            }
+            var allocator = try NodeCIDRAllocator(clusterCIDR: cidr, maskSize: mask, serviceCIDRs: settings.serviceCIDRs)
+            for node in nodes {
+                guard let given = node.podCIDR(cidr.family) else { continue }
+                try checkGiven(node, given) { allocator.occupy(given) }
             }
             for i in nodes.indices where nodes[i].podCIDR(cidr.family) == nil {
                 guard let subnet = allocator.allocateNext() else {
