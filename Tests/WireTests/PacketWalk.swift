@@ -63,6 +63,9 @@ enum PacketWalk {
         let body = UnsafeMutableRawBufferPointer(rebasing: m[hl..<(hl + repr.payloadLength)])
         if !packet.isFragment {
             do throws(WireError) { try transport(body, repr.proto, .v4(repr.source), .v4(repr.destination), &f, p) } catch { throw error.shifted(by: hl) }
+        } else if packet.fragmentOffset == 0 {
+            // A first fragment: the ports are there, the checksum covers the whole datagram.
+            f.flow = ports(body, repr.proto, .v4(repr.source), .v4(repr.destination))
         }
         scribble(m, hl)
         repr.emit(into: m)
@@ -76,9 +79,17 @@ enum PacketWalk {
         let body = UnsafeMutableRawBufferPointer(rebasing: m[upper.offset..<(40 + repr.payloadLength)])
         if upper.fragment == nil {
             do throws(WireError) { try transport(body, upper.proto, .v6(repr.source), .v6(repr.destination), &f, p) } catch { throw error.shifted(by: upper.offset) }
+        } else if upper.fragment?.offset == 0 {
+            f.flow = ports(body, upper.proto, .v6(repr.source), .v6(repr.destination))
         }
         scribble(m, 40)
         repr.emit(into: m)
+    }
+
+    static func ports(_ m: UnsafeMutableRawBufferPointer, _ proto: IPProtocol, _ src: IPAddress, _ dst: IPAddress) -> FlowKey? {
+        let r = UnsafeRawBufferPointer(m)
+        guard r.count >= 4 else { return nil }
+        return FlowKey(source: src, sourcePort: r.be16(0), destination: dst, destinationPort: r.be16(2), proto: proto)
     }
 
     static func transport(_ m: UnsafeMutableRawBufferPointer, _ proto: IPProtocol, _ src: IPAddress, _ dst: IPAddress,
@@ -94,11 +105,11 @@ enum PacketWalk {
             let repr = try UDPRepr.parse(try UDPDatagram(checking: r), source: src, destination: dst, checksum: p)
             if f.flow == nil { f.flow = FlowKey(source: src, sourcePort: repr.sourcePort, destination: dst, destinationPort: repr.destinationPort, proto: .udp); f.udp = repr }
             if repr.destinationPort == VXLANHeader.ianaPort {
-                let v = try VXLANHeader(checking: r.tail(from: 8))
-                f.vxlan = VXLANRepr.parse(v)
+                let vxlan = VXLANRepr.parse(try VXLANHeader(checking: r.tail(from: 8)))
+                f.vxlan = vxlan
                 do throws(WireError) { try ethernet(UnsafeMutableRawBufferPointer(rebasing: m[16...]), &f, p) } catch { throw error.shifted(by: 16) }
                 scribble(UnsafeMutableRawBufferPointer(rebasing: m[8...]), 8)
-                VXLANRepr.parse(v).emit(into: UnsafeMutableRawBufferPointer(rebasing: m[8...]))
+                vxlan.emit(into: UnsafeMutableRawBufferPointer(rebasing: m[8...]))
             }
             scribble(m, 8)
             repr.emit(into: m, source: src, destination: dst)

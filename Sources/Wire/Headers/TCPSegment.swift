@@ -132,7 +132,9 @@ public struct TCPRepr: Hashable, Sendable {
     public var reserved: UInt8
     /// Options in header order, NOPs and end-of-list included, so emit gives the same bytes.
     public var options: [TCPOption]
-    /// Bytes after an end-of-list option (padding, normally zero).
+    /// Bytes after an end-of-list option, the header's padding included (normally zeros), so
+    /// emit gives the same bytes; a repr whose options and trailer do not fill a multiple of 4
+    /// is padded with zeros on emit and parses back with the padding in the trailer.
     public var optionTrailer: [UInt8]
     public var payloadLength: Int
 
