@@ -3,7 +3,7 @@
 // fragmented UDP over IPv4 and IPv6, a refused TCP over IPv6, ICMP echo with and without a
 // record-route option, ICMPv6 echo, VXLAN (VNI 4242), MLD reports with hop-by-hop headers.
 // Transmit checksum offload was off, so every checksum is the one the kernel computed.
-// Regenerate: see the report of branch wire13 (tcpdump in two namespaces); labels are tcpdump -nn.
+// Regenerate with scripts/wire-test-frames.sh (as root); labels are tcpdump -nn.
 let capturedFrames: [(label: String, hex: String)] = [
     ("IP 10.13.0.2.46541 > 10.13.0.1.4789: VXLAN, flags [I] (0x08), vni 4242 | IP6 fe80::e8ca:17ff:fef7:3c6c > ff02::16: HBH ICMP6, multicast listener repor",
      "ba27ceb7cf4972f6e915d0ff08004500007ea59c00004011c0b60a0d00020a0d0001b5cd12b5006aef430800000000109200333300000016eaca17f73c6c86dd6000000000240001fe80000000000000e8ca17fffef73c6cff0200000000000000000000000000163a000502000001008f00f7770000000104000000ff0200000000000000000001fff73c6c"),

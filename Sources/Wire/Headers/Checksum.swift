@@ -25,14 +25,17 @@ public enum InternetChecksum {
     /// The pseudo-header sum (RFC 793 for IPv4, RFC 8200 §8.1 for IPv6) for an upper-layer
     /// packet of `length` bytes.
     public static func pseudoHeader(source: IPAddress, destination: IPAddress, proto: IPProtocol, length: Int) -> UInt64 {
-        var s = UInt64(proto.rawValue) + UInt64(length & 0xFFFF) + UInt64(length >> 16)
-        for a in [source, destination] {
-            switch a {
-            case .v4(let v): s += UInt64(v.value >> 16) + UInt64(v.value & 0xFFFF)
-            case .v6(let v): for k in 0..<8 { s += UInt64(UInt16(truncatingIfNeeded: v.value >> (16 * k))) }
-            }
+        UInt64(proto.rawValue) + UInt64(length & 0xFFFF) + UInt64(length >> 16) + addressSum(source) + addressSum(destination)
+    }
+
+    @inline(__always) static func addressSum(_ a: IPAddress) -> UInt64 {
+        switch a {
+        case .v4(let v): return UInt64(v.value >> 16) + UInt64(v.value & 0xFFFF)
+        case .v6(let v):
+            var s: UInt64 = 0
+            for k in 0..<8 { s += UInt64(UInt16(truncatingIfNeeded: v.value >> (16 * k))) }
+            return s
         }
-        return s
     }
 
     /// RFC 1624 eqn. 3: the checksum after one 16-bit word of the covered data changes from

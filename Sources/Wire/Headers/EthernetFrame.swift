@@ -109,10 +109,8 @@ public struct EthernetRepr: Hashable, Sendable {
         buffer.put16(0, UInt16(truncatingIfNeeded: destination.value >> 32)); buffer.put32(2, UInt32(truncatingIfNeeded: destination.value))
         buffer.put16(6, UInt16(truncatingIfNeeded: source.value >> 32)); buffer.put32(8, UInt32(truncatingIfNeeded: source.value))
         var at = 12
-        for tag in [outerTag, innerTag] {
-            guard let tag else { continue }
-            buffer.put16(at, tag.tpid.rawValue); buffer.put16(at + 2, tag.tci); at += 4
-        }
+        if let tag = outerTag { buffer.put16(at, tag.tpid.rawValue); buffer.put16(at + 2, tag.tci); at += 4 }
+        if let tag = innerTag { buffer.put16(at, tag.tpid.rawValue); buffer.put16(at + 2, tag.tci); at += 4 }
         buffer.put16(at, etherType.rawValue)
     }
 }

@@ -26,7 +26,13 @@ public struct ICMPMessage {
     /// True for the messages that quote a packet: destination unreachable, source quench,
     /// redirect, time exceeded, parameter problem (ICMP 3, 4, 5, 11, 12); ICMPv6 1–4
     /// (destination unreachable, packet too big, time exceeded, parameter problem).
-    public var isError: Bool { isV6 ? (1...4).contains(type) : [3, 4, 5, 11, 12].contains(type) }
+    public var isError: Bool {
+        if isV6 { return (1...4).contains(type) }
+        switch type {
+        case 3, 4, 5, 11, 12: return true
+        default: return false
+        }
+    }
 
     /// True for echo request/reply (ICMP 8/0, ICMPv6 128/129).
     public var isEcho: Bool { isV6 ? type == 128 || type == 129 : type == 8 || type == 0 }
@@ -49,7 +55,7 @@ public struct ICMPMessage {
             guard q[0] >> 4 == 6 else { throw WireError(.ipv6, .badVersion(q[0] >> 4), at: 8) }
             let upper: IPv6UpperLayer
             do { upper = try IPv6UpperLayer.walk(q, first: IPProtocol(rawValue: q[6])) } catch { throw error.shifted(by: 8) }
-            guard q.count >= upper.offset + 8 else { throw WireError(kind, .truncated(needed: upper.offset + 16, available: bytes.count), at: 8 + upper.offset) }
+            guard q.count >= upper.offset + 8 else { throw WireError(kind, .truncated(needed: 8 + upper.offset + 8, available: bytes.count), at: 8 + upper.offset) }
             return QuotedPacket(source: .v6(q.ipv6(8)), destination: .v6(q.ipv6(24)), proto: upper.proto, headerLength: upper.offset,
                                 first8: q.be32(upper.offset), second4: q.be32(upper.offset + 4))
         }
