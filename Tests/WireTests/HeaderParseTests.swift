@@ -179,3 +179,21 @@ private func error(_ body: () throws -> Void) -> WireError? {
         #expect(syn.flow?.destinationEndpoint.description == "10.13.0.2:8080")
     }
 }
+
+@Suite struct FlowKeyFromPacketTests {
+    @Test func everyCapturedIPPacketGivesTheFlowTheFullWalkGives() throws {
+        for (label, hex) in capturedFrames {
+            let frame = PacketWalk.bytes(hex)
+            let (_, found) = try PacketWalk.reemit(frame)
+            guard frame[12] == 0x08 && frame[13] == 0 || frame[12] == 0x86, let walked = found.flow else { continue }
+            let key = try frame.withUnsafeBytes { try FlowKey(ipPacket: $0.tail(from: 14)) }
+            #expect(key == walked, "\(label)")
+        }
+    }
+
+    @Test func icmpEchoKeysIdAndTypeCode() throws {
+        let f = PacketWalk.frame("ICMP6, echo request")
+        let key = try f.withUnsafeBytes { try FlowKey(ipPacket: $0.tail(from: 14)) }
+        #expect(key.proto == .icmpv6 && key.sourcePort == 17185 && key.destinationPort == 128 << 8)
+    }
+}
