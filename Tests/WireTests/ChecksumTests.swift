@@ -1,0 +1,76 @@
+import Testing
+@testable import Wire
+
+@Suite struct ChecksumTests {
+    @Test func capturedFramesVerifyAndACorruptedByteFailsTheRightHeader() throws {
+        // The TCP SYN: a flipped payload-side byte breaks TCP's checksum, a header byte IPv4's.
+        var syn = PacketWalk.frame("Flags [S], seq")
+        syn[14 + 20 + 4] ^= 0x01  // TCP sequence number
+        do { _ = try PacketWalk.reemit(syn); Issue.record("no error") } catch { #expect(error.header == .tcp && error.offset == 14 + 20 + 16) }
+        var v4 = PacketWalk.frame("Flags [S], seq")
+        v4[14 + 8] ^= 0x01  // TTL
+        do { _ = try PacketWalk.reemit(v4); Issue.record("no error") } catch { #expect(error.header == .ipv4 && error.offset == 14 + 10) }
+        var udp6 = PacketWalk.frame("fd13::1.")
+        udp6[udp6.count - 1] ^= 0xFF
+        do { _ = try PacketWalk.reemit(udp6); Issue.record("no error") } catch { #expect(error.header == .udp || error.header == .tcp) }
+        var icmp6 = PacketWalk.frame("ICMP6, echo request")
+        icmp6[14 + 40 + 8] ^= 0x01
+        do { _ = try PacketWalk.reemit(icmp6); Issue.record("no error") } catch { #expect(error.header == .icmpv6 && error.offset == 14 + 40 + 2) }
+        // Ignoring checksums (offloaded captures) parses the same bytes.
+        #expect(throws: Never.self) { try PacketWalk.reemit(syn, policy: .ignore) }
+    }
+
+    @Test func zeroUDPChecksumIsNoneOnIPv4AndInvalidOnIPv6() throws {
+        // The captured DNS query with its checksum cleared, as a sender without checksums sends it.
+        var dns = PacketWalk.frame("10.13.0.2.53: domain")
+        dns[14 + 20 + 6] = 0; dns[14 + 20 + 7] = 0
+        let (out, f) = try PacketWalk.reemit(dns)
+        #expect(f.udp?.hasChecksum == false)
+        #expect(out == dns)
+        let d: [UInt8] = [0, 1, 0, 2, 0, 8, 0, 0]
+        let err = d.withUnsafeBytes { b -> WireError? in
+            do throws(WireError) { _ = try UDPRepr.parse(UDPDatagram(checking: b), source: .v6(.loopback), destination: .v6(.loopback)); return nil } catch { return error }
+        }
+        #expect(err == WireError(.udp, .invalidField("zero checksum on IPv6"), at: 6))
+    }
+
+    @Test func crc32cMatchesRFC3720Vectors() {
+        #expect([UInt8](repeating: 0, count: 32).withUnsafeBytes { CRC32c.checksum($0) } == 0x8A91_36AA)
+        #expect([UInt8](repeating: 0xFF, count: 32).withUnsafeBytes { CRC32c.checksum($0) } == 0x62A8_AB43)
+        #expect((0..<32).map { UInt8($0) }.withUnsafeBytes { CRC32c.checksum($0) } == 0x46DD_794E)
+    }
+
+    @Test func sctpBadCRCIsReported() throws {
+        var b = [UInt8](repeating: 0, count: 32)
+        b[12] = 1; b[15] = 20
+        SCTPRepr(sourcePort: 1, destinationPort: 2, verificationTag: 0, firstChunkType: 1, chunksLength: 20).withEmit(&b)
+        b[20] ^= 1
+        let err = b.withUnsafeBytes { r -> WireError? in do throws(WireError) { _ = try SCTPRepr.parse(SCTPPacket(checking: r)); return nil } catch { return error } }
+        #expect(err?.header == .sctp && err?.offset == 8)
+    }
+
+    /// DNAT of the captured SYN: the destination address and port rewritten with RFC 1624
+    /// updates give the same checksums as summing the rewritten packet again.
+    @Test func incrementalUpdateEqualsFullRecomputeAfterDNAT() throws {
+        var f = PacketWalk.frame("Flags [S], seq")
+        let oldIP = IPv4Address(10, 13, 0, 2), newIP = IPv4Address(10, 244, 1, 7)
+        f.withUnsafeMutableBytes { m in
+            let ip = UnsafeMutableRawBufferPointer(rebasing: m[14...])
+            let tcp = UnsafeMutableRawBufferPointer(rebasing: m[34...])
+            let ipc = UnsafeRawBufferPointer(ip).be16(10), tc = UnsafeRawBufferPointer(tcp).be16(16)
+            ip.put(16, newIP)
+            ip.put16(10, InternetChecksum.update(ipc, old: oldIP.value, new: newIP.value))
+            var t = InternetChecksum.update(tc, old: IPAddress.v4(oldIP), new: .v4(newIP))
+            t = InternetChecksum.update(t, old: UInt16(8080), new: UInt16(80))
+            tcp.put16(2, 80)
+            tcp.put16(16, t)
+        }
+        let (out, found) = try PacketWalk.reemit(f)
+        #expect(out == f)
+        #expect(found.flow?.destinationEndpoint == SocketAddress(.v4(newIP), port: 80))
+    }
+}
+
+extension SCTPRepr {
+    func withEmit(_ b: inout [UInt8]) { b.withUnsafeMutableBytes { emit(into: $0) } }
+}
