@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "IPVSScenarios", targets: ["IPVSScenarios"]),
         // The measurements `kdp bench` and the package benchmarks in Benchmarks/ share.
         .library(name: "Bench", targets: ["Bench"]),
+        .library(name: "Captures", targets: ["Captures"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,6 +31,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "Wire"),
+        // libpcap as a system library (SWIFT-NOTES.md): pcap/pcapng in and pcap out for `Captures`.
+        .systemLibrary(name: "CPcap", path: "Sources/CPcap", providers: [.apt(["libpcap-dev"])]),
+        .target(name: "Captures", dependencies: ["Wire", "CPcap"]),
         .target(
             name: "Cluster",
             dependencies: ["Wire", "Yams"],
@@ -55,6 +59,7 @@ let package = Package(
         // Helpers shared by test targets: network-namespace harnesses, generated rulesets, fixtures.
         .target(name: "TestSupport", dependencies: ["Wire", "Netfilter"], path: "Tests/TestSupport"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "CapturesTests", dependencies: ["Captures", "Wire", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire"], exclude: ["Fixtures"]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "Wire", "KubeProxy", "Cluster", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS", "Wire", "Bench"]),
