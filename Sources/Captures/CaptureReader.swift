@@ -33,6 +33,11 @@ public struct CaptureRecord {
 public struct UndecodableRecord: Hashable, Sendable {
     public let number: Int
     public let reason: UndecodableReason
+
+    public init(number: Int, reason: UndecodableReason) {
+        self.number = number
+        self.reason = reason
+    }
 }
 
 /// Streams a pcap or pcapng file one record at a time through libpcap
@@ -74,8 +79,8 @@ public final class CaptureReader {
         isPCAPNG = Self.startsWithPCAPNGMagic(path)
         if let filter {
             guard pcap_compile(h, &program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+                // Every stored property is set, so throwing runs deinit, which closes the handle.
                 let message = String(cString: pcap_geterr(h))
-                pcap_close(h)
                 throw .badFilter(expression: filter, message: message)
             }
             hasFilter = true

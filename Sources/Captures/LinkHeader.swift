@@ -113,6 +113,11 @@ public struct NullHeader: Hashable, Sendable {
     /// big-endian host. As tcpdump does, a value with nonzero upper 16 bits is taken byte-swapped.
     public let swapped: Bool
     public static let length = 4
+
+    public init(family: UInt32, swapped: Bool) {
+        self.family = family
+        self.swapped = swapped
+    }
 }
 
 /// Why a record could not be decoded; the record is counted and reading goes on.
