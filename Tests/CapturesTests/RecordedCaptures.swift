@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 
 /// Real captures recorded once per test run with tcpdump, in two namespaces of our own joined
-/// by a veth pair (a0 10.213.0.1 in A, b0 10.213.0.2 in B): three pings, three UDP datagrams to
+/// by a veth pair (a0 10.213.0.1 in A, b0 10.213.0.2 in B): three UDP datagrams to
 /// a closed port (ICMP port unreachable back), and one TCP connection with data and FIN, all
 /// started from A. In A, four tcpdumps write at once: `-i a0` (EN10MB, microseconds), `-i a0
 /// --time-stamp-precision=nano`, `-i any` (LINUX_SLL2) and `-i any -y LINUX_SLL`. The
@@ -17,7 +17,8 @@ struct RecordedCaptures: Sendable {
     let a0Index: UInt32
     let a0MAC: String
 
-    /// Whether tcpdump and namespaces can be used: root, tcpdump and ip installed.
+    /// Whether tcpdump and namespaces can be used: root, tcpdump, ip and python3 installed (there
+    /// is no ping here: ICMP comes from the closed UDP port).
     static let available: Bool = getuid() == 0
         && (try? Shell.run(["sh", "-c", "command -v tcpdump && command -v ip && command -v python3"]).status) == 0
 
@@ -38,12 +39,12 @@ struct RecordedCaptures: Sendable {
         let script = """
             set -e
             cd \(folder)
-            tcpdump -Z root -U -s 0 -i a0 -w en10mb-us.pcap 2>/dev/null & p1=$!
-            tcpdump -Z root -U -s 0 -i a0 --time-stamp-precision=nano -w en10mb-ns.pcap 2>/dev/null & p2=$!
-            tcpdump -Z root -U -s 0 -i any -w sll2.pcap 2>/dev/null & p3=$!
-            tcpdump -Z root -U -s 0 -i any -y LINUX_SLL -w sll.pcap 2>/dev/null & p4=$!
+            tcpdump -Z root -U -s 0 -i a0 -w en10mb-us.pcap >/dev/null 2>&1 & p1=$!
+            tcpdump -Z root -U -s 0 -i a0 --time-stamp-precision=nano -w en10mb-ns.pcap >/dev/null 2>&1 & p2=$!
+            tcpdump -Z root -U -s 0 -i any -w sll2.pcap >/dev/null 2>&1 & p3=$!
+            tcpdump -Z root -U -s 0 -i any -y LINUX_SLL -w sll.pcap >/dev/null 2>&1 & p4=$!
+            trap 'kill -KILL $p1 $p2 $p3 $p4 2>/dev/null || true' EXIT
             sleep 1.5
-            ping -c 3 -i 0.2 10.213.0.2 >/dev/null
             python3 -c '
             import socket
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -62,8 +63,12 @@ struct RecordedCaptures: Sendable {
             '
             wait $srv
             sleep 1
-            kill -INT $p1 $p2 $p3 $p4
+            # tcpdump -i any here does not always stop on SIGTERM; -U has flushed every packet already.
+            kill -TERM $p1 $p2 $p3 $p4
+            sleep 0.5
+            kill -KILL $p1 $p2 $p3 $p4 2>/dev/null || true
             wait $p1 $p2 $p3 $p4 || true
+            trap - EXIT
             cat /sys/class/net/a0/ifindex /sys/class/net/a0/address
             """
         let out = try a.sh(script).split(separator: "\n")
@@ -83,5 +88,5 @@ struct RecordingError: Error, CustomStringConvertible {
 func tcpdumpRead(_ path: String, _ extra: [String] = []) throws -> [String] {
     let r = try Shell.run(["tcpdump", "-nn", "-r", path] + extra)
     guard r.status == 0 else { throw RecordingError("tcpdump -r \(path) failed: \(r.output)") }
-    return r.output.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("reading from file") }
+    return r.output.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("reading from file") && !$0.hasPrefix("Warning: ") }
 }
