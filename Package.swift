@@ -3,7 +3,8 @@
 // Imports point one way. Netfilter and IPVS import only Wire; Cluster imports Wire and Yams;
 // KubeProxy imports Wire, Cluster, Netfilter and IPVS; Dataplane imports all of those;
 // IPVSScenarios (kdp ipvs simulate) imports IPVS, Wire and Yams; Bench (kdp bench and
-// Benchmarks/) imports everything but IPVSScenarios; kdp imports every library. Tests'
+// Benchmarks/) imports everything but IPVSScenarios; Captures imports Wire and CPcap (libpcap);
+// kdp imports every library. Tests
 // shared helpers live in Tests/TestSupport (Wire, Netfilter).
 import PackageDescription
 
