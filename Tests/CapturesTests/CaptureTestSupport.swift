@@ -20,8 +20,15 @@ func readAll(_ path: String, filter: String? = nil) throws -> [ReadRecord] {
     return out
 }
 
+/// This process's scratch folder for capture tests, removed when the test process exits.
+let scratchFolder: String = {
+    let folder = NSTemporaryDirectory() + "kdp-cap13-\(getpid())"
+    atexit { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "kdp-cap13-\(getpid())") }
+    return folder
+}()
+
 func temporaryFolder() throws -> String {
-    let folder = NSTemporaryDirectory() + "kdp-cap13-t-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let folder = scratchFolder + "/\(UInt32.random(in: 0...UInt32.max))"
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     return folder
 }

@@ -25,8 +25,7 @@ struct RecordedCaptures: Sendable {
     static let shared: Result<RecordedCaptures, any Error> = Result { try record() }
 
     static func record() throws -> RecordedCaptures {
-        let folder = NSTemporaryDirectory() + "kdp-cap13-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder()
         let a = try NetworkNamespace("cap13a")
         let b = try NetworkNamespace("cap13b")
         defer {
