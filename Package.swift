@@ -3,7 +3,8 @@
 // Imports point one way. Netfilter and IPVS import only Wire; Cluster imports Wire and Yams;
 // KubeProxy imports Wire, Cluster, Netfilter and IPVS; Dataplane imports all of those;
 // IPVSScenarios (kdp ipvs simulate) imports IPVS, Wire and Yams; Bench (kdp bench and
-// Benchmarks/) imports everything but IPVSScenarios; kdp imports every library. Tests'
+// Benchmarks/) imports everything but IPVSScenarios; Captures imports Wire and CPcap (libpcap);
+// kdp imports every library. Tests'
 // shared helpers live in Tests/TestSupport (Wire, Netfilter).
 import PackageDescription
 
@@ -21,6 +22,7 @@ let package = Package(
         .library(name: "IPVSScenarios", targets: ["IPVSScenarios"]),
         // The measurements `kdp bench` and the package benchmarks in Benchmarks/ share.
         .library(name: "Bench", targets: ["Bench"]),
+        .library(name: "Captures", targets: ["Captures"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,6 +32,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "Wire"),
+        // libpcap as a system library (SWIFT-NOTES.md): pcap/pcapng in and pcap out for `Captures`.
+        .systemLibrary(name: "CPcap", path: "Sources/CPcap", providers: [.apt(["libpcap-dev"])]),
+        .target(name: "Captures", dependencies: ["Wire", "CPcap"]),
         .target(
             name: "Cluster",
             dependencies: ["Wire", "Yams"],
@@ -55,6 +60,7 @@ let package = Package(
         // Helpers shared by test targets: network-namespace harnesses, generated rulesets, fixtures.
         .target(name: "TestSupport", dependencies: ["Wire", "Netfilter"], path: "Tests/TestSupport"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "CapturesTests", dependencies: ["Captures", "Wire", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire"], exclude: ["Fixtures"]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "Wire", "KubeProxy", "Cluster", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS", "Wire", "Bench"]),
