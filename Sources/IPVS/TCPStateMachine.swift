@@ -1,3 +1,5 @@
+import Wire
+
 /// IPVS's own TCP tracking (ip_vs_proto_tcp.c: tcp_states, tcp_state_idx, set_tcp_state,
 /// tcp_timeouts, tcp_state_active_table). Normal table only (`secure_tcp` off).
 public enum TCPState: UInt8, Sendable, CaseIterable {
@@ -44,16 +46,6 @@ public enum TCPState: UInt8, Sendable, CaseIterable {
         case .synAck: 120
         }
     }
-}
-
-/// TCP header flags of a packet, as far as IPVS looks at them.
-public struct TCPFlags: OptionSet, Sendable, Hashable {
-    public let rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
-    public static let fin = TCPFlags(rawValue: 0x01)
-    public static let syn = TCPFlags(rawValue: 0x02)
-    public static let rst = TCPFlags(rawValue: 0x04)
-    public static let ack = TCPFlags(rawValue: 0x10)
 }
 
 /// Direction of a packet relative to the connection.
