@@ -47,7 +47,7 @@ let package = Package(
             name: "KubeProxy",
             dependencies: ["Wire", "Cluster", "Netfilter", "IPVS", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "Dataplane", dependencies: ["Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy"]),
+        .target(name: "Dataplane", dependencies: ["Wire", "Captures", "Cluster", "Netfilter", "IPVS", "KubeProxy"]),
         .target(name: "Bench", dependencies: ["Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane"]),
         .executableTarget(
             name: "kdp",

@@ -9,7 +9,7 @@ import Wire
 /// traces, so a reply is un-NATed and session affinity holds.
 public struct Dataplane: Sendable {
     public let cluster: Cluster
-    public private(set) var nodes: [NodeHost]
+    public internal(set) var nodes: [NodeHost]
     let nodeIndex: [String: Int]
     let nodeByIP: [IPAddress: Int]
     let podByIP: [IPAddress: Int]
@@ -159,8 +159,8 @@ public struct Dataplane: Sendable {
 
     /// The source address and where the packet enters the network, with each entry's share.
     func startingPoints(_ request: Request, family: IPFamily, rng: inout SeededGenerator) throws(InputError) -> (IPAddress, [(Start, Double)]) {
-        func link(_ node: String, _ text: String) -> DataplaneStep {
-            DataplaneStep(.link, node: node, action: text, packet: Packet(source: .v4(.zero), destination: .v4(.zero)))
+        func link(_ node: String, _ text: String, _ crossings: [InterfaceCrossing] = []) -> DataplaneStep {
+            DataplaneStep(.link, node: node, action: text, packet: Packet(source: .v4(.zero), destination: .v4(.zero)), crossings: crossings)
         }
         switch request.source {
         case .pod(let pod):
@@ -195,7 +195,7 @@ public struct Dataplane: Sendable {
             return (ip, entries.map { n in
                 let name = nodes[n].node.name
                 return (Start(location: .node(n, inInterface: "eth0"),
-                              steps: [link(name, "from \(ip) outside the cluster, arrives on eth0 of node \(name)")]), share)
+                              steps: [link(name, "from \(ip) outside the cluster, arrives on eth0 of node \(name)", [InterfaceCrossing(.node(name), "eth0", .received)])]), share)
             })
         }
     }
@@ -268,7 +268,9 @@ public struct Dataplane: Sendable {
                     continue
                 }
                 // The pod routes everything to its gateway on cni0 (or bridges it there).
-                w.steps.append(DataplaneStep(.link, node: pod.nodeName, action: "pod \(pod.key) eth0 → veth → \(NodeNetwork.bridgeName) on node \(pod.nodeName!)", packet: w.packet))
+                w.steps.append(DataplaneStep(.link, node: pod.nodeName, action: "pod \(pod.key) eth0 → veth → \(NodeNetwork.bridgeName) on node \(pod.nodeName!)", packet: w.packet,
+                                             crossings: [InterfaceCrossing(.pod(namespace: pod.namespace, name: pod.name), "eth0", .sent),
+                                                         InterfaceCrossing(.node(pod.nodeName!), NodeNetwork.bridgeName, .received)]))
                 let family = w.packet.destination.family
                 if isBridged(w.packet.destination, on: n), !nodes[n].kernel.isOn(Sysctl.bridgeNFCall(family)) {
                     // A frame for another port of the bridge, with br_netfilter off: the bridge
@@ -278,7 +280,9 @@ public struct Dataplane: Sendable {
                         let peer = cluster.pods[q]
                         w.steps.append(DataplaneStep(.deliver, node: pod.nodeName,
                                                      action: "\(NodeNetwork.bridgeName) bridges the frame to the port of pod \(peer.key) (\(setting): iptables does not see it) → veth → pod \(peer.key) eth0",
-                                                     packet: w.packet))
+                                                     packet: w.packet,
+                                                     crossings: [InterfaceCrossing(.node(pod.nodeName!), NodeNetwork.bridgeName, .sent),
+                                                                 InterfaceCrossing(.pod(namespace: peer.namespace, name: peer.name), "eth0", .received)]))
                         finish(w, .delivered, why: nil, decidedBy: .network, deliveredTo: .pod(namespace: peer.namespace, name: peer.name))
                     } else {
                         finish(w, .noRoute, why: "no pod has \(w.packet.destination) on node \(pod.nodeName!)'s bridge (ARP gets no answer)",
@@ -378,7 +382,9 @@ public struct Dataplane: Sendable {
         if out == NodeNetwork.bridgeName {
             if let p = podByIP[dst], cluster.pods[p].nodeName == node.name {
                 let pod = cluster.pods[p]
-                w.steps.append(DataplaneStep(.deliver, node: node.name, action: "\(NodeNetwork.bridgeName) → veth → pod \(pod.key) eth0", packet: w.packet))
+                w.steps.append(DataplaneStep(.deliver, node: node.name, action: "\(NodeNetwork.bridgeName) → veth → pod \(pod.key) eth0", packet: w.packet,
+                                             crossings: [InterfaceCrossing(.node(node.name), NodeNetwork.bridgeName, .sent),
+                                                         InterfaceCrossing(.pod(namespace: pod.namespace, name: pod.name), "eth0", .received)]))
                 finish(w, .delivered, nil, decidedBy, .pod(namespace: pod.namespace, name: pod.name))
             } else {
                 finish(w, .noRoute, "no pod has \(dst) on node \(node.name)'s bridge (ARP gets no answer)", .network, nil)
@@ -399,25 +405,33 @@ public struct Dataplane: Sendable {
             let outer = VXLANHeader(source: outerSource, destination: outerDestination, port: NodeNetwork.vxlanPort, vni: 1)
             w.steps.append(DataplaneStep(.tunnel(outer), node: node.name,
                                          action: "\(device): encapsulated to node \(nodes[m].node.name), decapsulated on its \(device)",
-                                         packet: w.packet))
+                                         packet: w.packet,
+                                         crossings: [InterfaceCrossing(.node(node.name), device, .sent),
+                                                     InterfaceCrossing(.node(node.name), "eth0", .sent, encapsulated: true),
+                                                     InterfaceCrossing(.node(nodes[m].node.name), "eth0", .received, encapsulated: true),
+                                                     InterfaceCrossing(.node(nodes[m].node.name), device, .received)]))
             w.location = .node(m, inInterface: device)
             w.ingressPod = nil
             work.append(w)
             return
         }
         if let m = nodeByIP[nextHop], m != n {
-            w.steps.append(DataplaneStep(.link, node: node.name, action: "eth0 → node network → eth0 of node \(nodes[m].node.name) (via \(nextHop))", packet: w.packet))
+            w.steps.append(DataplaneStep(.link, node: node.name, action: "eth0 → node network → eth0 of node \(nodes[m].node.name) (via \(nextHop))", packet: w.packet,
+                                         crossings: [InterfaceCrossing(.node(node.name), device, .sent),
+                                                     InterfaceCrossing(.node(nodes[m].node.name), "eth0", .received)]))
             w.location = .node(m, inInterface: "eth0")
             w.ingressPod = nil
             work.append(w)
             return
         }
         if let (clientPacket, source) = client, case .external(let ip) = source, dst == ip, w.packet.source == clientPacket.destination {
-            w.steps.append(DataplaneStep(.deliver, node: node.name, action: "out eth0 via \(nextHop) back to \(ip)", packet: w.packet))
+            w.steps.append(DataplaneStep(.deliver, node: node.name, action: "out eth0 via \(nextHop) back to \(ip)", packet: w.packet,
+                                         crossings: [InterfaceCrossing(.node(node.name), device, .sent)]))
             finish(w, .delivered, nil, decidedBy, .external(ip))
             return
         }
-        w.steps.append(DataplaneStep(.link, node: node.name, action: "out \(device) via \(nextHop): leaves the cluster", packet: w.packet))
+        w.steps.append(DataplaneStep(.link, node: node.name, action: "out \(device) via \(nextHop): leaves the cluster", packet: w.packet,
+                                     crossings: [InterfaceCrossing(.node(node.name), device, .sent)]))
         finish(w, .leftCluster, "routed out of the cluster towards \(dst) via \(nextHop)", .network, nil)
     }
 }

@@ -41,14 +41,19 @@ public struct DataplaneStep: Sendable {
     public var rewrite: Rewrite?
     /// The packet after the step.
     public var packet: Packet
+    /// The interfaces the packet crossed in this step, in order (link, tunnel and deliver
+    /// steps): where `tcpdump -i DEVICE` would have seen it.
+    public var crossings: [InterfaceCrossing]
 
-    init(_ subject: Subject, node: String?, text: String? = nil, action: String, rewrite: Rewrite? = nil, packet: Packet) {
+    init(_ subject: Subject, node: String?, text: String? = nil, action: String, rewrite: Rewrite? = nil, packet: Packet,
+         crossings: [InterfaceCrossing] = []) {
         self.subject = subject
         self.node = node
         self.text = text
         self.action = action
         self.rewrite = rewrite
         self.packet = packet
+        self.crossings = crossings
     }
 
     public var kind: Kind {

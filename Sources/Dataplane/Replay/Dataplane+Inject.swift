@@ -1,0 +1,58 @@
+import Cluster
+import Netfilter
+import Wire
+
+extension Dataplane {
+    /// Where a replayed packet enters the network, with the steps that say so.
+    struct Entry: Sendable {
+        var location: Location
+        var steps: [DataplaneStep]
+        /// The node whose conntrack sees the packet first.
+        var node: Int
+        /// Who sent it, as a trace names its source (a reply that comes back to an outside
+        /// client is delivered to it).
+        var source: TraceSource
+    }
+
+    /// Sends `packet` from `entry` along the one path the seeded choices pick, and keeps the
+    /// node state (conntrack, `recent`, statistic counters, IPVS) it leaves behind, as a real
+    /// packet would. `client` names the original sender when `packet` is a reply, so that a
+    /// reply leaving the cluster towards an outside client counts as delivered to it.
+    ///
+    /// - Complexity: one walk of every hook on every node the packet crosses.
+    mutating func inject(_ packet: Packet, from entry: Entry, seed: UInt64, client: (Packet, TraceSource)? = nil) -> DataplanePath {
+        var request = Request(source: entry.source, destination: TraceDestination(address: packet.destination, port: packet.destinationPort, spec: ""))
+        request.seed = seed
+        request.reply = false
+        var walk = Walk(nodes: nodes, packet: packet, location: entry.location)
+        walk.steps = entry.steps.map { var s = $0; s.packet = packet; return s }
+        let results = run(walk, request: request, client: client)
+        guard let (path, state) = results.first else {
+            return DataplanePath(probability: 1, verdict: .dropped, why: "kdp found no path", decidedBy: .kdp, dnat: nil,
+                                 masquerade: false, snat: nil, deliveredTo: nil, steps: [], finalPacket: packet)
+        }
+        nodes = state
+        return path
+    }
+
+    /// Where a delivered path's far end answers from: the pod, node or host-network pod that
+    /// received it, and the node that is.
+    func answeringEntry(_ path: DataplanePath) -> Entry? {
+        guard let location = replyStart(path, request: Request(source: .external(path.finalPacket.source),
+                                                                destination: TraceDestination(address: path.finalPacket.destination, port: 0, spec: "")))
+        else { return nil }
+        switch location {
+        case .pod(let p):
+            guard let n = cluster.pods[p].nodeName.flatMap({ nodeIndex[$0] }) else { return nil }
+            return Entry(location: location, steps: [], node: n, source: .pod(cluster.pods[p]))
+        case .node(let n, _):
+            return Entry(location: location, steps: [], node: n, source: .node(nodes[n].node))
+        }
+    }
+
+    /// Sets every node's clock (conntrack timeouts, `recent --seconds`, IPVS timers) to a
+    /// capture timestamp.
+    mutating func setClock(seconds: Double) {
+        for i in nodes.indices { nodes[i].host.now = seconds }
+    }
+}

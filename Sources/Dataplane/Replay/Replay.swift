@@ -1,0 +1,456 @@
+import Captures
+import Cluster
+import Netfilter
+import Wire
+
+/// How to replay.
+public struct ReplayOptions: Sendable {
+    public var capturePoint: CapturePoint = .auto
+    /// For packets from outside: the node the network hands them to.
+    public var via: String?
+    /// Seeds every random choice (statistic matches, the load balancer's node); each packet
+    /// draws from its own stream, so a replay is the same every time.
+    public var seed: UInt64 = 1
+    /// Keep the paths of the first this many packets (`--packets N`).
+    public var keepPaths = 0
+    /// nf_conntrack_max on every node; nil keeps the kernel's default.
+    public var conntrackMax: Int?
+    /// Replay only the flows whose entry node falls in shard `index` of `count` (`--shard K/N`).
+    public var shard: (index: Int, count: Int)?
+
+    public init() {}
+}
+
+/// What became of one captured packet.
+public struct ReplayOutcome: Sendable {
+    public enum Kind: String, Sendable, Codable {
+        /// Started or continued a flow in its original direction: sent in at its place.
+        case injected
+        /// Travelled a tracked flow's reply direction: compared with what kdp delivers.
+        case checked
+    }
+
+    public var number: Int
+    public var timestampNanoseconds: Int64
+    public var kind: Kind
+    /// The packet's path through the cluster (for a checked packet: the far end's reply, walked
+    /// back); nil when there was nothing to walk (a packet another shard replays, a reply kdp
+    /// has no request for).
+    public var path: DataplanePath?
+    public var mismatch: ReplaySummary.Mismatch?
+    /// The flow as delivered, after NAT (nil when not delivered): what `-w` writes.
+    public var delivered: FlowKey?
+    /// Routers the packet crossed before delivery (each lowers the TTL by one).
+    public var routedHops: Int
+}
+
+/// Replays a capture's packets, in order, through the emulated cluster. Node state (conntrack,
+/// `recent` lists, statistic counters, IPVS connections) carries over from packet to packet and
+/// every timer runs on the capture's own timestamps.
+public struct Replay: Sendable {
+    public private(set) var plane: Dataplane
+    public let options: ReplayOptions
+    public private(set) var report = ReplaySummary()
+
+    /// A flow kdp tracks, keyed by its original direction as the capture point sees it.
+    struct TrackedFlow: Sendable {
+        var key: FlowKey
+        var entry: Dataplane.Entry
+        /// The packet as sent, and the last path of the flow's packets.
+        var original: Packet
+        var path: DataplanePath
+        var firstPacket: Int
+    }
+
+    struct ClientEndpoint: Hashable, Sendable {
+        var proto: IPProtocol
+        var address: IPAddress
+        var port: UInt16
+    }
+
+    var flows: [FlowKey: Int] = [:]
+    var replies: [FlowKey: Int] = [:]
+    var clients: [ClientEndpoint: Int] = [:]
+    var tracked: [TrackedFlow] = []
+    var serviceIndex: [String: Int] = [:]
+    var dropIndex: [String: Int] = [:]
+    /// What the capture node sent on its interfaces in kdp's paths (`-i any` captures' outgoing
+    /// packets are checked against it), with how many times.
+    var egress: [FlowKey: Int] = [:]
+    /// `-i any` sees a bridged packet on the bridge port and on the bridge: the last few
+    /// packets' signatures, to replay each once.
+    var recentSignatures: [UInt64: Int64] = [:]
+    var noted = Set<String>()
+    let captureNode: Int?
+    let capturePod: Int?
+
+    public init(plane: Dataplane, options: ReplayOptions) throws(InputError) {
+        self.plane = plane
+        self.options = options
+        switch options.capturePoint {
+        case .pod(let ns, let name):
+            capturePod = plane.cluster.pods.firstIndex { $0.namespace == ns && $0.name == name }
+            captureNode = nil
+        case .node(let name, _):
+            captureNode = plane.nodeIndex[name]
+            capturePod = nil
+        default:
+            captureNode = nil
+            capturePod = nil
+        }
+        if let via = options.via, plane.nodeIndex[via] == nil {
+            throw InputError("--via node/\(via): no such node; nodes: \(plane.cluster.nodes.map(\.name).joined(separator: ", "))")
+        }
+    }
+
+    /// Counts a record that was not replayed.
+    public mutating func skipped(_ s: ReplaySkip) {
+        report.summary.packets += 1
+        switch s.kind {
+        case .undecodable: report.summary.undecodable += 1
+        case .notIP: report.summary.notIP += 1
+        }
+        if s.kind == .undecodable, report.undecodable.count < ReplaySummary.mismatchExamplesLimit {
+            report.undecodable.append(ReplaySummary.Skipped(packet: s.number, reason: s.reason))
+        }
+    }
+
+    /// Replays one packet. Returns nil for a packet that is not replayed: a duplicate of one
+    /// just seen (`-i any`), or one whose flow belongs to another shard.
+    public mutating func replay(_ p: ReplayPacket) -> ReplayOutcome? {
+        if let sig = signature(p) {
+            if let t = recentSignatures[sig], p.timestampNanoseconds - t < 5_000_000 {
+                report.summary.packets += 1
+                report.summary.duplicates += 1
+                return nil
+            }
+            if recentSignatures.count > 4096 { recentSignatures = recentSignatures.filter { p.timestampNanoseconds - $0.value < 5_000_000 } }
+            recentSignatures[sig] = p.timestampNanoseconds
+        }
+        plane.setClock(seconds: p.seconds)
+        let key = p.flow
+        if let f = flows[key] { return count(p, inject(p, flow: f)) }
+        if let f = replies[key] { return count(p, check(p, flow: f)) }
+        if p.packetType == .outgoing, captureNode != nil { return count(p, checkEgress(p)) }
+        if let q = p.quoted, let f = flows[q] { return count(p, checkError(p, flow: f)) }
+        let replyShaped = key.proto == .udp || (key.proto == .tcp && p.packet.tcpFlags & (TCPFlag.syn | TCPFlag.ack) != TCPFlag.syn)
+        if replyShaped, let f = clients[ClientEndpoint(proto: key.proto, address: key.destination, port: key.destinationPort)] {
+            return count(p, unexpectedSource(p, flow: f))
+        }
+        guard let entry = placement(p) else { return nil }
+        if let shard = options.shard, Self.shard(of: plane.nodes[entry.node].node.name, count: shard.count) != shard.index {
+            report.summary.packets += 1
+            return nil
+        }
+        let f = tracked.count
+        tracked.append(TrackedFlow(key: key, entry: entry, original: p.packet, path: Self.emptyPath(p.packet), firstPacket: p.number))
+        flows[key] = f
+        replies[Self.replyKey(key)] = f
+        if key.proto.hasPorts { clients[ClientEndpoint(proto: key.proto, address: key.source, port: key.sourcePort)] = f }
+        return count(p, inject(p, flow: f))
+    }
+
+    /// Which shard a node's flows belong to: FNV-1a of its name, so that every shard of a run
+    /// agrees without sharing anything.
+    public static func shard(of node: String, count: Int) -> Int {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in node.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return Int(h % UInt64(count))
+    }
+
+    /// The end of the replay: every node's conntrack table as the last packet left it.
+    public mutating func finish() -> ReplaySummary {
+        report.nodes = plane.nodes.map { n in
+            ReplaySummary.NodeState(name: n.node.name, conntrackEntries: n.host.conntrack.entries.count,
+                                    conntrackTableFull: 0)
+        }
+        report.normalize()
+        return report
+    }
+
+    // MARK: the two kinds of packet
+
+    private mutating func inject(_ p: ReplayPacket, flow f: Int) -> ReplayOutcome {
+        let entry = tracked[f].entry
+        let isNew = plane.nodes[entry.node].host.conntrack.lookup(p.packet.tuple) == nil
+        var packet = p.packet
+        packet.inInterface = nil
+        let path = plane.inject(packet, from: entry, seed: seed(p))
+        tracked[f].path = path
+        noteEgress(path)
+        if isNew { countFlow(path, p) }
+        report.summary.injected += 1
+        return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .injected, path: path,
+                             mismatch: nil, delivered: path.verdict == .delivered ? path.finalPacket.flow : nil,
+                             routedHops: Self.routedHops(path))
+    }
+
+    private mutating func check(_ p: ReplayPacket, flow f: Int) -> ReplayOutcome {
+        report.summary.checked += 1
+        let t = tracked[f]
+        guard t.path.verdict == .delivered, let far = plane.answeringEntry(t.path) else {
+            let why = t.path.verdict == .delivered ? "kdp cannot tell who answers for \(t.path.deliveredTo?.description ?? "?")"
+                : "the capture shows a reply, but kdp's path for the request ended \(t.path.verdict.rawValue): \(t.path.why ?? "")"
+            return mismatch(p, .replyToUndelivered, expected: nil, why: why, path: nil)
+        }
+        // The far end answers the packet it received, as the conntrack reply tuple says.
+        let got = t.path.finalPacket
+        var reply = p.packet
+        reply.source = got.destination
+        reply.destination = got.source
+        if got.proto.hasPorts {
+            reply.sourcePort = got.destinationPort
+            reply.destinationPort = got.sourcePort
+        }
+        reply.inInterface = nil
+        let path = plane.inject(reply, from: far, seed: seed(p), client: (t.original, t.entry.source))
+        noteEgress(path)
+        let arrived = path.verdict == .delivered && Self.reaches(path.deliveredTo, t.entry.source, plane.cluster)
+        let delivered = arrived ? path.finalPacket.flow : nil
+        if let delivered, delivered == p.flow {
+            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: path,
+                                 mismatch: nil, delivered: delivered, routedHops: Self.routedHops(path))
+        }
+        let why = delivered.map { "kdp delivers the reply to the client as \($0)" }
+            ?? "kdp's reply ends \(path.verdict.rawValue)" + (path.why.map { ": \($0)" } ?? (path.deliveredTo.map { " at \($0)" } ?? ""))
+        return mismatch(p, .replyDiffers, expected: delivered.map(\.description), why: why, path: path)
+    }
+
+    /// An ICMP error quoting a tracked flow's packet: RELATED to it. kdp expects one only where
+    /// its path for the flow was rejected (kube-proxy's REJECT sends port unreachable).
+    private mutating func checkError(_ p: ReplayPacket, flow f: Int) -> ReplayOutcome {
+        report.summary.checked += 1
+        let t = tracked[f]
+        if t.path.verdict == .rejected {
+            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: nil,
+                                 mismatch: nil, delivered: p.flow, routedHops: 0)
+        }
+        return mismatch(p, .unexpectedError, expected: nil,
+                        why: "ICMP type \(p.packet.icmpType) code \(p.packet.icmpCode) for \(t.key), which kdp's path \(t.path.verdict.rawValue)"
+                            + (t.path.deliveredTo.map { " to \($0)" } ?? ""), path: nil)
+    }
+
+    /// A reply-shaped packet to a tracked client from the wrong source: the real node did not
+    /// undo the flow's DNAT (or answered from elsewhere).
+    private mutating func unexpectedSource(_ p: ReplayPacket, flow f: Int) -> ReplayOutcome {
+        report.summary.checked += 1
+        let t = tracked[f]
+        let expected = Self.replyKey(t.key)
+        return mismatch(p, .unexpectedSource, expected: expected.description,
+                        why: "\(t.key.sourceEndpoint) sent to \(t.key.destinationEndpoint), so its replies come from \(t.key.destinationEndpoint); this one comes from \(p.flow.sourceEndpoint): the node did not undo the translation", path: nil)
+    }
+
+    /// A packet the capture node sent (`-i any`, outgoing): one of kdp's paths must send it.
+    private mutating func checkEgress(_ p: ReplayPacket) -> ReplayOutcome {
+        report.summary.checked += 1
+        if let n = egress[p.flow], n > 0 {
+            egress[p.flow] = n - 1
+            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: nil,
+                                 mismatch: nil, delivered: nil, routedHops: 0)
+        }
+        let node = captureNode.map { plane.nodes[$0].node.name } ?? "?"
+        return mismatch(p, .egressDiffers, expected: nil, why: "node \(node) sent \(p.flow), which no path kdp replayed sends out of it", path: nil)
+    }
+
+    private mutating func mismatch(_ p: ReplayPacket, _ kind: ReplaySummary.Mismatch.Kind, expected: String?, why: String,
+                                   path: DataplanePath?) -> ReplayOutcome {
+        let m = ReplaySummary.Mismatch(packet: p.number, timestamp: p.seconds, kind: kind, captured: p.flow.description,
+                                       expected: expected, why: why)
+        report.summary.mismatches += 1
+        if report.mismatches.count < ReplaySummary.mismatchExamplesLimit { report.mismatches.append(m) }
+        return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: path,
+                             mismatch: m, delivered: nil, routedHops: 0)
+    }
+
+    private mutating func count(_ p: ReplayPacket, _ o: ReplayOutcome) -> ReplayOutcome {
+        report.summary.packets += 1
+        if p.badTransportChecksum { report.summary.badTransportChecksums += 1 }
+        if let path = o.path { report.summary.verdicts[path.verdict.rawValue, default: 0] += 1 }
+        return o
+    }
+
+    // MARK: placement
+
+    /// Where a packet that starts a flow enters, by the capture point and its source address.
+    mutating func placement(_ p: ReplayPacket) -> Dataplane.Entry? {
+        let src = p.flow.source
+        if let pod = capturePod, plane.cluster.pods[pod].ips.contains(src) { return podEntry(pod) }
+        if let n = captureNode {
+            if plane.nodes[n].node.internalIPs.contains(src) || plane.nodes[n].host.isLocal(src) { return nodeEntry(n) }
+            if let pod = plane.podByIP[src], plane.cluster.pods[pod].nodeName == plane.nodes[n].node.name { return podEntry(pod) }
+            guard case .node(_, let device) = options.capturePoint else { return nil }
+            let dev = device ?? "eth0"
+            if device == nil { note("-i any on node \(plane.nodes[n].node.name): packets from other hosts are taken as arriving on eth0") }
+            let name = plane.nodes[n].node.name
+            return Dataplane.Entry(location: .node(n, inInterface: dev),
+                                   steps: [DataplaneStep(.link, node: name, action: "from \(src), arrives on \(dev) of node \(name)",
+                                                         packet: p.packet, crossings: [InterfaceCrossing(.node(name), dev, .received)])],
+                                   node: n, source: .external(src))
+        }
+        if options.capturePoint != .external {
+            if let pod = plane.podByIP[src] { return podEntry(pod) }
+            if let n = plane.nodeByIP[src] { return nodeEntry(n) }
+            if let pod = plane.cluster.pods.firstIndex(where: { $0.hostNetwork && $0.ips.contains(src) }),
+               let n = plane.cluster.pods[pod].nodeName.flatMap({ plane.nodeIndex[$0] }) { return nodeEntry(n) }
+        }
+        return externalEntry(p)
+    }
+
+    private func podEntry(_ pod: Int) -> Dataplane.Entry? {
+        let p = plane.cluster.pods[pod]
+        guard let n = p.nodeName.flatMap({ plane.nodeIndex[$0] }) else { return nil }
+        return Dataplane.Entry(location: .pod(pod), steps: [], node: n, source: .pod(p))
+    }
+
+    private func nodeEntry(_ n: Int) -> Dataplane.Entry {
+        let name = plane.nodes[n].node.name
+        return Dataplane.Entry(location: .node(n, inInterface: nil),
+                               steps: [DataplaneStep(.link, node: name, action: "sent by node \(name)", packet: Packet(source: .v4(.zero), destination: .v4(.zero)))],
+                               node: n, source: .node(plane.nodes[n].node))
+    }
+
+    /// From outside: `--via`, else the node that owns the destination (a node IP, a NodePort),
+    /// else for a load balancer's VIP the node the cloud picks (seeded per flow), else the
+    /// first node, said in the notes.
+    private mutating func externalEntry(_ p: ReplayPacket) -> Dataplane.Entry {
+        let dst = p.flow.destination
+        let n: Int
+        if let via = options.via, let v = plane.nodeIndex[via] {
+            n = v
+        } else if let owner = plane.nodeByIP[dst] {
+            n = owner
+        } else if plane.cluster.services.contains(where: { $0.loadBalancerIPs.contains(dst) }) {
+            var rng = SeededGenerator(seed: seed(p))
+            n = Int.random(in: 0..<plane.nodes.count, using: &rng)
+        } else {
+            n = 0
+            note("packets from outside to \(dst) enter at node \(plane.nodes[0].node.name), the first node: no --via, and no node owns the address")
+        }
+        let name = plane.nodes[n].node.name
+        return Dataplane.Entry(location: .node(n, inInterface: "eth0"),
+                               steps: [DataplaneStep(.link, node: name, action: "from \(p.flow.source) outside the cluster, arrives on eth0 of node \(name)",
+                                                     packet: p.packet, crossings: [InterfaceCrossing(.node(name), "eth0", .received)])],
+                               node: n, source: .external(p.flow.source))
+    }
+
+    // MARK: bookkeeping
+
+    /// A new flow: its Service port and endpoint, or why it did not arrive, and its translations.
+    private mutating func countFlow(_ path: DataplanePath, _ p: ReplayPacket) {
+        report.summary.flows += 1
+        if path.dnat != nil { report.nat.dnat += 1 }
+        if path.masquerade { report.nat.masquerade += 1 } else if path.snat != nil { report.nat.snat += 1 }
+        if let (service, sp) = servicePort(p.flow) {
+            let key = "\(service.namespace)/\(service.name)/\(sp.port)/\(sp.protocol)"
+            let i = serviceIndex[key] ?? {
+                report.services.append(ReplaySummary.ServiceFlows(service: "\(service.namespace)/\(service.name)", port: sp.port,
+                                                                  proto: sp.protocol.name, flows: 0, endpoints: [:]))
+                serviceIndex[key] = report.services.count - 1
+                return report.services.count - 1
+            }()
+            report.services[i].flows += 1
+            if path.verdict == .delivered, let e = path.dnat { report.services[i].endpoints[e, default: 0] += 1 }
+        }
+        guard path.verdict != .delivered else { return }
+        let why = path.why ?? path.verdict.rawValue
+        let key = path.verdict.rawValue + "\u{0}" + why
+        if let i = dropIndex[key] {
+            report.drops[i].count += 1
+        } else {
+            dropIndex[key] = report.drops.count
+            report.drops.append(ReplaySummary.DropReason(verdict: path.verdict.rawValue, why: why, count: 1,
+                                                         example: p.flow.description, examplePacket: p.number))
+        }
+    }
+
+    /// The Service port a flow is sent to: a ClusterIP, external IP or load-balancer VIP and
+    /// its port, or a node address and a NodePort.
+    func servicePort(_ flow: FlowKey) -> (Service, ServicePort)? {
+        let dst = flow.destination, port = flow.destinationPort
+        for s in plane.cluster.services where s.clusterIPs.contains(dst) || s.externalIPs.contains(dst) || s.loadBalancerIPs.contains(dst) {
+            if let sp = s.ports.first(where: { $0.port == port && $0.protocol == flow.proto }) { return (s, sp) }
+        }
+        let nodeAddress = plane.nodeByIP[dst] != nil || plane.nodes.contains { $0.network.interfaces.contains { $0.addresses.contains { $0.0 == dst } } }
+        guard nodeAddress else { return nil }
+        for s in plane.cluster.services {
+            if let sp = s.ports.first(where: { $0.nodePort == port && $0.protocol == flow.proto }) { return (s, sp) }
+        }
+        return nil
+    }
+
+    /// The 5-tuple a flow's replies carry at the same capture point: addresses and ports
+    /// swapped; for ICMP queries the reply type (conntrack's nf_ct_invert_tuple).
+    static func replyKey(_ key: FlowKey) -> FlowKey {
+        guard key.proto == .icmp || key.proto == .icmpv6 else { return key.reversed }
+        let t = ConntrackTuple(source: key.source, sourcePort: key.sourcePort, destination: key.destination,
+                               destinationPort: key.destinationPort, proto: key.proto).inverted
+        return FlowKey(source: t.source, sourcePort: t.sourcePort, destination: t.destination, destinationPort: t.destinationPort, proto: t.proto)
+    }
+
+    /// Records what the capture node sends in `path`, for its outgoing packets to be checked.
+    private mutating func noteEgress(_ path: DataplanePath) {
+        guard let n = captureNode, case .node(_, nil) = options.capturePoint else { return }
+        let name = plane.nodes[n].node.name
+        for step in path.steps {
+            for c in step.crossings where c.owner == .node(name) && c.direction == .sent && !c.encapsulated {
+                egress[step.packet.flow, default: 0] += 1
+            }
+        }
+    }
+
+    private mutating func note(_ text: String) {
+        if noted.insert(text).inserted { report.notes.append(text) }
+    }
+
+    func seed(_ p: ReplayPacket) -> UInt64 { options.seed &+ UInt64(p.number) &* 0x9E37_79B9_7F4A_7C15 }
+
+    /// A `-i any` packet's identity apart from the interface: the same bytes seen on a bridge
+    /// port and on the bridge within a few milliseconds are one packet.
+    func signature(_ p: ReplayPacket) -> UInt64? {
+        guard p.interfaceIndex != nil else { return nil }
+        var h = Hasher()
+        h.combine(p.flow)
+        h.combine(p.packet.tcpFlags)
+        h.combine(p.bytes?.count ?? 0)
+        if let b = p.bytes, b.count >= 8 { h.combine(b[4]); h.combine(b[5]) }  // the IPv4 ID
+        if let b = p.bytes, b.count >= 28 { h.combine(b[24]); h.combine(b[25]); h.combine(b[26]); h.combine(b[27]) }  // TCP seq
+        return UInt64(bitPattern: Int64(h.finalize()))
+    }
+
+    /// Whether a reply delivered to `target` reached the flow's sender.
+    static func reaches(_ target: DeliveryTarget?, _ source: TraceSource, _ cluster: Cluster) -> Bool {
+        switch (target, source) {
+        case (.pod(let ns, let name)?, .pod(let p)): return p.namespace == ns && p.name == name
+        case (.node(let n)?, .node(let node)): return n == node.name
+        case (.pod(let ns, let name)?, .node(let node)):
+            return cluster.pods.contains { $0.namespace == ns && $0.name == name && $0.hostNetwork && $0.nodeName == node.name }
+        case (.node(let n)?, .pod(let p)): return p.hostNetwork && p.nodeName == n
+        case (.external(let ip)?, .external(let client)): return ip == client
+        default: return false
+        }
+    }
+
+    /// Nodes that forwarded the packet (each a router: TTL minus one).
+    static func routedHops(_ path: DataplanePath) -> Int {
+        var n = 0
+        for step in path.steps {
+            for c in step.crossings where c.direction == .sent && !c.encapsulated {
+                if case .node = c.owner { n += 1 }
+            }
+        }
+        return n
+    }
+
+    static func emptyPath(_ packet: Packet) -> DataplanePath {
+        DataplanePath(probability: 1, verdict: .dropped, why: nil, decidedBy: .kdp, dnat: nil, masquerade: false, snat: nil,
+                      deliveredTo: nil, steps: [], finalPacket: packet)
+    }
+}
+
+extension Packet {
+    /// The packet's 5-tuple.
+    var flow: FlowKey {
+        let t = tuple
+        return FlowKey(source: t.source, sourcePort: t.sourcePort, destination: t.destination, destinationPort: t.destinationPort, proto: t.proto)
+    }
+}
