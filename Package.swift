@@ -58,7 +58,7 @@ let package = Package(
             ]
         ),
         // Helpers shared by test targets: network-namespace harnesses, generated rulesets, fixtures.
-        .target(name: "TestSupport", dependencies: ["Wire", "Netfilter"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Wire", "Netfilter", "Captures"], path: "Tests/TestSupport"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "Wire", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire"], exclude: ["Fixtures"]),
@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "IPVSScenariosTests", dependencies: ["IPVSScenarios", "IPVS", "Wire"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "IPVS", "Wire"]),
         .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire", "Netfilter", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "KubeProxy", "Netfilter", "Cluster", "Wire", "TestSupport"]),
-        .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire", "KubeProxy"], exclude: ["Golden", "Fuzz"]),
+        .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "Captures", "KubeProxy", "Netfilter", "Cluster", "Wire", "TestSupport"]),
+        .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire", "KubeProxy", "Captures", "TestSupport"], exclude: ["Golden", "Fuzz"]),
     ]
 )

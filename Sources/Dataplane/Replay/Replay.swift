@@ -60,6 +60,9 @@ public struct Replay: Sendable {
         var original: Packet
         var path: DataplanePath
         var firstPacket: Int
+        /// Another shard's flow (`--shard`): tracked so that its packets are told apart, never
+        /// replayed here.
+        var foreign = false
     }
 
     struct ClientEndpoint: Hashable, Sendable {
@@ -105,6 +108,8 @@ public struct Replay: Sendable {
 
     /// Counts a record that was not replayed.
     public mutating func skipped(_ s: ReplaySkip) {
+        // Records that are not replayed count once over all shards: in shard 0.
+        if let shard = options.shard, shard.index != 0 { return }
         report.summary.packets += 1
         switch s.kind {
         case .undecodable: report.summary.undecodable += 1
@@ -120,8 +125,10 @@ public struct Replay: Sendable {
     public mutating func replay(_ p: ReplayPacket) -> ReplayOutcome? {
         if let sig = signature(p) {
             if let t = recentSignatures[sig], p.timestampNanoseconds - t < 5_000_000 {
-                report.summary.packets += 1
-                report.summary.duplicates += 1
+                if options.shard.map({ $0.index == 0 }) ?? true {
+                    report.summary.packets += 1
+                    report.summary.duplicates += 1
+                }
                 return nil
             }
             if recentSignatures.count > 4096 { recentSignatures = recentSignatures.filter { p.timestampNanoseconds - $0.value < 5_000_000 } }
@@ -129,25 +136,23 @@ public struct Replay: Sendable {
         }
         plane.setClock(seconds: p.seconds)
         let key = p.flow
-        if let f = flows[key] { return count(p, inject(p, flow: f)) }
-        if let f = replies[key] { return count(p, check(p, flow: f)) }
+        if let f = flows[key] { return tracked[f].foreign ? nil : count(p, inject(p, flow: f)) }
+        if let f = replies[key] { return tracked[f].foreign ? nil : count(p, check(p, flow: f)) }
         if p.packetType == .outgoing, captureNode != nil { return count(p, checkEgress(p)) }
-        if let q = p.quoted, let f = flows[q] { return count(p, checkError(p, flow: f)) }
+        if let q = p.quoted, let f = flows[q] { return tracked[f].foreign ? nil : count(p, checkError(p, flow: f)) }
         let replyShaped = key.proto == .udp || (key.proto == .tcp && p.packet.tcpFlags & (TCPFlag.syn | TCPFlag.ack) != TCPFlag.syn)
         if replyShaped, let f = clients[ClientEndpoint(proto: key.proto, address: key.destination, port: key.destinationPort)] {
-            return count(p, unexpectedSource(p, flow: f))
+            return tracked[f].foreign ? nil : count(p, unexpectedSource(p, flow: f))
         }
         guard let entry = placement(p) else { return nil }
-        if let shard = options.shard, Self.shard(of: plane.nodes[entry.node].node.name, count: shard.count) != shard.index {
-            report.summary.packets += 1
-            return nil
-        }
+        let foreign = options.shard.map { Self.shard(of: plane.nodes[entry.node].node.name, count: $0.count) != $0.index } ?? false
         let f = tracked.count
-        tracked.append(TrackedFlow(key: key, entry: entry, original: p.packet, path: Self.emptyPath(p.packet), firstPacket: p.number))
+        tracked.append(TrackedFlow(key: key, entry: entry, original: p.packet, path: Self.emptyPath(p.packet), firstPacket: p.number,
+                                   foreign: foreign))
         flows[key] = f
         replies[Self.replyKey(key)] = f
         if key.proto.hasPorts { clients[ClientEndpoint(proto: key.proto, address: key.source, port: key.sourcePort)] = f }
-        return count(p, inject(p, flow: f))
+        return foreign ? nil : count(p, inject(p, flow: f))
     }
 
     /// Which shard a node's flows belong to: FNV-1a of its name, so that every shard of a run
