@@ -104,6 +104,32 @@ enum ReplayRender {
         var path: DataplanePath?
         var mismatch: ReplaySummary.Mismatch?
         var reason: String?
+        /// Every interface the packet crossed, in order: the `--hops` file it lands in.
+        var hops: [JSONHop] = []
+    }
+
+    struct JSONHop: Encodable {
+        var file: String
+        var direction: String
+        var src: String
+        var dst: String
+        var encapsulated: Bool
+
+        static func of(_ path: DataplanePath?) -> [JSONHop] {
+            guard let path else { return [] }
+            var out: [JSONHop] = []
+            for step in path.steps {
+                for c in step.crossings {
+                    let p = step.packet
+                    let (src, dst) = c.encapsulated && step.outer != nil
+                        ? (step.outer!.source.description, step.outer!.destination.description)
+                        : (p.proto.hasPorts ? p.source.joined(port: p.sourcePort).description : p.source.description,
+                           p.proto.hasPorts ? p.destination.joined(port: p.destinationPort).description : p.destination.description)
+                    out.append(JSONHop(file: c.fileStem + ".pcap", direction: c.direction.rawValue, src: src, dst: dst, encapsulated: c.encapsulated))
+                }
+            }
+            return out
+        }
     }
 
     static func json(_ r: ReplaySummary, packets: [PacketLine]) -> String {
@@ -111,7 +137,7 @@ enum ReplayRender {
             switch line {
             case .replayed(let o, let p, let file):
                 JSONPacket(file: file, number: o.number, timestamp: p.seconds, kind: o.kind.rawValue, packet: p.flow.description,
-                           path: o.path, mismatch: o.mismatch, reason: nil)
+                           path: o.path, mismatch: o.mismatch, reason: nil, hops: JSONHop.of(o.path))
             case .skipped(let s, let file):
                 JSONPacket(file: file, number: s.number, timestamp: 0, kind: s.kind.rawValue, packet: "", path: nil, mismatch: nil, reason: s.reason)
             }
