@@ -14,6 +14,10 @@ public struct IPVSDirector: IPVSHook {
     /// service's state and connections (see `IPVSTable.extracting`), so that copying the
     /// director, as every traced path does, costs a few small tables, not the node's whole one.
     private var touched: [ServiceRef: IPVSTable] = [:]
+    /// The first clock reading (seconds) and the clock since then in milliseconds: an IPVS
+    /// table counts milliseconds from its creation.
+    private var epoch: Double?
+    private var clock: Int64 = 0
 
     struct ServiceRef: Hashable, Sendable {
         var table: Int
@@ -52,6 +56,7 @@ public struct IPVSDirector: IPVSHook {
         guard si >= 0 else { return .pass(note: nil) }
         let ref = ServiceRef(table: ti, service: si)
         var table = touched.removeValue(forKey: ref) ?? tables[ti].extracting(service: si)
+        if table.now < clock { table.advance(to: clock) }
         defer { touched[ref] = table }
         let existing = table.connectionIndex(ip.connectionKey)
         let before = table.services[0]
@@ -86,6 +91,19 @@ public struct IPVSDirector: IPVSHook {
                 lines.append("persistence: the template for \(net) pins real server \(real) (session affinity, timeout \(before.config.timeout) s); no scheduling")
             }
             return .forward(to: e.destinationAddress, port: e.destinationPort, explanation: lines)
+        }
+    }
+
+    public mutating func advanceClock(to seconds: Double) {
+        let start = epoch ?? seconds
+        epoch = start
+        let t = Int64((seconds - start) * 1000)
+        guard t > clock else { return }
+        clock = t
+        for (ref, var table) in touched {
+            touched[ref] = nil
+            table.advance(to: t)
+            touched[ref] = table
         }
     }
 

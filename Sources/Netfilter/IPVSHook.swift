@@ -19,6 +19,14 @@ public protocol IPVSHook: Sendable {
     mutating func reply(_ packet: Packet, explain: Bool) -> IPVSReply?
     /// The virtual addresses (on a kube-proxy node, bound to the `kube-ipvs0` dummy interface).
     var virtualAddresses: [IPAddress] { get }
+    /// Moves IPVS's clock to `seconds` (a capture's timestamp, in replay), firing the
+    /// connection and template timers that fall due: IPVS keeps its own timers, apart from
+    /// conntrack's.
+    mutating func advanceClock(to seconds: Double)
+}
+
+extension IPVSHook {
+    public mutating func advanceClock(to seconds: Double) {}
 }
 
 /// What ip_vs_in_hook did with a packet.

@@ -197,4 +197,21 @@ import Wire
         let (report, _) = try Self.replay(f, cluster: c)
         #expect(report.summary.flows == 2)
     }
+
+    @Test func inIPVSModeRepliesComeBackFromTheVirtualServiceAndConnectionsStickToTheirRealServer() throws {
+        let c = try Self.cluster().withKubeProxy { $0.mode = .ipvs }
+        var f = PacketFactory()
+        for port in UInt16(46000)..<46006 { f.connection(Self.client, port, Self.clusterIP("web", c), 80) }
+        let (report, outcomes) = try Self.replay(f, cluster: c)
+        #expect(report.summary.mismatches == 0)
+        #expect(report.summary.flows == 6)
+        #expect(report.summary.checked == 18)
+        // rr over three real servers: each gets two of the six connections.
+        let web = try #require(report.services.first { $0.service == "default/web" })
+        #expect(web.endpoints.count == 3 && web.endpoints.values.allSatisfy { $0 == 2 })
+        for conn in 0..<6 {
+            let packets = outcomes[(conn * 8)..<(conn * 8 + 8)].filter { $0.kind == .injected }
+            #expect(Set(packets.compactMap { $0.path?.finalPacket.destination }).count == 1)
+        }
+    }
 }

@@ -53,6 +53,9 @@ extension Dataplane {
     /// Sets every node's clock (conntrack timeouts, `recent --seconds`, IPVS timers) to a
     /// capture timestamp.
     mutating func setClock(seconds: Double) {
-        for i in nodes.indices { nodes[i].host.now = seconds }
+        for i in nodes.indices {
+            nodes[i].host.now = seconds
+            nodes[i].host.ipvs?.advanceClock(to: seconds)
+        }
     }
 }
