@@ -13,6 +13,13 @@ public struct Dataplane: Sendable {
     let nodeIndex: [String: Int]
     let nodeByIP: [IPAddress: Int]
     let podByIP: [IPAddress: Int]
+    /// What never changes about each node (the node, its CNI network, its kernel settings), apart
+    /// from `nodes`' state, so that a walk may own the state while reading these.
+    let layout: [NodeLayout]
+
+    /// The time every node's clock reads while a packet walks (a replayed capture's timestamp);
+    /// nil leaves each node's own.
+    var clock: Double?
 
     /// The most hops a path may take before it is called a loop.
     static let hopLimit = 32
@@ -20,6 +27,7 @@ public struct Dataplane: Sendable {
     public init(cluster: Cluster) {
         self.cluster = cluster
         nodes = cluster.nodes.map { NodeHost(node: $0, cluster: cluster) }
+        layout = nodes.map { NodeLayout(node: $0.node, network: $0.network, kernel: $0.kernel) }
         var ni: [String: Int] = [:], byIP: [IPAddress: Int] = [:], pods: [IPAddress: Int] = [:]
         for (i, n) in cluster.nodes.enumerated() {
             ni[n.name] = i
@@ -213,7 +221,7 @@ public struct Dataplane: Sendable {
     /// (another address of the bridge's subnet, not the gateway), so that the bridge forwards
     /// it between its ports instead of handing it up to be routed.
     func isBridged(_ destination: IPAddress, on n: Int) -> Bool {
-        guard let bridge = nodes[n].network.interfaces.first(where: { $0.name == NodeNetwork.bridgeName }) else { return false }
+        guard let bridge = layout[n].network.interfaces.first(where: { $0.name == NodeNetwork.bridgeName }) else { return false }
         return bridge.addresses.contains { a in
             a.0.family == destination.family && a.0 != destination && Prefix(containing: a.0, length: a.1).contains(destination)
         }
@@ -224,7 +232,7 @@ public struct Dataplane: Sendable {
     /// frame that would leave by the port it came in on needs hairpin mode (br_forward's
     /// should_deliver).
     func hairpinDrop(device: String, destination: IPAddress, ingressPod: Int, node n: Int) -> String? {
-        guard device == NodeNetwork.bridgeName, podByIP[destination] == ingressPod, !nodes[n].kernel.hairpinMode.on else { return nil }
+        guard device == NodeNetwork.bridgeName, podByIP[destination] == ingressPod, !layout[n].kernel.hairpinMode.on else { return nil }
         let pod = cluster.pods[ingressPod].key
         return "hairpin mode is off on \(NodeNetwork.bridgeName)'s port to pod \(pod): the bridge does not send a frame back out the port it came in on"
     }
@@ -246,7 +254,7 @@ public struct Dataplane: Sendable {
     }
 
     /// Walks one packet to the end of every path it can take.
-    func run(_ start: Walk, request: Request, client: (Packet, TraceSource)? = nil) -> [(DataplanePath, [NodeHost])] {
+    func run(_ start: consuming Walk, request: Request, client: (Packet, TraceSource)? = nil) -> [(DataplanePath, [NodeHost])] {
         var work = [start]
         var done: [(DataplanePath, [NodeHost])] = []
         func finish(_ w: Walk, _ verdict: PathVerdict, why: String?, decidedBy: PathDecider, deliveredTo: DeliveryTarget?) {
@@ -272,7 +280,7 @@ public struct Dataplane: Sendable {
                                              crossings: [InterfaceCrossing(.pod(namespace: pod.namespace, name: pod.name), "eth0", .sent),
                                                          InterfaceCrossing(.node(pod.nodeName!), NodeNetwork.bridgeName, .received)]))
                 let family = w.packet.destination.family
-                if isBridged(w.packet.destination, on: n), !nodes[n].kernel.isOn(Sysctl.bridgeNFCall(family)) {
+                if isBridged(w.packet.destination, on: n), !layout[n].kernel.isOn(Sysctl.bridgeNFCall(family)) {
                     // A frame for another port of the bridge, with br_netfilter off: the bridge
                     // forwards it and iptables never sees it (no conntrack, no NAT undone).
                     let setting = "\(Sysctl.bridgeNFCall(family).rawValue)=0"
@@ -317,7 +325,17 @@ public struct Dataplane: Sendable {
                 var host = w.nodes[n].host
                 host.forwarding = kernel.isOn(Sysctl.forwarding(family))
                 host.bridgeNFCallIPTables = kernel.isOn(Sysctl.bridgeNFCall(family))
-                let trace = tracer.trace(packet: packet, host: host,
+                if let clock {
+                    host.now = clock
+                    host.ipvs?.advanceClock(to: clock)
+                }
+                // Following one path, the walk hands the node's conntrack table to the tracer
+                // rather than sharing it, so that the tracer writes it in place instead of
+                // copying it (replay: every packet, tables of every flow).
+                let tuple = packet.tuple
+                let known = request.allPaths || host.conntrack.lookup(tuple) != nil
+                if !request.allPaths { w.nodes[n].host.conntrack = ConntrackTable() }
+                let trace = tracer.trace(packet: packet, host: consume host,
                                          options: TraceOptions(allPaths: request.allPaths, seed: request.seed &+ UInt64(w.hops)))
                 for path in trace.paths {
                     var next = w
@@ -338,6 +356,12 @@ public struct Dataplane: Sendable {
                                           rewrite: s.rewrite, packet: s.packet)
                         }
                         if let d = path.dnat { next.dnat = d }
+                        if !request.allPaths {
+                            // The table the tracer took, without the connection it confirmed.
+                            var h = path.host
+                            if !known { h.conntrack = h.conntrack.removing(tuple) }
+                            next.nodes[n].host = h
+                        }
                         next.steps.append(DataplaneStep(.link, node: name, action: "drop: \(reason)", packet: next.packet))
                         finish(next, .dropped, why: reason, decidedBy: .network, deliveredTo: nil)
                         continue
@@ -370,7 +394,7 @@ public struct Dataplane: Sendable {
     func route(_ w: Walk, from n: Int, deliveredTo: Delivery?, decidedBy: PathDecider, client: (Packet, TraceSource)?,
                work: inout [Walk], finish: (Walk, PathVerdict, String?, PathDecider, DeliveryTarget?) -> Void) {
         var w = w
-        let node = nodes[n].node
+        let node = layout[n].node
         let dst = w.packet.destination
         if case .local? = deliveredTo {
             let hostPod = cluster.pods.first { $0.hostNetwork && $0.nodeName == node.name && $0.ports.contains { $0.containerPort == w.packet.destinationPort } }
@@ -397,28 +421,28 @@ public struct Dataplane: Sendable {
         }
         if device == NodeNetwork.vxlanDevice(dst.family) {
             // flannel's VXLAN: the remote node owns the subnet whose network address is the next hop.
-            guard let m = nodes.firstIndex(where: { $0.node.podCIDRs.contains { $0.network == nextHop } }),
-                  let outerSource = node.internalIP(dst.family), let outerDestination = nodes[m].node.internalIP(dst.family) else {
+            guard let m = layout.firstIndex(where: { $0.node.podCIDRs.contains { $0.network == nextHop } }),
+                  let outerSource = node.internalIP(dst.family), let outerDestination = layout[m].node.internalIP(dst.family) else {
                 finish(w, .noRoute, "no node owns the VXLAN next hop \(nextHop)", .network, nil)
                 return
             }
             let outer = VXLANHeader(source: outerSource, destination: outerDestination, port: NodeNetwork.vxlanPort, vni: 1)
             w.steps.append(DataplaneStep(.tunnel(outer), node: node.name,
-                                         action: "\(device): encapsulated to node \(nodes[m].node.name), decapsulated on its \(device)",
+                                         action: "\(device): encapsulated to node \(layout[m].node.name), decapsulated on its \(device)",
                                          packet: w.packet,
                                          crossings: [InterfaceCrossing(.node(node.name), device, .sent),
                                                      InterfaceCrossing(.node(node.name), "eth0", .sent, encapsulated: true),
-                                                     InterfaceCrossing(.node(nodes[m].node.name), "eth0", .received, encapsulated: true),
-                                                     InterfaceCrossing(.node(nodes[m].node.name), device, .received)]))
+                                                     InterfaceCrossing(.node(layout[m].node.name), "eth0", .received, encapsulated: true),
+                                                     InterfaceCrossing(.node(layout[m].node.name), device, .received)]))
             w.location = .node(m, inInterface: device)
             w.ingressPod = nil
             work.append(w)
             return
         }
         if let m = nodeByIP[nextHop], m != n {
-            w.steps.append(DataplaneStep(.link, node: node.name, action: "eth0 → node network → eth0 of node \(nodes[m].node.name) (via \(nextHop))", packet: w.packet,
+            w.steps.append(DataplaneStep(.link, node: node.name, action: "eth0 → node network → eth0 of node \(layout[m].node.name) (via \(nextHop))", packet: w.packet,
                                          crossings: [InterfaceCrossing(.node(node.name), device, .sent),
-                                                     InterfaceCrossing(.node(nodes[m].node.name), "eth0", .received)]))
+                                                     InterfaceCrossing(.node(layout[m].node.name), "eth0", .received)]))
             w.location = .node(m, inInterface: "eth0")
             w.ingressPod = nil
             work.append(w)
@@ -433,5 +457,22 @@ public struct Dataplane: Sendable {
         w.steps.append(DataplaneStep(.link, node: node.name, action: "out \(device) via \(nextHop): leaves the cluster", packet: w.packet,
                                      crossings: [InterfaceCrossing(.node(node.name), device, .sent)]))
         finish(w, .leftCluster, "routed out of the cluster towards \(dst) via \(nextHop)", .network, nil)
+    }
+}
+
+/// A node's fixed facts, read by walks that own the nodes' state.
+struct NodeLayout: Sendable {
+    let node: Node
+    let network: NodeNetwork
+    let kernel: NodeKernel
+}
+
+extension ConntrackTable {
+    /// The table without the connection `tuple` belongs to.
+    ///
+    /// - Complexity: O(*n*): used only when a bridge drops a packet that netfilter had already
+    ///   confirmed.
+    func removing(_ tuple: ConntrackTuple) -> ConntrackTable {
+        ConntrackTable(entries: entries.filter { $0.original != tuple && $0.reply != tuple })
     }
 }

@@ -55,22 +55,25 @@ public struct Tracer: Sendable {
     /// Traces `packet` on `host`. The packet is locally generated when it has no input
     /// interface and its source is a local address; otherwise it arrives on its input
     /// interface (`eth0` when unset).
-    public func trace(packet: Packet, host: Host, options: TraceOptions = TraceOptions()) -> Trace {
+    public func trace(packet: Packet, host: consuming Host, options: TraceOptions = TraceOptions()) -> Trace {
+        // The host moves into the path (consumed): a caller that gives up its copy lets the
+        // path write conntrack in place.
+        let local = packet.inInterface == nil && host.isLocal(packet.source)
+        let hasIPVS = host.ipvs != nil, bridgeNF = host.bridgeNFCallIPTables
         var first = PathState(packet: packet, host: host, seed: options.seed)
         first.recordSteps = options.recordSteps
-        let local = packet.inInterface == nil && host.isLocal(packet.source)
         if local {
             first.socket = options.socketOwner
             first.packet.inInterface = nil
             first.program = [.routeOutput, .table(.output, .raw), .conntrackIn, .table(.output, .mangle), .nat(.output)]
-                + (host.ipvs == nil ? [] : [.ipvsReply(.output), .ipvsRequest(.output)])
+                + (!hasIPVS ? [] : [.ipvsReply(.output), .ipvsRequest(.output)])
                 + [.table(.output, .filter), .table(.output, .security), .reroute,
                    .table(.postrouting, .mangle), .nat(.postrouting), .confirm, .afterOutput]
         } else {
             if first.packet.inInterface == nil { first.packet.inInterface = "eth0" }
             first.packet.outInterface = nil
             first.program = [.table(.prerouting, .raw), .conntrackIn, .table(.prerouting, .mangle), .nat(.prerouting), .routeInput]
-            if !host.bridgeNFCallIPTables, let dev = host.bridgedInterface(for: first.packet) {
+            if !bridgeNF, let dev = first.host.bridgedInterface(for: first.packet) {
                 // br_netfilter off: the bridge forwards the frame between its ports unseen.
                 first.program = []
                 first.packet.outInterface = dev

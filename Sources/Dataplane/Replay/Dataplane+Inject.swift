@@ -24,15 +24,26 @@ extension Dataplane {
         var request = Request(source: entry.source, destination: TraceDestination(address: packet.destination, port: packet.destinationPort, spec: ""))
         request.seed = seed
         request.reply = false
-        var walk = Walk(nodes: nodes, packet: packet, location: entry.location)
-        walk.steps = entry.steps.map { var s = $0; s.packet = packet; return s }
-        let results = run(walk, request: request, client: client)
-        guard let (path, state) = results.first else {
+        // The walk owns the node state while it runs (no copy of any table), and gives it back.
+        var results = run(takeState(into: packet, at: entry), request: request, client: client)
+        guard !results.isEmpty else {
+            // Cannot happen: every walk ends somewhere. Start the nodes afresh rather than trap.
+            nodes = cluster.nodes.map { NodeHost(node: $0, cluster: cluster) }
             return DataplanePath(probability: 1, verdict: .dropped, why: "kdp found no path", decidedBy: .kdp, dnat: nil,
                                  masquerade: false, snat: nil, deliveredTo: nil, steps: [], finalPacket: packet)
         }
-        nodes = state
+        let path = results[0].0
+        swap(&nodes, &results[0].1)
         return path
+    }
+
+    /// A walk that holds the nodes' state, which `nodes` gives up until the walk returns it: a
+    /// temporary passed straight to `run`, so nothing else shares it.
+    private mutating func takeState(into packet: Packet, at entry: Entry) -> Walk {
+        var walk = Walk(nodes: [], packet: packet, location: entry.location)
+        walk.steps = entry.steps.map { var s = $0; s.packet = packet; return s }
+        swap(&walk.nodes, &nodes)
+        return walk
     }
 
     /// Where a delivered path's far end answers from: the pod, node or host-network pod that
@@ -53,9 +64,6 @@ extension Dataplane {
     /// Sets every node's clock (conntrack timeouts, `recent --seconds`, IPVS timers) to a
     /// capture timestamp.
     mutating func setClock(seconds: Double) {
-        for i in nodes.indices {
-            nodes[i].host.now = seconds
-            nodes[i].host.ipvs?.advanceClock(to: seconds)
-        }
+        clock = seconds
     }
 }
