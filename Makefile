@@ -39,6 +39,7 @@ bench: release
 	scripts/bench-cluster.sh $(KDP_RELEASE)
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress --scale
 	$(KDP_RELEASE) bench --services 20000 -o text
+	$(KDP_RELEASE) bench --replay -o text
 
 # Rewrites Tests/KdpTests/Golden/expected from this build: only for a deliberate behaviour change.
 golden: build

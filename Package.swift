@@ -48,7 +48,7 @@ let package = Package(
             dependencies: ["Wire", "Cluster", "Netfilter", "IPVS", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "Dataplane", dependencies: ["Wire", "Captures", "Cluster", "Netfilter", "IPVS", "KubeProxy"]),
-        .target(name: "Bench", dependencies: ["Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane"]),
+        .target(name: "Bench", dependencies: ["Wire", "Captures", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane"]),
         .executableTarget(
             name: "kdp",
             dependencies: [

@@ -59,6 +59,9 @@ public struct Dataplane: Sendable {
         public var allPaths = false
         public var seed: UInt64 = 1
         public var reply = true
+        /// Record every step (turn off for bulk replay: verdicts, translations and deliveries
+        /// stay exact, the paths have no steps).
+        public var recordSteps = true
 
         public init(source: TraceSource, destination: TraceDestination) {
             self.source = source
@@ -87,6 +90,11 @@ public struct Dataplane: Sendable {
         /// The pod whose bridge port the packet entered the current node by, while it is on
         /// that node: br_netfilter and hairpin mode decide what the bridge does with it.
         var ingressPod: Int?
+        /// Whether steps are recorded (replay without outputs that need them does not).
+        var recordSteps = true
+        /// Times a node sent the packet out of an interface (each forward lowers the TTL).
+        var transmissions = 0
+
     }
 
     /// Traces a packet and, unless told not to, its reply. Without `allPaths` the node state the
@@ -260,7 +268,8 @@ public struct Dataplane: Sendable {
         func finish(_ w: Walk, _ verdict: PathVerdict, why: String?, decidedBy: PathDecider, deliveredTo: DeliveryTarget?) {
             done.append((DataplanePath(
                 probability: w.probability, verdict: verdict, why: why, decidedBy: decidedBy, dnat: w.dnat,
-                masquerade: w.masquerade, snat: w.snat, deliveredTo: deliveredTo, steps: w.steps, finalPacket: w.packet), w.nodes))
+                masquerade: w.masquerade, snat: w.snat, deliveredTo: deliveredTo, steps: w.steps, finalPacket: w.packet,
+                nodeTransmissions: w.transmissions), w.nodes))
         }
         while var w = work.popLast() {
             w.hops += 1
@@ -276,9 +285,9 @@ public struct Dataplane: Sendable {
                     continue
                 }
                 // The pod routes everything to its gateway on cni0 (or bridges it there).
-                w.steps.append(DataplaneStep(.link, node: pod.nodeName, action: "pod \(pod.key) eth0 → veth → \(NodeNetwork.bridgeName) on node \(pod.nodeName!)", packet: w.packet,
+                if w.recordSteps { w.steps.append(DataplaneStep(.link, node: pod.nodeName, action: "pod \(pod.key) eth0 → veth → \(NodeNetwork.bridgeName) on node \(pod.nodeName!)", packet: w.packet,
                                              crossings: [InterfaceCrossing(.pod(namespace: pod.namespace, name: pod.name), "eth0", .sent),
-                                                         InterfaceCrossing(.node(pod.nodeName!), NodeNetwork.bridgeName, .received)]))
+                                                         InterfaceCrossing(.node(pod.nodeName!), NodeNetwork.bridgeName, .received)])) }
                 let family = w.packet.destination.family
                 if isBridged(w.packet.destination, on: n), !layout[n].kernel.isOn(Sysctl.bridgeNFCall(family)) {
                     // A frame for another port of the bridge, with br_netfilter off: the bridge
@@ -286,11 +295,11 @@ public struct Dataplane: Sendable {
                     let setting = "\(Sysctl.bridgeNFCall(family).rawValue)=0"
                     if let q = podByIP[w.packet.destination], cluster.pods[q].nodeName == pod.nodeName {
                         let peer = cluster.pods[q]
-                        w.steps.append(DataplaneStep(.deliver, node: pod.nodeName,
+                        if w.recordSteps { w.steps.append(DataplaneStep(.deliver, node: pod.nodeName,
                                                      action: "\(NodeNetwork.bridgeName) bridges the frame to the port of pod \(peer.key) (\(setting): iptables does not see it) → veth → pod \(peer.key) eth0",
                                                      packet: w.packet,
                                                      crossings: [InterfaceCrossing(.node(pod.nodeName!), NodeNetwork.bridgeName, .sent),
-                                                                 InterfaceCrossing(.pod(namespace: peer.namespace, name: peer.name), "eth0", .received)]))
+                                                                 InterfaceCrossing(.pod(namespace: peer.namespace, name: peer.name), "eth0", .received)])) }
                         finish(w, .delivered, why: nil, decidedBy: .network, deliveredTo: .pod(namespace: peer.namespace, name: peer.name))
                     } else {
                         finish(w, .noRoute, why: "no pod has \(w.packet.destination) on node \(pod.nodeName!)'s bridge (ARP gets no answer)",
@@ -335,8 +344,10 @@ public struct Dataplane: Sendable {
                 let tuple = packet.tuple
                 let known = request.allPaths || host.conntrack.lookup(tuple) != nil
                 if !request.allPaths { w.nodes[n].host.conntrack = ConntrackTable() }
-                let trace = tracer.trace(packet: packet, host: consume host,
-                                         options: TraceOptions(allPaths: request.allPaths, seed: request.seed &+ UInt64(w.hops)))
+                var options = TraceOptions(allPaths: request.allPaths, seed: request.seed &+ UInt64(w.hops))
+                // The hairpin check below reads the steps.
+                options.recordSteps = w.recordSteps || fromPortFiltered
+                let trace = tracer.trace(packet: packet, host: consume host, options: options)
                 for path in trace.paths {
                     var next = w
                     // Only a packet that was never delivered locally: IPVS schedules in INPUT
@@ -362,7 +373,7 @@ public struct Dataplane: Sendable {
                             if !known { h.conntrack = h.conntrack.removing(tuple) }
                             next.nodes[n].host = h
                         }
-                        next.steps.append(DataplaneStep(.link, node: name, action: "drop: \(reason)", packet: next.packet))
+                        if next.recordSteps { next.steps.append(DataplaneStep(.link, node: name, action: "drop: \(reason)", packet: next.packet)) }
                         finish(next, .dropped, why: reason, decidedBy: .network, deliveredTo: nil)
                         continue
                     }
@@ -398,7 +409,7 @@ public struct Dataplane: Sendable {
         let dst = w.packet.destination
         if case .local? = deliveredTo {
             let hostPod = cluster.pods.first { $0.hostNetwork && $0.nodeName == node.name && $0.ports.contains { $0.containerPort == w.packet.destinationPort } }
-            w.steps.append(DataplaneStep(.deliver, node: node.name, action: "delivered locally on node \(node.name)" + (hostPod.map { " to host-network pod \($0.key)" } ?? ""), packet: w.packet))
+            if w.recordSteps { w.steps.append(DataplaneStep(.deliver, node: node.name, action: "delivered locally on node \(node.name)" + (hostPod.map { " to host-network pod \($0.key)" } ?? ""), packet: w.packet)) }
             finish(w, .delivered, nil, decidedBy, hostPod.map { .pod(namespace: $0.namespace, name: $0.name) } ?? .node(node.name))
             return
         }
@@ -406,9 +417,10 @@ public struct Dataplane: Sendable {
         if out == NodeNetwork.bridgeName {
             if let p = podByIP[dst], cluster.pods[p].nodeName == node.name {
                 let pod = cluster.pods[p]
-                w.steps.append(DataplaneStep(.deliver, node: node.name, action: "\(NodeNetwork.bridgeName) → veth → pod \(pod.key) eth0", packet: w.packet,
+                w.transmissions += 1
+                if w.recordSteps { w.steps.append(DataplaneStep(.deliver, node: node.name, action: "\(NodeNetwork.bridgeName) → veth → pod \(pod.key) eth0", packet: w.packet,
                                              crossings: [InterfaceCrossing(.node(node.name), NodeNetwork.bridgeName, .sent),
-                                                         InterfaceCrossing(.pod(namespace: pod.namespace, name: pod.name), "eth0", .received)]))
+                                                         InterfaceCrossing(.pod(namespace: pod.namespace, name: pod.name), "eth0", .received)])) }
                 finish(w, .delivered, nil, decidedBy, .pod(namespace: pod.namespace, name: pod.name))
             } else {
                 finish(w, .noRoute, "no pod has \(dst) on node \(node.name)'s bridge (ARP gets no answer)", .network, nil)
@@ -427,35 +439,38 @@ public struct Dataplane: Sendable {
                 return
             }
             let outer = VXLANHeader(source: outerSource, destination: outerDestination, port: NodeNetwork.vxlanPort, vni: 1)
-            w.steps.append(DataplaneStep(.tunnel(outer), node: node.name,
+            w.transmissions += 1
+            if w.recordSteps { w.steps.append(DataplaneStep(.tunnel(outer), node: node.name,
                                          action: "\(device): encapsulated to node \(layout[m].node.name), decapsulated on its \(device)",
                                          packet: w.packet,
                                          crossings: [InterfaceCrossing(.node(node.name), device, .sent),
                                                      InterfaceCrossing(.node(node.name), "eth0", .sent, encapsulated: true),
                                                      InterfaceCrossing(.node(layout[m].node.name), "eth0", .received, encapsulated: true),
-                                                     InterfaceCrossing(.node(layout[m].node.name), device, .received)]))
+                                                     InterfaceCrossing(.node(layout[m].node.name), device, .received)])) }
             w.location = .node(m, inInterface: device)
             w.ingressPod = nil
             work.append(w)
             return
         }
         if let m = nodeByIP[nextHop], m != n {
-            w.steps.append(DataplaneStep(.link, node: node.name, action: "eth0 → node network → eth0 of node \(layout[m].node.name) (via \(nextHop))", packet: w.packet,
+            w.transmissions += 1
+            if w.recordSteps { w.steps.append(DataplaneStep(.link, node: node.name, action: "eth0 → node network → eth0 of node \(layout[m].node.name) (via \(nextHop))", packet: w.packet,
                                          crossings: [InterfaceCrossing(.node(node.name), device, .sent),
-                                                     InterfaceCrossing(.node(layout[m].node.name), "eth0", .received)]))
+                                                     InterfaceCrossing(.node(layout[m].node.name), "eth0", .received)])) }
             w.location = .node(m, inInterface: "eth0")
             w.ingressPod = nil
             work.append(w)
             return
         }
+        w.transmissions += 1
         if let (clientPacket, source) = client, case .external(let ip) = source, dst == ip, w.packet.source == clientPacket.destination {
-            w.steps.append(DataplaneStep(.deliver, node: node.name, action: "out eth0 via \(nextHop) back to \(ip)", packet: w.packet,
-                                         crossings: [InterfaceCrossing(.node(node.name), device, .sent)]))
+            if w.recordSteps { w.steps.append(DataplaneStep(.deliver, node: node.name, action: "out eth0 via \(nextHop) back to \(ip)", packet: w.packet,
+                                         crossings: [InterfaceCrossing(.node(node.name), device, .sent)])) }
             finish(w, .delivered, nil, decidedBy, .external(ip))
             return
         }
-        w.steps.append(DataplaneStep(.link, node: node.name, action: "out \(device) via \(nextHop): leaves the cluster", packet: w.packet,
-                                     crossings: [InterfaceCrossing(.node(node.name), device, .sent)]))
+        if w.recordSteps { w.steps.append(DataplaneStep(.link, node: node.name, action: "out \(device) via \(nextHop): leaves the cluster", packet: w.packet,
+                                     crossings: [InterfaceCrossing(.node(node.name), device, .sent)])) }
         finish(w, .leftCluster, "routed out of the cluster towards \(dst) via \(nextHop)", .network, nil)
     }
 }

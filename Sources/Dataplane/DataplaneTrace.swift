@@ -153,6 +153,9 @@ public struct DataplanePath: Sendable {
     public var finalPacket: Packet
     /// The reply and its way back, when asked for and the request was delivered.
     public var reply: ReplyPath?
+    /// Times a node sent the packet out of an interface on the way (each is a router hop:
+    /// the TTL drops by one).
+    public var nodeTransmissions = 0
 }
 
 /// The reply's path (a class: a path holds its reply, which is itself a path).

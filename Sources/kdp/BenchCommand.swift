@@ -20,6 +20,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Run once per Service count (comma-separated), e.g. 1000,5000,10000,30000.") var sweep: String?
     @Option(help: "Draw ns/op against the number of Services as SVG (sweeps 1000,5000,10000,30000 unless --sweep is given).")
     var plot: String?
+    @Flag(help: "Measure kdp replay instead: a generated capture over a 1,000-Service cluster, beside tcpdump -r FILE -w /dev/null.")
+    var replay = false
+    @Option(help: "Packets in the replay benchmark's capture.") var replayPackets: Int = 1_000_000
+    @Option(help: "Flows in the replay benchmark's capture.") var replayFlows: Int = 1_000
 
     /// The Service counts to run: the sweep, or the one --services.
     var serviceCounts: [Int] {
@@ -59,6 +63,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if replay { return try runReplay() }
         let reports = try serviceCounts.map {
             try ClusterBench.measure(services: $0, endpointsPerService: endpointsPerService, connections: connections, seed: seed)
         }
@@ -80,6 +85,24 @@ struct BenchCommand: ParsableCommand {
         default:
             Console.out(reports.map(text).joined(separator: "\n\n") + (plot.map { "\n\nplot written to \($0)" } ?? ""))
         }
+    }
+
+    /// `replay.*`: packets/s, the ratio to tcpdump's rate on the same file, new flows/s and
+    /// peak memory against the file's size.
+    func runReplay() throws {
+        try FlagValue.count(replayPackets, flag: "--replay-packets", 1...50_000_000)
+        try FlagValue.count(replayFlows, flag: "--replay-flows", 1...1_000_000)
+        let f = try ReplayBench.measure(services: 1_000, flows: replayFlows, packets: replayPackets, seed: seed)
+        if output == .json { return Console.out(Render.json(f)) }
+        var lines = ["kdp bench --replay: \(f.packets) packets, \(f.flows) flows, \(f.services) Services (\(f.fileBytes / 1_000_000) MB capture)"]
+        lines.append(Render.table(["NAME", "VALUE"], [
+            ["replay.packets_per_s", String(format: "%.0f", f.packetsPerSecond)],
+            ["tcpdump.packets_per_s", f.tcpdumpPacketsPerSecond.map { String(format: "%.0f", $0) } ?? "tcpdump not found"],
+            ["replay.vs_tcpdump", f.vsTCPDump.map { String(format: "%.3f (target >= 0.5)", $0) } ?? "-"],
+            ["replay.new_flows_per_s", String(format: "%.0f (target >= 100000)", f.newFlowsPerSecond)],
+            ["replay.max_rss_bytes", "\(f.maxResidentBytes) (capture file \(f.fileBytes))"],
+        ]))
+        Console.out(lines.joined(separator: "\n"))
     }
 
     func text(_ report: BenchReport) -> String {

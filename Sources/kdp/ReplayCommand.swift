@@ -67,6 +67,7 @@ struct ReplayCommand: ParsableCommand {
         options.keepPaths = packets
         options.conntrackMax = conntrackMax
         options.shard = shard.flatMap(Self.parseShard)
+        options.recordSteps = hops != nil
         var replay = try Replay(plane: Dataplane(cluster: cluster), options: options)
         // Every input opens (and the filter compiles) before anything is written.
         var readers: [CaptureReader] = []
@@ -79,25 +80,17 @@ struct ReplayCommand: ParsableCommand {
         do {
             var seen = 0
             for reader in readers {
-                while true {
-                    let next: (record: CaptureRecord, link: LinkHeader)?
-                    do { next = try reader.nextDecoded() } catch { throw InputError(error.description) }
-                    guard let (record, link) = next else { break }
-                    seen += 1
-                    progress.tick(packets: seen, bytes: record.capturedLength + 16)
-                    switch ReplayPacket.decode(record, link: link, keepBytes: outputs.wantsBytes || link.isAnyInterface) {
-                    case .failure(let skip):
-                        replay.skipped(skip)
-                        if kept.count < packets { kept.append(.skipped(skip, file: reader.path)) }
-                    case .success(let packet):
-                        guard let outcome = replay.replay(packet) else { continue }
+                do {
+                    try replay.replayAll(reader, keepBytes: outputs.wantsBytes) { outcome, packet, skip, length in
+                        seen += 1
+                        progress.tick(packets: seen, bytes: length + 16)
+                        if let skip, kept.count < packets { kept.append(.skipped(skip, file: reader.path)) }
+                        guard let outcome, let packet else { return }
                         try outputs.write(outcome, packet: packet)
                         if kept.count < packets { kept.append(.replayed(outcome, packet: packet, file: reader.path)) }
                     }
-                }
-                for i in 0..<reader.undecodableCount {
-                    let example = i < reader.undecodableExamples.count ? reader.undecodableExamples[i] : nil
-                    replay.skipped(ReplaySkip(kind: .undecodable, number: example?.number ?? 0, reason: example.map { "\($0.reason)" } ?? "link header"))
+                } catch let error as CaptureError {
+                    throw InputError(error.description)
                 }
             }
             progress.done()
@@ -135,11 +128,6 @@ struct ReplayCommand: ParsableCommand {
     static func fileSize(_ path: String) -> Int {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
     }
-}
-
-extension LinkHeader {
-    /// A `-i any` record: its interface index and direction are kept for placement.
-    var isAnyInterface: Bool { if case .linuxSLL2 = kind { true } else { false } }
 }
 
 /// The progress line on a terminal's stderr for replays longer than about a second: packets per

@@ -20,12 +20,14 @@ extension Dataplane {
     /// reply leaving the cluster towards an outside client counts as delivered to it.
     ///
     /// - Complexity: one walk of every hook on every node the packet crosses.
-    mutating func inject(_ packet: Packet, from entry: Entry, seed: UInt64, client: (Packet, TraceSource)? = nil) -> DataplanePath {
+    mutating func inject(_ packet: Packet, from entry: Entry, seed: UInt64, client: (Packet, TraceSource)? = nil,
+                         recordSteps: Bool = true) -> DataplanePath {
         var request = Request(source: entry.source, destination: TraceDestination(address: packet.destination, port: packet.destinationPort, spec: ""))
         request.seed = seed
         request.reply = false
+        request.recordSteps = recordSteps
         // The walk owns the node state while it runs (no copy of any table), and gives it back.
-        var results = run(takeState(into: packet, at: entry), request: request, client: client)
+        var results = run(takeState(into: packet, at: entry, recordSteps: recordSteps), request: request, client: client)
         guard !results.isEmpty else {
             // Cannot happen: every walk ends somewhere. Start the nodes afresh rather than trap.
             nodes = cluster.nodes.map { NodeHost(node: $0, cluster: cluster) }
@@ -39,9 +41,10 @@ extension Dataplane {
 
     /// A walk that holds the nodes' state, which `nodes` gives up until the walk returns it: a
     /// temporary passed straight to `run`, so nothing else shares it.
-    private mutating func takeState(into packet: Packet, at entry: Entry) -> Walk {
+    private mutating func takeState(into packet: Packet, at entry: Entry, recordSteps: Bool) -> Walk {
         var walk = Walk(nodes: [], packet: packet, location: entry.location)
-        walk.steps = entry.steps.map { var s = $0; s.packet = packet; return s }
+        walk.recordSteps = recordSteps
+        if recordSteps { walk.steps = entry.steps.map { var s = $0; s.packet = packet; return s } }
         swap(&walk.nodes, &nodes)
         return walk
     }

@@ -15,6 +15,9 @@ public struct ReplayOptions: Sendable {
     public var keepPaths = 0
     /// nf_conntrack_max on every node; nil keeps the kernel's default.
     public var conntrackMax: Int?
+    /// Record every packet's steps (for per-hop captures); without it only the first
+    /// `keepPaths` packets' paths have steps, which makes bulk replay several times faster.
+    public var recordSteps = true
     /// Replay only the flows whose entry node falls in shard `index` of `count` (`--shard K/N`).
     public var shard: (index: Int, count: Int)?
 
@@ -180,14 +183,14 @@ public struct Replay: Sendable {
         let isNew = plane.nodes[entry.node].host.conntrack.lookup(p.packet.tuple) == nil
         var packet = p.packet
         packet.inInterface = nil
-        let path = plane.inject(packet, from: entry, seed: seed(p))
+        let path = plane.inject(packet, from: entry, seed: seed(p), recordSteps: steps(p))
         tracked[f].path = path
         noteEgress(path)
         if isNew { countFlow(path, p) }
         report.summary.injected += 1
         return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .injected, path: path,
                              mismatch: nil, delivered: path.verdict == .delivered ? path.finalPacket.flow : nil,
-                             routedHops: Self.routedHops(path))
+                             routedHops: Self.routedHops(path, entry: entry))
     }
 
     private mutating func check(_ p: ReplayPacket, flow f: Int) -> ReplayOutcome {
@@ -208,13 +211,13 @@ public struct Replay: Sendable {
             reply.destinationPort = got.sourcePort
         }
         reply.inInterface = nil
-        let path = plane.inject(reply, from: far, seed: seed(p), client: (t.original, t.entry.source))
+        let path = plane.inject(reply, from: far, seed: seed(p), client: (t.original, t.entry.source), recordSteps: steps(p))
         noteEgress(path)
         let arrived = path.verdict == .delivered && Self.reaches(path.deliveredTo, t.entry.source, plane.cluster)
         let delivered = arrived ? path.finalPacket.flow : nil
         if let delivered, delivered == p.flow {
             return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: path,
-                                 mismatch: nil, delivered: delivered, routedHops: Self.routedHops(path))
+                                 mismatch: nil, delivered: delivered, routedHops: Self.routedHops(path, entry: far))
         }
         let why = delivered.map { "kdp delivers the reply to the client as \($0)" }
             ?? "kdp's reply ends \(path.verdict.rawValue)" + (path.why.map { ": \($0)" } ?? (path.deliveredTo.map { " at \($0)" } ?? ""))
@@ -435,15 +438,16 @@ public struct Replay: Sendable {
         }
     }
 
-    /// Nodes that forwarded the packet (each a router: TTL minus one).
-    static func routedHops(_ path: DataplanePath) -> Int {
-        var n = 0
-        for step in path.steps {
-            for c in step.crossings where c.direction == .sent && !c.encapsulated {
-                if case .node = c.owner { n += 1 }
-            }
-        }
-        return n
+    /// Nodes that forwarded the packet (each a router: TTL minus one); a node's own packet
+    /// leaves it with the TTL it was sent with.
+    static func routedHops(_ path: DataplanePath, entry: Dataplane.Entry) -> Int {
+        if case .node(_, nil) = entry.location { return max(0, path.nodeTransmissions - 1) }
+        return path.nodeTransmissions
+    }
+
+    /// Whether this packet's walk records its steps.
+    func steps(_ p: ReplayPacket) -> Bool {
+        options.recordSteps || p.number <= options.keepPaths || captureNode != nil
     }
 
     static func emptyPath(_ packet: Packet) -> DataplanePath {

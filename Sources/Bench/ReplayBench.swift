@@ -1,0 +1,84 @@
+import Captures
+import Cluster
+import Dataplane
+import Foundation
+
+/// `replay.*`: `kdp replay`'s speed on a generated capture, beside `tcpdump -r FILE -w
+/// /dev/null` on the same file in the same run (the ratio is the target: at least half of
+/// tcpdump's packet rate), the rate of new flows (each walks every hook), and the memory the
+/// replay held against the file's size (memory grows with the flows, not the packets).
+public enum ReplayBench {
+    public struct Figures: Encodable, Sendable {
+        public var packets: Int
+        public var flows: Int
+        public var services: Int
+        public var fileBytes: Int
+        public var packetsPerSecond: Double
+        public var tcpdumpPacketsPerSecond: Double?
+        /// replay / tcpdump packet rates (target ≥ 0.5).
+        public var vsTCPDump: Double?
+        public var newFlowsPerSecond: Double
+        /// The process's peak resident memory after the replay, in bytes (getrusage).
+        public var maxResidentBytes: Int
+
+        enum CodingKeys: String, CodingKey {
+            case packets, flows, services, fileBytes = "file_bytes", packetsPerSecond = "replay.packets_per_s"
+            case tcpdumpPacketsPerSecond = "tcpdump.packets_per_s", vsTCPDump = "replay.vs_tcpdump"
+            case newFlowsPerSecond = "replay.new_flows_per_s", maxResidentBytes = "replay.max_rss_bytes"
+        }
+    }
+
+    /// Generates a `services`-Service cluster and a capture of `packets` packets over `flows`
+    /// flows into a scratch folder, replays it, times tcpdump on it, then replays `newFlows`
+    /// SYNs of distinct flows. The scratch files are removed.
+    public static func measure(services: Int = 1_000, flows: Int = 1_000, packets: Int = 1_000_000, newFlows: Int = 50_000,
+                               seed: UInt64 = 1) throws -> Figures {
+        let cluster = try BenchCluster.build(BenchCluster.spec(services: services, endpointsPerService: 2, seed: seed))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kdp-replay-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("replay.pcap").path
+        try SyntheticCapture.write(to: file, cluster: cluster, flows: flows, packets: packets)
+        let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
+
+        let replayed = try time { try replay(file, cluster) }
+        let tcpdump = try? time { try runTCPDump(file) }
+        let synFile = dir.appendingPathComponent("syn.pcap").path
+        try SyntheticCapture.write(to: synFile, cluster: cluster, flows: newFlows, packets: newFlows, synOnly: true)
+        let syns = try time { try replay(synFile, cluster) }
+
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        let rate = Double(packets) / replayed
+        let tcpdumpRate = tcpdump.map { Double(packets) / $0 }
+        return Figures(packets: packets, flows: flows, services: services, fileBytes: size, packetsPerSecond: rate,
+                       tcpdumpPacketsPerSecond: tcpdumpRate, vsTCPDump: tcpdumpRate.map { rate / $0 },
+                       newFlowsPerSecond: Double(newFlows) / syns, maxResidentBytes: Int(usage.ru_maxrss) * 1024)
+    }
+
+    static func replay(_ file: String, _ cluster: Cluster) throws {
+        var options = ReplayOptions()
+        options.recordSteps = false
+        var replay = try Replay(plane: Dataplane(cluster: cluster), options: options)
+        try replay.replayAll(CaptureReader(path: file), keepBytes: false) { _, _, _, _ in }
+        _ = replay.finish()
+    }
+
+    static func runTCPDump(_ file: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["tcpdump", "-r", file, "-w", "/dev/null"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw CaptureError.cannotOpen(path: file, message: "tcpdump exited \(p.terminationStatus)") }
+    }
+
+    static func time(_ body: () throws -> Void) rethrows -> Double {
+        let start = ContinuousClock.now
+        try body()
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}
