@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "IPVSScenariosTests", dependencies: ["IPVSScenarios", "IPVS", "Wire"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "IPVS", "Wire"]),
         .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire", "Netfilter", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "Captures", "KubeProxy", "Netfilter", "Cluster", "Wire", "TestSupport"]),
+        .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "Bench", "Captures", "KubeProxy", "Netfilter", "Cluster", "Wire", "TestSupport"]),
         .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire", "KubeProxy", "Captures", "TestSupport"], exclude: ["Golden", "Fuzz"]),
     ]
 )

@@ -94,6 +94,9 @@ public struct Dataplane: Sendable {
         var recordSteps = true
         /// Times a node sent the packet out of an interface (each forward lowers the TTL).
         var transmissions = 0
+        /// Each node the packet walked, with its conntrack tuple there.
+        var visits: [NodeVisit] = []
+        var consultedState = false
 
     }
 
@@ -269,7 +272,7 @@ public struct Dataplane: Sendable {
             done.append((DataplanePath(
                 probability: w.probability, verdict: verdict, why: why, decidedBy: decidedBy, dnat: w.dnat,
                 masquerade: w.masquerade, snat: w.snat, deliveredTo: deliveredTo, steps: w.steps, finalPacket: w.packet,
-                nodeTransmissions: w.transmissions), w.nodes))
+                nodeTransmissions: w.transmissions, visits: w.visits, consultedState: w.consultedState), w.nodes))
         }
         while var w = work.popLast() {
             w.hops += 1
@@ -378,6 +381,8 @@ public struct Dataplane: Sendable {
                         continue
                     }
                     next.nodes[n].host = path.host
+                    next.visits.append(NodeVisit(node: n, tuple: tuple, knownBefore: known))
+                    next.consultedState = next.consultedState || path.consultedState
                     next.probability *= path.probability
                     next.packet = path.finalPacket
                     next.steps += path.steps.map { s in

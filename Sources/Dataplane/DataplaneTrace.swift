@@ -156,6 +156,19 @@ public struct DataplanePath: Sendable {
     /// Times a node sent the packet out of an interface on the way (each is a router hop:
     /// the TTL drops by one).
     public var nodeTransmissions = 0
+    /// The nodes whose netfilter the packet walked, in order, with its conntrack tuple there.
+    public var visits: [NodeVisit] = []
+    /// Whether any node's walk consulted state a later packet could find changed (`statistic`,
+    /// `recent`, IPVS).
+    public var consultedState = false
+}
+
+/// One node's walk of a packet: which node, the packet's conntrack tuple as it arrived there,
+/// and whether that node already tracked the connection.
+public struct NodeVisit: Hashable, Sendable {
+    public var node: Int
+    public var tuple: ConntrackTuple
+    public var knownBefore: Bool
 }
 
 /// The reply's path (a class: a path holds its reply, which is itself a path).

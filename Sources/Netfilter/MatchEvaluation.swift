@@ -111,10 +111,12 @@ extension PathState {
         case .comment:
             return true
         case .statisticRandom(let threshold, let neg):
+            consultedState = true
             let draw = UInt32(truncatingIfNeeded: rng.next()) & 0x7FFF_FFFF
             return (draw < threshold) != neg
         case .statisticNth(let every, let initial, let neg, let id):
             // xt_statistic.c: nval = (oval == every) ? 0 : oval + 1; match when nval == 0.
+            consultedState = true
             let oval = host.nthCounters[id] ?? initial
             let nval = oval == every ? 0 : oval + 1
             host.nthCounters[id] = nval
@@ -165,6 +167,7 @@ extension PathState {
             if let dst, !dst.intersection(host.addressType(packet.destination, interface: dev)).isEmpty == dstNeg { return false }
             return true
         case .recent(let r):
+            consultedState = true
             return host.recent.evaluate(r, packet: packet, now: host.now)
         case .set(let name, let dirs, let neg, let returnNomatch):
             guard let set = host.ipsets.sets[name] else {

@@ -71,6 +71,10 @@ struct PathState: Sendable {
     var deliveredTo: Delivery?
     var originalDestination: IPAddress
     var recordSteps = true
+    /// Whether the path consulted state that a later packet of the same flow could find
+    /// changed: a `statistic` draw or counter, a `recent` list, IPVS. Replay's flow cache
+    /// reuses only paths that did not.
+    var consultedState = false
     /// skb->ipvs_property: IPVS already handled this packet, so its hooks let it pass.
     var ipvsHandled = false
     /// Rules whose matches were evaluated (for ns-per-rule figures).

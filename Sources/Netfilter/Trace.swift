@@ -58,6 +58,9 @@ public struct TracePath: Sendable {
     public var host: Host
     /// How many rules were evaluated on this path.
     public var rulesTried: Int
+    /// Whether the path consulted state a later packet could find changed (`statistic`,
+    /// `recent`, IPVS): such a path is not reused by replay's flow cache.
+    public var consultedState = false
 }
 
 /// The answer to "where does this packet go and why": every path (one, unless all paths were

@@ -6,6 +6,7 @@ extension Tracer {
         guard !s.ipvsHandled, var ipvs = s.host.ipvs else { return }
         let decision = ipvs.request(s.packet, explain: s.recordSteps)
         s.host.ipvs = ipvs
+        if case .pass(nil) = decision {} else { s.consultedState = true }
         switch decision {
         case .pass(let note):
             if let note { s.step(hook, .ipvs, note) }
@@ -64,6 +65,7 @@ extension Tracer {
     func ipvsReply(at hook: Hook, path s: inout PathState) {
         guard !s.ipvsHandled, var ipvs = s.host.ipvs, let reply = ipvs.reply(s.packet, explain: s.recordSteps) else { return }
         s.host.ipvs = ipvs
+        s.consultedState = true
         s.packet.source = reply.source
         if s.packet.proto.hasPorts { s.packet.sourcePort = reply.sourcePort }
         s.ipvsHandled = true

@@ -1,3 +1,4 @@
+import Bench
 import Captures
 import Cluster
 import Foundation
@@ -212,6 +213,61 @@ import Wire
         for conn in 0..<6 {
             let packets = outcomes[(conn * 8)..<(conn * 8 + 8)].filter { $0.kind == .injected }
             #expect(Set(packets.compactMap { $0.path?.finalPacket.destination }).count == 1)
+        }
+    }
+
+    /// What must not differ between the flow cache and the full walk, packet by packet.
+    static func fingerprint(_ o: ReplayOutcome) -> String {
+        "\(o.number) \(o.kind) \(o.path?.verdict.rawValue ?? "-") \(o.path?.deliveredTo?.description ?? "-") \(o.delivered?.description ?? "-") \(o.routedHops) \(o.mismatch?.kind.rawValue ?? "-")"
+    }
+
+    /// Replays `path` twice, with the flow cache and with every packet walking every hook.
+    static func cachedAndWalked(_ path: String, _ cluster: Cluster) throws -> [(ReplaySummary, [String])] {
+        try [true, false].map { cached in
+            var o = ReplayOptions()
+            o.recordSteps = false
+            o.flowCache = cached
+            var r = try Replay(plane: Dataplane(cluster: cluster), options: o)
+            var prints: [String] = []
+            try r.replayAll(CaptureReader(path: path), keepBytes: false) { outcome, _, _, _ in
+                if let outcome { prints.append(Self.fingerprint(outcome)) }
+            }
+            return (r.finish(), prints)
+        }
+    }
+
+    @Test func theFlowCacheGivesTheFullWalksAnswerOnEveryPacket() throws {
+        let c = try Self.cluster()
+        var f = PacketFactory()
+        for i in UInt16(0)..<8 {
+            f.connection(Self.client, 47000 + i, Self.clusterIP("web", c), 80)
+            f.connection(Self.client, 47100 + i, Self.clusterIP("web-sticky", c), 80)
+            f.connection("203.0.113.7", 47200 + i, "172.18.0.\(2 + i % 3)", 30080)
+            f.add(PacketFactory.udp(Self.client, 47300 + i, "10.96.0.10", 53))
+            f.add(PacketFactory.udp("10.96.0.10", 53, Self.client, 47300 + i, payload: 60))
+            f.add(PacketFactory.udp(Self.client, 47300 + i, "10.96.0.10", 53))
+            f.add(PacketFactory.udp("10.96.0.10", 53, Self.client, 47300 + i, payload: 60))
+            if i == 4 { f.wait(seconds: 40) }   // UDP entries expire meanwhile
+        }
+        // Established packets again, long after: same answers, now from the cache.
+        for i in UInt16(0)..<8 {
+            f.add(PacketFactory.tcp(Self.client, 47000 + i, Self.clusterIP("web", c), 80, .ack, seq: 44, ack: 302))
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kdp-cache-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let built = dir.appendingPathComponent("built.pcap").path
+        try f.write(to: built)
+        let generated = dir.appendingPathComponent("generated.pcap").path
+        let big = try ClusterBuilder.build(TopologyLoader.parse(
+            text: TopologyGenerator.text(TopologyGenerator.Spec(nodes: 4, podsPerNode: 6, services: 40, endpointsPerService: 3, seed: 3)),
+            file: "generated"))
+        try SyntheticCapture.write(to: generated, cluster: big, flows: 60, packets: 3_000)
+        for (path, cluster) in [(built, c), (generated, big)] {
+            let runs = try Self.cachedAndWalked(path, cluster)
+            #expect(runs[0].1 == runs[1].1, "\(path)")
+            #expect(runs[0].0 == runs[1].0, "\(path)")
+            #expect(runs[0].1.count > 100)
         }
     }
 }

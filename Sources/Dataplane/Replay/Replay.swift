@@ -18,6 +18,9 @@ public struct ReplayOptions: Sendable {
     /// Record every packet's steps (for per-hop captures); without it only the first
     /// `keepPaths` packets' paths have steps, which makes bulk replay several times faster.
     public var recordSteps = true
+    /// Reuse an established flow's last result for its next packets (`ReplayFlowCache`); off,
+    /// every packet walks every hook (the equivalence test compares the two).
+    public var flowCache = true
     /// Replay only the flows whose entry node falls in shard `index` of `count` (`--shard K/N`).
     public var shard: (index: Int, count: Int)?
 
@@ -87,6 +90,7 @@ public struct Replay: Sendable {
     /// packets' signatures, to replay each once.
     var recentSignatures: [UInt64: Int64] = [:]
     var noted = Set<String>()
+    var cache = ReplayFlowCache()
     let captureNode: Int?
     let capturePod: Int?
 
@@ -179,6 +183,12 @@ public struct Replay: Sendable {
     // MARK: the two kinds of packet
 
     private mutating func inject(_ p: ReplayPacket, flow f: Int) -> ReplayOutcome {
+        if options.flowCache, !steps(p),
+           let e = cache.lookup(flow: f, reply: false, packet: p.packet, nodes: &plane.nodes, now: p.seconds) {
+            report.summary.injected += 1
+            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .injected, path: e.path,
+                                 mismatch: nil, delivered: e.delivered, routedHops: e.routedHops)
+        }
         let entry = tracked[f].entry
         let isNew = plane.nodes[entry.node].host.conntrack.lookup(p.packet.tuple) == nil
         var packet = p.packet
@@ -188,13 +198,22 @@ public struct Replay: Sendable {
         noteEgress(path)
         if isNew { countFlow(path, p) }
         report.summary.injected += 1
+        let delivered = path.verdict == .delivered ? path.finalPacket.flow : nil
+        let hops = Self.routedHops(path, entry: entry)
+        if options.flowCache {
+            cache.store(flow: f, reply: false, packet: p.packet, path: path, delivered: delivered, routedHops: hops, nodes: plane.nodes)
+        }
         return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .injected, path: path,
-                             mismatch: nil, delivered: path.verdict == .delivered ? path.finalPacket.flow : nil,
-                             routedHops: Self.routedHops(path, entry: entry))
+                             mismatch: nil, delivered: delivered, routedHops: hops)
     }
 
     private mutating func check(_ p: ReplayPacket, flow f: Int) -> ReplayOutcome {
         report.summary.checked += 1
+        if options.flowCache, !steps(p),
+           let e = cache.lookup(flow: f, reply: true, packet: p.packet, nodes: &plane.nodes, now: p.seconds) {
+            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: e.path,
+                                 mismatch: nil, delivered: e.delivered, routedHops: e.routedHops)
+        }
         let t = tracked[f]
         guard t.path.verdict == .delivered, let far = plane.answeringEntry(t.path) else {
             let why = t.path.verdict == .delivered ? "kdp cannot tell who answers for \(t.path.deliveredTo?.description ?? "?")"
@@ -216,8 +235,12 @@ public struct Replay: Sendable {
         let arrived = path.verdict == .delivered && Self.reaches(path.deliveredTo, t.entry.source, plane.cluster)
         let delivered = arrived ? path.finalPacket.flow : nil
         if let delivered, delivered == p.flow {
+            let hops = Self.routedHops(path, entry: far)
+            if options.flowCache {
+                cache.store(flow: f, reply: true, packet: p.packet, path: path, delivered: delivered, routedHops: hops, nodes: plane.nodes)
+            }
             return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: path,
-                                 mismatch: nil, delivered: delivered, routedHops: Self.routedHops(path, entry: far))
+                                 mismatch: nil, delivered: delivered, routedHops: hops)
         }
         let why = delivered.map { "kdp delivers the reply to the client as \($0)" }
             ?? "kdp's reply ends \(path.verdict.rawValue)" + (path.why.map { ": \($0)" } ?? (path.deliveredTo.map { " at \($0)" } ?? ""))

@@ -1,0 +1,67 @@
+import Netfilter
+import Wire
+
+/// Replay's fast path, after Open vSwitch's megaflow cache: a capture is mostly packets of
+/// established flows, and a flow's next packet in the same conntrack state, with the same TCP
+/// flags, walks exactly the hooks its last packet walked. So the last packet's result is kept
+/// per flow and direction, with the conntrack entries it touched on each node, and reused while
+/// nothing stateful on the path can make it differ:
+/// - the path consulted no `statistic`, `recent` or IPVS state (`DataplanePath.consultedState`);
+/// - every node already tracked the connection (a first packet walks the nat chains);
+/// - each entry is still the same connection, not expired, and this packet leaves its state as
+///   it is (`ConntrackTable.wouldChange`).
+/// A reused packet refreshes its entries' timeouts, as the kernel does, and costs a dictionary
+/// lookup and a few array reads instead of a walk.
+struct ReplayFlowCache: Sendable {
+    struct Hit: Sendable {
+        var node: Int
+        var index: Int
+        var isReply: Bool
+        var tuple: ConntrackTuple
+    }
+
+    struct Entry: Sendable {
+        var tcpFlags: UInt8
+        var hits: [Hit]
+        var path: DataplanePath
+        var delivered: FlowKey?
+        var routedHops: Int
+    }
+
+    /// By tracked flow, original direction at even slots and reply direction at odd ones.
+    private var entries: [Entry?] = []
+
+    /// Reuses, or not.
+    ///
+    /// - Complexity: O(*h*) for the *h* nodes the flow crosses (one or two).
+    mutating func lookup(flow: Int, reply: Bool, packet: Packet, nodes: inout [NodeHost], now: Double) -> Entry? {
+        let slot = flow * 2 + (reply ? 1 : 0)
+        guard slot < entries.count, let e = entries[slot], e.tcpFlags == packet.tcpFlags else { return nil }
+        for h in e.hits {
+            guard nodes[h.node].host.conntrack.isLive(h.index, tuple: h.tuple, now: now),
+                  !nodes[h.node].host.conntrack.wouldChange(h.index, isReply: h.isReply, tcpFlags: packet.tcpFlags, now: now)
+            else {
+                entries[slot] = nil
+                return nil
+            }
+        }
+        for h in e.hits { nodes[h.node].host.conntrack.refresh(h.index, isReply: h.isReply, tcpFlags: packet.tcpFlags, now: now) }
+        return e
+    }
+
+    /// Keeps `path`'s result for the flow's next packet in the same direction, when it may be
+    /// reused; forgets the old one otherwise.
+    mutating func store(flow: Int, reply: Bool, packet: Packet, path: DataplanePath, delivered: FlowKey?, routedHops: Int, nodes: [NodeHost]) {
+        let slot = flow * 2 + (reply ? 1 : 0)
+        if slot >= entries.count { entries += Array(repeating: nil, count: slot + 1 - entries.count) }
+        entries[slot] = nil
+        guard !path.consultedState, !path.visits.isEmpty, path.visits.allSatisfy(\.knownBefore) else { return }
+        var hits: [Hit] = []
+        hits.reserveCapacity(path.visits.count)
+        for v in path.visits {
+            guard let (i, isReply) = nodes[v.node].host.conntrack.lookup(v.tuple) else { return }
+            hits.append(Hit(node: v.node, index: i, isReply: isReply, tuple: v.tuple))
+        }
+        entries[slot] = Entry(tcpFlags: packet.tcpFlags, hits: hits, path: path, delivered: delivered, routedHops: routedHops)
+    }
+}
