@@ -5,7 +5,7 @@
 // IPVSScenarios (kdp ipvs simulate) imports IPVS, Wire and Yams; Bench (kdp bench and
 // Benchmarks/) imports everything but IPVSScenarios; Captures imports Wire and CPcap (libpcap);
 // kdp imports every library. Tests'
-// shared helpers live in Tests/TestSupport (Wire, Netfilter).
+// shared helpers live in Tests/TestSupport (Wire, Netfilter, Captures).
 import PackageDescription
 
 let package = Package(
@@ -58,7 +58,7 @@ let package = Package(
             ]
         ),
         // Helpers shared by test targets: network-namespace harnesses, generated rulesets, fixtures.
-        .target(name: "TestSupport", dependencies: ["Wire", "Netfilter"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Wire", "Netfilter", "Captures"], path: "Tests/TestSupport"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "Wire", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire"], exclude: ["Fixtures"]),
@@ -68,6 +68,6 @@ let package = Package(
         .testTarget(name: "BenchTests", dependencies: ["Bench", "IPVS", "Wire"]),
         .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire", "Netfilter", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "KubeProxy", "Netfilter", "Cluster", "Wire", "TestSupport"]),
-        .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire", "KubeProxy"], exclude: ["Golden", "Fuzz"]),
+        .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire", "KubeProxy", "Captures", "TestSupport"], exclude: ["Golden", "Fuzz"]),
     ]
 )
