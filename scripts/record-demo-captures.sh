@@ -98,7 +98,8 @@ cleanup() {
     for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
     for ns in "$C" "$N" "$S"; do ip netns del "$ns" 2>/dev/null; done
-    rm -f "$out/.ready" "$out"/.*.raw "$out/server"/.*.raw
+    rm -f "$out/.ready" "$out"/.*.raw "$out/server"/.*.raw "$out"/*.tcpdump-log "$out"/.*.tcpdump-log \
+        "$out/server"/*.tcpdump-log "$out/server"/.*.tcpdump-log
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -158,11 +159,11 @@ for _ in $(seq 100); do [ -e "$out/.ready" ] && break; sleep 0.05; done
 # (the default 2 MB holds about 30 frames on `any`, whose lo has a 64 KB MTU, and drops the rest).
 dump() {
     local ns=$1 iface=$2 file=$3; shift 3
-    ip netns exec "$ns" tcpdump -Z root -U --immediate-mode -B 32768 -n -s 262144 -i "$iface" "$@" -w "$file" 2>"$file.log" &
+    ip netns exec "$ns" tcpdump -Z root -U --immediate-mode -B 32768 -n -s 262144 -i "$iface" "$@" -w "$file" 2>"$file.tcpdump-log" &
     local p=$!
     pids+=($p)
-    for _ in $(seq 100); do grep -q "listening on" "$file.log" 2>/dev/null && break; sleep 0.05; done
-    grep -q "listening on" "$file.log" || { echo "$me: tcpdump -i $iface did not start: $(cat "$file.log")" >&2; exit 1; }
+    for _ in $(seq 100); do grep -q "listening on" "$file.tcpdump-log" 2>/dev/null && break; sleep 0.05; done
+    grep -q "listening on" "$file.tcpdump-log" || { echo "$me: tcpdump -i $iface did not start: $(cat "$file.tcpdump-log")" >&2; exit 1; }
     dumps+=("$p")
 }
 # stop: ends this capture's tcpdumps (SIGTERM, then SIGKILL: -U has flushed every packet already).
@@ -176,11 +177,19 @@ stop() {
         sleep 0.05
     done
     for p in "${dumps[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-    if grep -H "[1-9][0-9]* packets dropped by kernel" "$out"/*.log "$out"/.*.log "$out/server"/*.log "$out/server"/.*.log 2>/dev/null; then
+    # Forget the pids waited for: cleanup must never signal a pid the system has reused.
+    local keep=() p d
+    for p in "${pids[@]}"; do
+        for d in "${dumps[@]}"; do [ "$p" = "$d" ] && continue 2; done
+        keep+=("$p")
+    done
+    pids=("${keep[@]}")
+    local logs=("$out"/*.tcpdump-log "$out"/.*.tcpdump-log "$out/server"/*.tcpdump-log "$out/server"/.*.tcpdump-log)
+    if grep -H "[1-9][0-9]* packets dropped by kernel" "${logs[@]}" 2>/dev/null; then
         echo "$me: tcpdump lost packets; run again" >&2
         exit 1
     fi
-    rm -f "$out"/*.log "$out"/.*.log "$out/server"/*.log "$out/server"/.*.log
+    rm -f "${logs[@]}"
     nsx "$N" conntrack -F >/dev/null 2>&1 || true
 }
 # capture NAME [tcpdump options]: client side and server side of the next traffic.
