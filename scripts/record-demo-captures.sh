@@ -149,7 +149,7 @@ nsx "$N" iptables-restore <"$out/$NODE.rules"
 # --- servers -----------------------------------------------------------------------------------
 ip netns exec "$S" "$python" "$traffic" servers "$out/.ready" "$COREDNS_IP" "$DNS_NAME=$WEB_VIP" -- $WEB_PODS &
 pids+=($!)
-for _ in $(seq 100); do [ -e "$out/.ready" ] && break; sleep 0.05; done
+for _ in $(seq 400); do [ -e "$out/.ready" ] && break; sleep 0.05; done
 [ -e "$out/.ready" ] || { echo "$me: the servers did not start" >&2; exit 1; }
 
 # --- recording ---------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ dump() {
     ip netns exec "$ns" tcpdump -Z root -U --immediate-mode -B 32768 -n -s 262144 -i "$iface" "$@" -w "$file" 2>"$file.tcpdump-log" &
     local p=$!
     pids+=($p)
-    for _ in $(seq 100); do grep -q "listening on" "$file.tcpdump-log" 2>/dev/null && break; sleep 0.05; done
+    for _ in $(seq 400); do grep -q "listening on" "$file.tcpdump-log" 2>/dev/null && break; sleep 0.05; done
     grep -q "listening on" "$file.tcpdump-log" || { echo "$me: tcpdump -i $iface did not start: $(cat "$file.tcpdump-log")" >&2; exit 1; }
     dumps+=("$p")
 }
