@@ -5,7 +5,7 @@
 // IPVSScenarios (kdp ipvs simulate) imports IPVS, Wire and Yams; Bench (kdp bench and
 // Benchmarks/) imports everything but IPVSScenarios; Captures imports Wire and CPcap (libpcap);
 // kdp imports every library. Tests'
-// shared helpers live in Tests/TestSupport (Wire, Netfilter).
+// shared helpers live in Tests/TestSupport (Wire, Netfilter, Captures).
 import PackageDescription
 
 let package = Package(
