@@ -265,8 +265,14 @@ public struct Dataplane: Sendable {
     }
 
     /// Walks one packet to the end of every path it can take.
-    func run(_ start: consuming Walk, request: Request, client: (Packet, TraceSource)? = nil) -> [(DataplanePath, [NodeHost])] {
+    func run(_ start: Walk, request: Request, client: (Packet, TraceSource)? = nil) -> [(DataplanePath, [NodeHost])] {
         var work = [start]
+        return run(&work, request: request, client: client)
+    }
+
+    /// `run` on a work list the caller hands over (emptied): a walk that owns the nodes' state
+    /// is never shared, so each node's tables are written in place.
+    func run(_ work: inout [Walk], request: Request, client: (Packet, TraceSource)? = nil) -> [(DataplanePath, [NodeHost])] {
         var done: [(DataplanePath, [NodeHost])] = []
         func finish(_ w: Walk, _ verdict: PathVerdict, why: String?, decidedBy: PathDecider, deliveredTo: DeliveryTarget?) {
             done.append((DataplanePath(
@@ -347,6 +353,7 @@ public struct Dataplane: Sendable {
                 let tuple = packet.tuple
                 let known = request.allPaths || host.conntrack.lookup(tuple) != nil
                 if !request.allPaths { w.nodes[n].host.conntrack = ConntrackTable() }
+
                 var options = TraceOptions(allPaths: request.allPaths, seed: request.seed &+ UInt64(w.hops))
                 // The hairpin check below reads the steps.
                 options.recordSteps = w.recordSteps || fromPortFiltered

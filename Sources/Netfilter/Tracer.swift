@@ -56,8 +56,24 @@ public struct Tracer: Sendable {
     /// interface and its source is a local address; otherwise it arrives on its input
     /// interface (`eth0` when unset).
     public func trace(packet: Packet, host: consuming Host, options: TraceOptions = TraceOptions()) -> Trace {
-        // The host moves into the path (consumed): a caller that gives up its copy lets the
-        // path write conntrack in place.
+        // The host moves into the first path (consumed, never copied): a caller that gives up
+        // its copy lets the walk write conntrack in place.
+        var work = [firstPath(packet: packet, host: host, options: options)]
+        var done: [TracePath] = []
+        while var s = work.popLast() {
+            run(path: &s, forks: &work, options: options)
+            if let end = s.finished {
+                done.append(TracePath(
+                    probability: s.probability, end: PathEnd(end.verdict, decidedBy: decider(end.decidedBy), reason: end.reason, origin: origin(end.decidedBy)), dnat: s.dnat,
+                    masquerade: s.masqueradeMarked || s.snat != nil, snat: s.snat, deliveredTo: s.deliveredTo,
+                    steps: s.steps, finalPacket: s.packet, host: s.host, rulesTried: s.rulesTried, consultedState: s.consultedState))
+            }
+        }
+        return Trace(packet: packet, paths: done)
+    }
+
+    /// The path a packet starts on: its hook program, locally generated or arriving.
+    private func firstPath(packet: Packet, host: consuming Host, options: TraceOptions) -> PathState {
         let local = packet.inInterface == nil && host.isLocal(packet.source)
         let hasIPVS = host.ipvs != nil, bridgeNF = host.bridgeNFCallIPTables
         var first = PathState(packet: packet, host: host, seed: options.seed)
@@ -82,18 +98,7 @@ public struct Tracer: Sendable {
                 first.finish(.accepted, .routing)
             }
         }
-        var work = [first]
-        var done: [TracePath] = []
-        while var s = work.popLast() {
-            run(path: &s, forks: &work, options: options)
-            if let end = s.finished {
-                done.append(TracePath(
-                    probability: s.probability, end: PathEnd(end.verdict, decidedBy: decider(end.decidedBy), reason: end.reason, origin: origin(end.decidedBy)), dnat: s.dnat,
-                    masquerade: s.masqueradeMarked || s.snat != nil, snat: s.snat, deliveredTo: s.deliveredTo,
-                    steps: s.steps, finalPacket: s.packet, host: s.host, rulesTried: s.rulesTried, consultedState: s.consultedState))
-            }
-        }
-        return Trace(packet: packet, paths: done)
+        return first
     }
 
     /// Runs one path until it finishes; branches go onto `work`.

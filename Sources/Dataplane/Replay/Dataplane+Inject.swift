@@ -27,7 +27,10 @@ extension Dataplane {
         request.reply = false
         request.recordSteps = recordSteps
         // The walk owns the node state while it runs (no copy of any table), and gives it back.
-        var results = run(takeState(into: packet, at: entry, recordSteps: recordSteps), request: request, client: client)
+        // Taken in its own statement: an argument that mutates `self` would make the call copy
+        // `self` (and with it every node's state) first.
+        var work = [takeState(into: packet, at: entry, recordSteps: recordSteps)]
+        var results = run(&work, request: request, client: client)
         guard !results.isEmpty else {
             // Cannot happen: every walk ends somewhere. Start the nodes afresh rather than trap.
             nodes = cluster.nodes.map { NodeHost(node: $0, cluster: cluster) }
@@ -70,3 +73,4 @@ extension Dataplane {
         clock = seconds
     }
 }
+
