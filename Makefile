@@ -16,9 +16,11 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# The main job on the embedded default topology: a pod reaches a Service, hop by hop, and back.
+# The main job on the embedded default topology: a pod reaches a Service, hop by hop, and back;
+# then a capture recorded from the real kernel (captures/README.md) replayed through the cluster.
 demo: build
 	$(KDP_DEBUG) trace --from pod/default/client --to service/default/web:80
+	$(KDP_DEBUG) replay captures/demo.pcapng --at pod/default/client --packets 8 --quiet
 
 # Every test: unit, CLI and (under CI=true, as root) the kernel checks in network namespaces.
 test: deps

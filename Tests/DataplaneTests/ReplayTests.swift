@@ -270,4 +270,34 @@ import Wire
             #expect(runs[0].1.count > 100)
         }
     }
+
+    static let captures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("captures")
+
+    static func replayFile(_ name: String, _ options: ReplayOptions) throws -> ReplaySummary {
+        var r = try Replay(plane: Dataplane(cluster: Self.cluster()), options: options)
+        try r.replayAll(CaptureReader(path: Self.captures.appendingPathComponent(name).path), keepBytes: false) { _, _, _, _ in }
+        return r.finish()
+    }
+
+    @Test func aNodesAnyCaptureChecksWhatTheNodeSentAndTheRepliesBeforeUnDNAT() throws {
+        var o = ReplayOptions()
+        o.capturePoint = .node("worker-1", interface: nil)
+        let r = try Self.replayFile("node-any.pcap", o)
+        #expect(r.summary.packets == 20)
+        #expect(r.summary.injected == 5)
+        #expect(r.summary.checked == 15)
+        #expect(r.summary.mismatches == 0, "\(r.mismatches)")
+        #expect(r.summary.flows == 1)
+    }
+
+    @Test(arguments: ["dns-udp.pcap", "http-web.pcap", "affinity.pcap", "refused.pcap", "demo.pcapng"])
+    func theShippedClientCapturesReplayWithoutMismatches(_ name: String) throws {
+        var o = ReplayOptions()
+        o.capturePoint = .pod(namespace: "default", name: "client")
+        let r = try Self.replayFile(name, o)
+        #expect(r.summary.mismatches == 0, "\(r.mismatches)")
+        #expect(r.summary.undecodable == 0)
+        #expect(r.summary.injected > 0 && r.summary.checked > 0)
+    }
 }

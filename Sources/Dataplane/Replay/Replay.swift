@@ -143,9 +143,18 @@ public struct Replay: Sendable {
         }
         plane.setClock(seconds: p.seconds)
         let key = p.flow
+        // On a node's `-i any` capture, what the node sent is the output of kdp's paths.
+        if p.packetType == .outgoing, captureNode != nil { return count(p, checkEgress(p)) }
         if let f = flows[key] { return tracked[f].foreign ? nil : count(p, inject(p, flow: f)) }
         if let f = replies[key] { return tracked[f].foreign ? nil : count(p, check(p, flow: f)) }
-        if p.packetType == .outgoing, captureNode != nil { return count(p, checkEgress(p)) }
+        // On a node, a reply arrives before the node undoes the flow's translation: the reply
+        // direction there is the node's conntrack reply tuple.
+        if let n = captureNode, let (i, isReply) = plane.nodes[n].host.conntrack.lookup(p.packet.tuple), isReply {
+            let o = plane.nodes[n].host.conntrack.entries[i].original
+            if let f = flows[FlowKey(source: o.source, sourcePort: o.sourcePort, destination: o.destination, destinationPort: o.destinationPort, proto: o.proto)] {
+                return tracked[f].foreign ? nil : count(p, check(p, flow: f, arrivingAt: n))
+            }
+        }
         if let q = p.quoted, let f = flows[q] { return tracked[f].foreign ? nil : count(p, checkError(p, flow: f)) }
         let replyShaped = key.proto == .udp || (key.proto == .tcp && p.packet.tcpFlags & (TCPFlag.syn | TCPFlag.ack) != TCPFlag.syn)
         if replyShaped, let f = clients[ClientEndpoint(proto: key.proto, address: key.destination, port: key.destinationPort)] {
@@ -207,9 +216,12 @@ public struct Replay: Sendable {
                              mismatch: nil, delivered: delivered, routedHops: hops)
     }
 
-    private mutating func check(_ p: ReplayPacket, flow f: Int) -> ReplayOutcome {
+    /// A reply-direction packet: the far end's answer walked back and compared with the
+    /// capture, where it was delivered to the client or, with `arrivingAt`, where it arrived
+    /// at that node (a node's capture sees the reply before the node undoes the translation).
+    private mutating func check(_ p: ReplayPacket, flow f: Int, arrivingAt node: Int? = nil) -> ReplayOutcome {
         report.summary.checked += 1
-        if options.flowCache, !steps(p),
+        if node == nil, options.flowCache, !steps(p),
            let e = cache.lookup(flow: f, reply: true, packet: p.packet, nodes: &plane.nodes, now: p.seconds) {
             return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: e.path,
                                  mismatch: nil, delivered: e.delivered, routedHops: e.routedHops)
@@ -232,6 +244,17 @@ public struct Replay: Sendable {
         reply.inInterface = nil
         let path = plane.inject(reply, from: far, seed: seed(p), client: (t.original, t.entry.source), recordSteps: steps(p))
         noteEgress(path)
+        if let node {
+            let name = plane.nodes[node].node.name
+            let seen = path.steps.filter { $0.crossings.contains { $0.owner == .node(name) && $0.direction == .received && !$0.encapsulated } }
+                .map(\.packet.flow)
+            if seen.contains(p.flow) {
+                return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: path,
+                                     mismatch: nil, delivered: nil, routedHops: 0)
+            }
+            return mismatch(p, .replyDiffers, expected: seen.first?.description,
+                            why: seen.first.map { "kdp's reply arrives at node \(name) as \($0)" } ?? "kdp's reply does not reach node \(name)", path: path)
+        }
         let arrived = path.verdict == .delivered && Self.reaches(path.deliveredTo, t.entry.source, plane.cluster)
         let delivered = arrived ? path.finalPacket.flow : nil
         if let delivered, delivered == p.flow {
