@@ -218,7 +218,7 @@ import Wire
 
     /// What must not differ between the flow cache and the full walk, packet by packet.
     static func fingerprint(_ o: ReplayOutcome) -> String {
-        "\(o.number) \(o.kind) \(o.path?.verdict.rawValue ?? "-") \(o.path?.deliveredTo?.description ?? "-") \(o.delivered?.description ?? "-") \(o.routedHops) \(o.mismatch?.kind.rawValue ?? "-")"
+        "\(o.number) \(o.kind) \(o.verdict?.rawValue ?? "-") \(o.delivered?.description ?? "-") \(o.routedHops) \(o.mismatch?.kind.rawValue ?? "-")"
     }
 
     /// Replays `path` twice, with the flow cache and with every packet walking every hook.

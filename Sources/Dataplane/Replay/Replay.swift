@@ -43,11 +43,26 @@ public struct ReplayOutcome: Sendable {
     /// back); nil when there was nothing to walk (a packet another shard replays, a reply kdp
     /// has no request for).
     public var path: DataplanePath?
+    /// The verdict of `path`, also for packets the flow cache answered (whose path is not
+    /// repeated: nil).
+    public var verdict: PathVerdict?
     public var mismatch: ReplaySummary.Mismatch?
     /// The flow as delivered, after NAT (nil when not delivered): what `-w` writes.
     public var delivered: FlowKey?
     /// Routers the packet crossed before delivery (each lowers the TTL by one).
     public var routedHops: Int
+
+    public init(number: Int, timestampNanoseconds: Int64, kind: Kind, path: DataplanePath?, verdict: PathVerdict? = nil,
+                mismatch: ReplaySummary.Mismatch?, delivered: FlowKey?, routedHops: Int) {
+        self.number = number
+        self.timestampNanoseconds = timestampNanoseconds
+        self.kind = kind
+        self.path = path
+        self.verdict = verdict ?? path?.verdict
+        self.mismatch = mismatch
+        self.delivered = delivered
+        self.routedHops = routedHops
+    }
 }
 
 /// Replays a capture's packets, in order, through the emulated cluster. Node state (conntrack,
@@ -77,8 +92,15 @@ public struct Replay: Sendable {
         var port: UInt16
     }
 
-    var flows: [FlowKey: Int] = [:]
-    var replies: [FlowKey: Int] = [:]
+    /// Every tracked flow's 5-tuple as the capture point sees it, in both directions: the
+    /// flow's index times two, plus one for the reply direction (one lookup per packet).
+    var keys: [FlowKey: Int32] = [:]
+
+    /// The flow whose original direction is `key`.
+    func originalFlow(_ key: FlowKey) -> Int? {
+        guard let v = keys[key], v & 1 == 0 else { return nil }
+        return Int(v >> 1)
+    }
     var clients: [ClientEndpoint: Int] = [:]
     var tracked: [TrackedFlow] = []
     var serviceIndex: [String: Int] = [:]
@@ -91,6 +113,20 @@ public struct Replay: Sendable {
     var recentSignatures: [UInt64: Int64] = [:]
     var noted = Set<String>()
     var cache = ReplayFlowCache()
+    /// Packets per verdict, in `ReplaySummary.Totals.verdictNames` order (added into the report
+    /// at the end: no string hashing per packet).
+    var verdictCounts = [Int](repeating: 0, count: 6)
+
+    static func verdictSlot(_ v: PathVerdict) -> Int {
+        switch v {
+        case .delivered: 0
+        case .dropped: 1
+        case .rejected: 2
+        case .noRoute: 3
+        case .leftCluster: 4
+        case .accepted: 5
+        }
+    }
     let captureNode: Int?
     let capturePod: Int?
 
@@ -145,17 +181,20 @@ public struct Replay: Sendable {
         let key = p.flow
         // On a node's `-i any` capture, what the node sent is the output of kdp's paths.
         if p.packetType == .outgoing, captureNode != nil { return count(p, checkEgress(p)) }
-        if let f = flows[key] { return tracked[f].foreign ? nil : count(p, inject(p, flow: f)) }
-        if let f = replies[key] { return tracked[f].foreign ? nil : count(p, check(p, flow: f)) }
+        if let v = keys[key] {
+            let f = Int(v >> 1)
+            if tracked[f].foreign { return nil }
+            return count(p, v & 1 == 0 ? inject(p, flow: f) : check(p, flow: f))
+        }
         // On a node, a reply arrives before the node undoes the flow's translation: the reply
         // direction there is the node's conntrack reply tuple.
         if let n = captureNode, let (i, isReply) = plane.nodes[n].host.conntrack.lookup(p.packet.tuple), isReply {
             let o = plane.nodes[n].host.conntrack.entries[i].original
-            if let f = flows[FlowKey(source: o.source, sourcePort: o.sourcePort, destination: o.destination, destinationPort: o.destinationPort, proto: o.proto)] {
+            if let f = originalFlow(FlowKey(source: o.source, sourcePort: o.sourcePort, destination: o.destination, destinationPort: o.destinationPort, proto: o.proto)) {
                 return tracked[f].foreign ? nil : count(p, check(p, flow: f, arrivingAt: n))
             }
         }
-        if let q = p.quoted, let f = flows[q] { return tracked[f].foreign ? nil : count(p, checkError(p, flow: f)) }
+        if let q = p.quoted, let f = originalFlow(q) { return tracked[f].foreign ? nil : count(p, checkError(p, flow: f)) }
         let replyShaped = key.proto == .udp || (key.proto == .tcp && p.packet.tcpFlags & (TCPFlag.syn | TCPFlag.ack) != TCPFlag.syn)
         if replyShaped, let f = clients[ClientEndpoint(proto: key.proto, address: key.destination, port: key.destinationPort)] {
             return tracked[f].foreign ? nil : count(p, unexpectedSource(p, flow: f))
@@ -165,8 +204,9 @@ public struct Replay: Sendable {
         let f = tracked.count
         tracked.append(TrackedFlow(key: key, entry: entry, original: p.packet, path: Self.emptyPath(p.packet), firstPacket: p.number,
                                    foreign: foreign))
-        flows[key] = f
-        replies[Self.replyKey(key)] = f
+        keys[key] = Int32(f) << 1
+        let reply = Self.replyKey(key)
+        if keys[reply] == nil { keys[reply] = Int32(f) << 1 | 1 }
         if key.proto.hasPorts { clients[ClientEndpoint(proto: key.proto, address: key.source, port: key.sourcePort)] = f }
         return foreign ? nil : count(p, inject(p, flow: f))
     }
@@ -181,6 +221,10 @@ public struct Replay: Sendable {
 
     /// The end of the replay: every node's conntrack table as the last packet left it.
     public mutating func finish() -> ReplaySummary {
+        for (i, name) in (ReplaySummary.Totals.verdictNames + ["accepted"]).enumerated() where verdictCounts[i] > 0 {
+            report.summary.verdicts[name, default: 0] += verdictCounts[i]
+        }
+        verdictCounts = [Int](repeating: 0, count: 6)
         report.nodes = plane.nodes.map { n in
             ReplaySummary.NodeState(name: n.node.name, conntrackEntries: n.host.conntrack.entries.count,
                                     conntrackTableFull: 0)
@@ -195,8 +239,8 @@ public struct Replay: Sendable {
         if options.flowCache, !steps(p),
            let e = cache.lookup(flow: f, reply: false, packet: p.packet, nodes: &plane.nodes, now: p.seconds) {
             report.summary.injected += 1
-            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .injected, path: e.path,
-                                 mismatch: nil, delivered: e.delivered, routedHops: e.routedHops)
+            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .injected, path: nil,
+                                 verdict: e.verdict, mismatch: nil, delivered: e.delivered, routedHops: e.routedHops)
         }
         let entry = tracked[f].entry
         let isNew = plane.nodes[entry.node].host.conntrack.lookup(p.packet.tuple) == nil
@@ -223,8 +267,8 @@ public struct Replay: Sendable {
         report.summary.checked += 1
         if node == nil, options.flowCache, !steps(p),
            let e = cache.lookup(flow: f, reply: true, packet: p.packet, nodes: &plane.nodes, now: p.seconds) {
-            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: e.path,
-                                 mismatch: nil, delivered: e.delivered, routedHops: e.routedHops)
+            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: nil,
+                                 verdict: e.verdict, mismatch: nil, delivered: e.delivered, routedHops: e.routedHops)
         }
         let t = tracked[f]
         guard t.path.verdict == .delivered, let far = plane.answeringEntry(t.path) else {
@@ -319,7 +363,7 @@ public struct Replay: Sendable {
     private mutating func count(_ p: ReplayPacket, _ o: ReplayOutcome) -> ReplayOutcome {
         report.summary.packets += 1
         if p.badTransportChecksum { report.summary.badTransportChecksums += 1 }
-        if let path = o.path { report.summary.verdicts[path.verdict.rawValue, default: 0] += 1 }
+        if let v = o.verdict { verdictCounts[Self.verdictSlot(v)] += 1 }
         return o
     }
 

@@ -23,7 +23,7 @@ struct ReplayFlowCache: Sendable {
     struct Entry: Sendable {
         var tcpFlags: UInt8
         var hits: [Hit]
-        var path: DataplanePath
+        var verdict: PathVerdict
         var delivered: FlowKey?
         var routedHops: Int
     }
@@ -62,6 +62,6 @@ struct ReplayFlowCache: Sendable {
             guard let (i, isReply) = nodes[v.node].host.conntrack.lookup(v.tuple) else { return }
             hits.append(Hit(node: v.node, index: i, isReply: isReply, tuple: v.tuple))
         }
-        entries[slot] = Entry(tcpFlags: packet.tcpFlags, hits: hits, path: path, delivered: delivered, routedHops: routedHops)
+        entries[slot] = Entry(tcpFlags: packet.tcpFlags, hits: hits, verdict: path.verdict, delivered: delivered, routedHops: routedHops)
     }
 }
