@@ -42,11 +42,23 @@ public struct ReplayOutcome: Sendable {
     /// The packet's path through the cluster (for a checked packet: the far end's reply, walked
     /// back); nil when there was nothing to walk (a packet another shard replays, a reply kdp
     /// has no request for).
-    public var path: DataplanePath?
+    public var path: DataplanePath? { detail?.path }
     /// The verdict of `path`, also for packets the flow cache answered (whose path is not
     /// repeated: nil).
     public var verdict: PathVerdict?
-    public var mismatch: ReplaySummary.Mismatch?
+    public var mismatch: ReplaySummary.Mismatch? { detail?.mismatch }
+    /// The path and mismatch, boxed: most packets have neither, and an outcome is copied a few
+    /// times per packet, so it stays a few words long.
+    private let detail: Detail?
+
+    final class Detail: Sendable {
+        let path: DataplanePath?
+        let mismatch: ReplaySummary.Mismatch?
+        init(path: DataplanePath?, mismatch: ReplaySummary.Mismatch?) {
+            self.path = path
+            self.mismatch = mismatch
+        }
+    }
     /// The flow as delivered, after NAT (nil when not delivered): what `-w` writes.
     public var delivered: FlowKey?
     /// Routers the packet crossed before delivery (each lowers the TTL by one).
@@ -57,9 +69,8 @@ public struct ReplayOutcome: Sendable {
         self.number = number
         self.timestampNanoseconds = timestampNanoseconds
         self.kind = kind
-        self.path = path
+        self.detail = path == nil && mismatch == nil ? nil : Detail(path: path, mismatch: mismatch)
         self.verdict = verdict ?? path?.verdict
-        self.mismatch = mismatch
         self.delivered = delivered
         self.routedHops = routedHops
     }
