@@ -20,11 +20,16 @@ public enum ReplayBench {
         public var newFlowsPerSecond: Double
         /// The process's peak resident memory after the replay, in bytes (getrusage).
         public var maxResidentBytes: Int
+        /// Resident memory halfway through a replay of a capture twice as long (same flows), and
+        /// at its end: memory follows the flows, not the file, so the two are close.
+        public var residentHalfwayBytes: Int
+        public var residentEndBytes: Int
 
         enum CodingKeys: String, CodingKey {
             case packets, flows, services, fileBytes = "file_bytes", packetsPerSecond = "replay.packets_per_s"
             case tcpdumpPacketsPerSecond = "tcpdump.packets_per_s", vsTCPDump = "replay.vs_tcpdump"
             case newFlowsPerSecond = "replay.new_flows_per_s", maxResidentBytes = "replay.max_rss_bytes"
+            case residentHalfwayBytes = "replay.rss_halfway_bytes", residentEndBytes = "replay.rss_end_bytes"
         }
     }
 
@@ -42,6 +47,15 @@ public enum ReplayBench {
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
 
         let replayed = try time { try replay(file, cluster) }
+        // Memory: a capture twice as long over the same flows, sampled halfway and at the end.
+        let double = dir.appendingPathComponent("double.pcap").path
+        try SyntheticCapture.write(to: double, cluster: cluster, flows: flows, packets: packets * 2)
+        var halfway = 0, end = 0
+        try replay(double, cluster) { n in
+            if n == packets { halfway = residentBytes() }
+            if n == packets * 2 { end = residentBytes() }
+        }
+        try? FileManager.default.removeItem(atPath: double)
         let tcpdump = try? time { try runTCPDump(file) }
         let synFile = dir.appendingPathComponent("syn.pcap").path
         try SyntheticCapture.write(to: synFile, cluster: cluster, flows: newFlows, packets: newFlows, synOnly: true)
@@ -53,14 +67,26 @@ public enum ReplayBench {
         let tcpdumpRate = tcpdump.map { Double(packets) / $0 }
         return Figures(packets: packets, flows: flows, services: services, fileBytes: size, packetsPerSecond: rate,
                        tcpdumpPacketsPerSecond: tcpdumpRate, vsTCPDump: tcpdumpRate.map { rate / $0 },
-                       newFlowsPerSecond: Double(newFlows) / syns, maxResidentBytes: Int(usage.ru_maxrss) * 1024)
+                       newFlowsPerSecond: Double(newFlows) / syns, maxResidentBytes: Int(usage.ru_maxrss) * 1024,
+                       residentHalfwayBytes: halfway, residentEndBytes: end)
     }
 
-    static func replay(_ file: String, _ cluster: Cluster) throws {
+    /// The process's resident memory now (/proc/self/statm), in bytes.
+    static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+    }
+
+    static func replay(_ file: String, _ cluster: Cluster, sample: (Int) -> Void = { _ in }) throws {
         var options = ReplayOptions()
         options.recordSteps = false
         var replay = try Replay(plane: Dataplane(cluster: cluster), options: options)
-        try replay.replayAll(CaptureReader(path: file), keepBytes: false) { _, _, _, _ in }
+        var n = 0
+        try replay.replayAll(CaptureReader(path: file), keepBytes: false) { _, _, _, _ in
+            n += 1
+            sample(n)
+        }
         _ = replay.finish()
     }
 

@@ -101,6 +101,8 @@ struct BenchCommand: ParsableCommand {
             ["replay.vs_tcpdump", f.vsTCPDump.map { String(format: "%.3f (target >= 0.5)", $0) } ?? "-"],
             ["replay.new_flows_per_s", String(format: "%.0f (target >= 100000)", f.newFlowsPerSecond)],
             ["replay.max_rss_bytes", "\(f.maxResidentBytes) (capture file \(f.fileBytes))"],
+            ["replay.rss_halfway_bytes", "\(f.residentHalfwayBytes) (a capture of twice the packets, same flows, at its half)"],
+            ["replay.rss_end_bytes", "\(f.residentEndBytes) (and at its end)"],
         ]))
         Console.out(lines.joined(separator: "\n"))
     }
