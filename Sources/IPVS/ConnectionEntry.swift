@@ -30,6 +30,19 @@ public struct ConnectionKey: Hashable, Sendable {
         self.family = family
     }
 
+    /// The key of a client→virtual-service flow: its packed form (two 128-bit words, the ports,
+    /// protocol and family), which the connection table hashes and compares.
+    public init(_ flow: FlowKey) {
+        self.init(protocol: flow.proto, client: flow.source, clientPort: flow.sourcePort,
+                  virtual: flow.destination, virtualPort: flow.destinationPort)
+    }
+
+    /// The client→virtual-service flow this key packs.
+    public var flow: FlowKey {
+        FlowKey(source: client, sourcePort: clientPort, destination: virtual, destinationPort: virtualPort,
+                proto: IPProtocol(rawValue: `protocol`))
+    }
+
     var ipFamily: IPFamily { family == 4 ? .ipv4 : .ipv6 }
     public var client: IPAddress { IPAddress(family: ipFamily, bits: clientAddress) }
     public var virtual: IPAddress { IPAddress(family: ipFamily, bits: virtualAddress) }

@@ -2,32 +2,50 @@ import Wire
 
 /// A client→virtual-service packet as IPVS sees it in ip_vs_in_hook.
 public struct IPVSPacket: Sendable {
-    public var `protocol`: IPProtocol
-    public var source: IPAddress
-    public var sourcePort: UInt16
-    public var destination: IPAddress
-    public var destinationPort: UInt16
+    /// The packet's 5-tuple (Wire's one vocabulary); the fields below read and write it.
+    public var flow: FlowKey
     public var tcpFlags: TCPFlags
     /// skb->mark, for fwmark services (0 = none).
     public var fwmark: UInt32
     /// IP packet length (skb->len) for the byte counters.
     public var length: UInt32
 
-    public init(protocol: IPProtocol, source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16,
-                tcpFlags: TCPFlags = [], fwmark: UInt32 = 0, length: UInt32 = 40) {
-        self.protocol = `protocol`
-        self.source = source
-        self.sourcePort = sourcePort
-        self.destination = destination
-        self.destinationPort = destinationPort
+    public var `protocol`: IPProtocol {
+        get { flow.proto }
+        set { flow.proto = newValue }
+    }
+    public var source: IPAddress {
+        get { flow.source }
+        set { flow.source = newValue }
+    }
+    public var sourcePort: UInt16 {
+        get { flow.sourcePort }
+        set { flow.sourcePort = newValue }
+    }
+    public var destination: IPAddress {
+        get { flow.destination }
+        set { flow.destination = newValue }
+    }
+    public var destinationPort: UInt16 {
+        get { flow.destinationPort }
+        set { flow.destinationPort = newValue }
+    }
+
+    public init(flow: FlowKey, tcpFlags: TCPFlags = [], fwmark: UInt32 = 0, length: UInt32 = 40) {
+        self.flow = flow
         self.tcpFlags = tcpFlags
         self.fwmark = fwmark
         self.length = length
     }
 
-    public var connectionKey: ConnectionKey {
-        ConnectionKey(protocol: `protocol`, client: source, clientPort: sourcePort, virtual: destination, virtualPort: destinationPort)
+    public init(protocol: IPProtocol, source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16,
+                tcpFlags: TCPFlags = [], fwmark: UInt32 = 0, length: UInt32 = 40) {
+        self.init(flow: FlowKey(source: source, sourcePort: sourcePort, destination: destination, destinationPort: destinationPort,
+                                proto: `protocol`),
+                  tcpFlags: tcpFlags, fwmark: fwmark, length: length)
     }
+
+    public var connectionKey: ConnectionKey { ConnectionKey(flow) }
 }
 
 /// What ip_vs_in_hook did with a packet.
