@@ -68,6 +68,6 @@ let package = Package(
         .testTarget(name: "BenchTests", dependencies: ["Bench", "IPVS", "Wire"]),
         .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire", "Netfilter", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "Bench", "Captures", "KubeProxy", "Netfilter", "Cluster", "Wire", "TestSupport"]),
-        .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Wire", "KubeProxy", "Captures", "TestSupport"], exclude: ["Golden", "Fuzz"]),
+        .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Dataplane", "Wire", "KubeProxy", "Captures", "TestSupport"], exclude: ["Golden", "Fuzz"]),
     ]
 )
