@@ -229,7 +229,10 @@ public struct ConntrackTable: Hashable, Sendable {
         index[entry.reply] = i
         liveCount += 1
         if entry.expires.isFinite { push(HeapItem(key: entry.expires, slot: Int32(i), generation: generations[i])) }
-        if !entry.assured { unassured.append(QueueItem(slot: Int32(i), generation: generations[i])) }
+        if !entry.assured {
+            if unassured.count - unassuredHead > 4 * liveCount + 4096 { rebuildQueue() }
+            unassured.append(QueueItem(slot: Int32(i), generation: generations[i]))
+        }
         return i
     }
 
@@ -322,7 +325,42 @@ public struct ConntrackTable: Hashable, Sendable {
         }
     }
 
+    /// Stale queue items (removed or since assured entries) are dropped when they outnumber
+    /// the live entries, so the queue's memory follows the table, not the packets seen.
+    private mutating func rebuildQueue() {
+        var kept: [QueueItem] = []
+        kept.reserveCapacity(liveCount)
+        for q in unassured[unassuredHead...] {
+            let i = Int(q.slot)
+            if alive[i] && generations[i] == q.generation && !slots[i].assured { kept.append(q) }
+        }
+        unassured = kept
+        unassuredHead = 0
+    }
+
+    /// The heap rebuilt from the live entries when stale keys (an expiry moved earlier, an
+    /// entry removed before its key came up) outnumber them: memory follows the table.
+    private mutating func rebuildHeap() {
+        heap.removeAll(keepingCapacity: true)
+        for i in slots.indices {
+            scheduled[i] = .infinity
+            guard alive[i], slots[i].expires.isFinite else { continue }
+            scheduled[i] = slots[i].expires
+            heap.append(HeapItem(key: slots[i].expires, slot: Int32(i), generation: generations[i]))
+        }
+        var k = heap.count / 2
+        while k > 0 {
+            k -= 1
+            siftDown(k)
+        }
+    }
+
     private mutating func push(_ item: HeapItem) {
+        if heap.count > 4 * liveCount + 4096 {
+            rebuildHeap()
+            let i = Int(item.slot)
+            if scheduled[i] == item.key { return }  // the rebuild scheduled it already
+        }
         heap.append(item)
         var c = heap.count - 1
         while c > 0 {
@@ -337,7 +375,11 @@ public struct ConntrackTable: Hashable, Sendable {
         let last = heap.removeLast()
         guard !heap.isEmpty else { return }
         heap[0] = last
-        var p = 0
+        siftDown(0)
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var p = start
         while true {
             let l = 2 * p + 1, r = l + 1
             var m = p

@@ -25,7 +25,9 @@ extension Tracer {
             let before = e.tcpState
             var verdict = ConntrackVerdict.accepted
             if s.packet.proto == .tcp {
-                verdict = e.tcpPacket(flags: s.packet.tcpFlags, reply: isReply, now: now)
+                // A confirmed entry is never in NONE in the kernel; one built by hand without
+                // a state (unknown) is not run through the state machine.
+                if e.tcpState != .none { verdict = e.tcpPacket(flags: s.packet.tcpFlags, reply: isReply, now: now) }
             } else {
                 e.refresh(now: now)
             }

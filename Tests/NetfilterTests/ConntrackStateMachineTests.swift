@@ -136,10 +136,12 @@ struct ConntrackRouter {
         #expect(e.tcpState == .established && !e.assured && !e.seenReply)
         #expect(e.expires == 130.2 + 432_001 + 300, "ESTABLISHED without a reply is capped at 5 min")
         // expire(now:) reaps every expired entry.
-        r.send(R.udp(), at: 1_000_000)
+        r.send(R.udp(), at: 432_200)
         #expect(r.host.conntrack.liveCount == 2)
-        #expect(r.host.conntrack.expire(now: 1_000_030) == 1)
+        #expect(r.host.conntrack.expire(now: 432_230) == 1, "the UDP flow (30 s), not the TCP one (until 432431.2)")
         #expect(r.host.conntrack.liveCount == 1)
+        #expect(r.host.conntrack.expire(now: 432_431.2) == 1)
+        #expect(r.host.conntrack.liveCount == 0)
     }
 
     @Test func udpIsThirtySecondsUntilAStreamOfMoreThanTwoSeconds() throws {
@@ -224,8 +226,9 @@ struct ConntrackRouter {
         // An error quoting a flow nobody tracks is INVALID.
         var stray = error
         stray.quoted?.sourcePort = 40001
-        #expect(r.send(stray, at: 0.2).verdict == .dropped)
-        #expect(r.send(stray, at: 0.2).steps.contains { $0.action.hasPrefix("invalid: ICMP error quotes") })
+        let lost = r.send(stray, at: 0.2)
+        #expect(lost.steps.contains { $0.action.hasPrefix("invalid: ICMP error quotes") })
+        #expect(lost.finalPacket.destination == R.ip("10.0.2.1") && lost.deliveredTo == .local, "not un-NATed: it stays on the router")
     }
 
     @Test func ctstateRelatedMatchesOnlyRelatedPackets() throws {
@@ -236,5 +239,51 @@ struct ConntrackRouter {
         let error = Packet(source: R.ip("10.0.2.2"), destination: R.ip("10.0.1.2"), proto: .icmp, icmpType: 3, icmpCode: 1,
                            inInterface: "eth1", quoted: quoted)
         #expect(r.send(error, at: 0.2).verdict == .accepted)
+    }
+}
+
+@Suite struct ConntrackTableTests {
+    static func flow(_ port: UInt16, expires: Double) -> ConntrackEntry {
+        var e = ConntrackEntry(original: ConntrackTuple(source: ConntrackRouter.ip("10.0.1.2"), sourcePort: port,
+                                                        destination: ConntrackRouter.ip("10.0.2.2"), destinationPort: 53, proto: .udp))
+        e.expires = expires
+        return e
+    }
+
+    @Test func removedSlotsAreReusedAndEveryLookupStaysRight() {
+        var t = ConntrackTable()
+        let a = t.insert(Self.flow(1, expires: 10)), b = t.insert(Self.flow(2, expires: 20)), c = t.insert(Self.flow(3, expires: 30))
+        t.remove(at: b)
+        #expect(!t.isTaken(Self.flow(2, expires: 0).original) && !t.isTaken(Self.flow(2, expires: 0).reply))
+        let d = t.insert(Self.flow(4, expires: 40))
+        #expect(d == b, "the free slot is reused")
+        for (slot, port) in [(a, 1), (c, 3), (d, 4)] as [(Int, UInt16)] {
+            #expect(t.lookup(Self.flow(port, expires: 0).original)?.index == slot)
+            #expect(t.lookup(Self.flow(port, expires: 0).reply).map { $0.index == slot && $0.isReply } == true)
+        }
+        #expect(t.liveCount == 3 && t.entries.map(\.original.sourcePort) == [1, 4, 3])
+        #expect(t.expire(now: 30) == 2, "the entries expiring at 10 and 30; 40 stays")
+        #expect(t.entries.map(\.original.sourcePort) == [4])
+    }
+
+    @Test func aLongChurnOfShortFlowsKeepsTheTableSmallAndConsistent() {
+        var t = ConntrackTable()
+        t.maxEntries = 1000
+        var now = 0.0
+        for k in 0..<50_000 {
+            now = Double(k) * 0.01  // 100 new flows a second, each living 30 s: about 3000 at once
+            if !t.makeRoom(now: now) { Issue.record("no room at \(k)"); break }
+            var e = Self.flow(UInt16(truncatingIfNeeded: k), expires: now + 30)
+            e.created = now
+            if t.isTaken(e.original, now: now) || t.isTaken(e.reply, now: now) {
+                if let hit = t.lookup(e.original) { t.remove(at: hit.index) }
+            }
+            t.insert(e)
+            #expect(t.liveCount <= 1000)
+        }
+        #expect(t.earlyDrops > 0, "the table filled and evicted unassured entries")
+        #expect(t.tableFullDrops == 0)
+        t.expire(now: now + 31)
+        #expect(t.liveCount == 0 && t.entries.isEmpty)
     }
 }
