@@ -231,6 +231,29 @@ struct ConntrackRouter {
         #expect(lost.finalPacket.destination == R.ip("10.0.2.1") && lost.deliveredTo == .local, "not un-NATed: it stays on the router")
     }
 
+    @Test func anICMPv6PacketTooBigForATrackedTCPFlowIsRelated() throws {
+        var r = try R("*filter\n:FORWARD DROP [0:0]\n-A FORWARD -m conntrack --ctstate RELATED -j ACCEPT\n-A FORWARD -i eth0 -j ACCEPT\nCOMMIT\n")
+        r.host = Host(name: "router", interfaces: [
+            Interface(name: "eth0", addresses: [(R.ip("fd00:1::1"), 64)]),
+            Interface(name: "eth1", addresses: [(R.ip("fd00:2::1"), 64)]),
+        ])
+        let syn = Packet(source: R.ip("fd00:1::2"), destination: R.ip("fd00:2::2"), proto: .tcp, sourcePort: 40000, destinationPort: 443,
+                         tcpFlags: TCPFlag.syn, inInterface: "eth0")
+        #expect(r.send(syn, at: 0).verdict == .accepted)
+        let tooBig = Packet(source: R.ip("fd00:2::2"), destination: R.ip("fd00:1::2"), proto: .icmpv6, icmpType: 2, icmpCode: 0,
+                            inInterface: "eth1", quoted: syn.tuple)
+        let path = r.send(tooBig, at: 0.1)
+        #expect(path.verdict == .accepted)
+        #expect(path.steps.contains { $0.action.hasPrefix("related reply of") })
+        // The same error addressed elsewhere than the connection's client is INVALID
+        // (nf_conntrack_inet_error: outer daddr != inner).
+        var misdirected = tooBig
+        misdirected.destination = R.ip("fd00:1::3")
+        let other = r.send(misdirected, at: 0.2)
+        #expect(other.verdict == .dropped)
+        #expect(other.steps.contains { $0.action.hasPrefix("invalid: ICMP error to fd00:1::3") })
+    }
+
     @Test func ctstateRelatedMatchesOnlyRelatedPackets() throws {
         var r = try R("*filter\n:FORWARD DROP [0:0]\n-A FORWARD -m state --state RELATED -j ACCEPT\n-A FORWARD -i eth0 -j ACCEPT\nCOMMIT\n")
         r.send(R.tcp(TCPFlag.syn), at: 0)
