@@ -13,6 +13,9 @@ struct ConnectionState: Sendable {
     var notrack = false
     /// True once conntrack_in ran for this packet (loopback packets keep their entry).
     var looked = false
+    /// The tracker deleted the entry while accepting this packet (an RST answering an
+    /// unreplied connection): confirm must not put it back.
+    var killed = false
 
     /// The ctstate bits `-m conntrack --ctstate` compares (xt_conntrack.c conntrack_mt).
     var stateBits: CtStateSet {

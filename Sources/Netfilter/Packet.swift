@@ -20,11 +20,17 @@ public struct Packet: Hashable, Sendable {
     public var mark: UInt32
     public var inInterface: String?
     public var outInterface: String?
+    /// For an ICMP/ICMPv6 error: the packet it quotes, as that packet was sent (a
+    /// `QuotedPacket.flowKey` through `ConntrackTuple(_:)`). Conntrack finds the connection
+    /// the error is RELATED to from it, and NAT rewrites it with the outer addresses
+    /// (nf_nat_icmp_reply_translation). Nil for other packets, and for errors whose quote was
+    /// not decoded (they stay INVALID).
+    public var quoted: ConntrackTuple?
 
     public init(source: IPAddress, destination: IPAddress, proto: IPProtocol = .tcp,
                 sourcePort: UInt16 = 0, destinationPort: UInt16 = 0, tcpFlags: UInt8 = TCPFlag.syn,
                 icmpType: UInt8 = 8, icmpCode: UInt8 = 0, mark: UInt32 = 0,
-                inInterface: String? = nil, outInterface: String? = nil) {
+                inInterface: String? = nil, outInterface: String? = nil, quoted: ConntrackTuple? = nil) {
         self.source = source
         self.destination = destination
         self.proto = proto
@@ -36,6 +42,22 @@ public struct Packet: Hashable, Sendable {
         self.mark = mark
         self.inInterface = inInterface
         self.outInterface = outInterface
+        self.quoted = quoted
+    }
+
+    /// Whether this is an ICMP error conntrack relates to a connection: ICMP destination
+    /// unreachable, source quench, redirect, time exceeded, parameter problem (icmp_is_err),
+    /// or any ICMPv6 type below 128 (nf_conntrack_icmpv6_error: destination unreachable,
+    /// packet too big, time exceeded, parameter problem).
+    public var isICMPError: Bool {
+        if proto == .icmp {
+            switch icmpType {
+            case 3, 4, 5, 11, 12: return true
+            default: return false
+            }
+        }
+        if proto == .icmpv6 { return icmpType < 128 }
+        return false
     }
 
     /// The conntrack tuple of this packet. ICMP keys on the echo id and the type and code

@@ -1,7 +1,11 @@
 import Wire
 
 extension Tracer {
-    /// nf_conntrack_in: find the packet's connection, or start a new (unconfirmed) one.
+    /// nf_conntrack_in: an ICMP error is RELATED to the connection it quotes (or INVALID);
+    /// otherwise find the packet's connection (an expired one is gone) and run the protocol
+    /// tracker on it (TCP's state machine, UDP's and ICMP's timeouts), or start a new
+    /// (unconfirmed) one when the table has room. The tracker's changes go into the table at
+    /// once, as the kernel's do, whatever later hooks decide about the packet.
     func conntrackIn(_ s: inout PathState) {
         if s.conn.looked { return }
         s.conn.looked = true
@@ -10,49 +14,129 @@ extension Tracer {
             s.step(s.entryHook, .conntrack, "untracked (notrack in raw)")
             return
         }
+        let now = s.host.now
+        if s.packet.isICMPError {
+            relatedError(&s, now: now)
+            return
+        }
         let tuple = s.packet.tuple
-        if let (i, isReply) = s.host.conntrack.lookup(tuple) {
-            var e = s.host.conntrack.entries[i]
-            s.conn.tableIndex = i
-            s.conn.isReply = isReply
-            if isReply {
-                e.seenReply = true
-                s.conn.info = .established
+        if let (i, isReply) = s.host.conntrack.find(tuple, now: now) {
+            var e = s.host.conntrack[i]
+            let before = e.tcpState
+            var verdict = ConntrackVerdict.accepted
+            if s.packet.proto == .tcp {
+                // A confirmed entry is never in NONE in the kernel; one built by hand without
+                // a state (unknown) is not run through the state machine.
+                if e.tcpState != .none { verdict = e.tcpPacket(flags: s.packet.tcpFlags, reply: isReply, now: now) }
             } else {
-                s.conn.info = e.seenReply ? .established : .new
+                e.refresh(now: now)
             }
+            switch verdict {
+            case .invalid(let why):
+                s.conn.info = .invalid
+                if s.recordSteps {
+                    let kind = TCPPacketIndex(flags: s.packet.tcpFlags)
+                    s.step(s.entryHook, .conntrack, "invalid: \(why) (\(kind) in \(isReply ? "reply" : "original") direction, state \(before.name)) of \(e.original)")
+                }
+                return
+            case .reopen:
+                s.host.conntrack.remove(at: i)
+                s.step(s.entryHook, .conntrack, "SYN reopens closed connection \(e.original) (\(before.name)): old entry deleted")
+                newConnection(&s, tuple: tuple, now: now)
+                return
+            case .kill:
+                s.host.conntrack.remove(at: i)
+                s.conn.killed = true
+            case .accepted, .ignored:
+                break
+            }
+            // nf_conntrack_in sets IPS_SEEN_REPLY after the tracker accepted a reply.
+            if isReply { e.seenReply = true }
+            if !s.conn.killed { s.host.conntrack.replace(i, with: e) }
+            s.conn.tableIndex = s.conn.killed ? nil : i
+            s.conn.isReply = isReply
+            s.conn.info = isReply || e.seenReply ? .established : .new
             s.conn.entry = e
             if s.recordSteps {
-                let msg = "\(s.conn.info == .new ? "new (unreplied)" : "established") \(isReply ? "reply" : "original") of \(e.original)"
+                var msg = "\(s.conn.info == .new ? "new (unreplied)" : "established") \(isReply ? "reply" : "original") of \(e.original)"
+                // Accepted packets keep the step text traces always had; the new outcomes say so.
+                switch verdict {
+                case .ignored: msg += " (TCP \(TCPPacketIndex(flags: s.packet.tcpFlags)) ignored in \(before.name))"
+                case .kill: msg += " (RST to an unreplied connection: entry deleted)"
+                default: break
+                }
                 s.step(s.entryHook, .conntrack, msg)
             }
             return
         }
+        newConnection(&s, tuple: tuple, now: now)
+    }
+
+    /// init_conntrack: room in the table first (__nf_conntrack_alloc, early_drop), then the
+    /// protocol's check that the packet can start a connection (tcp_new, icmp's valid_new).
+    private func newConnection(_ s: inout PathState, tuple: ConntrackTuple, now: Double) {
+        if !s.host.conntrack.makeRoom(now: now) {
+            let max = s.host.conntrack.maxEntries
+            s.conn.info = .invalid
+            s.step(s.entryHook, .conntrack, "drop: nf_conntrack: table full, dropping packet (nf_conntrack_max=\(max), every entry assured)")
+            s.finish(.dropped, .conntrack, "conntrack table full (nf_conntrack_max=\(max))")
+            return
+        }
+        var entry = ConntrackEntry(original: tuple)
         if s.packet.proto == .tcp {
             // nf_conntrack_proto_tcp.c tcp_new: from state NONE only SYN (to SYN_SENT) and,
             // with nf_conntrack_tcp_loose (default 1), a bare ACK (picked up mid-stream) start
             // a connection; SYN+ACK, FIN, RST and no flags are INVALID.
-            let f = s.packet.tcpFlags
-            let rst = f & TCPFlag.rst != 0, syn = f & TCPFlag.syn != 0, ack = f & TCPFlag.ack != 0, fin = f & TCPFlag.fin != 0
-            let valid = !rst && ((syn && !ack) || (!syn && !fin && ack))
-            if !valid {
+            if !entry.tcpNew(flags: s.packet.tcpFlags, now: now) {
                 s.conn.info = .invalid
                 s.step(s.entryHook, .conntrack, "invalid: TCP flags cannot start a connection")
                 return
             }
-        }
-        if (s.packet.proto == .icmp && !ConntrackTuple.icmpQueryTypes.contains(s.packet.icmpType))
+        } else if (s.packet.proto == .icmp && !ConntrackTuple.icmpQueryTypes.contains(s.packet.icmpType))
             || (s.packet.proto == .icmpv6 && !ConntrackTuple.icmpv6QueryTypes.contains(s.packet.icmpType)) {
-            // icmp_new refuses replies and errors without a connection (errors for a known
-            // connection would be RELATED; kdp does not model embedded headers).
+            // icmp_new refuses replies without a connection.
             s.conn.info = .invalid
             let type = s.packet.icmpType
             s.step(s.entryHook, .conntrack, "invalid: ICMP type \(type) cannot start a connection")
             return
+        } else {
+            entry.start(now: now)
         }
-        s.conn.entry = ConntrackEntry(original: tuple)
+        s.conn.entry = entry
         s.conn.info = .new
         s.step(s.entryHook, .conntrack, "new connection")
+    }
+
+    /// nf_conntrack_inet_error: the quoted packet's tuple, inverted, is looked up; when it
+    /// belongs to a connection whose tuple in that direction is addressed to the error's
+    /// destination, the error is RELATED (in the reply direction when the quoted packet went
+    /// the original way). The connection's state and timeout do not change. Anything else is
+    /// INVALID.
+    private func relatedError(_ s: inout PathState, now: Double) {
+        let type = s.packet.icmpType
+        guard let quoted = s.packet.quoted else {
+            s.conn.info = .invalid
+            s.step(s.entryHook, .conntrack, "invalid: ICMP type \(type) cannot start a connection")
+            return
+        }
+        if let (i, isReply) = s.host.conntrack.find(quoted.inverted, now: now) {
+            let e = s.host.conntrack[i]
+            let tupleThere = isReply ? e.reply : e.original
+            if tupleThere.destination == s.packet.destination {
+                s.conn.entry = e
+                s.conn.tableIndex = i
+                s.conn.isReply = isReply
+                s.conn.info = .related
+                s.step(s.entryHook, .conntrack, "related \(isReply ? "reply" : "original") of \(e.original): ICMP error quoting \(quoted)")
+                return
+            }
+            s.conn.info = .invalid
+            let to = s.packet.destination
+            s.step(s.entryHook, .conntrack, "invalid: ICMP error to \(to) quotes \(quoted), whose connection goes to \(tupleThere.destination)")
+            return
+        }
+        s.conn.info = .invalid
+        s.step(s.entryHook, .conntrack, "invalid: ICMP error quotes \(quoted), no tracked connection")
     }
 
     /// The nat hook (nf_nat_inet_fn): the first packet of a connection walks the nat chains once
@@ -60,6 +144,12 @@ extension Tracer {
     func nat(at hook: Hook, path s: inout PathState, forks work: inout [PathState], options o: TraceOptions) {
         let manip: Manip = hook == .prerouting || hook == .output ? .destination : .source
         guard let entry = s.conn.entry, s.conn.info != .invalid, s.conn.info != .untracked else { return }
+        if s.conn.info == .related {
+            // nf_nat_ipv4_fn: a RELATED ICMP error walks no nat chain; it gets
+            // nf_nat_icmp_reply_translation (outer addresses and the quoted packet).
+            natPacket(manip, at: hook, path: &s)
+            return
+        }
         let initialized = manip == .destination ? entry.destinationNATDone : entry.sourceNATDone
         if s.conn.info == .new && !s.conn.isReply && !initialized {
             if let t = prepared.tables[.nat], let chain = t.builtin[hook] {
@@ -103,6 +193,20 @@ extension Tracer {
         guard applies else { return }
         let target = (s.conn.isReply ? e.original : e.reply).inverted
         let before = s.packet
+        if s.conn.info == .related, var q = s.packet.quoted {
+            // nf_nat_icmp_reply_translation: the quoted packet gets the opposite manip from
+            // the other direction's tuple (ct->tuplehash[!dir]); the outer header then
+            // gets this manip as for any packet of the connection, ICMP having no ports.
+            let other = s.conn.isReply ? e.original : e.reply
+            if manip == .source {
+                q.destination = other.destination
+                q.destinationPort = other.destinationPort
+            } else {
+                q.source = other.source
+                q.sourcePort = other.sourcePort
+            }
+            s.packet.quoted = q
+        }
         if manip == .source {
             s.packet.source = target.source
             if s.packet.proto.hasPorts { s.packet.sourcePort = target.sourcePort }
@@ -125,18 +229,21 @@ extension Tracer {
     /// __nf_conntrack_confirm: the connection enters the table (both tuples findable). A new
     /// connection whose tuples clash with an existing one is dropped.
     func confirm(_ s: inout PathState) {
-        guard let e = s.conn.entry, s.conn.info != .invalid, s.conn.info != .untracked else { return }
+        guard let e = s.conn.entry, s.conn.info != .invalid, s.conn.info != .untracked, !s.conn.killed else { return }
         if let i = s.conn.tableIndex {
-            s.host.conntrack.update(i) { $0 = e }
+            if s.conn.info != .related { s.host.conntrack.replace(i, with: e) }
             return
+        }
+        let now = s.host.now
+        for t in [e.original, e.reply] {
+            if let (i, _) = s.host.conntrack.lookup(t), s.host.conntrack[i].isExpired(at: now) { s.host.conntrack.remove(at: i) }
         }
         if s.host.conntrack.isTaken(e.original) || s.host.conntrack.isTaken(e.reply) {
             s.step(nil, .conntrack, "drop: tuple clashes with an existing connection")
             s.finish(.dropped, .conntrack, "conntrack clash on confirm")
             return
         }
-        s.host.conntrack.insert(e)
-        s.conn.tableIndex = s.host.conntrack.entries.count - 1
+        s.conn.tableIndex = s.host.conntrack.insert(e)
         s.step(s.packet.outInterface == nil ? .input : .postrouting, .conntrack, "confirmed: original \(e.original), reply \(e.reply)")
     }
 
@@ -263,7 +370,7 @@ extension Tracer {
     /// The port choice of get_unique_tuple and nf_nat_l4proto_unique_tuple.
     private func uniquePort(_ tuple: ConntrackTuple, manip: Manip, range: PortRange?, randomAll: Bool,
                             _ s: inout PathState) -> UInt16 {
-        let taken: (ConntrackTuple) -> Bool = { [conntrack = s.host.conntrack] t in conntrack.isTaken(t.inverted) }
+        let taken: (ConntrackTuple) -> Bool = { [conntrack = s.host.conntrack, now = s.host.now] t in conntrack.isTaken(t.inverted, now: now) }
         let port = manip == .source ? tuple.sourcePort : tuple.destinationPort
         if !randomAll {
             if let r = range {
