@@ -351,7 +351,7 @@ public struct Dataplane: Sendable {
                 // rather than sharing it, so that the tracer writes it in place instead of
                 // copying it (replay: every packet, tables of every flow).
                 let tuple = packet.tuple
-                let known = request.allPaths || host.conntrack.lookup(tuple) != nil
+                let known = request.allPaths || host.conntrack.lookup(tuple, now: host.now) != nil
                 if !request.allPaths { w.nodes[n].host.conntrack = ConntrackTable() }
 
                 var options = TraceOptions(allPaths: request.allPaths, seed: request.seed &+ UInt64(w.hops))
@@ -492,14 +492,4 @@ struct NodeLayout: Sendable {
     let node: Node
     let network: NodeNetwork
     let kernel: NodeKernel
-}
-
-extension ConntrackTable {
-    /// The table without the connection `tuple` belongs to.
-    ///
-    /// - Complexity: O(*n*): used only when a bridge drops a packet that netfilter had already
-    ///   confirmed.
-    func removing(_ tuple: ConntrackTuple) -> ConntrackTable {
-        ConntrackTable(entries: entries.filter { $0.original != tuple && $0.reply != tuple })
-    }
 }

@@ -60,7 +60,7 @@ enum ReplayRender {
             for d in r.drops { out.append("  \(d.verdict) ×\(d.count): \(d.why)\n    e.g. packet #\(d.examplePacket): \(d.example)") }
         }
         out.append("")
-        out.append("conntrack entries at the end: " + r.nodes.map { "\($0.name) \($0.conntrackEntries)" + ($0.conntrackTableFull > 0 ? " (table full: \($0.conntrackTableFull) refused)" : "") }.joined(separator: ", "))
+        out.append("conntrack entries at the end: " + r.nodes.map { "\($0.name) \($0.conntrackEntries)" + ($0.conntrackTableFull > 0 ? " (table full: \($0.conntrackTableFull) refused)" : "") + ($0.conntrackEarlyDrops > 0 ? " (\($0.conntrackEarlyDrops) evicted by early drop)" : "") }.joined(separator: ", "))
         out.append("mismatches: \(s.mismatches)")
         for m in r.mismatches.prefix(20) {
             out.append("  #\(m.packet) \(m.kind.rawValue): captured \(m.captured)" + (m.expected.map { ", kdp expects \($0)" } ?? ""))

@@ -300,4 +300,25 @@ import Wire
         #expect(r.summary.undecodable == 0)
         #expect(r.summary.injected > 0 && r.summary.checked > 0)
     }
+
+    @Test func aFullConntrackTableEvictsUnassuredFlowsThenRefusesNewOnes() throws {
+        var o = ReplayOptions()
+        o.conntrackMax = 4
+        // Four assured connections (to web-0, on the client's own node) fill worker-1's table.
+        var f = PacketFactory()
+        for port in UInt16(48000)..<48004 { f.connection(Self.client, port, "10.244.1.3", 8080) }
+        f.add(PacketFactory.tcp(Self.client, 48010, "10.244.1.3", 8080, .syn))
+        let (full, outcomes) = try Self.replay(f, o)
+        let w1 = try #require(full.nodes.first { $0.name == "worker-1" })
+        #expect(w1.conntrackTableFull == 1)
+        #expect(outcomes.last?.verdict == .dropped)
+        #expect(full.drops.first?.why.contains("nf_conntrack_max") == true)
+        // Unassured SYNs are evicted instead.
+        var g = PacketFactory()
+        for port in UInt16(48100)..<48110 { g.add(PacketFactory.tcp(Self.client, port, "10.244.1.3", 8080, .syn)) }
+        let (evicting, _) = try Self.replay(g, o)
+        let node = try #require(evicting.nodes.first { $0.name == "worker-1" })
+        #expect(node.conntrackEarlyDrops == 6 && node.conntrackTableFull == 0 && node.conntrackEntries == 4)
+        #expect(evicting.summary.verdicts["delivered"] == 10)
+    }
 }

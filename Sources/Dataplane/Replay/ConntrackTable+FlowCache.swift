@@ -1,20 +1,35 @@
 import Netfilter
+import Wire
 
 /// What replay's flow cache asks of a node's conntrack table.
 extension ConntrackTable {
-    /// Whether the entry at `index` is still the connection `tuple` belongs to.
+    /// Whether slot `index` still holds the live (unexpired) connection `tuple` belongs to.
     func isLive(_ index: Int, tuple: ConntrackTuple, now: Double) -> Bool {
-        guard index < entries.count else { return false }
-        let e = entries[index]
-        return e.original == tuple || e.reply == tuple
+        lookup(tuple, now: now)?.index == index
     }
 
-    /// Whether a packet with `tcpFlags` in this direction would change the entry (its first
-    /// reply sets SEEN_REPLY).
-    func wouldChange(_ index: Int, isReply: Bool, tcpFlags: UInt8, now: Double) -> Bool {
-        isReply && !entries[index].seenReply
+    /// The entry at `index` after one more packet of its connection, as conntrackIn would leave
+    /// it (TCP's state machine, UDP's and ICMP's timeouts, SEEN_REPLY), when nothing but its
+    /// timeout changes; nil when the packet would change more (then it takes the full walk).
+    func advanced(_ index: Int, isReply: Bool, proto: IPProtocol, tcpFlags: UInt8, now: Double) -> ConntrackEntry? {
+        let before = self[index]
+        var e = before
+        if proto == .tcp {
+            guard e.tcpState != .none, e.tcpPacket(flags: tcpFlags, reply: isReply, now: now) == .accepted else { return nil }
+        } else {
+            e.refresh(now: now)
+        }
+        if isReply { e.seenReply = true }
+        var same = e
+        same.expires = before.expires
+        return same == before ? e : nil
     }
 
-    /// The kernel refreshes an entry's timeout with every packet (nf_ct_refresh_acct).
-    mutating func refresh(_ index: Int, isReply: Bool, tcpFlags: UInt8, now: Double) {}
+    /// The table without the connection `tuple` belongs to (a packet the bridge dropped after
+    /// netfilter had confirmed it).
+    func removing(_ tuple: ConntrackTuple) -> ConntrackTable {
+        var t = self
+        if let (i, _) = t.lookup(tuple) { t.remove(at: i) }
+        return t
+    }
 }

@@ -124,6 +124,8 @@ public struct Replay: Sendable {
     var recentSignatures: [UInt64: Int64] = [:]
     var noted = Set<String>()
     var cache = ReplayFlowCache()
+    /// The last replayed packet's time: the clock the end-of-replay table counts are read at.
+    var lastSeconds: Double?
     /// Packets per verdict, in `ReplaySummary.Totals.verdictNames` order (added into the report
     /// at the end: no string hashing per packet).
     var verdictCounts = [Int](repeating: 0, count: 6)
@@ -154,6 +156,9 @@ public struct Replay: Sendable {
         default:
             captureNode = nil
             capturePod = nil
+        }
+        if let max = options.conntrackMax {
+            for i in self.plane.nodes.indices { self.plane.nodes[i].host.conntrack.maxEntries = max }
         }
         if let via = options.via, plane.nodeIndex[via] == nil {
             throw InputError("--via node/\(via): no such node; nodes: \(plane.cluster.nodes.map(\.name).joined(separator: ", "))")
@@ -189,6 +194,7 @@ public struct Replay: Sendable {
             recentSignatures[sig] = p.timestampNanoseconds
         }
         plane.setClock(seconds: p.seconds)
+        lastSeconds = p.seconds
         let key = p.flow
         // On a node's `-i any` capture, what the node sent is the output of kdp's paths.
         if p.packetType == .outgoing, captureNode != nil { return count(p, checkEgress(p)) }
@@ -200,7 +206,7 @@ public struct Replay: Sendable {
         // On a node, a reply arrives before the node undoes the flow's translation: the reply
         // direction there is the node's conntrack reply tuple.
         if let n = captureNode, let (i, isReply) = plane.nodes[n].host.conntrack.lookup(p.packet.tuple), isReply {
-            let o = plane.nodes[n].host.conntrack.entries[i].original
+            let o = plane.nodes[n].host.conntrack[i].original
             if let f = originalFlow(FlowKey(source: o.source, sourcePort: o.sourcePort, destination: o.destination, destinationPort: o.destinationPort, proto: o.proto)) {
                 return tracked[f].foreign ? nil : count(p, check(p, flow: f, arrivingAt: n))
             }
@@ -236,9 +242,11 @@ public struct Replay: Sendable {
             report.summary.verdicts[name, default: 0] += verdictCounts[i]
         }
         verdictCounts = [Int](repeating: 0, count: 6)
+        // Entries past their timeout at the last packet are gone, as the kernel's gc reaps them.
+        if let now = lastSeconds { for i in plane.nodes.indices { _ = plane.nodes[i].host.conntrack.expire(now: now) } }
         report.nodes = plane.nodes.map { n in
-            ReplaySummary.NodeState(name: n.node.name, conntrackEntries: n.host.conntrack.entries.count,
-                                    conntrackTableFull: 0)
+            ReplaySummary.NodeState(name: n.node.name, conntrackEntries: n.host.conntrack.liveCount,
+                                    conntrackTableFull: n.host.conntrack.tableFullDrops, conntrackEarlyDrops: n.host.conntrack.earlyDrops)
         }
         report.normalize()
         return report
@@ -254,7 +262,7 @@ public struct Replay: Sendable {
                                  verdict: e.verdict, mismatch: nil, delivered: e.delivered, routedHops: e.routedHops)
         }
         let entry = tracked[f].entry
-        let isNew = plane.nodes[entry.node].host.conntrack.lookup(p.packet.tuple) == nil
+        let isNew = plane.nodes[entry.node].host.conntrack.lookup(p.packet.tuple, now: p.seconds) == nil
         var packet = p.packet
         packet.inInterface = nil
         let path = plane.inject(packet, from: entry, seed: seed(p), recordSteps: steps(p))

@@ -37,15 +37,23 @@ struct ReplayFlowCache: Sendable {
     mutating func lookup(flow: Int, reply: Bool, packet: Packet, nodes: inout [NodeHost], now: Double) -> Entry? {
         let slot = flow * 2 + (reply ? 1 : 0)
         guard slot < entries.count, let e = entries[slot], e.tcpFlags == packet.tcpFlags else { return nil }
+        for h in e.hits where !nodes[h.node].host.conntrack.isLive(h.index, tuple: h.tuple, now: now) {
+            entries[slot] = nil
+            return nil
+        }
+        // Each node's tracker sees the packet: reused only if no entry changes beyond its
+        // timeout (checked on every node first, then applied).
+        for h in e.hits where nodes[h.node].host.conntrack.advanced(h.index, isReply: h.isReply, proto: packet.proto,
+                                                                     tcpFlags: packet.tcpFlags, now: now) == nil {
+            entries[slot] = nil
+            return nil
+        }
         for h in e.hits {
-            guard nodes[h.node].host.conntrack.isLive(h.index, tuple: h.tuple, now: now),
-                  !nodes[h.node].host.conntrack.wouldChange(h.index, isReply: h.isReply, tcpFlags: packet.tcpFlags, now: now)
-            else {
-                entries[slot] = nil
-                return nil
+            let t = nodes[h.node].host.conntrack
+            if let next = t.advanced(h.index, isReply: h.isReply, proto: packet.proto, tcpFlags: packet.tcpFlags, now: now) {
+                nodes[h.node].host.conntrack.replace(h.index, with: next)
             }
         }
-        for h in e.hits { nodes[h.node].host.conntrack.refresh(h.index, isReply: h.isReply, tcpFlags: packet.tcpFlags, now: now) }
         return e
     }
 

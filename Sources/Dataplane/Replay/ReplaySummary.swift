@@ -66,8 +66,13 @@ public struct ReplaySummary: Sendable, Equatable, Codable {
         public var conntrackEntries: Int
         /// New connections refused because the table held nf_conntrack_max entries.
         public var conntrackTableFull: Int
+        /// Unassured entries evicted to make room (early_drop).
+        public var conntrackEarlyDrops: Int
 
-        enum CodingKeys: String, CodingKey { case name, conntrackEntries = "conntrack_entries", conntrackTableFull = "conntrack_table_full" }
+        enum CodingKeys: String, CodingKey {
+            case name, conntrackEntries = "conntrack_entries", conntrackTableFull = "conntrack_table_full"
+            case conntrackEarlyDrops = "conntrack_early_drops"
+        }
     }
 
     /// A captured packet that is not what the model expects there.
@@ -155,6 +160,7 @@ public struct ReplaySummary: Sendable, Equatable, Codable {
             if let i = m.nodes.firstIndex(where: { $0.name == n.name }) {
                 m.nodes[i].conntrackEntries += n.conntrackEntries
                 m.nodes[i].conntrackTableFull += n.conntrackTableFull
+                m.nodes[i].conntrackEarlyDrops += n.conntrackEarlyDrops
             } else {
                 m.nodes.append(n)
             }
