@@ -20,9 +20,12 @@ extension ConntrackTable {
             e.refresh(now: now)
         }
         if isReply { e.seenReply = true }
-        var same = e
-        same.expires = before.expires
-        return same == before ? e : nil
+        // What a walk reads of the entry: its state, its status bits, its NAT binding and mark.
+        // The tracker's own bookkeeping (the last packet's kind and direction, the timeout) may
+        // change: it is applied all the same, but it decides nothing on the path.
+        let same = e.tcpState == before.tcpState && e.assured == before.assured && e.seenReply == before.seenReply
+            && e.mark == before.mark && e.original == before.original && e.reply == before.reply
+        return same ? e : nil
     }
 
     /// The table without the connection `tuple` belongs to (a packet the bridge dropped after
