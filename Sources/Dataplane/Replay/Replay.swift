@@ -124,6 +124,7 @@ public struct Replay: Sendable {
     var recentSignatures: [UInt64: Int64] = [:]
     var noted = Set<String>()
     var cache = ReplayFlowCache()
+    let services: ServiceIndex
     /// The last replayed packet's time: the clock the end-of-replay table counts are read at.
     var lastSeconds: Double?
     /// Packets per verdict, in `ReplaySummary.Totals.verdictNames` order (added into the report
@@ -146,6 +147,7 @@ public struct Replay: Sendable {
     public init(plane: Dataplane, options: ReplayOptions) throws(InputError) {
         self.plane = plane
         self.options = options
+        services = ServiceIndex(plane)
         switch options.capturePoint {
         case .pod(let ns, let name):
             capturePod = plane.cluster.pods.firstIndex { $0.namespace == ns && $0.name == name }
@@ -483,16 +485,44 @@ public struct Replay: Sendable {
     /// The Service port a flow is sent to: a ClusterIP, external IP or load-balancer VIP and
     /// its port, or a node address and a NodePort.
     func servicePort(_ flow: FlowKey) -> (Service, ServicePort)? {
-        let dst = flow.destination, port = flow.destinationPort
-        for s in plane.cluster.services where s.clusterIPs.contains(dst) || s.externalIPs.contains(dst) || s.loadBalancerIPs.contains(dst) {
-            if let sp = s.ports.first(where: { $0.port == port && $0.protocol == flow.proto }) { return (s, sp) }
+        let dst = flow.destination
+        let hit = services.byAddress[SocketKey(address: dst, port: flow.destinationPort, proto: flow.proto)]
+            ?? (services.nodeAddresses.contains(dst) ? services.byNodePort[SocketKey(address: .v4(.zero), port: flow.destinationPort, proto: flow.proto)] : nil)
+        guard let (s, p) = hit else { return nil }
+        return (plane.cluster.services[s], plane.cluster.services[s].ports[p])
+    }
+
+    struct SocketKey: Hashable, Sendable {
+        var address: IPAddress
+        var port: UInt16
+        var proto: IPProtocol
+    }
+
+    /// The cluster's Service ports by address and port (ClusterIPs, external IPs, VIPs) and by
+    /// NodePort, built once: a new flow finds its Service in O(1).
+    struct ServiceIndex: Sendable {
+        var byAddress: [SocketKey: (Int, Int)] = [:]
+        var byNodePort: [SocketKey: (Int, Int)] = [:]
+        var nodeAddresses = Set<IPAddress>()
+
+        init(_ plane: Dataplane) {
+            for (si, s) in plane.cluster.services.enumerated() {
+                for (pi, p) in s.ports.enumerated() {
+                    for ip in s.clusterIPs + s.externalIPs + s.loadBalancerIPs {
+                        let k = SocketKey(address: ip, port: p.port, proto: p.protocol)
+                        if byAddress[k] == nil { byAddress[k] = (si, pi) }
+                    }
+                    if let np = p.nodePort {
+                        let k = SocketKey(address: .v4(.zero), port: np, proto: p.protocol)
+                        if byNodePort[k] == nil { byNodePort[k] = (si, pi) }
+                    }
+                }
+            }
+            for n in plane.nodes {
+                for i in n.network.interfaces { for a in i.addresses { nodeAddresses.insert(a.0) } }
+                for ip in n.node.internalIPs { nodeAddresses.insert(ip) }
+            }
         }
-        let nodeAddress = plane.nodeByIP[dst] != nil || plane.nodes.contains { $0.network.interfaces.contains { $0.addresses.contains { $0.0 == dst } } }
-        guard nodeAddress else { return nil }
-        for s in plane.cluster.services {
-            if let sp = s.ports.first(where: { $0.nodePort == port && $0.protocol == flow.proto }) { return (s, sp) }
-        }
-        return nil
     }
 
     /// The 5-tuple a flow's replies carry at the same capture point: addresses and ports
