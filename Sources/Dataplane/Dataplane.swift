@@ -355,15 +355,17 @@ public struct Dataplane: Sendable {
                 if !request.allPaths { w.nodes[n].host.conntrack = ConntrackTable() }
 
                 var options = TraceOptions(allPaths: request.allPaths, seed: request.seed &+ UInt64(w.hops))
-                // The hairpin check below reads the steps.
-                options.recordSteps = w.recordSteps || fromPortFiltered
+                options.recordSteps = w.recordSteps
                 let trace = tracer.trace(packet: packet, host: consume host, options: options)
-                for path in trace.paths {
+                let last = trace.paths.count - 1
+                for (k, path) in trace.paths.enumerated() {
                     var next = w
+                    // The last path takes the walk's nodes over: unshared, written in place.
+                    if k == last { w.nodes = [] }
                     // Only a packet that was never delivered locally: IPVS schedules in INPUT
                     // and sends from the node itself, out of the bridge device, not a port.
                     if fromPortFiltered, path.verdict == .accepted, let out = path.deliveredTo, case .out(let device) = out,
-                       !path.steps.contains(where: { $0.hook == .input }),
+                       !path.reachedInput,
                        let reason = hairpinDrop(device: device, destination: path.finalPacket.destination, ingressPod: w.ingressPod!, node: n) {
                         // The bridge drops it right after PREROUTING and the route lookup (br_nf's
                         // bridged_dnat): FORWARD and POSTROUTING never run, and the connection is
@@ -401,7 +403,7 @@ public struct Dataplane: Sendable {
                     next.masquerade = next.masquerade || path.masquerade
                     switch path.verdict {
                     case .dropped, .rejected:
-                        let why = Explanation.why(path: path, node: w.nodes[n].node, packet: packet, cluster: cluster)
+                        let why = Explanation.why(path: path, node: layout[n].node, packet: packet, cluster: cluster)
                         finish(next, path.verdict == .dropped ? .dropped : .rejected, why: why, decidedBy: .node(path.decidedBy), deliveredTo: nil)
                     case .accepted:
                         route(next, from: n, deliveredTo: path.deliveredTo, decidedBy: .node(path.decidedBy), client: client, work: &work, finish: finish)

@@ -75,6 +75,8 @@ struct PathState: Sendable {
     /// changed: a `statistic` draw or counter, a `recent` list, IPVS. Replay's flow cache
     /// reuses only paths that did not.
     var consultedState = false
+    /// Whether the packet reached the INPUT hook (it was for this host, or IPVS took it there).
+    var reachedInput = false
     /// skb->ipvs_property: IPVS already handled this packet, so its hooks let it pass.
     var ipvsHandled = false
     /// Rules whose matches were evaluated (for ns-per-rule figures).

@@ -66,7 +66,7 @@ public struct Tracer: Sendable {
                 done.append(TracePath(
                     probability: s.probability, end: PathEnd(end.verdict, decidedBy: decider(end.decidedBy), reason: end.reason, origin: origin(end.decidedBy)), dnat: s.dnat,
                     masquerade: s.masqueradeMarked || s.snat != nil, snat: s.snat, deliveredTo: s.deliveredTo,
-                    steps: s.steps, finalPacket: s.packet, host: s.host, rulesTried: s.rulesTried, consultedState: s.consultedState))
+                    steps: s.steps, finalPacket: s.packet, host: s.host, rulesTried: s.rulesTried, consultedState: s.consultedState, reachedInput: s.reachedInput))
             }
         }
         return Trace(packet: packet, paths: done)
@@ -108,6 +108,7 @@ public struct Tracer: Sendable {
             s.pc += 1
             switch step {
             case .table(let hook, let table):
+                if hook == .input { s.reachedInput = true }
                 guard let t = prepared.tables[table], let chain = t.builtin[hook] else { continue }
                 walk(t, chain: chain, hook: hook, path: &s, forks: &work, options: o)
             case .conntrackIn:
