@@ -155,4 +155,22 @@ import TestSupport
         let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
         #expect(left == ["cut.pcap", "in.pcap", "notes.txt"])
     }
+
+    @Test func vxlanHopsAreEncapsulatedOnTheNodesEth0AndPlainOnFlannel() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // ha-cluster.yaml runs flannel's VXLAN: frontend-1 (worker-1) to frontend-3 (worker-3).
+        let input = try Self.capture(in: dir) { f in
+            f.add(PacketFactory.tcp("10.244.3.4", 40000, "10.244.5.2", 80, .syn))
+            f.add(PacketFactory.tcp("10.244.5.2", 80, "10.244.3.4", 40000, [.syn, .ack], seq: 100, ack: 2))
+        }
+        let hops = dir.appendingPathComponent("hops").path
+        let r = try kdp("replay", input, "--topology", "topologies/ha-cluster.yaml", "--hops", hops, "--quiet")
+        #expect(r.status == 0, "\(r.stderr)")
+        let outer = try Shell.run(["tcpdump", "-nr", "\(hops)/worker-1-eth0.pcap", "-T", "vxlan"]).output
+        #expect(outer.contains("192.168.10.21.49152 > 192.168.10.23.8472: VXLAN, flags [I] (0x08), vni 1"))
+        #expect(outer.contains("10.244.3.4.40000 > 10.244.5.2.80: Flags [S]"))
+        #expect(outer.contains("192.168.10.23.49152 > 192.168.10.21.8472: VXLAN"))
+        #expect(try Self.tcpdump("\(hops)/worker-3-flannel.1.pcap") == ["10.244.3.4.40000 > 10.244.5.2.80", "10.244.5.2.80 > 10.244.3.4.40000"])
+    }
 }
