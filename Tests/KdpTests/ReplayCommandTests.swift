@@ -173,4 +173,25 @@ import TestSupport
         #expect(outer.contains("192.168.10.23.49152 > 192.168.10.21.8472: VXLAN"))
         #expect(try Self.tcpdump("\(hops)/worker-3-flannel.1.pcap") == ["10.244.3.4.40000 > 10.244.5.2.80", "10.244.5.2.80 > 10.244.3.4.40000"])
     }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a terminal"))
+    func aLongReplayShowsProgressOnATerminalAndNoneWithQuiet() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Long enough to take more than a second: one connection's established packets, many times.
+        let input = try Self.capture(in: dir) { f in
+            f.connection(Self.client, 40400, Self.web, 80)
+            let ack = PacketFactory.tcp(Self.client, 40400, Self.web, 80, .ack, seq: 44, ack: 302)
+            for _ in 0..<150_000 { f.add(ack) }
+        }
+        func onTerminal(_ extra: String) throws -> String {
+            try Shell.run(["script", "-qec", "\(kdpBinary.path) replay \(input) \(extra)", "/dev/null"]).output
+        }
+        let shown = try onTerminal("")
+        #expect(shown.contains("kdp: replay: "), "\(shown.suffix(300))")
+        #expect(shown.contains("packets/s") && shown.contains("% of the input") && shown.contains("s left"))
+        #expect(!(try onTerminal("--quiet")).contains("kdp: replay: "))
+        // Not a terminal: no progress line either.
+        #expect(!(try kdp("replay", input)).stderr.contains("kdp: replay: "))
+    }
 }
