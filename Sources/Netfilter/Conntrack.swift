@@ -176,6 +176,12 @@ public struct ConntrackTable: Hashable, Sendable {
     /// The entry at a slot `lookup` or `insert` returned.
     public subscript(slot: Int) -> ConntrackEntry { slots[slot] }
 
+    /// Whether `slot` holds a connection now, unexpired: O(1), without hashing a tuple (a
+    /// caller that kept a slot checks that it still holds the same connection).
+    public func isLive(slot: Int, now: Double) -> Bool {
+        slot >= 0 && slot < slots.count && alive[slot] && !slots[slot].isExpired(at: now)
+    }
+
     /// The entry whose original or reply tuple is `tuple`, and whether it is the reply;
     /// expired entries included.
     public func lookup(_ tuple: ConntrackTuple) -> (index: Int, isReply: Bool)? {

@@ -5,7 +5,9 @@ import Wire
 extension ConntrackTable {
     /// Whether slot `index` still holds the live (unexpired) connection `tuple` belongs to.
     func isLive(_ index: Int, tuple: ConntrackTuple, now: Double) -> Bool {
-        lookup(tuple, now: now)?.index == index
+        guard isLive(slot: index, now: now) else { return false }
+        let e = self[index]
+        return e.original == tuple || e.reply == tuple
     }
 
     /// The entry at `index` after one more packet of its connection, as conntrackIn would leave

@@ -43,16 +43,20 @@ struct ReplayFlowCache: Sendable {
         }
         // Each node's tracker sees the packet: reused only if no entry changes beyond its
         // timeout (checked on every node first, then applied).
-        for h in e.hits where nodes[h.node].host.conntrack.advanced(h.index, isReply: h.isReply, proto: packet.proto,
-                                                                     tcpFlags: packet.tcpFlags, now: now) == nil {
-            entries[slot] = nil
-            return nil
-        }
-        for h in e.hits {
-            let t = nodes[h.node].host.conntrack
-            if let next = t.advanced(h.index, isReply: h.isReply, proto: packet.proto, tcpFlags: packet.tcpFlags, now: now) {
-                nodes[h.node].host.conntrack.replace(h.index, with: next)
+        // (A flow crosses one or two nodes: their updates are held in locals, no allocation.)
+        var first: ConntrackEntry?, second: ConntrackEntry?
+        for (k, h) in e.hits.enumerated() {
+            guard let next = nodes[h.node].host.conntrack.advanced(h.index, isReply: h.isReply, proto: packet.proto,
+                                                                   tcpFlags: packet.tcpFlags, now: now) else {
+                entries[slot] = nil
+                return nil
             }
+            if k == 0 { first = next } else if k == 1 { second = next }
+        }
+        for (k, h) in e.hits.enumerated() {
+            let next = k == 0 ? first : k == 1 ? second
+                : nodes[h.node].host.conntrack.advanced(h.index, isReply: h.isReply, proto: packet.proto, tcpFlags: packet.tcpFlags, now: now)
+            if let next { nodes[h.node].host.conntrack.replace(h.index, with: next) }
         }
         return e
     }
