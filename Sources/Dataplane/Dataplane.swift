@@ -90,6 +90,9 @@ public struct Dataplane: Sendable {
         /// The pod whose bridge port the packet entered the current node by, while it is on
         /// that node: br_netfilter and hairpin mode decide what the bridge does with it.
         var ingressPod: Int?
+        /// The pod addressed a pod of its own bridge (its MAC, not the gateway's): the bridge
+        /// forwards the frame, no router lowers its TTL.
+        var bridgedAtIngress = false
         /// Whether steps are recorded (replay without outputs that need them does not).
         var recordSteps = true
         /// Times a node sent the packet out of an interface (each forward lowers the TTL).
@@ -317,6 +320,7 @@ public struct Dataplane: Sendable {
                     continue
                 }
                 w.ingressPod = p
+                w.bridgedAtIngress = isBridged(w.packet.destination, on: n)
                 w.location = .node(n, inInterface: NodeNetwork.bridgeName)
                 work.append(w)
             case .node(let n, let inInterface):
@@ -431,7 +435,7 @@ public struct Dataplane: Sendable {
         if out == NodeNetwork.bridgeName {
             if let p = podByIP[dst], cluster.pods[p].nodeName == node.name {
                 let pod = cluster.pods[p]
-                w.transmissions += 1
+                if !w.bridgedAtIngress { w.transmissions += 1 }
                 if w.recordSteps { w.steps.append(DataplaneStep(.deliver, node: node.name, action: "\(NodeNetwork.bridgeName) → veth → pod \(pod.key) eth0", packet: w.packet,
                                              crossings: [InterfaceCrossing(.node(node.name), NodeNetwork.bridgeName, .sent),
                                                          InterfaceCrossing(.pod(namespace: pod.namespace, name: pod.name), "eth0", .received)])) }
@@ -463,6 +467,7 @@ public struct Dataplane: Sendable {
                                                      InterfaceCrossing(.node(layout[m].node.name), device, .received)])) }
             w.location = .node(m, inInterface: device)
             w.ingressPod = nil
+            w.bridgedAtIngress = false
             work.append(w)
             return
         }
@@ -473,6 +478,7 @@ public struct Dataplane: Sendable {
                                                      InterfaceCrossing(.node(layout[m].node.name), "eth0", .received)])) }
             w.location = .node(m, inInterface: "eth0")
             w.ingressPod = nil
+            w.bridgedAtIngress = false
             work.append(w)
             return
         }

@@ -58,8 +58,8 @@ final class ReplayOutputs {
             for c in step.crossings {
                 let flow = FlowKey(source: step.packet.source, sourcePort: step.packet.sourcePort, destination: step.packet.destination,
                                    destinationPort: step.packet.proto.hasPorts ? step.packet.destinationPort : 0, proto: step.packet.proto)
-                var ip = IPPacketNAT.rewrite(bytes, to: Self.portsKept(flow, bytes), ttlDecrement: routed)
-                var frame: [UInt8]
+                let ip = IPPacketNAT.rewrite(bytes, to: flow, ttlDecrement: routed)
+                let frame: [UInt8]
                 let peer: String
                 switch c.owner {
                 case .node(let n): peer = n
@@ -70,7 +70,6 @@ final class ReplayOutputs {
                 } else {
                     frame = Self.frame(ip, from: c.direction == .sent ? peer : (lastNode ?? "peer"), to: c.direction == .sent ? "next" : peer)
                 }
-                ip = []
                 try writer(for: c.fileStem).write(frame, timestampNanoseconds: time)
                 if c.direction == .sent, case .node(let n) = c.owner, !c.encapsulated {
                     routed += 1
@@ -78,15 +77,6 @@ final class ReplayOutputs {
                 }
             }
         }
-    }
-
-    /// A step's packet keeps the captured ICMP fields (Netfilter's packet holds no echo type).
-    private static func portsKept(_ flow: FlowKey, _ bytes: [UInt8]) -> FlowKey {
-        guard flow.proto == .icmp || flow.proto == .icmpv6 else { return flow }
-        var f = flow
-        f.sourcePort = 0
-        f.destinationPort = 0
-        return f
     }
 
     private func writer(for stem: String) throws(CaptureError) -> CaptureWriter {

@@ -142,6 +142,8 @@ import TestSupport
             (["replay", good, "-w", good], "never overwrites"),
             (["replay", good, "-w", dir.appendingPathComponent("missing/out.pcap").path], "cannot write"),
             (["replay", good, "--shard", "2/2"], "--shard"),
+            (["replay", good, "--conntrack-max", "0"], "--conntrack-max"),
+            (["replay", "--merge", text.path], "not a kdp replay JSON summary"),
         ]
         for (args, message) in cases {
             let r = try kdp(args)
@@ -193,5 +195,28 @@ import TestSupport
         #expect(!(try onTerminal("--quiet")).contains("kdp: replay: "))
         // Not a terminal: no progress line either.
         #expect(!(try kdp("replay", input)).stderr.contains("kdp: replay: "))
+    }
+
+    @Test func aPacketBridgedToAPodOfTheSameNodeKeepsItsTTLAndARoutedOneLosesOne() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // web-0 (10.244.1.3) shares the client's bridge on worker-1: addressed directly, the
+        // bridge forwards the frame and no router touches its TTL. web-1 (10.244.2.2) is on
+        // worker-2: both nodes route it.
+        let input = try Self.capture(in: dir) { f in
+            f.add(PacketFactory.tcp(Self.client, 40500, "10.244.1.3", 8080, .syn))
+        }
+        let out = dir.appendingPathComponent("delivered.pcap").path
+        let r = try kdp("replay", input, "-w", out, "--quiet")
+        #expect(r.status == 0, "\(r.stderr)")
+        let verbose = try Shell.run(["tcpdump", "-nvr", out]).output
+        #expect(verbose.contains("ttl 64"), "\(verbose)")
+        let routed = try Self.capture(in: dir, name: "routed.pcap") { f in
+            f.add(PacketFactory.tcp(Self.client, 40501, "10.244.2.2", 8080, .syn))
+        }
+        let out2 = dir.appendingPathComponent("routed-out.pcap").path
+        #expect(try kdp("replay", routed, "-w", out2, "--quiet").status == 0)
+        // worker-1 and worker-2 both route it.
+        #expect(try Shell.run(["tcpdump", "-nvr", out2]).output.contains("ttl 62"))
     }
 }

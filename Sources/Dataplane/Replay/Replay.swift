@@ -27,62 +27,13 @@ public struct ReplayOptions: Sendable {
     public init() {}
 }
 
-/// What became of one captured packet.
-public struct ReplayOutcome: Sendable {
-    public enum Kind: String, Sendable, Codable {
-        /// Started or continued a flow in its original direction: sent in at its place.
-        case injected
-        /// Travelled a tracked flow's reply direction: compared with what kdp delivers.
-        case checked
-    }
-
-    public var number: Int
-    public var timestampNanoseconds: Int64
-    public var kind: Kind
-    /// The packet's path through the cluster (for a checked packet: the far end's reply, walked
-    /// back); nil when there was nothing to walk (a packet another shard replays, a reply kdp
-    /// has no request for).
-    public var path: DataplanePath? { detail?.path }
-    /// The verdict of `path`, also for packets the flow cache answered (whose path is not
-    /// repeated: nil).
-    public var verdict: PathVerdict?
-    public var mismatch: ReplaySummary.Mismatch? { detail?.mismatch }
-    /// The path and mismatch, boxed: most packets have neither, and an outcome is copied a few
-    /// times per packet, so it stays a few words long.
-    private let detail: Detail?
-
-    final class Detail: Sendable {
-        let path: DataplanePath?
-        let mismatch: ReplaySummary.Mismatch?
-        init(path: DataplanePath?, mismatch: ReplaySummary.Mismatch?) {
-            self.path = path
-            self.mismatch = mismatch
-        }
-    }
-    /// The flow as delivered, after NAT (nil when not delivered): what `-w` writes.
-    public var delivered: FlowKey?
-    /// Routers the packet crossed before delivery (each lowers the TTL by one).
-    public var routedHops: Int
-
-    public init(number: Int, timestampNanoseconds: Int64, kind: Kind, path: DataplanePath?, verdict: PathVerdict? = nil,
-                mismatch: ReplaySummary.Mismatch?, delivered: FlowKey?, routedHops: Int) {
-        self.number = number
-        self.timestampNanoseconds = timestampNanoseconds
-        self.kind = kind
-        self.detail = path == nil && mismatch == nil ? nil : Detail(path: path, mismatch: mismatch)
-        self.verdict = verdict ?? path?.verdict
-        self.delivered = delivered
-        self.routedHops = routedHops
-    }
-}
-
 /// Replays a capture's packets, in order, through the emulated cluster. Node state (conntrack,
 /// `recent` lists, statistic counters, IPVS connections) carries over from packet to packet and
 /// every timer runs on the capture's own timestamps.
 public struct Replay: Sendable {
-    public private(set) var plane: Dataplane
+    public internal(set) var plane: Dataplane
     public let options: ReplayOptions
-    public private(set) var report = ReplaySummary()
+    public internal(set) var report = ReplaySummary()
 
     /// A flow kdp tracks, keyed by its original direction as the capture point sees it.
     struct TrackedFlow: Sendable {
@@ -254,208 +205,10 @@ public struct Replay: Sendable {
         return report
     }
 
-    // MARK: the two kinds of packet
-
-    private mutating func inject(_ p: ReplayPacket, flow f: Int) -> ReplayOutcome {
-        if options.flowCache, !steps(p),
-           let e = cache.lookup(flow: f, reply: false, packet: p.packet, nodes: &plane.nodes, now: p.seconds) {
-            report.summary.injected += 1
-            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .injected, path: nil,
-                                 verdict: e.verdict, mismatch: nil, delivered: e.delivered, routedHops: e.routedHops)
-        }
-        let entry = tracked[f].entry
-        let isNew = plane.nodes[entry.node].host.conntrack.lookup(p.packet.tuple, now: p.seconds) == nil
-        var packet = p.packet
-        packet.inInterface = nil
-        let path = plane.inject(packet, from: entry, seed: seed(p), recordSteps: steps(p))
-        tracked[f].path = path
-        noteEgress(path)
-        if isNew { countFlow(path, p) }
-        report.summary.injected += 1
-        let delivered = path.verdict == .delivered ? path.finalPacket.flow : nil
-        let hops = Self.routedHops(path, entry: entry)
-        if options.flowCache {
-            cache.store(flow: f, reply: false, packet: p.packet, path: path, delivered: delivered, routedHops: hops, nodes: plane.nodes)
-        }
-        return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .injected, path: path,
-                             mismatch: nil, delivered: delivered, routedHops: hops)
-    }
-
-    /// A reply-direction packet: the far end's answer walked back and compared with the
-    /// capture, where it was delivered to the client or, with `arrivingAt`, where it arrived
-    /// at that node (a node's capture sees the reply before the node undoes the translation).
-    private mutating func check(_ p: ReplayPacket, flow f: Int, arrivingAt node: Int? = nil) -> ReplayOutcome {
-        report.summary.checked += 1
-        if node == nil, options.flowCache, !steps(p),
-           let e = cache.lookup(flow: f, reply: true, packet: p.packet, nodes: &plane.nodes, now: p.seconds) {
-            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: nil,
-                                 verdict: e.verdict, mismatch: nil, delivered: e.delivered, routedHops: e.routedHops)
-        }
-        let t = tracked[f]
-        guard t.path.verdict == .delivered, let far = plane.answeringEntry(t.path) else {
-            let why = t.path.verdict == .delivered ? "kdp cannot tell who answers for \(t.path.deliveredTo?.description ?? "?")"
-                : "the capture shows a reply, but kdp's path for the request ended \(t.path.verdict.rawValue): \(t.path.why ?? "")"
-            return mismatch(p, .replyToUndelivered, expected: nil, why: why, path: nil)
-        }
-        // The far end answers the packet it received, as the conntrack reply tuple says.
-        let got = t.path.finalPacket
-        var reply = p.packet
-        reply.source = got.destination
-        reply.destination = got.source
-        if got.proto.hasPorts {
-            reply.sourcePort = got.destinationPort
-            reply.destinationPort = got.sourcePort
-        }
-        reply.inInterface = nil
-        let path = plane.inject(reply, from: far, seed: seed(p), client: (t.original, t.entry.source), recordSteps: steps(p))
-        noteEgress(path)
-        if let node {
-            let name = plane.nodes[node].node.name
-            let seen = path.steps.filter { $0.crossings.contains { $0.owner == .node(name) && $0.direction == .received && !$0.encapsulated } }
-                .map(\.packet.flow)
-            if seen.contains(p.flow) {
-                return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: path,
-                                     mismatch: nil, delivered: nil, routedHops: 0)
-            }
-            return mismatch(p, .replyDiffers, expected: seen.first?.description,
-                            why: seen.first.map { "kdp's reply arrives at node \(name) as \($0)" } ?? "kdp's reply does not reach node \(name)", path: path)
-        }
-        let arrived = path.verdict == .delivered && Self.reaches(path.deliveredTo, t.entry.source, plane.cluster)
-        let delivered = arrived ? path.finalPacket.flow : nil
-        if let delivered, delivered == p.flow {
-            let hops = Self.routedHops(path, entry: far)
-            if options.flowCache {
-                cache.store(flow: f, reply: true, packet: p.packet, path: path, delivered: delivered, routedHops: hops, nodes: plane.nodes)
-            }
-            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: path,
-                                 mismatch: nil, delivered: delivered, routedHops: hops)
-        }
-        let why = delivered.map { "kdp delivers the reply to the client as \($0)" }
-            ?? "kdp's reply ends \(path.verdict.rawValue)" + (path.why.map { ": \($0)" } ?? (path.deliveredTo.map { " at \($0)" } ?? ""))
-        return mismatch(p, .replyDiffers, expected: delivered.map(\.description), why: why, path: path)
-    }
-
-    /// An ICMP error quoting a tracked flow's packet: RELATED to it. kdp expects one only where
-    /// its path for the flow was rejected (kube-proxy's REJECT sends port unreachable).
-    private mutating func checkError(_ p: ReplayPacket, flow f: Int) -> ReplayOutcome {
-        report.summary.checked += 1
-        let t = tracked[f]
-        if t.path.verdict == .rejected {
-            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: nil,
-                                 mismatch: nil, delivered: p.flow, routedHops: 0)
-        }
-        return mismatch(p, .unexpectedError, expected: nil,
-                        why: "ICMP type \(p.packet.icmpType) code \(p.packet.icmpCode) for \(t.key), which kdp's path \(t.path.verdict.rawValue)"
-                            + (t.path.deliveredTo.map { " to \($0)" } ?? ""), path: nil)
-    }
-
-    /// A reply-shaped packet to a tracked client from the wrong source: the real node did not
-    /// undo the flow's DNAT (or answered from elsewhere).
-    private mutating func unexpectedSource(_ p: ReplayPacket, flow f: Int) -> ReplayOutcome {
-        report.summary.checked += 1
-        let t = tracked[f]
-        let expected = Self.replyKey(t.key)
-        return mismatch(p, .unexpectedSource, expected: expected.description,
-                        why: "\(t.key.sourceEndpoint) sent to \(t.key.destinationEndpoint), so its replies come from \(t.key.destinationEndpoint); this one comes from \(p.flow.sourceEndpoint): the node did not undo the translation", path: nil)
-    }
-
-    /// A packet the capture node sent (`-i any`, outgoing): one of kdp's paths must send it.
-    private mutating func checkEgress(_ p: ReplayPacket) -> ReplayOutcome {
-        report.summary.checked += 1
-        if let n = egress[p.flow], n > 0 {
-            egress[p.flow] = n - 1
-            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: nil,
-                                 mismatch: nil, delivered: nil, routedHops: 0)
-        }
-        let node = captureNode.map { plane.nodes[$0].node.name } ?? "?"
-        return mismatch(p, .egressDiffers, expected: nil, why: "node \(node) sent \(p.flow), which no path kdp replayed sends out of it", path: nil)
-    }
-
-    private mutating func mismatch(_ p: ReplayPacket, _ kind: ReplaySummary.Mismatch.Kind, expected: String?, why: String,
-                                   path: DataplanePath?) -> ReplayOutcome {
-        let m = ReplaySummary.Mismatch(packet: p.number, timestamp: p.seconds, kind: kind, captured: p.flow.description,
-                                       expected: expected, why: why)
-        report.summary.mismatches += 1
-        if report.mismatches.count < ReplaySummary.mismatchExamplesLimit { report.mismatches.append(m) }
-        return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: path,
-                             mismatch: m, delivered: nil, routedHops: 0)
-    }
-
-    private mutating func count(_ p: ReplayPacket, _ o: ReplayOutcome) -> ReplayOutcome {
-        report.summary.packets += 1
-        if p.badTransportChecksum { report.summary.badTransportChecksums += 1 }
-        if let v = o.verdict { verdictCounts[Self.verdictSlot(v)] += 1 }
-        return o
-    }
-
-    // MARK: placement
-
-    /// Where a packet that starts a flow enters, by the capture point and its source address.
-    mutating func placement(_ p: ReplayPacket) -> Dataplane.Entry? {
-        let src = p.flow.source
-        if let pod = capturePod, plane.cluster.pods[pod].ips.contains(src) { return podEntry(pod) }
-        if let n = captureNode {
-            if plane.nodes[n].node.internalIPs.contains(src) || plane.nodes[n].host.isLocal(src) { return nodeEntry(n) }
-            if let pod = plane.podByIP[src], plane.cluster.pods[pod].nodeName == plane.nodes[n].node.name { return podEntry(pod) }
-            guard case .node(_, let device) = options.capturePoint else { return nil }
-            let dev = device ?? "eth0"
-            if device == nil { note("-i any on node \(plane.nodes[n].node.name): packets from other hosts are taken as arriving on eth0") }
-            let name = plane.nodes[n].node.name
-            return Dataplane.Entry(location: .node(n, inInterface: dev),
-                                   steps: [DataplaneStep(.link, node: name, action: "from \(src), arrives on \(dev) of node \(name)",
-                                                         packet: p.packet, crossings: [InterfaceCrossing(.node(name), dev, .received)])],
-                                   node: n, source: .external(src))
-        }
-        if options.capturePoint != .external {
-            if let pod = plane.podByIP[src] { return podEntry(pod) }
-            if let n = plane.nodeByIP[src] { return nodeEntry(n) }
-            if let pod = plane.cluster.pods.firstIndex(where: { $0.hostNetwork && $0.ips.contains(src) }),
-               let n = plane.cluster.pods[pod].nodeName.flatMap({ plane.nodeIndex[$0] }) { return nodeEntry(n) }
-        }
-        return externalEntry(p)
-    }
-
-    private func podEntry(_ pod: Int) -> Dataplane.Entry? {
-        let p = plane.cluster.pods[pod]
-        guard let n = p.nodeName.flatMap({ plane.nodeIndex[$0] }) else { return nil }
-        return Dataplane.Entry(location: .pod(pod), steps: [], node: n, source: .pod(p))
-    }
-
-    private func nodeEntry(_ n: Int) -> Dataplane.Entry {
-        let name = plane.nodes[n].node.name
-        return Dataplane.Entry(location: .node(n, inInterface: nil),
-                               steps: [DataplaneStep(.link, node: name, action: "sent by node \(name)", packet: Packet(source: .v4(.zero), destination: .v4(.zero)))],
-                               node: n, source: .node(plane.nodes[n].node))
-    }
-
-    /// From outside: `--via`, else the node that owns the destination (a node IP, a NodePort),
-    /// else for a load balancer's VIP the node the cloud picks (seeded per flow), else the
-    /// first node, said in the notes.
-    private mutating func externalEntry(_ p: ReplayPacket) -> Dataplane.Entry {
-        let dst = p.flow.destination
-        let n: Int
-        if let via = options.via, let v = plane.nodeIndex[via] {
-            n = v
-        } else if let owner = plane.nodeByIP[dst] {
-            n = owner
-        } else if plane.cluster.services.contains(where: { $0.loadBalancerIPs.contains(dst) }) {
-            var rng = SeededGenerator(seed: seed(p))
-            n = Int.random(in: 0..<plane.nodes.count, using: &rng)
-        } else {
-            n = 0
-            note("packets from outside to \(dst) enter at node \(plane.nodes[0].node.name), the first node: no --via, and no node owns the address")
-        }
-        let name = plane.nodes[n].node.name
-        return Dataplane.Entry(location: .node(n, inInterface: "eth0"),
-                               steps: [DataplaneStep(.link, node: name, action: "from \(p.flow.source) outside the cluster, arrives on eth0 of node \(name)",
-                                                     packet: p.packet, crossings: [InterfaceCrossing(.node(name), "eth0", .received)])],
-                               node: n, source: .external(p.flow.source))
-    }
-
     // MARK: bookkeeping
 
     /// A new flow: its Service port and endpoint, or why it did not arrive, and its translations.
-    private mutating func countFlow(_ path: DataplanePath, _ p: ReplayPacket) {
+    mutating func countFlow(_ path: DataplanePath, _ p: ReplayPacket) {
         report.summary.flows += 1
         if path.dnat != nil { report.nat.dnat += 1 }
         if path.masquerade { report.nat.masquerade += 1 } else if path.snat != nil { report.nat.snat += 1 }
@@ -482,49 +235,6 @@ public struct Replay: Sendable {
         }
     }
 
-    /// The Service port a flow is sent to: a ClusterIP, external IP or load-balancer VIP and
-    /// its port, or a node address and a NodePort.
-    func servicePort(_ flow: FlowKey) -> (Service, ServicePort)? {
-        let dst = flow.destination
-        let hit = services.byAddress[SocketKey(address: dst, port: flow.destinationPort, proto: flow.proto)]
-            ?? (services.nodeAddresses.contains(dst) ? services.byNodePort[SocketKey(address: .v4(.zero), port: flow.destinationPort, proto: flow.proto)] : nil)
-        guard let (s, p) = hit else { return nil }
-        return (plane.cluster.services[s], plane.cluster.services[s].ports[p])
-    }
-
-    struct SocketKey: Hashable, Sendable {
-        var address: IPAddress
-        var port: UInt16
-        var proto: IPProtocol
-    }
-
-    /// The cluster's Service ports by address and port (ClusterIPs, external IPs, VIPs) and by
-    /// NodePort, built once: a new flow finds its Service in O(1).
-    struct ServiceIndex: Sendable {
-        var byAddress: [SocketKey: (Int, Int)] = [:]
-        var byNodePort: [SocketKey: (Int, Int)] = [:]
-        var nodeAddresses = Set<IPAddress>()
-
-        init(_ plane: Dataplane) {
-            for (si, s) in plane.cluster.services.enumerated() {
-                for (pi, p) in s.ports.enumerated() {
-                    for ip in s.clusterIPs + s.externalIPs + s.loadBalancerIPs {
-                        let k = SocketKey(address: ip, port: p.port, proto: p.protocol)
-                        if byAddress[k] == nil { byAddress[k] = (si, pi) }
-                    }
-                    if let np = p.nodePort {
-                        let k = SocketKey(address: .v4(.zero), port: np, proto: p.protocol)
-                        if byNodePort[k] == nil { byNodePort[k] = (si, pi) }
-                    }
-                }
-            }
-            for n in plane.nodes {
-                for i in n.network.interfaces { for a in i.addresses { nodeAddresses.insert(a.0) } }
-                for ip in n.node.internalIPs { nodeAddresses.insert(ip) }
-            }
-        }
-    }
-
     /// The 5-tuple a flow's replies carry at the same capture point: addresses and ports
     /// swapped; for ICMP queries the reply type (conntrack's nf_ct_invert_tuple).
     static func replyKey(_ key: FlowKey) -> FlowKey {
@@ -535,7 +245,7 @@ public struct Replay: Sendable {
     }
 
     /// Records what the capture node sends in `path`, for its outgoing packets to be checked.
-    private mutating func noteEgress(_ path: DataplanePath) {
+    mutating func noteEgress(_ path: DataplanePath) {
         guard let n = captureNode, case .node(_, nil) = options.capturePoint else { return }
         let name = plane.nodes[n].node.name
         for step in path.steps {
@@ -545,7 +255,7 @@ public struct Replay: Sendable {
         }
     }
 
-    private mutating func note(_ text: String) {
+    mutating func note(_ text: String) {
         if noted.insert(text).inserted { report.notes.append(text) }
     }
 
