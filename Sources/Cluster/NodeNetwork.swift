@@ -55,6 +55,10 @@ public struct NodeNetwork: Sendable {
                 switch settings.cni {
                 case .hostGW:
                     guard let via = other.internalIP(cidr.family) else { continue }
+                    // flannel's host-gw backend adds the route with the other node as gateway;
+                    // the kernel refuses a gateway outside every connected subnet (ENETUNREACH),
+                    // and flannel logs the error and goes on: that node's pods have no route.
+                    guard onLink.contains(where: { $0.contains(via) }) else { continue }
                     routes.append(IPRoute(destination: cidr, family: cidr.family, gateway: via, device: "eth0"))
                 case .vxlan:
                     // flannel's vxlan backend: via the remote flannel.1 address, onlink.

@@ -62,6 +62,11 @@ public struct Dataplane: Sendable {
         /// Record every step (turn off for bulk replay: verdicts, translations and deliveries
         /// stay exact, the paths have no steps).
         public var recordSteps = true
+        /// Record each path's header constants (`DataplanePath.constants`): `kdp verify`.
+        public var recordConstants = false
+        /// For a node or host-network source: the address its socket is bound to, instead of
+        /// the one the route picks.
+        public var sourceAddress: IPAddress?
 
         public init(source: TraceSource, destination: TraceDestination) {
             self.source = source
@@ -100,7 +105,8 @@ public struct Dataplane: Sendable {
         /// Each node the packet walked, with its conntrack tuple there.
         var visits: [NodeVisit] = []
         var consultedState = false
-
+        /// The header constants the walk's tests compared with, when recorded.
+        var constants: HeaderConstants?
     }
 
     /// Traces a packet and, unless told not to, its reply. Without `allPaths` the node state the
@@ -117,11 +123,13 @@ public struct Dataplane: Sendable {
         let (sourceIP, starts) = try startingPoints(request, family: family, rng: &rng)
         let packet = Packet(source: sourceIP, destination: request.destination.address, proto: request.proto,
                             sourcePort: sport, destinationPort: request.destination.port,
-                            tcpFlags: request.proto == .tcp ? TCPFlag.syn : 0)
+                            tcpFlags: request.proto == .tcp ? TCPFlag.syn : 0,
+                            icmpType: request.proto == .icmpv6 ? 128 : 8)  // echo request
         var paths: [DataplanePath] = []
         var keptState: [NodeHost]?
         for (start, share) in starts {
             var walk = Walk(nodes: nodes, packet: packet, location: start.location, probability: share)
+            if request.recordConstants { walk.constants = HeaderConstants() }
             walk.steps += start.steps.map { step in var s = step; s.packet = packet; return s }
             for (forward, state) in run(walk, request: request) {
                 var path = forward
@@ -131,9 +139,12 @@ public struct Dataplane: Sendable {
                         source: path.finalPacket.destination, destination: path.finalPacket.source, proto: request.proto,
                         sourcePort: path.finalPacket.destinationPort, destinationPort: path.finalPacket.sourcePort,
                         tcpFlags: request.proto == .tcp ? TCPFlag.syn | TCPFlag.ack : 0)
-                    let back = run(Walk(nodes: state, packet: replyPacket, location: replyStart),
-                                   request: Request(source: request.source, destination: request.destination), client: (packet, request.source))
+                    var replyWalk = Walk(nodes: state, packet: replyPacket, location: replyStart)
+                    if request.recordConstants { replyWalk.constants = HeaderConstants() }
+                    let back = run(replyWalk, request: Request(source: request.source, destination: request.destination), client: (packet, request.source))
                     if let (replyPath, replyState) = back.first {
+                        // The reply's tests read the request's fields swapped.
+                        if let c = replyPath.constants { path.constants?.formUnion(c.swapped) }
                         let reached = replyPath.verdict == .delivered
                             && replyPath.finalPacket.source == packet.destination
                             && replyPath.finalPacket.sourcePort == packet.destinationPort
@@ -189,14 +200,14 @@ public struct Dataplane: Sendable {
             guard let ip = pod.ip(family) else { throw InputError("pod \(pod.key) has no \(family.rawValue) address") }
             guard let n = pod.nodeName.flatMap({ nodeIndex[$0] }) else { throw InputError("pod \(pod.key) is on no node") }
             if pod.hostNetwork {
-                let ip = nodes[n].host.outputSource(to: request.destination.address) ?? ip
+                let ip = request.sourceAddress ?? nodes[n].host.outputSource(to: request.destination.address) ?? ip
                 return (ip, [(Start(location: .node(n, inInterface: nil), steps: [link(pod.nodeName!, "pod \(pod.key) sends from the host network of node \(pod.nodeName!)")]), 1)])
             }
             let i = cluster.pods.firstIndex { $0.key == pod.key }!
             return (ip, [(Start(location: .pod(i), steps: []), 1)])
         case .node(let node):
             guard let nodeIP = node.internalIP(family) else { throw InputError("node \(node.name) has no \(family.rawValue) address") }
-            let ip = nodes[nodeIndex[node.name]!].host.outputSource(to: request.destination.address) ?? nodeIP
+            let ip = request.sourceAddress ?? nodes[nodeIndex[node.name]!].host.outputSource(to: request.destination.address) ?? nodeIP
             return (ip, [(Start(location: .node(nodeIndex[node.name]!, inInterface: nil), steps: [link(node.name, "sent by node \(node.name)")]), 1)])
         case .external(let ip):
             var entries: [Int]
@@ -281,7 +292,7 @@ public struct Dataplane: Sendable {
             done.append((DataplanePath(
                 probability: w.probability, verdict: verdict, why: why, decidedBy: decidedBy, dnat: w.dnat,
                 masquerade: w.masquerade, snat: w.snat, deliveredTo: deliveredTo, steps: w.steps, finalPacket: w.packet,
-                nodeTransmissions: w.transmissions, visits: w.visits, consultedState: w.consultedState), w.nodes))
+                nodeTransmissions: w.transmissions, visits: w.visits, consultedState: w.consultedState, constants: w.constants), w.nodes))
         }
         while var w = work.popLast() {
             w.hops += 1
@@ -360,10 +371,12 @@ public struct Dataplane: Sendable {
 
                 var options = TraceOptions(allPaths: request.allPaths, seed: request.seed &+ UInt64(w.hops))
                 options.recordSteps = w.recordSteps
+                options.recordConstants = w.constants != nil
                 let trace = tracer.trace(packet: packet, host: consume host, options: options)
                 let last = trace.paths.count - 1
                 for (k, path) in trace.paths.enumerated() {
                     var next = w
+                    if let c = path.constants { next.constants?.formUnion(c) }
                     // The last path takes the walk's nodes over: unshared, written in place.
                     if k == last { w.nodes = [] }
                     // Only a packet that was never delivered locally: IPVS schedules in INPUT

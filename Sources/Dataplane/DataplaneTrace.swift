@@ -161,6 +161,9 @@ public struct DataplanePath: Sendable {
     /// Whether any node's walk consulted state a later packet could find changed (`statistic`,
     /// `recent`, IPVS).
     public var consultedState = false
+    /// The header constants the path's tests compared with, request and reply, as fields of
+    /// the request (`Request.recordConstants`): the path condition `kdp verify` classes from.
+    public var constants: HeaderConstants?
 }
 
 /// One node's walk of a packet: which node, the packet's conntrack tuple as it arrived there,

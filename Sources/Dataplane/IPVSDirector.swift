@@ -9,11 +9,11 @@ import Wire
 public struct IPVSDirector: IPVSHook {
     /// The node's tables as the sync left them; traffic never changes them.
     public private(set) var tables: [IPVSTable] = []
-    private var families: [Set<IPFamily>] = []
+    var families: [Set<IPFamily>] = []
     /// Each service traffic has reached, by (table, service): its own small table holding the
     /// service's state and connections (see `IPVSTable.extracting`), so that copying the
     /// director, as every traced path does, costs a few small tables, not the node's whole one.
-    private var touched: [ServiceRef: IPVSTable] = [:]
+    var touched: [ServiceRef: IPVSTable] = [:]
     /// The first clock reading (seconds) and the clock since then in milliseconds: an IPVS
     /// table counts milliseconds from its creation.
     private var epoch: Double?
@@ -37,13 +37,26 @@ public struct IPVSDirector: IPVSHook {
     public mutating func add(_ table: IPVSTable) {
         tables.append(table)
         families.append(Set(table.services.map(\.key.family)))
+        var ports: [IPAddress: [PortRange]] = [:]
+        for t in tables { for s in t.services where s.key.fwmark == 0 { ports[s.key.address, default: []].append(PortRange(s.key.port)) } }
+        addressConstants = SharedHeaderConstants(destinationPrefixes: ports.keys.map { Prefix(containing: $0, length: $0.family.bitWidth) })
+        portConstants = ports.mapValues { SharedHeaderConstants(destinationPorts: $0) }
+    }
+
+    /// Every virtual address (a lookup compares every packet's destination with them), and
+    /// each address's ports (compared only for that destination).
+    private var addressConstants = SharedHeaderConstants.none
+    private var portConstants: [IPAddress: SharedHeaderConstants] = [:]
+
+    public func headerConstants(for packet: Packet) -> [SharedHeaderConstants] {
+        [addressConstants] + (portConstants[packet.destination].map { [$0] } ?? [])
     }
 
     public var virtualAddresses: [IPAddress] {
         tables.flatMap { t in t.services.filter { $0.key.fwmark == 0 }.map(\.key.address) }
     }
 
-    private func tableIndex(_ family: IPFamily) -> Int? { families.firstIndex { $0.contains(family) } }
+    func tableIndex(_ family: IPFamily) -> Int? { families.firstIndex { $0.contains(family) } }
 
     public mutating func request(_ p: Packet, explain: Bool) -> IPVSDecision {
         // ip_vs_in_hook: only protocols IPVS balances (ICMP to a VIP goes to the local stack).

@@ -23,10 +23,21 @@ public protocol IPVSHook: Sendable {
     /// connection and template timers that fall due: IPVS keeps its own timers, apart from
     /// conntrack's.
     mutating func advanceClock(to seconds: Double)
+    /// What a lookup of `packet` compares it with (`kdp verify`'s classes): every virtual
+    /// address, and the ports only of the services on the packet's destination. Built once,
+    /// shared by every path.
+    func headerConstants(for packet: Packet) -> [SharedHeaderConstants]
+    /// For all-paths tracing: every real server the scheduler could give a new connection of
+    /// `packet`, each with its share of new connections and the hook's state after choosing
+    /// it; nil when the packet is not a new IPVS connection with a choice to make (then
+    /// `request` answers).
+    mutating func requestEveryServer(_ packet: Packet, explain: Bool) -> [(decision: IPVSDecision, share: Double, hook: any IPVSHook)]?
 }
 
 extension IPVSHook {
     public mutating func advanceClock(to seconds: Double) {}
+    public func headerConstants(for packet: Packet) -> [SharedHeaderConstants] { [] }
+    public mutating func requestEveryServer(_ packet: Packet, explain: Bool) -> [(decision: IPVSDecision, share: Double, hook: any IPVSHook)]? { nil }
 }
 
 /// What ip_vs_in_hook did with a packet.

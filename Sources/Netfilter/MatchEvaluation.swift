@@ -70,6 +70,7 @@ extension PathState {
     /// One match against the packet and host, with the kernel's side effects (recent lists,
     /// nth counters).
     mutating func test(_ m: Match) -> Bool {
+        if constants != nil { noteConstants(m) }
         switch m {
         case .source(let ps, let neg):
             return ps.contains { $0.contains(packet.source) } != neg
@@ -202,6 +203,20 @@ extension PathState {
             return true
         case .never:
             return false
+        }
+    }
+}
+
+extension PathState {
+    /// Records what `m` compares the packet with (`kdp verify`'s path condition); an ipset's
+    /// members (a list:set's member sets in turn) are recorded by the set.
+    mutating func noteConstants(_ m: Match) {
+        constants!.note(m, packet: packet)
+        guard case .set(let name, let dirs, _, _) = m, let set = host.ipsets.sets[name] else { return }
+        let first = dirs.first.map { $0 == .src ? packet.source : packet.destination }
+        constants!.sets.append(SetLookup(host: host.name, set: set, directions: dirs, firstAddress: first))
+        for member in set.memberSets {
+            if let s = host.ipsets.sets[member] { constants!.sets.append(SetLookup(host: host.name, set: s, directions: dirs, firstAddress: first)) }
         }
     }
 }

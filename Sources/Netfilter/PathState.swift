@@ -91,6 +91,9 @@ struct PathState: Sendable {
     /// have (taken as empty), so that the walk notes them on the rule's step; cleared there.
     /// Matches are evaluated in order, so these are the rule's first missing-set matches.
     var missingSetsConsulted = 0
+    /// The header constants this path's tests compared with, when recorded
+    /// (`TraceOptions.recordConstants`).
+    var constants: HeaderConstants?
 
     init(packet: Packet, host: Host, seed: UInt64) {
         self.packet = packet

@@ -64,6 +64,8 @@ public struct TracePath: Sendable {
     /// Whether the packet reached the INPUT hook (delivered to this host, or taken there by
     /// IPVS), whether or not steps were recorded.
     public var reachedInput = false
+    /// The header constants the path's tests compared with (`TraceOptions.recordConstants`).
+    public var constants: HeaderConstants?
 }
 
 /// The answer to "where does this packet go and why": every path (one, unless all paths were

@@ -17,7 +17,7 @@ extension Tracer {
         var quick = false
         var src: UInt32 = 0, dst: UInt32 = 0
         let proto = s.packet.proto.rawValue
-        if !o.verbose, case .v4(let a) = s.packet.source, case .v4(let b) = s.packet.destination {
+        if !o.verbose, !o.recordConstants, case .v4(let a) = s.packet.source, case .v4(let b) = s.packet.destination {
             quick = true; src = a.value; dst = b.value
         }
         while true {
@@ -49,6 +49,7 @@ extension Tracer {
                     }
                 } else if let d = t.chains[f.chain].dispatch {
                     next = d.next(from: next, packet: s.packet)
+                    if s.constants != nil { s.constants!.shared += d.constants(for: s.packet) }
                 }
                 if next >= count {
                     if frames.count == 1 {

@@ -2,10 +2,30 @@ import Wire
 
 extension Tracer {
     /// ip_vs_in_hook at LOCAL_IN (ip_vs_remote_request4) or LOCAL_OUT (ip_vs_local_request4).
-    func ipvsRequest(at hook: Hook, path s: inout PathState) {
+    func ipvsRequest(at hook: Hook, path s: inout PathState, forks work: inout [PathState], options o: TraceOptions) {
         guard !s.ipvsHandled, var ipvs = s.host.ipvs else { return }
+        if s.constants != nil { s.constants!.shared += ipvs.headerConstants(for: s.packet) }
+        // All paths: one path per real server the scheduler could choose, each with its share.
+        if o.allPaths, work.count + 1 < o.maxPaths, let every = ipvs.requestEveryServer(s.packet, explain: s.recordSteps), every.count > 1 {
+            for choice in every.dropFirst() {
+                var fork = s
+                fork.host.ipvs = choice.hook
+                fork.probability *= choice.share
+                apply(choice.decision, at: hook, path: &fork)
+                work.append(fork)
+            }
+            s.host.ipvs = every[0].hook
+            s.probability *= every[0].share
+            apply(every[0].decision, at: hook, path: &s)
+            return
+        }
         let decision = ipvs.request(s.packet, explain: s.recordSteps)
         s.host.ipvs = ipvs
+        apply(decision, at: hook, path: &s)
+    }
+
+    /// What ip_vs_in_hook's decision does to the path.
+    private func apply(_ decision: IPVSDecision, at hook: Hook, path s: inout PathState) {
         if case .pass(nil) = decision {} else { s.consultedState = true }
         switch decision {
         case .pass(let note):

@@ -18,6 +18,10 @@ public struct TraceOptions: Sendable {
     /// The owner of the socket locally generated packets leave from (`-m owner`): root unless
     /// told otherwise.
     public var socketOwner = SocketOwner()
+    /// Record the header constants each path's decisions tested (`TracePath.constants`): the
+    /// path condition `kdp verify` builds its classes from. Evaluates every rule the index
+    /// does not skip (no integer pre-check), as verbose traces do.
+    public var recordConstants = false
 
     public init(allPaths: Bool = false, seed: UInt64 = 1, verbose: Bool = false, masqueradeMark: UInt32 = 0x4000,
                 maxPaths: Int = 65536, recordSteps: Bool = true) {
@@ -66,7 +70,7 @@ public struct Tracer: Sendable {
                 done.append(TracePath(
                     probability: s.probability, end: PathEnd(end.verdict, decidedBy: decider(end.decidedBy), reason: end.reason, origin: origin(end.decidedBy)), dnat: s.dnat,
                     masquerade: s.masqueradeMarked || s.snat != nil, snat: s.snat, deliveredTo: s.deliveredTo,
-                    steps: s.steps, finalPacket: s.packet, host: s.host, rulesTried: s.rulesTried, consultedState: s.consultedState, reachedInput: s.reachedInput))
+                    steps: s.steps, finalPacket: s.packet, host: s.host, rulesTried: s.rulesTried, consultedState: s.consultedState, reachedInput: s.reachedInput, constants: s.constants))
             }
         }
         return Trace(packet: packet, paths: done)
@@ -78,6 +82,10 @@ public struct Tracer: Sendable {
         let hasIPVS = host.ipvs != nil, bridgeNF = host.bridgeNFCallIPTables
         var first = PathState(packet: packet, host: host, seed: options.seed)
         first.recordSteps = options.recordSteps
+        if options.recordConstants {
+            first.constants = HeaderConstants()
+            first.constants!.noteHost(first.host)
+        }
         if local {
             first.socket = options.socketOwner
             first.packet.inInterface = nil
@@ -133,7 +141,7 @@ public struct Tracer: Sendable {
                 s.step(.input, .routing, "deliver locally")
                 s.finish(.accepted, s.lastFilterDecision)
             case .ipvsRequest(let hook):
-                ipvsRequest(at: hook, path: &s)
+                ipvsRequest(at: hook, path: &s, forks: &work, options: o)
             case .ipvsReply(let hook):
                 ipvsReply(at: hook, path: &s)
             case .transmit:

@@ -1,0 +1,127 @@
+import Cluster
+import Dataplane
+import Netfilter
+import Wire
+
+/// The three no-NAT rules of the Kubernetes network model: pod to pod, node to its pods, host
+/// network to every pod. Each is one exploration per sending node, family and protocol, over
+/// every receiving pod and every port.
+extension Verifier {
+    /// Pods on the pod network with an address of `family`, as receivers.
+    func podReceivers(_ family: IPFamily, on node: String? = nil) -> [Receiver] {
+        cluster.pods.compactMap { p in
+            guard !p.hostNetwork, p.nodeName != nil, node == nil || p.nodeName == node, let ip = p.ip(family) else { return nil }
+            return Receiver(address: ip, port: nil, pod: p, service: nil, label: "pod/\(p.key)")
+        }
+    }
+
+    func checkPodToPod(_ result: inout ResultBuilder) {
+        for family in cluster.settings.families {
+            let receivers = podReceivers(family)
+            let senders = receivers.map { r in Sender(source: .pod(r.pod!), address: r.address, label: r.label) }
+            explore(senders: senders, receivers: receivers, groupBy: { senders[$0].source.node }, result: &result)
+        }
+    }
+
+    func checkNodeToPod(_ result: inout ResultBuilder) {
+        for family in cluster.settings.families {
+            for host in plane.nodes {
+                let receivers = podReceivers(family, on: host.node.name)
+                // Each of the node's own addresses, as a socket bound to it would send.
+                let addresses = host.network.interfaces.flatMap { i in i.addresses.map(\.0) }
+                    .filter { $0.family == family && !$0.isLoopback }
+                let senders = addresses.map { a in
+                    Sender(source: .node(host.node), address: a, boundAddress: a, label: "node/\(host.node.name) (\(a))")
+                }
+                explore(senders: senders, receivers: receivers, groupBy: { _ in host.node.name }, result: &result)
+            }
+        }
+    }
+
+    func checkHostNetworkToPod(_ result: inout ResultBuilder) {
+        let hostPods = cluster.pods.filter { $0.hostNetwork && $0.nodeName.flatMap { cluster.node(named: $0) } != nil }
+        if hostPods.isEmpty { result.note("the cluster has no host-network pods: nothing to check") }
+        for family in cluster.settings.families {
+            let receivers = podReceivers(family)
+            // A host-network pod sends from its node's namespace, from the address the route
+            // picks for each destination.
+            let senders: [Sender] = hostPods.compactMap { p in
+                guard let node = cluster.node(named: p.nodeName!), let ip = node.internalIP(family) else { return nil }
+                return Sender(source: .pod(p), address: ip, label: "pod/\(p.key) (host network on \(node.name))")
+            }
+            explore(senders: senders, receivers: receivers, groupBy: { senders[$0].source.node }, result: &result)
+        }
+    }
+
+    /// Explores every sender group (senders entering at one place) over all receivers and
+    /// protocols, and checks that each class is delivered to its pod, unchanged.
+    private func explore(senders: [Sender], receivers: [Receiver], groupBy: (Int) -> String?, result: inout ResultBuilder) {
+        guard !senders.isEmpty, !receivers.isEmpty, let family = receivers.first?.address.family else { return }
+        var groups: [String: [Int]] = [:], order: [String] = []
+        for i in senders.indices {
+            let key = groupBy(i) ?? "\(i)"
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(i)
+        }
+        var explorer = ClassExplorer(plane: plane, senders: senders, receivers: receivers)
+        var examples = explorer
+        for key in order {
+            for (proto, ports) in ClassExplorer.protocols(family) {
+                let region = PacketRegion(senders: groups[key]!, receivers: Array(receivers.indices), proto: proto,
+                                          destinationPorts: ports, sourcePorts: proto.hasPorts ? PortRange(1, 65535) : PortRange(0, 0))
+                explorer.explore(region) { c, paths in
+                    result.counted(c)
+                    // A pod to itself is not the invariant's: another pod of the class stands in.
+                    if c.example.source == c.example.destination { return }
+                    guard let bad = paths.first(where: { !Self.deliveredUnchanged($0, c) }) else { return }
+                    result.violated(Self.violation(c, path: bad, explorer: &examples))
+                }
+            }
+        }
+    }
+
+    /// Delivered to the pod that holds the destination, with addresses and ports as sent.
+    static func deliveredUnchanged(_ path: DataplanePath, _ c: PacketClass) -> Bool {
+        guard path.probability > 0 else { return true }
+        guard path.verdict == .delivered, let pod = c.exampleReceiver.pod,
+              path.deliveredTo == .pod(namespace: pod.namespace, name: pod.name) else { return false }
+        let f = path.finalPacket, e = c.example
+        return f.source == e.source && f.destination == e.destination && f.sourcePort == e.sourcePort && f.destinationPort == e.destinationPort
+    }
+
+    /// A violation of class `c`: its example traced again with every step, and why in words.
+    static func violation(_ c: PacketClass, path: DataplanePath, explorer: inout ClassExplorer) -> Violation {
+        let trace = explorer.exampleTrace(c)
+        // The stepped path that ends as the bad one did.
+        let stepped = trace?.paths.first { $0.verdict == path.verdict && $0.deliveredTo == path.deliveredTo
+            && $0.finalPacket.source == path.finalPacket.source && $0.finalPacket.destination == path.finalPacket.destination } ?? path
+        return Violation(packetClass: c.summary, example: c.example, why: PathExplanation.why(stepped, expected: c), trace: trace)
+    }
+}
+
+extension TraceSource {
+    /// The node a pod or node source sends from (outside clients: nil).
+    var node: String? {
+        switch self {
+        case .pod(let p): p.nodeName
+        case .node(let n): n.name
+        case .external: nil
+        }
+    }
+}
+
+extension ClassExplorer {
+    /// The class's example traced with every step and its reply, as `kdp trace --all-paths`
+    /// shows it.
+    mutating func exampleTrace(_ c: PacketClass) -> DataplaneTrace? {
+        var request = Dataplane.Request(source: c.exampleSender.source, destination: TraceDestination(
+            address: c.example.destination, port: c.example.destinationPort, spec: c.exampleReceiver.label, service: c.exampleReceiver.service))
+        request.proto = c.proto
+        request.sourcePort = c.example.sourcePort
+        request.via = c.exampleSender.via
+        request.allPaths = true
+        request.reply = withReply
+        request.sourceAddress = c.exampleSender.boundAddress
+        return try? plane.trace(request)
+    }
+}

@@ -1,0 +1,62 @@
+import Cluster
+import Dataplane
+import Foundation
+import Netfilter
+import Testing
+@testable import Verification
+import Wire
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func loadTopology(_ relative: String) throws -> Cluster {
+    try ClusterBuilder.load(paths: [repositoryRoot.appendingPathComponent(relative).path])
+}
+
+@Suite struct VerifierTests {
+    @Test(arguments: ["topologies/demo.yaml", "topologies/ha-cluster.yaml"])
+    func healthyShippedTopologiesVerifyClean(_ file: String) throws {
+        var verifier = Verifier(cluster: try loadTopology(file))
+        let report = verifier.verify(Verifier.Options())
+        for r in report.results {
+            #expect(r.holds, "\(file): \(r.invariant.rawValue): \(r.violations.first?.why ?? "")")
+        }
+        #expect(report.results.map(\.invariant) == Invariant.allCases)
+        // Every invariant but the host-network one (the demo has no host-network pods) checked classes.
+        #expect(report.results.filter { $0.invariant != .hostNetworkToPod }.allSatisfy { $0.classes > 0 })
+    }
+
+    /// Each file in topologies/broken names the invariant it breaks (`# Violates: NAME`) and
+    /// words its counterexample's why must hold (`# Why: …`).
+    static let broken: [String] = {
+        let dir = repositoryRoot.appendingPathComponent("topologies/broken")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return names.filter { $0.hasSuffix(".yaml") }.sorted().map { "topologies/broken/\($0)" }
+    }()
+
+    @Test func thereAreBrokenTopologies() {
+        #expect(Self.broken.count >= 4)
+    }
+
+    @Test(arguments: broken)
+    func brokenTopologyIsCaughtByTheInvariantItNames(_ file: String) throws {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent(file), encoding: .utf8)
+        func header(_ key: String) -> String? {
+            text.split(separator: "\n").first { $0.hasPrefix("# \(key): ") }.map { String($0.dropFirst(key.count + 4)) }
+        }
+        let named = try #require(header("Violates")?.split(separator: " ").first.map { String($0).trimmingCharacters(in: .punctuationCharacters) })
+        let invariant = try #require(Invariant(rawValue: named), "\(file) names no invariant")
+        let why = try #require(header("Why"), "\(file) has no # Why: line")
+        var verifier = Verifier(cluster: try loadTopology(file))
+        var options = Verifier.Options()
+        options.maxExamples = 100
+        let result = try #require(verifier.verify(options).results.first { $0.invariant == invariant })
+        #expect(!result.holds, "\(file): \(invariant.rawValue) holds")
+        #expect(result.violations.contains { $0.why.contains(why) }, "\(file): no violation says \(why): \(result.violations.map(\.why))")
+        if invariant != .routing {
+            // A counterexample: one concrete packet with its full trace.
+            let v = try #require(result.violations.first { $0.why.contains(why) })
+            #expect(v.example != nil)
+            #expect(v.trace.map { !$0.paths.isEmpty && !$0.paths[0].steps.isEmpty } == true)
+        }
+    }
+}
