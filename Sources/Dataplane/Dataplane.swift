@@ -9,7 +9,7 @@ import Wire
 /// traces, so a reply is un-NATed and session affinity holds.
 public struct Dataplane: Sendable {
     public let cluster: Cluster
-    public internal(set) var nodes: [NodeHost]
+    public internal(set) var nodes: NodeStates
     let nodeIndex: [String: Int]
     let nodeByIP: [IPAddress: Int]
     let podByIP: [IPAddress: Int]
@@ -26,7 +26,7 @@ public struct Dataplane: Sendable {
 
     public init(cluster: Cluster) {
         self.cluster = cluster
-        nodes = cluster.nodes.map { NodeHost(node: $0, cluster: cluster) }
+        nodes = NodeStates(cluster.nodes.map { NodeHost(node: $0, cluster: cluster) })
         layout = nodes.map { NodeLayout(node: $0.node, network: $0.network, kernel: $0.kernel) }
         var ni: [String: Int] = [:], byIP: [IPAddress: Int] = [:], pods: [IPAddress: Int] = [:]
         for (i, n) in cluster.nodes.enumerated() {
@@ -64,6 +64,9 @@ public struct Dataplane: Sendable {
         public var recordSteps = true
         /// Record each path's header constants (`DataplanePath.constants`): `kdp verify`.
         public var recordConstants = false
+        /// With `allPaths`: a path for every real server IPVS could choose, not only the one
+        /// its scheduler state picks (`kdp verify`).
+        public var everyRealServer = false
         /// For a node or host-network source: the address its socket is bound to, instead of
         /// the one the route picks.
         public var sourceAddress: IPAddress?
@@ -83,7 +86,7 @@ public struct Dataplane: Sendable {
     }
 
     struct Walk {
-        var nodes: [NodeHost]
+        var nodes: NodeStates
         var packet: Packet
         var location: Location
         var probability: Double = 1
@@ -126,11 +129,12 @@ public struct Dataplane: Sendable {
                             tcpFlags: request.proto == .tcp ? TCPFlag.syn : 0,
                             icmpType: request.proto == .icmpv6 ? 128 : 8)  // echo request
         var paths: [DataplanePath] = []
-        var keptState: [NodeHost]?
+        var keptState: NodeStates?
         for (start, share) in starts {
             var walk = Walk(nodes: nodes, packet: packet, location: start.location, probability: share)
+            walk.recordSteps = request.recordSteps
             if request.recordConstants { walk.constants = HeaderConstants() }
-            walk.steps += start.steps.map { step in var s = step; s.packet = packet; return s }
+            if request.recordSteps { walk.steps += start.steps.map { step in var s = step; s.packet = packet; return s } }
             for (forward, state) in run(walk, request: request) {
                 var path = forward
                 var after = state
@@ -140,6 +144,7 @@ public struct Dataplane: Sendable {
                         sourcePort: path.finalPacket.destinationPort, destinationPort: path.finalPacket.sourcePort,
                         tcpFlags: request.proto == .tcp ? TCPFlag.syn | TCPFlag.ack : 0)
                     var replyWalk = Walk(nodes: state, packet: replyPacket, location: replyStart)
+                    replyWalk.recordSteps = request.recordSteps
                     if request.recordConstants { replyWalk.constants = HeaderConstants() }
                     let back = run(replyWalk, request: Request(source: request.source, destination: request.destination), client: (packet, request.source))
                     if let (replyPath, replyState) = back.first {
@@ -160,7 +165,7 @@ public struct Dataplane: Sendable {
         if !request.allPaths, let keptState { nodes = keptState }
         var notes: [String] = []
         if let r = request.destination.resolvedBy { notes.append("DNS: \(r)") }
-        notes += kernelNotes(paths, family: family)
+        if request.recordSteps { notes += kernelNotes(paths, family: family) }
         return DataplaneTrace(source: request.source.description, destination: request.destination.spec,
                               packet: packet, paths: paths.sorted { $0.probability > $1.probability }, notes: notes)
     }
@@ -203,7 +208,9 @@ public struct Dataplane: Sendable {
                 let ip = request.sourceAddress ?? nodes[n].host.outputSource(to: request.destination.address) ?? ip
                 return (ip, [(Start(location: .node(n, inInterface: nil), steps: [link(pod.nodeName!, "pod \(pod.key) sends from the host network of node \(pod.nodeName!)")]), 1)])
             }
-            let i = cluster.pods.firstIndex { $0.key == pod.key }!
+            guard let i = podByIP[ip] ?? cluster.pods.firstIndex(where: { $0.namespace == pod.namespace && $0.name == pod.name }) else {
+                throw InputError("pod \(pod.key) is not in the cluster")
+            }
             return (ip, [(Start(location: .pod(i), steps: []), 1)])
         case .node(let node):
             guard let nodeIP = node.internalIP(family) else { throw InputError("node \(node.name) has no \(family.rawValue) address") }
@@ -279,15 +286,15 @@ public struct Dataplane: Sendable {
     }
 
     /// Walks one packet to the end of every path it can take.
-    func run(_ start: Walk, request: Request, client: (Packet, TraceSource)? = nil) -> [(DataplanePath, [NodeHost])] {
+    func run(_ start: Walk, request: Request, client: (Packet, TraceSource)? = nil) -> [(DataplanePath, NodeStates)] {
         var work = [start]
         return run(&work, request: request, client: client)
     }
 
     /// `run` on a work list the caller hands over (emptied): a walk that owns the nodes' state
     /// is never shared, so each node's tables are written in place.
-    func run(_ work: inout [Walk], request: Request, client: (Packet, TraceSource)? = nil) -> [(DataplanePath, [NodeHost])] {
-        var done: [(DataplanePath, [NodeHost])] = []
+    func run(_ work: inout [Walk], request: Request, client: (Packet, TraceSource)? = nil) -> [(DataplanePath, NodeStates)] {
+        var done: [(DataplanePath, NodeStates)] = []
         func finish(_ w: Walk, _ verdict: PathVerdict, why: String?, decidedBy: PathDecider, deliveredTo: DeliveryTarget?) {
             done.append((DataplanePath(
                 probability: w.probability, verdict: verdict, why: why, decidedBy: decidedBy, dnat: w.dnat,
@@ -372,13 +379,14 @@ public struct Dataplane: Sendable {
                 var options = TraceOptions(allPaths: request.allPaths, seed: request.seed &+ UInt64(w.hops))
                 options.recordSteps = w.recordSteps
                 options.recordConstants = w.constants != nil
+                options.everyRealServer = request.everyRealServer
                 let trace = tracer.trace(packet: packet, host: consume host, options: options)
                 let last = trace.paths.count - 1
                 for (k, path) in trace.paths.enumerated() {
                     var next = w
                     if let c = path.constants { next.constants?.formUnion(c) }
                     // The last path takes the walk's nodes over: unshared, written in place.
-                    if k == last { w.nodes = [] }
+                    if k == last { w.nodes = NodeStates() }
                     // Only a packet that was never delivered locally: IPVS schedules in INPUT
                     // and sends from the node itself, out of the bridge device, not a port.
                     if fromPortFiltered, path.verdict == .accepted, let out = path.deliveredTo, case .out(let device) = out,

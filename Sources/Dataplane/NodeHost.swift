@@ -9,19 +9,21 @@ import Wire
 /// kernel state that packets change (conntrack, `recent` lists, and in IPVS mode the IPVS
 /// connections and the kube-ipvs0 addresses and ipsets the proxier set up).
 public struct NodeHost: Sendable {
-    public let node: Node
-    public let network: NodeNetwork
+    /// What never changes (the node, its CNI network, its kernel settings), in one shared box:
+    /// walks copy node states at every fork, and one reference copies cheaper than each field.
+    private let facts: NodeFacts
+    public var node: Node { facts.node }
+    public var network: NodeNetwork { facts.network }
     /// Netfilter's view of this namespace, carrying conntrack and the recent lists.
     public var host: Host
     /// The node's sysctls and bridge settings, each with where it came from.
-    public let kernel: NodeKernel
-    let rules: NodeRules
+    public var kernel: NodeKernel { facts.kernel }
+    var rules: NodeRules { facts.rules }
     /// Families whose IPVS-mode state (kube-ipvs0 addresses, ipsets, IPVS table) is installed.
     var ipvsInstalled: Set<IPFamily> = []
 
     init(node: Node, cluster: Cluster) {
-        self.node = node
-        network = NodeNetwork(node: node, in: cluster)
+        let network = NodeNetwork(node: node, in: cluster)
         var host = Host(
             name: node.name,
             interfaces: network.interfaces.map { Interface(name: $0.name, addresses: $0.addresses.map { (address: $0.0, prefixLength: $0.1) }) },
@@ -32,11 +34,11 @@ public struct NodeHost: Sendable {
                           // picks by RFC 6724 from the outgoing interface's addresses).
                           source: r.family == .ipv4 ? r.source : nil)
             })
-        kernel = NodeKernel(node: node, cluster: cluster)
+        let kernel = NodeKernel(node: node, cluster: cluster)
         // kube-proxy sets route_localnet=1 when it serves NodePorts on 127.0.0.1.
         host.routeLocalnet = kernel.isOn(.routeLocalnet)
         self.host = host
-        rules = NodeRules(node: node, cluster: cluster)
+        facts = NodeFacts(node: node, network: network, kernel: kernel, rules: NodeRules(node: node, cluster: cluster))
     }
 
     /// The node's rules for `family`, compiled on first use (a trace usually visits two or three
@@ -71,6 +73,21 @@ public struct NodeHost: Sendable {
 
     /// What kube-proxy's IPVS proxier writes on this node for `family` (nil in iptables mode).
     public func ipvsRuleset(for family: IPFamily) -> IPVSModeRuleset? { try? rules.compiled(for: family)?.ipvs }
+}
+
+/// A node's fixed facts, shared by every copy of its state.
+final class NodeFacts: Sendable {
+    let node: Node
+    let network: NodeNetwork
+    let kernel: NodeKernel
+    let rules: NodeRules
+
+    init(node: Node, network: NodeNetwork, kernel: NodeKernel, rules: NodeRules) {
+        self.node = node
+        self.network = network
+        self.kernel = kernel
+        self.rules = rules
+    }
 }
 
 /// One family's compiled kube-proxy output on a node, in the cluster's proxy mode.

@@ -21,16 +21,8 @@ struct DispatchIndex: Sendable {
     /// Key: protocol << 16 | port.
     var protoPort: [UInt32: [Int32]] = [:]
     var rest: [Int32] = []
-    /// The keys' addresses and ports: what a lookup compares a packet with (`kdp verify`).
-    var constants = SharedHeaderConstants.none
-    /// The ports keyed under each exact key's address.
-    var portsByAddress: [UInt32: SharedHeaderConstants] = [:]
-
-    /// The constants a lookup of `packet` compared it with.
-    func constants(for packet: Packet) -> [SharedHeaderConstants] {
-        if case .v4(let a) = packet.destination, let ports = portsByAddress[a.value] { return [constants, ports] }
-        return [constants]
-    }
+    /// What a lookup compares a packet with, for `kdp verify`'s path conditions.
+    var pathConstants = DispatchConstants()
 
     init?(_ rules: [PreparedRule]) {
         count = rules.count
@@ -43,14 +35,7 @@ struct DispatchIndex: Sendable {
             }
         }
         if keyed == 0 { return nil }
-        // A lookup compares the destination with every exact key's address, and the port with
-        // every proto-port key's port and, only for a key address, with that address's ports.
-        var byAddress: [UInt32: Set<UInt16>] = [:]
-        for k in exact.keys { byAddress[UInt32(truncatingIfNeeded: k >> 24), default: []].insert(UInt16(truncatingIfNeeded: k)) }
-        constants = SharedHeaderConstants(
-            destinationPrefixes: byAddress.keys.sorted().map { Prefix(containing: .v4(IPv4Address($0)), length: 32) },
-            destinationPorts: Set(protoPort.keys.map { UInt16(truncatingIfNeeded: $0) }).sorted().map { PortRange($0) })
-        portsByAddress = byAddress.mapValues { ports in SharedHeaderConstants(destinationPorts: ports.sorted().map { PortRange($0) }) }
+        pathConstants = DispatchConstants(rules: rules, exact: exact, protoPort: protoPort)
     }
 
     enum Key { case exact(UInt64), protoPort(UInt32), none }

@@ -26,6 +26,10 @@ public struct HeaderConstants: Sendable {
     public var shared: [SharedHeaderConstants] = []
     /// ipsets consulted, with the packet fields their dimensions read.
     public var sets: [SetLookup] = []
+    /// The hosts whose routing and `addrtype` the path consulted, by name: their addresses and
+    /// routes are constants (`SharedHeaderConstants(host:)`), expanded once per host by the
+    /// reader rather than copied into every path.
+    public var hosts: [String] = []
 
     public init() {}
 
@@ -36,6 +40,7 @@ public struct HeaderConstants: Sendable {
         destinationPorts += other.destinationPorts
         shared += other.shared
         sets += other.sets
+        hosts += other.hosts
     }
 
     /// The constants of a reply, as fields of the request it answers: the reply's source is
@@ -47,6 +52,7 @@ public struct HeaderConstants: Sendable {
         c.sourcePorts = destinationPorts
         c.destinationPorts = sourcePorts
         c.shared = shared.map { $0.swapped }
+        c.hosts = hosts
         c.sets = sets.map { SetLookup(host: $0.host, set: $0.set, directions: $0.directions.map { $0 == .src ? .dst : .src }, firstAddress: $0.firstAddress) }
         return c
     }
@@ -85,18 +91,10 @@ public struct HeaderConstants: Sendable {
         }
     }
 
-    /// Records what routing and `addrtype` read on `host`: its addresses and their subnets, its
-    /// routes, and the fixed ranges the kernel tests (loopback, multicast, broadcast).
+    /// Records that the path walked `host`: routing and `addrtype` read its addresses, routes
+    /// and the kernel's fixed ranges.
     mutating func noteHost(_ host: Host) {
-        for i in host.interfaces {
-            for a in i.addresses {
-                let exact = Prefix(containing: a.address, length: a.address.family.bitWidth)
-                let subnet = Prefix(containing: a.address, length: a.prefixLength)
-                destinationPrefixes += [exact, subnet]
-                sourcePrefixes += [exact, subnet]
-            }
-        }
-        for r in host.routes { destinationPrefixes.append(r.destination) }
+        hosts.append(host.name)
         shared.append(.kernelRanges)
     }
 }
@@ -121,12 +119,55 @@ public final class SharedHeaderConstants: Sendable {
     public let destinationPorts: [PortRange]
     public let sourcePorts: [PortRange]
 
+    /// The prefixes split for membership tests: host prefixes hashed, the rest deduplicated.
+    public let sourceHosts: Set<IPAddress>
+    public let sourceNets: [Prefix]
+    public let destinationHosts: Set<IPAddress>
+    public let destinationNets: [Prefix]
+
     public init(destinationPrefixes: [Prefix] = [], sourcePrefixes: [Prefix] = [], destinationPorts: [PortRange] = [],
                 sourcePorts: [PortRange] = []) {
         self.destinationPrefixes = destinationPrefixes
         self.sourcePrefixes = sourcePrefixes
         self.destinationPorts = destinationPorts
         self.sourcePorts = sourcePorts
+        (sourceHosts, sourceNets) = Self.split(sourcePrefixes)
+        (destinationHosts, destinationNets) = Self.split(destinationPrefixes)
+    }
+
+    private static func split(_ prefixes: [Prefix]) -> (Set<IPAddress>, [Prefix]) {
+        var hosts = Set<IPAddress>(), nets = Set<Prefix>()
+        for p in prefixes {
+            if p.length == p.family.bitWidth { hosts.insert(p.network) } else { nets.insert(p) }
+        }
+        return (hosts, Array(nets))
+    }
+
+    /// Whether `a` falls on the same side of every source constant as `r`.
+    ///
+    /// - Complexity: two hash lookups and a scan of the non-host prefixes.
+    public func sameSource(_ a: IPAddress, as r: IPAddress) -> Bool { Self.same(a, r, sourceHosts, sourceNets) }
+
+    public func sameDestination(_ a: IPAddress, as r: IPAddress) -> Bool { Self.same(a, r, destinationHosts, destinationNets) }
+
+    static func same(_ a: IPAddress, _ r: IPAddress, _ hosts: Set<IPAddress>, _ nets: [Prefix]) -> Bool {
+        if a == r { return true }
+        // A host constant splits off exactly that address.
+        if hosts.contains(r) || hosts.contains(a) { return false }
+        for n in nets where n.contains(a) != n.contains(r) { return false }
+        return true
+    }
+
+    /// What routing and `addrtype` compare a packet with on `host`: each address and its
+    /// subnet (as source and destination: `--src-type LOCAL`, martian checks) and each route.
+    public convenience init(host: Host) {
+        var prefixes: [Prefix] = []
+        for i in host.interfaces {
+            for a in i.addresses {
+                prefixes += [Prefix(containing: a.address, length: a.address.family.bitWidth), Prefix(containing: a.address, length: a.prefixLength)]
+            }
+        }
+        self.init(destinationPrefixes: prefixes + host.routes.map(\.destination), sourcePrefixes: prefixes)
     }
 
     /// The same constants on the other fields (a reply's tests, as the request's).

@@ -49,7 +49,7 @@ extension Tracer {
                     }
                 } else if let d = t.chains[f.chain].dispatch {
                     next = d.next(from: next, packet: s.packet)
-                    if s.constants != nil { s.constants!.shared += d.constants(for: s.packet) }
+                    if s.constants != nil { s.noteDispatch(d) }
                 }
                 if next >= count {
                     if frames.count == 1 {

@@ -6,7 +6,7 @@ extension Tracer {
         guard !s.ipvsHandled, var ipvs = s.host.ipvs else { return }
         if s.constants != nil { s.constants!.shared += ipvs.headerConstants(for: s.packet) }
         // All paths: one path per real server the scheduler could choose, each with its share.
-        if o.allPaths, work.count + 1 < o.maxPaths, let every = ipvs.requestEveryServer(s.packet, explain: s.recordSteps), every.count > 1 {
+        if o.allPaths, o.everyRealServer, work.count + 1 < o.maxPaths, let every = ipvs.requestEveryServer(s.packet, explain: s.recordSteps), every.count > 1 {
             for choice in every.dropFirst() {
                 var fork = s
                 fork.host.ipvs = choice.hook

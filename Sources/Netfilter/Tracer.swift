@@ -22,6 +22,10 @@ public struct TraceOptions: Sendable {
     /// path condition `kdp verify` builds its classes from. Evaluates every rule the index
     /// does not skip (no integer pre-check), as verbose traces do.
     public var recordConstants = false
+    /// With `allPaths`, also branch on every real server IPVS could schedule a new connection
+    /// to (each with its share). Off, IPVS decides as its state does (`kdp trace`): for rr and
+    /// the hashing schedulers the state, not chance, picks the server.
+    public var everyRealServer = false
 
     public init(allPaths: Bool = false, seed: UInt64 = 1, verbose: Bool = false, masqueradeMark: UInt32 = 0x4000,
                 maxPaths: Int = 65536, recordSteps: Bool = true) {

@@ -1,63 +1,47 @@
 import Netfilter
 import Wire
 
-/// The constants a traced packet's paths tested, flattened so that "does this other packet
-/// fall on the same side of every one?" is a few set lookups and a short prefix scan.
+/// The constants a traced packet's paths tested, arranged so that "does this other packet
+/// fall on the same side of every one?" is a few set lookups and short prefix scans.
 ///
-/// Host prefixes (/32, /128: Service addresses, endpoint sources, dispatch keys) go into a hash
-/// set, so a class boundary over thousands of them costs O(1) per address tested; shorter
-/// prefixes (pod CIDRs, routes, masquerade ranges) are few and scanned.
+/// Shared constant lists (dispatch keys, ipset members, a host's addresses and routes) keep the
+/// hash sets they were built with, so a class over thousands of Service addresses costs O(1)
+/// per address tested and nothing to build; a path's own prefixes (rule `-s`/`-d`) are few.
 struct ClassBoundary {
-    private var sourceHosts: Set<IPAddress> = []
-    private var sourceNets: [Prefix] = []
-    private var destinationHosts: Set<IPAddress> = []
-    private var destinationNets: [Prefix] = []
+    private var own: SharedHeaderConstants
+    private var shared: [SharedHeaderConstants] = []
     private(set) var sourcePorts: [PortRange] = []
     private(set) var destinationPorts: [PortRange] = []
 
-    /// - Complexity: O(*c*) in the constants, plus each ipset's members the first time the set
-    ///   is met on a host (`cache`).
-    init(_ all: [HeaderConstants], cache: inout SetConstantCache) {
-        var srcNets = Set<Prefix>(), dstNets = Set<Prefix>()
-        func add(_ p: Prefix, source: Bool) {
-            if p.length == p.family.bitWidth {
-                if source { sourceHosts.insert(p.network) } else { destinationHosts.insert(p.network) }
-            } else if source { srcNets.insert(p) } else { dstNets.insert(p) }
-        }
-        var seenShared = Set<ObjectIdentifier>()
+    /// - Complexity: O(*c*) in the path's own constants and the number of shared lists, plus
+    ///   each ipset's members the first time the set is met on a host (`cache`).
+    init(_ all: [HeaderConstants], cache: inout SetConstantCache, hosts: [String: SharedHeaderConstants]) {
+        var src: [Prefix] = [], dst: [Prefix] = []
+        var seen = Set<ObjectIdentifier>()
         for c in all {
-            for p in c.sourcePrefixes { add(p, source: true) }
-            for p in c.destinationPrefixes { add(p, source: false) }
+            src += c.sourcePrefixes
+            dst += c.destinationPrefixes
             sourcePorts += c.sourcePorts
             destinationPorts += c.destinationPorts
-            var shared = c.shared
-            for lookup in c.sets { shared += cache.constants(lookup) }
-            for s in shared where seenShared.insert(ObjectIdentifier(s)).inserted {
-                for p in s.sourcePrefixes { add(p, source: true) }
-                for p in s.destinationPrefixes { add(p, source: false) }
+            var lists = c.shared
+            for lookup in c.sets { lists += cache.constants(lookup) }
+            for name in c.hosts { if let h = hosts[name] { lists.append(h) } }
+            for s in lists where seen.insert(ObjectIdentifier(s)).inserted {
+                shared.append(s)
                 sourcePorts += s.sourcePorts
                 destinationPorts += s.destinationPorts
             }
         }
-        sourceNets = Array(srcNets)
-        destinationNets = Array(dstNets)
+        own = SharedHeaderConstants(destinationPrefixes: dst, sourcePrefixes: src)
     }
 
     /// Whether `address` meets every source test as `representative` did.
     func sameSource(_ address: IPAddress, as representative: IPAddress) -> Bool {
-        Self.same(address, representative, hosts: sourceHosts, nets: sourceNets)
+        own.sameSource(address, as: representative) && shared.allSatisfy { $0.sameSource(address, as: representative) }
     }
 
     func sameDestination(_ address: IPAddress, as representative: IPAddress) -> Bool {
-        Self.same(address, representative, hosts: destinationHosts, nets: destinationNets)
-    }
-
-    private static func same(_ a: IPAddress, _ r: IPAddress, hosts: Set<IPAddress>, nets: [Prefix]) -> Bool {
-        if a == r { return true }
-        // A host constant splits off exactly that address.
-        if hosts.contains(r) || hosts.contains(a) { return false }
-        for n in nets where n.contains(a) != n.contains(r) { return false }
-        return true
+        own.sameDestination(address, as: representative) && shared.allSatisfy { $0.sameDestination(address, as: representative) }
     }
 
     /// The widest range of ports around `port`, within `bounds`, that no range in `ranges`
@@ -88,10 +72,15 @@ struct SetConstantCache {
         var wide: [(Prefix, SharedHeaderConstants)]
         var portFirst: [SharedHeaderConstants]
     }
-    private var cache: [String: Expanded] = [:]
+    private struct Key: Hashable {
+        var host: String
+        var set: String
+        var directions: [SetDirection]
+    }
+    private var cache: [Key: Expanded] = [:]
 
     mutating func constants(_ lookup: SetLookup) -> [SharedHeaderConstants] {
-        let key = "\(lookup.host)\u{1}\(lookup.set.name)\u{1}\(lookup.directions.map(\.rawValue).joined(separator: ","))"
+        let key = Key(host: lookup.host, set: lookup.set.name, directions: lookup.directions)
         let e: Expanded
         if let hit = cache[key] {
             e = hit

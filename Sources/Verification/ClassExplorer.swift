@@ -67,10 +67,15 @@ struct ClassExplorer {
     /// Trace replies too (the Service invariants check them).
     var withReply = false
     private var cache = SetConstantCache()
+    /// Each node's addresses and routes as constants, by node name.
+    private let hostConstants: [String: SharedHeaderConstants]
     private(set) var classes = 0
 
     init(plane: Dataplane, senders: [Sender], receivers: [Receiver], withReply: Bool = false) {
         self.plane = plane
+        var hosts: [String: SharedHeaderConstants] = [:]
+        for n in plane.nodes { hosts[n.host.name] = SharedHeaderConstants(host: n.host) }
+        hostConstants = hosts
         self.senders = senders
         self.receivers = receivers
         self.withReply = withReply
@@ -99,7 +104,7 @@ struct ClassExplorer {
                 continue
             }
             classes += 1
-            let boundary = ClassBoundary(paths.compactMap(\.constants), cache: &cache)
+            let boundary = ClassBoundary(paths.compactMap(\.constants), cache: &cache, hosts: hostConstants)
             let sameS = r.senders.filter { boundary.sameSource(senders[$0].address, as: senders[s].address) }
             let sameD = r.receivers.filter { boundary.sameDestination(receivers[$0].address, as: receivers[d].address) }
             let dAtom = ClassBoundary.portAtom(dport, within: r.destinationPorts, ranges: boundary.destinationPorts)
@@ -133,6 +138,7 @@ struct ClassExplorer {
         request.sourcePort = proto.hasPorts ? sport : 0
         request.via = sender.via
         request.allPaths = true
+        request.everyRealServer = true
         request.reply = withReply
         request.recordSteps = steps
         request.recordConstants = true

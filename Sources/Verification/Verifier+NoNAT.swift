@@ -120,6 +120,7 @@ extension ClassExplorer {
         request.sourcePort = c.example.sourcePort
         request.via = c.exampleSender.via
         request.allPaths = true
+        request.everyRealServer = true
         request.reply = withReply
         request.sourceAddress = c.exampleSender.boundAddress
         return try? plane.trace(request)

@@ -132,13 +132,16 @@ extension Verifier {
             for entry in entries {
                 let r = receivers[entry.receiver]
                 let region = PacketRegion(senders: entry.senders, receivers: [entry.receiver], proto: entry.proto,
-                                          destinationPorts: PortRange(r.port!), sourcePorts: PortRange(1, 65535))
+                                          destinationPorts: PortRange(r.port!), sourcePorts: Self.ephemeralPorts)
                 explorer.explore(region) { c, paths in
                     check(entry, c, paths, &checks, &examples)
                 }
             }
         }
         if cluster.settings.kubeProxy.masqueradeAll { checks.source.note("masqueradeAll is on: kube-proxy masquerades every Service connection on purpose") }
+        for c in [\ServiceChecks.endpoints, \.reply, \.source] {
+            checks[keyPath: c].note("clients connect from the kernel's ephemeral ports, net.ipv4.ip_local_port_range \(Self.ephemeralPorts.lower)-\(Self.ephemeralPorts.upper) (the default; assumed)")
+        }
         checks.endpoints.note("outside clients are \(Self.outsideClient(.ipv4)) (and 2001:db8::10), plus one address inside loadBalancerSourceRanges where a Service has them")
         return checks
     }
@@ -152,11 +155,14 @@ extension Verifier {
         let live = paths.filter { $0.probability > 0 }
         var reached = Set<SocketAddress>()
         var problems: [String] = []
+        // Refused entries: each wrong verdict once, its share summed, where it went.
+        var wrong: [PathVerdict: (share: Double, to: [String])] = [:]
         for p in live {
             if entry.intended.isEmpty {
                 let ipvsRefusal = p.decidedBy == .node(.ipvs) && p.verdict != .delivered
                 if p.verdict != entry.refusal && !ipvsRefusal {
-                    problems.append("\(p.verdict.rawValue) (probability \(Self.percent(p.probability))) where it should be \(entry.refusal.rawValue): \(entry.refusalWhy)")
+                    wrong[p.verdict, default: (0, [])].share += p.probability
+                    if p.verdict == .delivered { wrong[p.verdict]!.to.append("\(p.finalPacket.destination.joined(port: p.finalPacket.destinationPort))") }
                 }
                 continue
             }
@@ -169,6 +175,10 @@ extension Verifier {
             if !entry.intended.contains(at) {
                 problems.append("reached \(at), which is not an intended endpoint of \(c.exampleReceiver.service!.key) (not ready, or not its target port)")
             }
+        }
+        for (verdict, w) in wrong.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            let to = w.to.isEmpty ? "" : " (to \(w.to.joined(separator: ", ")))"
+            problems.append("\(verdict.rawValue) with probability \(Self.percent(w.share))\(to) where it should be \(entry.refusal.rawValue): \(entry.refusalWhy)")
         }
         if !entry.intended.isEmpty {
             for missing in entry.intended.subtracting(reached).sorted(by: { $0.description < $1.description }) {
@@ -199,6 +209,10 @@ extension Verifier {
     static func serviceViolation(_ c: PacketClass, _ why: String, examples: inout ClassExplorer) -> Violation {
         Violation(packetClass: c.summary, example: c.example, why: why, trace: examples.exampleTrace(c))
     }
+
+    /// The kernel's default `net.ipv4.ip_local_port_range`: the source ports clients connect
+    /// from. kube-apiserver's NodePort range (30000-32767) stays below it by design.
+    static let ephemeralPorts = PortRange(32768, 60999)
 
     static func percent(_ p: Double) -> String { "\((p * 1000).rounded() / 10)%" }
 }

@@ -27,6 +27,9 @@ public struct Verifier {
     public init(cluster: Cluster) {
         self.cluster = cluster
         plane = Dataplane(cluster: cluster)
+        // Every node's rules (and in IPVS mode its kube-ipvs0 addresses and ipsets) in place
+        // once, so that classes read each node as its walks see it.
+        try? plane.loadAllRules()
     }
 
     /// Checks each invariant asked for, in the order of `Invariant.allCases`.

@@ -59,4 +59,24 @@ func loadTopology(_ relative: String) throws -> Cluster {
             #expect(v.trace.map { !$0.paths.isEmpty && !$0.paths[0].steps.isEmpty } == true)
         }
     }
+
+    /// IPVS mode: every real server the scheduler could pick is a path, so every endpoint is
+    /// seen; what is left is upstream's own choice for externalTrafficPolicy Local without a
+    /// local endpoint (it forwards to the cluster's endpoints).
+    @Test func ipvsModeFollowsEveryRealServer() throws {
+        let cluster = try loadTopology("topologies/demo.yaml").withKubeProxy { $0.mode = .ipvs }
+        var verifier = Verifier(cluster: cluster)
+        var options = Verifier.Options()
+        options.invariants = [.podToPod, .serviceEndpoints]
+        options.maxExamples = 10
+        let report = verifier.verify(options)
+        #expect(report.results[0].holds)
+        let endpoints = report.results[1]
+        #expect(endpoints.violationCount == 2)
+        for v in endpoints.violations {
+            #expect(v.why.contains("delivered with probability 100.0%"))
+            #expect(v.why.contains("traffic policy Local and no local endpoint on node control-plane"))
+            #expect(!v.why.contains("never reaches"))
+        }
+    }
 }

@@ -33,7 +33,7 @@ extension Dataplane {
         var results = run(&work, request: request, client: client)
         guard !results.isEmpty else {
             // Cannot happen: every walk ends somewhere. Start the nodes afresh rather than trap.
-            nodes = cluster.nodes.map { NodeHost(node: $0, cluster: cluster) }
+            nodes = NodeStates(cluster.nodes.map { NodeHost(node: $0, cluster: cluster) })
             return DataplanePath(probability: 1, verdict: .dropped, why: "kdp found no path", decidedBy: .kdp, dnat: nil,
                                  masquerade: false, snat: nil, deliveredTo: nil, steps: [], finalPacket: packet)
         }
@@ -45,7 +45,7 @@ extension Dataplane {
     /// A walk that holds the nodes' state, which `nodes` gives up until the walk returns it: a
     /// temporary passed straight to `run`, so nothing else shares it.
     private mutating func takeState(into packet: Packet, at entry: Entry, recordSteps: Bool) -> Walk {
-        var walk = Walk(nodes: [], packet: packet, location: entry.location)
+        var walk = Walk(nodes: NodeStates(), packet: packet, location: entry.location)
         walk.recordSteps = recordSteps
         if recordSteps { walk.steps = entry.steps.map { var s = $0; s.packet = packet; return s } }
         swap(&walk.nodes, &nodes)

@@ -34,7 +34,7 @@ struct ReplayFlowCache: Sendable {
     /// Reuses, or not.
     ///
     /// - Complexity: O(*h*) for the *h* nodes the flow crosses (one or two).
-    mutating func lookup(flow: Int, reply: Bool, packet: Packet, nodes: inout [NodeHost], now: Double) -> Entry? {
+    mutating func lookup(flow: Int, reply: Bool, packet: Packet, nodes: inout NodeStates, now: Double) -> Entry? {
         let slot = flow * 2 + (reply ? 1 : 0)
         guard slot < entries.count, let e = entries[slot], e.tcpFlags == packet.tcpFlags else { return nil }
         for h in e.hits where !nodes[h.node].host.conntrack.isLive(h.index, tuple: h.tuple, now: now) {
@@ -63,7 +63,7 @@ struct ReplayFlowCache: Sendable {
 
     /// Keeps `path`'s result for the flow's next packet in the same direction, when it may be
     /// reused; forgets the old one otherwise.
-    mutating func store(flow: Int, reply: Bool, packet: Packet, path: DataplanePath, delivered: FlowKey?, routedHops: Int, nodes: [NodeHost]) {
+    mutating func store(flow: Int, reply: Bool, packet: Packet, path: DataplanePath, delivered: FlowKey?, routedHops: Int, nodes: NodeStates) {
         let slot = flow * 2 + (reply ? 1 : 0)
         if slot >= entries.count { entries += Array(repeating: nil, count: slot + 1 - entries.count) }
         entries[slot] = nil

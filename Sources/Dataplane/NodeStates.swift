@@ -1,0 +1,54 @@
+/// Every node's state (`NodeHost`) as a walk carries it: a collection indexed like
+/// `cluster.nodes`, stored in chunks of four that are copied on write one by one.
+///
+/// Why: a traced path forks at every random branch and each fork owns its copy of the nodes'
+/// state (conntrack, `recent`, IPVS). With a plain array a fork's first write copied every
+/// node, O(nodes) retains per fork, which dominated traces and `kdp verify` on large clusters.
+/// Here a write copies the chunk array (n/4 references) and one chunk (four nodes); a walk
+/// that owns its state (replay) writes in place, as before.
+public struct NodeStates: RandomAccessCollection, Sendable {
+    final class Chunk: @unchecked Sendable {
+        // Only ever mutated through a uniquely referenced chunk (copy on write).
+        var items: [NodeHost]
+        init(_ items: [NodeHost]) { self.items = items }
+    }
+
+    static let shift = 2
+    static let mask = (1 << shift) - 1
+    private var chunks: [Chunk]
+    public let count: Int
+
+    public init(_ nodes: [NodeHost]) {
+        count = nodes.count
+        chunks = stride(from: 0, to: nodes.count, by: 1 << Self.shift).map { start in
+            Chunk(Array(nodes[start..<Swift.min(start + (1 << Self.shift), nodes.count)]))
+        }
+    }
+
+    /// No nodes (a walk that has given its state back).
+    public init() { self.init([]) }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { count }
+
+    /// - Complexity: O(1) to read; a write to a shared chunk copies it (four nodes) and, if
+    ///   shared, the chunk array.
+    public subscript(i: Int) -> NodeHost {
+        get { chunks[i >> Self.shift].items[i & Self.mask] }
+        set {
+            let c = unique(i)
+            c.items[i & Self.mask] = newValue
+        }
+        _modify {
+            let c = unique(i)
+            yield &c.items[i & Self.mask]
+        }
+    }
+
+    /// The chunk holding node `i`, unshared.
+    private mutating func unique(_ i: Int) -> Chunk {
+        let k = i >> Self.shift
+        if !isKnownUniquelyReferenced(&chunks[k]) { chunks[k] = Chunk(chunks[k].items) }
+        return chunks[k]
+    }
+}
