@@ -24,12 +24,17 @@ public struct HeaderConstants: Sendable {
     public var destinationPorts: [PortRange] = []
     /// Shared constant lists, recorded by reference (see `SharedHeaderConstants`).
     public var shared: [SharedHeaderConstants] = []
+    /// Shared lists recorded by a reply, whose source constants are the request's destination
+    /// ones and the other way round (kept by reference, swapped by the reader).
+    public var swappedShared: [SharedHeaderConstants] = []
     /// ipsets consulted, with the packet fields their dimensions read.
     public var sets: [SetLookup] = []
     /// The hosts whose routing and `addrtype` the path consulted, by name: their addresses and
     /// routes are constants (`SharedHeaderConstants(host:)`), expanded once per host by the
     /// reader rather than copied into every path.
     public var hosts: [String] = []
+    /// Hosts a reply walked (their constants apply to the request's fields swapped).
+    public var swappedHosts: [String] = []
 
     public init() {}
 
@@ -39,8 +44,10 @@ public struct HeaderConstants: Sendable {
         sourcePorts += other.sourcePorts
         destinationPorts += other.destinationPorts
         shared += other.shared
+        swappedShared += other.swappedShared
         sets += other.sets
         hosts += other.hosts
+        swappedHosts += other.swappedHosts
     }
 
     /// The constants of a reply, as fields of the request it answers: the reply's source is
@@ -51,8 +58,10 @@ public struct HeaderConstants: Sendable {
         c.destinationPrefixes = sourcePrefixes
         c.sourcePorts = destinationPorts
         c.destinationPorts = sourcePorts
-        c.shared = shared.map { $0.swapped }
-        c.hosts = hosts
+        c.shared = swappedShared
+        c.swappedShared = shared
+        c.hosts = swappedHosts
+        c.swappedHosts = hosts
         c.sets = sets.map { SetLookup(host: $0.host, set: $0.set, directions: $0.directions.map { $0 == .src ? .dst : .src }, firstAddress: $0.firstAddress) }
         return c
     }
@@ -168,11 +177,6 @@ public final class SharedHeaderConstants: Sendable {
             }
         }
         self.init(destinationPrefixes: prefixes + host.routes.map(\.destination), sourcePrefixes: prefixes)
-    }
-
-    /// The same constants on the other fields (a reply's tests, as the request's).
-    public var swapped: SharedHeaderConstants {
-        SharedHeaderConstants(destinationPrefixes: sourcePrefixes, sourcePrefixes: destinationPrefixes, sourcePorts: destinationPorts)
     }
 
     /// What the kernel's routing tests on every packet: loopback (martians), multicast,

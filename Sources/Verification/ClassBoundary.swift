@@ -10,6 +10,8 @@ import Wire
 struct ClassBoundary {
     private var own: SharedHeaderConstants
     private var shared: [SharedHeaderConstants] = []
+    /// Shared lists a reply recorded: their source constants test the request's destination.
+    private var swapped: [SharedHeaderConstants] = []
     private(set) var sourcePorts: [PortRange] = []
     private(set) var destinationPorts: [PortRange] = []
 
@@ -17,7 +19,7 @@ struct ClassBoundary {
     ///   each ipset's members the first time the set is met on a host (`cache`).
     init(_ all: [HeaderConstants], cache: inout SetConstantCache, hosts: [String: SharedHeaderConstants]) {
         var src: [Prefix] = [], dst: [Prefix] = []
-        var seen = Set<ObjectIdentifier>()
+        var seen = Set<ObjectIdentifier>(), seenSwapped = Set<ObjectIdentifier>()
         for c in all {
             src += c.sourcePrefixes
             dst += c.destinationPrefixes
@@ -31,6 +33,13 @@ struct ClassBoundary {
                 sourcePorts += s.sourcePorts
                 destinationPorts += s.destinationPorts
             }
+            var reply = c.swappedShared
+            for name in c.swappedHosts { if let h = hosts[name] { reply.append(h) } }
+            for s in reply where seenSwapped.insert(ObjectIdentifier(s)).inserted {
+                swapped.append(s)
+                sourcePorts += s.destinationPorts
+                destinationPorts += s.sourcePorts
+            }
         }
         own = SharedHeaderConstants(destinationPrefixes: dst, sourcePrefixes: src)
     }
@@ -38,10 +47,12 @@ struct ClassBoundary {
     /// Whether `address` meets every source test as `representative` did.
     func sameSource(_ address: IPAddress, as representative: IPAddress) -> Bool {
         own.sameSource(address, as: representative) && shared.allSatisfy { $0.sameSource(address, as: representative) }
+            && swapped.allSatisfy { $0.sameDestination(address, as: representative) }
     }
 
     func sameDestination(_ address: IPAddress, as representative: IPAddress) -> Bool {
         own.sameDestination(address, as: representative) && shared.allSatisfy { $0.sameDestination(address, as: representative) }
+            && swapped.allSatisfy { $0.sameSource(address, as: representative) }
     }
 
     /// The widest range of ports around `port`, within `bounds`, that no range in `ranges`
