@@ -52,6 +52,14 @@ enum SettingsResolver {
                 out.append(InferredSetting(setting: "clusterCIDR", value: list(f.networks), basis: .configMap, from: "\(name) Network"))
             }
         }
+        if let f = input.flannelConfig, !f.networks.isEmpty, !given.contains("flannel.network") {
+            // flanneld's own network, whatever the cluster CIDR is said to be: its rules use it.
+            s.flannel.networks = f.networks
+        }
+        if (input.isDump || input.flannelConfig != nil) && !given.contains("flannel.ipMasq") {
+            out.append(InferredSetting(setting: "flannel.ipMasq", value: "true", basis: .assumed,
+                                       from: "kube-flannel.yml runs flanneld with --ip-masq; the input does not show flanneld's flags"))
+        }
         if var k = input.kubeProxyConfig {
             let name = "ConfigMap kube-system/kube-proxy (config.conf)"
             if given.contains("kubeProxy.mode") { k.mode = nil; k.unsupportedMode = nil }
