@@ -56,10 +56,7 @@ enum SettingsResolver {
             // flanneld's own network, whatever the cluster CIDR is said to be: its rules use it.
             s.flannel.networks = f.networks
         }
-        if (input.isDump || input.flannelConfig != nil) && !given.contains("flannel.ipMasq") {
-            out.append(InferredSetting(setting: "flannel.ipMasq", value: "true", basis: .assumed,
-                                       from: "kube-flannel.yml runs flanneld with --ip-masq; the input does not show flanneld's flags"))
-        }
+
         if var k = input.kubeProxyConfig {
             let name = "ConfigMap kube-system/kube-proxy (config.conf)"
             if given.contains("kubeProxy.mode") { k.mode = nil; k.unsupportedMode = nil }
@@ -99,6 +96,10 @@ enum SettingsResolver {
         if let flag = input.flagServiceCIDRs {
             s.serviceCIDRs = ordered(flag, primary: s.clusterCIDRs.first?.family)
             out.append(InferredSetting(setting: "serviceCIDR", value: list(flag), basis: .flag, from: "--service-cidr"))
+        }
+        if (input.isDump || input.flannelConfig != nil) && !given.contains("flannel.ipMasq") {
+            out.append(InferredSetting(setting: "flannel.ipMasq", value: "true", basis: .assumed,
+                                       from: "kube-flannel.yml runs flanneld with --ip-masq; the input does not show flanneld's flags"))
         }
         if input.flagClusterCIDRs != nil || input.flagServiceCIDRs != nil {
             // Families must pair up: a family with a pod range needs a service range and back.
