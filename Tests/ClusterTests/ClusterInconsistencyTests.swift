@@ -99,6 +99,6 @@ import Wire
           net-conf.json: '{"Network": "10.42.0.0/16", "Backend": {"Type": "vxlan"}}'
         """)
         #expect(c.settings.flannel.networks == [prefix("10.42.0.0/16")])
-        #expect(c.notes.contains("flannel.ipMasq true assumed: kube-flannel.yml runs flanneld with --ip-masq; the input does not show flanneld's flags"))
+        #expect(c.notes.contains("flannel.ipMasq true assumed: kube-flannel.yml runs flanneld with --ip-masq; the input has no DaemonSet kube-flannel-ds to show flanneld's flags"))
     }
 }
