@@ -11,11 +11,14 @@ public struct NodeExtraRules: Sendable, Equatable {
     /// The topology file, the line of the text's first line, and the column its lines start at
     /// (the block's indentation, from 1).
     public var location: InputLocation
+    /// Where the key (`extraRules:`) is written, for messages about the text as a whole.
+    public var keyLocation: InputLocation?
 
-    public init(family: IPFamily, text: String, location: InputLocation) {
+    public init(family: IPFamily, text: String, location: InputLocation, keyLocation: InputLocation? = nil) {
         self.family = family
         self.text = text
         self.location = location
+        self.keyLocation = keyLocation
     }
 
     /// The place in the topology file of `word` on line `line` (from 1) of the text: its line

@@ -172,7 +172,10 @@ enum TopologyDecoder {
         if let v = obj["sysctls"] { node.kernel.sysctls = try sysctls(v) }
         if let v = obj["hairpinMode"] { node.kernel.hairpinMode = try v.bool("node.hairpinMode") }
         for family in IPFamily.allCases {
-            if let v = obj[NodeExtraRules.key(family)] { node.extraRules.append(try extraRules(v, family)) }
+            guard let v = obj[NodeExtraRules.key(family)] else { continue }
+            var extra = try extraRules(v, family)
+            extra.keyLocation = obj.entries.first { $0.key == NodeExtraRules.key(family) }?.keyValue.location
+            node.extraRules.append(extra)
         }
         return node
     }

@@ -28,11 +28,11 @@ extension Dataplane {
                 let key = NodeExtraRules.key(extra.family)
                 guard cluster.settings.families.contains(extra.family) else {
                     throw InputError("node \(host.node.name) has \(key), but the cluster has no \(extra.family.rawValue) (its clusterCIDR)",
-                                     at: InputLocation(file: extra.location.file, line: max(extra.location.line - 1, 1), column: 1))
+                                     at: extra.keyLocation ?? InputLocation(file: extra.location.file))
                 }
                 guard host.node.internalIP(extra.family) != nil else {
                     throw InputError("node \(host.node.name) has \(key), but no \(extra.family.rawValue) address",
-                                     at: InputLocation(file: extra.location.file, line: max(extra.location.line - 1, 1), column: 1))
+                                     at: extra.keyLocation ?? InputLocation(file: extra.location.file))
                 }
                 do { _ = try host.tracer(for: extra.family) } catch let e as InputError { throw e } catch {
                     throw InputError("node \(host.node.name): kdp could not build its rules: \(error)", at: host.node.location)
