@@ -55,14 +55,16 @@ public struct FlannelSettings: Sendable, Equatable {
     /// and from the flannel network.
     public var iptablesForwardRules = true
     /// net-conf.json `Network` (and `IPv6Network`), one per family; nil: the cluster CIDRs, as
-    /// kube-flannel.yml and kubeadm's podSubnet agree.
+    /// kube-flannel.yml and kubeadm's podSubnet agree. When given, a family it leaves out is one
+    /// flannel does not run (net-conf.json without `EnableIPv6`): no flannel rules for it.
     public var networks: [Prefix]? = nil
 
     public init() {}
 
     /// flannel's network for `family`: its own when given, else the cluster CIDR.
     public func network(for family: IPFamily, clusterCIDRs: [Prefix]) -> Prefix? {
-        networks?.first { $0.family == family } ?? clusterCIDRs.first { $0.family == family }
+        if let networks { return networks.first { $0.family == family } }
+        return clusterCIDRs.first { $0.family == family }
     }
 }
 
