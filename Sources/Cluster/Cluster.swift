@@ -21,13 +21,19 @@ public struct Cluster: Sendable {
     /// VPC CNI's per-pod routes do, instead of by the node's podCIDR. Cost: one host route per
     /// such address on every node (empty when pods follow their podCIDRs).
     public let podAddressRoutes: [(address: IPAddress, node: String)]
+    /// Where the cluster's ranges contradict each other (overlapping podCIDRs, a podCIDR outside
+    /// the cluster CIDR, ...): the cluster loads as given and each is a warning; `kdp verify`'s
+    /// `routing` invariant reports them.
+    public let inconsistencies: [ClusterInconsistency]
 
     private let nodeIndex: [String: Int]
     private let serviceIndex: [String: Int]
     private let slicesByService: [String: [Int]]
 
     init(settings: ClusterSettings, nodes: [Node], pods: [Pod], services: [Service],
-         endpointSlices: [EndpointSlice], notes: [String], inferred: [InferredSetting] = []) {
+         endpointSlices: [EndpointSlice], notes: [String], inferred: [InferredSetting] = [],
+         inconsistencies: [ClusterInconsistency] = []) {
+        self.inconsistencies = inconsistencies
         self.settings = settings
         self.nodes = nodes
         self.pods = pods
@@ -55,7 +61,7 @@ public struct Cluster: Sendable {
         var settings = settings
         change(&settings.kubeProxy)
         return Cluster(settings: settings, nodes: nodes, pods: pods, services: services, endpointSlices: endpointSlices,
-                       notes: notes, inferred: inferred)
+                       notes: notes, inferred: inferred, inconsistencies: inconsistencies)
     }
 
     /// - Complexity: O(1), through the name index.

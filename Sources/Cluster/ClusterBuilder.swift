@@ -3,21 +3,25 @@ import Wire
 /// Runs a cluster's controllers over the input, in the order a real cluster settles: node IPAM
 /// (node addresses, pod CIDRs), scheduling and pod IPAM (host-local per node), the Service
 /// registry (ClusterIPs, NodePorts, `default/kubernetes`), then the EndpointSlice controller.
-/// Every inconsistency is an `InputError` naming the object and where it was written.
+/// Malformed input is an `InputError` naming the object and where it was written; a
+/// well-formed cluster whose ranges contradict each other loads, each contradiction a
+/// `ClusterInconsistency` (ClusterBuilder+Inconsistencies.swift).
 public enum ClusterBuilder {
     public static func build(_ input: TopologyInput) throws(InputError) -> Cluster {
         let (settings, inferred) = try SettingsResolver.resolve(input)
         var notes = input.notes + inferred.map(\.note)
         let dump = input.isDump
-        var nodes = try assignNodeAddresses(input.nodes, settings, dump: dump, notes: &notes)
-        try allocatePodCIDRs(&nodes, settings, dump: dump)
+        var found: [ClusterInconsistency] = []
+        var nodes = try assignNodeAddresses(input.nodes, settings, dump: dump, notes: &notes, inconsistencies: &found)
+        try allocatePodCIDRs(&nodes, settings, dump: dump, inconsistencies: &found)
+        found += addressInconsistencies(nodes, settings, dump: dump)
         let pods = try placePods(input.pods, nodes: nodes, settings: settings, dump: dump, notes: &notes)
         var rng = SeededGenerator(seed: settings.seed)
         let services = try ServiceRegistry.allocate(input.services, nodes: nodes, settings: settings, dump: dump, notes: &notes, rng: &rng)
         let slices = try endpointSlices(input: input.endpointSlices, services: services, pods: pods,
                                         nodes: nodes, settings: settings, dump: dump, notes: &notes, rng: &rng)
         return Cluster(settings: settings, nodes: nodes, pods: pods, services: services,
-                       endpointSlices: slices, notes: notes, inferred: inferred)
+                       endpointSlices: slices, notes: notes, inferred: inferred, inconsistencies: found)
     }
 
     /// Parses and builds in one step: what every command does with `--topology`.
@@ -31,7 +35,7 @@ public enum ClusterBuilder {
     /// each family is kube-proxy's node IP (`GetNodeHostIPs`); the others are local addresses too.
     /// A dump's Node IPs may lie inside the pod range (AWS VPC CNI gives pods and nodes one subnet).
     static func assignNodeAddresses(_ input: [Node], _ settings: ClusterSettings, dump: Bool = false,
-                                    notes: inout [String]) throws(InputError) -> [Node] {
+                                    notes: inout [String], inconsistencies: inout [ClusterInconsistency]) throws(InputError) -> [Node] {
         var nodes = input
         var seenNames: [String: InputLocation?] = [:]
         var seenIPs: [IPAddress: String] = [:]
@@ -44,11 +48,8 @@ public enum ClusterBuilder {
                 if let other = seenIPs[ip], other != node.name {
                     throw InputError("node \(node.name) has IP \(ip), already node \(other)'s", at: node.location)
                 }
-                if !dump, let cidr = settings.clusterCIDRs.first(where: { $0.contains(ip) }) {
-                    throw InputError("node \(node.name) IP \(ip) is inside the pod range \(cidr)", at: node.location)
-                }
                 if let cidr = settings.serviceCIDRs.first(where: { $0.contains(ip) }) {
-                    throw InputError("node \(node.name) IP \(ip) is inside the service range \(cidr)", at: node.location)
+                    inconsistencies.append(ClusterInconsistency(.nodeIPInServiceCIDR(node: node.name, ip: ip, serviceCIDR: cidr), at: node.location))
                 }
                 seenIPs[ip] = node.name
             }
@@ -85,25 +86,29 @@ public enum ClusterBuilder {
 
     /// In a dump, podCIDRs are taken as they are and none is allocated: a Node without one
     /// belongs to a cluster whose CNI assigns pod addresses itself.
-    static func allocatePodCIDRs(_ nodes: inout [Node], _ settings: ClusterSettings, dump: Bool = false) throws(InputError) {
+    static func allocatePodCIDRs(_ nodes: inout [Node], _ settings: ClusterSettings, dump: Bool = false,
+                                 inconsistencies: inout [ClusterInconsistency]) throws(InputError) {
         for cidr in settings.clusterCIDRs {
             for service in settings.serviceCIDRs where service.contains(cidr) {
-                throw InputError("cluster CIDR \(cidr) lies inside the service CIDR \(service)")
+                inconsistencies.append(ClusterInconsistency(.clusterCIDRInsideServiceCIDR(clusterCIDR: cidr, serviceCIDR: service)))
             }
             let mask = settings.nodeCIDRMaskSize(for: cidr.family)
             var owners: [(Prefix, String)] = []
-            // A podCIDR a node already has must not overlap another node's or a service range,
-            // and must lie in the cluster CIDR (`inRange`, asked last; when allocating, it also
-            // claims the subnet).
-            func checkGiven(_ node: Node, _ given: Prefix, inRange: () -> Bool) throws(InputError) {
-                if let clash = owners.first(where: { $0.0.overlaps(given) }) {
-                    throw InputError("node \(node.name) podCIDR \(given) overlaps node \(clash.1)'s \(clash.0)", at: node.location)
+            // A podCIDR a node already has is kept as given; where it overlaps another node's or
+            // a service range, or lies outside the cluster CIDR (`inRange`, asked last; when
+            // allocating, it also claims the subnet), that is an inconsistency.
+            func checkGiven(_ node: Node, _ given: Prefix, inRange: () -> Bool) {
+                for clash in owners where clash.0.overlaps(given) {
+                    inconsistencies.append(ClusterInconsistency(
+                        .podCIDRsOverlap(node: node.name, podCIDR: given, other: clash.1, otherPodCIDR: clash.0), at: node.location))
                 }
                 if let service = settings.serviceCIDRs.first(where: { $0.overlaps(given) }) {
-                    throw InputError("node \(node.name) podCIDR \(given) overlaps the service CIDR \(service)", at: node.location)
+                    inconsistencies.append(ClusterInconsistency(
+                        .podCIDROverlapsServiceCIDR(node: node.name, podCIDR: given, serviceCIDR: service), at: node.location))
                 }
-                guard inRange() else {
-                    throw InputError("node \(node.name) podCIDR \(given) is outside the cluster CIDR \(cidr)", at: node.location)
+                if !inRange() {
+                    inconsistencies.append(ClusterInconsistency(
+                        .podCIDROutsideClusterCIDR(node: node.name, podCIDR: given, clusterCIDR: cidr), at: node.location))
                 }
                 owners.append((given, node.name))
             }
@@ -111,14 +116,14 @@ public enum ClusterBuilder {
                 // Nothing to allocate: only check the podCIDRs the dump gives against each other.
                 for node in nodes {
                     guard let given = node.podCIDR(cidr.family) else { continue }
-                    try checkGiven(node, given) { cidr.contains(given) }
+                    checkGiven(node, given) { cidr.contains(given) }
                 }
                 continue
             }
             var allocator = try NodeCIDRAllocator(clusterCIDR: cidr, maskSize: mask, serviceCIDRs: settings.serviceCIDRs)
             for node in nodes {
                 guard let given = node.podCIDR(cidr.family) else { continue }
-                try checkGiven(node, given) { allocator.occupy(given) }
+                checkGiven(node, given) { allocator.occupy(given) }
             }
             for i in nodes.indices where nodes[i].podCIDR(cidr.family) == nil {
                 guard let subnet = allocator.allocateNext() else {

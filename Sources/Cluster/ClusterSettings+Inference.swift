@@ -4,7 +4,7 @@ import Wire
 /// inferred from the dump's objects, read from a ConfigMap, or assumed (a default the dump says
 /// nothing against). `kdp cluster` lists them and each is a note on stderr.
 public struct InferredSetting: Sendable, Equatable {
-    public enum Basis: String, Sendable { case inferred, configMap = "configmap", assumed, flag }
+    public enum Basis: String, Sendable { case inferred, configMap = "configmap", daemonSet = "daemonset", assumed, flag }
     public var setting: String
     public var value: String
     public var basis: Basis
@@ -14,7 +14,7 @@ public struct InferredSetting: Sendable, Equatable {
     public var note: String {
         switch basis {
         case .inferred: "\(setting) \(value) inferred from \(from)"
-        case .configMap: "\(setting) \(value) read from \(from)"
+        case .configMap, .daemonSet: "\(setting) \(value) read from \(from)"
         case .assumed: "\(setting) \(value) assumed: \(from)"
         case .flag: "\(setting) \(value) from \(from)"
         }
@@ -52,6 +52,11 @@ enum SettingsResolver {
                 out.append(InferredSetting(setting: "clusterCIDR", value: list(f.networks), basis: .configMap, from: "\(name) Network"))
             }
         }
+        if let f = input.flannelConfig, !f.networks.isEmpty, !given.contains("flannel.network") {
+            // flanneld's own network, whatever the cluster CIDR is said to be: its rules use it.
+            s.flannel.networks = f.networks
+        }
+
         if var k = input.kubeProxyConfig {
             let name = "ConfigMap kube-system/kube-proxy (config.conf)"
             if given.contains("kubeProxy.mode") { k.mode = nil; k.unsupportedMode = nil }
@@ -91,6 +96,19 @@ enum SettingsResolver {
         if let flag = input.flagServiceCIDRs {
             s.serviceCIDRs = ordered(flag, primary: s.clusterCIDRs.first?.family)
             out.append(InferredSetting(setting: "serviceCIDR", value: list(flag), basis: .flag, from: "--service-cidr"))
+        }
+        if let flags = input.flannelFlags {
+            // The DaemonSet states flanneld's flags; a topology file's own keys still win.
+            var f = s.flannel
+            flags.apply(to: &f)
+            if !given.contains("flannel.ipMasq") { s.flannel.ipMasq = f.ipMasq }
+            if !given.contains("flannel.ipMasqRandomFullyDisable") { s.flannel.ipMasqRandomFullyDisable = f.ipMasqRandomFullyDisable }
+            if !given.contains("flannel.iptablesForwardRules") { s.flannel.iptablesForwardRules = f.iptablesForwardRules }
+            out.append(InferredSetting(setting: "flannel", value: flags.fieldsText, basis: .daemonSet,
+                                       from: "DaemonSet \(flags.name) (flanneld's command and args)"))
+        } else if (input.isDump || input.flannelConfig != nil) && !given.contains("flannel.ipMasq") {
+            out.append(InferredSetting(setting: "flannel.ipMasq", value: "true", basis: .assumed,
+                                       from: "kube-flannel.yml runs flanneld with --ip-masq; the input has no DaemonSet kube-flannel-ds to show flanneld's flags"))
         }
         if input.flagClusterCIDRs != nil || input.flagServiceCIDRs != nil {
             // Families must pair up: a family with a pod range needs a service range and back.

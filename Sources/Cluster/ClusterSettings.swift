@@ -42,6 +42,32 @@ public struct KubeProxySettings: Sendable, Equatable {
     public init() {}
 }
 
+/// flanneld's own settings that shape the iptables rules it writes on every node (flannel's
+/// `main.go` flags and net-conf.json); defaults as kube-flannel.yml runs it.
+public struct FlannelSettings: Sendable, Equatable {
+    /// `--ip-masq`: FLANNEL-POSTRTG masquerades pod traffic leaving the flannel network.
+    /// kube-flannel.yml passes it, so on by default.
+    public var ipMasq = true
+    /// `--ip-masq-fully-random-disable`: MASQUERADE without `--random-fully` (flannel adds it
+    /// whenever the host's iptables supports it, as every iptables since 1.6.2 does).
+    public var ipMasqRandomFullyDisable = false
+    /// `--iptables-forward-rules` (flannel's default true): FLANNEL-FWD accepts forwarding to
+    /// and from the flannel network.
+    public var iptablesForwardRules = true
+    /// net-conf.json `Network` (and `IPv6Network`), one per family; nil: the cluster CIDRs, as
+    /// kube-flannel.yml and kubeadm's podSubnet agree. When given, a family it leaves out is one
+    /// flannel does not run (net-conf.json without `EnableIPv6`): no flannel rules for it.
+    public var networks: [Prefix]? = nil
+
+    public init() {}
+
+    /// flannel's network for `family`: its own when given, else the cluster CIDR.
+    public func network(for family: IPFamily, clusterCIDRs: [Prefix]) -> Prefix? {
+        if let networks { return networks.first { $0.family == family } }
+        return clusterCIDRs.first { $0.family == family }
+    }
+}
+
 /// Cluster-wide settings: the address plan and the behaviour of the cluster's controllers.
 /// Defaults are those of a kubeadm cluster with flannel, as issue #2 lists them.
 public struct ClusterSettings: Sendable, Equatable {
@@ -62,6 +88,8 @@ public struct ClusterSettings: Sendable, Equatable {
     /// Seeds every choice the real cluster makes at random (ClusterIPs, NodePorts, slice names).
     public var seed: UInt64 = 1
     public var kubeProxy = KubeProxySettings()
+    /// flanneld's flags and network (the CNI's own iptables rules on every node).
+    public var flannel = FlannelSettings()
     /// Whether Services go through the API server's registry: `default/kubernetes` added when
     /// missing, and ClusterIPs, NodePorts and health-check ports allocated and range-checked.
     /// Off, Services are taken exactly as written, as upstream kube-proxy's unit-test fixtures
@@ -77,6 +105,9 @@ public struct ClusterSettings: Sendable, Equatable {
     public func clusterCIDR(for family: IPFamily) -> Prefix? { clusterCIDRs.first { $0.family == family } }
     public func serviceCIDR(for family: IPFamily) -> Prefix? { serviceCIDRs.first { $0.family == family } }
     public func nodeNetwork(for family: IPFamily) -> Prefix? { nodeNetworks.first { $0.family == family } }
+
+    /// flannel's network for `family` (net-conf.json `Network`, else the cluster CIDR).
+    public func flannelNetwork(for family: IPFamily) -> Prefix? { flannel.network(for: family, clusterCIDRs: clusterCIDRs) }
 
     /// The families the cluster runs, primary first (the first cluster CIDR's family).
     public var families: [IPFamily] { clusterCIDRs.map(\.family) }

@@ -12,7 +12,7 @@ enum ManifestDecoder {
         }
         let kind = try kindValue.string("kind")
         switch kind {
-        case "List", "NodeList", "PodList", "ServiceList", "EndpointSliceList", "NamespaceList", "ConfigMapList":
+        case "List", "NodeList", "PodList", "ServiceList", "EndpointSliceList", "NamespaceList", "ConfigMapList", "DaemonSetList":
             for item in try obj["items"]?.sequence("items") ?? [] { try decode(item, into: &input) }
         case "Topology":
             try TopologyDecoder.decode(obj, into: &input)
@@ -20,6 +20,17 @@ enum ManifestDecoder {
             input.hasPlainObjects = true
             try object(kind, obj, into: &input)
         case "Namespace": break  // namespaces carry nothing the data plane uses
+        case "DaemonSet":
+            // flannel's DaemonSet states flanneld's flags; every other DaemonSet is ignored.
+            let meta = try metadata(obj, kind: "DaemonSet", namespaced: true)
+            if meta.name == FlannelDaemonSetDecoder.name, let flags = try FlannelDaemonSetDecoder.decode(obj, meta: meta) {
+                if let first = input.flannelFlags {
+                    throw InputError("DaemonSet \(FlannelDaemonSetDecoder.name) given twice (first at \(first.location?.description ?? "?")); keep one", at: obj.location)
+                }
+                input.flannelFlags = flags
+            } else {
+                input.notes.append("\(obj.location): ignoring kind \(kind) (kdp reads Node, Pod, Service, EndpointSlice, Namespace)")
+            }
         default:
             input.notes.append("\(obj.location): ignoring kind \(kind) (kdp reads Node, Pod, Service, EndpointSlice, Namespace)")
         }

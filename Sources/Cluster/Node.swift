@@ -15,6 +15,9 @@ public struct Node: Sendable, Equatable {
     /// Sysctls and bridge settings the topology states for this node (kdp topology files
     /// only; a Kubernetes Node object does not carry them).
     public var kernel = NodeKernelSettings()
+    /// The topology's own rules for this node, at most one text per family (`extraRules`,
+    /// `extraRules6`); empty for Kubernetes Node objects.
+    public var extraRules: [NodeExtraRules] = []
 
     public init(name: String, internalIPs: [IPAddress] = [], podCIDRs: [Prefix] = [],
                 labels: [String: String] = [:], location: InputLocation? = nil) {
@@ -31,4 +34,5 @@ public struct Node: Sendable, Equatable {
 
     public func internalIP(_ family: IPFamily) -> IPAddress? { internalIPs.first { $0.family == family } }
     public func podCIDR(_ family: IPFamily) -> Prefix? { podCIDRs.first { $0.family == family } }
+    public func extraRules(_ family: IPFamily) -> NodeExtraRules? { extraRules.first { $0.family == family } }
 }

@@ -31,7 +31,7 @@ enum TopologyDecoder {
         try obj.rejectUnknownKeys([
             "name", "clusterCIDR", "clusterCIDRs", "serviceCIDR", "serviceCIDRs", "nodeCIDRMaskSize",
             "nodeCIDRMaskSizeIPv4", "nodeCIDRMaskSizeIPv6", "nodeNetwork", "nodeNetworks", "cni", "clusterDomain",
-            "nodePortRange", "seed", "kubeProxy", "serviceAllocation",
+            "nodePortRange", "seed", "kubeProxy", "serviceAllocation", "flannel",
         ], in: "cluster")
         if let v = obj["name"] { s.name = try v.string("cluster.name") }
         if let v = obj["clusterCIDRs"] ?? obj["clusterCIDR"] { s.clusterCIDRs = try cidrs(v, "cluster.clusterCIDR") }
@@ -50,6 +50,7 @@ enum TopologyDecoder {
         if let v = obj["serviceAllocation"] { s.serviceAllocation = try v.bool("cluster.serviceAllocation") }
         if let v = obj["seed"] { s.seed = UInt64(try v.int("cluster.seed", in: 0...Int.max)) }
         if let kp = try obj.object("kubeProxy", in: "cluster") { s.kubeProxy = try kubeProxy(kp) }
+        if let f = try obj.object("flannel", in: "cluster") { s.flannel = try flannel(f) }
         for v in [obj["clusterCIDRs"] ?? obj["clusterCIDR"], obj["serviceCIDRs"] ?? obj["serviceCIDR"]] {
             guard let v else { continue }
             let list = try cidrs(v, "CIDR")
@@ -74,6 +75,9 @@ enum TopologyDecoder {
         }
         if let kp = try obj.object("kubeProxy", in: "cluster") {
             for e in kp.entries where !e.value.isNull { keys.insert("kubeProxy.\(e.key)") }
+        }
+        if let f = try obj.object("flannel", in: "cluster") {
+            for e in f.entries where !e.value.isNull { keys.insert("flannel.\(e.key.hasSuffix("networks") ? "network" : e.key)") }
         }
         return keys
     }
@@ -120,6 +124,23 @@ enum TopologyDecoder {
         return k
     }
 
+    /// `cluster.flannel`: flanneld's flags and net-conf.json `Network` (topologies/README.md).
+    static func flannel(_ obj: YAMLObject) throws(InputError) -> FlannelSettings {
+        try obj.rejectUnknownKeys(["ipMasq", "ipMasqRandomFullyDisable", "iptablesForwardRules", "network", "networks"], in: "flannel")
+        var f = FlannelSettings()
+        if let v = obj["ipMasq"] { f.ipMasq = try v.bool("flannel.ipMasq") }
+        if let v = obj["ipMasqRandomFullyDisable"] { f.ipMasqRandomFullyDisable = try v.bool("flannel.ipMasqRandomFullyDisable") }
+        if let v = obj["iptablesForwardRules"] { f.iptablesForwardRules = try v.bool("flannel.iptablesForwardRules") }
+        if let v = obj["networks"] ?? obj["network"] {
+            let list = try cidrs(v, "flannel.network")
+            if list.count > 2 || (list.count == 2 && list[0].family == list[1].family) {
+                throw v.error("flannel.network: at most one CIDR per family (IPv4 and IPv6) may be given")
+            }
+            f.networks = list
+        }
+        return f
+    }
+
     static func ips(_ obj: YAMLObject, one: String, many: String, what: String) throws(InputError) -> [IPAddress] {
         if let v = obj[many] { return try v.sequence("\(what).\(many)").map { x throws(InputError) in try x.ip("\(what).\(many)") } }
         if let v = obj[one] { return [try v.ip("\(what).\(one)")] }
@@ -128,7 +149,8 @@ enum TopologyDecoder {
 
     static func node(_ v: YAMLValue) throws(InputError) -> Node {
         let obj = try v.object("node")
-        try obj.rejectUnknownKeys(["name", "ip", "ips", "podCIDR", "podCIDRs", "role", "zone", "labels", "sysctls", "hairpinMode"], in: "node")
+        try obj.rejectUnknownKeys(["name", "ip", "ips", "podCIDR", "podCIDRs", "role", "zone", "labels", "sysctls", "hairpinMode",
+                                  "extraRules", "extraRules6"], in: "node")
         let nameValue = try obj.required("name", in: "node")
         let name = try nameValue.string("node name")
         try ManifestDecoder.checkName(name, at: nameValue, what: "node name")
@@ -149,7 +171,25 @@ enum TopologyDecoder {
         if let z = obj["zone"] { node.labels[Node.zoneLabel] = try z.string("zone") }
         if let v = obj["sysctls"] { node.kernel.sysctls = try sysctls(v) }
         if let v = obj["hairpinMode"] { node.kernel.hairpinMode = try v.bool("node.hairpinMode") }
+        for family in IPFamily.allCases {
+            guard let v = obj[NodeExtraRules.key(family)] else { continue }
+            var extra = try extraRules(v, family)
+            extra.keyLocation = obj.entries.first { $0.key == NodeExtraRules.key(family) }?.keyValue.location
+            node.extraRules.append(extra)
+        }
         return node
+    }
+
+    /// `extraRules: |` (or `extraRules6`): iptables-restore text in a literal block, so that each
+    /// of its lines is a line of the file (the block starts on the line after the `|`; its
+    /// indentation is found by `TopologyLoader`, which has the file's text).
+    static func extraRules(_ v: YAMLValue, _ family: IPFamily) throws(InputError) -> NodeExtraRules {
+        let key = "node.\(NodeExtraRules.key(family))"
+        guard case .scalar(let s) = v.node, s.style == .literal else {
+            throw v.error("\(key) must be iptables-restore text in a literal block (\(NodeExtraRules.key(family)): | then the lines, indented)")
+        }
+        return NodeExtraRules(family: family, text: s.string,
+                              location: InputLocation(file: v.file, line: v.location.line + 1, column: 0))
     }
 
     /// `sysctls:` on a node: sysctl names (dots or slashes) to 0 or 1.

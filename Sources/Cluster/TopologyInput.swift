@@ -19,6 +19,8 @@ public struct TopologyInput: Sendable {
     public var kubeProxyConfig: KubeProxyConfigMap?
     /// The dump's flannel `kube-flannel-cfg` ConfigMap, when it has one.
     public var flannelConfig: FlannelNetConf?
+    /// flanneld's flags from flannel's DaemonSet `kube-flannel-ds`, when the dump has it.
+    public var flannelFlags: FlannelDaemonSetFlags?
     /// `--cluster-cidr` and `--service-cidr`: above everything else.
     public var flagClusterCIDRs: [Prefix]?
     public var flagServiceCIDRs: [Prefix]?
@@ -57,6 +59,12 @@ public struct TopologyInput: Sendable {
                 throw InputError("ConfigMap kube-flannel-cfg given twice (first at \(first.location?.description ?? "?")); keep one", at: f.location)
             }
             flannelConfig = f
+        }
+        if let f = other.flannelFlags {
+            if let first = flannelFlags {
+                throw InputError("DaemonSet kube-flannel-ds given twice (first at \(first.location?.description ?? "?")); keep one", at: f.location)
+            }
+            flannelFlags = f
         }
         hasPlainObjects = hasPlainObjects || other.hasPlainObjects
         nodes += other.nodes

@@ -52,6 +52,7 @@ public enum TopologyLoader {
                 try ManifestDecoder.decode(YAMLValue(node: doc, file: file), into: &input)
             }
             if let error = docs.error { throw error }
+            placeExtraRules(&input, text: text)
         } catch let e as InputError {
             throw e
         } catch let e as YamlError {
@@ -60,6 +61,22 @@ public enum TopologyLoader {
             throw InputError("cannot parse: \(error)", at: InputLocation(file: file))
         }
         return input
+    }
+
+    /// Sets the column where each node's `extraRules` block starts: the indentation of its first
+    /// non-blank line, which the YAML node does not keep. Only blocks of this file (column 0).
+    static func placeExtraRules(_ input: inout TopologyInput, text: String) {
+        guard input.nodes.contains(where: { !$0.extraRules.isEmpty }) else { return }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        for n in input.nodes.indices {
+            for k in input.nodes[n].extraRules.indices where input.nodes[n].extraRules[k].location.column == 0 {
+                let place = input.nodes[n].extraRules[k].location
+                var line = place.line
+                while line <= lines.count, lines[line - 1].allSatisfy({ $0 == " " || $0 == "\r" }) { line += 1 }
+                let indent = line <= lines.count ? lines[line - 1].prefix { $0 == " " }.count : 0
+                input.nodes[n].extraRules[k].location = InputLocation(file: place.file, line: place.line, column: indent + 1)
+            }
+        }
     }
 
     /// libyaml's error, reduced to its problem and position.

@@ -18,7 +18,7 @@ extension Dataplane {
         }
         let out = w.packet.outInterface ?? "?"
         if out == NodeNetwork.bridgeName {
-            if let p = podByIP[dst], cluster.pods[p].nodeName == node.name {
+            if let p = pod(dst, onNode: node.name) {
                 let pod = cluster.pods[p]
                 if !w.bridgedAtIngress { w.transmissions += 1 }
                 if w.recordSteps { w.steps.append(DataplaneStep(.deliver, node: node.name, action: "\(NodeNetwork.bridgeName) → veth → pod \(pod.key) eth0", packet: w.packet,

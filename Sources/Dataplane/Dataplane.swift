@@ -13,6 +13,9 @@ public struct Dataplane: Sendable {
     let nodeIndex: [String: Int]
     let nodeByIP: [IPAddress: Int]
     let podByIP: [IPAddress: Int]
+    /// Pods whose address another pod (on another node) already holds in `podByIP`: a cluster
+    /// with overlapping podCIDRs gives two pods one address. Empty in a consistent cluster.
+    let sharedPodIPs: [IPAddress: [Int]]
     /// What never changes about each node (the node, its CNI network, its kernel settings), apart
     /// from `nodes`' state, so that a walk may own the state while reading these.
     let layout: [NodeLayout]
@@ -33,10 +36,27 @@ public struct Dataplane: Sendable {
             ni[n.name] = i
             for ip in n.internalIPs { byIP[ip] = i }
         }
-        for (i, p) in cluster.pods.enumerated() where !p.hostNetwork { for ip in p.ips { pods[ip] = i } }
+        var shared: [IPAddress: [Int]] = [:]
+        for (i, p) in cluster.pods.enumerated() where !p.hostNetwork {
+            for ip in p.ips {
+                if pods[ip] != nil, let node = p.nodeName, cluster.pods[pods[ip]!].nodeName != node {
+                    shared[ip, default: []].append(i)
+                } else {
+                    pods[ip] = i
+                }
+            }
+        }
         nodeIndex = ni
         nodeByIP = byIP
         podByIP = pods
+        sharedPodIPs = shared
+    }
+
+    /// The pod with address `ip` on node `name`: where podCIDRs overlap, each node's bridge
+    /// answers for its own pod. - Complexity: O(1) but for addresses two nodes' pods share.
+    func pod(_ ip: IPAddress, onNode name: String?) -> Int? {
+        if let p = podByIP[ip], cluster.pods[p].nodeName == name { return p }
+        return sharedPodIPs[ip]?.first { cluster.pods[$0].nodeName == name }
     }
 
     public func node(named name: String) -> NodeHost? { nodeIndex[name].map { nodes[$0] } }
@@ -264,7 +284,7 @@ public struct Dataplane: Sendable {
     /// frame that would leave by the port it came in on needs hairpin mode (br_forward's
     /// should_deliver).
     func hairpinDrop(device: String, destination: IPAddress, ingressPod: Int, node n: Int) -> String? {
-        guard device == NodeNetwork.bridgeName, podByIP[destination] == ingressPod, !layout[n].kernel.hairpinMode.on else { return nil }
+        guard device == NodeNetwork.bridgeName, pod(destination, onNode: cluster.pods[ingressPod].nodeName) == ingressPod, !layout[n].kernel.hairpinMode.on else { return nil }
         let pod = cluster.pods[ingressPod].key
         return "hairpin mode is off on \(NodeNetwork.bridgeName)'s port to pod \(pod): the bridge does not send a frame back out the port it came in on"
     }
@@ -275,7 +295,10 @@ public struct Dataplane: Sendable {
         case .node(let name)?:
             return nodeIndex[name].map { .node($0, inInterface: nil) }
         case .pod(let namespace, let name)?:
-            if let p = podByIP[path.finalPacket.destination] { return .pod(p) }
+            if let p = podByIP[path.finalPacket.destination], cluster.pods[p].name == name, cluster.pods[p].namespace == namespace { return .pod(p) }
+            if let p = sharedPodIPs[path.finalPacket.destination]?.first(where: { cluster.pods[$0].name == name && cluster.pods[$0].namespace == namespace }) {
+                return .pod(p)
+            }
             // A host-network pod answers from its node's namespace.
             if let pod = cluster.pods.first(where: { $0.namespace == namespace && $0.name == name && $0.hostNetwork }),
                let n = pod.nodeName.flatMap({ nodeIndex[$0] }) { return .node(n, inInterface: nil) }
@@ -323,7 +346,7 @@ public struct Dataplane: Sendable {
                     // A frame for another port of the bridge, with br_netfilter off: the bridge
                     // forwards it and iptables never sees it (no conntrack, no NAT undone).
                     let setting = "\(Sysctl.bridgeNFCall(family).rawValue)=0"
-                    if let q = podByIP[w.packet.destination], cluster.pods[q].nodeName == pod.nodeName {
+                    if let q = self.pod(w.packet.destination, onNode: pod.nodeName) {
                         let peer = cluster.pods[q]
                         if w.recordSteps { w.steps.append(DataplaneStep(.deliver, node: pod.nodeName,
                                                      action: "\(NodeNetwork.bridgeName) bridges the frame to the port of pod \(peer.key) (\(setting): iptables does not see it) → veth → pod \(peer.key) eth0",

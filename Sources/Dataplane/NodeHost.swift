@@ -41,7 +41,8 @@ public struct NodeHost: Sendable {
         facts = NodeFacts(node: node, network: network, kernel: kernel, rules: NodeRules(node: node, cluster: cluster))
     }
 
-    /// The node's rules for `family`, compiled on first use (a trace usually visits two or three
+    /// The node's rules for `family` (kube-proxy's, flannel's, the topology's extra ones),
+    /// compiled on first use (a trace usually visits two or three
     /// nodes of a large cluster; compiling every node up front would dominate its time).
     func tracer(for family: IPFamily) throws -> Tracer? { try rules.compiled(for: family)?.tracer }
 
@@ -67,6 +68,12 @@ public struct NodeHost: Sendable {
         }
         return compiled.tracer
     }
+
+    /// Every rule this node's netfilter holds for `family`: kube-proxy's and kubelet's, flannel's,
+    /// and the topology's `extraRules`; what traces walk (nil: the node has no such family).
+    /// Built afresh on each call (traces keep only the prepared form): for reports and tests,
+    /// not per packet.
+    public func netfilterRuleset(for family: IPFamily) throws -> Ruleset? { try rules.build(family)?.ruleset }
 
     /// The ruleset kube-proxy writes on this node for `family` in iptables mode.
     public func ruleset(for family: IPFamily) -> IPTablesRuleset? { try? rules.compiled(for: family)?.iptables }
@@ -111,19 +118,36 @@ final class NodeRules: Sendable {
 
     func compiled(for family: IPFamily) throws -> CompiledNode? {
         if let hit = cache.withLock({ $0[family] }) { return hit }
+        guard let built = try build(family) else { return nil }
+        let result = CompiledNode(tracer: Tracer(ruleset: built.ruleset, compiled: true), iptables: built.iptables, ipvs: built.ipvs)
+        cache.withLock { $0[family] = result }
+        return result
+    }
+
+    /// kube-proxy's output for `family` in the cluster's proxy mode and the node's whole
+    /// ruleset; nil when the node or the cluster lacks the family.
+    func build(_ family: IPFamily) throws -> (ruleset: Ruleset, iptables: IPTablesRuleset?, ipvs: IPVSModeRuleset?)? {
         guard node.internalIP(family) != nil, cluster.settings.families.contains(family) else { return nil }
         let config = ProxierConfig.forNode(node, in: cluster, family: family)
         let source = "<\(node.name) \(family.rawValue) rules>"
-        let result: CompiledNode
         switch cluster.settings.kubeProxy.mode {
         case .iptables:
             let ruleset = IPTablesCompiler.compile(cluster, config: config)
-            result = CompiledNode(tracer: Tracer(ruleset: try ruleset.netfilterRuleset(source: source), compiled: true), iptables: ruleset)
+            return (try nodeRuleset(ruleset.netfilterTables, family, source), ruleset, nil)
         case .ipvs:
             let ruleset = IPVSModeCompiler.compile(cluster, config: config, scheduler: cluster.settings.kubeProxy.ipvsScheduler)
-            result = CompiledNode(tracer: Tracer(ruleset: try ruleset.netfilterRuleset(source: source), compiled: true), ipvs: ruleset)
+            return (try nodeRuleset(ruleset.iptables.netfilterTables, family, source), nil, ruleset)
         }
-        cache.withLock { $0[family] = result }
-        return result
+    }
+
+    /// Everything the node's netfilter holds for `family`: kube-proxy's (and kubelet's) tables,
+    /// flanneld's chains after them (`FlannelRules`), then the topology's `extraRules` applied
+    /// on top (`NodeExtraRules.apply(onto:)`, which throws an `InputError` at the topology's line).
+    private func nodeRuleset(_ kubeProxy: [Ruleset.TableRules], _ family: IPFamily, _ source: String) throws -> Ruleset {
+        var tables = kubeProxy
+        FlannelRules.add(to: &tables, node: node, settings: cluster.settings, family: family)
+        let ruleset = try Ruleset.build(tables, source: source)
+        guard let extra = node.extraRules(family) else { return ruleset }
+        return try extra.apply(onto: ruleset, node: node.name)
     }
 }

@@ -80,11 +80,17 @@ extension IPTablesRuleset {
     /// engine in process: built from the words the compiler wrote, no text printed or parsed,
     /// each rule with its origin.
     public func netfilterRuleset(source: String) throws(RulesetParseError) -> Ruleset {
-        try Ruleset.build([nodeFilter, nat].map { t in
+        try Ruleset.build(netfilterTables, source: source)
+    }
+
+    /// The same rules as words, filter then nat, before they are built: the node adds the CNI's
+    /// rules to them (Dataplane's `FlannelRules`) and builds once.
+    public var netfilterTables: [Ruleset.TableRules] {
+        [nodeFilter, nat].map { t in
             Ruleset.TableRules(
                 name: t.name, chains: t.chains.map(\.rawValue),
                 rules: jumps.filter { $0.table == t.name }.map(\.rule.engineSpec) + t.rules.map(\.engineSpec))
-        }, source: source)
+        }
     }
 }
 

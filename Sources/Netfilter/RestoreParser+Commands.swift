@@ -138,12 +138,13 @@ extension RestoreParser {
             let parsed = try parser.parse(words)
             if let j = parsed.jumpChain { pendingJumps.append((j, lineNo, ci)) }
             if jumpsComplete && HookCheck.mayBeRefused(target: parsed.target, matches: parsed.matches) { checkChains.append(ci) }
+            let origin = extraRulesAt.map { RuleOrigin(.extraRule(file: $0.file, line: $0.firstLine + lineNo - 1)) }
             if append {
                 rs.tables[currentIndex].chains[ci].rules.append(
-                    Rule(words: words, counters: counters, matches: parsed.matches, target: parsed.target, line: lineNo))
+                    Rule(words: words, counters: counters, matches: parsed.matches, target: parsed.target, line: lineNo, origin: origin))
                 return nil
             }
-            return Rule(words: words, counters: counters, matches: parsed.matches, target: parsed.target, line: lineNo)
+            return Rule(words: words, counters: counters, matches: parsed.matches, target: parsed.target, line: lineNo, origin: origin)
         } catch {
             guard lenient else { throw fail(error.word, error.reason) }
             rs.problems.append(LenientProblem(line: lineNo, table: table, chain: chain, word: error.word, reason: error.reason))

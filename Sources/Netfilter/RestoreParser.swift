@@ -35,13 +35,17 @@ struct RestoreParser {
     /// The line where the next listing section starts (Int.max: none), one compare per line.
     var nextSectionLine = Int.max
     var nextSection = 0
+    /// Text applied on top of a node's rules (`Ruleset.parse(text:onto:)`): each rule it makes
+    /// gets `RuleOrigin(.extraRule(file:line:))`, its line counted from `firstLine` of `file`.
+    var extraRulesAt: (file: String, firstLine: Int)?
 
-    init(bytes: UnsafeBufferPointer<UInt8>, text: String, file: String, lenient: Bool, noflush: Bool) {
+    init(bytes: UnsafeBufferPointer<UInt8>, text: String, file: String, lenient: Bool, noflush: Bool, base: Ruleset = Ruleset()) {
         self.bytes = bytes
         self.text = text
         self.file = file
         self.lenient = lenient
         self.noflush = noflush
+        rs = base
     }
 
     /// The whole text, line by line.

@@ -1,5 +1,5 @@
 /// Why a rule exists, as the program that wrote it knows it: kdp's kube-proxy compiler sets it
-/// on every rule it builds, so explanations read a typed fact instead of parsing the rule's
+/// on every rule it builds (and the flannel rules and a topology's extra rules carry theirs), so explanations read a typed fact instead of parsing the rule's
 /// comment back. Rules parsed from text (a real node's dump) have none.
 public struct RuleOrigin: Hashable, Sendable {
     /// The Service port the rule serves; nil for kube-proxy's shared rules (the jumps from the
@@ -69,6 +69,31 @@ public struct RuleOrigin: Hashable, Sendable {
         case ipvsAccept
         /// IPVS mode's KUBE-IPVS-FILTER: only service ports answer on kube-ipvs0 addresses.
         case ipvsFilter
+        /// flanneld `--ip-masq`: FLANNEL-POSTRTG and its POSTROUTING jump (`"flanneld masq"`).
+        case flannelMasquerade
+        /// flanneld's FLANNEL-FWD and its FORWARD jump (`"flanneld forward"`).
+        case flannelForward
+        /// A rule the topology adds to the node (`nodes[].extraRules`): the file and the line
+        /// the rule is written on.
+        case extraRule(file: String, line: Int)
+    }
+
+    /// Which program put the rule on the node.
+    public enum Writer: Hashable, Sendable {
+        /// kube-proxy (and kubelet's KUBE-FIREWALL chain, which kube-proxy writes too).
+        case kubeProxy
+        /// The CNI: flanneld.
+        case flannel
+        /// The topology's `extraRules`: a user's own rules.
+        case topology
+    }
+
+    public var writer: Writer {
+        switch purpose {
+        case .flannelMasquerade, .flannelForward: .flannel
+        case .extraRule: .topology
+        default: .kubeProxy
+        }
     }
 
     /// Whose traffic policy a no-local-endpoints rule applies.

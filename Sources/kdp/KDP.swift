@@ -60,6 +60,12 @@ enum Console {
         error("kdp: note: " + Excerpt.shortened(text))
     }
 
+    /// Prints a warning (`kdp: warning: FILE:LINE:COL: …`) on one line: input that kdp takes
+    /// as it is though it contradicts itself (a `ClusterInconsistency`).
+    static func warning(_ text: String) {
+        error("kdp: warning: " + Excerpt.shortened(text))
+    }
+
     /// Prints `message` as kdp's one error line (`Diagnostic.line`) and exits with status 2.
     static func fail(_ message: String) -> Never {
         error(Diagnostic.line(message))

@@ -41,6 +41,7 @@ struct TopologyOptions: ParsableArguments {
             Console.error("kdp: profile: parse \(t1 - t0), build \(ContinuousClock.now - t1)")
         }
         for note in cluster.notes { Console.note(note) }
+        for inconsistency in cluster.inconsistencies { Console.warning(inconsistency.message) }
         return cluster
     }
 }

@@ -68,7 +68,9 @@ struct ReplayCommand: ParsableCommand {
         options.conntrackMax = conntrackMax
         options.shard = shard.flatMap(Self.parseShard)
         options.recordSteps = hops != nil
-        var replay = try Replay(plane: Dataplane(cluster: cluster), options: options)
+        let plane = Dataplane(cluster: cluster)
+        try plane.checkExtraRules()
+        var replay = try Replay(plane: plane, options: options)
         // Every input opens (and the filter compiles) before anything is written.
         var readers: [CaptureReader] = []
         for path in captures {

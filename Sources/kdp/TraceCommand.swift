@@ -45,6 +45,7 @@ struct TraceCommand: ParsableCommand {
         let source = try TraceTargetParser.source(from, in: cluster)
         let destination = try TraceTargetParser.destination(to, from: source, in: cluster)
         var plane = Dataplane(cluster: cluster)
+        try plane.checkExtraRules()
         var request = Dataplane.Request(source: source, destination: destination)
         request.proto = proto.flatMap { try? IPProtocol(parsing: $0) }  // validated above
             ?? destination.service?.ports.first { $0.port == destination.port }?.protocol ?? .tcp

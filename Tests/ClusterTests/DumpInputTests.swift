@@ -74,7 +74,9 @@ func prefixes(_ p: [Prefix]) -> [String] { p.map(\.description) }
         let c = try ClusterBuilder.build(TopologyLoader.parse(text: text, file: "kind.yaml"))
         #expect(c.settings.clusterCIDRs == ClusterSettings().clusterCIDRs)
         #expect(c.settings.serviceCIDRs == ClusterSettings().serviceCIDRs)
-        #expect(c.inferred.map(\.basis) == [.assumed, .assumed])
+        // The two ranges, and flannel's --ip-masq (a dump never shows flanneld's flags).
+        #expect(c.inferred.map(\.basis) == [.assumed, .assumed, .assumed])
+        #expect(c.inferred.last?.setting == "flannel.ipMasq")
         #expect(c.notes.contains("clusterCIDR 10.244.0.0/16 assumed: kubeadm's default, which holds the Nodes' 1 IPv4 podCIDR"))
     }
 

@@ -46,19 +46,25 @@ import Wire
         #expect(e?.location?.line == 6)
     }
 
-    @Test func overlappingPodCIDRsNameBothNodes() {
-        let e = buildError(topology("", "nodes: [{name: a, podCIDR: 10.244.0.0/23}, {name: b, podCIDR: 10.244.1.0/24}]"))
-        #expect(e?.message == "node b podCIDR 10.244.1.0/24 overlaps node a's 10.244.0.0/23")
+    @Test func overlappingPodCIDRsLoadAsGivenWithAnInconsistencyNamingBothNodes() throws {
+        let c = try cluster(topology("", "nodes: [{name: a, podCIDR: 10.244.0.0/23}, {name: b, podCIDR: 10.244.1.0/24}]"))
+        #expect(c.nodes.map(\.podCIDRs[0].description) == ["10.244.0.0/23", "10.244.1.0/24"])
+        #expect(c.inconsistencies.map(\.kind) == [.podCIDRsOverlap(node: "b", podCIDR: prefix("10.244.1.0/24"), other: "a", otherPodCIDR: prefix("10.244.0.0/23"))])
+        #expect(c.inconsistencies.first?.description.hasPrefix("node b podCIDR 10.244.1.0/24 overlaps node a's 10.244.0.0/23") == true)
+        #expect(c.inconsistencies.first?.location?.line == 5)
     }
 
-    @Test func podCIDROutsideTheClusterCIDRIsAnError() {
-        let e = buildError(topology("", "nodes: [{name: a, podCIDR: 10.9.0.0/24}]"))
-        #expect(e?.message == "node a podCIDR 10.9.0.0/24 is outside the cluster CIDR 10.244.0.0/16")
+    @Test func podCIDROutsideTheClusterCIDRLoadsWithAnInconsistency() throws {
+        let c = try cluster(topology("", "nodes: [{name: a, podCIDR: 10.9.0.0/24}, {name: b}]"))
+        #expect(c.nodes.map(\.podCIDRs[0].description) == ["10.9.0.0/24", "10.244.0.0/24"])
+        #expect(c.inconsistencies.map(\.kind) == [.podCIDROutsideClusterCIDR(node: "a", podCIDR: prefix("10.9.0.0/24"), clusterCIDR: prefix("10.244.0.0/16"))])
     }
 
-    @Test func nodeIPInsideThePodRangeIsAnError() {
-        let e = buildError(topology("", "nodes: [{name: a, ip: 10.244.7.7}]"))
-        #expect(e?.message == "node a IP 10.244.7.7 is inside the pod range 10.244.0.0/16")
+    @Test func nodeIPInsideThePodRangeLoadsWithAnInconsistency() throws {
+        let c = try cluster(topology("", "nodes: [{name: a, ip: 10.244.7.7}]"))
+        #expect(c.nodes[0].internalIPs == [ip("10.244.7.7")])
+        #expect(c.inconsistencies.map(\.kind) == [.nodeIPInClusterCIDR(node: "a", ip: ip("10.244.7.7"), clusterCIDR: prefix("10.244.0.0/16"))])
+        #expect(c.inconsistencies.first?.description.hasPrefix("node a IP 10.244.7.7 is inside the pod range 10.244.0.0/16") == true)
     }
 
     @Test func nodesWithoutAnAddressGetTheNextOnTheNodeNetwork() throws {

@@ -31,3 +31,5 @@ func ip(_ s: String) -> IPAddress { try! IPAddress(parsing: s) }
 
 /// The repository root, found from this source file.
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func prefix(_ s: String) -> Prefix { try! Prefix(parsing: s) }

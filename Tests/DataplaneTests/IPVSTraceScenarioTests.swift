@@ -120,11 +120,19 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         // IPVS mode gives the virtual server every endpoint when the node has no local one...
         #expect(path.verdict == .delivered)
         #expect(path.deliveredTo?.description.hasPrefix("pod/default/web-") == true)
-        // ...without masquerade (the nodePort is in KUBE-NODE-PORT-LOCAL-TCP), so the client's
-        // address is kept, and the endpoint's node answers it directly: the reply never passes
-        // the node that un-NATs it, and the client cannot use it.
-        #expect(!path.masquerade && path.finalPacket.source.description == "203.0.113.7")
-        #expect(path.reply?.reachedClient == false)
+        // ...without kube-proxy's masquerade (the nodePort is in KUBE-NODE-PORT-LOCAL-TCP); but
+        // flanneld's `! -s NETWORK -d NETWORK -j MASQUERADE` takes it, so the reply comes back
+        // through this node and reaches the client.
+        #expect(path.masquerade && path.steps.contains { $0.chain == "FLANNEL-POSTRTG" && $0.text?.contains("MASQUERADE") == true })
+        #expect(path.reply?.reachedClient == true)
+        // Without flannel's --ip-masq the client's address is kept, and the endpoint's node
+        // answers it directly: the reply never passes the node that un-NATs it.
+        let text = TopologyLoader.embeddedDefault.replacingOccurrences(of: "  cni: host-gw", with: "  cni: host-gw\n  flannel: {ipMasq: false}")
+        var noMasq = Dataplane(cluster: try ClusterBuilder.build(TopologyLoader.parse(text: text, file: "demo")).withKubeProxy { $0.mode = .ipvs })
+        let kept = try trace("external/203.0.113.7", "node/control-plane:\(np)", plane: &noMasq).paths[0]
+        #expect(kept.verdict == .delivered)
+        #expect(!kept.masquerade && kept.finalPacket.source.description == "203.0.113.7")
+        #expect(kept.reply?.reachedClient == false)
         // With a local endpoint both modes deliver locally and keep the source.
         let near = try trace("external/203.0.113.7", "node/worker-1:\(np)", plane: &ipvs)
         #expect(near.paths[0].deliveredTo == .pod(namespace: "default", name: "web-0"))

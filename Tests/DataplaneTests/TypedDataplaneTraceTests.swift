@@ -25,8 +25,8 @@ import Wire
         }
         #expect(rule.table == .nat && rule.chain.hasPrefix("KUBE-SEP-") && rule.text == dnat.text)
         #expect(dnat.table == "nat" && dnat.chain == rule.chain && dnat.rule == rule.number)
-        // No filter rule accepted it on worker-2: FORWARD's policy did.
-        #expect(path.decidedBy == .node(.policy) && path.decidedBy.description == "policy")
+        // On worker-2 flanneld's FLANNEL-FWD accepted it (kube-proxy's chains only return).
+        #expect(path.decidedBy.description == "-A FLANNEL-FWD -s 10.244.0.0/16 -m comment --comment \"flanneld forward\" -j ACCEPT")
         let reply = try #require(path.reply)
         #expect(reply.path.deliveredTo == .pod(namespace: "default", name: "client"))
         #expect(reply.path.steps.contains {

@@ -87,12 +87,14 @@ enum FuzzRun {
         FuzzTarget(name: name, seeds: seeds, run: pair.0, arguments: pair.1)
     }
 
-    /// `--topology`: read, merge, build the cluster, compile one node's iptables rules.
+    /// `--topology`: read, merge, build the cluster, compile one node's iptables rules, and
+    /// build the nodes that carry `extraRules` (as `kdp trace` checks them).
     static let topology: @Sendable (InputFile) throws(InputError) -> Void = { input throws(InputError) in
         let cluster = try ClusterBuilder.build(try TopologyOptions.load([input]))
         if let node = cluster.nodes.first {
             _ = IPTablesCompiler.compile(cluster, config: ProxierConfig.forNode(node, in: cluster, family: cluster.settings.families.first ?? .ipv4))
         }
+        try Dataplane(cluster: cluster).checkExtraRules()
     }
 
     /// `kdp replay --at pod/default/client` on the demo cluster: the bytes as a capture file.
@@ -147,7 +149,8 @@ enum FuzzTargets {
         FuzzRun.target("ipvsadm -Ln", seeds: [g + "expected/ipvs-show-w1.out"],
                        FuzzRun.traceRules(.ipvs, rules: g + "worker-1-ipvs.iptables-save", ipsets: g + "worker-1-ipvs.ipset",
                                           ipvs: g + "expected/ipvs-show-w1.out", flags: FuzzRun.v4Flags)),
-        FuzzTarget(name: "topology YAML/JSON", seeds: ["topologies/demo.yaml", "topologies/ha-cluster.yaml", f + "dual-stack.yaml", f + "manifests.json", f + "manifests.yaml"],
+        FuzzTarget(name: "topology YAML/JSON", seeds: ["topologies/demo.yaml", "topologies/ha-cluster.yaml", f + "dual-stack.yaml", f + "manifests.json", f + "manifests.yaml",
+                                                         f + "extra-rules.yaml"],
                    run: FuzzRun.topology, arguments: ["cluster", "--topology", "{}"], yaml: true),
         FuzzTarget(name: "ipvs scenario", seeds: [g + "scenario.yaml"], run: FuzzRun.scenario,
                    arguments: ["ipvs", "simulate", "{}"], yaml: true),
