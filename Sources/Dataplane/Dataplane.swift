@@ -228,7 +228,9 @@ public struct Dataplane: Sendable {
                 let ip = request.sourceAddress ?? nodes[n].host.outputSource(to: request.destination.address) ?? ip
                 return (ip, [(Start(location: .node(n, inInterface: nil), steps: [link(pod.nodeName!, "pod \(pod.key) sends from the host network of node \(pod.nodeName!)")]), 1)])
             }
-            guard let i = podByIP[ip] ?? cluster.pods.firstIndex(where: { $0.namespace == pod.namespace && $0.name == pod.name }) else {
+            // By address first (O(1)); pods that share an address (overlapping podCIDRs) by name.
+            let byIP = podByIP[ip].flatMap { cluster.pods[$0].name == pod.name && cluster.pods[$0].namespace == pod.namespace ? $0 : nil }
+            guard let i = byIP ?? cluster.pods.firstIndex(where: { $0.namespace == pod.namespace && $0.name == pod.name }) else {
                 throw InputError("pod \(pod.key) is not in the cluster")
             }
             return (ip, [(Start(location: .pod(i), steps: []), 1)])

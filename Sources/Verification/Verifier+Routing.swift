@@ -43,6 +43,15 @@ extension Verifier {
                 fact("Service CIDR \(s) and cluster CIDR \(c)", s.overlaps(c) ? "the Service CIDR \(s) overlaps the cluster CIDR \(c)" : nil)
             }
         }
+        // What the loader found inconsistent and the checks above do not cover.
+        for i in cluster.inconsistencies {
+            switch i.kind {
+            case .nodeIPInClusterCIDR, .nodeIPInServiceCIDR, .podCIDROutsideFlannelNetwork, .clusterCIDRInsideServiceCIDR:
+                fact(i.description, i.message)
+            default:
+                break
+            }
+        }
         // The routes: from every node to every other node's pod CIDR.
         for (i, a) in plane.nodes.enumerated() {
             for (j, b) in nodes.enumerated() where j != i {

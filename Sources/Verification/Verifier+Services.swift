@@ -47,6 +47,8 @@ extension Verifier {
         var checks = ServiceChecks(endpoints: ResultBuilder(.serviceEndpoints, options: options),
                                    reply: ResultBuilder(.serviceReply, options: options),
                                    source: ResultBuilder(.sourcePreserved, options: options))
+        // The pod network as the nodes hold it (their podCIDRs).
+        let podNetwork = cluster.nodes.flatMap(\.podCIDRs)
         var podByIP: [IPAddress: Pod] = [:]
         for p in cluster.pods where !p.hostNetwork { for ip in p.ips { podByIP[ip] = p } }
         for family in cluster.settings.families {
@@ -134,7 +136,7 @@ extension Verifier {
                 let region = PacketRegion(senders: entry.senders, receivers: [entry.receiver], proto: entry.proto,
                                           destinationPorts: PortRange(r.port!), sourcePorts: Self.ephemeralPorts)
                 explorer.explore(region) { c, paths in
-                    check(entry, c, paths, &checks, &examples)
+                    check(entry, c, paths, &checks, &examples, podNetwork: podNetwork)
                 }
             }
         }
@@ -148,7 +150,7 @@ extension Verifier {
 
     /// Checks one class of one entry against the three Service invariants.
     private func check(_ entry: ServiceEntry, _ c: PacketClass, _ paths: [DataplanePath], _ checks: inout ServiceChecks,
-                       _ examples: inout ClassExplorer) {
+                       _ examples: inout ClassExplorer, podNetwork: [Prefix]) {
         checks.endpoints.counted(c)
         checks.reply.counted(c)
         if entry.podSenders { checks.source.counted(c) }
@@ -194,10 +196,17 @@ extension Verifier {
                 ?? "the endpoint's reply was not traced back"
             checks.reply.violated(Self.serviceViolation(c, why, examples: &examples))
         }
-        // The pod's source survives, except hairpin and masqueradeAll.
+        // The pod's source survives to endpoints on the pod network, except hairpin and
+        // masqueradeAll. An endpoint off the pod network (a node's address, an outside one) is
+        // traffic leaving the pod network, which the CNI masquerades on purpose.
         if entry.podSenders, !cluster.settings.kubeProxy.masqueradeAll, case .pod(let sender) = c.exampleSender.source {
-            if let p = live.first(where: { $0.verdict == .delivered && $0.finalPacket.source != c.example.source
-                && $0.deliveredTo != .pod(namespace: sender.namespace, name: sender.name) }) {
+            let offNetwork = live.filter { path in path.verdict == .delivered && !podNetwork.contains { $0.contains(path.finalPacket.destination) } }
+            if !offNetwork.isEmpty {
+                checks.source.note("endpoints off the pod network (node or outside addresses, e.g. the API server behind kubernetes.default) are not checked: traffic leaving the pod network is masqueraded by the CNI on purpose")
+            }
+            if let p = live.first(where: { path in path.verdict == .delivered && path.finalPacket.source != c.example.source
+                && podNetwork.contains { $0.contains(path.finalPacket.destination) }
+                && path.deliveredTo != .pod(namespace: sender.namespace, name: sender.name) }) {
                 let stepped = examples.exampleTrace(c)?.paths.first { $0.finalPacket == p.finalPacket } ?? p
                 checks.source.violated(Violation(packetClass: c.summary, example: c.example,
                                                  why: "the pod's source \(c.example.source) arrives as \(p.finalPacket.source): " + PathExplanation.why(stepped, expected: c, destinationNAT: false),

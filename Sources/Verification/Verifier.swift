@@ -24,9 +24,11 @@ public struct Verifier {
     public let cluster: Cluster
     var plane: Dataplane
 
-    public init(cluster: Cluster) {
+    /// - Throws: a node's `extraRules` that do not apply (the topology's file and line).
+    public init(cluster: Cluster) throws(InputError) {
         self.cluster = cluster
         plane = Dataplane(cluster: cluster)
+        try plane.checkExtraRules()
         // Every node's rules (and in IPVS mode its kube-ipvs0 addresses and ipsets) in place
         // once, so that classes read each node as its walks see it.
         try? plane.loadAllRules()

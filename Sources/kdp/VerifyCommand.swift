@@ -36,7 +36,7 @@ struct VerifyCommand: ParsableCommand {
         if !invariants.isEmpty { options.invariants = invariants.compactMap(Invariant.init(rawValue:)) }
         options.maxExamples = maxExamples
         options.explain = explain
-        var verifier = Verifier(cluster: cluster)
+        var verifier = try Verifier(cluster: cluster)
         let report = verifier.verify(options)
         switch output {
         case .text: Console.out(VerifyRender.text(report, explain: explain))

@@ -34,7 +34,7 @@ import Testing
         let trace = try #require(v["trace"] as? [String: Any])
         let paths = try #require(trace["paths"] as? [[String: Any]])
         #expect(paths.first?["steps"] as? [Any] != nil)
-        #expect((v["example"] as? [String: Any])?["dst"] as? String == "10.96.0.1")
+        #expect((v["example"] as? [String: Any])?["dst"] as? String == "10.96.0.20")
     }
 
     @Test func invariantFlagChecksOnlyThoseAsked() throws {
@@ -65,5 +65,22 @@ import Testing
         let r = try kdp("verify", "--topology", url.path)
         #expect(r.status == 2)
         #expect(r.stderr.contains("topology.yaml:3"))
+    }
+
+    @Test func extraRulesThatDoNotApplyAreBadInputAtTheirLine() throws {
+        let url = try temporaryFile("""
+        kind: Topology
+        nodes:
+          - name: a
+            extraRules: |
+              *nat
+              -A POSTROUTING -j NO-SUCH-CHAIN
+              COMMIT
+        """)
+        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
+        let r = try kdp("verify", "--topology", url.path)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("topology.yaml:6"), "\(r.stderr)")
+        #expect(r.stdout.isEmpty)
     }
 }

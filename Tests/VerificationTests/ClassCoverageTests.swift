@@ -34,7 +34,7 @@ import Wire
                       "topologies/broken/host-gw-other-subnet.yaml", "topologies/broken/endpoint-not-ready.yaml"])
     func randomPacketsAgreeWithTheirClass(_ file: String) throws {
         let cluster = try loadTopology(file)
-        let verifier = Verifier(cluster: cluster)
+        let verifier = try Verifier(cluster: cluster)
         let pods = verifier.podReceivers(.ipv4)
         var receivers = pods
         for s in cluster.services where !s.headless && s.externalName == nil {

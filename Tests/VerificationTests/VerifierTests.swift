@@ -15,7 +15,7 @@ func loadTopology(_ relative: String) throws -> Cluster {
 @Suite struct VerifierTests {
     @Test(arguments: ["topologies/demo.yaml", "topologies/ha-cluster.yaml"])
     func healthyShippedTopologiesVerifyClean(_ file: String) throws {
-        var verifier = Verifier(cluster: try loadTopology(file))
+        var verifier = try Verifier(cluster: try loadTopology(file))
         let report = verifier.verify(Verifier.Options())
         for r in report.results {
             #expect(r.holds, "\(file): \(r.invariant.rawValue): \(r.violations.first?.why ?? "")")
@@ -46,7 +46,7 @@ func loadTopology(_ relative: String) throws -> Cluster {
         let named = try #require(header("Violates")?.split(separator: " ").first.map { String($0).trimmingCharacters(in: .punctuationCharacters) })
         let invariant = try #require(Invariant(rawValue: named), "\(file) names no invariant")
         let why = try #require(header("Why"), "\(file) has no # Why: line")
-        var verifier = Verifier(cluster: try loadTopology(file))
+        var verifier = try Verifier(cluster: try loadTopology(file))
         var options = Verifier.Options()
         options.maxExamples = 100
         let result = try #require(verifier.verify(options).results.first { $0.invariant == invariant })
@@ -65,7 +65,7 @@ func loadTopology(_ relative: String) throws -> Cluster {
     /// local endpoint (it forwards to the cluster's endpoints).
     @Test func ipvsModeFollowsEveryRealServer() throws {
         let cluster = try loadTopology("topologies/demo.yaml").withKubeProxy { $0.mode = .ipvs }
-        var verifier = Verifier(cluster: cluster)
+        var verifier = try Verifier(cluster: cluster)
         var options = Verifier.Options()
         options.invariants = [.podToPod, .serviceEndpoints]
         options.maxExamples = 10
