@@ -42,6 +42,7 @@ bench: release
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress --scale
 	$(KDP_RELEASE) bench --services 20000 -o text
 	$(KDP_RELEASE) bench --replay -o text
+	$(KDP_RELEASE) bench --verify -o text
 
 # Rewrites Tests/KdpTests/Golden/expected from this build: only for a deliberate behaviour change.
 golden: build

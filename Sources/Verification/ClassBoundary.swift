@@ -76,7 +76,7 @@ struct ClassBoundary {
 /// not change while packets flow. The first dimension's constants hold for every lookup; a
 /// member's other dimensions (a `hash:ip,port` member's port) only for lookups whose first
 /// value it holds, found by a hash on host members and a scan of the wider ones.
-struct SetConstantCache {
+struct SetConstantCache: Sendable {
     private struct Expanded {
         var first: SharedHeaderConstants
         var byHost: [IPAddress: SharedHeaderConstants]

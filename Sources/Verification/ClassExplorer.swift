@@ -31,7 +31,7 @@ public struct Receiver: Sendable {
 
 /// A box of packets: some senders × some receivers × one protocol × ranges of destination and
 /// source ports. Regions are what the explorer splits into classes.
-struct PacketRegion {
+struct PacketRegion: Sendable {
     var senders: [Int]
     var receivers: [Int]
     var proto: IPProtocol
@@ -60,7 +60,7 @@ public struct PacketClass: Sendable {
 ///
 /// Cost: one trace per class. The classes are as few as the rules and routes make them: a pod
 /// network with no rule that names pods splits only by node and protocol.
-struct ClassExplorer {
+struct ClassExplorer: Sendable {
     var plane: Dataplane
     var senders: [Sender]
     var receivers: [Receiver]

@@ -63,24 +63,31 @@ extension Verifier {
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(i)
         }
-        var explorer = ClassExplorer(plane: plane, senders: senders, receivers: receivers)
-        var examples = explorer
-        for key in order {
-            for (proto, ports) in ClassExplorer.protocols(family) {
-                let region = PacketRegion(senders: groups[key]!, receivers: Array(receivers.indices), proto: proto,
+        let template = ClassExplorer(plane: plane, senders: senders, receivers: receivers)
+        let jobs = order.flatMap { key in ClassExplorer.protocols(family).map { (groups[key]!, $0.0, $0.1) } }
+        let blank = result.empty
+        let count = receivers.count
+        let parts = Self.inParallel(jobs.count) { range in
+            var local = blank
+            var explorer = template, examples = template
+            for j in range {
+                let (group, proto, ports) = jobs[j]
+                let region = PacketRegion(senders: group, receivers: Array(0..<count), proto: proto,
                                           destinationPorts: ports, sourcePorts: proto.hasPorts ? PortRange(1, 65535) : PortRange(0, 0))
                 explorer.explore(region) { c, paths in
-                    result.counted(c)
+                    local.counted(c)
                     // A pod to itself is not the invariant's: another pod of the class stands in.
                     if c.example.source == c.example.destination { return }
                     if paths.contains(where: { Self.deliveredUnchanged($0, c) && $0.finalPacket.sourcePort != c.example.sourcePort }) {
-                        result.note("the source port of some classes is remapped on the way (flannel's MASQUERADE --random-fully of a node's traffic to another node's pods keeps the address): the addresses are what the invariant checks, and they are unchanged")
+                        local.note("the source port of some classes is remapped on the way (flannel's MASQUERADE --random-fully of a node's traffic to another node's pods keeps the address): the addresses are what the invariant checks, and they are unchanged")
                     }
                     guard let bad = paths.first(where: { !Self.deliveredUnchanged($0, c) }) else { return }
-                    result.violated(Self.violation(c, path: bad, explorer: &examples))
+                    local.violated(Self.violation(c, path: bad, explorer: &examples))
                 }
             }
+            return local
         }
+        for p in parts { result.merge(p) }
     }
 
     /// Delivered to the pod that holds the destination, with the addresses and the destination

@@ -7,7 +7,7 @@ import Wire
 /// Service port and entry point: ClusterIP from every pod and node, NodePort on every node,
 /// externalIPs and LoadBalancer VIPs from outside through every node (from inside and outside
 /// `loadBalancerSourceRanges`).
-struct ServiceChecks {
+struct ServiceChecks: Sendable {
     var endpoints: ResultBuilder
     var reply: ResultBuilder
     var source: ResultBuilder
@@ -22,7 +22,7 @@ struct ServiceChecks {
 }
 
 /// One entry point of one Service port: who sends, what they should reach.
-struct ServiceEntry {
+struct ServiceEntry: Sendable {
     var receiver: Int
     var senders: [Int]
     /// The endpoints meant to be reached (address, port); empty means refused.
@@ -129,16 +129,23 @@ extension Verifier {
                     }
                 }
             }
-            var explorer = ClassExplorer(plane: plane, senders: senders, receivers: receivers, withReply: true)
-            var examples = explorer
-            for entry in entries {
-                let r = receivers[entry.receiver]
-                let region = PacketRegion(senders: entry.senders, receivers: [entry.receiver], proto: entry.proto,
-                                          destinationPorts: PortRange(r.port!), sourcePorts: Self.ephemeralPorts)
-                explorer.explore(region) { c, paths in
-                    check(entry, c, paths, &checks, &examples, podNetwork: podNetwork)
+            let template = ClassExplorer(plane: plane, senders: senders, receivers: receivers, withReply: true)
+            let blank = checks.empty
+            let frozen = (entries, receivers)
+            let parts = Self.inParallel(entries.count) { range in
+                var local = blank
+                var explorer = template, examples = template
+                for e in range {
+                    let entry = frozen.0[e]
+                    let region = PacketRegion(senders: entry.senders, receivers: [entry.receiver], proto: entry.proto,
+                                              destinationPorts: PortRange(frozen.1[entry.receiver].port!), sourcePorts: Self.ephemeralPorts)
+                    explorer.explore(region) { c, paths in
+                        check(entry, c, paths, &local, &examples, podNetwork: podNetwork)
+                    }
                 }
+                return local
             }
+            for p in parts { checks.merge(p) }
         }
         if cluster.settings.kubeProxy.masqueradeAll { checks.source.note("masqueradeAll is on: kube-proxy masquerades every Service connection on purpose") }
         for c in [\ServiceChecks.endpoints, \.reply, \.source] {

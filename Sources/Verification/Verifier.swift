@@ -10,7 +10,7 @@ import Wire
 /// The classes come from the path conditions of the traces themselves (`HeaderConstants`): a
 /// class is the set of packets that meet every test its representative met in the same way,
 /// so the representative's answer is every member's. No pod, port or protocol is sampled.
-public struct Verifier {
+public struct Verifier: Sendable {
     public struct Options: Sendable {
         public var invariants: [Invariant] = Invariant.allCases
         /// Violations reported with an example trace, per invariant (all are counted).
@@ -60,7 +60,7 @@ public struct Verifier {
 }
 
 /// Collects one invariant's classes and violations, keeping the first `maxExamples` in full.
-struct ResultBuilder {
+struct ResultBuilder: Sendable {
     var result: InvariantResult
     let maxExamples: Int
     let explain: Bool

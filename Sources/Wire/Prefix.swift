@@ -56,8 +56,20 @@ public struct Prefix: Hashable, Comparable, Sendable {
         }
     }
 
+    /// - Complexity: O(1): for IPv4 a 32-bit mask and compare (route lookups and rule matches
+    ///   call this per packet, so the 128-bit path is kept for IPv6 only).
+    @inlinable
     public func contains(_ address: IPAddress) -> Bool {
-        address.family == family && address.bits & mask == network.bits
+        switch (network, address) {
+        case (.v4(let n), .v4(let a)):
+            let m: UInt32 = length == 0 ? 0 : ~UInt32(0) << UInt32(32 - length)
+            return a.value & m == n.value
+        case (.v6(let n), .v6(let a)):
+            let m: UInt128 = length == 0 ? 0 : ~UInt128(0) << UInt128(128 - length)
+            return a.value & m == n.value
+        default:
+            return false
+        }
     }
 
     /// True when `other` lies wholly inside this prefix.

@@ -22,6 +22,10 @@ struct BenchCommand: ParsableCommand {
     var plot: String?
     @Flag(help: "Measure kdp replay instead: a generated capture over a 1,000-Service cluster, beside tcpdump -r FILE -w /dev/null.")
     var replay = false
+    @Flag(help: "Measure kdp verify instead: the embedded demo, topologies/ha-cluster.yaml, and generated clusters (--verify-nodes).")
+    var verify = false
+    @Option(help: "Node counts of the generated clusters kdp verify is measured on (30 pods per node, 10 Services per node, at most 1000).")
+    var verifyNodes: String = "10,30,100"
     @Option(help: "Packets in the replay benchmark's capture.") var replayPackets: Int = 1_000_000
     @Option(help: "Flows in the replay benchmark's capture.") var replayFlows: Int = 1_000
 
@@ -64,6 +68,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         if replay { return try runReplay() }
+        if verify { return try runVerify() }
         let reports = try serviceCounts.map {
             try ClusterBench.measure(services: $0, endpointsPerService: endpointsPerService, connections: connections, seed: seed)
         }
@@ -104,6 +109,38 @@ struct BenchCommand: ParsableCommand {
             ["replay.rss_halfway_bytes", "\(f.residentHalfwayBytes) (a capture of twice the packets, same flows, at its half)"],
             ["replay.rss_end_bytes", "\(f.residentEndBytes) (and at its end)"],
         ]))
+        Console.out(lines.joined(separator: "\n"))
+    }
+
+    /// `verify.*`: seconds, classes and memory of `kdp verify` on the shipped clusters and on
+    /// generated ones (30 pods and 10 Services per node, up to 1,000 Services), against the
+    /// targets: the shipped ones well under a second, 100 nodes / 3,000 pods / 1,000 Services in
+    /// at most 10 s.
+    func runVerify() throws {
+        let counts = try verifyNodes.split(separator: ",").map { part throws(InputError) -> Int in
+            guard let n = Int(part.trimmingCharacters(in: .whitespaces)), (2...5_000).contains(n) else {
+                throw InputError("--verify-nodes: \(Excerpt.quote(String(part))) is not a node count of 2-5000")
+            }
+            return n
+        }
+        var runs: [VerifyBench.Run] = []
+        runs.append(try VerifyBench.measure(ClusterBuilder.build(TopologyLoader.load(paths: [])), name: "verify.demo"))
+        if FileManager.default.fileExists(atPath: "topologies/ha-cluster.yaml") {
+            runs.append(try VerifyBench.measure(ClusterBuilder.load(paths: ["topologies/ha-cluster.yaml"]), name: "verify.ha-cluster"))
+        }
+        for n in counts {
+            let cluster = try VerifyBench.generated(nodes: n, podsPerNode: 30, services: min(10 * n, 1_000))
+            runs.append(try VerifyBench.measure(cluster, name: "verify.generated.\(n)nodes"))
+        }
+        if output == .json { return Console.out(Render.json(["runs": runs])) }
+        var lines = ["kdp bench --verify: every invariant; generated clusters have 30 pods and 10 Services (at most 1,000) per node, 3 endpoints each"]
+        lines.append(Render.table(["NAME", "NODES", "PODS", "SERVICES", "CLASSES", "SECONDS", "US/CLASS", "LOAD S", "RSS MB", "HOLDS"], runs.map { r in
+            var seconds = String(format: "%.3f", r.seconds)
+            if r.name == "verify.demo" || r.name == "verify.ha-cluster" { seconds += " (target < 1)" }
+            if r.nodes == 100 && r.pods == 3_000 && r.services >= 1_000 { seconds += " (target <= 10)" }
+            return [r.name, "\(r.nodes)", "\(r.pods)", "\(r.services)", "\(r.classes)", seconds, String(format: "%.0f", r.microsecondsPerClass),
+                    String(format: "%.2f", r.loadSeconds), "\(r.residentBytes / 1_000_000)", r.holds ? "yes" : "no"]
+        }))
         Console.out(lines.joined(separator: "\n"))
     }
 

@@ -31,4 +31,16 @@ import Wire
         #expect(h.count == model.count)
         for (k, v) in model { #expect(h.find(k) == v) }
     }
+
+    /// `verify.*` runs on a generated cluster: every invariant holds there, every class is
+    /// counted, and the figures are filled in.
+    @Test func verifyBenchMeasuresAGeneratedCluster() throws {
+        let cluster = try VerifyBench.generated(nodes: 3, podsPerNode: 4, services: 5)
+        let run = try VerifyBench.measure(cluster, name: "verify.test")
+        #expect(run.nodes == 3 && run.pods == 12 && run.services >= 5)
+        #expect(run.holds)
+        #expect(run.classes > 3 * 3 * 4)   // at least node pairs × protocols for pod-to-pod
+        #expect(run.invariants.count == 7)
+        #expect(run.residentBytes > 0)
+    }
 }
