@@ -132,6 +132,16 @@ struct ClassExplorer: Sendable {
     /// cannot send it (no address of the family).
     mutating func trace(sender: Sender, receiver: Receiver, proto: IPProtocol, dport: UInt16, sport: UInt16,
                         steps: Bool = false) -> (Packet, [DataplanePath])? {
+        var request = Self.request(sender: sender, receiver: receiver, proto: proto, dport: dport, sport: sport, reply: withReply)
+        request.recordSteps = steps
+        request.recordConstants = true
+        guard let t = try? plane.trace(request) else { return nil }
+        return (t.packet, t.paths)
+    }
+
+    /// One packet from `sender` to `receiver` on every path (every statistic branch and every
+    /// real server IPVS could choose), with no state kept.
+    static func request(sender: Sender, receiver: Receiver, proto: IPProtocol, dport: UInt16, sport: UInt16, reply: Bool) -> Dataplane.Request {
         var request = Dataplane.Request(source: sender.source, destination: TraceDestination(
             address: receiver.address, port: proto.hasPorts ? dport : 0, spec: receiver.label, service: receiver.service))
         request.proto = proto
@@ -139,12 +149,9 @@ struct ClassExplorer: Sendable {
         request.via = sender.via
         request.allPaths = true
         request.everyRealServer = true
-        request.reply = withReply
-        request.recordSteps = steps
-        request.recordConstants = true
+        request.reply = reply
         request.sourceAddress = sender.boundAddress
-        guard let t = try? plane.trace(request) else { return nil }
-        return (t.packet, t.paths)
+        return request
     }
 
     /// `port` when the range holds it, else the range's first port.

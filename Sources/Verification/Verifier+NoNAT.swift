@@ -126,15 +126,8 @@ extension ClassExplorer {
     /// The class's example traced with every step and its reply, as `kdp trace --all-paths`
     /// shows it.
     mutating func exampleTrace(_ c: PacketClass) -> DataplaneTrace? {
-        var request = Dataplane.Request(source: c.exampleSender.source, destination: TraceDestination(
-            address: c.example.destination, port: c.example.destinationPort, spec: c.exampleReceiver.label, service: c.exampleReceiver.service))
-        request.proto = c.proto
-        request.sourcePort = c.example.sourcePort
-        request.via = c.exampleSender.via
-        request.allPaths = true
-        request.everyRealServer = true
-        request.reply = withReply
-        request.sourceAddress = c.exampleSender.boundAddress
+        let request = Self.request(sender: c.exampleSender, receiver: c.exampleReceiver, proto: c.proto,
+                                   dport: c.example.destinationPort, sport: c.example.sourcePort, reply: withReply)
         return try? plane.trace(request)
     }
 }

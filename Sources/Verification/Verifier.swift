@@ -53,7 +53,7 @@ public struct Verifier: Sendable {
             }
             results.append(result.result)
         }
-        var notes = ["classes cover every address of every pod, node and Service in the cluster, TCP/UDP/SCTP on ports 1-65535 and ICMP echo; each class is traced once as a new connection (no earlier state), every statistic and IPVS branch followed"]
+        var notes = ["classes cover every address of every pod, node and Service in the cluster, TCP/UDP/SCTP on ports 1-65535 and ICMP (ICMPv6) echo; each class is traced once as a new connection (no earlier state), every statistic and IPVS branch followed"]
         if cluster.settings.kubeProxy.mode == .ipvs { notes.append("kube-proxy in ipvs mode: the IPVS scheduler's every real server is followed") }
         return VerificationReport(results: results, notes: notes)
     }

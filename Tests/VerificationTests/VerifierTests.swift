@@ -79,4 +79,34 @@ func loadTopology(_ relative: String) throws -> Cluster {
             #expect(!v.why.contains("never reaches"))
         }
     }
+
+    /// A dual-stack cluster is verified in both families: IPv6 classes are traced too.
+    @Test func dualStackClustersAreVerifiedInBothFamilies() throws {
+        let text = """
+        kind: Topology
+        cluster:
+          clusterCIDR: 10.244.0.0/16,fd00:10:244::/56
+          serviceCIDR: 10.96.0.0/12,fd00:10:96::/112
+          nodeNetwork: 172.18.0.0/16,fc00:f853:ccd:e793::/64
+        nodes:
+          - {name: control-plane, role: control-plane, ips: [172.18.0.2, "fc00:f853:ccd:e793::2"]}
+          - {name: worker-1, ips: [172.18.0.3, "fc00:f853:ccd:e793::3"]}
+        pods:
+          - {name: client, node: worker-1}
+          - {name: web-0, node: control-plane, labels: {app: web}}
+        services:
+          - {name: web, ipFamilyPolicy: PreferDualStack, selector: {app: web}, ports: [{name: http, port: 80, targetPort: 8080}]}
+        """
+        let cluster = try ClusterBuilder.build(TopologyLoader.parse(text: text, file: "ds.yaml"))
+        var verifier = try Verifier(cluster: cluster)
+        var options = Verifier.Options()
+        options.explain = true
+        let report = verifier.verify(options)
+        #expect(report.holds)
+        let pods = try #require(report.results.first { $0.invariant == .podToPod })
+        #expect(pods.classList.contains { $0.proto == .icmpv6 && $0.example.destination.family == .ipv6 })
+        #expect(pods.classList.contains { $0.proto == .icmp && $0.example.destination.family == .ipv4 })
+        let services = try #require(report.results.first { $0.invariant == .serviceEndpoints })
+        #expect(services.classList.contains { $0.example.destination.family == .ipv6 })
+    }
 }
