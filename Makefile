@@ -21,6 +21,7 @@ release: deps
 demo: build
 	$(KDP_DEBUG) trace --from pod/default/client --to service/default/web:80
 	$(KDP_DEBUG) replay captures/demo.pcapng --at pod/default/client --packets 8 --quiet
+	$(KDP_DEBUG) verify
 
 # Every test: unit, CLI and (under CI=true, as root) the kernel checks in network namespaces.
 test: deps

@@ -148,10 +148,6 @@ extension Verifier {
             for p in parts { checks.merge(p) }
         }
         if cluster.settings.kubeProxy.masqueradeAll { checks.source.note("masqueradeAll is on: kube-proxy masquerades every Service connection on purpose") }
-        for c in [\ServiceChecks.endpoints, \.reply, \.source] {
-            checks[keyPath: c].note("clients connect from the kernel's ephemeral ports, net.ipv4.ip_local_port_range \(Self.ephemeralPorts.lower)-\(Self.ephemeralPorts.upper) (the default; assumed)")
-        }
-        checks.endpoints.note("outside clients are \(Self.outsideClient(.ipv4)) (and 2001:db8::10), plus one address inside loadBalancerSourceRanges where a Service has them")
         return checks
     }
 

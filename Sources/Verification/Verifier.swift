@@ -55,6 +55,9 @@ public struct Verifier: Sendable {
         }
         var notes = ["classes cover every address of every pod, node and Service in the cluster, TCP/UDP/SCTP on ports 1-65535 and ICMP (ICMPv6) echo; each class is traced once as a new connection (no earlier state), every statistic and IPVS branch followed"]
         if cluster.settings.kubeProxy.mode == .ipvs { notes.append("kube-proxy in ipvs mode: the IPVS scheduler's every real server is followed") }
+        if services != nil {
+            notes.append("Service clients connect from the kernel's ephemeral ports, net.ipv4.ip_local_port_range \(Self.ephemeralPorts.lower)-\(Self.ephemeralPorts.upper) (the default; assumed); outside clients are \(Self.outsideClient(.ipv4)) (and \(Self.outsideClient(.ipv6))), plus one address inside loadBalancerSourceRanges where a Service has them")
+        }
         return VerificationReport(results: results, notes: notes)
     }
 }
