@@ -6,8 +6,9 @@ import Wire
 /// a difference.
 ///
 /// Readiness comes from the pod an endpoint names (ready, serving, terminating), so a slice
-/// that lists a not-ready pod as ready does not make it intended; endpoints that are not pods
-/// keep their slice's conditions. The choice follows upstream's `CategorizeEndpoints`
+/// that lists a not-ready pod as ready does not make it intended, and so does its port: the
+/// Service's targetPort resolved on the pod. Endpoints that are not pods keep their slice's
+/// conditions and port. The choice follows upstream's `CategorizeEndpoints`
 /// (pkg/proxy/topology.go): the ready endpoints, else the serving and terminating ones; for a
 /// Local policy, the node's own, with the same fallback.
 struct IntendedEndpoints {
@@ -38,17 +39,31 @@ struct IntendedEndpoints {
                 if pod == nil { pod = podByIP[address] }
                 var ep = Endpoint(address: address, port: number, node: e.nodeName ?? pod?.nodeName,
                                   ready: e.conditions.isReady, serving: e.conditions.isServing, terminating: e.conditions.isTerminating)
-                if let pod, pod.ips.contains(address), !service.publishNotReadyAddresses {
-                    ep.ready = pod.ready && !pod.terminating
-                    ep.serving = pod.ready
-                    ep.terminating = pod.terminating
+                if let pod, pod.ips.contains(address) {
+                    if !service.publishNotReadyAddresses {
+                        ep.ready = pod.ready && !pod.terminating
+                        ep.serving = pod.ready
+                        ep.terminating = pod.terminating
+                    }
                     ep.node = pod.nodeName
+                    // A Service that selects its pods means the port its targetPort names on
+                    // the pod (a selectorless Service's slices are the only word on ports).
+                    if service.selector != nil { ep.port = Self.targetPort(port, on: pod) ?? number }
                 } else if pod == nil || !pod!.ips.contains(address), podRange.contains(where: { $0.contains(address) }) {
                     stale.append(address)
                     continue
                 }
                 all.append(ep)
             }
+        }
+    }
+
+    /// The container port `port.targetPort` means on `pod`: the number itself, or the pod's
+    /// port of that name and protocol; nil when the pod has no such port.
+    static func targetPort(_ port: ServicePort, on pod: Pod) -> UInt16? {
+        switch port.targetPort {
+        case .number(let n): n
+        case .name(let name): pod.ports.first { $0.name == name && $0.protocol == port.protocol }?.containerPort
         }
     }
 

@@ -34,6 +34,10 @@ struct ServiceEntry: Sendable {
     var refusalWhy: String
     var podSenders: Bool
     var proto: IPProtocol
+    /// Endpoint addresses of the port whose pods are not ready (for the why).
+    var unready: Set<IPAddress> = []
+    /// Endpoint addresses of the port that would serve cluster-wide (for the why).
+    var serving: Set<IPAddress> = []
 }
 
 extension Verifier {
@@ -89,6 +93,8 @@ extension Verifier {
                             entry.refusal = .dropped
                             entry.refusalWhy = "traffic policy Local and no local endpoint on node \(node ?? "?")"
                         }
+                        entry.unready = Set(intended.all.filter { !$0.ready }.map(\.address))
+                        entry.serving = Set(intended.chosen().map(\.address))
                         receivers.append(receiver)
                         entries.append(entry)
                     }
@@ -178,7 +184,11 @@ extension Verifier {
             let at = SocketAddress(p.finalPacket.destination, port: p.finalPacket.destinationPort)
             reached.insert(at)
             if !entry.intended.contains(at) {
-                problems.append("reached \(at), which is not an intended endpoint of \(c.exampleReceiver.service!.key) (not ready, or not its target port)")
+                let sameAddress = entry.intended.filter { $0.address == at.address }.map(\.port).sorted()
+                let reason = !sameAddress.isEmpty ? "the Service's targetPort on that pod is \(sameAddress.map(String.init).joined(separator: ", "))"
+                    : entry.serving.contains(at.address) ? "it is on another node, and the traffic policy is Local"
+                    : entry.unready.contains(at.address) ? "its pod is not ready" : "not one of the Service's endpoints"
+                problems.append("reached \(at), which is not an intended endpoint of \(c.exampleReceiver.service!.key) (\(reason))")
             }
         }
         for (verdict, w) in wrong.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {

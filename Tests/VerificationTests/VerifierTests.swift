@@ -109,4 +109,34 @@ func loadTopology(_ relative: String) throws -> Cluster {
         let services = try #require(report.results.first { $0.invariant == .serviceEndpoints })
         #expect(services.classList.contains { $0.example.destination.family == .ipv6 })
     }
+
+    /// The intended port is the Service's targetPort on the pod: a foreign slice that sends a
+    /// selected pod's traffic to another port is caught, naming the port.
+    @Test func aSliceWithTheWrongTargetPortIsCaught() throws {
+        let text = """
+        kind: Topology
+        nodes:
+          - {name: control-plane, role: control-plane}
+          - {name: worker-1}
+        pods:
+          - {name: client, node: worker-1}
+          - {name: web-0, node: worker-1, ip: 10.244.1.10, labels: {app: web}, ports: [{name: http, containerPort: 8080}]}
+        services:
+          - {name: web, clusterIP: 10.96.0.20, selector: {app: web}, ports: [{name: http, port: 80, targetPort: http}]}
+        objects:
+          - apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: web-by-hand, namespace: default, labels: {kubernetes.io/service-name: web}}
+            addressType: IPv4
+            ports: [{name: http, port: 9090, protocol: TCP}]
+            endpoints: [{addresses: [10.244.1.10], conditions: {ready: true}, targetRef: {kind: Pod, namespace: default, name: web-0}}]
+        """
+        let cluster = try ClusterBuilder.build(TopologyLoader.parse(text: text, file: "port.yaml"))
+        var verifier = try Verifier(cluster: cluster)
+        var options = Verifier.Options()
+        options.invariants = [.serviceEndpoints]
+        let result = verifier.verify(options).results[0]
+        #expect(!result.holds)
+        #expect(result.violations.contains { $0.why.contains("reached 10.244.1.10:9090, which is not an intended endpoint") })
+    }
 }
