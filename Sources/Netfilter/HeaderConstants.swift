@@ -128,11 +128,13 @@ public final class SharedHeaderConstants: Sendable {
     public let destinationPorts: [PortRange]
     public let sourcePorts: [PortRange]
 
-    /// The prefixes split for membership tests: host prefixes hashed, the rest deduplicated.
+    /// The prefixes arranged for membership tests: host prefixes in a hash set, the others in
+    /// one hash set of networks per prefix length (a routing table of a thousand /24s is one
+    /// lookup, not a thousand compares).
     public let sourceHosts: Set<IPAddress>
-    public let sourceNets: [Prefix]
+    public let sourceNets: PrefixSet
     public let destinationHosts: Set<IPAddress>
-    public let destinationNets: [Prefix]
+    public let destinationNets: PrefixSet
 
     public init(destinationPrefixes: [Prefix] = [], sourcePrefixes: [Prefix] = [], destinationPorts: [PortRange] = [],
                 sourcePorts: [PortRange] = []) {
@@ -144,27 +146,26 @@ public final class SharedHeaderConstants: Sendable {
         (destinationHosts, destinationNets) = Self.split(destinationPrefixes)
     }
 
-    private static func split(_ prefixes: [Prefix]) -> (Set<IPAddress>, [Prefix]) {
-        var hosts = Set<IPAddress>(), nets = Set<Prefix>()
+    private static func split(_ prefixes: [Prefix]) -> (Set<IPAddress>, PrefixSet) {
+        var hosts = Set<IPAddress>(), nets: [Prefix] = []
         for p in prefixes {
-            if p.length == p.family.bitWidth { hosts.insert(p.network) } else { nets.insert(p) }
+            if p.length == p.family.bitWidth { hosts.insert(p.network) } else { nets.append(p) }
         }
-        return (hosts, Array(nets))
+        return (hosts, PrefixSet(nets))
     }
 
     /// Whether `a` falls on the same side of every source constant as `r`.
     ///
-    /// - Complexity: two hash lookups and a scan of the non-host prefixes.
+    /// - Complexity: two hash lookups, and two per distinct prefix length of the others.
     public func sameSource(_ a: IPAddress, as r: IPAddress) -> Bool { Self.same(a, r, sourceHosts, sourceNets) }
 
     public func sameDestination(_ a: IPAddress, as r: IPAddress) -> Bool { Self.same(a, r, destinationHosts, destinationNets) }
 
-    static func same(_ a: IPAddress, _ r: IPAddress, _ hosts: Set<IPAddress>, _ nets: [Prefix]) -> Bool {
+    static func same(_ a: IPAddress, _ r: IPAddress, _ hosts: Set<IPAddress>, _ nets: PrefixSet) -> Bool {
         if a == r { return true }
         // A host constant splits off exactly that address.
         if hosts.contains(r) || hosts.contains(a) { return false }
-        for n in nets where n.contains(a) != n.contains(r) { return false }
-        return true
+        return nets.sameSide(a, r)
     }
 
     /// What routing and `addrtype` compare a packet with on `host`: each address and its
@@ -218,5 +219,34 @@ extension IPSet {
             if dims.count > 1 { rest.append((dims[0] == .port ? nil : m.first, more)) }
         }
         return (first, rest)
+    }
+}
+
+/// Prefixes grouped by family and length, each group a hash set of networks: "which of these
+/// prefixes contain the address?" is one masked lookup per group.
+public struct PrefixSet: Sendable {
+    private var groups: [(family: IPFamily, length: Int, networks: Set<IPAddress>)] = []
+
+    public init(_ prefixes: [Prefix]) {
+        var byKey: [Int: Int] = [:]
+        for p in prefixes {
+            let key = (p.family == .ipv4 ? 0 : 256) + p.length
+            if let g = byKey[key] { groups[g].networks.insert(p.network) } else {
+                byKey[key] = groups.count
+                groups.append((p.family, p.length, [p.network]))
+            }
+        }
+    }
+
+    /// Whether every prefix holds both addresses or neither.
+    public func sameSide(_ a: IPAddress, _ b: IPAddress) -> Bool {
+        for g in groups {
+            let na = a.family == g.family ? Prefix(containing: a, length: g.length).network : nil
+            let nb = b.family == g.family ? Prefix(containing: b, length: g.length).network : nil
+            let inA = na.map(g.networks.contains) ?? false, inB = nb.map(g.networks.contains) ?? false
+            // Both inside prefixes of this length: the same prefix, or each is outside the other's.
+            if inA != inB || (inA && na != nb) { return false }
+        }
+        return true
     }
 }
