@@ -70,9 +70,12 @@ struct ClassExplorer: Sendable {
     /// Each node's addresses and routes as constants, by node name.
     private let hostConstants: [String: SharedHeaderConstants]
     private(set) var classes = 0
+    /// Told of every class traced (`Verifier.Options.progress`).
+    var progress: ClassProgress?
 
-    init(plane: Dataplane, senders: [Sender], receivers: [Receiver], withReply: Bool = false) {
+    init(plane: Dataplane, senders: [Sender], receivers: [Receiver], withReply: Bool = false, progress: ClassProgress? = nil) {
         self.plane = plane
+        self.progress = progress
         var hosts: [String: SharedHeaderConstants] = [:]
         for n in plane.nodes { hosts[n.host.name] = SharedHeaderConstants(host: n.host) }
         hostConstants = hosts
@@ -104,6 +107,7 @@ struct ClassExplorer: Sendable {
                 continue
             }
             classes += 1
+            progress?.tick()
             let boundary = ClassBoundary(paths.compactMap(\.constants), cache: &cache, hosts: hostConstants)
             let sameS = r.senders.filter { boundary.sameSource(senders[$0].address, as: senders[s].address) }
             let sameD = r.receivers.filter { boundary.sameDestination(receivers[$0].address, as: receivers[d].address) }

@@ -63,7 +63,7 @@ extension Verifier {
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(i)
         }
-        let template = ClassExplorer(plane: plane, senders: senders, receivers: receivers)
+        let template = ClassExplorer(plane: plane, senders: senders, receivers: receivers, progress: progress)
         let jobs = order.flatMap { key in ClassExplorer.protocols(family).map { (groups[key]!, $0.0, $0.1) } }
         let blank = result.empty
         let count = receivers.count

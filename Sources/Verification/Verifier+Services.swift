@@ -135,7 +135,7 @@ extension Verifier {
                     }
                 }
             }
-            let template = ClassExplorer(plane: plane, senders: senders, receivers: receivers, withReply: true)
+            let template = ClassExplorer(plane: plane, senders: senders, receivers: receivers, withReply: true, progress: progress)
             let blank = checks.empty
             let frozen = (entries, receivers)
             let parts = Self.inParallel(entries.count) { range in

@@ -17,12 +17,16 @@ public struct Verifier: Sendable {
         public var maxExamples = 3
         /// Keep every class (`--explain`).
         public var explain = false
+        /// Told of the classes as they are traced.
+        public var progress: ClassProgress?
 
         public init() {}
     }
 
     public let cluster: Cluster
     var plane: Dataplane
+    /// The progress counter of the run under way.
+    var progress: ClassProgress?
 
     /// - Throws: a node's `extraRules` that do not apply (the topology's file and line).
     public init(cluster: Cluster) throws(InputError) {
@@ -37,6 +41,7 @@ public struct Verifier: Sendable {
     /// Checks each invariant asked for, in the order of `Invariant.allCases`.
     public mutating func verify(_ options: Options) -> VerificationReport {
         let asked = Set(options.invariants)
+        progress = options.progress
         var results: [InvariantResult] = []
         var services: ServiceChecks?
         for invariant in Invariant.allCases where asked.contains(invariant) {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Dataplane
 import Foundation
+import Synchronization
 import Verification
 
 /// `kdp verify`: the Kubernetes network model's invariants over every packet class of the
@@ -19,6 +20,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "iptables or ipvs (default: the topology's kube-proxy mode).") var proxyMode: ProxyMode?
     @Option(help: "Violations shown with an example trace, per invariant (all are counted).") var maxExamples = 3
     @Flag(help: "List every packet class checked.") var explain = false
+    @Flag(help: "No progress line.") var quiet = false
     @Option(name: .shortAndLong, help: "text or json.") var output: Format = .text
 
     func validate() throws {
@@ -36,12 +38,44 @@ struct VerifyCommand: ParsableCommand {
         if !invariants.isEmpty { options.invariants = invariants.compactMap(Invariant.init(rawValue:)) }
         options.maxExamples = maxExamples
         options.explain = explain
+        let line = VerifyProgress(enabled: !quiet)
+        if line.enabled { options.progress = ClassProgress { n in line.show(classes: n) } }
         var verifier = try Verifier(cluster: cluster)
         let report = verifier.verify(options)
+        line.done()
         switch output {
         case .text: Console.out(VerifyRender.text(report, explain: explain))
         case .json: Console.out(VerifyRender.json(report, explain: explain))
         }
         if !report.holds { throw ExitCode(1) }
+    }
+}
+
+/// The progress line on a terminal's stderr for verifications longer than about a second:
+/// classes traced and their rate (the total is not known ahead: classes are found by tracing).
+final class VerifyProgress: Sendable {
+    let enabled: Bool
+    private let start = ContinuousClock.now
+    private let state = Mutex<(last: ContinuousClock.Instant, shown: Bool)>((ContinuousClock.now, false))
+
+    init(enabled: Bool) {
+        self.enabled = enabled && isatty(2) == 1
+    }
+
+    func show(classes: Int) {
+        let now = ContinuousClock.now
+        guard now - start > .seconds(1) else { return }
+        let due = state.withLock { s -> Bool in
+            guard now - s.last > .milliseconds(250) else { return false }
+            s = (now, true)
+            return true
+        }
+        guard due else { return }
+        let elapsed = Double((now - start).components.seconds) + Double((now - start).components.attoseconds) / 1e18
+        Console.errorInline(String(format: "\rkdp: verify: %d classes traced, %.0f classes/s ", classes, Double(classes) / elapsed))
+    }
+
+    func done() {
+        if state.withLock({ $0.shown }) { Console.errorInline("\r\u{1B}[K") }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `kdp verify` through the binary: exit status by outcome, the JSON scripts read, bad input.
 @Suite struct VerifyCommandTests {
@@ -82,5 +83,21 @@ import Testing
         #expect(r.status == 2)
         #expect(r.stderr.contains("topology.yaml:6"), "\(r.stderr)")
         #expect(r.stdout.isEmpty)
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a terminal"))
+    func aLongVerifyShowsProgressOnATerminalAndNoneWithQuiet() throws {
+        // A generated cluster big enough to take more than a second.
+        let generated = try kdp("generate", "--nodes", "6", "--pods-per-node", "15", "--services", "50", "--endpoints-per-service", "3")
+        let url = try temporaryFile(generated.stdout)
+        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
+        func onTerminal(_ extra: String) throws -> String {
+            try Shell.run(["script", "-qec", "\(kdpBinary.path) verify --topology \(url.path) \(extra)", "/dev/null"]).output
+        }
+        let shown = try onTerminal("")
+        #expect(shown.contains("kdp: verify: ") && shown.contains("classes traced") && shown.contains("classes/s"), "\(shown.suffix(300))")
+        #expect(!(try onTerminal("--quiet")).contains("kdp: verify: "))
+        // Not a terminal: no progress line either.
+        #expect(!(try kdp("verify", "--topology", url.path)).stderr.contains("kdp: verify: "))
     }
 }
