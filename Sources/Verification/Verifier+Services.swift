@@ -38,6 +38,8 @@ struct ServiceEntry: Sendable {
     var unready: Set<IPAddress> = []
     /// Endpoint addresses of the port that would serve cluster-wide (for the why).
     var serving: Set<IPAddress> = []
+    /// Intended endpoints no node or pod of the cluster holds.
+    var outside: Set<SocketAddress> = []
 }
 
 extension Verifier {
@@ -55,6 +57,7 @@ extension Verifier {
         let podNetwork = cluster.nodes.flatMap(\.podCIDRs)
         var podByIP: [IPAddress: Pod] = [:]
         for p in cluster.pods where !p.hostNetwork { for ip in p.ips { podByIP[ip] = p } }
+        let inCluster = Set(podByIP.keys).union(cluster.nodes.flatMap(\.internalIPs))
         for family in cluster.settings.families {
             var senders: [Sender] = [], receivers: [Receiver] = [], entries: [ServiceEntry] = []
             var podGroups: [String: [Int]] = [:], nodeSender: [String: Int] = [:]
@@ -95,6 +98,7 @@ extension Verifier {
                         }
                         entry.unready = Set(intended.all.filter { !$0.ready }.map(\.address))
                         entry.serving = Set(intended.chosen().map(\.address))
+                        entry.outside = entry.intended.filter { !inCluster.contains($0.address) }
                         receivers.append(receiver)
                         entries.append(entry)
                     }
@@ -177,11 +181,17 @@ extension Verifier {
                 }
                 continue
             }
-            guard p.verdict == .delivered else {
+            let at = SocketAddress(p.finalPacket.destination, port: p.finalPacket.destinationPort)
+            // An endpoint outside the cluster's nodes and pods (an API server that is not a
+            // Node) is reached where the packet leaves the cluster towards it.
+            let outside = p.verdict == .leftCluster && entry.outside.contains(at)
+            guard p.verdict == .delivered || outside else {
                 problems.append("\(p.verdict.rawValue) with probability \(Self.percent(p.probability)): \(p.why ?? "")")
                 continue
             }
-            let at = SocketAddress(p.finalPacket.destination, port: p.finalPacket.destinationPort)
+            if outside {
+                checks.reply.note("endpoints outside the cluster's nodes and pods are followed to the cluster's edge; their replies are not traced")
+            }
             reached.insert(at)
             if !entry.intended.contains(at) {
                 let sameAddress = entry.intended.filter { $0.address == at.address }.map(\.port).sorted()

@@ -139,4 +139,15 @@ func loadTopology(_ relative: String) throws -> Cluster {
         #expect(!result.holds)
         #expect(result.violations.contains { $0.why.contains("reached 10.244.1.10:9090, which is not an intended endpoint") })
     }
+
+    /// A dump whose API servers are not Nodes (Kubernetes the Hard Way): the kubernetes
+    /// Service's endpoints lie outside the cluster's nodes and pods, and are reached where the
+    /// packet leaves the cluster towards them.
+    @Test func endpointsOutsideTheClusterAreReachedAtItsEdge() throws {
+        var verifier = try Verifier(cluster: loadTopology("Tests/ClusterTests/Fixtures/the-hard-way.json"))
+        let report = verifier.verify(Verifier.Options())
+        for r in report.results { #expect(r.holds, "\(r.invariant.rawValue): \(r.violations.first?.why ?? "")") }
+        let reply = try #require(report.results.first { $0.invariant == .serviceReply })
+        #expect(reply.notes.contains { $0.contains("outside the cluster's nodes and pods") })
+    }
 }
