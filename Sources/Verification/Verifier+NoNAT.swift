@@ -7,10 +7,11 @@ import Wire
 /// network to every pod. Each is one exploration per sending node, family and protocol, over
 /// every receiving pod and every port.
 extension Verifier {
-    /// Pods on the pod network with an address of `family`, as receivers.
+    /// Running pods on the pod network with an address of `family`, as receivers (a pod that
+    /// Succeeded or Failed runs nothing and owns no address).
     func podReceivers(_ family: IPFamily, on node: String? = nil) -> [Receiver] {
         cluster.pods.compactMap { p in
-            guard !p.hostNetwork, p.nodeName != nil, node == nil || p.nodeName == node, let ip = p.ip(family) else { return nil }
+            guard !p.hostNetwork, !p.isTerminal, p.nodeName != nil, node == nil || p.nodeName == node, let ip = p.ip(family) else { return nil }
             return Receiver(address: ip, port: nil, pod: p, service: nil, label: "pod/\(p.key)")
         }
     }
@@ -39,7 +40,7 @@ extension Verifier {
     }
 
     func checkHostNetworkToPod(_ result: inout ResultBuilder) {
-        let hostPods = cluster.pods.filter { $0.hostNetwork && $0.nodeName.flatMap { cluster.node(named: $0) } != nil }
+        let hostPods = cluster.pods.filter { $0.hostNetwork && !$0.isTerminal && $0.nodeName.flatMap { cluster.node(named: $0) } != nil }
         if hostPods.isEmpty { result.note("the cluster has no host-network pods: nothing to check") }
         for family in cluster.settings.families {
             let receivers = podReceivers(family)

@@ -56,12 +56,12 @@ extension Verifier {
         // The pod network as the nodes hold it (their podCIDRs).
         let podNetwork = cluster.nodes.flatMap(\.podCIDRs)
         var podByIP: [IPAddress: Pod] = [:]
-        for p in cluster.pods where !p.hostNetwork { for ip in p.ips { podByIP[ip] = p } }
+        for p in cluster.pods where !p.hostNetwork && !p.isTerminal { for ip in p.ips { podByIP[ip] = p } }
         let inCluster = Set(podByIP.keys).union(cluster.nodes.flatMap(\.internalIPs))
         for family in cluster.settings.families {
             var senders: [Sender] = [], receivers: [Receiver] = [], entries: [ServiceEntry] = []
             var podGroups: [String: [Int]] = [:], nodeSender: [String: Int] = [:]
-            for p in cluster.pods where !p.hostNetwork && p.nodeName != nil {
+            for p in cluster.pods where !p.hostNetwork && !p.isTerminal && p.nodeName != nil {
                 guard let ip = p.ip(family) else { continue }
                 podGroups[p.nodeName!, default: []].append(senders.count)
                 senders.append(Sender(source: .pod(p), address: ip, label: "pod/\(p.key)"))
@@ -112,7 +112,9 @@ extension Verifier {
                         }
                     }
                     let local = svc.externalTrafficPolicy == .local
-                    for n in cluster.nodes {
+                    // NodePorts, externalIPs and VIPs serve only the Service's own families.
+                    let families = !svc.ipFamilies.isEmpty ? svc.ipFamilies : svc.clusterIPs.map(\.family)
+                    for n in cluster.nodes where families.isEmpty || families.contains(family) {
                         if svc.usesNodePorts, let np = sp.nodePort, let ip = n.internalIP(family) {
                             add(Receiver(address: ip, port: np, pod: nil, service: svc, label: "node/\(n.name):\(np) (NodePort of \(svc.key))"),
                                 senders: [outside(Self.outsideClient(family), via: n.name)], local: local ? n.name : nil)
