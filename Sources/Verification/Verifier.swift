@@ -35,7 +35,7 @@ public struct Verifier: Sendable {
         try plane.checkExtraRules()
         // Every node's rules (and in IPVS mode its kube-ipvs0 addresses and ipsets) in place
         // once, so that classes read each node as its walks see it.
-        try? plane.loadAllRules()
+        try? plane.loadAllRulesInParallel()
     }
 
     /// Checks each invariant asked for, in the order of `Invariant.allCases`.
