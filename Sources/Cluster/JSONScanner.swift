@@ -4,7 +4,8 @@ import Yams
 /// Reads one JSON document (RFC 8259) straight from its UTF-8 bytes into the `Yams.Node` tree
 /// libyaml would compose from the same text, marks included, so that every decoder and every
 /// FILE:LINE:COL error message stays what it is on the YAML path. Kubernetes dumps
-/// (`kubectl get -A -o json`) are large; going through libyaml costs about 3× more.
+/// (`kubectl get -A -o json`) are large; composing one here takes about a sixth of libyaml's time
+/// (the shared decoders after it now dominate loading).
 ///
 /// Strings become double-quoted scalars (a JSON `"null"` or `"80"` stays a string); numbers,
 /// `true`, `false` and `null` become plain scalars with their text, as libyaml reads them.

@@ -2,7 +2,7 @@ import Yams
 
 extension TopologyLoader {
     /// Reads a JSON document with `JSONScanner` instead of libyaml: the same nodes and marks,
-    /// about 3× faster on a large dump. A `.json` file must be JSON. Another file that starts
+    /// faster on a large dump (`JSONScanner`). A `.json` file must be JSON. Another file that starts
     /// like JSON but is not (YAML flow style, `{kind: Pod}`) returns nil, and the caller reads it
     /// as YAML; text that is neither gets the JSON error, which says more than libyaml's would.
     static func parseJSON(text: String, file: String) throws(InputError) -> TopologyInput? {
