@@ -41,8 +41,10 @@ public enum TopologyLoader {
         return picked.map { (path as NSString).appendingPathComponent($0) }
     }
 
-    /// Parses one file's text: any number of YAML documents (or one JSON document).
+    /// Parses one file's text: any number of YAML documents, or one JSON document (first
+    /// character `{` or `[`), which `JSONScanner` reads.
     public static func parse(text: String, file: String) throws(InputError) -> TopologyInput {
+        if JSONScanner.looksLikeJSON(text), let input = try parseJSON(text: text, file: file) { return input }
         var input = TopologyInput()
         do {
             // Tags are never read (numbers and booleans are parsed by `YAMLValue`), so skip the

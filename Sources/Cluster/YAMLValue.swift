@@ -123,9 +123,13 @@ struct YAMLObject {
 
     var location: InputLocation { value.location }
 
-    /// The value under `key`, or nil when absent or null.
+    /// The value under `key`, or nil when absent or null. Compares keys in place: `for e in
+    /// entries` copied (retained and released) every entry it passed; this lookup was 17% of
+    /// `kdp cluster` on the large JSON cluster with it, 13% without.
     subscript(key: String) -> YAMLValue? {
-        for e in entries where e.key == key { return e.value.isNull ? nil : e.value }
+        for i in entries.indices where entries[i].key == key {
+            return entries[i].value.isNull ? nil : entries[i].value
+        }
         return nil
     }
 

@@ -14,6 +14,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Endpoints (selected pods) per Service.") var endpointsPerService: Int = 2
     @Option(help: "Seed for the mix of Service types and features.") var seed: UInt64 = 1
     @Option(help: "CNI mode: host-gw or vxlan.") var cni: String = "host-gw"
+    @Option(name: .shortAndLong, help: "yaml, or json (the same topology as one JSON document).") var output: String = "yaml"
 
     /// The generator's spec; `validate()` checks it (every count against its bound) before any
     /// output is written.
@@ -25,12 +26,13 @@ struct GenerateCommand: ParsableCommand {
 
     func validate() throws {
         guard CNIMode(rawValue: cni) != nil else { throw ValidationError("--cni must be host-gw or vxlan") }
+        guard output == "yaml" || output == "json" else { throw ValidationError("--output must be yaml or json") }
         try spec.validate()
     }
 
     func run() throws {
         var out = StandardOutput()
-        TopologyGenerator.write(spec, to: &out)
+        if output == "json" { try TopologyGenerator.writeJSON(spec, to: &out) } else { TopologyGenerator.write(spec, to: &out) }
         out.flush()
     }
 }

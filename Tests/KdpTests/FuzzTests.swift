@@ -39,6 +39,8 @@ struct FuzzTarget: Sendable, CustomStringConvertible {
     let arguments: [String]
     /// YAML alias bombs apply (YAML and JSON inputs).
     var yaml = false
+    /// How the mutated input's file name ends: `.json` makes kdp read it as JSON only.
+    var suffix = ""
     /// For binary formats (captures): runs the raw bytes instead of `run`'s UTF-8 text.
     var binary: (@Sendable ([UInt8]) throws(InputError) -> Void)?
 
@@ -152,6 +154,8 @@ enum FuzzTargets {
         FuzzTarget(name: "topology YAML/JSON", seeds: ["topologies/demo.yaml", "topologies/ha-cluster.yaml", f + "dual-stack.yaml", f + "manifests.json", f + "manifests.yaml",
                                                          f + "extra-rules.yaml"],
                    run: FuzzRun.topology, arguments: ["cluster", "--topology", "{}"], yaml: true),
+        FuzzTarget(name: "kubectl JSON dump", seeds: [f + "manifests.json", "Tests/ClusterTests/Fixtures/the-hard-way.json"],
+                   run: FuzzRun.topology, arguments: ["cluster", "--topology", "{}"], yaml: true, suffix: ".json"),
         FuzzTarget(name: "ipvs scenario", seeds: [g + "scenario.yaml"], run: FuzzRun.scenario,
                    arguments: ["ipvs", "simulate", "{}"], yaml: true),
         FuzzTarget(name: "pcap/pcapng capture", seeds: ["captures/http-web.pcap", "captures/refused.pcap", "captures/demo.pcapng", "captures/node-any.pcap"],
@@ -419,7 +423,7 @@ func saveFailure(_ bytes: [UInt8], target: String, seed: UInt64, index: Int) -> 
             var m = Mutator(seed: settings.seed, target: index, index: i)
             let seedIndex = m.int(0..<seeds.count)
             let bytes = m.mutate(seeds[seedIndex], yaml: target.yaml)
-            let name = "fuzz-input"
+            let name = "fuzz-input" + target.suffix
             CrashNote.set("\nkdp fuzz: \(target.name) crashed on case \(i) (seed \(settings.seed); \(m.applied.joined(separator: ", "))); "
                           + "replay: KDP_FUZZ_SEED=\(settings.seed) KDP_FUZZ_TARGET='\(target.name)' KDP_FUZZ_CASE=\(i)\n")
             if settings.singleCase != nil {
@@ -467,7 +471,7 @@ func saveFailure(_ bytes: [UInt8], target: String, seed: UInt64, index: Int) -> 
             // Cases from the far end of the in-process range, so the two tests see different inputs.
             var m = Mutator(seed: settings.seed, target: index, index: 1_000_000 + i)
             let bytes = m.mutate(seeds[m.int(0..<seeds.count)], yaml: target.yaml)
-            let file = dir.appendingPathComponent("input-\(i)")
+            let file = dir.appendingPathComponent("input-\(i)" + target.suffix)
             try Data(bytes).write(to: file)
             let args = target.arguments.map { $0 == "{}" ? file.path : $0 }
             let r = try runKdp(args)
