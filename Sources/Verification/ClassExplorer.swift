@@ -69,7 +69,6 @@ struct ClassExplorer: Sendable {
     private var cache = SetConstantCache()
     /// Each node's addresses and routes as constants, by node name.
     private let hostConstants: [String: SharedHeaderConstants]
-    private(set) var classes = 0
     /// Told of every class traced (`Verifier.Options.progress`).
     var progress: ClassProgress?
 
@@ -106,7 +105,6 @@ struct ClassExplorer: Sendable {
                 pending.append(r)
                 continue
             }
-            classes += 1
             progress?.tick()
             let boundary = ClassBoundary(paths.compactMap(\.constants), cache: &cache, hosts: hostConstants)
             let sameS = r.senders.filter { boundary.sameSource(senders[$0].address, as: senders[s].address) }
@@ -134,10 +132,9 @@ struct ClassExplorer: Sendable {
     /// Traces one packet on every path (no state kept), with its path conditions: the packet
     /// as sent (a node's source is the one its route picks) and its paths; nil when the sender
     /// cannot send it (no address of the family).
-    mutating func trace(sender: Sender, receiver: Receiver, proto: IPProtocol, dport: UInt16, sport: UInt16,
-                        steps: Bool = false) -> (Packet, [DataplanePath])? {
+    mutating func trace(sender: Sender, receiver: Receiver, proto: IPProtocol, dport: UInt16, sport: UInt16) -> (Packet, [DataplanePath])? {
         var request = Self.request(sender: sender, receiver: receiver, proto: proto, dport: dport, sport: sport, reply: withReply)
-        request.recordSteps = steps
+        request.recordSteps = false
         request.recordConstants = true
         guard let t = try? plane.trace(request) else { return nil }
         return (t.packet, t.paths)

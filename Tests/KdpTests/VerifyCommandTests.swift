@@ -60,6 +60,16 @@ import TestSupport
         #expect(r.stdout.isEmpty)
     }
 
+    @Test func outOfRangeFlagsAreBadInput() throws {
+        let examples = try kdp("verify", "--max-examples", "20000")
+        #expect(examples.status == 2)
+        #expect(examples.stderr.hasPrefix("kdp:") && examples.stderr.contains("--max-examples"))
+        let nodes = try kdp("bench", "--verify", "--verify-nodes", "10,x")
+        #expect(nodes.status == 2)
+        #expect(nodes.stderr.hasPrefix("kdp:") && nodes.stderr.contains("--verify-nodes"), "\(nodes.stderr)")
+        #expect(nodes.stdout.isEmpty)
+    }
+
     @Test func malformedTopologyIsBadInputNamingTheFile() throws {
         let url = try temporaryFile("kind: Topology\nnodes:\n  - {name: a, ip: 300.1.1.1}\n")
         defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
