@@ -66,7 +66,10 @@ public enum ClusterBench {
             for p in probes.prefix(count) { tried += tracer.trace(packet: p, host: host, options: options).paths[0].rulesTried }
             let seconds = (ContinuousClock.now - start).seconds
             results.append(BenchResult(name: name, operations: count, seconds: seconds))
-            if !compiled {
+            if compiled {
+                results.append(BenchResult(name: "lookup.iptables.compiled.rules_tried", opsPerSecond: 0,
+                                           nsPerOp: Double(tried) / Double(count), seconds: seconds))
+            } else {
                 results.append(BenchResult(name: "lookup.iptables.linear.per_rule", opsPerSecond: Double(tried) / seconds,
                                            nsPerOp: seconds * 1e9 / Double(max(tried, 1)), seconds: seconds))
             }

@@ -111,8 +111,8 @@ public struct Dataplane: Sendable {
         var location: Location
         var probability: Double = 1
         var steps: [DataplaneStep] = []
-        var dnat: String?
-        var snat: String?
+        var dnat: SocketAddress?
+        var snat: SocketAddress?
         var masquerade = false
         var hops = 0
         /// The pod whose bridge port the packet entered the current node by, while it is on

@@ -143,9 +143,9 @@ public struct DataplanePath: Sendable {
     public var why: String?
     /// The rule that decided, the policy, or routing.
     public var decidedBy: PathDecider
-    public var dnat: String?
+    public var dnat: SocketAddress?
     public var masquerade: Bool
-    public var snat: String?
+    public var snat: SocketAddress?
     /// The pod, node or external client reached; nil when not delivered.
     public var deliveredTo: DeliveryTarget?
     public var steps: [DataplaneStep]

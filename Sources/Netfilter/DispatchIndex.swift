@@ -10,31 +10,45 @@ import Wire
 /// It gives the same answers as linear evaluation because a skipped rule fails on a condition
 /// the kernel checks before any side effect: `-d` and `-p` are IP-header checks done before
 /// every match module (ip_packet_match), and a `--dport` is used as a key only when no match
-/// with side effects (`recent`, `statistic`) comes before it in the rule.
+/// with side effects (`recent`, `statistic`, a `set` that may note a missing set) comes before
+/// it in the rule. A rule that only notes that kdp did not understand it is never skipped: its
+/// note is part of every trace that reaches it.
+///
+/// Both keyed lists live in one `DispatchTable` (flat arrays, no hashing of Swift values), so a
+/// lookup costs two probes and a binary search of `rest`, whatever the chain's length.
 struct DispatchIndex: Sendable {
     /// Chains shorter than this are left linear.
     static let minimumRules = 8
+    /// Set in proto-port keys, so they never equal an exact key (whose address sits in bits 24-55).
+    static let protoPortTag: UInt64 = 1 << 62
 
     var count: Int
-    /// Key: IPv4 destination << 24 | protocol << 16 | port.
-    var exact: [UInt64: [Int32]] = [:]
-    /// Key: protocol << 16 | port.
-    var protoPort: [UInt32: [Int32]] = [:]
+    /// Exact keys (IPv4 destination << 24 | protocol << 16 | port) and proto-port keys
+    /// (`protoPortTag` | protocol << 16 | port), each with its rules in order.
+    let table: DispatchTable
+    /// How many distinct exact and proto-port keys the chain has.
+    let exactKeys: Int, protoPortKeys: Int
+    /// Rules with no key, in order.
     var rest: [Int32] = []
     /// What a lookup compares a packet with, for `kdp verify`'s path conditions.
     var pathConstants = DispatchConstants()
 
     init?(_ rules: [PreparedRule]) {
         count = rules.count
-        var keyed = 0
+        var exact: [UInt64: [Int32]] = [:], protoPort: [UInt32: [Int32]] = [:]
         for (i, r) in rules.enumerated() {
             switch Self.key(r) {
-            case .exact(let k): exact[k, default: []].append(Int32(i)); keyed += 1
-            case .protoPort(let k): protoPort[k, default: []].append(Int32(i)); keyed += 1
+            case .exact(let k): exact[k, default: []].append(Int32(i))
+            case .protoPort(let k): protoPort[k, default: []].append(Int32(i))
             case .none: rest.append(Int32(i))
             }
         }
-        if keyed == 0 { return nil }
+        if exact.isEmpty && protoPort.isEmpty { return nil }
+        exactKeys = exact.count
+        protoPortKeys = protoPort.count
+        var lists = exact
+        for (k, list) in protoPort { lists[Self.protoPortTag | UInt64(k)] = list }
+        table = DispatchTable(lists)
         pathConstants = DispatchConstants(rules: rules, exact: exact, protoPort: protoPort)
     }
 
@@ -43,6 +57,7 @@ struct DispatchIndex: Sendable {
     static func key(_ r: PreparedRule) -> Key {
         var dst: UInt32?, proto: UInt8?, port: UInt16?
         var sideEffects = false
+        if case .never? = r.matches.first { return .none }
         for m in r.matches {
             switch m {
             case .destination(let ps, negated: false):
@@ -51,7 +66,7 @@ struct DispatchIndex: Sendable {
                 if p.hasPorts { proto = p.rawValue }
             case .destinationPort(_, let r, negated: false):
                 if !sideEffects && r.lower == r.upper && port == nil { port = r.lower }
-            case .recent, .statisticNth, .statisticRandom:
+            case .recent, .statisticNth, .statisticRandom, .set:
                 sideEffects = true
             default:
                 break
@@ -67,10 +82,9 @@ struct DispatchIndex: Sendable {
     func next(from: Int, packet: Packet) -> Int {
         var best = Self.firstAtLeast(rest, from) ?? count
         if packet.proto.hasPorts {
-            let pp = UInt32(packet.proto.rawValue) << 16 | UInt32(packet.destinationPort)
-            if let list = protoPort[pp], let i = Self.firstAtLeast(list, from), i < best { best = i }
-            if case .v4(let a) = packet.destination, let list = exact[UInt64(a.value) << 24 | UInt64(pp)],
-               let i = Self.firstAtLeast(list, from), i < best { best = i }
+            let pp = UInt64(packet.proto.rawValue) << 16 | UInt64(packet.destinationPort)
+            if let i = table.first(Self.protoPortTag | pp, atLeast: from), i < best { best = i }
+            if case .v4(let a) = packet.destination, let i = table.first(UInt64(a.value) << 24 | pp, atLeast: from), i < best { best = i }
         }
         return best
     }

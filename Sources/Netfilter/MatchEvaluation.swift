@@ -67,6 +67,30 @@ extension PathState {
         return .matched
     }
 
+    /// Evaluates the matches `q` does not cover, from `chain.residual`, in the rule's order; the
+    /// covered ones are known to hold (`QuickRule.admits`). Same answers and side effects as
+    /// `evaluate(_:allPaths:)` on the full list; a branch names the match's index in that list.
+    mutating func evaluateResidual(_ q: QuickRule, in chain: PreparedChain, allPaths: Bool) -> RuleMatch {
+        var i = Int(q.residualStart)
+        let end = i + Int(q.residualCount)
+        while i < end {
+            let r = chain.residual[i]
+            let ok: Bool
+            if case .statisticRandom(let threshold, let negated) = r.match {
+                if allPaths && threshold > 0 && threshold < 0x8000_0000 {
+                    return .branch(matchIndex: Int(r.index), threshold: threshold, negated: negated)
+                }
+                let draw = UInt32(truncatingIfNeeded: rng.next()) & 0x7FFF_FFFF
+                ok = (draw < threshold) != negated
+            } else {
+                ok = test(r.match)
+            }
+            if !ok { return .notMatched }
+            i += 1
+        }
+        return .matched
+    }
+
     /// One match against the packet and host, with the kernel's side effects (recent lists,
     /// nth counters).
     mutating func test(_ m: Match) -> Bool {

@@ -66,8 +66,8 @@ struct PathState: Sendable {
     /// The last decision taken in a filter-type chain (for decided_by on accepted paths).
     var lastFilterDecision = DecisionSite.policy
     var masqueradeMarked = false
-    var dnat: String?
-    var snat: String?
+    var dnat: SocketAddress?
+    var snat: SocketAddress?
     var deliveredTo: Delivery?
     var originalDestination: IPAddress
     var recordSteps = true

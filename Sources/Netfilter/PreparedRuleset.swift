@@ -24,51 +24,14 @@ final class PreparedRule: Sendable {
     }
 }
 
-/// A rule's IPv4 header conditions (`-s`, `-d`, `-p`) as integers, in one flat array per chain,
-/// so a walk can reject most rules by comparing three numbers. These are exactly the checks
-/// ip_packet_match does before any match module, so skipping a rule on them has no side
-/// effect to miss; the full match list is still evaluated for rules that pass.
-struct QuickHeader: Sendable {
-    var source: UInt32 = 0, sourceMask: UInt32 = 0, sourceNegated = false
-    var destination: UInt32 = 0, destinationMask: UInt32 = 0, destinationNegated = false
-    var proto: UInt8 = 0, checksProto = false, protoNegated = false
-
-    init(_ matches: [Match]) {
-        for m in matches {
-            switch m {
-            case .source(let ps, let neg) where ps.count == 1:
-                if case .v4(let a) = ps[0].network {
-                    source = a.value; sourceMask = UInt32(truncatingIfNeeded: ps[0].mask); sourceNegated = neg
-                }
-            case .destination(let ps, let neg) where ps.count == 1:
-                if case .v4(let a) = ps[0].network {
-                    destination = a.value; destinationMask = UInt32(truncatingIfNeeded: ps[0].mask); destinationNegated = neg
-                }
-            case .sourceMasked(let v, let mask, let neg):
-                source = v; sourceMask = mask; sourceNegated = neg
-            case .destinationMasked(let v, let mask, let neg):
-                destination = v; destinationMask = mask; destinationNegated = neg
-            case .proto(let p?, let neg):
-                proto = p.rawValue; checksProto = true; protoNegated = neg
-            default:
-                break
-            }
-        }
-    }
-
-    @inline(__always)
-    func admits(source s: UInt32, destination d: UInt32, proto p: UInt8) -> Bool {
-        ((s & sourceMask) == source) != sourceNegated
-            && ((d & destinationMask) == destination) != destinationNegated
-            && (!checksProto || ((p == proto) != protoNegated))
-    }
-}
-
 final class PreparedChain: Sendable {
     let name: String
     let policy: Policy?
     let rules: [PreparedRule]
-    let quick: [QuickHeader]
+    /// The rules as flat records (`QuickRule`), parallel to `rules`: what an IPv4 walk reads.
+    let quick: [QuickRule]
+    /// Every rule's matches that its record does not cover, rule after rule.
+    let residual: [QuickRule.Residual]
     /// The compiled fast path's index, when the chain was compiled.
     let dispatch: DispatchIndex?
 
@@ -76,7 +39,9 @@ final class PreparedChain: Sendable {
         self.name = name
         self.policy = policy
         self.rules = rules
-        self.quick = rules.map { QuickHeader($0.matches) }
+        var residual: [QuickRule.Residual] = []
+        self.quick = rules.map { QuickRule($0, residual: &residual) }
+        self.residual = residual
         self.dispatch = compiled && rules.count >= DispatchIndex.minimumRules ? DispatchIndex(rules) : nil
     }
 }

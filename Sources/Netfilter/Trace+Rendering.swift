@@ -46,9 +46,9 @@ extension TracePath: Encodable {
         try c.encode(verdict, forKey: .verdict)
         try c.encode(decidedBy.description, forKey: .decided_by)
         try c.encode(reason, forKey: .reason)
-        try c.encode(dnat, forKey: .dnat)
+        try c.encode(dnat?.description, forKey: .dnat)
         try c.encode(masquerade, forKey: .masquerade)
-        try c.encode(snat, forKey: .snat)
+        try c.encode(snat?.description, forKey: .snat)
         try c.encode(deliveredTo?.description, forKey: .delivered_to)
         try c.encode(steps, forKey: .steps)
     }

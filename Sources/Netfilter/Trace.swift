@@ -42,12 +42,12 @@ public struct TracePath: Sendable {
     /// Why the rule that decided the verdict exists, when kdp compiled it; nil for rules parsed
     /// from text and for verdicts no rule gave.
     public var origin: RuleOrigin? { end.origin }
-    /// The translated destination `ip:port`, when DNAT applied.
-    public var dnat: String?
+    /// The translated destination, when DNAT applied.
+    public var dnat: SocketAddress?
     /// True when the packet was marked for masquerade or MASQUERADE/SNAT applied.
     public var masquerade: Bool
-    /// The translated source `ip:port`, when SNAT/MASQUERADE applied.
-    public var snat: String?
+    /// The translated source, when SNAT/MASQUERADE applied.
+    public var snat: SocketAddress?
     /// Delivered to this host, or sent on through an interface; nil when not accepted.
     public var deliveredTo: Delivery?
     public var steps: [TraceStep]

@@ -17,6 +17,7 @@ extension Tracer {
         var quick = false
         var src: UInt32 = 0, dst: UInt32 = 0
         let proto = s.packet.proto.rawValue
+        let dport = s.packet.destinationPort
         if !o.verbose, !o.recordConstants, case .v4(let a) = s.packet.source, case .v4(let b) = s.packet.destination {
             quick = true; src = a.value; dst = b.value
         }
@@ -36,33 +37,64 @@ extension Tracer {
                 result = s.evaluate(t.chains[f.chain].rules[ri], from: r.match, forced: r.forced, allPaths: allPaths)
                 resume = nil
             } else {
-                let count = t.chains[f.chain].rules.count
+                let chain = t.chains[f.chain]
+                let count = chain.quick.count
                 var next = f.next
                 if quick {
-                    // Skip rules whose -s/-d/-p cannot hold, using the dispatch index first when
-                    // the chain has one.
+                    // Skip rules whose covered conditions cannot hold (`QuickRule`), using the
+                    // dispatch index first when the chain has one.
                     while true {
-                        if let d = t.chains[f.chain].dispatch { next = d.next(from: next, packet: s.packet) }
-                        if next >= count || t.chains[f.chain].quick[next].admits(source: src, destination: dst, proto: proto) { break }
+                        if let d = chain.dispatch { next = d.next(from: next, packet: s.packet) }
+                        if next >= count || chain.quick[next].admits(source: src, destination: dst, proto: proto, port: dport) { break }
                         s.rulesTried &+= 1
                         next += 1
                     }
-                } else if let d = t.chains[f.chain].dispatch {
+                } else if let d = chain.dispatch {
                     next = d.next(from: next, packet: s.packet)
                     if s.constants != nil { s.noteDispatch(d) }
+                    // A verbose trace lists every rule the linear walk would have tried: the
+                    // ones the index skipped fail on a condition checked before any side effect.
+                    if o.verbose {
+                        for skipped in f.next..<min(next, count) {
+                            let rule = chain.rules[skipped]
+                            s.step(hook, .rule(RuleReference(table: tableName, chain: chain.name, number: skipped + 1, text: rule.text)),
+                                   text: rule.text, "no match")
+                        }
+                    }
                 }
                 if next >= count {
                     if frames.count == 1 {
-                        applyPolicy(of: t, chain: start, hook: hook, path: &s)
+                        Self.applyPolicy(of: t, chain: start, hook: hook, path: &s)
                         return
                     }
                     frames.removeLast()
-                    if o.verbose { s.step(hook, .chainEnd(table: tableName, chain: t.chains[f.chain].name), "return (end of chain)") }
+                    if o.verbose { s.step(hook, .chainEnd(table: tableName, chain: chain.name), "return (end of chain)") }
                     continue
                 }
                 ri = next
                 s.rulesTried &+= 1
-                result = s.evaluate(t.chains[f.chain].rules[ri], allPaths: allPaths)
+                if quick {
+                    let q = chain.quick[ri]
+                    result = s.evaluateResidual(q, in: chain, allPaths: allPaths)
+                    // The common targets, acted on from the flat record when no step is recorded:
+                    // the rule object (text, target payload) is not read at all.
+                    if !s.recordSteps && s.missingSetsConsulted == 0 {
+                        switch result {
+                        case .notMatched:
+                            frames[frames.count - 1].next = ri + 1
+                            continue
+                        case .matched:
+                            if Self.quickTarget(q, rule: ri, frames: &frames, table: t, chain: start, hook: hook, path: &s) {
+                                if frames.isEmpty { return }
+                                continue
+                            }
+                        case .branch:
+                            break
+                        }
+                    }
+                } else {
+                    result = s.evaluate(chain.rules[ri], allPaths: allPaths)
+                }
             }
             let chain = t.chains[f.chain]
             let rule = chain.rules[ri]
@@ -131,7 +163,7 @@ extension Tracer {
                 step("return")
                 frames.removeLast()
                 if frames.isEmpty {
-                    applyPolicy(of: t, chain: start, hook: hook, path: &s)
+                    Self.applyPolicy(of: t, chain: start, hook: hook, path: &s)
                     return
                 }
             case .accept:
@@ -182,6 +214,32 @@ extension Tracer {
         }
     }
 
+    /// Acts on a matched rule's target from its flat record, when it is one the record holds:
+    /// no target, jump, goto, RETURN or ACCEPT. Returns false for every other target (the walk
+    /// then reads the rule). `frames` is left empty when the table's walk is over.
+    @inline(__always)
+    static func quickTarget(_ q: QuickRule, rule ri: Int, frames: inout [WalkFrame], table t: PreparedTable, chain start: Int,
+                            hook: Hook, path s: inout PathState) -> Bool {
+        switch q.target {
+        case .none:
+            frames[frames.count - 1].next = ri + 1
+        case .jump where q.jump >= 0 && frames.count < 256:
+            frames[frames.count - 1].next = ri + 1
+            frames.append(WalkFrame(chain: Int(q.jump), next: 0))
+        case .goto where q.jump >= 0:
+            frames[frames.count - 1] = WalkFrame(chain: Int(q.jump), next: 0)
+        case .returnFromChain:
+            frames.removeLast()
+            if frames.isEmpty { applyPolicy(of: t, chain: start, hook: hook, path: &s) }
+        case .accept:
+            if t.name == .filter || t.name == .security { s.lastFilterDecision = .rule(RuleSite(table: t.name, chain: frames[frames.count - 1].chain, rule: ri)) }
+            frames.removeAll()
+        default:
+            return false
+        }
+        return true
+    }
+
     /// ` (set NAME not given: taken as empty, --lenient)` for each of the first `count` set
     /// matches of the rule whose set the host does not have (those evaluation consulted).
     /// Built only when such a set was consulted.
@@ -194,7 +252,7 @@ extension Tracer {
         return names.map { " (set \($0) not given: taken as empty, --lenient)" }.joined()
     }
 
-    private func applyPolicy(of t: PreparedTable, chain start: Int, hook: Hook, path s: inout PathState) {
+    static func applyPolicy(of t: PreparedTable, chain start: Int, hook: Hook, path s: inout PathState) {
         let c = t.chains[start]
         let p = c.policy ?? .accept
         // An empty built-in chain with policy ACCEPT changes nothing; iptables-nft does not

@@ -178,7 +178,7 @@ extension Tracer {
         e.sourceNATDone = true
         s.conn.entry = e
         if new != cur {
-            s.snat = new.source.joined(port: new.sourcePort)
+            s.snat = SocketAddress(new.source, port: new.sourcePort)
             s.step(nil, .conntrack, rewrite: .sourcePortRemapped(from: cur.sourcePort, to: new.sourcePort),
                    "source port \(cur.sourcePort) already in use: remapped to \(new.sourcePort)")
         }
@@ -260,36 +260,40 @@ extension Tracer {
         }
         switch target {
         case .dnat(let range, let random, _):
-            var addresses: [IPAddress] = [cur.destination]
-            if let a = range.firstAddress {
-                let n = range.addressCount
-                if n == 1 {
-                    addresses = [a]
-                } else if o.allPaths && n <= 256 && work.count + Int(n) < o.maxPaths {
-                    addresses = (0..<Int(n)).compactMap { a.advanced(by: UInt128($0)) }
-                } else {
-                    let pick = UInt128(s.rng.next()) % n
-                    addresses = [a.advanced(by: pick) ?? a]
-                }
-            }
-            let share = 1.0 / Double(addresses.count)
-            let base = s
-            for (k, addr) in addresses.enumerated() {
-                var st = k == 0 ? s : base
+            // Every address of the range when following all paths (at most 256), else one:
+            // the only one, or one drawn as the kernel's nf_nat_range does.
+            let entry = e
+            func apply(_ st: inout PathState, _ addr: IPAddress, of count: Int) {
                 var new = cur
                 new.destination = addr
                 if let pr = range.ports, cur.proto.hasPorts {
                     new.destinationPort = uniquePort(new, manip: .destination, range: pr, randomAll: random, &st)
                 }
-                var ee = e
+                var ee = entry
                 ee.reply = new.inverted
                 ee.destinationNAT = new != cur
                 ee.destinationNATDone = true
                 st.conn.entry = ee
-                st.probability *= share
-                st.dnat = new.destination.joined(port: new.destinationPort)
-                let dnat = st.dnat!
-                step(&st, rewrite: .dnat(new.destination, port: new.destinationPort), "dnat to \(dnat)" + (addresses.count > 1 ? " (1 of \(addresses.count) addresses)" : ""))
+                st.probability *= 1.0 / Double(count)
+                let dnat = SocketAddress(new.destination, port: new.destinationPort)
+                st.dnat = dnat
+                step(&st, rewrite: .dnat(new.destination, port: new.destinationPort), "dnat to \(dnat)" + (count > 1 ? " (1 of \(count) addresses)" : ""))
+            }
+            guard let a = range.firstAddress else {
+                apply(&s, cur.destination, of: 1)
+                return
+            }
+            let n = range.addressCount
+            guard o.allPaths && n > 1 && n <= 256 && work.count + Int(n) < o.maxPaths else {
+                // One address: the path goes on in place, without a copy.
+                let addr = n == 1 ? a : (a.advanced(by: UInt128(s.rng.next()) % n) ?? a)
+                apply(&s, addr, of: 1)
+                return
+            }
+            let base = s
+            for k in 0..<Int(n) {
+                var st = k == 0 ? s : base
+                apply(&st, a.advanced(by: UInt128(k)) ?? a, of: Int(n))
                 if k == 0 { s = st } else {
                     st.pc = s.pc - 1  // re-enter the nat hook: the binding is set, so it only rewrites
                     st.frames = []
@@ -316,7 +320,7 @@ extension Tracer {
             e.destinationNAT = new != cur
             e.destinationNATDone = true
             s.conn.entry = e
-            s.dnat = new.destination.joined(port: new.destinationPort)
+            s.dnat = SocketAddress(new.destination, port: new.destinationPort)
             let to = s.dnat!
             step(&s, rewrite: .redirect(new.destination, port: new.destinationPort), "redirect to \(to)")
         case .snat(let range, let random, let randomFully, _):
@@ -352,7 +356,7 @@ extension Tracer {
         e.sourceNATDone = true
         s.conn.entry = e
         s.masqueradeMarked = true
-        if new != cur { s.snat = new.source.joined(port: new.sourcePort) }
+        if new != cur { s.snat = SocketAddress(new.source, port: new.sourcePort) }
     }
 
     /// get_unique_tuple for the source (nf_nat_core.c): keep the original when it is already

@@ -52,7 +52,7 @@ extension Tracer {
         s.packet.destination = to
         if s.packet.proto.hasPorts { s.packet.destinationPort = port }
         s.ipvsHandled = true
-        s.dnat = to.joined(port: s.packet.destinationPort)
+        s.dnat = SocketAddress(to, port: s.packet.destinationPort)
         // Only an unconfirmed connection's reply tuple is altered, in the original direction.
         // IPVS sets no IPS_DST_NAT: conntrack does not un-NAT the reply; IPVS's out hook does.
         if var e = s.conn.entry, s.conn.tableIndex == nil, !s.conn.isReply {

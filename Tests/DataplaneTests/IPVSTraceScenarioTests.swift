@@ -28,7 +28,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         #expect(path.verdict == .delivered)
         // rr from the list head: the list holds the last-added server first (list_add_rcu).
         #expect(path.deliveredTo == .pod(namespace: "default", name: "web-2"))
-        #expect(path.dnat == "10.244.2.3:8080")
+        #expect(path.dnat?.description == "10.244.2.3:8080")
         #expect(path.snat == nil && !path.masquerade)
         #expect(path.finalPacket.source == t.packet.source)
         #expect(nodesVisited(path) == ["worker-1", "worker-2"])
@@ -74,7 +74,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         let path = t.paths[0]
         #expect(path.deliveredTo == .pod(namespace: "default", name: "web-0"))
         #expect(path.masquerade)
-        #expect(path.snat?.hasPrefix("10.244.1.1:") == true)
+        #expect(path.snat?.description.hasPrefix("10.244.1.1:") == true)
         #expect(path.steps.contains { $0.text?.contains("KUBE-LOOP-BACK dst,dst,src") == true })
         #expect(path.reply?.reachedClient == true)
     }
@@ -87,7 +87,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         let path = try #require(t.paths.first)
         #expect(path.verdict == .delivered)
         #expect(path.masquerade)
-        #expect(path.snat?.hasPrefix("172.18.0.3:") == true)
+        #expect(path.snat?.description.hasPrefix("172.18.0.3:") == true)
         // IPVS schedules locally generated packets in OUTPUT, after nat OUTPUT marked it.
         #expect(ipvsSteps(path).allSatisfy { $0.hook == .output })
         #expect(path.reply?.reachedClient == true)
@@ -177,7 +177,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
     @Test func dnsNamesResolveAndHeadlessNamesGoStraightToAPod() throws {
         var p = try ipvsDemo()
         let byName = try trace("pod/default/client", "web.default.svc.cluster.local:80", plane: &p)
-        #expect(byName.paths[0].dnat == "10.244.2.3:8080")
+        #expect(byName.paths[0].dnat?.description == "10.244.2.3:8080")
         let headless = try trace("pod/default/client", "web-headless.default.svc.cluster.local:8080", plane: &p)
         #expect(headless.paths[0].deliveredTo == .pod(namespace: "default", name: "web-0"))
         #expect(!headless.paths[0].steps.contains { $0.table == "ipvs" })
@@ -245,7 +245,7 @@ func ipvsSteps(_ p: DataplanePath) -> [DataplaneStep] { p.steps.filter { $0.tabl
         // The first connection's SYN took it to SYN_RECV, an active state (tcp_state_active_table):
         // overhead 256; the others have none, and the first of them in list order wins.
         #expect(why.contains("10.244.2.3:8080=256, 10.244.2.2:8080=0, 10.244.1.3:8080=0"))
-        #expect(second.paths[0].dnat == "10.244.2.2:8080")
+        #expect(second.paths[0].dnat?.description == "10.244.2.2:8080")
     }
 
     @Test func noRouteAndLeavingTheClusterAreNamed() throws {

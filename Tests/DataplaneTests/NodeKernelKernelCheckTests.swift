@@ -131,7 +131,7 @@ import Wire
             let t = try req.run()
             let kernel = try Self.connects(from: node.name, to: "127.0.0.1", 3001)
             #expect((t.paths[0].verdict == .accepted) == kernel, "route_localnet=\(on ? 1 : 0): kernel connected=\(kernel), kdp \(t.paths[0].verdict)")
-            if on { #expect(t.paths[0].snat == "192.168.0.2:40000") }
+            if on { #expect(t.paths[0].snat?.description == "192.168.0.2:40000") }
         }
         Thread.sleep(forTimeInterval: 0.2)
         let seen = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
@@ -175,7 +175,7 @@ import Wire
         req.routes = [try TraceRulesRequest.parseRoute("192.0.2.0/24,via=10.2.0.1,dev=eth1")]
         let t = try req.run()
         #expect(seen == "10.2.0.5")
-        #expect(t.paths[0].snat?.hasPrefix("\(seen ?? "?"):") == true, "kernel: \(seen ?? "nothing"); kdp: \(t.paths[0].snat ?? "no SNAT")")
+        #expect(t.paths[0].snat?.description.hasPrefix("\(seen ?? "?"):") == true, "kernel: \(seen ?? "nothing"); kdp: \(t.paths[0].snat?.description ?? "no SNAT")")
     }
 
     // MARK: bridge

@@ -75,15 +75,15 @@ import Wire
     @Test func hairpinModeOffDropsAPodReachingItselfThroughAService() throws {
         var p = try Self.demoWith(worker1: "hairpinMode: false")
         let t = try trace("pod/default/web-0", "service/default/web:80", plane: &p, allPaths: true)
-        let own = try #require(t.paths.first { $0.dnat == "10.244.1.3:8080" })
+        let own = try #require(t.paths.first { $0.dnat?.description == "10.244.1.3:8080" })
         #expect(own.verdict == .dropped)
         #expect(own.why?.contains("hairpin mode is off") == true)
         #expect(!own.steps.contains { if case .netfilter(let hook, _) = $0.subject { hook == .forward } else { false } },
                 "the bridge drops it before FORWARD")
-        #expect(t.paths.filter { $0.dnat != "10.244.1.3:8080" }.allSatisfy { $0.verdict == .delivered })
+        #expect(t.paths.filter { $0.dnat?.description != "10.244.1.3:8080" }.allSatisfy { $0.verdict == .delivered })
         var on = try demo()
         let back = try trace("pod/default/web-0", "service/default/web:80", plane: &on, allPaths: true)
-        #expect(back.paths.first { $0.dnat == "10.244.1.3:8080" }?.verdict == .delivered, "hairpin mode on (the default)")
+        #expect(back.paths.first { $0.dnat?.description == "10.244.1.3:8080" }?.verdict == .delivered, "hairpin mode on (the default)")
     }
 
     /// IPVS schedules in INPUT and sends from the node, out of the bridge device: the request
@@ -98,7 +98,7 @@ import Wire
         var own: DataplanePath?
         for i in 0..<3 where own == nil {
             let t = try trace("pod/default/web-0", "service/default/web:80", plane: &p, seed: UInt64(1 + i), sport: UInt16(40000 + i))
-            own = t.paths.first { $0.dnat == "10.244.1.3:8080" }
+            own = t.paths.first { $0.dnat?.description == "10.244.1.3:8080" }
         }
         let path = try #require(own, "round robin reaches web-0 within three connections")
         #expect(path.verdict == .delivered)
@@ -109,12 +109,12 @@ import Wire
     @Test func bridgeNFCallIPTablesOffBreaksTheReplyOfASameNodeServiceConnection() throws {
         var p = try Self.demoWith(worker1: "sysctls: {net.bridge.bridge-nf-call-iptables: 0}")
         let t = try trace("pod/default/client", "service/default/web:80", plane: &p, allPaths: true)
-        let local = try #require(t.paths.first { $0.dnat == "10.244.1.3:8080" })
+        let local = try #require(t.paths.first { $0.dnat?.description == "10.244.1.3:8080" })
         #expect(local.verdict == .delivered)
         #expect(local.reply?.reachedClient == false, "the reply is bridged without un-DNAT")
         #expect(local.reply?.path.finalPacket.source == Self.ip("10.244.1.3"))
         #expect(local.reply?.path.steps.contains { $0.kind == .netfilter } == false)
-        #expect(t.paths.filter { $0.dnat != "10.244.1.3:8080" }.allSatisfy { $0.reply?.reachedClient == true },
+        #expect(t.paths.filter { $0.dnat?.description != "10.244.1.3:8080" }.allSatisfy { $0.reply?.reachedClient == true },
                 "replies from other nodes are routed, and un-DNATed")
     }
 
@@ -129,7 +129,7 @@ import Wire
     @Test func bridgeNFCallIPTablesOffStillLetsAPodReachItselfWithHairpinOff() throws {
         var p = try Self.demoWith(worker1: "hairpinMode: false, sysctls: {net.bridge.bridge-nf-call-iptables: 0}")
         let t = try trace("pod/default/web-0", "service/default/web:80", plane: &p, allPaths: true)
-        let own = try #require(t.paths.first { $0.dnat == "10.244.1.3:8080" })
+        let own = try #require(t.paths.first { $0.dnat?.description == "10.244.1.3:8080" })
         #expect(own.verdict == .delivered, "routed by the node, the frame leaves by the bridge device, not the port")
         #expect(own.reply?.reachedClient == true)
     }

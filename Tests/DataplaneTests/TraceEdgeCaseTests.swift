@@ -28,7 +28,7 @@ import Wire
         let path = try #require(t.paths.first)
         #expect(path.verdict == .delivered)
         #expect(path.deliveredTo == .pod(namespace: "default", name: "s"))
-        #expect(path.dnat == "[fd00:10:244:1::2]:8080")
+        #expect(path.dnat?.description == "[fd00:10:244:1::2]:8080")
         #expect(path.reply?.reachedClient == true)
         #expect(path.reply?.path.finalPacket.source == v6)
     }
@@ -40,7 +40,7 @@ import Wire
         #expect(t.paths[0].dnat == nil)
         // flanneld's `! -s NETWORK -d NETWORK -j MASQUERADE --random-fully` ("anything headed
         // towards flannel from the host"): the address stays the node's own, the port is drawn.
-        #expect(t.paths[0].masquerade && t.paths[0].snat?.hasPrefix("172.18.0.2:") == true)
+        #expect(t.paths[0].masquerade && t.paths[0].snat?.description.hasPrefix("172.18.0.2:") == true)
         #expect(t.paths[0].finalPacket.source.description == "172.18.0.2")
         #expect(t.paths[0].reply?.reachedClient == true)
         // Without --ip-masq there is no NAT at all in the flat network.

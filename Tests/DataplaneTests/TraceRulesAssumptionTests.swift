@@ -21,8 +21,8 @@ import Wire
         let t = try Self.localhostNodePort().run()
         #expect(t.packet.inInterface == nil, "127.0.0.1 is a process on the node")
         #expect(t.paths[0].verdict == .accepted)
-        #expect(t.paths[0].dnat == "10.180.0.2:80")
-        #expect(t.paths[0].snat == "192.168.0.2:40000", "masqueraded to eth0's address")
+        #expect(t.paths[0].dnat?.description == "10.180.0.2:80")
+        #expect(t.paths[0].snat?.description == "192.168.0.2:40000", "masqueraded to eth0's address")
         #expect(t.notes.contains { $0.contains("net.ipv4.conf.all.route_localnet=1 (assumed: kube-proxy sets it") })
     }
 
@@ -69,7 +69,7 @@ import Wire
                       try TraceRulesRequest.parseRoute("10.180.0.0/16,via=10.2.0.1,dev=eth1")]
         let t = try req.run()
         #expect(t.paths[0].deliveredTo == .out(interface: "eth1"))
-        #expect(t.paths[0].snat == "10.2.0.5:40000", "inet_select_addr prefers the address in the gateway's subnet")
+        #expect(t.paths[0].snat?.description == "10.2.0.5:40000", "inet_select_addr prefers the address in the gateway's subnet")
         #expect(!t.notes.contains { $0.hasPrefix("assumed: eth0") || $0.hasPrefix("assumed: default route") })
     }
 

@@ -13,7 +13,7 @@ import Wire
         let t = try req.run()
         #expect(t.packet.inInterface == nil)
         #expect(t.paths[0].steps.contains { $0.hook == .output && $0.table == "nat" })
-        #expect(t.paths[0].dnat == "10.180.0.1:80")
+        #expect(t.paths[0].dnat?.description == "10.180.0.1:80")
         #expect(t.paths[0].masquerade, "node traffic to a ClusterIP is masqueraded (! -s 10.0.0.0/8)")
     }
 

@@ -40,7 +40,7 @@ func nodesVisited(_ p: DataplanePath) -> [String] {
         #expect(t.paths.count == 1)
         #expect(path.verdict == .delivered)
         #expect(path.deliveredTo == .pod(namespace: "default", name: "web-2"))
-        #expect(path.dnat == "10.244.2.3:8080")
+        #expect(path.dnat?.description == "10.244.2.3:8080")
         #expect(path.snat == nil && !path.masquerade)
         #expect(path.finalPacket.source == t.packet.source)  // source IP kept
         #expect(nodesVisited(path) == ["worker-1", "worker-2"])
@@ -57,7 +57,7 @@ func nodesVisited(_ p: DataplanePath) -> [String] {
         let path = try #require(t.paths.first)
         #expect(path.deliveredTo == .pod(namespace: "default", name: "web-0"))
         #expect(path.masquerade)
-        #expect(path.snat?.hasPrefix("10.244.1.1:") == true)  // cni0's address, the outgoing interface
+        #expect(path.snat?.description.hasPrefix("10.244.1.1:") == true)  // cni0's address, the outgoing interface
         #expect(path.reply?.reachedClient == true)
     }
 
@@ -80,7 +80,7 @@ func nodesVisited(_ p: DataplanePath) -> [String] {
             // MASQUERADE takes the outgoing interface's address: eth0 towards worker-1, cni0 to
             // worker-2's own pods. Either way the client's address is gone.
             let expected = nodesVisited(path) == ["worker-2", "worker-1"] ? "172.18.0.4:" : "10.244.2.1:"
-            #expect(path.snat?.hasPrefix(expected) == true)
+            #expect(path.snat?.description.hasPrefix(expected) == true)
             #expect(path.reply?.reachedClient == true)
         }
         #expect(t.paths.contains { nodesVisited($0) == ["worker-2", "worker-1"] })  // crosses to web-0

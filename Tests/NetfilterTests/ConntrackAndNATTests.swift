@@ -36,7 +36,7 @@ import Wire
     @Test func redirectSendsToTheInputInterfaceAddress() throws {
         let b = try Bench("*nat\n-A PREROUTING -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 3128\nCOMMIT\n")
         let p = b.run(Bench.tcp("1.1.1.1", 5, "93.184.216.34", 80))
-        #expect(p.dnat == "192.168.0.2:3128")
+        #expect(p.dnat?.description == "192.168.0.2:3128")
         #expect(p.deliveredTo == .local)
     }
 
@@ -45,7 +45,7 @@ import Wire
         var p = Bench.tcp("10.244.0.9", 5353, "8.8.8.8", 53, in: "cni0")
         p.proto = .udp
         let r = b.run(p)
-        #expect(r.snat == "192.168.0.50:5353")
+        #expect(r.snat?.description == "192.168.0.50:5353")
         #expect(r.host.conntrack.entries[0].reply.destination == Self.ip("192.168.0.50"))
     }
 
@@ -53,7 +53,7 @@ import Wire
         let t = try KubeProxyExample.tracer()
         let trace = t.trace(packet: KubeProxyExample.tcp("10.180.0.1", 40000, "172.30.0.41", 80, in: "cni0"), host: KubeProxyExample.host)
         let p = try #require(trace.paths.first)
-        #expect(p.dnat == "10.180.0.1:80")
+        #expect(p.dnat?.description == "10.180.0.1:80")
         #expect(p.masquerade, "KUBE-SEP's -s <endpoint> rule marks hairpin traffic")
     }
 
@@ -72,7 +72,7 @@ import Wire
         let b = try Bench("*nat\n-A PREROUTING -d fd00:96::10/128 -p tcp -m tcp --dport 80 -j DNAT --to-destination [fd00:244::5]:8080\nCOMMIT\n", host: h)
         let p = b.run(Packet(source: Self.ip("fd00::9"), destination: Self.ip("fd00:96::10"), proto: .tcp, sourcePort: 1000,
                              destinationPort: 80, inInterface: "eth0"))
-        #expect(p.dnat == "[fd00:244::5]:8080")
+        #expect(p.dnat?.description == "[fd00:244::5]:8080")
         #expect(p.deliveredTo == .out(interface: "eth0"))
     }
 

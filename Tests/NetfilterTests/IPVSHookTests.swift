@@ -80,7 +80,7 @@ struct OneServiceIPVS: IPVSHook {
         let p = try #require(t.paths.first)
         #expect(p.verdict == .accepted)
         #expect(p.deliveredTo == .out(interface: "eth0"))
-        #expect(p.dnat == "10.244.2.3:8080")
+        #expect(p.dnat?.description == "10.244.2.3:8080")
         #expect(p.finalPacket.destination == Self.real && p.finalPacket.destinationPort == 8080)
         let filterIn = try #require(where_(p, .input, "filter")), ipvs = try #require(where_(p, .input, "ipvs"))
         let filterOut = try #require(where_(p, .output, "filter")), natPost = try #require(where_(p, .postrouting, "nat"))

@@ -38,9 +38,9 @@ enum KubeProxyExample {
         #expect(trace.paths.count == 1)
         let p = try #require(trace.paths.first)
         #expect(p.verdict == .accepted)
-        #expect(p.dnat == "10.180.0.1:80")
+        #expect(p.dnat?.description == "10.180.0.1:80")
         #expect(p.masquerade)
-        #expect(p.snat == "192.168.0.2:40000")
+        #expect(p.snat?.description == "192.168.0.2:40000")
         #expect(p.deliveredTo == .out(interface: "eth0"))
         #expect(p.finalPacket.mark == 0, "KUBE-POSTROUTING clears the masquerade bit with --xor-mark")
         #expect(p.steps.contains { $0.chain == "KUBE-MARK-MASQ" && $0.action.hasPrefix("mark set 0x4000") })
@@ -50,7 +50,7 @@ enum KubeProxyExample {
         let t = try KubeProxyExample.tracer()
         let trace = t.trace(packet: KubeProxyExample.tcp("10.180.0.9", 40000, "172.30.0.41", 80, in: "cni0"), host: KubeProxyExample.host)
         let p = try #require(trace.paths.first)
-        #expect(p.dnat == "10.180.0.1:80")
+        #expect(p.dnat?.description == "10.180.0.1:80")
         #expect(!p.masquerade)
         #expect(p.snat == nil)
     }
@@ -60,7 +60,7 @@ enum KubeProxyExample {
         let trace = t.trace(packet: KubeProxyExample.tcp("10.180.0.9", 40000, "172.30.0.44", 80, in: "cni0"),
                             host: KubeProxyExample.host, options: TraceOptions(allPaths: true))
         #expect(trace.paths.count == 2)
-        #expect(Set(trace.paths.compactMap(\.dnat)) == ["10.180.0.4:80", "10.180.0.5:80"])
+        #expect(Set(trace.paths.compactMap { $0.dnat?.description }) == ["10.180.0.4:80", "10.180.0.5:80"])
         for p in trace.paths { #expect(abs(p.probability - 0.5) < 1e-12) }
         #expect(abs(trace.paths.map(\.probability).reduce(0, +) - 1) < 1e-12)
     }
@@ -74,7 +74,7 @@ enum KubeProxyExample {
         var counts: [String: Int] = [:]
         for seed in 0..<400 as Range<UInt64> {
             let tr = t.trace(packet: pkt, host: KubeProxyExample.host, options: TraceOptions(seed: seed, recordSteps: false))
-            counts[tr.paths[0].dnat ?? "none", default: 0] += 1
+            counts[tr.paths[0].dnat?.description ?? "none", default: 0] += 1
         }
         #expect(counts.count == 2)
         #expect(counts.values.allSatisfy { $0 > 140 })
@@ -104,15 +104,15 @@ enum KubeProxyExample {
         let trace = t.trace(packet: KubeProxyExample.tcp("127.0.0.1", 40000, "127.0.0.1", 3001, in: nil), host: KubeProxyExample.host)
         let p = try #require(trace.paths.first)
         #expect(p.verdict == .accepted)
-        #expect(p.dnat == "10.180.0.2:80")
-        #expect(p.snat == "192.168.0.2:40000")
+        #expect(p.dnat?.description == "10.180.0.2:80")
+        #expect(p.snat?.description == "192.168.0.2:40000")
         #expect(p.deliveredTo == .out(interface: "eth0"))
     }
 
     @Test func loadBalancerSourceRangesDropOtherSourcesInFilter() throws {
         let t = try KubeProxyExample.tracer()
         let allowed = t.trace(packet: KubeProxyExample.tcp("203.0.113.5", 40000, "5.6.7.8", 80), host: KubeProxyExample.host)
-        #expect(allowed.paths[0].dnat == "10.180.0.3:80")
+        #expect(allowed.paths[0].dnat?.description == "10.180.0.3:80")
         #expect(allowed.paths[0].verdict == .accepted)
         let blocked = t.trace(packet: KubeProxyExample.tcp("198.51.100.1", 40000, "5.6.7.8", 80), host: KubeProxyExample.host)
         #expect(blocked.paths[0].verdict == .dropped)
@@ -148,7 +148,7 @@ enum KubeProxyExample {
             // A retransmitted SYN (SYN_SENT stays SYN_SENT; a bare ACK before any SYN-ACK would
             // be INVALID, tcp_conntracks' sSS -> sIV, and get no NAT).
             let again = t.trace(packet: pkt, host: first.paths[0].host, options: TraceOptions(seed: seed))
-            #expect(again.paths[0].finalPacket.destination.joined(port: again.paths[0].finalPacket.destinationPort) == chosen)
+            #expect(SocketAddress(again.paths[0].finalPacket.destination, port: again.paths[0].finalPacket.destinationPort) == chosen)
         }
     }
 

@@ -5,7 +5,8 @@ import Wire
 /// differential test of the compiled fast path and the parser's fast-path tests: thousands of
 /// services with ClusterIPs, externalIPs and NodePorts, 1–4 endpoints chosen by `statistic`,
 /// masquerade rules with `! -s`, and adversarial extras in the dispatch chains — CIDR and range matches,
-/// negated protocols and ports, goto/RETURN, `recent` and `statistic nth` before a `--dport`.
+/// negated protocols and ports, goto/RETURN (also mid-chain, on a source alone), a rule on a mark only,
+/// `recent` and `statistic nth` before a `--dport`.
 public struct SyntheticRuleset: Sendable {
     public var text: String
     /// ClusterIP, protocol and port of every service, to aim packets at.
@@ -72,13 +73,15 @@ public struct SyntheticRuleset: Sendable {
             }
             if adversarial && r(40) == 0 {
                 // Extras the index must not skip wrongly.
-                switch r(7) {
+                switch r(9) {
                 case 0: svcRules += "-A KUBE-SERVICES -d 172.30.\(i >> 8).0/24 -p tcp -m tcp --dport 8000:8100 -j KUBE-ODD\n"
                 case 1: svcRules += "-A KUBE-SERVICES ! -p tcp -d \(ip) -j RETURN\n"
                 case 2: svcRules += "-A KUBE-SERVICES -p \(p) -m \(p) ! --dport \(port) -d \(ip) -j KUBE-ODD\n"
                 case 3: svcRules += "-A KUBE-SERVICES -d \(ip) -p \(p) -m recent --name R\(i) --set -m \(p) --dport \(port &+ 1) -j KUBE-ODD\n"
                 case 4: svcRules += "-A KUBE-SERVICES -d \(ip) -p \(p) -m statistic --mode nth --every 3 -m \(p) --dport \(port) -g \(svc)\n"
                 case 5: svcRules += "-A KUBE-SERVICES -d \(ip) -p \(p) -m statistic --mode random --probability 0.25 -m \(p) --dport \(port) -j KUBE-ODD\n"
+                case 6: svcRules += "-A KUBE-SERVICES -m mark --mark 0x1/0x1 -j KUBE-ODD\n"  // matches on a mark only
+                case 7: svcRules += "-A KUBE-SERVICES -s 10.9.\(i & 3).0/24 -j RETURN\n"  // a RETURN in the middle
                 default: svcRules += "-A KUBE-SERVICES -s 10.9.0.0/16 -p \(p) -m multiport --dports \(port),9999 -j RETURN\n"
                 }
                 rules += 1
@@ -131,8 +134,10 @@ public struct SyntheticRuleset: Sendable {
             }
         }
         let local = src == nodeAddress
-        return Packet(source: src, destination: dst, proto: proto, sourcePort: sport, destinationPort: dport,
-                      tcpFlags: r(10) == 0 ? TCPFlag.ack : TCPFlag.syn, icmpType: 8,
-                      inInterface: local ? nil : (r(2) == 0 ? "eth0" : "cni0"))
+        var packet = Packet(source: src, destination: dst, proto: proto, sourcePort: sport, destinationPort: dport,
+                            tcpFlags: r(10) == 0 ? TCPFlag.ack : TCPFlag.syn, icmpType: 8,
+                            inInterface: local ? nil : (r(2) == 0 ? "eth0" : "cni0"))
+        if r(8) == 0 { packet.mark = 1 }  // for the rules that match on a mark alone
+        return packet
     }
 }

@@ -221,7 +221,7 @@ public struct Replay: Sendable {
                 return report.services.count - 1
             }()
             report.services[i].flows += 1
-            if path.verdict == .delivered, let e = path.dnat { report.services[i].endpoints[e, default: 0] += 1 }
+            if path.verdict == .delivered, let e = path.dnat { report.services[i].endpoints[e.description, default: 0] += 1 }
         }
         guard path.verdict != .delivered else { return }
         let why = path.why ?? path.verdict.rawValue
