@@ -127,7 +127,7 @@ public struct ConntrackTable: Hashable, Sendable {
     /// The expiry key of each slot's newest heap item (older items for the slot are stale).
     private var scheduled: [Double] = []
     private var free: [Int] = []
-    private var index: [ConntrackTuple: Int] = [:]
+    private var index = ConntrackTupleIndex()
     private var heap: [HeapItem] = []
     private var unassured: [QueueItem] = []
     private var unassuredHead = 0

@@ -37,7 +37,7 @@ extension Tracer {
                 result = s.evaluate(t.chains[f.chain].rules[ri], from: r.match, forced: r.forced, allPaths: allPaths)
                 resume = nil
             } else {
-                let chain = t.chains[f.chain]
+                unowned(unsafe) let chain = t.chains[f.chain]  // the table keeps it alive; no retain per chain entered
                 let count = chain.quick.count
                 var next = f.next
                 if quick {

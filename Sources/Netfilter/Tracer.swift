@@ -93,14 +93,11 @@ public struct Tracer: Sendable {
         if local {
             first.socket = options.socketOwner
             first.packet.inInterface = nil
-            first.program = [.routeOutput, .table(.output, .raw), .conntrackIn, .table(.output, .mangle), .nat(.output)]
-                + (!hasIPVS ? [] : [.ipvsReply(.output), .ipvsRequest(.output)])
-                + [.table(.output, .filter), .table(.output, .security), .reroute,
-                   .table(.postrouting, .mangle), .nat(.postrouting), .confirm, .afterOutput]
+            first.program = hasIPVS ? Self.localProgramWithIPVS : Self.localProgram
         } else {
             if first.packet.inInterface == nil { first.packet.inInterface = "eth0" }
             first.packet.outInterface = nil
-            first.program = [.table(.prerouting, .raw), .conntrackIn, .table(.prerouting, .mangle), .nat(.prerouting), .routeInput]
+            first.program = Self.arrivingProgram
             if !bridgeNF, let dev = first.host.bridgedInterface(for: first.packet) {
                 // br_netfilter off: the bridge forwards the frame between its ports unseen.
                 first.program = []
@@ -157,6 +154,33 @@ public struct Tracer: Sendable {
         }
     }
 
+    // MARK: hook programs
+
+    // The kernel's hook order for each kind of packet, built once (a trace appends them to its
+    // program instead of concatenating array literals per packet).
+    private static let localProgram = localProgram(ipvs: false), localProgramWithIPVS = localProgram(ipvs: true)
+    private static let arrivingProgram: [FlowStep] = [.table(.prerouting, .raw), .conntrackIn, .table(.prerouting, .mangle), .nat(.prerouting), .routeInput]
+    private static let inputProgram = inputProgram(ipvs: false), inputProgramWithIPVS = inputProgram(ipvs: true)
+    private static let forwardProgram = forwardProgram(ipvs: false), forwardProgramWithIPVS = forwardProgram(ipvs: true)
+
+    private static func localProgram(ipvs: Bool) -> [FlowStep] {
+        var p: [FlowStep] = [.routeOutput, .table(.output, .raw), .conntrackIn, .table(.output, .mangle), .nat(.output)]
+        if ipvs { p += [.ipvsReply(.output), .ipvsRequest(.output)] }
+        p += [.table(.output, .filter), .table(.output, .security), .reroute, .table(.postrouting, .mangle), .nat(.postrouting), .confirm, .afterOutput]
+        p.reserveCapacity(p.count + 12)  // room for the loopback steps
+        return p
+    }
+
+    private static func inputProgram(ipvs: Bool) -> [FlowStep] {
+        [.table(.input, .mangle), .table(.input, .filter), .table(.input, .security)]
+            + (ipvs ? [.ipvsReply(.input), .ipvsRequest(.input)] : []) + [.nat(.input), .confirm, .deliver]
+    }
+
+    private static func forwardProgram(ipvs: Bool) -> [FlowStep] {
+        [.table(.forward, .mangle), .table(.forward, .filter), .table(.forward, .security)]
+            + (ipvs ? [.ipvsReply(.forward)] : []) + [.table(.postrouting, .mangle), .nat(.postrouting), .confirm, .transmit]
+    }
+
     // MARK: routing
 
     private func routeInput(_ s: inout PathState) {
@@ -170,8 +194,7 @@ public struct Tracer: Sendable {
         }
         if s.host.isLocal(dst) || s.host.addressType(dst) == .broadcast {
             s.step(.prerouting, .routing, "route: local delivery")
-            s.program += [.table(.input, .mangle), .table(.input, .filter), .table(.input, .security)]
-                + ipvsSteps(.input, s.host) + [.nat(.input), .confirm, .deliver]
+            s.program += s.host.ipvs == nil ? Self.inputProgram : Self.inputProgramWithIPVS
             return
         }
         // br_netfilter: a frame between two ports of a bridge is bridged, not routed, so the
@@ -181,9 +204,7 @@ public struct Tracer: Sendable {
         guard let r = s.host.route(to: dst) else { return drop(&s, "no route to \(dst)") }
         s.packet.outInterface = r.device
         s.step(.prerouting, .routing, "route: forward out \(r.device)")
-        s.program += [.table(.forward, .mangle), .table(.forward, .filter), .table(.forward, .security)]
-            + (s.host.ipvs == nil ? [] : [.ipvsReply(.forward)])
-            + [.table(.postrouting, .mangle), .nat(.postrouting), .confirm, .transmit]
+        s.program += s.host.ipvs == nil ? Self.forwardProgram : Self.forwardProgramWithIPVS
     }
 
     func routeOutput(_ s: inout PathState, initial: Bool) {
