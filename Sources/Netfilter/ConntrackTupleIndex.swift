@@ -2,7 +2,9 @@ import Wire
 
 /// Conntrack's hash from a tuple to its entry's slot: the kernel's nf_conntrack_hash, as flat
 /// arrays with open addressing (linear probing, load at most one half, backward-shift
-/// deletion). Every new connection inserts two tuples and every packet looks one up, so this
+/// deletion). Each position's 8-byte word holds the slot and 32 bits of the tuple's hash, so a
+/// probe reads the tuple itself only when those bits agree: a miss, which is what every new
+/// connection's lookups are, costs one cache line. Every new connection inserts two tuples and every packet looks one up, so this
 /// replaces `Dictionary<ConntrackTuple, Int>`, whose SipHash and rehashing on growth were a
 /// third of a new connection's cost.
 ///
@@ -11,8 +13,8 @@ import Wire
 /// Lookups, inserts and removals are O(1) expected; growth doubles the arrays.
 struct ConntrackTupleIndex: Sendable {
     private var tuples: [ConntrackTuple] = []
-    /// The slot of each tuple, or -1 for an empty position.
-    private var slots: [Int32] = []
+    /// Per position: the hash's high 32 bits << 32 | (slot + 1); 0 for an empty position.
+    private var words: [UInt64] = []
     private(set) var count = 0
 
     private static let seed: UInt64 = UInt64.random(in: 1...UInt64.max)
@@ -36,12 +38,20 @@ struct ConntrackTupleIndex: Sendable {
     }
 
     @inline(__always)
-    private func position(of t: ConntrackTuple) -> (Int, found: Bool) {
-        let mask = slots.count - 1
-        var i = Int(truncatingIfNeeded: Self.hash(t)) & mask
+    private static func word(_ h: UInt64, slot: Int) -> UInt64 { h & 0xFFFF_FFFF_0000_0000 | UInt64(UInt32(slot + 1)) }
+
+    @inline(__always)
+    private static func slot(_ w: UInt64) -> Int { Int(UInt32(truncatingIfNeeded: w)) - 1 }
+
+    @inline(__always)
+    private func position(of t: ConntrackTuple) -> (Int, found: Bool, hash: UInt64) {
+        let h = Self.hash(t)
+        let mask = words.count - 1
+        var i = Int(truncatingIfNeeded: h) & mask
         while true {
-            if slots[i] < 0 { return (i, false) }
-            if tuples[i] == t { return (i, true) }
+            let w = words[i]
+            if w == 0 { return (i, false, h) }
+            if w >> 32 == h >> 32 && tuples[i] == t { return (i, true, h) }
             i = (i + 1) & mask
         }
     }
@@ -49,8 +59,8 @@ struct ConntrackTupleIndex: Sendable {
     subscript(_ t: ConntrackTuple) -> Int? {
         get {
             guard count > 0 else { return nil }
-            let (i, found) = position(of: t)
-            return found ? Int(slots[i]) : nil
+            let (i, found, _) = position(of: t)
+            return found ? Self.slot(words[i]) : nil
         }
         set {
             if let v = newValue { set(t, v) } else { remove(t) }
@@ -58,50 +68,50 @@ struct ConntrackTupleIndex: Sendable {
     }
 
     private mutating func set(_ t: ConntrackTuple, _ value: Int) {
-        if (count + 1) * 2 > slots.count { grow() }
-        let (i, found) = position(of: t)
+        if (count + 1) * 2 > words.count { grow() }
+        let (i, found, h) = position(of: t)
         if !found {
             tuples[i] = t
             count += 1
         }
-        slots[i] = Int32(value)
+        words[i] = Self.word(h, slot: value)
     }
 
     private mutating func remove(_ t: ConntrackTuple) {
         guard count > 0 else { return }
-        var (i, found) = position(of: t)
+        var (i, found, _) = position(of: t)
         guard found else { return }
-        let mask = slots.count - 1
-        slots[i] = -1
+        let mask = words.count - 1
+        words[i] = 0
         count -= 1
         // Backward shift: move later members of the run into the hole when their home
         // position does not lie strictly between the hole and them.
         var j = i
         while true {
             j = (j + 1) & mask
-            if slots[j] < 0 { return }
+            if words[j] == 0 { return }
             let home = Int(truncatingIfNeeded: Self.hash(tuples[j])) & mask
             let between = i <= j ? (home > i && home <= j) : (home > i || home <= j)
             if between { continue }
             tuples[i] = tuples[j]
-            slots[i] = slots[j]
-            slots[j] = -1
+            words[i] = words[j]
+            words[j] = 0
             i = j
         }
     }
 
     private mutating func grow() {
-        let oldTuples = tuples, oldSlots = slots
-        let capacity = max(16, slots.count * 2)
+        let oldTuples = tuples, oldWords = words
+        let capacity = max(16, words.count * 2)
         let filler = oldTuples.first ?? ConntrackTuple(source: .v4(IPv4Address(0)), sourcePort: 0, destination: .v4(IPv4Address(0)), destinationPort: 0, proto: .tcp)
         tuples = Array(repeating: filler, count: capacity)
-        slots = Array(repeating: -1, count: capacity)
+        words = Array(repeating: 0, count: capacity)
         let mask = capacity - 1
-        for k in oldSlots.indices where oldSlots[k] >= 0 {
+        for k in oldWords.indices where oldWords[k] != 0 {
             var i = Int(truncatingIfNeeded: Self.hash(oldTuples[k])) & mask
-            while slots[i] >= 0 { i = (i + 1) & mask }
+            while words[i] != 0 { i = (i + 1) & mask }
             tuples[i] = oldTuples[k]
-            slots[i] = oldSlots[k]
+            words[i] = oldWords[k]
         }
     }
 }
@@ -111,7 +121,7 @@ extension ConntrackTupleIndex: Hashable {
     /// they were built in.
     static func == (a: Self, b: Self) -> Bool {
         guard a.count == b.count else { return false }
-        for k in a.slots.indices where a.slots[k] >= 0 && b[a.tuples[k]] != Int(a.slots[k]) { return false }
+        for k in a.words.indices where a.words[k] != 0 && b[a.tuples[k]] != slot(a.words[k]) { return false }
         return true
     }
 

@@ -44,6 +44,14 @@ final class PreparedChain: Sendable {
         self.residual = residual
         self.dispatch = compiled && rules.count >= DispatchIndex.minimumRules ? DispatchIndex(rules) : nil
     }
+
+    /// The first rule at or after `from` that may match (`from` itself for a chain without an
+    /// index). A method, so the walk borrows the index instead of copying it (and its arrays'
+    /// references) for every rule it skips.
+    @inline(__always)
+    func candidate(from: Int, packet: Packet) -> Int {
+        dispatch?.next(from: from, packet: packet) ?? from
+    }
 }
 
 /// Tables by name in a fixed array: a walk looks one up per hook and table, so no hashing.

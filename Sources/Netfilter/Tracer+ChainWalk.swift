@@ -44,7 +44,7 @@ extension Tracer {
                     // Skip rules whose covered conditions cannot hold (`QuickRule`), using the
                     // dispatch index first when the chain has one.
                     while true {
-                        if let d = chain.dispatch { next = d.next(from: next, packet: s.packet) }
+                        next = chain.candidate(from: next, packet: s.packet)
                         if next >= count || chain.quick[next].admits(source: src, destination: dst, proto: proto, port: dport) { break }
                         s.rulesTried &+= 1
                         next += 1
