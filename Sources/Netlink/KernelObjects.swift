@@ -14,10 +14,14 @@ public struct LinkFlags: OptionSet, Hashable, Sendable {
     public static let multicast = LinkFlags(rawValue: 0x1000)
     public static let lowerUp = LinkFlags(rawValue: 0x10000)
 
-    /// The flags by the names `ip link` prints, in its order.
+    /// Every flag bit by the names `ip link` prints, in its order; RUNNING, which `ip` leaves
+    /// out, last. Every bit the kernel defines has a name, so a snapshot keeps them all.
     public static let names: [(LinkFlags, String)] = [
         (.loopback, "LOOPBACK"), (.broadcast, "BROADCAST"), (.pointToPoint, "POINTOPOINT"), (.multicast, "MULTICAST"),
-        (.noARP, "NOARP"), (.promiscuous, "PROMISC"), (.up, "UP"), (.lowerUp, "LOWER_UP"),
+        (.noARP, "NOARP"), (LinkFlags(rawValue: 0x200), "ALLMULTI"), (.promiscuous, "PROMISC"), (LinkFlags(rawValue: 0x20), "NOTRAILERS"),
+        (LinkFlags(rawValue: 0x400), "MASTER"), (LinkFlags(rawValue: 0x800), "SLAVE"), (LinkFlags(rawValue: 0x4), "DEBUG"),
+        (LinkFlags(rawValue: 0x8000), "DYNAMIC"), (LinkFlags(rawValue: 0x4000), "AUTOMEDIA"), (LinkFlags(rawValue: 0x2000), "PORTSEL"),
+        (LinkFlags(rawValue: 0x20000), "DORMANT"), (LinkFlags(rawValue: 0x40000), "ECHO"), (.up, "UP"), (.lowerUp, "LOWER_UP"), (.running, "RUNNING"),
     ]
 }
 

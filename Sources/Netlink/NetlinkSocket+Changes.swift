@@ -47,7 +47,7 @@ extension NetlinkSocket {
             defer { nl_addr_put(addr) }
             try check(rtnl_link_vxlan_set_local(link, addr), op)
         }
-        if let parentIndex { rtnl_link_set_link(link, Int32(parentIndex)) }
+        if let parentIndex { try check(rtnl_link_vxlan_set_link(link, UInt32(parentIndex)), op) }
         try check(rtnl_link_add(handle, link, NLM_F_CREATE | NLM_F_EXCL), op)
     }
 
@@ -59,13 +59,17 @@ extension NetlinkSocket {
         try check(rtnl_link_delete(handle, link), "delete link \(name)")
     }
 
-    /// Changes the link `name`: the fields `edit` sets on an empty link are what change.
+    /// Changes the link `name`: the kernel's current link is fetched (one RTM_GETLINK), and the
+    /// fields `edit` sets on an empty link are what change.
     private func change(_ name: String, _ operation: String, _ edit: (OpaquePointer) -> Void) throws(NetlinkError) {
-        guard let original = rtnl_link_alloc(), let changes = rtnl_link_alloc() else {
+        var found: OpaquePointer?
+        try check(rtnl_link_get_kernel(handle, 0, name, &found), operation)
+        guard let original = found else { throw NetlinkError(operation: operation, message: "no link \(name)") }
+        guard let changes = rtnl_link_alloc() else {
+            rtnl_link_put(original)
             throw NetlinkError(operation: operation, message: "out of memory")
         }
         defer { rtnl_link_put(original); rtnl_link_put(changes) }
-        rtnl_link_set_name(original, name)
         edit(changes)
         try check(rtnl_link_change(handle, original, changes, 0), operation)
     }
@@ -183,13 +187,15 @@ extension NetlinkSocket {
     private func withNeighbour(_ n: KernelNeighbour, _ operation: String, _ body: (OpaquePointer) -> Int32) throws(NetlinkError) {
         guard let obj = rtnl_neigh_alloc() else { throw NetlinkError(operation: operation, message: "out of memory") }
         defer { rtnl_neigh_put(obj) }
-        rtnl_neigh_set_family(obj, n.family)
         rtnl_neigh_set_ifindex(obj, Int32(n.interfaceIndex))
+        // The destination before the family: libnl refuses an address of another family than
+        // the entry's, and an FDB entry (AF_BRIDGE) carries an IP destination (the remote VTEP).
         if let ip = n.destination {
             let d = NLAddress.make(ip)
             defer { nl_addr_put(d) }
             try check(rtnl_neigh_set_dst(obj, d), operation)
         }
+        rtnl_neigh_set_family(obj, n.family)
         if let mac = n.linkAddress {
             let l = NLAddress.make(mac)
             defer { nl_addr_put(l) }

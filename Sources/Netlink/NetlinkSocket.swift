@@ -170,7 +170,9 @@ extension NetlinkSocket {
     /// Every neighbour (ARP, NDP) and forwarding-database (bridge, VXLAN) entry.
     public func neighbours() throws(NetlinkError) -> [KernelNeighbour] {
         var cache: OpaquePointer?
-        try check(rtnl_neigh_alloc_cache(handle, &cache), "dump neighbours")
+        // One dump per family libnl knows for neighbours (NL_CACHE_AF_ITER): an AF_UNSPEC dump
+        // holds the ARP and NDP tables only; the bridge and VXLAN FDBs answer an AF_BRIDGE one.
+        try check(rtnl_neigh_alloc_cache_flags(handle, &cache, UInt32(NL_CACHE_AF_ITER)), "dump neighbours")
         var out: [KernelNeighbour] = []
         walk(cache) { n in
             var entry = KernelNeighbour(family: rtnl_neigh_get_family(n), interfaceIndex: Int(rtnl_neigh_get_ifindex(n)))

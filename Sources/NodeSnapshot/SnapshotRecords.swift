@@ -69,6 +69,7 @@ struct NeighbourRecord: Codable, Equatable {
     var state: UInt16
     var flags: UInt8
     var master: String?
+    var masterIndex: Int?
     var vlan: Int?
 }
 
@@ -228,12 +229,13 @@ extension NeighbourRecord {
         state = n.state
         flags = n.flags
         master = n.masterIndex.flatMap { names[$0] }
+        masterIndex = n.masterIndex
         vlan = n.vlan
     }
 
     func typed() throws(RecordError) -> KernelNeighbour {
         guard let f = Self.families.first(where: { $0.value == family })?.key ?? Int32(family) else { throw RecordError("family '\(family.prefix(10))' unknown") }
         return KernelNeighbour(family: f, interfaceIndex: ifindex, destination: try destination.map { d throws(RecordError) in try parseAddress(d, "destination") },
-                               linkAddress: try lladdr.map { l throws(RecordError) in try parseEthernet(l, "lladdr") }, state: state, flags: flags, vlan: vlan)
+                               linkAddress: try lladdr.map { l throws(RecordError) in try parseEthernet(l, "lladdr") }, state: state, flags: flags, masterIndex: masterIndex, vlan: vlan)
     }
 }
