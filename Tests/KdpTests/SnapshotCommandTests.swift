@@ -1,0 +1,109 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `kdp snapshot` and `kdp trace-rules --snapshot` through the binary: a namespace built by
+/// hand is recorded, and the trace takes its real routes (output interface, MASQUERADE's
+/// source), where `--local-ip` alone would assume a default route out of eth0.
+@Suite(.serialized) struct SnapshotCommandTests {
+    static func directory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("kdp-nl-snapcmd-\(UUID().uuidString)").path
+    }
+
+    @Test func traceRulesWithASnapshotRoutesByTheNodesRealTable() throws {
+        guard !KernelCheck.unavailable() else { return }
+        let node = try NetworkNamespace("nl"), peer = try NetworkNamespace("nl")
+        defer { node.delete(); peer.delete() }
+        try node.sh("""
+        set -e
+        ip link set lo up
+        ip link add eth0 type veth peer name kdp-p0 netns \(peer.name)
+        ip link add eth1 type veth peer name kdp-p1 netns \(peer.name)
+        ip addr add 10.1.0.2/24 dev eth0
+        ip addr add 10.2.0.2/24 dev eth1
+        ip link set eth0 up
+        ip link set eth1 up
+        ip route add default via 10.1.0.1 dev eth0 onlink
+        ip route add 192.168.5.0/24 via 10.2.0.1 dev eth1 onlink
+        sysctl -qw net.ipv4.ip_forward=1
+        iptables -t nat -A POSTROUTING -o eth1 -j MASQUERADE
+        """)
+        let dir = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let snap = try kdp("snapshot", "--netns", node.name, "-o", dir)
+        #expect(snap.status == 0, "\(snap.stderr)")
+        #expect(snap.stdout.hasPrefix("wrote \(dir): 3 links"))
+        for f in ["links.json", "addresses.json", "routes.json", "neighbours.json", "iptables.rules", "ip6tables.rules", "ipsets", "meta.json"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/" + f), "\(f) written")
+        }
+        // The kernel's own answer for the forwarded packet.
+        #expect(try node.sh("ip route get 192.168.5.7 from 10.1.0.50 iif eth0").contains("dev eth1"))
+
+        let forwarded = try kdp("trace-rules", "--snapshot", dir, "--src", "10.1.0.50", "--dst", "192.168.5.7", "--in-iface", "eth0")
+        #expect(forwarded.status == 0, "\(forwarded.stderr)")
+        #expect(forwarded.stdout.contains("route: forward out eth1"))
+        #expect(forwarded.stdout.contains("→ masquerade to 10.2.0.2:40000"))
+        #expect(forwarded.stdout.contains("ACCEPTED (sent out eth1)"))
+        #expect(forwarded.stdout.contains("net.ipv4.ip_forward=1"))
+        // The same rules with --local-ip: a default route out of eth0 is assumed, so no MASQUERADE.
+        let assumed = try kdp("trace-rules", "--rules", dir + "/iptables.rules", "--local-ip", "10.1.0.2", "--src", "10.1.0.50", "--dst", "192.168.5.7")
+        #expect(assumed.status == 0, "\(assumed.stderr)")
+        #expect(assumed.stdout.contains("ACCEPTED (sent out eth0)") && !assumed.stdout.contains("masquerade"))
+        // Elsewhere the default route: out of eth0, not masqueraded.
+        let other = try kdp("trace-rules", "--snapshot", dir, "--src", "10.1.0.50", "--dst", "8.8.8.8", "--in-iface", "eth0")
+        #expect(other.stdout.contains("ACCEPTED (sent out eth0)") && !other.stdout.contains("masquerade"))
+        // A locally generated packet: its source is the node's own eth0 address.
+        let local = try kdp("trace-rules", "--snapshot", dir, "--src", "10.1.0.2", "--dst", "192.168.5.7", "-o", "json")
+        #expect(local.stdout.contains("masquerade") && local.stdout.contains("10.2.0.2"))
+        // --in-iface must be one of the snapshot's links.
+        let wrongIface = try kdp("trace-rules", "--snapshot", dir, "--src", "10.1.0.50", "--dst", "192.168.5.7", "--in-iface", "eth7")
+        #expect(wrongIface.status == 2 && wrongIface.stderr.hasPrefix("kdp: --in-iface eth7: \(dir)/links.json has no such link (it has lo, eth0, eth1)"))
+
+        // Never over an existing directory.
+        let again = try kdp("snapshot", "--netns", node.name, "-o", dir)
+        #expect(again.status == 2)
+        #expect(again.stderr.hasPrefix("kdp: \(dir): exists already"))
+    }
+
+    @Test func aNamespaceThatDoesNotExistIsExitTwo() throws {
+        guard !KernelCheck.unavailable() else { return }
+        let dir = Self.directory()
+        let r = try kdp("snapshot", "--netns", "kdp-nl-absent-\(UInt32.random(in: 0...UInt32.max))", "-o", dir)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("No such file or directory"))
+        #expect(!FileManager.default.fileExists(atPath: dir))
+    }
+
+    @Test func badSnapshotsAreExitTwoNamingTheFileAndLine() throws {
+        let dir = Self.directory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let files = [
+            "meta.json": #"{"format": 1, "hostname": "n", "kernel": "6", "time": "t", "missing": ["iptables.rules: iptables-save not found"], "sysctls": {}}"#,
+            "links.json": "[\n{\"index\": 1, \"name\": \"lo\", \"mtu\": 65536, \"flags\": [\"UP\"]},\n{\"index\": 2, \"name\": \"eth0\", \"mtu\": 1500, \"flags\": [\"UP\"]}\n]\n",
+            "addresses.json": "[\n{\"ifindex\": 2, \"family\": \"inet\", \"address\": \"10.0.0.2\", \"prefixLength\": 24, \"scope\": \"global\", \"flags\": 0}\n]\n",
+            "routes.json": "[\n{\"table\": \"main\", \"family\": \"inet\", \"type\": \"unicast\", \"destination\": \"10.0.0.0/24\", \"scope\": \"link\", \"protocol\": \"kernel\", \"metric\": 0, \"nexthops\": [{\"ifindex\": 2}]},\n{\"table\": \"main\", \"family\": \"inet\", \"type\": \"unicast\", \"destination\": \"0.0.0.0/0\", \"scope\": \"global\", \"protocol\": \"boot\", \"metric\": 0, \"nexthops\": [{\"ifindex\": 2, \"gateway\": \"10.0.0.300\"}]}\n]\n",
+        ]
+        for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
+        let badGateway = try kdp("trace-rules", "--snapshot", dir, "--src", "10.0.0.9", "--dst", "8.8.8.8")
+        #expect(badGateway.status == 2)
+        #expect(badGateway.stderr.hasPrefix("kdp: \(dir)/routes.json:3: entry 2: gateway '10.0.0.300'"))
+
+        try files["routes.json"]!.replacingOccurrences(of: "10.0.0.300", with: "10.0.0.1").write(toFile: dir + "/routes.json", atomically: true, encoding: .utf8)
+        // No iptables.rules: meta.json says why.
+        let noRules = try kdp("trace-rules", "--snapshot", dir, "--src", "10.0.0.9", "--dst", "8.8.8.8")
+        #expect(noRules.status == 2)
+        #expect(noRules.stderr.hasPrefix("kdp: \(dir)/iptables.rules: missing (meta.json: iptables.rules: iptables-save not found)"))
+
+        try FileManager.default.removeItem(atPath: dir + "/links.json")
+        let noLinks = try kdp("trace-rules", "--snapshot", dir, "--src", "10.0.0.9", "--dst", "8.8.8.8")
+        #expect(noLinks.status == 2 && noLinks.stderr.hasPrefix("kdp: \(dir)/links.json: missing"))
+
+        let both = try kdp("trace-rules", "--snapshot", dir, "--local-ip", "10.0.0.2", "--src", "10.0.0.9", "--dst", "8.8.8.8")
+        #expect(both.status == 2 && both.stderr.contains("--snapshot gives the node's interfaces and routes"))
+        let neither = try kdp("trace-rules", "--src", "10.0.0.9", "--dst", "8.8.8.8", "--local-ip", "10.0.0.2")
+        #expect(neither.status == 2 && neither.stderr.contains("--rules"))
+        let notDir = try kdp("trace-rules", "--snapshot", dir + "/meta.json", "--src", "10.0.0.9", "--dst", "8.8.8.8")
+        #expect(notDir.status == 2 && notDir.stderr.hasPrefix("kdp: \(dir)/meta.json: not a directory"))
+    }
+}
