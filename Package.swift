@@ -57,7 +57,7 @@ let package = Package(
             dependencies: ["Wire", "Cluster", "Netfilter", "IPVS", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "Dataplane", dependencies: ["Wire", "Captures", "Cluster", "Netfilter", "IPVS", "KubeProxy"]),
-        .target(name: "Verification", dependencies: ["Wire", "Cluster", "Netfilter", "Dataplane"]),
+        .target(name: "Verification", dependencies: ["Wire", "Cluster", "Netfilter", "Dataplane", "NodeSnapshot"]),
         .target(name: "Bench", dependencies: ["Wire", "Captures", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane", "Verification"]),
         .executableTarget(
             name: "kdp",

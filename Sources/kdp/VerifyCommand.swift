@@ -22,6 +22,8 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "List every packet class checked.") var explain = false
     @Flag(help: "No progress line.") var quiet = false
     @Option(name: .shortAndLong, help: "text or json.") var output: Format = .text
+    @Option(name: .customLong("snapshot"), help: ArgumentHelp("A `kdp snapshot` directory of a real node (repeatable): check routing, pod-to-pod and masquerade from the nodes' snapshots instead of a topology.", valueName: "DIR"))
+    var snapshots: [String] = []
 
     func validate() throws {
         for name in invariants where Invariant(rawValue: name) == nil {
@@ -31,6 +33,7 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func run() throws {
+        if !snapshots.isEmpty { return try runSnapshots() }
         let cluster = try topology.cluster().withKubeProxy { kp in
             if let proxyMode { kp.mode = proxyMode }
         }

@@ -106,4 +106,61 @@ import Testing
         let notDir = try kdp("trace-rules", "--snapshot", dir + "/meta.json", "--src", "10.0.0.9", "--dst", "8.8.8.8")
         #expect(notDir.status == 2 && notDir.stderr.hasPrefix("kdp: \(dir)/meta.json: not a directory"))
     }
+
+    /// Two host-gw nodes built by hand: eth0 joined to each other, cni0 with the node's pod
+    /// CIDR, a route to the other node's pod CIDR via its address, flannel's POSTROUTING rules.
+    static func buildNodes(_ a: NetworkNamespace, _ b: NetworkNamespace) throws {
+        try a.sh("ip link add eth0 type veth peer name eth0 netns \(b.name)")
+        for (ns, me, other, mine, theirs) in [(a, "10.1.0.2", "10.1.0.3", "1", "2"), (b, "10.1.0.3", "10.1.0.2", "2", "1")] {
+            try ns.sh("""
+            set -e
+            ip link set lo up
+            ip addr add \(me)/24 dev eth0
+            ip link set eth0 up
+            ip link add cni0 type bridge
+            ip addr add 10.244.\(mine).1/24 dev cni0
+            ip link set cni0 up
+            ip route add default via 10.1.0.1 dev eth0
+            ip route add 10.244.\(theirs).0/24 via \(other) dev eth0
+            sysctl -qw net.ipv4.ip_forward=1
+            iptables -t nat -A POSTROUTING -s 10.244.0.0/16 -d 10.244.0.0/16 -j RETURN
+            iptables -t nat -A POSTROUTING -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE
+            """)
+        }
+    }
+
+    @Test func verifyFromSnapshotsChecksRoutingPodToPodAndMasquerade() throws {
+        guard !KernelCheck.unavailable() else { return }
+        let a = try NetworkNamespace("nl"), b = try NetworkNamespace("nl")
+        defer { a.delete(); b.delete() }
+        try Self.buildNodes(a, b)
+        let dirs = (0..<4).map { _ in Self.directory() }
+        defer { for d in dirs { try? FileManager.default.removeItem(atPath: d) } }
+        for (ns, dir) in [(a, dirs[0]), (b, dirs[1])] {
+            let r = try kdp("snapshot", "--netns", ns.name, "-o", dir)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let good = try kdp("verify", "--snapshot", dirs[0], "--snapshot", dirs[1])
+        #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+        #expect(good.stdout.contains("\(a.name) (\(dirs[0])): address 10.1.0.2, pod CIDR 10.244.1.0/24"))
+        #expect(good.stdout.contains("routing: holds (2 checked)"))
+        #expect(good.stdout.contains("pod-to-pod: holds (2 checked)"))
+        #expect(good.stdout.contains("masquerade: holds (2 checked)"))
+
+        // Break both: B loses its route to A's pods, A masquerades pod-to-pod traffic.
+        try b.sh("ip route del 10.244.1.0/24")
+        try a.sh("iptables -t nat -D POSTROUTING -s 10.244.0.0/16 -d 10.244.0.0/16 -j RETURN")
+        for (ns, dir) in [(a, dirs[2]), (b, dirs[3])] { _ = try kdp("snapshot", "--netns", ns.name, "-o", dir) }
+        let bad = try kdp("verify", "--snapshot", dirs[2], "--snapshot", dirs[3], "-o", "json")
+        #expect(bad.status == 1)
+        let checks = bad.json["checks"] as? [[String: Any]] ?? []
+        let byName = Dictionary(uniqueKeysWithValues: checks.map { ($0["name"] as? String ?? "", $0) })
+        let routing = byName["routing"]?["violations"] as? [[String: Any]] ?? []
+        #expect(routing.count == 1)
+        #expect(routing.first?["node"] as? String == b.name)
+        #expect((routing.first?["text"] as? String)?.hasPrefix("route to 10.244.1.0/24 goes via 10.1.0.1 out of eth0, not via") == true)
+        let pod = byName["pod-to-pod"]?["violations"] as? [[String: Any]] ?? []
+        #expect(pod.contains { $0["node"] as? String == a.name && ($0["text"] as? String)?.contains("leaves as 10.1.0.2 → 10.244.2.2") == true })
+        #expect(byName["masquerade"]?["holds"] as? Bool == true)
+    }
 }
