@@ -32,27 +32,28 @@ extension NodeSnapshot {
             throw Self.decodingError(error, file: name(.meta), text: metaText, entries: false)
         }
         guard meta.format == 1 else { throw SnapshotError(file: name(.meta), line: Self.line(of: "\"format\"", in: metaText), "format \(meta.format) is not one this kdp reads (1)") }
-        let linkRecords: [LinkRecord] = try decode(.links, try text(.links, required: true)!, name(.links))
-        let addressRecords: [AddressRecord] = try decode(.addresses, try text(.addresses, required: true)!, name(.addresses))
-        let routeRecords: [RouteRecord] = try decode(.routes, try text(.routes, required: true)!, name(.routes))
-        var neighbourRecords: [NeighbourRecord] = []
-        if let t = try text(.neighbours, required: false) { neighbourRecords = try decode(.neighbours, t, name(.neighbours)) }
-
-        let links = try typed(linkRecords, file: name(.links), text: try text(.links, required: true)!) { r throws(RecordError) in try r.typed() }
-        var indexes = Set<Int>(), names = Set<String>()
         let linksText = try text(.links, required: true)!
+        let addressesText = try text(.addresses, required: true)!
+        let routesText = try text(.routes, required: true)!
+        let neighboursText = try text(.neighbours, required: false)
+        let linkRecords: [LinkRecord] = try decode(.links, linksText, name(.links))
+        let addressRecords: [AddressRecord] = try decode(.addresses, addressesText, name(.addresses))
+        let routeRecords: [RouteRecord] = try decode(.routes, routesText, name(.routes))
+        var neighbourRecords: [NeighbourRecord] = []
+        if let neighboursText { neighbourRecords = try decode(.neighbours, neighboursText, name(.neighbours)) }
+
+        let links = try typed(linkRecords, file: name(.links), text: linksText) { r throws(RecordError) in try r.typed() }
+        var indexes = Set<Int>(), names = Set<String>()
         let linkLines = Self.entryLines(linksText)
         for (k, l) in links.enumerated() {
-            guard indexes.insert(l.index).inserted else { throw SnapshotError(file: name(.links), line: linkLines[k], "index \(l.index) appears twice") }
-            guard names.insert(l.name).inserted else { throw SnapshotError(file: name(.links), line: linkLines[k], "name \(l.name) appears twice") }
+            guard indexes.insert(l.index).inserted else { throw SnapshotError(file: name(.links), line: k < linkLines.count ? linkLines[k] : 0, "index \(l.index) appears twice") }
+            guard names.insert(l.name).inserted else { throw SnapshotError(file: name(.links), line: k < linkLines.count ? linkLines[k] : 0, "name \(l.name) appears twice") }
         }
-        let addressesText = try text(.addresses, required: true)!
         let addresses = try typed(addressRecords, file: name(.addresses), text: addressesText) { r throws(RecordError) in
             let a = try r.typed()
             guard indexes.contains(a.interfaceIndex) else { throw RecordError("ifindex \(a.interfaceIndex) is not a link in links.json") }
             return a
         }
-        let routesText = try text(.routes, required: true)!
         let routes = try typed(routeRecords, file: name(.routes), text: routesText) { r throws(RecordError) in
             let route = try r.typed()
             for h in route.nextHops {
@@ -60,7 +61,7 @@ extension NodeSnapshot {
             }
             return route
         }
-        let neighbours = try typed(neighbourRecords, file: name(.neighbours), text: try text(.neighbours, required: false) ?? "") { r throws(RecordError) in try r.typed() }
+        let neighbours = try typed(neighbourRecords, file: name(.neighbours), text: neighboursText ?? "") { r throws(RecordError) in try r.typed() }
         return NodeSnapshot(links: links, addresses: addresses, routes: routes, neighbours: neighbours,
                             iptablesRules: try text(.iptables, required: false), ip6tablesRules: try text(.ip6tables, required: false),
                             ipsets: try text(.ipsets, required: false), ipvs: try text(.ipvs, required: false), meta: meta)
@@ -102,9 +103,19 @@ extension NodeSnapshot {
         case .valueNotFound(let type, let ctx)?: return located(ctx.codingPath, "null where a \(type) belongs")
         case .dataCorrupted(let ctx)?:
             if ctx.codingPath.isEmpty {
-                let why = (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String ?? ctx.debugDescription
-                let line = why.range(of: "line ").flatMap { r in Int(why[r.upperBound...].prefix { $0.isNumber }) } ?? 0
-                return SnapshotError(file: file, line: line, "not valid JSON: \(why)")
+                // JSONDecoder does not say where; JSONSerialization gives the byte offset.
+                var what = "not valid JSON"
+                var line = 0, column = 0
+                do { _ = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) } catch {
+                    let d = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? ""
+                    if let r = d.range(of: " around character "), let offset = Int(d[r.upperBound...].prefix { $0.isNumber }) {
+                        let before = text.utf8.prefix(offset)
+                        line = before.count { $0 == UInt8(ascii: "\n") } + 1
+                        column = before.count - (before.lastIndex(of: UInt8(ascii: "\n")).map { before.distance(from: before.startIndex, to: $0) + 1 } ?? 0) + 1
+                        what += " (\(d[..<r.lowerBound].lowercased()))"
+                    }
+                }
+                return SnapshotError(file: file, line: line, column: column, what)
             }
             return located(ctx.codingPath, ctx.debugDescription)
         default: return SnapshotError(file: file, "cannot be read: \(error)")

@@ -89,11 +89,16 @@ public enum SnapshotFile: String, CaseIterable, Sendable {
 public struct SnapshotError: Error, Sendable, CustomStringConvertible, Equatable {
     public var file: String
     public var line: Int
+    /// The column (from 1) where one is known: malformed JSON.
+    public var column: Int
     public var message: String
-    public init(file: String, line: Int = 0, _ message: String) {
+    public init(file: String, line: Int = 0, column: Int = 0, _ message: String) {
         self.file = file
         self.line = line
+        self.column = column
         self.message = message
     }
-    public var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
+    public var description: String {
+        line > 0 ? "\(file):\(line)\(column > 0 ? ":\(column)" : ""): \(message)" : "\(file): \(message)"
+    }
 }

@@ -204,7 +204,7 @@ import Wire
         let noKey = try read(replacing: .addresses, with: Self.good[.addresses]!.replacingOccurrences(of: "\"scope\": \"global\", ", with: ""))
         #expect(noKey?.line == 2 && noKey?.message == "entry 1: 'scope' is missing")
         let broken = try read(replacing: .links, with: "[\n{\"index\": 1,,}\n]")
-        #expect(broken?.message.hasPrefix("not valid JSON") == true)
+        #expect(broken?.line == 2 && broken?.column == 13 && broken?.message == "not valid JSON (invalid value)")
         let duplicate = try read(replacing: .links, with: Self.good[.links]!.replacingOccurrences(of: "\"index\": 2", with: "\"index\": 1"))
         #expect(duplicate?.line == 3 && duplicate?.message == "index 1 appears twice")
         let format = try read(replacing: .meta, with: #"{"format": 9, "hostname": "n", "kernel": "6", "time": "t", "missing": [], "sysctls": {}}"#)
