@@ -140,16 +140,10 @@ public struct SnapshotVerification: Sendable {
     /// One trace on node `a` with its snapshot's interfaces, routes, sysctls and dumps.
     static func trace(_ a: Node, from source: IPAddress, to destination: IPAddress) -> Result<Trace, TraceFailure> {
         guard let rules = a.snapshot.iptablesRules else { return .failure(TraceFailure(text: "\(a.directory)/iptables.rules: missing")) }
-        let model = a.snapshot.hostModel()
         var request = TraceRulesRequest(rulesText: rules, rulesFile: a.directory + "/iptables.rules", ipsetsText: a.snapshot.ipsets,
                                         localAddresses: [], source: source, destination: destination, inInterface: "cni0", lenient: true)
         request.ipvsText = a.snapshot.ipvs
-        request.interfaces = model.interfaces
-        request.routes = model.routes
-        request.routesAreComplete = true
-        for (name, value) in a.snapshot.meta.sysctls {
-            if let s = Sysctl(rawValue: name) { request.sysctls[s] = value != 0 }
-        }
+        _ = request.use(a.snapshot, directory: a.directory)
         do { return .success(try request.run(ipsetsFile: a.directory + "/ipsets", ipvsFile: a.directory + "/ipvs")) } catch {
             return .failure(TraceFailure(text: error.description))
         }

@@ -4,6 +4,7 @@ import Dataplane
 import Foundation
 import Netfilter
 import NodeSnapshot
+import Verification
 import Wire
 
 /// `kdp trace-rules`: what one node's kernel does with a packet, from that node's
@@ -135,34 +136,15 @@ struct TraceRulesCommand: ParsableCommand {
         }
     }
 
-    /// Takes the node from a snapshot: its links and addresses as the interfaces, its main
-    /// routing table as the routes (nothing assumed), its recorded sysctls where --sysctl does
-    /// not set them. Returns the notes saying so.
+    /// Takes the node from a snapshot (`TraceRulesRequest.use`), after checking that a packet
+    /// from elsewhere arrives on one of its links. Returns the notes.
     func apply(_ snap: NodeSnapshot, from dir: String, to request: inout TraceRulesRequest) throws(InputError) -> [String] {
-        let model = snap.hostModel()
-        request.interfaces = model.interfaces
-        request.routes = model.routes
-        request.routesAreComplete = true
-        let isLocal = model.interfaces.contains { $0.addresses.contains { $0.address == request.source } }
-            || (request.source.isLoopback && model.interfaces.contains { $0.name == "lo" })
+        let isLocal = snap.addresses.contains { $0.address == request.source }
+            || (request.source.isLoopback && snap.links.contains { $0.name == "lo" })
         if !isLocal, !snap.links.contains(where: { $0.name == inIface }) {
             let names = snap.links.map(\.name).joined(separator: ", ")
             throw InputError("--in-iface \(inIface): \(URL(fileURLWithPath: dir).appendingPathComponent("links.json").path) has no such link (it has \(names.prefix(200)))")
         }
-        var recorded: [String] = []
-        for (name, value) in snap.meta.sysctls.sorted(by: { $0.key < $1.key }) {
-            guard let sysctl = Sysctl(rawValue: name), request.sysctls[sysctl] == nil else { continue }
-            request.sysctls[sysctl] = value != 0
-            recorded.append("\(name)=\(value)")
-        }
-        var notes = ["snapshot \(dir): host \(snap.meta.hostname)\(snap.meta.netns.map { " namespace \($0)" } ?? ""), taken \(snap.meta.time); "
-            + "\(model.interfaces.count) interfaces, \(model.routes.count) main-table routes"
-            + (recorded.isEmpty ? "" : "; sysctls as recorded: \(recorded.joined(separator: ", "))")]
-        let bridge = Sysctl.bridgeNFCall(request.destination.family)
-        if request.sysctls[bridge] == nil, snap.meta.missing.contains(where: { $0.contains(bridge.rawValue) }) {
-            request.sysctls[bridge] = false
-            notes.append("snapshot: \(bridge.rawValue) was not there (br_netfilter not loaded): bridged frames skip iptables")
-        }
-        return notes + model.notes
+        return request.use(snap, directory: dir)
     }
 }
