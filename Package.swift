@@ -44,7 +44,7 @@ let package = Package(
         .systemLibrary(name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0",
                        providers: [.apt(["libnl-3-dev", "libnl-route-3-dev", "libnl-genl-3-dev"])]),
         .target(name: "Netlink", dependencies: ["Wire", "CNetlink"]),
-        .target(name: "NodeSnapshot", dependencies: ["Wire", "Netlink", "Netfilter"]),
+        .target(name: "NodeSnapshot", dependencies: ["Wire", "Netlink", "Netfilter", "CNetlink"]),
         .target(
             name: "Cluster",
             dependencies: ["Wire", "Yams"],

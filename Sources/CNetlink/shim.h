@@ -24,3 +24,11 @@
 // module is not built with.
 extern int setns(int fd, int nstype);
 static inline int kdp_setns_net(int fd) { return setns(fd, 0x40000000 /* CLONE_NEWNET */); }
+
+// renameat2(2) with RENAME_NOREPLACE, for writing snapshot directories: a rename that fails
+// (EEXIST) rather than replace a directory that appeared meanwhile. Declared here for the same
+// reason as setns.
+extern int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+static inline int kdp_rename_noreplace(const char *from, const char *to) {
+    return renameat2(-100 /* AT_FDCWD */, from, -100, to, 1 /* RENAME_NOREPLACE */);
+}

@@ -1,3 +1,4 @@
+import CNetlink
 import Foundation
 import Netlink
 import Wire
@@ -21,7 +22,8 @@ extension NodeSnapshot {
             for (file, text) in files() {
                 try Data(text.utf8).write(to: temp.appendingPathComponent(file.rawValue))
             }
-            if rename(temp.path, target.path) != 0 {
+            // RENAME_NOREPLACE: a directory that appeared since the check is not replaced.
+            if kdp_rename_noreplace(temp.path, target.path) != 0 {
                 let e = errno
                 throw SnapshotError(file: path, e == EEXIST || e == ENOTEMPTY ? "exists already: kdp snapshot does not overwrite" : "cannot rename into place: \(String(cString: strerror(e)))")
             }

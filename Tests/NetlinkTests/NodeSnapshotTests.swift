@@ -210,4 +210,18 @@ import Wire
         let format = try read(replacing: .meta, with: #"{"format": 9, "hostname": "n", "kernel": "6", "time": "t", "missing": [], "sysctls": {}}"#)
         #expect(format?.line == 1 && format?.message.hasPrefix("format 9") == true)
     }
+
+    @Test func aDownLinksAddressesStayLocalButRouteNothing() throws {
+        let a = try IPAddress(parsing: "10.7.0.1"), b = try IPAddress(parsing: "10.8.0.1")
+        let snapshot = NodeSnapshot(
+            links: [KernelLink(index: 1, name: "lo", flags: [.loopback, .up]), KernelLink(index: 2, name: "eth0", flags: [.up]), KernelLink(index: 3, name: "eth1")],
+            addresses: [KernelAddress(interfaceIndex: 2, address: b, prefixLength: 24), KernelAddress(interfaceIndex: 3, address: a, prefixLength: 24)],
+            routes: [], meta: SnapshotMeta(hostname: "h", kernel: "k", time: "t", netns: nil))
+        let model = snapshot.hostModel()
+        let host = Host(interfaces: model.interfaces, routes: model.routes)
+        #expect(host.isLocal(a))
+        #expect(host.route(to: try IPAddress(parsing: "10.7.0.9")) == nil)
+        #expect(host.route(to: try IPAddress(parsing: "10.8.0.9"))?.device == "eth0")
+        #expect(model.notes.contains { $0.hasPrefix("snapshot: links down") && $0.hasSuffix("eth1") })
+    }
 }
