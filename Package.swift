@@ -4,7 +4,7 @@
 // KubeProxy imports Wire, Cluster, Netfilter and IPVS; Dataplane imports all of those;
 // IPVSScenarios (kdp ipvs simulate) imports IPVS, Wire and Yams; Bench (kdp bench and
 // Benchmarks/) imports everything but IPVSScenarios; Captures imports Wire and CPcap (libpcap);
-// Netlink imports Wire and CNetlink (libnl); NodeSnapshot imports Wire, Netlink and Netfilter (Verification imports it too);
+// Netlink imports Wire and CNetlink (libnl); NodeSnapshot imports Wire, Netlink, Netfilter, CNetlink (Verification imports it);
 // kdp imports every library. Tests'
 // shared helpers live in Tests/TestSupport (Wire, Netfilter, Captures).
 import PackageDescription
