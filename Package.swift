@@ -4,7 +4,7 @@
 // KubeProxy imports Wire, Cluster, Netfilter and IPVS; Dataplane imports all of those;
 // IPVSScenarios (kdp ipvs simulate) imports IPVS, Wire and Yams; Bench (kdp bench and
 // Benchmarks/) imports everything but IPVSScenarios; Captures imports Wire and CPcap (libpcap);
-// Netlink imports Wire and CNetlink (libnl); NodeSnapshot imports Wire, Netlink, Netfilter, CNetlink (Verification imports it);
+// Netlink imports Wire and CNetlink (libnl); NodeSnapshot imports Wire, Netlink, Netfilter, IPVS, CNetlink (Verification imports it);
 // kdp imports every library. Tests'
 // shared helpers live in Tests/TestSupport (Wire, Netfilter, Captures).
 import PackageDescription
@@ -44,7 +44,7 @@ let package = Package(
         .systemLibrary(name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0",
                        providers: [.apt(["libnl-3-dev", "libnl-route-3-dev", "libnl-genl-3-dev"])]),
         .target(name: "Netlink", dependencies: ["Wire", "CNetlink"]),
-        .target(name: "NodeSnapshot", dependencies: ["Wire", "Netlink", "Netfilter", "CNetlink"]),
+        .target(name: "NodeSnapshot", dependencies: ["Wire", "Netlink", "Netfilter", "IPVS", "CNetlink"]),
         .target(
             name: "Cluster",
             dependencies: ["Wire", "Yams"],
@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire", "Netfilter", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "Bench", "Captures", "KubeProxy", "Netfilter", "Cluster", "Wire", "TestSupport"]),
         .testTarget(name: "VerificationTests", dependencies: ["Verification", "Dataplane", "Cluster", "Netfilter", "Wire"]),
-        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NodeSnapshot", "Netfilter", "Wire", "TestSupport"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NodeSnapshot", "Netfilter", "IPVS", "Wire", "TestSupport"]),
         .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Dataplane", "Wire", "KubeProxy", "Captures", "TestSupport"], exclude: ["Golden", "Fuzz"]),
     ]
 )

@@ -5,8 +5,9 @@ import Wire
 extension NodeSnapshot {
     /// Records the namespace `ip netns` calls `netns` (nil: the caller's own, the node): its
     /// links, addresses, routes and neighbours through libnl; `iptables-save`,
-    /// `ip6tables-save` and `ipset save` run inside it (`ip netns exec`); IPVS over generic
-    /// netlink where the kernel has the family; the sysctls a trace consults. A tool that is
+    /// `ip6tables-save` and `ipset save` run inside it (`ip netns exec`); IPVS's services and
+    /// real servers over generic netlink where the kernel has the family (as `ipvsadm -S -n`);
+    /// the sysctls a trace consults. A tool that is
     /// missing or fails leaves its file out and says why in `meta.missing`; netlink failures
     /// (no such namespace, no permission) throw.
     public static func record(netns: String?) throws(NetlinkError) -> NodeSnapshot {
@@ -32,12 +33,13 @@ extension NodeSnapshot {
         let sets = tool(["ipset", "save"], file: .ipsets)
         var ipvs: String?
         do {
-            if try GenericNetlink.familyID("IPVS", namespace: file) == nil {
-                missing.append("ipvs: the kernel has no IPVS generic netlink family (the ip_vs module is not loaded)")
+            if let services = try GenericNetlink.ipvsServices(namespace: file) {
+                switch ipvsSave(services) {
+                case .success(let text): ipvs = text
+                case .failure(let e): missing.append("ipvs: \(e.message)")
+                }
             } else {
-                // The family is there: its services and destinations as `ipvsadm -S -n` prints them,
-                // the format `kdp trace-rules --ipvs` reads.
-                ipvs = tool(["ipvsadm", "-S", "-n"], file: .ipvs)
+                missing.append("ipvs: the kernel has no IPVS generic netlink family (the ip_vs module is not loaded)")
             }
         } catch {
             missing.append("ipvs: \(error)")

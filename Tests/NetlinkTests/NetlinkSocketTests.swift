@@ -201,6 +201,9 @@ import Wire
             #expect(try GenericNetlink.familyID("nlctrl", namespace: files[0]) == 16)
             let ipvs = try GenericNetlink.familyID("IPVS", namespace: files[0])
             #expect((ipvs != nil) == FileManager.default.fileExists(atPath: "/sys/module/ip_vs"))
+            let services = try GenericNetlink.ipvsServices(namespace: files[0])
+            #expect((services != nil) == (ipvs != nil))
+            #expect(services?.isEmpty ?? true, "a fresh namespace has no IPVS services")
         }
     }
 }

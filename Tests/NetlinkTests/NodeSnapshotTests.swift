@@ -1,4 +1,5 @@
 import Foundation
+import IPVS
 import Netfilter
 import Netlink
 import NodeSnapshot
@@ -223,5 +224,30 @@ import Wire
         #expect(host.route(to: try IPAddress(parsing: "10.7.0.9")) == nil)
         #expect(host.route(to: try IPAddress(parsing: "10.8.0.9"))?.device == "eth0")
         #expect(model.notes.contains { $0.hasPrefix("snapshot: links down") && $0.hasSuffix("eth1") })
+    }
+
+    @Test func ipvsServicesFromGenericNetlinkAreWrittenAsIpvsadmSaveAndReadBack() throws {
+        func ip(_ s: String) throws -> IPAddress { try IPAddress(parsing: s) }
+        let services = [
+            IPVSServiceEntry(family: .ipv4, ipProtocol: 6, address: try ip("10.96.0.1"), port: 443, scheduler: "rr", destinations: [
+                IPVSDestinationEntry(address: try ip("10.244.1.5"), port: 6443), IPVSDestinationEntry(address: try ip("10.244.2.5"), port: 6443, weight: 2),
+            ]),
+            IPVSServiceEntry(family: .ipv4, ipProtocol: 17, address: try ip("10.96.0.10"), port: 53, scheduler: "sh", flags: 0x1 | 0x10, timeout: 10800,
+                             destinations: [IPVSDestinationEntry(address: try ip("10.244.1.7"), port: 53, forwardMethod: 3)]),
+            IPVSServiceEntry(family: .ipv6, ipProtocol: 6, address: try ip("fd00:96::1"), port: 80, scheduler: "wlc", netmask: 128,
+                             destinations: [IPVSDestinationEntry(address: try ip("fd00:244::5"), port: 8080)]),
+        ]
+        let text = try NodeSnapshot.ipvsSave(services).get()
+        let lines = Set(text.split(separator: "\n").map(String.init))
+        #expect(lines.contains("-A -t 10.96.0.1:443 -s rr"))
+        #expect(lines.contains("-a -t 10.96.0.1:443 -r 10.244.2.5:6443 -m -w 2"))
+        #expect(lines.contains("-A -u 10.96.0.10:53 -s sh -p 10800 -b sh-port"))
+        #expect(lines.contains("-a -u 10.96.0.10:53 -r 10.244.1.7:53 -g -w 1"))
+        #expect(lines.contains("-A -t [fd00:96::1]:80 -s wlc"))
+        var table = IPVSTable()
+        _ = try IPVSAdm.parseDump(text, into: &table)
+        #expect(IPVSAdm.save(table) == text)
+        let unknown = NodeSnapshot.ipvsSave([IPVSServiceEntry(family: .ipv4, ipProtocol: 6, address: try ip("10.0.0.1"), port: 80, scheduler: "nope")])
+        #expect(throws: SnapshotError.self) { try unknown.get() }
     }
 }
