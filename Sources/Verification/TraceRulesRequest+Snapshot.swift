@@ -20,7 +20,7 @@ extension TraceRulesRequest {
             recorded.append("\(name)=\(value)")
         }
         var notes = ["snapshot \(directory): host \(snap.meta.hostname)\(snap.meta.netns.map { " namespace \($0)" } ?? ""), taken \(snap.meta.time); "
-            + "\(model.interfaces.count) interfaces, \(model.routes.count) main-table routes"
+            + "\(model.interfaces.count) interface\(model.interfaces.count == 1 ? "" : "s"), \(model.routes.count) main-table route\(model.routes.count == 1 ? "" : "s")"
             + (recorded.isEmpty ? "" : "; sysctls as recorded: \(recorded.joined(separator: ", "))")]
         let bridge = Sysctl.bridgeNFCall(destination.family)
         if sysctls[bridge] == nil, snap.meta.missing.contains(where: { $0.contains(bridge.rawValue) }) {

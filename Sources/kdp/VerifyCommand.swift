@@ -30,6 +30,9 @@ struct VerifyCommand: ParsableCommand {
             throw ValidationError("--invariant \(name): no such invariant; invariants: \(Invariant.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard (0...10_000).contains(maxExamples) else { throw ValidationError("--max-examples must be 0-10000") }
+        if !snapshots.isEmpty, !topology.topology.isEmpty || topology.clusterCIDR != nil || topology.serviceCIDR != nil || !invariants.isEmpty || proxyMode != nil || explain {
+            throw ValidationError("--snapshot checks routing, pod-to-pod and masquerade from the snapshots alone: drop --topology, --cluster-cidr, --service-cidr, --invariant, --proxy-mode and --explain")
+        }
     }
 
     func run() throws {

@@ -103,6 +103,10 @@ import Testing
         #expect(both.status == 2 && both.stderr.contains("--snapshot gives the node's interfaces and routes"))
         let neither = try kdp("trace-rules", "--src", "10.0.0.9", "--dst", "8.8.8.8", "--local-ip", "10.0.0.2")
         #expect(neither.status == 2 && neither.stderr.contains("--rules"))
+        let mixed = try kdp("verify", "--snapshot", dir, "--invariant", "routing")
+        #expect(mixed.status == 2 && mixed.stderr.contains("drop --topology"))
+        let badVerify = try kdp("verify", "--snapshot", dir + "/nothing-here")
+        #expect(badVerify.status == 2 && badVerify.stderr.hasPrefix("kdp: \(dir)/nothing-here: no such directory"))
         let notDir = try kdp("trace-rules", "--snapshot", dir + "/meta.json", "--src", "10.0.0.9", "--dst", "8.8.8.8")
         #expect(notDir.status == 2 && notDir.stderr.hasPrefix("kdp: \(dir)/meta.json: not a directory"))
     }
