@@ -4,6 +4,7 @@
 // KubeProxy imports Wire, Cluster, Netfilter and IPVS; Dataplane imports all of those;
 // IPVSScenarios (kdp ipvs simulate) imports IPVS, Wire and Yams; Bench (kdp bench and
 // Benchmarks/) imports everything but IPVSScenarios; Captures imports Wire and CPcap (libpcap);
+// Netlink imports Wire and CNetlink (libnl); NodeSnapshot imports Wire, Netlink, Netfilter, IPVS, CNetlink (Verification imports it);
 // kdp imports every library. Tests'
 // shared helpers live in Tests/TestSupport (Wire, Netfilter, Captures).
 import PackageDescription
@@ -24,6 +25,8 @@ let package = Package(
         .library(name: "Verification", targets: ["Verification"]),
         .library(name: "Bench", targets: ["Bench"]),
         .library(name: "Captures", targets: ["Captures"]),
+        .library(name: "Netlink", targets: ["Netlink"]),
+        .library(name: "NodeSnapshot", targets: ["NodeSnapshot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,6 +39,12 @@ let package = Package(
         // libpcap as a system library (SWIFT-NOTES.md): pcap/pcapng in and pcap out for `Captures`.
         .systemLibrary(name: "CPcap", path: "Sources/CPcap", providers: [.apt(["libpcap-dev"])]),
         .target(name: "Captures", dependencies: ["Wire", "CPcap"]),
+        // libnl as a system library (SWIFT-NOTES.md): links, addresses, routes, neighbours of a live
+        // namespace for `Netlink`; `NodeSnapshot` writes and reads `kdp snapshot` directories.
+        .systemLibrary(name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0",
+                       providers: [.apt(["libnl-3-dev", "libnl-route-3-dev", "libnl-genl-3-dev"])]),
+        .target(name: "Netlink", dependencies: ["Wire", "CNetlink"]),
+        .target(name: "NodeSnapshot", dependencies: ["Wire", "Netlink", "Netfilter", "IPVS", "CNetlink"]),
         .target(
             name: "Cluster",
             dependencies: ["Wire", "Yams"],
@@ -49,12 +58,12 @@ let package = Package(
             dependencies: ["Wire", "Cluster", "Netfilter", "IPVS", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "Dataplane", dependencies: ["Wire", "Captures", "Cluster", "Netfilter", "IPVS", "KubeProxy"]),
-        .target(name: "Verification", dependencies: ["Wire", "Cluster", "Netfilter", "Dataplane"]),
+        .target(name: "Verification", dependencies: ["Wire", "Cluster", "Netfilter", "Dataplane", "NodeSnapshot"]),
         .target(name: "Bench", dependencies: ["Wire", "Captures", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane", "Verification"]),
         .executableTarget(
             name: "kdp",
             dependencies: [
-                "Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane", "Verification", "IPVSScenarios", "Bench",
+                "Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane", "Verification", "IPVSScenarios", "Bench", "Netlink", "NodeSnapshot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "Yams",
             ]
@@ -71,6 +80,7 @@ let package = Package(
         .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire", "Netfilter", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "Bench", "Captures", "KubeProxy", "Netfilter", "Cluster", "Wire", "TestSupport"]),
         .testTarget(name: "VerificationTests", dependencies: ["Verification", "Dataplane", "Cluster", "Netfilter", "Wire"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NodeSnapshot", "Netfilter", "IPVS", "Wire", "TestSupport"]),
         .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Dataplane", "Wire", "KubeProxy", "Captures", "TestSupport"], exclude: ["Golden", "Fuzz"]),
     ]
 )

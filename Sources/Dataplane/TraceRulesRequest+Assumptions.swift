@@ -92,7 +92,7 @@ extension TraceRulesRequest {
             notes.append("assumed: eth0 has \(placed.joined(separator: ", "))\(placed.count > 1 ? " (the first of each family primary)" : ""); state interfaces with --iface NAME=ADDR/LEN")
         }
         var table = routes
-        if table.isEmpty {
+        if table.isEmpty && !routesAreComplete {
             var assumed: [String] = []
             for family in [IPFamily.ipv4, .ipv6] {
                 let candidates = ifaces.filter { $0.addresses.contains { $0.address.family == family && !$0.address.isLoopback } }

@@ -37,6 +37,9 @@ public struct TraceRulesRequest: Sendable {
     /// `--route DEST[,via=GW],dev=IFACE`: the node's routes; none given, a default route out of
     /// the first interface with an address of the family is assumed.
     public var routes: [Route] = []
+    /// `routes` is the node's whole routing table (a `kdp snapshot`): when it has no route of a
+    /// family, none is assumed.
+    public var routesAreComplete = false
     /// The table of `iptables -S` input whose `-P` lines do not name one (`--table`).
     public var table: TableName?
     /// The owner of the socket a locally generated packet leaves from (`--uid`, `--gid`);

@@ -3,6 +3,8 @@ import Cluster
 import Dataplane
 import Foundation
 import Netfilter
+import NodeSnapshot
+import Verification
 import Wire
 
 /// `kdp trace-rules`: what one node's kernel does with a packet, from that node's
@@ -13,7 +15,9 @@ struct TraceRulesCommand: ParsableCommand {
         commandName: "trace-rules",
         abstract: "Trace a packet through an iptables-save dump, hook by hook, as that node's kernel would.")
 
-    @Option(help: "iptables-save (or iptables-restore) text of the node, or iptables -S / ip6tables -S output (one table or several concatenated; detected).") var rules: String
+    @Option(help: "iptables-save (or iptables-restore) text of the node, or iptables -S / ip6tables -S output (one table or several concatenated; detected). With --snapshot, the snapshot's iptables.rules (ip6tables.rules for IPv6) unless given.") var rules: String?
+    @Option(help: "A directory written by `kdp snapshot`: the node's interfaces, addresses, routing table, sysctls and dumps come from it, instead of --local-ip, --iface and --route.")
+    var snapshot: String?
     @Option(help: "The table of iptables -S input whose -P lines do not name one (filter and security have the same built-in chains).")
     var table: String?
     @Option(help: "The uid owning the socket a locally generated packet leaves from, for -m owner (default 0, root).") var uid: UInt32?
@@ -43,7 +47,14 @@ struct TraceRulesCommand: ParsableCommand {
     var routeSpecs: [String] = []
 
     func validate() throws {
-        guard !localIPs.isEmpty || !ifaceAddresses.isEmpty else { throw ValidationError("give the node's addresses with --local-ip or --iface (at least one)") }
+        if snapshot != nil {
+            guard localIPs.isEmpty, ifaceAddresses.isEmpty, routeSpecs.isEmpty else {
+                throw ValidationError("--snapshot gives the node's interfaces and routes: drop --local-ip, --iface and --route")
+            }
+        } else if rules == nil {
+            throw ValidationError("give the node's rules with --rules (or a kdp snapshot directory with --snapshot)")
+        }
+        guard snapshot != nil || !localIPs.isEmpty || !ifaceAddresses.isEmpty else { throw ValidationError("give the node's addresses with --local-ip or --iface (at least one)") }
         for a in sysctlAssignments { do { _ = try Sysctl.parseAssignment(a) } catch { throw ValidationError(error.message) } }
         for a in ifaceAddresses { do { _ = try TraceRulesRequest.parseInterface(a) } catch { throw ValidationError(error.message) } }
         var devices: Set<String> = localIPs.isEmpty ? ["lo"] : ["lo", "eth0"]
@@ -65,19 +76,39 @@ struct TraceRulesCommand: ParsableCommand {
         _ = try FlagValue.address(src, flag: "--src")
         _ = try FlagValue.address(dst, flag: "--dst")
         try FlagValue.interfaceName(inIface, flag: "--in-iface")
-        try InputFile.checkStandardInputUsedOnce([rules, ipsets, ipvs])
+        try InputFile.checkStandardInputUsedOnce([rules, ipsets, ipvs].compactMap { $0 })
     }
 
     func run() throws {
-        let rulesFile = try InputFile.read(rules)
-        let ipsetsFile = try ipsets.map { f throws(InputError) in try InputFile.read(f) }
-        let ipvsFile = try ipvs.map { f throws(InputError) in try InputFile.read(f) }
-        let trace = try trace(rules: rulesFile, ipsets: ipsetsFile, ipvs: ipvsFile)
+        var node: (NodeSnapshot, String)?
+        if let snapshot {
+            do { node = (try NodeSnapshot.read(from: snapshot), snapshot) } catch { throw InputError(error.description) }
+        }
+        let family = (try FlagValue.address(dst, flag: "--dst")).family
+        let rulesFile: InputFile
+        if let rules { rulesFile = try InputFile.read(rules) } else if let (snap, dir) = node {
+            let file: SnapshotFile = family == .ipv4 ? .iptables : .ip6tables
+            let path = URL(fileURLWithPath: dir).appendingPathComponent(file.rawValue).path
+            guard let text = family == .ipv4 ? snap.iptablesRules : snap.ip6tablesRules else {
+                let why = snap.meta.missing.first { $0.hasPrefix(file.rawValue + ":") }
+                throw InputError("\(path): missing\(why.map { " (meta.json: \($0))" } ?? ""); give the rules with --rules")
+            }
+            rulesFile = InputFile(name: path, text: text)
+        } else {
+            throw InputError("give the node's rules with --rules")
+        }
+        func snapshotFile(_ file: SnapshotFile, _ text: String?) -> InputFile? {
+            guard let (_, dir) = node, let text else { return nil }
+            return InputFile(name: URL(fileURLWithPath: dir).appendingPathComponent(file.rawValue).path, text: text)
+        }
+        let ipsetsFile = try ipsets.map { f throws(InputError) in try InputFile.read(f) } ?? snapshotFile(.ipsets, node?.0.ipsets)
+        let ipvsFile = try ipvs.map { f throws(InputError) in try InputFile.read(f) } ?? snapshotFile(.ipvs, node?.0.ipvs)
+        let trace = try trace(rules: rulesFile, ipsets: ipsetsFile, ipvs: ipvsFile, snapshot: node)
         Console.out(output == .json ? trace.json() : trace.text())
     }
 
     /// The trace from inputs already read: what `run` prints, and what the fuzz tests call.
-    func trace(rules rulesFile: InputFile, ipsets ipsetsFile: InputFile?, ipvs ipvsFile: InputFile?) throws(InputError) -> Trace {
+    func trace(rules rulesFile: InputFile, ipsets ipsetsFile: InputFile?, ipvs ipvsFile: InputFile?, snapshot node: (NodeSnapshot, String)? = nil) throws(InputError) -> Trace {
         let locals = try localIPs.map { t throws(InputError) in try FlagValue.address(t, flag: "--local-ip") }
         var request = TraceRulesRequest(
             rulesText: rulesFile.text, rulesFile: rulesFile.name, ipsetsText: ipsetsFile?.text,
@@ -94,8 +125,26 @@ struct TraceRulesCommand: ParsableCommand {
         request.routes = try routeSpecs.map { r throws(InputError) in try TraceRulesRequest.parseRoute(r) }
         request.table = table.flatMap { TableName(rawValue: $0) }
         if uid != nil || gid != nil { request.socketOwner = SocketOwner(uid: uid ?? 0, gid: gid ?? 0) }
-        do { return try request.run(ipsetsFile: ipsetsFile?.name ?? "<ipsets>", ipvsFile: ipvsFile?.name ?? "<ipvs>") } catch {
+        var snapshotNotes: [String] = []
+        if let (snap, dir) = node { snapshotNotes = try apply(snap, from: dir, to: &request) }
+        do {
+            var trace = try request.run(ipsetsFile: ipsetsFile?.name ?? "<ipsets>", ipvsFile: ipvsFile?.name ?? "<ipvs>")
+            trace.notes += snapshotNotes
+            return trace
+        } catch {
             throw InputError(error, rules: rulesFile, ipsets: ipsetsFile, ipvs: ipvsFile)
         }
+    }
+
+    /// Takes the node from a snapshot (`TraceRulesRequest.use`), after checking that a packet
+    /// from elsewhere arrives on one of its links. Returns the notes.
+    func apply(_ snap: NodeSnapshot, from dir: String, to request: inout TraceRulesRequest) throws(InputError) -> [String] {
+        let isLocal = snap.addresses.contains { $0.address == request.source }
+            || (request.source.isLoopback && snap.links.contains { $0.name == "lo" })
+        if !isLocal, !snap.links.contains(where: { $0.name == inIface }) {
+            let names = snap.links.map(\.name).joined(separator: ", ")
+            throw InputError("--in-iface \(inIface): \(URL(fileURLWithPath: dir).appendingPathComponent("links.json").path) has no such link (it has \(names.prefix(200)))")
+        }
+        return request.use(snap, directory: dir)
     }
 }

@@ -22,15 +22,21 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "List every packet class checked.") var explain = false
     @Flag(help: "No progress line.") var quiet = false
     @Option(name: .shortAndLong, help: "text or json.") var output: Format = .text
+    @Option(name: .customLong("snapshot"), help: ArgumentHelp("A `kdp snapshot` directory of a real node (repeatable): check routing, pod-to-pod and masquerade from the nodes' snapshots instead of a topology.", valueName: "DIR"))
+    var snapshots: [String] = []
 
     func validate() throws {
         for name in invariants where Invariant(rawValue: name) == nil {
             throw ValidationError("--invariant \(name): no such invariant; invariants: \(Invariant.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard (0...10_000).contains(maxExamples) else { throw ValidationError("--max-examples must be 0-10000") }
+        if !snapshots.isEmpty, !topology.topology.isEmpty || topology.clusterCIDR != nil || topology.serviceCIDR != nil || !invariants.isEmpty || proxyMode != nil || explain {
+            throw ValidationError("--snapshot checks routing, pod-to-pod and masquerade from the snapshots alone: drop --topology, --cluster-cidr, --service-cidr, --invariant, --proxy-mode and --explain")
+        }
     }
 
     func run() throws {
+        if !snapshots.isEmpty { return try runSnapshots() }
         let cluster = try topology.cluster().withKubeProxy { kp in
             if let proxyMode { kp.mode = proxyMode }
         }
