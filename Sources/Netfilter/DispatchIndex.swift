@@ -14,28 +14,29 @@ import Wire
 /// it in the rule. A rule that only notes that kdp did not understand it is never skipped: its
 /// note is part of every trace that reaches it.
 ///
+/// A class, shared by reference: only long chains have one, and the chain header stays small.
 /// Both keyed lists live in one `DispatchTable` (flat arrays, no hashing of Swift values), so a
 /// lookup costs two probes and a binary search of `rest`, whatever the chain's length.
-struct DispatchIndex: Sendable {
+final class DispatchIndex: Sendable {
     /// Chains shorter than this are left linear.
     static let minimumRules = 8
     /// Set in proto-port keys, so they never equal an exact key (whose address sits in bits 24-55).
     static let protoPortTag: UInt64 = 1 << 62
 
-    var count: Int
+    let count: Int
     /// Exact keys (IPv4 destination << 24 | protocol << 16 | port) and proto-port keys
     /// (`protoPortTag` | protocol << 16 | port), each with its rules in order.
     let table: DispatchTable
     /// How many distinct exact and proto-port keys the chain has.
     let exactKeys: Int, protoPortKeys: Int
     /// Rules with no key, in order.
-    var rest: [Int32] = []
+    let rest: [Int32]
     /// What a lookup compares a packet with, for `kdp verify`'s path conditions.
-    var pathConstants = DispatchConstants()
+    let pathConstants: DispatchConstants
 
     init?(_ rules: [PreparedRule]) {
         count = rules.count
-        var exact: [UInt64: [Int32]] = [:], protoPort: [UInt32: [Int32]] = [:]
+        var exact: [UInt64: [Int32]] = [:], protoPort: [UInt32: [Int32]] = [:], rest: [Int32] = []
         for (i, r) in rules.enumerated() {
             switch Self.key(r) {
             case .exact(let k): exact[k, default: []].append(Int32(i))
@@ -43,6 +44,7 @@ struct DispatchIndex: Sendable {
             case .none: rest.append(Int32(i))
             }
         }
+        self.rest = rest
         if exact.isEmpty && protoPort.isEmpty { return nil }
         exactKeys = exact.count
         protoPortKeys = protoPort.count

@@ -73,8 +73,10 @@ extension PathState {
     mutating func evaluateResidual(_ q: QuickRule, in chain: PreparedChain, allPaths: Bool) -> RuleMatch {
         var i = Int(q.residualStart)
         let end = i + Int(q.residualCount)
+        if i == end { return .matched }
+        let residual = chain.residual
         while i < end {
-            let r = chain.residual[i]
+            let r = residual[i]
             let ok: Bool
             if case .statisticRandom(let threshold, let negated) = r.match {
                 if allPaths && threshold > 0 && threshold < 0x8000_0000 {

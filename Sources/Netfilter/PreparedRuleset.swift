@@ -24,33 +24,63 @@ final class PreparedRule: Sendable {
     }
 }
 
-final class PreparedChain: Sendable {
-    let name: String
-    let policy: Policy?
-    let rules: [PreparedRule]
-    /// The rules as flat records (`QuickRule`), parallel to `rules`: what an IPv4 walk reads.
-    let quick: [QuickRule]
-    /// Every rule's matches that its record does not cover, rule after rule.
-    let residual: [QuickRule.Residual]
-    /// The compiled fast path's index, when the chain was compiled.
-    let dispatch: DispatchIndex?
+/// A chain ready for evaluation: its flat `QuickRule` records stored in the object itself,
+/// right after a small header, so entering a chain the packet has not touched costs one cache
+/// miss (object and first records together) instead of one for the object and one for a
+/// separate array. Immutable once made; shared by every path and thread that walks the table.
+final class PreparedChain: ManagedBuffer<PreparedChain.Header, QuickRule> {
+    /// The chain's fields, count first: the walk reads it with the first records.
+    struct Header {
+        let count: Int
+        /// The compiled fast path's index, when the chain was compiled.
+        let dispatch: DispatchIndex?
+        /// Every rule's matches that its record does not cover, rule after rule.
+        let residual: [QuickRule.Residual]
+        let rules: [PreparedRule]
+        let name: String
+        let policy: Policy?
+    }
 
-    init(name: String, policy: Policy?, rules: [PreparedRule], compiled: Bool) {
-        self.name = name
-        self.policy = policy
-        self.rules = rules
+    /// Prepares `rules`; with `compiled`, a chain of at least `DispatchIndex.minimumRules` rules
+    /// with keyed rules gets an index.
+    static func make(name: String, policy: Policy?, rules: [PreparedRule], compiled: Bool) -> PreparedChain {
         var residual: [QuickRule.Residual] = []
-        self.quick = rules.map { QuickRule($0, residual: &residual) }
-        self.residual = residual
-        self.dispatch = compiled && rules.count >= DispatchIndex.minimumRules ? DispatchIndex(rules) : nil
+        let quick = rules.map { QuickRule($0, residual: &residual) }
+        let dispatch = compiled && rules.count >= DispatchIndex.minimumRules ? DispatchIndex(rules) : nil
+        let made = create(minimumCapacity: quick.count) { _ in
+            Header(count: quick.count, dispatch: dispatch, residual: residual, rules: rules, name: name, policy: policy)
+        }
+        let chain = unsafeDowncast(made, to: PreparedChain.self)
+        chain.withUnsafeMutablePointerToElements { elements in
+            for (i, q) in quick.enumerated() { (elements + i).initialize(to: q) }
+        }
+        return chain
+    }
+
+    deinit {
+        _ = withUnsafeMutablePointers { h, e in e.deinitialize(count: h.pointee.count) }
+    }
+
+    var count: Int { header.count }
+    var name: String { header.name }
+    var policy: Policy? { header.policy }
+    var rules: [PreparedRule] { header.rules }
+    var residual: [QuickRule.Residual] { header.residual }
+    var dispatch: DispatchIndex? { header.dispatch }
+
+    /// The flat record of rule `i` (`0 ..< count`, which the walk checks before asking).
+    @inline(__always)
+    func quick(_ i: Int) -> QuickRule {
+        assert(i >= 0 && i < header.count)
+        return withUnsafeMutablePointerToElements { $0[i] }
     }
 
     /// The first rule at or after `from` that may match (`from` itself for a chain without an
-    /// index). A method, so the walk borrows the index instead of copying it (and its arrays'
-    /// references) for every rule it skips.
+    /// index). A method, so the walk borrows the index instead of copying it for every rule it
+    /// skips.
     @inline(__always)
     func candidate(from: Int, packet: Packet) -> Int {
-        dispatch?.next(from: from, packet: packet) ?? from
+        header.dispatch?.next(from: from, packet: packet) ?? from
     }
 }
 
@@ -94,7 +124,9 @@ struct HookSlots: Sendable {
     }
 }
 
-final class PreparedTable: Sendable {
+/// Unchecked: its chains are `ManagedBuffer`s, which the standard library marks non-Sendable;
+/// they are immutable after `PreparedChain.make`, so sharing them between threads is safe.
+final class PreparedTable: @unchecked Sendable {
     let name: TableName
     let chains: [PreparedChain]
     let builtin: HookSlots
@@ -128,7 +160,7 @@ struct PreparedRuleset: Sendable {
                                         text: "-A \(c.name)" + (r.words.isEmpty ? "" : " " + r.text), comment: comment,
                                         origin: r.origin)
                 }
-                chains.append(PreparedChain(name: c.name, policy: c.policy, rules: rules, compiled: compiled))
+                chains.append(PreparedChain.make(name: c.name, policy: c.policy, rules: rules, compiled: compiled))
             }
             tables[t.name] = PreparedTable(name: t.name, chains: chains, builtin: builtin)
         }

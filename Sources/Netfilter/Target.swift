@@ -59,11 +59,13 @@ public enum Target: Hashable, Sendable {
     case returnFromChain
     case jump(String)
     case goto(String)
-    indirect case dnat(NATRange, random: Bool, persistent: Bool)
-    indirect case snat(NATRange, random: Bool, randomFully: Bool, persistent: Bool)
-    indirect case masquerade(ports: PortRange?, random: Bool, randomFully: Bool)
+    // The NAT targets are stored inline, not boxed: every new connection's walk reads one, and
+    // a box would be one more cache miss per packet.
+    case dnat(NATRange, random: Bool, persistent: Bool)
+    case snat(NATRange, random: Bool, randomFully: Bool, persistent: Bool)
+    case masquerade(ports: PortRange?, random: Bool, randomFully: Bool)
     /// `-j REDIRECT`: DNAT to the primary address of the incoming interface.
-    indirect case redirect(ports: PortRange?, random: Bool)
+    case redirect(ports: PortRange?, random: Bool)
     /// MARK in its kernel form (xt_mark.c `mark_tg`): mark = (mark & ~mask) ^ value.
     case mark(value: UInt32, mask: UInt32)
     /// CONNMARK --set-xmark: ctmark = (ctmark & ~mask) ^ value.

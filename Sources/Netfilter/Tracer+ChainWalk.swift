@@ -38,14 +38,14 @@ extension Tracer {
                 resume = nil
             } else {
                 unowned(unsafe) let chain = t.chains[f.chain]  // the table keeps it alive; no retain per chain entered
-                let count = chain.quick.count
+                let count = chain.count
                 var next = f.next
                 if quick {
                     // Skip rules whose covered conditions cannot hold (`QuickRule`), using the
                     // dispatch index first when the chain has one.
                     while true {
                         next = chain.candidate(from: next, packet: s.packet)
-                        if next >= count || chain.quick[next].admits(source: src, destination: dst, proto: proto, port: dport) { break }
+                        if next >= count || chain.quick(next).admits(source: src, destination: dst, proto: proto, port: dport) { break }
                         s.rulesTried &+= 1
                         next += 1
                     }
@@ -74,7 +74,7 @@ extension Tracer {
                 ri = next
                 s.rulesTried &+= 1
                 if quick {
-                    let q = chain.quick[ri]
+                    let q = chain.quick(ri)
                     result = s.evaluateResidual(q, in: chain, allPaths: allPaths)
                     // The common targets, acted on from the flat record when no step is recorded:
                     // the rule object (text, target payload) is not read at all.
