@@ -71,6 +71,14 @@ extension PathState {
     /// covered ones are known to hold (`QuickRule.admits`). Same answers and side effects as
     /// `evaluate(_:allPaths:)` on the full list; a branch names the match's index in that list.
     mutating func evaluateResidual(_ q: QuickRule, in chain: PreparedChain, allPaths: Bool) -> RuleMatch {
+        if q.flags.contains(.statistic) {
+            let threshold = q.statisticThreshold, negated = q.flags.contains(.statisticNegated)
+            if allPaths && threshold > 0 && threshold < 0x8000_0000 {
+                return .branch(matchIndex: Int(q.statisticIndex), threshold: threshold, negated: negated)
+            }
+            let draw = UInt32(truncatingIfNeeded: rng.next()) & 0x7FFF_FFFF
+            return (draw < threshold) != negated ? .matched : .notMatched
+        }
         var i = Int(q.residualStart)
         let end = i + Int(q.residualCount)
         if i == end { return .matched }

@@ -27,6 +27,12 @@ struct QuickRule: Sendable {
     var residualCount: Int32 = 0
     /// The jump or goto chain, -1 when none or missing.
     var jump: Int32 = -1
+    /// A rule whose only uncovered match is `-m statistic --mode random` (kube-proxy's
+    /// endpoint choice in every KUBE-SVC chain) keeps it here instead of in `residual`, so the
+    /// walk does not touch a second allocation: the threshold, and the match's index in the
+    /// rule's full list (a branch resumes there).
+    var statisticThreshold: UInt32 = 0
+    var statisticIndex: Int16 = -1
 
     struct Flags: OptionSet, Sendable {
         var rawValue: UInt8
@@ -36,6 +42,8 @@ struct QuickRule: Sendable {
         static let protoNegated = Flags(rawValue: 8)
         static let checksPort = Flags(rawValue: 16)
         static let portNegated = Flags(rawValue: 32)
+        static let statistic = Flags(rawValue: 64)
+        static let statisticNegated = Flags(rawValue: 128)
     }
 
     /// The targets the walk handles from this record alone when no step is recorded.
@@ -97,6 +105,15 @@ struct QuickRule: Sendable {
             if !covered { residual.append(Residual(match: m, index: Int32(i))) }
         }
         residualCount = Int32(residual.count) - residualStart
+        if residualCount == 1, case .statisticRandom(let threshold, let negated) = residual[residual.count - 1].match,
+           let index = Int16(exactly: residual[residual.count - 1].index) {
+            residual.removeLast()
+            residualCount = 0
+            statisticThreshold = threshold
+            statisticIndex = index
+            flags.insert(.statistic)
+            if negated { flags.insert(.statisticNegated) }
+        }
         jump = Int32(rule.jumpIndex)
         switch rule.target {
         case nil: target = .none
