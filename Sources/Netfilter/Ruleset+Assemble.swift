@@ -2,8 +2,9 @@ import Synchronization
 
 extension Ruleset {
     /// One chain's consecutive rules from one `Piece`, parsed once and shared (copy-on-write)
-    /// by every ruleset assembled with it.
-    public struct SharedRun: Sendable {
+    /// by every ruleset assembled with it. A class: assembly passes runs around by the
+    /// thousand, one reference each.
+    public final class SharedRun: Sendable {
         /// Unique within its `SharedChains`: equal ids mean the same table, chain and rules.
         public let id: Int
         let table: TableName
@@ -15,6 +16,17 @@ extension Ruleset {
         let mayBeRefused: Bool
         /// The first rule that did not parse: its index in the run, the word and why.
         let failure: (index: Int, word: String, reason: String)?
+
+        init(id: Int, table: TableName, chain: String, rules: [Rule], jumpTargets: [String], mayBeRefused: Bool,
+             failure: (index: Int, word: String, reason: String)?) {
+            self.id = id
+            self.table = table
+            self.chain = chain
+            self.rules = rules
+            self.jumpTargets = jumpTargets
+            self.mayBeRefused = mayBeRefused
+            self.failure = failure
+        }
     }
 
     /// The chains that many rulesets have in common, built once: each distinct run of rules
@@ -123,6 +135,13 @@ extension Ruleset {
             let table: TableName
             let declared: [String]
             let runs: [SharedRun]
+            /// By run: the index in `declared` of its chain, -1 when another piece declares it
+            /// (or a built-in chain): assembly then need not look the name up.
+            let runDeclaration: [Int]
+            /// Each run's jump targets declared here: (run, index in `declared`).
+            let localJumps: [(run: Int, declaration: Int)]
+            /// Each run's other jump targets: (run, chain name).
+            let foreignJumps: [(run: Int, chain: String)]
             let declarationLines: [Line]
             let ruleLines: [Line]
         }
@@ -150,7 +169,16 @@ extension Ruleset {
                 let ruleLines = place.map { p in
                     Line.rule(chain: runs[p.group].chain, words: runs[p.group].rules[p.index].words, counters: nil, command: "-A", position: nil)
                 }
-                return Part(table: t.name, declared: t.chains, runs: runs,
+                var declaration: [String: Int] = [:]
+                for (i, c) in t.chains.enumerated() where declaration[c] == nil { declaration[c] = i }
+                var local: [(run: Int, declaration: Int)] = [], foreign: [(run: Int, chain: String)] = []
+                for (i, r) in runs.enumerated() {
+                    for target in r.jumpTargets {
+                        if let d = declaration[target] { local.append((i, d)) } else { foreign.append((i, target)) }
+                    }
+                }
+                return Part(table: t.name, declared: t.chains, runs: runs, runDeclaration: runs.map { declaration[$0.chain] ?? -1 },
+                            localJumps: local, foreignJumps: foreign,
                             declarationLines: t.chains.map { .chain(name: $0, policy: nil, counters: nil) }, ruleLines: ruleLines)
             }
         }
@@ -165,9 +193,10 @@ extension Ruleset {
     /// Errors are `build`'s, but their line is the first rule of the run at fault (0 for a
     /// hook check): build the tables whole (`build`) for the exact line.
     ///
-    /// Cost: per table, one name lookup per declared chain, per run and per distinct jump
-    /// target of a run, and the hook check over chain indexes; nothing per rule but the
-    /// joined chains' first assembly.
+    /// Cost: per table, one name hashed per declared chain (declaring it) and per run or
+    /// jump target that another piece declares (the rest resolved within their piece), and
+    /// the hook check over chain indexes; nothing per rule but the joined chains' first
+    /// assembly.
     public static func assemble(_ pieces: [Piece], source: String, store: SharedChains) throws(RulesetParseError) -> Ruleset {
         var rs = Ruleset()
         var tableOrder: [TableName] = []
@@ -176,25 +205,31 @@ extension Ruleset {
         for name in tableOrder {
             var table = Table(name: name)
             lineRuns.append([.table(name)] + name.builtinChains.map { .chain(name: $0.rawValue, policy: .accept, counters: nil) })
-            var runs: [(chain: Int, run: SharedRun)] = []
-            for p in pieces {
-                for part in p.parts where part.table == name {
-                    if !part.declarationLines.isEmpty { lineRuns.append(part.declarationLines) }
-                    for c in part.declared { table.ensureChain(c) }
-                }
+            var parts: [Piece.Part] = []
+            for p in pieces { for part in p.parts where part.table == name { parts.append(part) } }
+            table.reserveChains(parts.reduce(0) { $0 + $1.declared.count })
+            // Each part's declarations by their index in the table.
+            var declarationIndex: [[Int]] = []
+            declarationIndex.reserveCapacity(parts.count)
+            for part in parts {
+                if !part.declarationLines.isEmpty { lineRuns.append(part.declarationLines) }
+                declarationIndex.append(part.declared.map { table.ensureChain($0) })
             }
+            // Every run with its chain's index, in piece order.
+            var runs: [(chain: Int, run: SharedRun)] = []
+            var firstRun: [Int] = []  // by part: the index in `runs` of its first run
             var line = 1
-            for p in pieces {
-                for part in p.parts where part.table == name {
-                    if !part.ruleLines.isEmpty { lineRuns.append(part.ruleLines) }
-                    for r in part.runs {
-                        if let f = r.failure { throw RulesetParseError(file: source, line: line + f.index, word: f.word, reason: f.reason) }
-                        guard let ci = table.chainIndex(r.chain) else {
-                            throw RulesetParseError(file: source, line: line, word: r.chain, reason: "no such chain in table \(name.rawValue)")
-                        }
-                        runs.append((ci, r))
-                        line += r.rules.count
+            for (k, part) in parts.enumerated() {
+                if !part.ruleLines.isEmpty { lineRuns.append(part.ruleLines) }
+                firstRun.append(runs.count)
+                for (i, r) in part.runs.enumerated() {
+                    if let f = r.failure { throw RulesetParseError(file: source, line: line + f.index, word: f.word, reason: f.reason) }
+                    let d = part.runDeclaration[i]
+                    guard let ci = d >= 0 ? declarationIndex[k][d] : table.chainIndex(r.chain) else {
+                        throw RulesetParseError(file: source, line: line, word: r.chain, reason: "no such chain in table \(name.rawValue)")
                     }
+                    runs.append((ci, r))
+                    line += r.rules.count
                 }
             }
             // Each chain's runs in piece order: the first in `first`, any more in `more`.
@@ -216,19 +251,20 @@ extension Ruleset {
             }
             var jumps: [(from: Int, to: Int)] = []
             var candidates = [Bool](repeating: false, count: table.chains.count)
+            for r in runs where r.run.mayBeRefused { candidates[r.chain] = true }
             var lastName = "", lastIndex = -1
-            for r in runs {
-                if r.run.mayBeRefused { candidates[r.chain] = true }
-                for t in r.run.jumpTargets {
-                    if t != lastName {
-                        guard let j = table.chainIndex(t) else {
-                            throw RulesetParseError(file: source, line: 0, word: t,
+            for (k, part) in parts.enumerated() {
+                for j in part.localJumps { jumps.append((runs[firstRun[k] + j.run].chain, declarationIndex[k][j.declaration])) }
+                for j in part.foreignJumps {
+                    if j.chain != lastName {
+                        guard let ti = table.chainIndex(j.chain) else {
+                            throw RulesetParseError(file: source, line: 0, word: j.chain,
                                                     reason: "jump to a chain that does not exist in table \(name.rawValue)")
                         }
-                        lastName = t
-                        lastIndex = j
+                        lastName = j.chain
+                        lastIndex = ti
                     }
-                    jumps.append((r.chain, lastIndex))
+                    jumps.append((runs[firstRun[k] + j.run].chain, lastIndex))
                 }
             }
             if let problem = HookCheck.firstProblem(in: table, jumps: jumps, candidates: candidates) {
