@@ -16,6 +16,10 @@ extension Ruleset {
         let mayBeRefused: Bool
         /// The first rule that did not parse: its index in the run, the word and why.
         let failure: (index: Int, word: String, reason: String)?
+        /// The hook masks (`HookCheck.reachingHooks`' bits, as `1 << mask`) under which the
+        /// kernel's load-time checks already passed these rules in this chain: a ruleset that
+        /// reaches the run from the same hooks need not check its rules again.
+        let checkedMasks = Atomic<UInt32>(0)
 
         init(id: Int, table: TableName, chain: String, rules: [Rule], jumpTargets: [String], mayBeRefused: Bool,
              failure: (index: Int, word: String, reason: String)?) {
@@ -138,6 +142,10 @@ extension Ruleset {
             /// By run: the index in `declared` of its chain, -1 when another piece declares it
             /// (or a built-in chain): assembly then need not look the name up.
             let runDeclaration: [Int]
+            /// By run: its rule count, and whether a rule may be refused by a hook.
+            let runRuleCount: [Int]
+            let runMayBeRefused: [Bool]
+            let hasFailure: Bool
             /// Each run's jump targets declared here: (run, index in `declared`).
             let localJumps: [(run: Int, declaration: Int)]
             /// Each run's other jump targets: (run, chain name).
@@ -178,6 +186,8 @@ extension Ruleset {
                     }
                 }
                 return Part(table: t.name, declared: t.chains, runs: runs, runDeclaration: runs.map { declaration[$0.chain] ?? -1 },
+                            runRuleCount: runs.map(\.rules.count), runMayBeRefused: runs.map(\.mayBeRefused),
+                            hasFailure: runs.contains { $0.failure != nil },
                             localJumps: local, foreignJumps: foreign,
                             declarationLines: t.chains.map { .chain(name: $0, policy: nil, counters: nil) }, ruleLines: ruleLines)
             }
@@ -215,33 +225,37 @@ extension Ruleset {
                 if !part.declarationLines.isEmpty { lineRuns.append(part.declarationLines) }
                 declarationIndex.append(part.declared.map { table.ensureChain($0) })
             }
-            // Every run with its chain's index, in piece order.
-            var runs: [(chain: Int, run: SharedRun)] = []
+            // Every run with its chain's index, in piece order (as two arrays: the loops below
+            // read indexes, not the runs).
+            var runChain: [Int] = [], runRef: [SharedRun] = []
             var firstRun: [Int] = []  // by part: the index in `runs` of its first run
             var line = 1
             for (k, part) in parts.enumerated() {
                 if !part.ruleLines.isEmpty { lineRuns.append(part.ruleLines) }
-                firstRun.append(runs.count)
-                for (i, r) in part.runs.enumerated() {
-                    if let f = r.failure { throw RulesetParseError(file: source, line: line + f.index, word: f.word, reason: f.reason) }
-                    let d = part.runDeclaration[i]
-                    guard let ci = d >= 0 ? declarationIndex[k][d] : table.chainIndex(r.chain) else {
-                        throw RulesetParseError(file: source, line: line, word: r.chain, reason: "no such chain in table \(name.rawValue)")
+                firstRun.append(runChain.count)
+                runRef += part.runs
+                for i in part.runDeclaration.indices {
+                    if part.hasFailure, let f = part.runs[i].failure {
+                        throw RulesetParseError(file: source, line: line + f.index, word: f.word, reason: f.reason)
                     }
-                    runs.append((ci, r))
-                    line += r.rules.count
+                    let d = part.runDeclaration[i]
+                    guard let ci = d >= 0 ? declarationIndex[k][d] : table.chainIndex(part.runs[i].chain) else {
+                        throw RulesetParseError(file: source, line: line, word: part.runs[i].chain, reason: "no such chain in table \(name.rawValue)")
+                    }
+                    runChain.append(ci)
+                    line += part.runRuleCount[i]
                 }
             }
             // Each chain's runs in piece order: the first in `first`, any more in `more`.
             var first = [Int](repeating: -1, count: table.chains.count)
             var more: [Int: [Int]] = [:]
-            for (i, r) in runs.enumerated() {
-                if first[r.chain] < 0 { first[r.chain] = i } else { more[r.chain, default: []].append(i) }
+            for (i, ci) in runChain.enumerated() {
+                if first[ci] < 0 { first[ci] = i } else { more[ci, default: []].append(i) }
             }
             for ci in first.indices where first[ci] >= 0 {
-                let head = runs[first[ci]].run
+                let head = runRef[first[ci]]
                 if let rest = more[ci] {
-                    let joined = store.joined(name, head.chain, [head] + rest.map { runs[$0].run })
+                    let joined = store.joined(name, head.chain, [head] + rest.map { runRef[$0] })
                     table.chains[ci].rules = joined.rules
                     table.chains[ci].contentID = joined.id
                 } else {
@@ -250,11 +264,9 @@ extension Ruleset {
                 }
             }
             var jumps: [(from: Int, to: Int)] = []
-            var candidates = [Bool](repeating: false, count: table.chains.count)
-            for r in runs where r.run.mayBeRefused { candidates[r.chain] = true }
             var lastName = "", lastIndex = -1
             for (k, part) in parts.enumerated() {
-                for j in part.localJumps { jumps.append((runs[firstRun[k] + j.run].chain, declarationIndex[k][j.declaration])) }
+                for j in part.localJumps { jumps.append((runChain[firstRun[k] + j.run], declarationIndex[k][j.declaration])) }
                 for j in part.foreignJumps {
                     if j.chain != lastName {
                         guard let ti = table.chainIndex(j.chain) else {
@@ -264,11 +276,28 @@ extension Ruleset {
                         lastName = j.chain
                         lastIndex = ti
                     }
-                    jumps.append((runs[firstRun[k] + j.run].chain, lastIndex))
+                    jumps.append((runChain[firstRun[k] + j.run], lastIndex))
                 }
             }
-            if let problem = HookCheck.firstProblem(in: table, jumps: jumps, candidates: candidates) {
-                throw RulesetParseError(file: source, line: problem.line, word: problem.word, reason: problem.reason)
+            // The kernel's load-time checks, on the chains holding a run not yet checked under
+            // the hooks that reach it here; passed, each such run remembers the mask.
+            let reach = HookCheck.reachingHooks(table, jumps: jumps)
+            var candidates = [Bool](repeating: false, count: table.chains.count)
+            var checking: [Int] = []
+            for (k, part) in parts.enumerated() {
+                for i in part.runMayBeRefused.indices where part.runMayBeRefused[i] {
+                    let r = firstRun[k] + i, m = reach[runChain[r]]
+                    if m != 0 && runRef[r].checkedMasks.load(ordering: .relaxed) & (1 << UInt32(m)) == 0 {
+                        candidates[runChain[r]] = true
+                        checking.append(r)
+                    }
+                }
+            }
+            if !checking.isEmpty {
+                if let problem = HookCheck.firstProblem(in: table, jumps: jumps, candidates: candidates) {
+                    throw RulesetParseError(file: source, line: problem.line, word: problem.word, reason: problem.reason)
+                }
+                for r in checking { runRef[r].checkedMasks.bitwiseOr(1 << UInt32(reach[runChain[r]]), ordering: .relaxed) }
             }
             rs.tables.append(table)
             lineRuns.append([.commit])

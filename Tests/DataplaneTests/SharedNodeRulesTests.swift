@@ -97,4 +97,25 @@ import Wire
         c.rules.removeLast()
         #expect(c.contentID == nil)
     }
+
+    /// The kernel's load-time checks hold for assembled rulesets as for built ones, also when a
+    /// run already passed them in another ruleset that reached it from other hooks.
+    @Test func assemblyChecksHooksAndJumpsAsBuildDoes() throws {
+        let store = Ruleset.SharedChains()
+        func nat(_ chains: [String], _ rules: [(String, [String])]) -> Ruleset.Piece {
+            Ruleset.Piece([Ruleset.TableRules(name: .nat, chains: chains, rules: rules.map { Ruleset.RuleSpec(chain: $0.0, words: $0.1) })], store: store)
+        }
+        let dnat = nat(["KUBE-X"], [("KUBE-X", ["-p", "tcp", "-j", "DNAT", "--to-destination", "10.0.0.1:80"])])
+        let fromPrerouting = nat([], [("PREROUTING", ["-j", "KUBE-X"])])
+        let fromInput = nat([], [("INPUT", ["-j", "KUBE-X"])])
+        let ok = try Ruleset.assemble([fromPrerouting, dnat], source: "a", store: store)
+        #expect(ok.iptablesSave() == (try Ruleset.build([Ruleset.TableRules(name: .nat, chains: ["KUBE-X"], rules: [
+            .init(chain: "PREROUTING", words: ["-j", "KUBE-X"]),
+            .init(chain: "KUBE-X", words: ["-p", "tcp", "-j", "DNAT", "--to-destination", "10.0.0.1:80"]),
+        ])], source: "a")).iptablesSave())
+        #expect(throws: RulesetParseError.self) { try Ruleset.assemble([fromInput, dnat], source: "b", store: store) }
+        #expect(throws: RulesetParseError.self) { try Ruleset.assemble([nat([], [("PREROUTING", ["-j", "KUBE-MISSING"])])], source: "c", store: store) }
+        #expect(throws: RulesetParseError.self) { try Ruleset.assemble([nat([], [("KUBE-NOWHERE", ["-j", "ACCEPT"])])], source: "d", store: store) }
+        #expect(throws: RulesetParseError.self) { try Ruleset.assemble([nat(["KUBE-Y"], [("KUBE-Y", ["-m", "frobnicate"])])], source: "e", store: store) }
+    }
 }
