@@ -135,7 +135,8 @@ extension Ruleset {
     /// (`init`) and assembled into any number of rulesets (`assemble`), which then share its
     /// parsed rules and lines.
     public struct Piece: Sendable {
-        struct Part: Sendable {
+        /// A class: assembly walks every piece's parts for each table, one reference each.
+        final class Part: Sendable {
             let table: TableName
             let declared: [String]
             let runs: [SharedRun]
@@ -152,6 +153,22 @@ extension Ruleset {
             let foreignJumps: [(run: Int, chain: String)]
             let declarationLines: [Line]
             let ruleLines: [Line]
+
+            init(table: TableName, declared: [String], runs: [SharedRun], runDeclaration: [Int], runRuleCount: [Int],
+                 runMayBeRefused: [Bool], hasFailure: Bool, localJumps: [(run: Int, declaration: Int)],
+                 foreignJumps: [(run: Int, chain: String)], declarationLines: [Line], ruleLines: [Line]) {
+                self.table = table
+                self.declared = declared
+                self.runs = runs
+                self.runDeclaration = runDeclaration
+                self.runRuleCount = runRuleCount
+                self.runMayBeRefused = runMayBeRefused
+                self.hasFailure = hasFailure
+                self.localJumps = localJumps
+                self.foreignJumps = foreignJumps
+                self.declarationLines = declarationLines
+                self.ruleLines = ruleLines
+            }
         }
 
         let parts: [Part]
