@@ -6,10 +6,13 @@ import KubeProxy
 /// node 1 (the first worker) in IPv4.
 public enum BenchCluster {
     public static let nodes = 10
+    /// The nodes of the cluster `dataplane.load.100nodes` loads (the same Services and pods).
+    public static let sharingNodes = 100
 
     /// The topology. `podsPerNode` defaults to enough pods for every Service to have its
     /// endpoints, counting at most 5,000 Services (more pods would only slow the build).
-    public static func spec(services: Int, endpointsPerService: Int, seed: UInt64, podsPerNode: Int? = nil) -> TopologyGenerator.Spec {
+    public static func spec(services: Int, endpointsPerService: Int, seed: UInt64, podsPerNode: Int? = nil,
+                            nodes: Int = nodes) -> TopologyGenerator.Spec {
         let pods = podsPerNode ?? max(1, (endpointsPerService * min(services, 5_000) + nodes - 1) / nodes)
         return TopologyGenerator.Spec(nodes: nodes, podsPerNode: pods, services: services,
                                       endpointsPerService: endpointsPerService, seed: seed)

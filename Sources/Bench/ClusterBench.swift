@@ -1,4 +1,5 @@
 import Cluster
+import Foundation
 import Dataplane
 import IPVS
 import KubeProxy
@@ -21,7 +22,7 @@ public enum ClusterBench {
         let compiledRules = IPTablesCompiler.compile(cluster, config: config)
         results += try lookupIPTables(cluster, rules: compiledRules, seed: seed)
         results.append(try parseIPTables(compiledRules))
-        results += try traceDataplane(cluster, seed: seed)
+        results += try traceDataplane(cluster, seed: seed, endpointsPerService: endpointsPerService)
         for r in IPVSBench.run(services: services, endpoints: endpointsPerService, connections: connections, seed: seed) {
             results.append(BenchResult(name: r.name, opsPerSecond: r.opsPerSecond, nsPerOp: r.nsPerOp, seconds: r.seconds))
         }
@@ -100,7 +101,7 @@ public enum ClusterBench {
     /// The data plane: every node's rules loaded, then one packet and its reply, pod to Service,
     /// each time a new connection (new source port) to a Service picked by the seed; then the
     /// same packets with kube-proxy in IPVS mode (rules, ipsets and IPVS tables loaded first).
-    static func traceDataplane(_ cluster: Cluster, seed: UInt64) throws -> [BenchResult] {
+    static func traceDataplane(_ cluster: Cluster, seed: UInt64, endpointsPerService: Int = 2) throws -> [BenchResult] {
         var results: [BenchResult] = []
         var plane = Dataplane(cluster: cluster)
         let loadStart = ContinuousClock.now
@@ -130,6 +131,57 @@ public enum ClusterBench {
         for r in requests { _ = try ipvsPlane.trace(r) }
         let ipvsTraced = (ContinuousClock.now - ipvsStart).seconds
         results.append(BenchResult(name: "trace.ipvs", operations: rounds, seconds: ipvsTraced))
+        results += try loadSharedNodes(services: cluster.services.count, endpointsPerService: endpointsPerService, seed: seed)
         return results
+    }
+
+    /// Nodes sharing their common rules: the same Services on `BenchCluster.sharingNodes`
+    /// nodes; one node's rules loaded in a fresh data plane (`dataplane.load.1node`: the
+    /// cluster-wide pieces and that node's own) against every node's (`.100nodes`), each with
+    /// the live heap it adds (`dataplane.memory.*.bytes`, in the NS/OP column); and the same for
+    /// the rulesets alone, without the tracers' prepared form (`dataplane.rules.*`).
+    static func loadSharedNodes(services: Int, endpointsPerService: Int, seed: UInt64) throws -> [BenchResult] {
+        let spec = BenchCluster.spec(services: services, endpointsPerService: endpointsPerService, seed: seed, nodes: BenchCluster.sharingNodes)
+        let cluster = try BenchCluster.build(spec)
+        let all = 0..<cluster.nodes.count
+        var results: [BenchResult] = []
+        func timed(_ name: String, _ body: () throws -> Void) rethrows {
+            let heap = liveHeapBytes()
+            let start = ContinuousClock.now
+            try body()
+            let seconds = (ContinuousClock.now - start).seconds
+            results.append(BenchResult(name: name, opsPerSecond: 1 / seconds, nsPerOp: seconds * 1e9, seconds: seconds))
+            let bytes = Double(max(0, liveHeapBytes() - heap))
+            results.append(BenchResult(name: name.replacingOccurrences(of: ".load.", with: ".memory.")
+                                           .replacingOccurrences(of: ".rules.", with: ".rules_memory.") + ".bytes",
+                                       opsPerSecond: 0, nsPerOp: bytes, seconds: 0))
+        }
+        do {
+            var one = Dataplane(cluster: cluster)
+            try timed("dataplane.load.1node") { try one.loadRules(ofNodes: [1]) }
+            var every = Dataplane(cluster: cluster)
+            try timed("dataplane.load.\(cluster.nodes.count)nodes") { try every.loadRules(ofNodes: all) }
+            withExtendedLifetime((one, every)) {}
+        }
+        do {
+            let one = Dataplane(cluster: cluster)
+            var kept: [Ruleset?] = []
+            try timed("dataplane.rules.1node") { kept.append(try one.nodes[1].netfilterRuleset(for: .ipv4)) }
+            let every = Dataplane(cluster: cluster)
+            try timed("dataplane.rules.\(cluster.nodes.count)nodes") {
+                for i in all { kept.append(try every.nodes[i].netfilterRuleset(for: .ipv4)) }
+            }
+            withExtendedLifetime((one, every, kept)) {}
+        }
+        return results
+    }
+
+    /// The resident memory (/proc/self/statm) once glibc has handed back what it can
+    /// (`malloc_trim(0)`, found with `dlsym`: the Glibc module leaves malloc.h out), so that
+    /// differences count what stays live.
+    static func liveHeapBytes() -> Int {
+        typealias Trim = @convention(c) (Int) -> Int32
+        if let trim = dlsym(nil, "malloc_trim") { _ = unsafeBitCast(trim, to: Trim.self)(0) }
+        return ReplayBench.residentBytes()
     }
 }

@@ -29,7 +29,8 @@ public struct Dataplane: Sendable {
 
     public init(cluster: Cluster) {
         self.cluster = cluster
-        nodes = NodeStates(cluster.nodes.map { NodeHost(node: $0, cluster: cluster) })
+        let sharedRules = ClusterRules(cluster: cluster)
+        nodes = NodeStates(cluster.nodes.map { NodeHost(node: $0, cluster: cluster, shared: sharedRules) })
         layout = nodes.map { NodeLayout(node: $0.node, network: $0.network, kernel: $0.kernel) }
         var ni: [String: Int] = [:], byIP: [IPAddress: Int] = [:], pods: [IPAddress: Int] = [:]
         for (i, n) in cluster.nodes.enumerated() {

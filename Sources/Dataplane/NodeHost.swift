@@ -22,7 +22,9 @@ public struct NodeHost: Sendable {
     /// Families whose IPVS-mode state (kube-ipvs0 addresses, ipsets, IPVS table) is installed.
     var ipvsInstalled: Set<IPFamily> = []
 
-    init(node: Node, cluster: Cluster) {
+    /// - Parameter shared: what the cluster's nodes' rules have in common, built once for all
+    ///   nodes given the same (`Dataplane` gives every node its one `ClusterRules`).
+    init(node: Node, cluster: Cluster, shared: ClusterRules? = nil) {
         let network = NodeNetwork(node: node, in: cluster)
         var host = Host(
             name: node.name,
@@ -38,7 +40,7 @@ public struct NodeHost: Sendable {
         // kube-proxy sets route_localnet=1 when it serves NodePorts on 127.0.0.1.
         host.routeLocalnet = kernel.isOn(.routeLocalnet)
         self.host = host
-        facts = NodeFacts(node: node, network: network, kernel: kernel, rules: NodeRules(node: node, cluster: cluster))
+        facts = NodeFacts(node: node, network: network, kernel: kernel, rules: NodeRules(node: node, cluster: cluster, shared: shared ?? ClusterRules(cluster: cluster)))
     }
 
     /// The node's rules for `family` (kube-proxy's, flannel's, the topology's extra ones),
@@ -76,7 +78,7 @@ public struct NodeHost: Sendable {
     public func netfilterRuleset(for family: IPFamily) throws -> Ruleset? { try rules.build(family)?.ruleset }
 
     /// The ruleset kube-proxy writes on this node for `family` in iptables mode.
-    public func ruleset(for family: IPFamily) -> IPTablesRuleset? { try? rules.compiled(for: family)?.iptables }
+    public func ruleset(for family: IPFamily) -> IPTablesRuleset? { try? rules.compiled(for: family)?.iptables?.ruleset }
 
     /// What kube-proxy's IPVS proxier writes on this node for `family` (nil in iptables mode).
     public func ipvsRuleset(for family: IPFamily) -> IPVSModeRuleset? { try? rules.compiled(for: family)?.ipvs }
@@ -100,8 +102,19 @@ final class NodeFacts: Sendable {
 /// One family's compiled kube-proxy output on a node, in the cluster's proxy mode.
 struct CompiledNode: Sendable {
     var tracer: Tracer
-    var iptables: IPTablesRuleset?
+    /// In pieces shared with other nodes; `.ruleset` lays them end to end.
+    var iptables: IPTablesNodeOutput?
     var ipvs: IPVSModeRuleset?
+}
+
+/// What every node's rules have in common, computed once for a cluster and shared by its
+/// nodes' `NodeRules`: kube-proxy's node-independent pieces (`IPTablesSharedCompiler`) and
+/// the parsed chains (`Ruleset.SharedChains`), so that a node costs only what is its own.
+final class ClusterRules: Sendable {
+    let iptables: IPTablesSharedCompiler
+    let chains = Ruleset.SharedChains()
+
+    init(cluster: Cluster) { iptables = IPTablesSharedCompiler(cluster: cluster) }
 }
 
 /// A node's compiled rulesets and tracers, built once on demand and shared by every copy of the
@@ -109,11 +122,13 @@ struct CompiledNode: Sendable {
 final class NodeRules: Sendable {
     private let node: Node
     private let cluster: Cluster
+    private let shared: ClusterRules
     private let cache = Mutex<[IPFamily: CompiledNode]>([:])
 
-    init(node: Node, cluster: Cluster) {
+    init(node: Node, cluster: Cluster, shared: ClusterRules) {
         self.node = node
         self.cluster = cluster
+        self.shared = shared
     }
 
     func compiled(for family: IPFamily) throws -> CompiledNode? {
@@ -126,17 +141,44 @@ final class NodeRules: Sendable {
 
     /// kube-proxy's output for `family` in the cluster's proxy mode and the node's whole
     /// ruleset; nil when the node or the cluster lacks the family.
-    func build(_ family: IPFamily) throws -> (ruleset: Ruleset, iptables: IPTablesRuleset?, ipvs: IPVSModeRuleset?)? {
+    ///
+    /// In iptables mode the ruleset is assembled from pieces shared with the cluster's other
+    /// nodes (`ClusterRules`): it prints, traces and compares as `buildAlone`'s; should the
+    /// assembly find an error, the node is built alone, whose error names the exact line.
+    func build(_ family: IPFamily) throws -> (ruleset: Ruleset, iptables: IPTablesNodeOutput?, ipvs: IPVSModeRuleset?)? {
         guard node.internalIP(family) != nil, cluster.settings.families.contains(family) else { return nil }
         let config = ProxierConfig.forNode(node, in: cluster, family: family)
         let source = "<\(node.name) \(family.rawValue) rules>"
         switch cluster.settings.kubeProxy.mode {
         case .iptables:
-            let ruleset = IPTablesCompiler.compile(cluster, config: config)
-            return (try nodeRuleset(ruleset.netfilterTables, family, source), ruleset, nil)
+            let output = shared.iptables.output(config)
+            var pieces = output.netfilterPieces(store: shared.chains)
+            var flannel = [Ruleset.TableRules(name: .filter, chains: [], rules: []), Ruleset.TableRules(name: .nat, chains: [], rules: [])]
+            FlannelRules.add(to: &flannel, node: node, settings: cluster.settings, family: family)
+            pieces.append(Ruleset.Piece(flannel, store: shared.chains))
+            let assembled: Ruleset
+            do {
+                assembled = try Ruleset.assemble(pieces, source: source, store: shared.chains)
+            } catch {
+                return (try nodeRuleset(output.ruleset.netfilterTables, family, source), output, nil)
+            }
+            guard let extra = node.extraRules(family) else { return (assembled, output, nil) }
+            return (try extra.apply(onto: assembled, node: node.name), output, nil)
         case .ipvs:
             let ruleset = IPVSModeCompiler.compile(cluster, config: config, scheduler: cluster.settings.kubeProxy.ipvsScheduler)
             return (try nodeRuleset(ruleset.iptables.netfilterTables, family, source), nil, ruleset)
+        }
+    }
+
+    /// The node's ruleset for `family` built on its own, every rule parsed afresh, as before
+    /// nodes shared their pieces: what tests compare `build` with. nil as `build`.
+    func buildAlone(_ family: IPFamily) throws -> Ruleset? {
+        guard node.internalIP(family) != nil, cluster.settings.families.contains(family) else { return nil }
+        let config = ProxierConfig.forNode(node, in: cluster, family: family)
+        let source = "<\(node.name) \(family.rawValue) rules>"
+        switch cluster.settings.kubeProxy.mode {
+        case .iptables: return try nodeRuleset(IPTablesCompiler.compile(cluster, config: config).netfilterTables, family, source)
+        case .ipvs: return try build(family)?.ruleset
         }
     }
 

@@ -13,7 +13,20 @@ public struct Ruleset: Hashable, Sendable {
     }
 
     public var tables: [Table]
-    public var lines: [Line]
+    /// The source's lines in order. A ruleset assembled from shared runs (`assemble`) keeps
+    /// them as runs that other rulesets share (`lineRuns`); reading `lines` joins them, and the
+    /// first change joins them once into one array of its own.
+    public var lines: [Line] {
+        get { lineRuns.count == 1 ? lineRuns[0] : Array(lineRuns.joined()) }
+        _modify {
+            if lineRuns.count != 1 { lineRuns = [Array(lineRuns.joined())] }
+            yield &lineRuns[0]
+        }
+        set { lineRuns = [newValue] }
+    }
+    /// `lines` in runs, each run an array shared copy-on-write with every ruleset assembled
+    /// from the same pieces; printing walks the runs without joining them.
+    var lineRuns: [[Line]] = [[]]
     /// Rules made never-matching by lenient parsing, with the reason.
     public var problems: [LenientProblem]
     /// What parsing assumed that the text does not say (the table of each `iptables -S`
@@ -24,8 +37,20 @@ public struct Ruleset: Hashable, Sendable {
 
     public init() {
         tables = []
-        lines = []
         problems = []
+    }
+
+    public static func == (a: Ruleset, b: Ruleset) -> Bool {
+        a.tables == b.tables && a.problems == b.problems && a.notes == b.notes && a.endsWithNewline == b.endsWithNewline
+            && a.lineRuns.joined().elementsEqual(b.lineRuns.joined())
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(tables)
+        h.combine(problems)
+        h.combine(notes)
+        h.combine(endsWithNewline)
+        for line in lineRuns.joined() { h.combine(line) }
     }
 
     public func table(_ name: TableName) -> Table? { tables.first { $0.name == name } }
@@ -40,8 +65,8 @@ public struct Ruleset: Hashable, Sendable {
     /// is byte-for-byte the input.
     public func iptablesSave() -> String {
         var out = ""
-        out.reserveCapacity(lines.count * 120)
-        for line in lines {
+        out.reserveCapacity(lineRuns.reduce(0) { $0 + $1.count } * 120)
+        for line in lineRuns.joined() {
             switch line {
             case .verbatim(let s): out += s
             case .table(let t): out += "*" + t.rawValue

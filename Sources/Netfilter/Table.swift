@@ -56,10 +56,17 @@ public enum Policy: String, Hashable, Sendable {
 
 /// A chain: its rules in order; built-in chains carry a policy.
 public struct Chain: Hashable, Sendable {
-    public var name: String
-    public var policy: Policy?
+    public var name: String { didSet { contentID = nil } }
+    public var policy: Policy? { didSet { contentID = nil } }
     public var counters: Counters?
-    public var rules: [Rule]
+    public var rules: [Rule] { didSet { contentID = nil } }
+    /// Set when the chain was assembled from runs that `Ruleset.SharedChains` built and shares
+    /// between rulesets (`Ruleset.assemble`): two chains with the same `contentID` from the same
+    /// store have the same name, policy and rules (words, matches, targets, origins), and share
+    /// one rules buffer, so whatever is derived from a chain alone (its prepared form) can be
+    /// derived once per `contentID`. Jump targets are names: their chain indexes are the
+    /// table's. Any change to name, policy or rules clears it; equality and hashing ignore it.
+    public internal(set) var contentID: Int?
 
     public init(name: String, policy: Policy? = nil, counters: Counters? = nil, rules: [Rule] = []) {
         self.name = name
@@ -69,6 +76,17 @@ public struct Chain: Hashable, Sendable {
     }
 
     public var isBuiltin: Bool { Hook(rawValue: name) != nil }
+
+    public static func == (a: Chain, b: Chain) -> Bool {
+        a.name == b.name && a.policy == b.policy && a.counters == b.counters && a.rules == b.rules
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(name)
+        h.combine(policy)
+        h.combine(counters)
+        h.combine(rules)
+    }
 }
 
 /// One table: its chains by name. Built-in chains exist even when the text does not declare
