@@ -115,9 +115,8 @@ extension IPVSTable {
         var pending: Int32 = -1
         if isSyn && cp >= 0 {
             let e = entries[Int(cp)]
-            let dest = services[Int(e.service)].servers[Int(e.server)]
             var resched = false
-            if sysctls.expireNodestConn && dest.weight == 0 {
+            if sysctls.expireNodestConn && store.server(e.service, e.server).weight == 0 {
                 resched = true
             } else if sysctls.connReuseMode != 0 && isNewConnExpected(e) {
                 resched = true  // without conntrack there is never an "old conntrack" to drop for
@@ -129,7 +128,7 @@ extension IPVSTable {
         }
         if cp >= 0 {
             let e = entries[Int(cp)]
-            if !services[Int(e.service)].servers[Int(e.server)].available {
+            if !store.servers[store.serverIndex(e.service, e.server)].available {
                 if sysctls.expireNodestConn {
                     pending = cp
                     cp = -1
@@ -223,45 +222,49 @@ extension IPVSTable {
         return a
     }
 
-    /// Half as far: the service slot (prefetched earlier) names the service; prefetch it whole.
+    /// Half as far: the service slot (prefetched earlier) names the service; prefetch its
+    /// record (one line).
     @inline(__always)
     func prefetchService(lookahead a: inout Lookahead) {
         let s = serviceTable.guessIndex(hash: a.serviceHash)
-        guard s >= 0, Int(s) < services.count else { return }
+        guard s >= 0, Int(s) < store.count else { return }
         a.service = s
-        services.withUnsafeBufferPointer { b in Prefetch.wholeElement(b, Int(s)) }
+        store.records.withUnsafeBufferPointer { b in Prefetch.wholeElement(b, Int(s)) }
     }
 
-    /// A quarter as far: the service (prefetched earlier) tells where its servers live; all of
-    /// them, from the array header (its count is read first) to the last server.
+    /// A quarter as far: the record (prefetched earlier) says where the service's servers sit in
+    /// the pool; all of them.
     @inline(__always)
     func prefetchServers(lookahead a: Lookahead) {
         let s = a.service
-        guard s >= 0, Int(s) < services.count else { return }
-        services.withUnsafeBufferPointer { b in
-            Prefetch.arrayStorage(hint: b[Int(s)].serversHint, elementBytes: Int(b[Int(s)].serversHintBytes))
+        guard s >= 0, Int(s) < store.count else { return }
+        let r = store.records[Int(s)]
+        store.servers.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress, Int(r.base) + Int(r.slots) <= b.count else { return }
+            Prefetch.lines(UnsafeRawPointer(base + Int(r.base)), bytes: Int(r.slots) * MemoryLayout<RealServer>.stride)
         }
     }
 
-    /// Just before that: the scheduler's list head (rr, wrr, lc...) or the packet's sh bucket.
+    /// Just before that: the scheduler's list (rr, wrr, lc...) or the packet's sh bucket.
     @inline(__always)
     func prefetchScheduler(for p: IPVSPacket, lookahead a: Lookahead) {
         let s = a.service
-        guard s >= 0, Int(s) < services.count else { return }
-        services.withUnsafeBufferPointer { b in
-            let sp = b[Int(s)].schedHint
-            guard sp != 0 else { return }
-            Prefetch.arrayCount(hint: sp)  // which the bounds check reads first
-            switch b[Int(s)].config.scheduler {
-            case .sh:
-                // The packet's bucket (the first one ip_vs_sh_get reads).
-                let port: UInt16 = b[Int(s)].config.flags.contains(.sched2) ? p.sourcePort : 0
-                let bucket = VirtualService.shHashKey(fold: KernelHash.fold(p.source), port: port, offset: 0, hash: hashVariant)
-                Prefetch.arrayElement(hint: sp, bucket, of: Int32.self)
-            case .dh, .mh:
-                break
-            default:
-                Prefetch.arrayHead(hint: sp, bytes: 32)  // the head of `order`
+        guard s >= 0, Int(s) < store.count else { return }
+        let r = store.records[Int(s)]
+        switch r.scheduler {
+        case .sh:
+            guard r.bucketBase >= 0 else { return }
+            // The packet's bucket (the first one ip_vs_sh_get reads).
+            let port: UInt16 = r.has(.sched2) ? p.sourcePort : 0
+            let bucket = VirtualService.shHashKey(fold: KernelHash.fold(p.source), port: port, offset: 0, hash: hashVariant)
+            store.buckets.withUnsafeBufferPointer { b in
+                if Int(r.bucketBase) + bucket < b.count { Prefetch.element(b, Int(r.bucketBase) + bucket) }
+            }
+        case .dh, .mh:
+            break
+        default:
+            store.order.withUnsafeBufferPointer { b in
+                if Int(r.base) < b.count { Prefetch.element(b, Int(r.base)) }
             }
         }
     }
@@ -273,8 +276,8 @@ extension IPVSTable {
     public mutating func output(connection i: Int32, flags: TCPFlags, length: UInt32 = 40) -> Bool {
         guard entries.indices.contains(Int(i)), entries[Int(i)].live else { return false }
         let e = entries[Int(i)]
-        guard services[Int(e.service)].servers[Int(e.server)].forward == .masq else { return false }
-        if services[Int(e.service)].countOut(slot: e.server, length: length) {
+        guard store.server(e.service, e.server).forward == .masq else { return false }
+        if store.countOut(e.service, slot: e.server, length: length) {
             totalStats.outPackets += 1
             totalStats.outBytes += UInt64(length)
         }
@@ -286,7 +289,7 @@ extension IPVSTable {
     @inline(__always)
     mutating func countIn(connection i: Int32, length: UInt32) {
         let e = entries[Int(i)]
-        guard services[Int(e.service)].countIn(slot: e.server, length: length) else { return }
+        guard store.countIn(e.service, slot: e.server, length: length) else { return }
         totalStats.inPackets += 1
         totalStats.inBytes += UInt64(length)
     }
@@ -294,7 +297,7 @@ extension IPVSTable {
     /// ip_vs_conn_stats, for a new connection on `slot` of service `si`.
     @inline(__always)
     mutating func countConn(service si: Int32, slot: Int32) {
-        services[Int(si)].countConn(slot: slot)
+        store.countConn(si, slot: slot)
         totalStats.conns += 1
     }
 
@@ -302,22 +305,22 @@ extension IPVSTable {
     /// entry or -1. `expiring` is an old entry with the same key to expire once the scheduler has
     /// run (see `input`).
     mutating func schedule(service si: Int32, packet p: IPVSPacket, expiring: Int32, hash: UInt64? = nil) -> Int32 {
-        let svcConfig = services[Int(si)].config
+        let r = store.records[Int(si)]
         let input = ScheduleInput(sourceFold: KernelHash.fold(p.source), sourcePort: p.sourcePort,
                                   destinationFold: KernelHash.fold(p.destination))
-        if svcConfig.flags.contains(.persistent) {
+        if r.has(.persistent) {
             return schedulePersistent(service: si, packet: p, input: input, expiring: expiring, hash: hash)
         }
         // A non-persistent service needs the packet's port to be the service's port.
-        if svcConfig.key.fwmark == 0 && p.destinationPort != svcConfig.key.port {
+        if r.fwmark == 0 && p.destinationPort != r.port {
             if expiring >= 0 { expire(connection: expiring) }
             return -1
         }
-        let slot = services[Int(si)].schedule(input, hash: hashVariant)
+        let slot = store.schedule(si, input, hash: hashVariant)
         schedulerRan = true
         if expiring >= 0 { expire(connection: expiring) }
         if slot < 0 { return -1 }
-        let serverPort = services[Int(si)].servers[Int(slot)].port
+        let serverPort = store.server(si, slot).port
         let cp = createEntry(key: p.connectionKey, service: si, server: slot,
                              destinationPort: serverPort != 0 ? serverPort : p.destinationPort, template: false, hash: hash)
         countConn(service: si, slot: slot)
@@ -349,7 +352,7 @@ extension IPVSTable {
     /// 0xffff so it never matches again, and it lives on (keeping `persistconns`) until it expires.
     mutating func checkTemplate(_ ct: Int32) -> Bool {
         let e = entries[Int(ct)]
-        let s = services[Int(e.service)].servers[Int(e.server)]
+        let s = store.server(e.service, e.server)
         if s.available && !(sysctls.expireQuiescentTemplate && s.weight == 0) { return true }
         if e.key.virtualPort != 0xFFFF {
             if e.hashed { table.remove(index: ct, hash: e.key.hashValue64) }
@@ -364,7 +367,7 @@ extension IPVSTable {
     /// ip_vs_sched_persist: reuse a valid template for the client's network, or schedule and
     /// create one; then create the connection under its control and re-arm the template.
     mutating func schedulePersistent(service si: Int32, packet p: IPVSPacket, input: ScheduleInput, expiring: Int32, hash: UInt64?) -> Int32 {
-        let c = services[Int(si)].config
+        let c = store.configs[Int(si)]
         let tkey = templateKey(service: c, packet: p)
         var ct = findConnection(tkey, hash: tkey.hashValue64)
         if ct >= 0 && !entries[Int(ct)].isTemplate { ct = -1 }
@@ -372,20 +375,20 @@ extension IPVSTable {
         schedulerRan = false
         if ct < 0 || !checkTemplate(ct) {
             schedulerRan = true
-            let picked = services[Int(si)].schedule(input, hash: hashVariant)
+            let picked = store.schedule(si, input, hash: hashVariant)
             if picked < 0 {
                 if expiring >= 0 { expire(connection: expiring) }
                 return -1
             }
             slot = picked
-            let s = services[Int(si)].servers[Int(slot)]
+            let s = store.server(si, slot)
             ct = createEntry(key: tkey, service: si, server: slot, destinationPort: tkey.virtualPort == 0 ? 0 : s.port, template: true)
             entries[Int(ct)].timeout = c.timeout
         } else {
             slot = entries[Int(ct)].server
         }
         if expiring >= 0 { expire(connection: expiring) }
-        let s = services[Int(si)].servers[Int(slot)]
+        let s = store.server(si, slot)
         var dport = p.destinationPort
         if dport == c.key.port && s.port != 0 { dport = s.port }
         let cp = createEntry(key: p.connectionKey, service: si, server: slot, destinationPort: dport, template: false, hash: hash)

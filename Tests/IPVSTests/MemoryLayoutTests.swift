@@ -30,8 +30,9 @@ import Wire
         #expect(MemoryLayout<RealServer>.stride == 96)
     }
 
-    @Test func aVirtualServiceIs192Bytes() {
-        #expect(MemoryLayout<VirtualService>.stride == 192)
+    /// What a new connection reads of its service: one line.
+    @Test func aServiceRecordIsOneCacheLine() {
+        #expect(MemoryLayout<ServiceRecord>.stride == 64)
     }
 
     /// The connection index's slot (tag and entry index) and the batch's per-packet lookahead.
@@ -58,14 +59,19 @@ import Wire
         #expect(Prefetch.hint(a) == a.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) })
     }
 
-    @Test func realServerArraysToo() {
+    /// A service's servers sit contiguously in the store's pool, where its record says.
+    @Test func aServicesServersAreContiguousInThePool() {
         var t = IPVSTable()
-        let svc = try! t.addService(ServiceConfig(key: ServiceKey(protocol: .tcp, address: ip("10.96.0.1"), port: 80), scheduler: .rr))
-        for i in 1...3 { try! t.addDestination(service: svc, DestinationConfig(address: ip("10.244.0.\(i)"), port: 80, weight: 1)) }
-        let s = t.services[Int(svc)]
-        #expect(s.serversHint == Prefetch.hint(s.servers))
-        #expect(Int(s.serversHintBytes) == 3 * MemoryLayout<RealServer>.stride)
-        let count = UnsafeRawPointer(bitPattern: s.serversHint)!.load(fromByteOffset: -Prefetch.arrayCountOffset, as: Int.self)
-        #expect(count == 3)
+        for n in 1...3 {
+            let svc = try! t.addService(ServiceConfig(key: ServiceKey(protocol: .tcp, address: ip("10.96.0.\(n)"), port: 80), scheduler: .rr))
+            for i in 1...(n + 2) { try! t.addDestination(service: svc, DestinationConfig(address: ip("10.244.\(n).\(i)"), port: 80, weight: 1)) }
+        }
+        for si in 0..<3 {
+            let r = t.store.records[si]
+            let snapshot = t.services[si]
+            #expect(Int(r.slots) == snapshot.servers.count && r.slots <= r.capacity)
+            for (k, s) in snapshot.servers.enumerated() { #expect(t.store.servers[Int(r.base) + k] == s) }
+            #expect(Array(t.store.order[Int(r.base) ..< Int(r.base) + Int(r.orderCount)]) == snapshot.order)
+        }
     }
 }
