@@ -175,3 +175,35 @@ struct ConnectionIndex: Sendable {
     }
 }
 
+
+/// `kdp bench`'s `baseline.hash_probe`: the connection table's own layout and nothing else of
+/// IPVS — a `ConnectionIndex` (8-byte tagged slots, load ≤ 1/2, huge pages) over a flat array of
+/// `ConnectionEntry` holding the keys, filled in the order given. A probe hashes the key, reads
+/// its slot and, on a tag match, the entry's key: the floor under `ipvs.established` and under
+/// the lookup every new connection starts with.
+package struct ConnectionIndexProbe: Sendable {
+    private var index: ConnectionIndex
+    private var entries: [ConnectionEntry]
+
+    package init(keys: [ConnectionKey]) {
+        index = ConnectionIndex(capacity: keys.count)
+        entries = [ConnectionEntry](unsafeUninitializedCapacity: keys.count) { buf, count in
+            if let b = buf.baseAddress {
+                adviseHugePages(UnsafeMutableRawPointer(b), bytes: keys.count * MemoryLayout<ConnectionEntry>.stride)
+            }
+            count = 0
+        }
+        for (i, k) in keys.enumerated() {
+            entries.append(ConnectionEntry(key: k, destinationAddress: .v4(.zero), destinationPort: UInt16(truncatingIfNeeded: i), state: 0,
+                                           flags: [], service: 0, server: 0, control: -1, nControl: 0, timeout: 0, expires: 0,
+                                           live: true, hashed: true))
+            entries.withUnsafeBufferPointer { _ = index.insert(k, Int32(i), hash: k.hashValue64, entries: $0) }
+        }
+    }
+
+    /// The entry index stored for `key`, or -1.
+    @inline(__always)
+    package func find(_ key: ConnectionKey) -> Int32 {
+        entries.withUnsafeBufferPointer { index.find(key, hash: key.hashValue64, entries: $0) }
+    }
+}

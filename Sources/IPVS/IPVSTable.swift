@@ -42,9 +42,6 @@ public struct IPVSTable: Sendable {
     public internal(set) var entries: [ConnectionEntry] = []
     var freeList: [Int32] = []
     var table: ConnectionIndex
-    /// Services by `serviceLookupKey`: 8-byte slots (a 10,000-service index is 256 KiB, within
-    /// L2), the key compared against the service's own config on a tag match.
-    var serviceTable = ConnectionIndex()
     var timers = TimerQueues()
     /// The clock in milliseconds since the table was made.
     public internal(set) var now: Int64 = 0
@@ -82,7 +79,7 @@ public struct IPVSTable: Sendable {
     @inline(__always)
     func findService(lookupKey k: ConnectionKey, hash: UInt64? = nil) -> Int32 {
         store.records.withUnsafeBufferPointer { recs in
-            serviceTable.find(hash: hash ?? k.hashValue64) { recs[Int($0)].lookupKey == k }
+            store.index.find(hash: hash ?? k.hashValue64) { recs[Int($0)].lookupKey == k }
         }
     }
 
@@ -101,9 +98,6 @@ public struct IPVSTable: Sendable {
         }
         let index = Int32(store.count)
         store.append(VirtualService(config: config, hash: hashVariant))
-        let k = Self.serviceLookupKey(config.key)
-        let recs = store.records
-        serviceTable.insert(index, hash: k.hashValue64) { recs[Int($0)].lookupKey == k }
         return index
     }
 
@@ -256,9 +250,6 @@ extension IPVSTable {
         t.connectionTableSize = connectionTableSize
         t.now = now
         t.store.append(store.snapshot(Int(si)))
-        let k = t.store.records[0].lookupKey
-        let recs = t.store.records
-        t.serviceTable.insert(0, hash: k.hashValue64) { recs[Int($0)].lookupKey == k }
         return t
     }
 }

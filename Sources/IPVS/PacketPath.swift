@@ -101,9 +101,23 @@ extension IPVSTable {
     /// the old one through its timer, so its counters are still present while the new SYN is
     /// scheduled. kdp schedules first and then expires the old entry, before the new one is
     /// inserted.
+    ///
+    /// One packet on its own has no batch to hide its cache misses behind, so it overlaps its
+    /// own: before the lookup it starts loading the connection slot (for a new connection a miss
+    /// all the way to memory, at a million connections) and, for a packet that may create a
+    /// connection, walks to its service's record and starts loading its servers and list or
+    /// bucket, so these arrive while the slot does (the batch's stages at distance 0). Only
+    /// prefetches and reads: the verdict is the same.
     public mutating func input(_ p: IPVSPacket) -> InputVerdict {
         let key = p.connectionKey
-        return input(p, key: key, hash: key.hashValue64, serviceHash: nil)
+        let hash = key.hashValue64
+        table.prefetch(hash: hash)
+        guard p.protocol != .tcp || p.tcpFlags.contains(.syn) || sysctls.sloppyTCP else {
+            return input(p, key: key, hash: hash, serviceHash: nil)
+        }
+        var a = Lookahead(key: key, hash: hash, serviceHash: Self.serviceSlotKey(p).hashValue64, service: -1)
+        prefetchService(for: p, lookahead: &a)
+        return input(p, key: key, hash: hash, serviceHash: a.serviceHash)
     }
 
     /// `input` with the connection key's hash (and possibly the service slot key's) computed.
@@ -160,17 +174,12 @@ extension IPVSTable {
     /// `input` over a batch, appending one verdict per packet to `verdicts`. The verdicts are
     /// exactly those of calling `input` on each packet in order; the batch only adds prefetches:
     /// `lookahead` packets ahead (at most 15) it hashes the packet and prefetches the
-    /// connection-index and service-index slots, half as far ahead the virtual service the slot
-    /// leads to, and a quarter as far (at least 1) that service's servers, the scheduler's list
-    /// or bucket one packet earlier, so the cache misses of several packets overlap (what a NIC
-    /// driver's batch with prefetch does).
+    /// connection-index and service-index slots, and half as far ahead (at least 1) the service's
+    /// record, servers, list head and sh bucket (`prefetchService`), so the cache misses of
+    /// several packets overlap (what a NIC driver's batch with prefetch does).
     public mutating func input(batch packets: ArraySlice<IPVSPacket>, into verdicts: inout [InputVerdict], lookahead: Int = 6) {
         let far = min(max(1, lookahead), Self.ringSize - 1)
         let near = max(1, far / 2)
-        let close = max(1, near / 2)
-        // The scheduler's list or bucket one packet before the servers (measured: sh's bucket
-        // table, 1 KiB a service, is the likeliest to come from DRAM).
-        let closeSched = min(close + 1, near)
         let start = packets.startIndex
         let end = packets.endIndex
         let m = Self.ringSize - 1
@@ -186,9 +195,7 @@ extension IPVSTable {
         var i = start
         while i < end {
             if i + far < end { ring[(i + far) & m] = lookaheadSlots(packets[i + far]) }
-            if i + near < end { prefetchService(lookahead: &ring[(i + near) & m]) }
-            if i + closeSched < end { prefetchScheduler(for: packets[i + closeSched], lookahead: ring[(i + closeSched) & m]) }
-            if i + close < end { prefetchServers(lookahead: ring[(i + close) & m]) }
+            if i + near < end { prefetchService(for: packets[i + near], lookahead: &ring[(i + near) & m]) }
             let a = ring[i & m]
             verdicts.append(input(packets[i], key: a.key, hash: a.hash, serviceHash: a.serviceHash))
             i += 1
@@ -218,53 +225,36 @@ extension IPVSTable {
         let key = p.connectionKey
         let a = Lookahead(key: key, hash: key.hashValue64, serviceHash: Self.serviceSlotKey(p).hashValue64, service: -1)
         table.prefetch(hash: a.hash)
-        serviceTable.prefetch(hash: a.serviceHash)
+        store.index.prefetch(hash: a.serviceHash)
         return a
     }
 
-    /// Half as far: the service slot (prefetched earlier) names the service; prefetch its
-    /// record (one line).
+    /// Half as far: the service slot (prefetched earlier) names the service and where its
+    /// servers and buckets sit; prefetch its record, its counters, its first servers (two
+    /// 96-byte servers span at most four lines), its list head and the packet's sh bucket, all
+    /// at once: one wait for memory rather than two in a row (the record, then what it points at).
     @inline(__always)
-    func prefetchService(lookahead a: inout Lookahead) {
-        let s = serviceTable.guessIndex(hash: a.serviceHash)
-        guard s >= 0, Int(s) < store.count else { return }
-        a.service = s
-        store.records.withUnsafeBufferPointer { b in Prefetch.wholeElement(b, Int(s)) }
-    }
-
-    /// A quarter as far: the record (prefetched earlier) says where the service's servers sit in
-    /// the pool; all of them.
-    @inline(__always)
-    func prefetchServers(lookahead a: Lookahead) {
-        let s = a.service
-        guard s >= 0, Int(s) < store.count else { return }
-        let r = store.records[Int(s)]
+    func prefetchService(for p: IPVSPacket, lookahead a: inout Lookahead) {
+        guard let slot = store.index.guess(hash: a.serviceHash) else { return }
+        let s = Int(slot.service)
+        guard s < store.count else { return }
+        a.service = slot.service
+        store.records.withUnsafeBufferPointer { b in Prefetch.wholeElement(b, s) }
+        store.stats.withUnsafeBufferPointer { b in Prefetch.wholeElement(b, s) }
+        let base = Int(slot.base)
         store.servers.withUnsafeBufferPointer { b in
-            guard let base = b.baseAddress, Int(r.base) + Int(r.slots) <= b.count else { return }
-            Prefetch.lines(UnsafeRawPointer(base + Int(r.base)), bytes: Int(r.slots) * MemoryLayout<RealServer>.stride)
+            guard let start = b.baseAddress, base < b.count else { return }
+            Prefetch.lines(UnsafeRawPointer(start + base), bytes: min(b.count - base, 2) * MemoryLayout<RealServer>.stride)
         }
-    }
-
-    /// Just before that: the scheduler's list (rr, wrr, lc...) or the packet's sh bucket.
-    @inline(__always)
-    func prefetchScheduler(for p: IPVSPacket, lookahead a: Lookahead) {
-        let s = a.service
-        guard s >= 0, Int(s) < store.count else { return }
-        let r = store.records[Int(s)]
-        switch r.scheduler {
-        case .sh:
-            guard r.bucketBase >= 0 else { return }
-            // The packet's bucket (the first one ip_vs_sh_get reads).
-            let port: UInt16 = r.has(.sched2) ? p.sourcePort : 0
-            let bucket = VirtualService.shHashKey(fold: KernelHash.fold(p.source), port: port, offset: 0, hash: hashVariant)
+        store.order.withUnsafeBufferPointer { b in
+            if base < b.count { Prefetch.element(b, base) }
+        }
+        if slot.bucketBase >= 0 {
+            // The sh bucket of the packet's source address (the first one ip_vs_sh_get reads;
+            // with sh-port, or for dh and mh, a guess that costs one prefetch).
+            let bucket = Int(slot.bucketBase) + VirtualService.shHashKey(fold: KernelHash.fold(p.source), port: 0, offset: 0, hash: hashVariant)
             store.buckets.withUnsafeBufferPointer { b in
-                if Int(r.bucketBase) + bucket < b.count { Prefetch.element(b, Int(r.bucketBase) + bucket) }
-            }
-        case .dh, .mh:
-            break
-        default:
-            store.order.withUnsafeBufferPointer { b in
-                if Int(r.base) < b.count { Prefetch.element(b, Int(r.base)) }
+                if bucket < b.count { Prefetch.element(b, bucket) }
             }
         }
     }
