@@ -2,7 +2,7 @@
 /// 8-byte slots, each the low 32 bits of the key's `hashValue64` (the tag) and the entry index.
 /// The keys themselves stay in the entries.
 ///
-/// Why not `ConnectionHashTable` (Bench's baseline: 48-byte slots with the key inline): at a million connections
+/// Why not `ConnectionHashTable` (Bench's former baseline: 48-byte slots with the key inline): at a million connections
 /// that table is 96 MiB, so nearly every probe misses the caches and the TLB. This one is 16 MiB;
 /// a miss (every new connection) reads one slot and no entry, and a hit reads the slot and the
 /// entry, which the caller reads next anyway. A tag match with a different key costs one extra

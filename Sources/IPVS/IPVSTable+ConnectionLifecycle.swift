@@ -33,14 +33,14 @@ extension IPVSTable {
         return index
     }
 
-    /// ip_vs_bind_dest (see `VirtualService.bind`).
+    /// ip_vs_bind_dest (see `ServiceStore.bind`).
     @inline(__always)
     mutating func bind(connection i: Int32) {
         let e = entries[Int(i)]
         store.bind(e.service, slot: e.server, template: e.isTemplate, inactive: e.flags.contains(.inactive))
     }
 
-    /// ip_vs_unbind_dest (see `VirtualService.unbind`).
+    /// ip_vs_unbind_dest (see `ServiceStore.unbind`).
     @inline(__always)
     mutating func unbind(connection i: Int32) {
         let e = entries[Int(i)]

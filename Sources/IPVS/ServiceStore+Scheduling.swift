@@ -16,8 +16,11 @@ extension ServiceStore {
         }
     }
 
-    /// ip_vs_rr_schedule (see `VirtualService+RoundRobin`): from the element after the cursor to
-    /// the end, then (unless the cursor is the head) from the head up to and including it.
+    /// ip_vs_rr_schedule: scan from the element after the cursor to the end, then (unless the
+    /// cursor is the head) wrap and continue up to and including the cursor. The first usable
+    /// server wins and becomes the cursor; on failure the cursor stays. The cursor is a list
+    /// position (-1 = head), adjusted when the list changes (`VirtualService.schedulerAdded`,
+    /// `schedulerDeleted`), so this reads only the list and the servers.
     @inline(__always)
     mutating func rrSchedule(_ si: Int32) -> Int32 {
         let r = records[Int(si)]
