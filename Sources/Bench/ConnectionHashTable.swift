@@ -1,8 +1,10 @@
 import IPVS
 
-/// The `baseline.hash_probe` row of `kdp bench`: an open-addressing (linear probing,
-/// backward-shift deletion) map from `ConnectionKey` to an entry index, the layout IPVS's
-/// connection table had before `ConnectionIndex` (see there for why it moved on). Keys live inline in one flat array, so a lookup is one hash and, at the load
+/// An open-addressing (linear probing, backward-shift deletion) map from `ConnectionKey` to an
+/// entry index, the layout IPVS's connection table had before `ConnectionIndex` (see there for
+/// why it moved on). It was `kdp bench`'s `baseline.hash_probe` until then; that row now probes
+/// the layout IPVS really uses (`IPVS.ConnectionIndexProbe`), since a probe of this one-read
+/// table was a floor the connection table could not reach. Keys live inline in one flat array, so a lookup is one hash and, at the load
 /// factor kept here (≤ 1/2), about one cache line; nothing is allocated per lookup or insert
 /// except when the table doubles.
 public struct ConnectionHashTable: Sendable {

@@ -72,12 +72,13 @@ public struct IPVSDirector: IPVSHook {
         if table.now < clock { table.advance(to: clock) }
         defer { touched[ref] = table }
         let existing = table.connectionIndex(ip.connectionKey)
-        let before = table.services[0]
+        // The service's snapshot (built from the table's flat store, allocating) only to explain.
+        let before = explain ? table.services[0] : nil
         let input = ScheduleInput(sourceFold: KernelHash.fold(p.source), sourcePort: p.sourcePort,
                                   destinationFold: KernelHash.fold(p.destination))
-        let why = explain ? before.explainScheduling(input, hash: table.hashVariant) : ""
+        let why = before?.explainScheduling(input, hash: table.hashVariant) ?? ""
         let verdict = table.input(ip)
-        let service = explain ? describe(before) : ""
+        let service = before.map(describe) ?? ""
         switch verdict {
         case .passed:
             return .pass(note: "\(service): a TCP packet that is not a SYN and has no IPVS connection is not scheduled; it goes to the local stack")
@@ -87,7 +88,7 @@ public struct IPVSDirector: IPVSHook {
             return .noDestination(explanation: [service, "scheduler: \(why)"])
         case .forwarded(let ci, let scheduled):
             let e = table.entries[Int(ci)]
-            guard explain else { return .forward(to: e.destinationAddress, port: e.destinationPort, explanation: []) }
+            guard let before else { return .forward(to: e.destinationAddress, port: e.destinationPort, explanation: []) }
             let real = e.destinationAddress.joined(port: e.destinationPort)
             var lines = [service]
             if scheduled {

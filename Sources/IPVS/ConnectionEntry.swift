@@ -53,7 +53,7 @@ public struct ConnectionKey: Hashable, Sendable {
 
     /// A cheap, well-mixed 64-bit hash (multiply-xorshift over the key words). The kernel uses
     /// jhash/siphash with a random seed here, which only picks buckets (reference §4).
-    /// Inlinable so that the benchmark baseline (`Bench.ConnectionHashTable`) hashes as cheaply as
+    /// Inlinable so that the benchmark tables (`Bench.ConnectionHashTable`) hash as cheaply as
     /// the table itself.
     @inlinable @inline(__always)
     package var hashValue64: UInt64 {

@@ -2,7 +2,7 @@
 /// 8-byte slots, each the low 32 bits of the key's `hashValue64` (the tag) and the entry index.
 /// The keys themselves stay in the entries.
 ///
-/// Why not `ConnectionHashTable` (Bench's baseline: 48-byte slots with the key inline): at a million connections
+/// Why not `ConnectionHashTable` (Bench's former baseline: 48-byte slots with the key inline): at a million connections
 /// that table is 96 MiB, so nearly every probe misses the caches and the TLB. This one is 16 MiB;
 /// a miss (every new connection) reads one slot and no entry, and a hit reads the slot and the
 /// entry, which the caller reads next anyway. A tag match with a different key costs one extra
@@ -175,3 +175,47 @@ struct ConnectionIndex: Sendable {
     }
 }
 
+
+/// `kdp bench`'s `baseline.hash_probe`: the connection table's own layout and nothing else of
+/// IPVS — a `ConnectionIndex` (8-byte tagged slots, load ≤ 1/2, huge pages) over a flat array of
+/// `ConnectionEntry` holding the keys, filled in the order given. A probe hashes the key, reads
+/// its slot and, on a tag match, the entry's key: the floor under `ipvs.established` and under
+/// the lookup every new connection starts with.
+package struct ConnectionIndexProbe: Sendable {
+    private var index: ConnectionIndex
+    private var entries: [ConnectionEntry]
+
+    package init(keys: [ConnectionKey]) {
+        index = ConnectionIndex(capacity: keys.count)
+        entries = [ConnectionEntry](unsafeUninitializedCapacity: keys.count) { buf, count in
+            if let b = buf.baseAddress {
+                adviseHugePages(UnsafeMutableRawPointer(b), bytes: keys.count * MemoryLayout<ConnectionEntry>.stride)
+            }
+            count = 0
+        }
+        for (i, k) in keys.enumerated() {
+            entries.append(ConnectionEntry(key: k, destinationAddress: .v4(.zero), destinationPort: UInt16(truncatingIfNeeded: i), state: 0,
+                                           flags: [], service: 0, server: 0, control: -1, nControl: 0, timeout: 0, expires: 0,
+                                           live: true, hashed: true))
+            entries.withUnsafeBufferPointer { _ = index.insert(k, Int32(i), hash: k.hashValue64, entries: $0) }
+        }
+    }
+
+    /// The entry index stored for `key`, or -1.
+    @inline(__always)
+    package func find(_ key: ConnectionKey) -> Int32 {
+        entries.withUnsafeBufferPointer { index.find(key, hash: key.hashValue64, entries: $0) }
+    }
+
+    /// Probes every key in turn and sums the indexes found (so the work is observable). The
+    /// loop runs here, where the probe inlines, so the timed work is the probes and nothing else:
+    /// no call per key across the module boundary.
+    @inline(never)
+    package func probeAll(_ keys: [ConnectionKey]) -> Int {
+        entries.withUnsafeBufferPointer { e in
+            var n = 0
+            for k in keys { n &+= Int(index.find(k, hash: k.hashValue64, entries: e)) }
+            return n
+        }
+    }
+}

@@ -119,7 +119,8 @@ public enum IPVSAdm {
     }
 
     static func sortedServices(_ t: IPVSTable, sort: Bool) -> [VirtualService] {
-        sort ? msort(t.services) { compareServices($0.key, $1.key) } : t.services
+        let all = Array(t.services)
+        return sort ? msort(all) { compareServices($0.key, $1.key) } : all
     }
 
     package static func sortedDestinations(_ s: VirtualService, sort: Bool) -> [RealServer] {

@@ -136,7 +136,7 @@ extension IPVSAdm {
                 if d.address.family != serviceFamily { throw fail("real server \(d.address) is not of the service's address family") }
                 do { try table.addDestination(service: svc, d) } catch { throw fail(error.description) }
                 if let stats, let slot = table.services[Int(svc)].slot(of: d.address, port: d.port) {
-                    table.services[Int(svc)].servers[Int(slot)].stats = stats
+                    table.setStats(service: svc, slot: slot, stats)
                 }
                 continue
             }
@@ -171,7 +171,7 @@ extension IPVSAdm {
                 config = try Self.serviceDetails(rest, key: key, fail)
             }
             do { service = try table.addService(config) } catch { throw fail(error.description) }
-            if let stats { table.services[Int(service!)].stats = stats }
+            if let stats { table.setStats(service: service!, stats) }
         }
         let k = kind ?? .list
         var notes: [String] = []

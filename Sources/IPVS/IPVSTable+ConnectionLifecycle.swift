@@ -8,8 +8,9 @@ extension IPVSTable {
     mutating func createEntry(key: ConnectionKey, service: Int32, server slot: Int32, destinationPort: UInt16, template: Bool,
                               hash: UInt64? = nil) -> Int32 {
         // Two fields, not a copy of the whole 96-byte server (pinned by MemoryLayoutTests).
-        let forward = services[Int(service)].servers[Int(slot)].forward
-        let address = services[Int(service)].servers[Int(slot)].address
+        let si = store.serverIndex(service, slot)
+        let forward = store.servers[si].forward
+        let address = store.servers[si].address
         var flags: ConnectionFlags = [.inactive]
         if template { flags.insert(.template) }
         if forward != .masq { flags.insert(.noOutput) }
@@ -28,22 +29,22 @@ extension IPVSTable {
         if old >= 0 { entries[Int(old)].hashed = false }  // the kernel's chain would find the new one first
         liveConnections += 1
         // bind(index), from the values just written: a new entry is always INACTIVE.
-        services[Int(service)].bind(slot: slot, template: template, inactive: true)
+        store.bind(service, slot: slot, template: template, inactive: true)
         return index
     }
 
-    /// ip_vs_bind_dest (see `VirtualService.bind`).
+    /// ip_vs_bind_dest (see `ServiceStore.bind`).
     @inline(__always)
     mutating func bind(connection i: Int32) {
         let e = entries[Int(i)]
-        services[Int(e.service)].bind(slot: e.server, template: e.isTemplate, inactive: e.flags.contains(.inactive))
+        store.bind(e.service, slot: e.server, template: e.isTemplate, inactive: e.flags.contains(.inactive))
     }
 
-    /// ip_vs_unbind_dest (see `VirtualService.unbind`).
+    /// ip_vs_unbind_dest (see `ServiceStore.unbind`).
     @inline(__always)
     mutating func unbind(connection i: Int32) {
         let e = entries[Int(i)]
-        services[Int(e.service)].unbind(slot: e.server, template: e.isTemplate, inactive: e.flags.contains(.inactive))
+        store.unbind(e.service, slot: e.server, template: e.isTemplate, inactive: e.flags.contains(.inactive))
     }
 
     /// ip_vs_conn_put: (re)arm the entry's timer with its current timeout.
@@ -129,7 +130,7 @@ extension IPVSTable {
     mutating func flushNoDestinationConnections() {
         for i in entries.indices {
             let e = entries[i]
-            guard e.live, !services[Int(e.service)].servers[Int(e.server)].available, e.nControl == 0 else { continue }
+            guard e.live, !store.server(e.service, e.server).available, e.nControl == 0 else { continue }
             let ct = e.control
             expire(connection: Int32(i))
             if ct >= 0, entries[Int(ct)].live, entries[Int(ct)].nControl == 0 { expire(connection: ct) }
@@ -163,7 +164,7 @@ extension IPVSTable {
             entries[ii].flags = flags
             entries[ii].state = new.rawValue
             entries[ii].timeout = timeouts.tcp(new)
-            if moved != 0 { services[Int(entries[ii].service)].moveActive(slot: entries[ii].server, by: Int32(moved)) }
+            if moved != 0 { store.moveActive(entries[ii].service, slot: entries[ii].server, by: Int32(moved)) }
         } else {
             entries[Int(i)].timeout = timeouts.udp
         }

@@ -23,8 +23,9 @@ public struct IPVSSysctls: Sendable, Equatable {
 
 /// One network namespace's IPVS: virtual services, the connection table, timers and a clock.
 ///
-/// All state is value-typed and index-addressed: services in an array, servers by slot inside
-/// their service, connections in a flat entry array reached through a `ConnectionIndex` (8-byte tagged slots).
+/// All state is value-typed and index-addressed: services in a `ServiceStore` (a 64-byte record
+/// each, their servers, lists and buckets in flat pools), servers by slot inside their service,
+/// connections in a flat entry array reached through a `ConnectionIndex` (8-byte tagged slots).
 public struct IPVSTable: Sendable {
     public var hashVariant: HashVariant
     public var sysctls: IPVSSysctls
@@ -32,14 +33,15 @@ public struct IPVSTable: Sendable {
     /// `1 << conn_tab_bits` as ipvsadm's header prints it (default 12 bits).
     public var connectionTableSize = 4096
 
-    public internal(set) var services: [VirtualService] = []
+    /// The services as the packet path keeps them.
+    var store = ServiceStore()
+    /// The services as `VirtualService` snapshots, built on access (O(servers) each, allocating:
+    /// for the control plane and output, never the packet path).
+    public var services: ServiceList { ServiceList(store: store) }
     /// Connection entries by index; `live == false` marks a free index.
     public internal(set) var entries: [ConnectionEntry] = []
     var freeList: [Int32] = []
     var table: ConnectionIndex
-    /// Services by `serviceLookupKey`: 8-byte slots (a 10,000-service index is 256 KiB, within
-    /// L2), the key compared against the service's own config on a tag match.
-    var serviceTable = ConnectionIndex()
     var timers = TimerQueues()
     /// The clock in milliseconds since the table was made.
     public internal(set) var now: Int64 = 0
@@ -76,8 +78,8 @@ public struct IPVSTable: Sendable {
     /// The service whose `serviceLookupKey` is `k`, or -1.
     @inline(__always)
     func findService(lookupKey k: ConnectionKey, hash: UInt64? = nil) -> Int32 {
-        services.withUnsafeBufferPointer { svcs in
-            serviceTable.find(hash: hash ?? k.hashValue64) { Self.serviceLookupKey(svcs[Int($0)].config.key) == k }
+        store.records.withUnsafeBufferPointer { recs in
+            store.index.find(hash: hash ?? k.hashValue64) { recs[Int($0)].lookupKey == k }
         }
     }
 
@@ -94,30 +96,29 @@ public struct IPVSTable: Sendable {
             let m = config.netmask
             if m != 0 && (~m &+ 1) & ~m != 0 { throw .invalid("illegal virtual server persistent netmask") }
         }
-        let index = Int32(services.count)
-        services.append(VirtualService(config: config, hash: hashVariant))
-        let k = Self.serviceLookupKey(config.key)
-        let svcs = services
-        serviceTable.insert(index, hash: k.hashValue64) { Self.serviceLookupKey(svcs[Int($0)].config.key) == k }
+        let index = Int32(store.count)
+        store.append(VirtualService(config: config, hash: hashVariant))
         return index
     }
 
     /// `ipvsadm -E`: changes scheduler, flags or persistence. A scheduler change re-runs
     /// `init_service` with every server already present (so wrr starts from `cw = mw`).
     public mutating func editService(_ index: Int32, config: ServiceConfig) throws(IPVSError) {
-        guard services.indices.contains(Int(index)) else { throw .noSuchService }
-        guard services[Int(index)].config.key == config.key else { throw .invalid("cannot change a service's address") }
-        let schedChanged = services[Int(index)].config.scheduler != config.scheduler
-        services[Int(index)].config = config
-        if schedChanged { services[Int(index)].initScheduler(hash: hashVariant) }
+        guard store.records.indices.contains(Int(index)) else { throw .noSuchService }
+        var svc = store.snapshot(Int(index))
+        guard svc.config.key == config.key else { throw .invalid("cannot change a service's address") }
+        let schedChanged = svc.config.scheduler != config.scheduler
+        svc.config = config
+        if schedChanged { svc.initScheduler(hash: hashVariant) }
+        store.write(svc, at: Int(index))
     }
 
     /// `ipvsadm -a`. New servers go to the head of the list; a server still in the trash is
     /// revived with its counters (ip_vs_ctl.c: ip_vs_add_dest, ip_vs_trash_get_dest).
     public mutating func addDestination(service: Int32, _ d: DestinationConfig) throws(IPVSError) {
-        guard services.indices.contains(Int(service)) else { throw .noSuchService }
+        guard store.records.indices.contains(Int(service)) else { throw .noSuchService }
         try Self.validate(d)
-        var svc = services[Int(service)]
+        var svc = store.snapshot(Int(service))
         if d.address.family != svc.key.family && svc.key.fwmark == 0 {
             throw .invalid("real server \(d.address) is not of the service's address family")
         }
@@ -134,17 +135,18 @@ public struct IPVSTable: Sendable {
         svc.order.insert(slot, at: 0)
         svc.reindex()
         svc.schedulerAdded(slot: slot)
-        services[Int(service)] = svc
+        store.write(svc, at: Int(service))
     }
 
     /// `ipvsadm -e`: weight, thresholds and forwarding method; runs the scheduler's `upd_dest`.
     public mutating func editDestination(service: Int32, _ d: DestinationConfig) throws(IPVSError) {
-        guard services.indices.contains(Int(service)) else { throw .noSuchService }
+        guard store.records.indices.contains(Int(service)) else { throw .noSuchService }
         try Self.validate(d)
-        guard let slot = services[Int(service)].slot(of: d.address, port: d.port),
-              services[Int(service)].servers[Int(slot)].available else { throw .noSuchDestination }
-        Self.update(&services[Int(service)].servers[Int(slot)], with: d, add: false)
-        services[Int(service)].schedulerUpdated(slot: slot)
+        var svc = store.snapshot(Int(service))
+        guard let slot = svc.slot(of: d.address, port: d.port), svc.servers[Int(slot)].available else { throw .noSuchDestination }
+        Self.update(&svc.servers[Int(slot)], with: d, add: false)
+        svc.schedulerUpdated(slot: slot)
+        store.write(svc, at: Int(service))
     }
 
     /// `ipvsadm -d`: unlinks the server (its connections keep pointing at it, now not
@@ -152,16 +154,15 @@ public struct IPVSTable: Sendable {
     /// deletes every connection on an unavailable server (ip_vs_expire_nodest_conn_flush);
     /// kdp runs it at once.
     public mutating func deleteDestination(service: Int32, address: IPAddress, port: UInt16) throws(IPVSError) {
-        guard services.indices.contains(Int(service)) else { throw .noSuchService }
-        guard let slot = services[Int(service)].slot(of: address, port: port),
-              services[Int(service)].servers[Int(slot)].available else { throw .noSuchDestination }
-        var svc = services[Int(service)]
+        guard store.records.indices.contains(Int(service)) else { throw .noSuchService }
+        var svc = store.snapshot(Int(service))
+        guard let slot = svc.slot(of: address, port: port), svc.servers[Int(slot)].available else { throw .noSuchDestination }
         let pos = Int(svc.position[Int(slot)])
         svc.servers[Int(slot)].available = false
         svc.order.remove(at: pos)
         svc.reindex()
         svc.schedulerDeleted(slot: slot, formerPosition: pos)
-        services[Int(service)] = svc
+        store.write(svc, at: Int(service))
         if sysctls.expireNodestConn { flushNoDestinationConnections() }
     }
 
@@ -222,7 +223,17 @@ public struct IPVSTable: Sendable {
 
     /// The real server an entry points at.
     public func server(of entry: ConnectionEntry) -> RealServer {
-        services[Int(entry.service)].servers[Int(entry.server)]
+        store.server(entry.service, entry.server)
+    }
+
+    /// Sets a server's traffic counters (ipvsadm --stats input).
+    mutating func setStats(service si: Int32, slot: Int32, _ stats: IPVSStats) {
+        store.servers[store.serverIndex(si, slot)].stats = stats
+    }
+
+    /// Sets a service's traffic counters (ipvsadm --stats input).
+    mutating func setStats(service si: Int32, _ stats: IPVSStats) {
+        store.stats[Int(si)] = stats
     }
 }
 
@@ -238,10 +249,17 @@ extension IPVSTable {
         t.timeouts = timeouts
         t.connectionTableSize = connectionTableSize
         t.now = now
-        t.services = [services[Int(si)]]
-        let k = Self.serviceLookupKey(services[Int(si)].config.key)
-        let svcs = t.services
-        t.serviceTable.insert(0, hash: k.hashValue64) { Self.serviceLookupKey(svcs[Int($0)].config.key) == k }
+        t.store.append(store.snapshot(Int(si)))
         return t
     }
+}
+
+/// The services of an `IPVSTable` as `VirtualService` snapshots: `table.services[i]` builds
+/// service `i`'s snapshot from the flat store (allocating its arrays). A value: it holds the
+/// store as it was when `services` was read.
+public struct ServiceList: RandomAccessCollection, Sendable {
+    let store: ServiceStore
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { store.count }
+    public subscript(i: Int) -> VirtualService { store.snapshot(i) }
 }

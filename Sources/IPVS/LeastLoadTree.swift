@@ -39,14 +39,14 @@ struct LeastLoadTree: Sendable {
     }
 }
 
-extension VirtualService {
+extension LeastLoadTree {
     /// The leaf for one server: usable = not OVERLOAD and weight > 0 (all four skip the rest).
-    func treeLeaf(position: Int, slot: Int32) -> LeastLoadTree.Node {
-        let s = servers[Int(slot)]
-        guard s.usable else { return LeastLoadTree.Node() }
-        var n = LeastLoadTree.Node()
+    @inline(__always)
+    static func leaf(_ s: RealServer, position: Int, scheduler: SchedulerName) -> Node {
+        guard s.usable else { return Node() }
+        var n = Node()
         n.pos = Int32(position)
-        switch config.scheduler {
+        switch scheduler {
         case .lc:
             n.num = Int64(s.connOverhead); n.den = 1
         case .wlc:
@@ -62,6 +62,23 @@ extension VirtualService {
         return n
     }
 
+    /// Sets one leaf and repairs the path above it: O(log n).
+    mutating func update(position p: Int, leaf: Node) {
+        var i = leaves + p
+        nodes[i] = leaf
+        i >>= 1
+        while i >= 1 {
+            nodes[i] = Self.combine(nodes[2 * i], nodes[2 * i + 1])
+            i >>= 1
+        }
+    }
+}
+
+extension VirtualService {
+    func treeLeaf(position: Int, slot: Int32) -> LeastLoadTree.Node {
+        LeastLoadTree.leaf(servers[Int(slot)], position: position, scheduler: config.scheduler)
+    }
+
     mutating func rebuildTree() {
         var size = 1
         while size < order.count { size <<= 1 }
@@ -75,24 +92,11 @@ extension VirtualService {
         }
     }
 
-    /// Repairs the path above one server after its counters, weight or flags changed.
+    /// Repairs the path above one server after its weight or flags changed (`upd_dest`).
     mutating func treeUpdate(slot: Int32) {
         guard config.scheduler.usesLoadTree else { return }
         let p = Int(position[Int(slot)])
         guard p >= 0 else { return }
-        var i = sched.tree.leaves + p
-        sched.tree.nodes[i] = treeLeaf(position: p, slot: slot)
-        i >>= 1
-        while i >= 1 {
-            sched.tree.nodes[i] = LeastLoadTree.combine(sched.tree.nodes[2 * i], sched.tree.nodes[2 * i + 1])
-            i >>= 1
-        }
-    }
-
-    func treePick() -> Int32 {
-        guard sched.tree.nodes.count > 1 else { return -1 }
-        let root = sched.tree.nodes[1]
-        let p = config.scheduler == .nq && root.idle >= 0 ? root.idle : root.pos
-        return p < 0 ? -1 : order[Int(p)]
+        sched.tree.update(position: p, leaf: treeLeaf(position: p, slot: slot))
     }
 }

@@ -101,9 +101,23 @@ extension IPVSTable {
     /// the old one through its timer, so its counters are still present while the new SYN is
     /// scheduled. kdp schedules first and then expires the old entry, before the new one is
     /// inserted.
+    ///
+    /// One packet on its own has no batch to hide its cache misses behind, so it overlaps its
+    /// own: before the lookup it starts loading the connection slot (for a new connection a miss
+    /// all the way to memory, at a million connections) and, for a packet that may create a
+    /// connection, walks to its service's record and starts loading its servers and list or
+    /// bucket, so these arrive while the slot does (the batch's stages at distance 0). Only
+    /// prefetches and reads: the verdict is the same.
     public mutating func input(_ p: IPVSPacket) -> InputVerdict {
         let key = p.connectionKey
-        return input(p, key: key, hash: key.hashValue64, serviceHash: nil)
+        let hash = key.hashValue64
+        table.prefetch(hash: hash)
+        guard p.protocol != .tcp || p.tcpFlags.contains(.syn) || sysctls.sloppyTCP else {
+            return input(p, key: key, hash: hash, serviceHash: nil)
+        }
+        var a = Lookahead(key: key, hash: hash, serviceHash: Self.serviceSlotKey(p).hashValue64, service: -1)
+        prefetchService(for: p, lookahead: &a)
+        return input(p, key: key, hash: hash, serviceHash: a.serviceHash)
     }
 
     /// `input` with the connection key's hash (and possibly the service slot key's) computed.
@@ -115,9 +129,8 @@ extension IPVSTable {
         var pending: Int32 = -1
         if isSyn && cp >= 0 {
             let e = entries[Int(cp)]
-            let dest = services[Int(e.service)].servers[Int(e.server)]
             var resched = false
-            if sysctls.expireNodestConn && dest.weight == 0 {
+            if sysctls.expireNodestConn && store.server(e.service, e.server).weight == 0 {
                 resched = true
             } else if sysctls.connReuseMode != 0 && isNewConnExpected(e) {
                 resched = true  // without conntrack there is never an "old conntrack" to drop for
@@ -129,7 +142,7 @@ extension IPVSTable {
         }
         if cp >= 0 {
             let e = entries[Int(cp)]
-            if !services[Int(e.service)].servers[Int(e.server)].available {
+            if !store.servers[store.serverIndex(e.service, e.server)].available {
                 if sysctls.expireNodestConn {
                     pending = cp
                     cp = -1
@@ -161,17 +174,12 @@ extension IPVSTable {
     /// `input` over a batch, appending one verdict per packet to `verdicts`. The verdicts are
     /// exactly those of calling `input` on each packet in order; the batch only adds prefetches:
     /// `lookahead` packets ahead (at most 15) it hashes the packet and prefetches the
-    /// connection-index and service-index slots, half as far ahead the virtual service the slot
-    /// leads to, and a quarter as far (at least 1) that service's servers, the scheduler's list
-    /// or bucket one packet earlier, so the cache misses of several packets overlap (what a NIC
-    /// driver's batch with prefetch does).
+    /// connection-index and service-index slots, and half as far ahead (at least 1) the service's
+    /// record, servers, list head and sh bucket (`prefetchService`), so the cache misses of
+    /// several packets overlap (what a NIC driver's batch with prefetch does).
     public mutating func input(batch packets: ArraySlice<IPVSPacket>, into verdicts: inout [InputVerdict], lookahead: Int = 6) {
         let far = min(max(1, lookahead), Self.ringSize - 1)
         let near = max(1, far / 2)
-        let close = max(1, near / 2)
-        // The scheduler's list or bucket one packet before the servers (measured: sh's bucket
-        // table, 1 KiB a service, is the likeliest to come from DRAM).
-        let closeSched = min(close + 1, near)
         let start = packets.startIndex
         let end = packets.endIndex
         let m = Self.ringSize - 1
@@ -187,9 +195,7 @@ extension IPVSTable {
         var i = start
         while i < end {
             if i + far < end { ring[(i + far) & m] = lookaheadSlots(packets[i + far]) }
-            if i + near < end { prefetchService(lookahead: &ring[(i + near) & m]) }
-            if i + closeSched < end { prefetchScheduler(for: packets[i + closeSched], lookahead: ring[(i + closeSched) & m]) }
-            if i + close < end { prefetchServers(lookahead: ring[(i + close) & m]) }
+            if i + near < end { prefetchService(for: packets[i + near], lookahead: &ring[(i + near) & m]) }
             let a = ring[i & m]
             verdicts.append(input(packets[i], key: a.key, hash: a.hash, serviceHash: a.serviceHash))
             i += 1
@@ -219,49 +225,36 @@ extension IPVSTable {
         let key = p.connectionKey
         let a = Lookahead(key: key, hash: key.hashValue64, serviceHash: Self.serviceSlotKey(p).hashValue64, service: -1)
         table.prefetch(hash: a.hash)
-        serviceTable.prefetch(hash: a.serviceHash)
+        store.index.prefetch(hash: a.serviceHash)
         return a
     }
 
-    /// Half as far: the service slot (prefetched earlier) names the service; prefetch it whole.
+    /// Half as far: the service slot (prefetched earlier) names the service and where its
+    /// servers and buckets sit; prefetch its record, its counters, its first servers (two
+    /// 96-byte servers span at most four lines), its list head and the packet's sh bucket, all
+    /// at once: one wait for memory rather than two in a row (the record, then what it points at).
     @inline(__always)
-    func prefetchService(lookahead a: inout Lookahead) {
-        let s = serviceTable.guessIndex(hash: a.serviceHash)
-        guard s >= 0, Int(s) < services.count else { return }
-        a.service = s
-        services.withUnsafeBufferPointer { b in Prefetch.wholeElement(b, Int(s)) }
-    }
-
-    /// A quarter as far: the service (prefetched earlier) tells where its servers live; all of
-    /// them, from the array header (its count is read first) to the last server.
-    @inline(__always)
-    func prefetchServers(lookahead a: Lookahead) {
-        let s = a.service
-        guard s >= 0, Int(s) < services.count else { return }
-        services.withUnsafeBufferPointer { b in
-            Prefetch.arrayStorage(hint: b[Int(s)].serversHint, elementBytes: Int(b[Int(s)].serversHintBytes))
+    func prefetchService(for p: IPVSPacket, lookahead a: inout Lookahead) {
+        guard let slot = store.index.guess(hash: a.serviceHash) else { return }
+        let s = Int(slot.service)
+        guard s < store.count else { return }
+        a.service = slot.service
+        store.records.withUnsafeBufferPointer { b in Prefetch.wholeElement(b, s) }
+        store.stats.withUnsafeBufferPointer { b in Prefetch.wholeElement(b, s) }
+        let base = Int(slot.base)
+        store.servers.withUnsafeBufferPointer { b in
+            guard let start = b.baseAddress, base < b.count else { return }
+            Prefetch.lines(UnsafeRawPointer(start + base), bytes: min(b.count - base, 2) * MemoryLayout<RealServer>.stride)
         }
-    }
-
-    /// Just before that: the scheduler's list head (rr, wrr, lc...) or the packet's sh bucket.
-    @inline(__always)
-    func prefetchScheduler(for p: IPVSPacket, lookahead a: Lookahead) {
-        let s = a.service
-        guard s >= 0, Int(s) < services.count else { return }
-        services.withUnsafeBufferPointer { b in
-            let sp = b[Int(s)].schedHint
-            guard sp != 0 else { return }
-            Prefetch.arrayCount(hint: sp)  // which the bounds check reads first
-            switch b[Int(s)].config.scheduler {
-            case .sh:
-                // The packet's bucket (the first one ip_vs_sh_get reads).
-                let port: UInt16 = b[Int(s)].config.flags.contains(.sched2) ? p.sourcePort : 0
-                let bucket = VirtualService.shHashKey(fold: KernelHash.fold(p.source), port: port, offset: 0, hash: hashVariant)
-                Prefetch.arrayElement(hint: sp, bucket, of: Int32.self)
-            case .dh, .mh:
-                break
-            default:
-                Prefetch.arrayHead(hint: sp, bytes: 32)  // the head of `order`
+        store.order.withUnsafeBufferPointer { b in
+            if base < b.count { Prefetch.element(b, base) }
+        }
+        if slot.bucketBase >= 0 {
+            // The sh bucket of the packet's source address (the first one ip_vs_sh_get reads;
+            // with sh-port, or for dh and mh, a guess that costs one prefetch).
+            let bucket = Int(slot.bucketBase) + VirtualService.shHashKey(fold: KernelHash.fold(p.source), port: 0, offset: 0, hash: hashVariant)
+            store.buckets.withUnsafeBufferPointer { b in
+                if bucket < b.count { Prefetch.element(b, bucket) }
             }
         }
     }
@@ -273,8 +266,8 @@ extension IPVSTable {
     public mutating func output(connection i: Int32, flags: TCPFlags, length: UInt32 = 40) -> Bool {
         guard entries.indices.contains(Int(i)), entries[Int(i)].live else { return false }
         let e = entries[Int(i)]
-        guard services[Int(e.service)].servers[Int(e.server)].forward == .masq else { return false }
-        if services[Int(e.service)].countOut(slot: e.server, length: length) {
+        guard store.server(e.service, e.server).forward == .masq else { return false }
+        if store.countOut(e.service, slot: e.server, length: length) {
             totalStats.outPackets += 1
             totalStats.outBytes += UInt64(length)
         }
@@ -286,7 +279,7 @@ extension IPVSTable {
     @inline(__always)
     mutating func countIn(connection i: Int32, length: UInt32) {
         let e = entries[Int(i)]
-        guard services[Int(e.service)].countIn(slot: e.server, length: length) else { return }
+        guard store.countIn(e.service, slot: e.server, length: length) else { return }
         totalStats.inPackets += 1
         totalStats.inBytes += UInt64(length)
     }
@@ -294,7 +287,7 @@ extension IPVSTable {
     /// ip_vs_conn_stats, for a new connection on `slot` of service `si`.
     @inline(__always)
     mutating func countConn(service si: Int32, slot: Int32) {
-        services[Int(si)].countConn(slot: slot)
+        store.countConn(si, slot: slot)
         totalStats.conns += 1
     }
 
@@ -302,22 +295,22 @@ extension IPVSTable {
     /// entry or -1. `expiring` is an old entry with the same key to expire once the scheduler has
     /// run (see `input`).
     mutating func schedule(service si: Int32, packet p: IPVSPacket, expiring: Int32, hash: UInt64? = nil) -> Int32 {
-        let svcConfig = services[Int(si)].config
+        let r = store.records[Int(si)]
         let input = ScheduleInput(sourceFold: KernelHash.fold(p.source), sourcePort: p.sourcePort,
                                   destinationFold: KernelHash.fold(p.destination))
-        if svcConfig.flags.contains(.persistent) {
+        if r.has(.persistent) {
             return schedulePersistent(service: si, packet: p, input: input, expiring: expiring, hash: hash)
         }
         // A non-persistent service needs the packet's port to be the service's port.
-        if svcConfig.key.fwmark == 0 && p.destinationPort != svcConfig.key.port {
+        if r.fwmark == 0 && p.destinationPort != r.port {
             if expiring >= 0 { expire(connection: expiring) }
             return -1
         }
-        let slot = services[Int(si)].schedule(input, hash: hashVariant)
+        let slot = store.schedule(si, input, hash: hashVariant)
         schedulerRan = true
         if expiring >= 0 { expire(connection: expiring) }
         if slot < 0 { return -1 }
-        let serverPort = services[Int(si)].servers[Int(slot)].port
+        let serverPort = store.server(si, slot).port
         let cp = createEntry(key: p.connectionKey, service: si, server: slot,
                              destinationPort: serverPort != 0 ? serverPort : p.destinationPort, template: false, hash: hash)
         countConn(service: si, slot: slot)
@@ -349,7 +342,7 @@ extension IPVSTable {
     /// 0xffff so it never matches again, and it lives on (keeping `persistconns`) until it expires.
     mutating func checkTemplate(_ ct: Int32) -> Bool {
         let e = entries[Int(ct)]
-        let s = services[Int(e.service)].servers[Int(e.server)]
+        let s = store.server(e.service, e.server)
         if s.available && !(sysctls.expireQuiescentTemplate && s.weight == 0) { return true }
         if e.key.virtualPort != 0xFFFF {
             if e.hashed { table.remove(index: ct, hash: e.key.hashValue64) }
@@ -364,7 +357,7 @@ extension IPVSTable {
     /// ip_vs_sched_persist: reuse a valid template for the client's network, or schedule and
     /// create one; then create the connection under its control and re-arm the template.
     mutating func schedulePersistent(service si: Int32, packet p: IPVSPacket, input: ScheduleInput, expiring: Int32, hash: UInt64?) -> Int32 {
-        let c = services[Int(si)].config
+        let c = store.configs[Int(si)]
         let tkey = templateKey(service: c, packet: p)
         var ct = findConnection(tkey, hash: tkey.hashValue64)
         if ct >= 0 && !entries[Int(ct)].isTemplate { ct = -1 }
@@ -372,20 +365,20 @@ extension IPVSTable {
         schedulerRan = false
         if ct < 0 || !checkTemplate(ct) {
             schedulerRan = true
-            let picked = services[Int(si)].schedule(input, hash: hashVariant)
+            let picked = store.schedule(si, input, hash: hashVariant)
             if picked < 0 {
                 if expiring >= 0 { expire(connection: expiring) }
                 return -1
             }
             slot = picked
-            let s = services[Int(si)].servers[Int(slot)]
+            let s = store.server(si, slot)
             ct = createEntry(key: tkey, service: si, server: slot, destinationPort: tkey.virtualPort == 0 ? 0 : s.port, template: true)
             entries[Int(ct)].timeout = c.timeout
         } else {
             slot = entries[Int(ct)].server
         }
         if expiring >= 0 { expire(connection: expiring) }
-        let s = services[Int(si)].servers[Int(slot)]
+        let s = store.server(si, slot)
         var dport = p.destinationPort
         if dport == c.key.port && s.port != 0 { dport = s.port }
         let cp = createEntry(key: p.connectionKey, service: si, server: slot, destinationPort: dport, template: false, hash: hash)

@@ -8,30 +8,13 @@
 ///   blocks the reorder buffer, which is what lets the batch overlap the cache misses of
 ///   several packets; and it never faults, so an address that is stale or wrong costs a wasted
 ///   prefetch, never a wrong read or a crash.
-/// - The batch path prefetches arrays it cannot borrow: a service records where its `servers`
-///   and scheduler buffers live as plain integers (`VirtualService.serversHint`, `schedHint`,
-///   made by `hint(_:)`), read several packets before the service itself is used. Swift's
-///   contiguous array storage (a private standard-library layout) puts a 32-byte header before
-///   the first element (object header, then `count` at offset 16, then capacity and flags), and
-///   every bounds check reads that `count`. `arrayHeaderBytes` and `arrayCountOffset` name those
-///   two numbers once; `ArrayStorageLayoutTests` pins them against the running standard library,
-///   so a toolchain that moves them fails a test instead of silently prefetching the wrong line.
+/// - Every prefetch is computed from arrays the table holds (the flat `ServiceStore` pools and
+///   the connection index), borrowed for the instant of the call: integer offsets, no pointers
+///   kept, nothing about the standard library's private array layout assumed.
 ///
 /// Cost: each call is one instruction per 64-byte line, no allocation, no retain.
 enum Prefetch {
-    /// Bytes of Swift's array storage header before element 0 (64-bit platforms).
-    static var arrayHeaderBytes: Int { 32 }
-    /// Where the element count sits, counted back from element 0.
-    static var arrayCountOffset: Int { 16 }
     static var lineBytes: Int { 64 }
-
-    /// The address of `array`'s first element as a plain integer (it keeps nothing alive), for
-    /// the prefetches below. Valid until the array next reallocates; see the type's note on why a
-    /// stale one is harmless.
-    @inline(__always)
-    static func hint<T>(_ array: [T]) -> UInt {
-        array.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
-    }
 
     /// The cache line holding `address`.
     @inline(__always)
@@ -64,35 +47,6 @@ enum Prefetch {
     @inline(__always)
     static func wholeElement<T>(_ buffer: UnsafeBufferPointer<T>, _ index: Int) {
         lines(UnsafeRawPointer(buffer.baseAddress! + index), bytes: MemoryLayout<T>.stride)
-    }
-
-    /// From a `hint`: the array's header (its count, read by the first bounds check) and its
-    /// first `elementBytes` bytes of elements.
-    @inline(__always)
-    static func arrayStorage(hint: UInt, elementBytes: Int) {
-        guard let elements = UnsafeRawPointer(bitPattern: hint) else { return }
-        lines(elements - arrayHeaderBytes, bytes: arrayHeaderBytes + elementBytes)
-    }
-
-    /// From a `hint`: the line holding the array's count, which the bounds check reads first.
-    @inline(__always)
-    static func arrayCount(hint: UInt) {
-        guard let elements = UnsafeRawPointer(bitPattern: hint) else { return }
-        line(elements - arrayCountOffset)
-    }
-
-    /// From a `hint` to an array of `T`: element `index`'s line.
-    @inline(__always)
-    static func arrayElement<T>(hint: UInt, _ index: Int, of: T.Type) {
-        guard let elements = UnsafeRawPointer(bitPattern: hint) else { return }
-        line(elements + index * MemoryLayout<T>.stride)
-    }
-
-    /// From a `hint`: the first `bytes` bytes of the elements.
-    @inline(__always)
-    static func arrayHead(hint: UInt, bytes: Int) {
-        guard let elements = UnsafeRawPointer(bitPattern: hint) else { return }
-        lines(elements, bytes: bytes)
     }
 }
 

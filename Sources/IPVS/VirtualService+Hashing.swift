@@ -48,26 +48,6 @@ extension VirtualService {
         setBuckets(table)
     }
 
-    /// ip_vs_sh_schedule → ip_vs_sh_get / ip_vs_sh_get_fallback.
-    mutating func shSchedule(_ input: ScheduleInput, hash: HashVariant) -> Int32 {
-        let port: UInt16 = config.flags.contains(.sched2) ? input.sourcePort : 0
-        let fold = input.sourceFold
-        let ihash = Self.shHashKey(fold: fold, port: port, offset: 0, hash: hash)
-        let d = sched.table[ihash]
-        if d < 0 { return -1 }
-        if servers[Int(d)].usable { return d }
-        guard config.flags.contains(.sched1) else { return -1 }
-        // ip_vs_sh_get_fallback: probe (roffset + hash) for roffset = ihash, ihash+1, ...
-        for offset in 0..<256 {
-            let roffset = UInt32((offset + ihash) & 255)
-            let h = Self.shHashKey(fold: fold, port: port, offset: roffset, hash: hash)
-            let e = sched.table[h]
-            if e < 0 { return -1 }
-            if servers[Int(e)].usable { return e }
-        }
-        return -1
-    }
-
     // MARK: dh
 
     /// ip_vs_dh_hashkey: `hash_32(addr, 8)` (legacy: `(addr * 2654435761) & 255`).
@@ -83,14 +63,6 @@ extension VirtualService {
             for i in 0..<256 { table[i] = order[i % order.count] }
         }
         setBuckets(table)
-    }
-
-    /// ip_vs_dh_schedule: the bucket of the packet's destination address, no fallback.
-    func dhSchedule(_ input: ScheduleInput, hash: HashVariant) -> Int32 {
-        let d = sched.table[Self.dhHashKey(fold: input.destinationFold, hash: hash)]
-        if d < 0 { return -1 }
-        let s = servers[Int(d)]
-        return s.available && s.usable ? d : -1
     }
 
     // MARK: mh
@@ -157,25 +129,5 @@ extension VirtualService {
             }
         }
         setBuckets(table)
-    }
-
-    /// ip_vs_mh_schedule → ip_vs_mh_get / ip_vs_mh_get_fallback.
-    func mhSchedule(_ input: ScheduleInput) -> Int32 {
-        let m = UInt32(HashTableSize.mh)
-        let port: UInt16 = config.flags.contains(.sched2) ? input.sourcePort : 0
-        let fold = input.sourceFold
-        let ihash = Self.mhHashKey(fold: fold, port: port, offset: 0, key: MaglevKeys.hash1) % m
-        let d = sched.table[Int(ihash)]
-        if d < 0 { return -1 }
-        if servers[Int(d)].usable { return d }
-        guard config.flags.contains(.sched1) else { return -1 }
-        for offset in 0..<m {
-            let roffset = (offset + ihash) % m
-            let h = Self.mhHashKey(fold: fold, port: port, offset: roffset, key: MaglevKeys.hash1) % m
-            let e = sched.table[Int(h)]
-            if e < 0 { return -1 }
-            if servers[Int(e)].usable { return e }
-        }
-        return -1
     }
 }

@@ -1,33 +1,7 @@
-/// rr and wrr, ported loop for loop from ip_vs_rr.c and ip_vs_wrr.c. Positions in `order` stand
+/// wrr's control-plane hooks from ip_vs_wrr.c (the rr and wrr picks themselves run on the flat
+/// store: `ServiceStore.rrSchedule`, `wrrSchedule`). Positions in `order` stand
 /// in for the kernel's list pointers; -1 stands for the list head.
 extension VirtualService {
-    /// ip_vs_rr_schedule: scan from the element after the cursor to the end, then (unless the
-    /// cursor is the head) wrap and continue up to and including the cursor. The first usable
-    /// server wins and becomes the cursor; on failure the cursor stays.
-    /// The cursor is kept as a list position (-1 = head), adjusted when the list changes, so the
-    /// hot path reads only `order` and `servers`.
-    mutating func rrSchedule() -> Int32 {
-        let start = Int(sched.rrCursor)
-        var from = start + 1
-        var pass = 0
-        let n = order.count
-        repeat {
-            var pos = from
-            while pos < n {
-                let d = order[pos]
-                if servers[Int(d)].usable {
-                    sched.rrCursor = Int32(pos)
-                    return d
-                }
-                if pos == start { return -1 }
-                pos += 1
-            }
-            pass += 1
-            from = 0
-        } while pass < 2 && start >= 0
-        return -1
-    }
-
     // MARK: wrr
 
     /// ip_vs_wrr_gcd_weight: gcd of the weights > 0, or 1 when there are none.
@@ -64,48 +38,6 @@ extension VirtualService {
             sched.wrrCw = sched.wrrMw
         } else if sched.wrrDi > 1 {
             sched.wrrCw = (sched.wrrCw / sched.wrrDi) * sched.wrrDi + 1
-        }
-    }
-
-    /// ip_vs_wrr_schedule, including the `last_pass` / `restarted` / `stop` bookkeeping.
-    /// `cl` is kept as a list position (-1 = head); every list change resets it to the head.
-    mutating func wrrSchedule() -> Int32 {
-        var dest = Int(sched.wrrCl)
-        if sched.wrrMw == 0 {
-            return -1
-        }
-        let last = dest
-        var stop = -2
-        var lastPass = false
-        var restarted = false
-        let n = order.count
-        while true {
-            var pos = dest + 1
-            while pos < n {
-                let d = order[pos]
-                let s = servers[Int(d)]
-                if !s.overloaded && s.weight >= sched.wrrCw {
-                    sched.wrrCl = Int32(pos)
-                    return d
-                }
-                if pos == stop {
-                    sched.wrrCl = Int32(pos)
-                    return -1
-                }
-                pos += 1
-            }
-            dest = -1
-            sched.wrrCw -= sched.wrrDi
-            if sched.wrrCw <= 0 {
-                sched.wrrCw = sched.wrrMw
-                if lastPass || last < 0 {
-                    sched.wrrCl = -1
-                    return -1
-                }
-                restarted = true
-            }
-            lastPass = sched.wrrCw <= sched.wrrDi
-            if lastPass && restarted && last >= 0 { stop = last }
         }
     }
 }

@@ -145,9 +145,6 @@ struct SchedulerState: Sendable {
 /// One virtual service (`struct ip_vs_service`) with its destination list in kernel order.
 public struct VirtualService: Sendable {
     public internal(set) var config: ServiceConfig
-    /// Bytes of the `servers` elements, for prefetching all of a small service's servers.
-    /// Declared here, it sits in the padding after `config` and costs no space.
-    var serversHintBytes: UInt32 = 0
     /// Every server ever added, by slot; deleted ones stay with `available == false` (the trash).
     public internal(set) var servers: [RealServer] = []
     /// `svc->destinations`, head first: slots of the available servers. New servers go to the
@@ -157,14 +154,6 @@ public struct VirtualService: Sendable {
     var position: [Int32] = []
     var sched = SchedulerState()
     public internal(set) var stats = IPVSStats()
-    /// Addresses of buffers the scheduler reads, for the batch path to prefetch: `schedHint` is
-    /// `order` for rr/wrr/lc/wlc/sed/nq and `sched.table` for sh/dh/mh (which never read `order`
-    /// when scheduling); `serversHint` is `servers`. Refreshed on every list or table change.
-    /// Only ever used as prefetch hints: a stale value (after a copy of the table) costs a
-    /// wasted prefetch, never a wrong read (see `Prefetch`). Two words; `MemoryLayoutTests` pins
-    /// the service's size.
-    var schedHint: UInt = 0
-    var serversHint: UInt = 0
 
     public var key: ServiceKey { config.key }
     public var scheduler: SchedulerName { config.scheduler }
@@ -178,6 +167,11 @@ public struct VirtualService: Sendable {
         initScheduler(hash: hash)
     }
 
+    /// An empty shell for `ServiceStore.snapshot`, which fills in the rest (no scheduler init).
+    init(stored config: ServiceConfig) {
+        self.config = config
+    }
+
     /// The slot of the server with this address and port (available or in the trash).
     public func slot(of address: IPAddress, port: UInt16) -> Int32? {
         for (i, s) in servers.enumerated() where s.port == port && s.address == address { return Int32(i) }
@@ -185,18 +179,14 @@ public struct VirtualService: Sendable {
     }
 
     mutating func reindex() {
-        if !config.scheduler.usesBuckets { schedHint = Prefetch.hint(order) }
-        serversHint = Prefetch.hint(servers)
-        serversHintBytes = UInt32(truncatingIfNeeded: servers.count * MemoryLayout<RealServer>.stride)
         if position.count < servers.count { position += Array(repeating: -1, count: servers.count - position.count) }
         for i in position.indices { position[i] = -1 }
         for (p, s) in order.enumerated() { position[Int(s)] = Int32(p) }
     }
 
-    /// Installs a rebuilt sh/dh/mh bucket table and notes where it lives.
+    /// Installs a rebuilt sh/dh/mh bucket table.
     mutating func setBuckets(_ table: [Int32]) {
         sched.table = table
-        schedHint = Prefetch.hint(sched.table)
     }
 
     // MARK: scheduler hooks (ip_vs_sched.c and each ip_vs_*.c)
@@ -204,7 +194,6 @@ public struct VirtualService: Sendable {
     /// `init_service`.
     mutating func initScheduler(hash: HashVariant) {
         sched = SchedulerState()
-        schedHint = config.scheduler.usesBuckets ? 0 : Prefetch.hint(order)
         switch config.scheduler {
         case .rr: sched.rrCursor = -1
         case .wrr: wrrInit()
@@ -254,18 +243,6 @@ public struct VirtualService: Sendable {
         case .sh: shReassign()
         case .dh: break  // ip_vs_dh.c has no upd_dest; its table ignores weights anyway
         case .mh: mhReassign()
-        }
-    }
-
-    /// Runs the scheduler (`sched->schedule`). Returns a slot or -1 (NULL).
-    mutating func schedule(_ input: ScheduleInput, hash: HashVariant) -> Int32 {
-        switch config.scheduler {
-        case .rr: return rrSchedule()
-        case .wrr: return wrrSchedule()
-        case .lc, .wlc, .sed, .nq: return treePick()
-        case .sh: return shSchedule(input, hash: hash)
-        case .dh: return dhSchedule(input, hash: hash)
-        case .mh: return mhSchedule(input)
         }
     }
 }

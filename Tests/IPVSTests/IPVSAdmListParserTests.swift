@@ -71,8 +71,8 @@ import Wire
 
     @Test func statsListingsParseBackAndSayWhatTheyAssumed() throws {
         var t = Self.everything()
-        t.services[0].stats = IPVSStats(conns: 12, inPackets: 345_678_901, outPackets: 3, inBytes: 150_000_000_000, outBytes: 5)
-        t.services[0].servers[0].stats = IPVSStats(conns: 1, inPackets: 2, outPackets: 3, inBytes: 4, outBytes: 5)
+        t.setStats(service: 0, IPVSStats(conns: 12, inPackets: 345_678_901, outPackets: 3, inBytes: 150_000_000_000, outBytes: 5))
+        t.setStats(service: 0, slot: 0, IPVSStats(conns: 1, inPackets: 2, outPackets: 3, inBytes: 4, outBytes: 5))
         let listed = IPVSAdm.listStats(t)
         var back = IPVSTable()
         let listing = try IPVSAdm.parseList(listed, into: &back)
@@ -137,7 +137,7 @@ import Wire
     @Test func mutatedListingsNeverCrash() {
         var rng = SeededGenerator(seed: 14)
         var t = IPVSAdmListParserTests.everything()
-        t.services[0].stats = IPVSStats(conns: 1, inPackets: 200_000_000, outPackets: 3, inBytes: 4, outBytes: 5)
+        t.setStats(service: 0, IPVSStats(conns: 1, inPackets: 200_000_000, outPackets: 3, inBytes: 4, outBytes: 5))
         let sources = [IPVSAdm.list(t), IPVSAdm.listStats(t), IPVSAdm.listThresholds(t), IPVSAdm.listPersistentConnections(t)]
         let alphabet = Array(" :.[]()-0123456789KMGTabcdef\n".utf8)
         let words = ["  -> ", "TCP  ", "FWM  ", "persistent ", "mask ", "(sh-port)", "Masq ", "Prot LocalAddress:Port CPS\n", "99999999999999999999"]

@@ -4,7 +4,7 @@ import Wire
 
 /// The sizes the hot paths are laid out for, pinned here rather than stated in comments: the
 /// connection entry and real server are 96 bytes (an `IPAddress` field would make them 112),
-/// and the batch path prefetches a whole `VirtualService` and a service's servers by these
+/// and the packet path prefetches a whole `ServiceRecord` and a service's servers by these
 /// strides. A field added or reordered that changes them fails here, where the reason is.
 @Suite struct MemoryLayoutTests {
     @Test func anIPAddressIs17BytesPaddedTo32() {
@@ -30,42 +30,35 @@ import Wire
         #expect(MemoryLayout<RealServer>.stride == 96)
     }
 
-    @Test func aVirtualServiceIs192Bytes() {
-        #expect(MemoryLayout<VirtualService>.stride == 192)
+    /// What a new connection reads of its service: one line.
+    @Test func aServiceRecordIsOneCacheLine() {
+        #expect(MemoryLayout<ServiceRecord>.stride == 64)
     }
 
-    /// The connection index's slot (tag and entry index) and the batch's per-packet lookahead.
+    /// The connection index's slot (tag and entry index), the service index's slot (tag, index
+    /// and pool offsets) and the batch's per-packet lookahead.
     @Test func indexSlotsAndLookaheadsAreSmall() {
         #expect(MemoryLayout<UInt64>.stride == 8)
+        #expect(MemoryLayout<ServiceIndex.Slot>.stride == 16)
         #expect(MemoryLayout<IPVSTable.Lookahead>.stride == 64)
     }
 }
 
-/// `Prefetch` reaches an array's header through the address of its first element: the header
-/// is 32 bytes and the count sits 16 bytes before the elements. Both are the standard library's
-/// private layout; these tests fail if a toolchain changes them.
-@Suite struct ArrayStorageLayoutTests {
-    @Test(arguments: [1, 3, 100, 5000])
-    func theCountSits16BytesBeforeTheElementsAfterA32ByteHeader(_ n: Int) {
-        let a = [Int32](repeating: 7, count: n)
-        #expect(MemoryLayout<[Int32]>.size == MemoryLayout<UInt>.size, "an array is one reference to its storage")
-        let storage = unsafeBitCast(a, to: UInt.self)
-        a.withUnsafeBufferPointer { b in
-            let elements = UnsafeRawPointer(b.baseAddress!)
-            #expect(UInt(bitPattern: elements) - storage == UInt(Prefetch.arrayHeaderBytes))
-            #expect(elements.load(fromByteOffset: -Prefetch.arrayCountOffset, as: Int.self) == n)
-        }
-        #expect(Prefetch.hint(a) == a.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) })
-    }
-
-    @Test func realServerArraysToo() {
+/// The flat store's pools, as the packet path addresses them.
+@Suite struct ServicePoolLayoutTests {
+    /// A service's servers sit contiguously in the store's pool, where its record says.
+    @Test func aServicesServersAreContiguousInThePool() {
         var t = IPVSTable()
-        let svc = try! t.addService(ServiceConfig(key: ServiceKey(protocol: .tcp, address: ip("10.96.0.1"), port: 80), scheduler: .rr))
-        for i in 1...3 { try! t.addDestination(service: svc, DestinationConfig(address: ip("10.244.0.\(i)"), port: 80, weight: 1)) }
-        let s = t.services[Int(svc)]
-        #expect(s.serversHint == Prefetch.hint(s.servers))
-        #expect(Int(s.serversHintBytes) == 3 * MemoryLayout<RealServer>.stride)
-        let count = UnsafeRawPointer(bitPattern: s.serversHint)!.load(fromByteOffset: -Prefetch.arrayCountOffset, as: Int.self)
-        #expect(count == 3)
+        for n in 1...3 {
+            let svc = try! t.addService(ServiceConfig(key: ServiceKey(protocol: .tcp, address: ip("10.96.0.\(n)"), port: 80), scheduler: .rr))
+            for i in 1...(n + 2) { try! t.addDestination(service: svc, DestinationConfig(address: ip("10.244.\(n).\(i)"), port: 80, weight: 1)) }
+        }
+        for si in 0..<3 {
+            let r = t.store.records[si]
+            let snapshot = t.services[si]
+            #expect(Int(r.slots) == snapshot.servers.count && r.slots <= r.capacity)
+            for (k, s) in snapshot.servers.enumerated() { #expect(t.store.servers[Int(r.base) + k] == s) }
+            #expect(Array(t.store.order[Int(r.base) ..< Int(r.base) + Int(r.orderCount)]) == snapshot.order)
+        }
     }
 }
