@@ -108,11 +108,14 @@ struct CompiledNode: Sendable {
 }
 
 /// What every node's rules have in common, computed once for a cluster and shared by its
-/// nodes' `NodeRules`: kube-proxy's node-independent pieces (`IPTablesSharedCompiler`) and
-/// the parsed chains (`Ruleset.SharedChains`), so that a node costs only what is its own.
+/// nodes' `NodeRules`: kube-proxy's node-independent pieces (`IPTablesSharedCompiler`), the
+/// parsed chains (`Ruleset.SharedChains`) and their prepared form (`PreparedChainStore`), so
+/// that a node costs only what is its own.
 final class ClusterRules: Sendable {
     let iptables: IPTablesSharedCompiler
     let chains = Ruleset.SharedChains()
+    /// The prepared (indexed) form of the chains, shared the same way (`PreparedChainStore`).
+    let prepared = PreparedChainStore()
 
     init(cluster: Cluster) { iptables = IPTablesSharedCompiler(cluster: cluster) }
 }
@@ -134,7 +137,7 @@ final class NodeRules: Sendable {
     func compiled(for family: IPFamily) throws -> CompiledNode? {
         if let hit = cache.withLock({ $0[family] }) { return hit }
         guard let built = try build(family) else { return nil }
-        let result = CompiledNode(tracer: Tracer(ruleset: built.ruleset, compiled: true), iptables: built.iptables, ipvs: built.ipvs)
+        let result = CompiledNode(tracer: Tracer(ruleset: built.ruleset, compiled: true, store: shared.prepared), iptables: built.iptables, ipvs: built.ipvs)
         cache.withLock { $0[family] = result }
         return result
     }

@@ -142,27 +142,39 @@ final class PreparedTable: @unchecked Sendable {
 struct PreparedRuleset: Sendable {
     var tables = TableSlots()
 
-    init(_ rs: Ruleset, compiled: Bool = false) {
+    /// Prepares every table of `rs`. With a `store`, chains are numbered cluster-wide and every
+    /// chain whose content another ruleset of the store already prepared is that same object
+    /// (`PreparedChainStore`); without one, chains are numbered in their table's order.
+    init(_ rs: Ruleset, compiled: Bool = false, store: PreparedChainStore? = nil) {
         for t in rs.tables {
+            if let store {
+                tables[t.name] = store.prepare(t, compiled: compiled)
+                continue
+            }
             var chains: [PreparedChain] = []
             var builtin = HookSlots()
             for (ci, c) in t.chains.enumerated() {
                 if let h = Hook(rawValue: c.name), t.name.builtinChains.contains(h) { builtin[h] = ci }
-                let rules = c.rules.map { r -> PreparedRule in
-                    var jump = -1
-                    switch r.target {
-                    case .jump(let n), .goto(let n): jump = t.chainIndex(n) ?? -1
-                    default: break
-                    }
-                    var comment: String?
-                    for m in r.matches { if case .comment(let s) = m { comment = s } }
-                    return PreparedRule(matches: r.matches, target: r.target, jumpIndex: jump,
-                                        text: "-A \(c.name)" + (r.words.isEmpty ? "" : " " + r.text), comment: comment,
-                                        origin: r.origin)
-                }
-                chains.append(PreparedChain.make(name: c.name, policy: c.policy, rules: rules, compiled: compiled))
+                chains.append(Self.prepare(c, compiled: compiled) { t.chainIndex($0) ?? -1 })
             }
             tables[t.name] = PreparedTable(name: t.name, chains: chains, builtin: builtin)
         }
+    }
+
+    /// One chain, its jumps resolved by `chainIndex` (-1 for a chain the table lacks).
+    static func prepare(_ c: Chain, compiled: Bool, chainIndex: (String) -> Int) -> PreparedChain {
+        let rules = c.rules.map { r -> PreparedRule in
+            var jump = -1
+            switch r.target {
+            case .jump(let n), .goto(let n): jump = chainIndex(n)
+            default: break
+            }
+            var comment: String?
+            for m in r.matches { if case .comment(let s) = m { comment = s } }
+            return PreparedRule(matches: r.matches, target: r.target, jumpIndex: jump,
+                                text: "-A \(c.name)" + (r.words.isEmpty ? "" : " " + r.text), comment: comment,
+                                origin: r.origin)
+        }
+        return PreparedChain.make(name: c.name, policy: c.policy, rules: rules, compiled: compiled)
     }
 }

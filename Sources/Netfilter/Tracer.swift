@@ -55,8 +55,11 @@ public struct Tracer: Sendable {
     /// Prepares `ruleset` for tracing; with `compiled`, dispatch chains (KUBE-SERVICES,
     /// KUBE-NODEPORTS and any other chain whose rules mostly key on destination, protocol and
     /// port) get an index, and evaluation skips rules that cannot match.
-    public init(ruleset: Ruleset, compiled: Bool = false) {
-        self.prepared = PreparedRuleset(ruleset, compiled: compiled)
+    ///
+    /// With a `store`, the chains this ruleset has in common with others prepared through the
+    /// same store (another node of the cluster) are shared, not prepared again.
+    public init(ruleset: Ruleset, compiled: Bool = false, store: PreparedChainStore? = nil) {
+        self.prepared = PreparedRuleset(ruleset, compiled: compiled, store: store)
         self.isCompiled = compiled
     }
 

@@ -53,15 +53,18 @@ import Wire
                     }
                     let local = host.node.internalIPs.filter { $0.family == family }
                     let netHost = Host.simple(localAddresses: local)
-                    let a = Tracer(ruleset: shared, compiled: true), b = Tracer(ruleset: alone, compiled: true)
-                    for i in 0..<60 where !vips.isEmpty {
+                    // The node's own tracer, its chains prepared once per cluster (`PreparedChainStore`),
+                    // against the ruleset it builds alone, prepared alone.
+                    let a = try #require(try host.rules.compiled(for: family)).tracer, b = Tracer(ruleset: alone, compiled: true)
+                    for i in 0..<120 where !vips.isEmpty {
                         let (dst, port, proto) = vips[Int.random(in: 0..<vips.count, using: &rng)]
                         guard dst.family == family else { continue }
                         let src: IPAddress = family == .ipv4 ? .v4(IPv4Address(10, 244, UInt8(i % 6), 5)) : dst
                         let packet = Packet(source: src, destination: dst, proto: proto, sourcePort: UInt16(30000 + i), destinationPort: port,
                                             inInterface: i % 3 == 0 ? "eth0" : "cni0")
-                        let x = a.trace(packet: packet, host: netHost, options: TraceOptions(allPaths: true))
-                        let y = b.trace(packet: packet, host: netHost, options: TraceOptions(allPaths: true))
+                        let o = TraceOptions(allPaths: i % 2 == 0, seed: UInt64(i), verbose: i % 5 == 0)
+                        let x = a.trace(packet: packet, host: netHost, options: o)
+                        let y = b.trace(packet: packet, host: netHost, options: o)
                         #expect(x.text() == y.text(), "\(name): \(host.node.name) \(packet.summary)")
                     }
                 }
@@ -117,5 +120,24 @@ import Wire
         #expect(throws: RulesetParseError.self) { try Ruleset.assemble([nat([], [("PREROUTING", ["-j", "KUBE-MISSING"])])], source: "c", store: store) }
         #expect(throws: RulesetParseError.self) { try Ruleset.assemble([nat([], [("KUBE-NOWHERE", ["-j", "ACCEPT"])])], source: "d", store: store) }
         #expect(throws: RulesetParseError.self) { try Ruleset.assemble([nat(["KUBE-Y"], [("KUBE-Y", ["-m", "frobnicate"])])], source: "e", store: store) }
+    }
+
+    /// Nodes share the prepared form of their common chains: the same objects, not copies, and
+    /// a chain one node has alone is its own.
+    @Test func nodesSharePreparedChainsByContent() throws {
+        let (_, cluster) = try Self.clusters()[0]
+        let plane = Dataplane(cluster: cluster)
+        let tracers = try plane.nodes.map { try #require(try $0.rules.compiled(for: .ipv4)).tracer }
+        let a = try #require(tracers[1].prepared.tables[.nat]), b = try #require(tracers[2].prepared.tables[.nat])
+        #expect(a.chains.count > 100)
+        var same = 0, named = 0
+        for (c, d) in zip(a.chains, b.chains) where !c.name.isEmpty && c.name == d.name {
+            named += 1
+            if c === d { same += 1 }
+        }
+        #expect(named > 100)
+        #expect(Double(same) >= 0.8 * Double(named), "\(same) of \(named) chains shared")
+        // A chain's number is the same on every node: the built-in chains too.
+        #expect(a.builtin[.prerouting] == b.builtin[.prerouting])
     }
 }
