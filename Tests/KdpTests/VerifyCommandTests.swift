@@ -97,12 +97,12 @@ import TestSupport
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a terminal"))
     func aLongVerifyShowsProgressOnATerminalAndNoneWithQuiet() throws {
-        // A generated cluster big enough to take more than a second.
+        // A generated cluster; the line shows from the start (KDP_PROGRESS_AFTER_MS=0).
         let generated = try kdp("generate", "--nodes", "6", "--pods-per-node", "15", "--services", "50", "--endpoints-per-service", "3")
         let url = try temporaryFile(generated.stdout)
         defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
         func onTerminal(_ extra: String) throws -> String {
-            try Shell.run(["script", "-qec", "\(kdpBinary.path) verify --topology \(url.path) \(extra)", "/dev/null"]).output
+            try Shell.run(["script", "-qec", "KDP_PROGRESS_AFTER_MS=0 \(kdpBinary.path) verify --topology \(url.path) \(extra)", "/dev/null"]).output
         }
         let shown = try onTerminal("")
         #expect(shown.contains("kdp: verify: ") && shown.contains("classes traced") && shown.contains("classes/s"), "\(shown.suffix(300))")
