@@ -221,3 +221,15 @@ extension NetlinkSocket {
         }
     }
 }
+
+extension NetlinkSocket {
+    /// Creates a dummy device (`ip link add NAME type dummy`: kube-proxy's IPVS-mode
+    /// `kube-ipvs0`, which holds the Service addresses).
+    public func addDummy(name: String) throws(NetlinkError) {
+        guard let link = rtnl_link_alloc() else { throw NetlinkError(operation: "add dummy \(name)", message: "out of memory") }
+        defer { rtnl_link_put(link) }
+        rtnl_link_set_name(link, name)
+        try check(rtnl_link_set_type(link, "dummy"), "add dummy \(name)")
+        try check(rtnl_link_add(handle, link, NLM_F_CREATE | NLM_F_EXCL), "add dummy \(name)")
+    }
+}
