@@ -32,7 +32,7 @@ public struct MaterializeReport: Encodable, Sendable {
         self.cluster = cluster
     }
 
-    /// The text output: one block per namespace.
+    /// The text output: one block per namespace (the notes are the caller's to print).
     public var text: String {
         var lines: [String] = []
         if !namespaces.isEmpty {
@@ -50,7 +50,6 @@ public struct MaterializeReport: Encodable, Sendable {
             lines.append("deleted \(deleted.count) network namespaces with prefix \(prefix)" + (deleted.isEmpty ? "" : ":"))
             for d in deleted { lines.append("  \(d)") }
         }
-        for n in notes { lines.append("note: \(n)") }
         return lines.joined(separator: "\n")
     }
 }

@@ -37,7 +37,11 @@ public enum Materializer {
     public static func build(_ cluster: Cluster, prefix: String) throws(MaterializeError) -> MaterializeReport {
         if let why = MaterializeNames.problem(prefix: prefix) { throw MaterializeError("--prefix: \(why)") }
         if let why = unavailable() { throw MaterializeError(why) }
-        let builder = Builder(cluster: cluster, names: MaterializeNames(prefix: prefix))
+        let names = MaterializeNames(prefix: prefix)
+        if NetworkNamespaceFile.names().contains(names.fabric) {
+            throw MaterializeError("a cluster is materialized with prefix \(prefix) already (namespace \(names.fabric) exists): remove it with `kdp materialize --prefix \(prefix) --delete`, or choose another --prefix")
+        }
+        let builder = Builder(cluster: cluster, names: names)
         do {
             try builder.build()
         } catch {

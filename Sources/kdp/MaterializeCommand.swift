@@ -33,7 +33,9 @@ struct MaterializeCommand: ParsableCommand {
         }
         switch output {
         case .json: Console.out(Render.json(report))
-        case .text, .yaml: Console.out(report.text)
+        case .text, .yaml:
+            Console.out(report.text)
+            for n in report.notes { Console.note(n) }
         }
     }
 }

@@ -101,6 +101,9 @@ private func uniquePrefix() -> String { "kdp-mt\(UInt32.random(in: 0...UInt32.ma
             #expect(report.namespaces.count == 1 + cluster.nodes.count + podCount)
             #expect(Set(try ipNetnsList().filter { $0.hasPrefix(names.prefix) }) == Set(report.namespaces.map(\.name)))
             try expectMatchesKdp(cluster, names)
+            // A second build with the same prefix is refused, and the first is left as it is.
+            #expect(throws: MaterializeError.self) { try Materializer.build(cluster, prefix: names.prefix) }
+            #expect(Set(try ipNetnsList().filter { $0.hasPrefix(names.prefix) }) == Set(report.namespaces.map(\.name)))
             let worker1 = names.node("worker-1")
             #expect(try Shell.sh("ip netns exec \(worker1) sysctl -n net.ipv4.ip_forward").hasPrefix("1"))
             // The node's rules are kdp's, loaded into the node's own netfilter.
