@@ -5,6 +5,7 @@
 // IPVSScenarios (kdp ipvs simulate) imports IPVS, Wire and Yams; Bench (kdp bench and
 // Benchmarks/) imports everything but IPVSScenarios; Captures imports Wire and CPcap (libpcap);
 // Netlink imports Wire and CNetlink (libnl); NodeSnapshot imports Wire, Netlink, Netfilter, IPVS, CNetlink (Verification imports it);
+// Materialize (kdp materialize) imports Wire, Cluster, KubeProxy, Dataplane, Netlink;
 // kdp imports every library. Tests'
 // shared helpers live in Tests/TestSupport (Wire, Netfilter, Captures).
 import PackageDescription
