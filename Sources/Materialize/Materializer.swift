@@ -252,8 +252,10 @@ final class Builder {
                 try nodeSocket.setLink(name: veth, masterIndex: bridge)
                 try nodeSocket.setLink(name: veth, up: true)
             }
+            let hairpin = dataplane.node(named: pod.nodeName ?? "")?.kernel.hairpinMode.on ?? true
+            try netlink { () throws(NetlinkError) in try nodeSocket.setBridgePort(name: veth, hairpin: hairpin) }
             if let n = report.namespaces.firstIndex(where: { $0.of == pod.nodeName && $0.role == "node" }) {
-                report.namespaces[n].links.append("\(veth) (veth, port of \(NodeNetwork.bridgeName)) to \(name) eth0")
+                report.namespaces[n].links.append("\(veth) (veth, port of \(NodeNetwork.bridgeName), hairpin \(hairpin ? "on" : "off")) to \(name) eth0")
             }
             var entry = MaterializeReport.Namespace(role: "pod", name: name, of: pod.key)
             for interface in network.interfaces where interface.kind == .veth {
@@ -264,7 +266,6 @@ final class Builder {
             entry.routes = try routes(socket, network.routes)
             podEntries.append(entry)
         }
-        note("\(NodeNetwork.bridgeName) ports are left in hairpin mode off (the kernel's default); kdp's traces take hairpin mode as each node's settings say")
 
         // flannel's VXLAN: for every other node, an ARP entry for its VTEP (the network address
         // of its subnet) and an FDB entry sending that MAC to its node address.

@@ -106,6 +106,9 @@ private func uniquePrefix() -> String { "kdp-mt\(UInt32.random(in: 0...UInt32.ma
             #expect(Set(try ipNetnsList().filter { $0.hasPrefix(names.prefix) }) == Set(report.namespaces.map(\.name)))
             let worker1 = names.node("worker-1")
             #expect(try Shell.sh("ip netns exec \(worker1) sysctl -n net.ipv4.ip_forward").hasPrefix("1"))
+            // The pod's bridge port hairpins, as kubelet and the bridge plugin set it.
+            let clientVeth = MaterializeNames.podVeth(namespace: "default", name: "client")
+            #expect(try Shell.sh("ip -n \(worker1) -d link show \(clientVeth)").contains("hairpin on"))
             // The node's rules are kdp's, loaded into the node's own netfilter.
             let nat = try Shell.sh("ip netns exec \(worker1) iptables-save -t nat")
             #expect(nat.contains("-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES"))
