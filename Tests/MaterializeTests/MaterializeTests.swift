@@ -152,6 +152,25 @@ private func uniquePrefix() -> String { "kdp-mt\(UInt32.random(in: 0...UInt32.ma
         #expect(try ipNetnsList().filter { $0.hasPrefix(names.prefix) } == [blocker], "only the namespace kdp did not make is left")
     }
 
+    @Test func ipvsModeOnAKernelWithoutIPVSIsRefusedBeforeAnythingIsBuilt() throws {
+        guard !KernelCheck.unavailable() else { return }
+        guard try GenericNetlink.familyID("IPVS") == nil else {
+            print("skipping the IPVS refusal check: this kernel has IPVS")
+            return
+        }
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("topologies/demo.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "mode: iptables", with: "mode: ipvs")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("kdp-mt-ipvs-\(getpid()).yaml")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let cluster = try ClusterBuilder.load(paths: [file.path])
+        let prefix = uniquePrefix()
+        defer { _ = try? Materializer.delete(prefix: prefix) }
+        let error = try #require(throws: MaterializeError.self) { try Materializer.build(cluster, prefix: prefix) }
+        #expect(error.description.contains("no IPVS") && error.description.contains("ip_vs"))
+        #expect(try ipNetnsList().filter { $0.hasPrefix(prefix) }.isEmpty)
+    }
+
     @Test func prefixesAreCheckedAndOwnOnlyTheirNames() {
         #expect(MaterializeNames.problem(prefix: "kdp-") == nil)
         #expect(MaterializeNames.problem(prefix: "kdp") != nil)
