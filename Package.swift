@@ -5,6 +5,7 @@
 // IPVSScenarios (kdp ipvs simulate) imports IPVS, Wire and Yams; Bench (kdp bench and
 // Benchmarks/) imports everything but IPVSScenarios; Captures imports Wire and CPcap (libpcap);
 // Netlink imports Wire and CNetlink (libnl); NodeSnapshot imports Wire, Netlink, Netfilter, IPVS, CNetlink (Verification imports it);
+// Materialize (kdp materialize) imports Wire, Cluster, KubeProxy, Dataplane, Netlink;
 // kdp imports every library. Tests'
 // shared helpers live in Tests/TestSupport (Wire, Netfilter, Captures).
 import PackageDescription
@@ -27,6 +28,7 @@ let package = Package(
         .library(name: "Captures", targets: ["Captures"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "NodeSnapshot", targets: ["NodeSnapshot"]),
+        .library(name: "Materialize", targets: ["Materialize"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -58,12 +60,14 @@ let package = Package(
             dependencies: ["Wire", "Cluster", "Netfilter", "IPVS", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "Dataplane", dependencies: ["Wire", "Captures", "Cluster", "Netfilter", "IPVS", "KubeProxy"]),
+        // `kdp materialize`: the emulated cluster built in real network namespaces through Netlink.
+        .target(name: "Materialize", dependencies: ["Wire", "Cluster", "KubeProxy", "Dataplane", "Netlink"]),
         .target(name: "Verification", dependencies: ["Wire", "Cluster", "Netfilter", "Dataplane", "NodeSnapshot"]),
         .target(name: "Bench", dependencies: ["Wire", "Captures", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane", "Verification"]),
         .executableTarget(
             name: "kdp",
             dependencies: [
-                "Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane", "Verification", "IPVSScenarios", "Bench", "Netlink", "NodeSnapshot",
+                "Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane", "Verification", "IPVSScenarios", "Bench", "Netlink", "NodeSnapshot", "Materialize",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "Yams",
             ]
@@ -81,6 +85,7 @@ let package = Package(
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "Bench", "Captures", "KubeProxy", "Netfilter", "Cluster", "Wire", "TestSupport"]),
         .testTarget(name: "VerificationTests", dependencies: ["Verification", "Dataplane", "Cluster", "Netfilter", "Wire"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NodeSnapshot", "Netfilter", "IPVS", "Wire", "TestSupport"]),
+        .testTarget(name: "MaterializeTests", dependencies: ["Materialize", "Netlink", "Cluster", "Dataplane", "Wire", "TestSupport"]),
         .testTarget(name: "KdpTests", dependencies: ["kdp", "Cluster", "Dataplane", "Wire", "KubeProxy", "Captures", "TestSupport"], exclude: ["Golden", "Fuzz"]),
     ]
 )

@@ -32,3 +32,14 @@ extern int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char
 static inline int kdp_rename_noreplace(const char *from, const char *to) {
     return renameat2(-100 /* AT_FDCWD */, from, -100, to, 1 /* RENAME_NOREPLACE */);
 }
+
+// Creating and removing named network namespaces as `ip netns add/del` do (iproute2's
+// netns_add): unshare(CLONE_NEWNET) on one thread, then bind-mount its namespace file onto
+// /run/netns/NAME. Declared here for the same reason as setns.
+#include <sys/mount.h>
+extern int unshare(int flags);
+static inline int kdp_unshare_net(void) { return unshare(0x40000000 /* CLONE_NEWNET */); }
+static inline int kdp_bind_mount(const char *from, const char *to) { return mount(from, to, "none", MS_BIND, 0); }
+static inline int kdp_make_shared(const char *dir) { return mount("", dir, "none", MS_SHARED | MS_REC, 0); }
+static inline int kdp_bind_self(const char *dir) { return mount(dir, dir, "none", MS_BIND | MS_REC, 0); }
+static inline int kdp_detach(const char *path) { return umount2(path, MNT_DETACH); }

@@ -221,3 +221,43 @@ extension NetlinkSocket {
         }
     }
 }
+
+extension NetlinkSocket {
+    /// Creates a dummy device (`ip link add NAME type dummy`: kube-proxy's IPVS-mode
+    /// `kube-ipvs0`, which holds the Service addresses).
+    public func addDummy(name: String) throws(NetlinkError) {
+        guard let link = rtnl_link_alloc() else { throw NetlinkError(operation: "add dummy \(name)", message: "out of memory") }
+        defer { rtnl_link_put(link) }
+        rtnl_link_set_name(link, name)
+        try check(rtnl_link_set_type(link, "dummy"), "add dummy \(name)")
+        try check(rtnl_link_add(handle, link, NLM_F_CREATE | NLM_F_EXCL), "add dummy \(name)")
+    }
+}
+
+extension NetlinkSocket {
+    /// Sets a bridge port's hairpin mode (`ip link set NAME type bridge_slave hairpin on`,
+    /// the bridge plugin's `hairpinMode`): a frame may leave by the port it came in on. One
+    /// RTM_SETLINK of family AF_BRIDGE with IFLA_PROTINFO.
+    public func setBridgePort(name: String, hairpin: Bool) throws(NetlinkError) {
+        let op = "set bridge port \(name) hairpin \(hairpin ? "on" : "off")"
+        var found: OpaquePointer?
+        try check(rtnl_link_get_kernel(handle, 0, name, &found), op)
+        guard let original = found else { throw NetlinkError(operation: op, message: "no link \(name)") }
+        defer { rtnl_link_put(original) }
+        // A plain link of family AF_BRIDGE (libnl's bridge port data), not a link of kind
+        // bridge: the port stays a veth.
+        guard let changes = rtnl_link_alloc() else { throw NetlinkError(operation: op, message: "out of memory") }
+        defer { rtnl_link_put(changes) }
+        rtnl_link_set_ifindex(changes, rtnl_link_get_ifindex(original))
+        rtnl_link_set_family(changes, AF_BRIDGE)
+        // libnl refuses (asserts) a change whose family differs from the original's.
+        rtnl_link_set_family(original, AF_BRIDGE)
+        guard rtnl_link_is_bridge(changes) != 0 else { throw NetlinkError(operation: op, message: "libnl has no bridge port support") }
+        if hairpin {
+            try check(rtnl_link_bridge_set_flags(changes, UInt32(RTNL_BRIDGE_HAIRPIN_MODE.rawValue)), op)
+        } else {
+            try check(rtnl_link_bridge_unset_flags(changes, UInt32(RTNL_BRIDGE_HAIRPIN_MODE.rawValue)), op)
+        }
+        try check(rtnl_link_change(handle, original, changes, 0), op)
+    }
+}
