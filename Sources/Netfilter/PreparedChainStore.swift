@@ -29,6 +29,9 @@ public final class PreparedChainStore: Sendable {
     /// Unchecked: a prepared chain is immutable once made.
     private struct SharedChain: @unchecked Sendable {
         let chain: PreparedChain
+        /// The chain numbers its rules jump or go to: a node uses the shared chain only when
+        /// it has every one of them.
+        let targets: [Int32]
     }
 
     private let state = Mutex(State())
@@ -40,48 +43,71 @@ public final class PreparedChainStore: Sendable {
 
     func prepare(_ t: Table, compiled: Bool) -> PreparedTable {
         let table = t.name
+        // One lock for the lookups: the chains' cluster-wide numbers and what is prepared already.
+        var hits = [SharedChain?](repeating: nil, count: t.chains.count)
         let numbers: [Int32] = state.withLock { s in
-            var known = s.numbers[table, default: [:]]
-            defer { s.numbers[table] = known }
-            return t.chains.map { c in
-                if let n = known[c.name] { return n }
-                let n = Int32(known.count)
-                known[c.name] = n
-                return n
+            var out: [Int32] = []
+            out.reserveCapacity(t.chains.count)
+            for (ci, c) in t.chains.enumerated() {
+                if let n = s.numbers[table]?[c.name] {
+                    out.append(n)
+                } else {
+                    let n = Int32(s.numbers[table]?.count ?? 0)
+                    s.numbers[table, default: [:]][c.name] = n
+                    out.append(n)
+                }
+                if let id = c.contentID { hits[ci] = s.chains[Key(table: table, contentID: id, compiled: compiled)] }
             }
+            return out
         }
-        var byName: [String: Int] = [:]
-        for (ci, c) in t.chains.enumerated() { byName[c.name] = Int(numbers[ci]) }
         let size = Int(numbers.max() ?? -1) + 1
+        var present = [Bool](repeating: false, count: size)
+        for n in numbers { present[Int(n)] = true }
+        func has(_ targets: [Int32]) -> Bool { targets.allSatisfy { Int($0) < size && present[Int($0)] } }
         let hole = PreparedChain.make(name: "", policy: nil, rules: [], compiled: false)
         var chains = [PreparedChain](repeating: hole, count: size)
         var builtin = HookSlots()
+        var fresh: [(number: Int, key: Key, shared: SharedChain)] = []
         for (ci, c) in t.chains.enumerated() {
             let number = Int(numbers[ci])
             if let h = Hook(rawValue: c.name), table.builtinChains.contains(h) { builtin[h] = number }
-            let targetsExist = c.rules.allSatisfy { r in
-                switch r.target {
-                case .jump(let n)?, .goto(let n)?: byName[n] != nil
-                default: true
-                }
-            }
-            let key = c.contentID.map { Key(table: table, contentID: $0, compiled: compiled) }
-            if targetsExist, let key, let hit = state.withLock({ $0.chains[key] }) {
+            if let hit = hits[ci], has(hit.targets) {
                 chains[number] = hit.chain
                 continue
             }
-            let prepared = PreparedRuleset.prepare(c, compiled: compiled) { byName[$0] ?? -1 }
-            if targetsExist, let key {
-                let shared = SharedChain(chain: prepared)
-                chains[number] = state.withLock { s in
-                    if let first = s.chains[key] { return first.chain }
-                    s.chains[key] = shared
-                    return shared.chain
-                }
-            } else {
-                chains[number] = prepared
+            let prepared = PreparedRuleset.prepare(c, compiled: compiled) { t.chainIndex($0).map { Int(numbers[$0]) } ?? -1 }
+            chains[number] = prepared
+            if hits[ci] == nil, let id = c.contentID, let targets = Self.targets(of: prepared) {
+                fresh.append((number, Key(table: table, contentID: id, compiled: compiled), SharedChain(chain: prepared, targets: targets)))
             }
         }
+        if !fresh.isEmpty {
+            // A node prepared at the same time may have stored the same content first: use its
+            // chain, so that every node holds one object.
+            let first: [SharedChain?] = state.withLock { s in
+                fresh.map { f in
+                    if let other = s.chains[f.key] { return other }
+                    s.chains[f.key] = f.shared
+                    return nil
+                }
+            }
+            for (f, other) in zip(fresh, first) { if let other { chains[f.number] = other.chain } }
+        }
         return PreparedTable(name: table, chains: chains, builtin: builtin)
+    }
+
+    /// The numbers of the chains `chain` jumps or goes to; nil when one of them is missing.
+    private static func targets(of chain: PreparedChain) -> [Int32]? {
+        var out: [Int32] = []
+        for r in chain.rules {
+            switch r.target {
+            case .jump?, .goto?:
+                guard r.jumpIndex >= 0 else { return nil }
+                out.append(Int32(r.jumpIndex))
+            default:
+                break
+            }
+        }
+        return out
     }
 }

@@ -61,26 +61,22 @@ final class PreparedChain: ManagedBuffer<PreparedChain.Header, QuickRule> {
         _ = withUnsafeMutablePointers { h, e in e.deinitialize(count: h.pointee.count) }
     }
 
-    var count: Int { header.count }
-    var name: String { header.name }
-    var policy: Policy? { header.policy }
-    var rules: [PreparedRule] { header.rules }
-    var residual: [QuickRule.Residual] { header.residual }
-    var dispatch: DispatchIndex? { header.dispatch }
+    // The header is read through its pointer: `header` is a class `var` of ManagedBuffer, and
+    // each access to it would pay a dynamic exclusivity check (the header never changes).
+    @inline(__always)
+    private func read<T>(_ field: (borrowing Header) -> T) -> T { withUnsafeMutablePointerToHeader { field($0.pointee) } }
+
+    var count: Int { read { $0.count } }
+    var name: String { read { $0.name } }
+    var policy: Policy? { read { $0.policy } }
+    var rules: [PreparedRule] { read { $0.rules } }
+    var residual: [QuickRule.Residual] { read { $0.residual } }
+    var dispatch: DispatchIndex? { read { $0.dispatch } }
 
     /// The flat record of rule `i` (`0 ..< count`, which the walk checks before asking).
     @inline(__always)
     func quick(_ i: Int) -> QuickRule {
-        assert(i >= 0 && i < header.count)
-        return withUnsafeMutablePointerToElements { $0[i] }
-    }
-
-    /// The first rule at or after `from` that may match (`from` itself for a chain without an
-    /// index). A method, so the walk borrows the index instead of copying it for every rule it
-    /// skips.
-    @inline(__always)
-    func candidate(from: Int, packet: Packet) -> Int {
-        header.dispatch?.next(from: from, packet: packet) ?? from
+        withUnsafeMutablePointerToElements { $0[i] }
     }
 }
 

@@ -43,8 +43,9 @@ extension Tracer {
                 if quick {
                     // Skip rules whose covered conditions cannot hold (`QuickRule`), using the
                     // dispatch index first when the chain has one.
+                    let dispatch = chain.dispatch
                     while true {
-                        next = chain.candidate(from: next, packet: s.packet)
+                        if let d = dispatch { next = d.next(from: next, packet: s.packet) }
                         if next >= count || chain.quick(next).admits(source: src, destination: dst, proto: proto, port: dport) { break }
                         s.rulesTried &+= 1
                         next += 1
