@@ -11,13 +11,6 @@ import Wire
 /// wrong ports, NodePorts, externalIPs, load-balancer IPs and anywhere, from a pod, from outside
 /// and from the node itself.
 @Suite struct CompiledKubeProxyDifferentialTests {
-    static func same(_ a: TracePath, _ b: TracePath) -> Bool {
-        a.probability == b.probability && a.verdict == b.verdict && a.decidedBy == b.decidedBy && a.reason == b.reason
-            && a.dnat == b.dnat && a.snat == b.snat && a.masquerade == b.masquerade && a.deliveredTo == b.deliveredTo
-            && a.finalPacket == b.finalPacket && a.steps == b.steps && a.host.recent == b.host.recent
-            && a.host.nthCounters == b.host.nthCounters && a.host.conntrack == b.host.conntrack
-    }
-
     @Test func compiledAndLinearAgreeOnKubeProxysOwnRules() throws {
         let cluster = try BenchCluster.build(BenchCluster.spec(services: 1_500, endpointsPerService: 2, seed: 3))
         let config = BenchCluster.proxierConfig(cluster)
@@ -66,7 +59,7 @@ import Wire
                                  recordSteps: i % 10 == 0 || i % 97 == 0)
             let a = linear.trace(packet: packet, host: hostL, options: o)
             let b = compiled.trace(packet: packet, host: hostC, options: o)
-            let agree = a.paths.count == b.paths.count && zip(a.paths, b.paths).allSatisfy(Self.same)
+            let agree = a.paths.count == b.paths.count && zip(a.paths, b.paths).allSatisfy { $0.agrees(with: $1) }
             #expect(agree, "packet \(i) \(packet.summary) in \(packet.inInterface ?? "local")")
             if !agree { return }
             if !o.allPaths { hostL = a.paths[0].host; hostC = b.paths[0].host }

@@ -5,14 +5,6 @@ import Wire
 
 /// The compiled fast path must give exactly the linear reference's answers.
 @Suite struct CompiledDifferentialTests {
-    /// Everything a path reports, steps included (rule numbers and actions).
-    static func same(_ a: TracePath, _ b: TracePath) -> Bool {
-        a.probability == b.probability && a.verdict == b.verdict && a.decidedBy == b.decidedBy && a.reason == b.reason
-            && a.dnat == b.dnat && a.snat == b.snat && a.masquerade == b.masquerade && a.deliveredTo == b.deliveredTo
-            && a.finalPacket == b.finalPacket && a.steps == b.steps && a.host.recent == b.host.recent
-            && a.host.nthCounters == b.host.nthCounters && a.host.conntrack == b.host.conntrack
-    }
-
     @Test func compiledIndexesTheDispatchChains() throws {
         let synth = SyntheticRuleset.kubeProxyShaped(services: 300, seed: 1)
         let t = Tracer(ruleset: try Ruleset.parse(text: synth.text, file: "synthetic"), compiled: true)
@@ -44,7 +36,7 @@ import Wire
                 let o = TraceOptions(allPaths: allPaths, seed: UInt64(i), verbose: i % 97 == 0, recordSteps: i % 10 == 0 || i % 97 == 0)
                 let a = linear.trace(packet: packet, host: hostL, options: o)
                 let b = compiled.trace(packet: packet, host: hostC, options: o)
-                let agree = a.paths.count == b.paths.count && zip(a.paths, b.paths).allSatisfy(Self.same)
+                let agree = a.paths.count == b.paths.count && zip(a.paths, b.paths).allSatisfy { $0.agrees(with: $1) }
                 #expect(agree, "packet \(i) \(packet.summary) in \(packet.inInterface ?? "local")")
                 if !agree { return }
                 if !allPaths { hostL = a.paths[0].host; hostC = b.paths[0].host }
