@@ -225,7 +225,7 @@ extension IPSet {
 /// Prefixes grouped by family and length, each group a hash set of networks: "which of these
 /// prefixes contain the address?" is one masked lookup per group.
 public struct PrefixSet: Sendable {
-    private var groups: [(family: IPFamily, length: Int, networks: Set<IPAddress>)] = []
+    private var groups: [(family: IPFamily, length: Int, networks: AddressSet)] = []
 
     public init(_ prefixes: [Prefix]) {
         var byKey: [Int: Int] = [:]
@@ -233,13 +233,25 @@ public struct PrefixSet: Sendable {
             let key = (p.family == .ipv4 ? 0 : 256) + p.length
             if let g = byKey[key] { groups[g].networks.insert(p.network) } else {
                 byKey[key] = groups.count
-                groups.append((p.family, p.length, [p.network]))
+                var networks = AddressSet()
+                networks.insert(p.network)
+                groups.append((p.family, p.length, networks))
             }
         }
     }
 
-    /// Whether every prefix holds both addresses or neither.
+    /// Whether every prefix holds both addresses or neither. Two IPv4 addresses are compared
+    /// with integer masks (the common case in `kdp verify`), others through `Prefix`.
     public func sameSide(_ a: IPAddress, _ b: IPAddress) -> Bool {
+        if case .v4(let x) = a, case .v4(let y) = b {
+            for g in groups where g.family == .ipv4 {
+                let mask: UInt32 = g.length == 0 ? 0 : ~UInt32(0) << (32 - g.length)
+                let na = x.value & mask, nb = y.value & mask
+                let inA = g.networks.contains(v4: na), inB = na == nb ? inA : g.networks.contains(v4: nb)
+                if inA != inB || (inA && na != nb) { return false }
+            }
+            return true
+        }
         for g in groups {
             let na = a.family == g.family ? Prefix(containing: a, length: g.length).network : nil
             let nb = b.family == g.family ? Prefix(containing: b, length: g.length).network : nil
