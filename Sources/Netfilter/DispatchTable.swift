@@ -15,8 +15,6 @@ struct DispatchTable: Sendable {
     private var slots: [Slot]
     private var indices: [Int32] = []
     private var shift: UInt64
-    /// The number of distinct keys.
-    private(set) var keyCount = 0
 
     /// Builds the table from keyed lists (each list in increasing order).
     init(_ lists: [UInt64: [Int32]]) {
@@ -24,7 +22,6 @@ struct DispatchTable: Sendable {
         while capacity < lists.count * 2 { capacity <<= 1 }
         slots = Array(repeating: Slot(), count: capacity)
         shift = UInt64(64 - capacity.trailingZeroBitCount)
-        keyCount = lists.count
         // Sorted keys make the table the same from run to run.
         for key in lists.keys.sorted() {
             precondition(key != 0, "dispatch keys carry a protocol")
@@ -35,8 +32,6 @@ struct DispatchTable: Sendable {
             indices += list
         }
     }
-
-    var isEmpty: Bool { keyCount == 0 }
 
     @inline(__always)
     private func slot(for key: UInt64) -> Int {

@@ -38,9 +38,6 @@ public final class PreparedChainStore: Sendable {
 
     public init() {}
 
-    /// How many chains the store has prepared for sharing (for tests and reports).
-    public var sharedChainCount: Int { state.withLock { $0.chains.count } }
-
     func prepare(_ t: Table, compiled: Bool) -> PreparedTable {
         let table = t.name
         // One lock for the lookups: the chains' cluster-wide numbers and what is prepared already.

@@ -5,8 +5,9 @@ import Wire
 /// with a side effect comes before it, where its remaining matches sit in the chain's
 /// `residual` array, and its target when the walk can act on it without the rule object.
 ///
-/// A chain's rules are one contiguous array of these (about 48 bytes each), so walking a chain
-/// reads a few cache lines instead of one object, one match array and one prefix array per rule.
+/// A chain's rules are these records, stored contiguously in the chain object (`PreparedChain`,
+/// under 48 bytes each), so walking a chain reads a few cache lines instead of one object, one
+/// match array and one prefix array per rule.
 /// A rule whose header fails is rejected by three compares; a rule whose covered conditions
 /// hold and whose residual is empty matches without its `Match` list being read at all.
 ///
