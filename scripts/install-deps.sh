@@ -3,7 +3,8 @@
 # Run by `make deps` (and so by `make demo`, `make test`, `make bench`).
 set -euo pipefail
 
-packages=(libpcap-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev iptables ipset iproute2 conntrack tcpdump iputils-ping nftables)
+packages=(libpcap-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev iptables ipset iproute2 conntrack tcpdump iputils-ping nftables python3)
+# python3 runs the small echo servers and traffic generators of the kernel tests (Tests/).
 # graphviz is optional (kdp trace -o svg); KDP_WITH_GRAPHVIZ=1 installs it too.
 [ "${KDP_WITH_GRAPHVIZ:-0}" = 1 ] && packages+=(graphviz)
 # `make bench` measures peak memory with GNU time.
