@@ -34,7 +34,10 @@ public struct NodeStates: RandomAccessCollection, Sendable {
     /// - Complexity: O(1) to read; a write to a shared chunk copies it (four nodes) and, if
     ///   shared, the chunk array.
     public subscript(i: Int) -> NodeHost {
-        get { chunks[i >> Self.shift].items[i & Self.mask] }
+        // `_read`, not `get`: a read such as `nodes[i].host.conntrack.isLive(…)` borrows the
+        // node in place instead of copying the whole `NodeHost` (replay's flow cache does
+        // several per packet).
+        _read { yield chunks[i >> Self.shift].items[i & Self.mask] }
         set {
             let c = unique(i)
             c.items[i & Self.mask] = newValue

@@ -182,6 +182,12 @@ public struct ConntrackTable: Hashable, Sendable {
         slot >= 0 && slot < slots.count && alive[slot] && !slots[slot].isExpired(at: now)
     }
 
+    /// As `isLive(slot:now:)`, and the slot still holds the connection `tuple` belongs to
+    /// (either direction). Reads the entry in place: O(1), no copy.
+    public func isLive(slot: Int, now: Double, holding tuple: ConntrackTuple) -> Bool {
+        isLive(slot: slot, now: now) && (slots[slot].original == tuple || slots[slot].reply == tuple)
+    }
+
     /// The entry whose original or reply tuple is `tuple`, and whether it is the reply;
     /// expired entries included.
     public func lookup(_ tuple: ConntrackTuple) -> (index: Int, isReply: Bool)? {

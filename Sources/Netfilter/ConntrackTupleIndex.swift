@@ -10,16 +10,17 @@ import Wire
 ///
 /// The hash mixes the tuple's integers with a per-process random seed (as the kernel seeds
 /// jhash with `nf_conntrack_hash_rnd`), so a crafted capture cannot pile tuples into one chain.
-/// Lookups, inserts and removals are O(1) expected; growth doubles the arrays.
-struct ConntrackTupleIndex: Sendable {
+/// Lookups, inserts and removals are O(1) expected; growth doubles the arrays. Replay keys its
+/// tracked flows by 5-tuple with it too (values up to 2^32 - 2).
+public struct ConntrackTupleIndex: Sendable {
     private var tuples: [ConntrackTuple] = []
     /// Per position: the hash's high 32 bits << 32 | (slot + 1); 0 for an empty position.
     private var words: [UInt64] = []
-    private(set) var count = 0
+    public private(set) var count = 0
 
     private static let seed: UInt64 = UInt64.random(in: 1...UInt64.max)
 
-    init() {}
+    public init() {}
 
     @inline(__always)
     private static func fold(_ a: IPAddress) -> UInt64 {
@@ -56,7 +57,7 @@ struct ConntrackTupleIndex: Sendable {
         }
     }
 
-    subscript(_ t: ConntrackTuple) -> Int? {
+    public subscript(_ t: ConntrackTuple) -> Int? {
         get {
             guard count > 0 else { return nil }
             let (i, found, _) = position(of: t)
@@ -119,11 +120,11 @@ struct ConntrackTupleIndex: Sendable {
 extension ConntrackTupleIndex: Hashable {
     /// Two indexes are equal when they map the same tuples to the same slots, whatever order
     /// they were built in.
-    static func == (a: Self, b: Self) -> Bool {
+    public static func == (a: Self, b: Self) -> Bool {
         guard a.count == b.count else { return false }
         for k in a.words.indices where a.words[k] != 0 && b[a.tuples[k]] != slot(a.words[k]) { return false }
         return true
     }
 
-    func hash(into h: inout Hasher) { h.combine(count) }
+    public func hash(into h: inout Hasher) { h.combine(count) }
 }

@@ -69,6 +69,37 @@ import Testing
         #expect(out == f)
         #expect(found.flow?.destinationEndpoint == SocketAddress(.v4(newIP), port: 80))
     }
+
+    /// RFC 1071 as written: big-endian 16-bit words, an odd last byte padded with zero.
+    static func bytewiseSum(_ b: [UInt8], initial: UInt64) -> UInt64 {
+        var s = initial, i = 0
+        while i + 1 < b.count { s += UInt64(b[i]) << 8 | UInt64(b[i + 1]); i += 2 }
+        if i < b.count { s += UInt64(b[i]) << 8 }
+        return s
+    }
+
+    @Test func wideSumFoldsToTheSameChecksumAsTheBytewiseDefinitionForEveryLengthAndAlignment() {
+        var rng = SystemRandomNumberGenerator()
+        for length in 0..<80 {
+            for offset in 0..<8 {
+                for _ in 0..<8 {
+                    let storage = (0..<(length + offset)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                    let bytes = Array(storage[offset...])
+                    let initial = UInt64.random(in: 0...0xFFFF_FFFF, using: &rng)
+                    let wide = storage.withUnsafeBytes { InternetChecksum.sum(UnsafeRawBufferPointer(rebasing: $0[offset...]), initial: initial) }
+                    #expect(InternetChecksum.finish(wide) == InternetChecksum.finish(Self.bytewiseSum(bytes, initial: initial)),
+                            "length \(length) offset \(offset)")
+                }
+            }
+        }
+        // All ones and all zeros, where ones' complement has its two zeros.
+        for length in [2, 8, 64, 1500] {
+            for fill: UInt8 in [0x00, 0xFF] {
+                let b = [UInt8](repeating: fill, count: length)
+                #expect(b.withUnsafeBytes { InternetChecksum.finish(InternetChecksum.sum($0)) } == InternetChecksum.finish(Self.bytewiseSum(b, initial: 0)))
+            }
+        }
+    }
 }
 
 extension SCTPRepr {

@@ -55,13 +55,14 @@ public struct Replay: Sendable {
     }
 
     /// Every tracked flow's 5-tuple as the capture point sees it, in both directions: the
-    /// flow's index times two, plus one for the reply direction (one lookup per packet).
-    var keys: [FlowKey: Int32] = [:]
+    /// flow's index times two, plus one for the reply direction (one lookup per packet, in
+    /// conntrack's flat seeded table rather than a SipHash dictionary).
+    var keys = ConntrackTupleIndex()
 
     /// The flow whose original direction is `key`.
     func originalFlow(_ key: FlowKey) -> Int? {
-        guard let v = keys[key], v & 1 == 0 else { return nil }
-        return Int(v >> 1)
+        guard let v = keys[ConntrackTuple(key)], v & 1 == 0 else { return nil }
+        return v >> 1
     }
     var clients: [ClientEndpoint: Int] = [:]
     var tracked: [TrackedFlow] = []
@@ -151,8 +152,8 @@ public struct Replay: Sendable {
         let key = p.flow
         // On a node's `-i any` capture, what the node sent is the output of kdp's paths.
         if p.packetType == .outgoing, captureNode != nil { return count(p, checkEgress(p)) }
-        if let v = keys[key] {
-            let f = Int(v >> 1)
+        if let v = keys[ConntrackTuple(key)] {
+            let f = v >> 1
             if tracked[f].foreign { return nil }
             return count(p, v & 1 == 0 ? inject(p, flow: f) : check(p, flow: f))
         }
@@ -174,9 +175,9 @@ public struct Replay: Sendable {
         let f = tracked.count
         tracked.append(TrackedFlow(key: key, entry: entry, original: p.packet, path: Self.emptyPath(p.packet), firstPacket: p.number,
                                    foreign: foreign))
-        keys[key] = Int32(f) << 1
-        let reply = Self.replyKey(key)
-        if keys[reply] == nil { keys[reply] = Int32(f) << 1 | 1 }
+        keys[ConntrackTuple(key)] = f << 1
+        let reply = ConntrackTuple(Self.replyKey(key))
+        if keys[reply] == nil { keys[reply] = f << 1 | 1 }
         if key.proto.hasPorts { clients[ClientEndpoint(proto: key.proto, address: key.source, port: key.sourcePort)] = f }
         return foreign ? nil : count(p, inject(p, flow: f))
     }

@@ -9,7 +9,7 @@ import Wire
 /// - the path consulted no `statistic`, `recent` or IPVS state (`DataplanePath.consultedState`);
 /// - every node already tracked the connection (a first packet walks the nat chains);
 /// - each entry is still the same connection, not expired, and this packet leaves its state as
-///   it is (`ConntrackTable.wouldChange`).
+///   it is (`ConntrackTable.advance`).
 /// A reused packet refreshes its entries' timeouts, as the kernel does, and costs a dictionary
 /// lookup and a few array reads instead of a walk.
 struct ReplayFlowCache: Sendable {
@@ -37,26 +37,24 @@ struct ReplayFlowCache: Sendable {
     mutating func lookup(flow: Int, reply: Bool, packet: Packet, nodes: inout NodeStates, now: Double) -> Entry? {
         let slot = flow * 2 + (reply ? 1 : 0)
         guard slot < entries.count, let e = entries[slot], e.tcpFlags == packet.tcpFlags else { return nil }
-        for h in e.hits where !nodes[h.node].host.conntrack.isLive(h.index, tuple: h.tuple, now: now) {
+        for h in e.hits where !nodes[h.node].host.conntrack.isLive(slot: h.index, now: now, holding: h.tuple) {
             entries[slot] = nil
             return nil
         }
-        // Each node's tracker sees the packet: reused only if no entry changes beyond its
-        // timeout (checked on every node first, then applied).
-        // (A flow crosses one or two nodes: their updates are held in locals, no allocation.)
-        var first: ConntrackEntry?, second: ConntrackEntry?
+        // Each node's tracker sees the packet, in place; if one would change more than the
+        // timeout, the nodes already moved on are put back and the packet takes the full walk.
+        // (A flow crosses one or two nodes: their undos are held in locals, no allocation.)
+        var first: ConntrackEntry?, second: ConntrackEntry?, more: [ConntrackEntry] = []
         for (k, h) in e.hits.enumerated() {
-            guard let next = nodes[h.node].host.conntrack.advanced(h.index, isReply: h.isReply, proto: packet.proto,
+            guard let undo = nodes[h.node].host.conntrack.advance(h.index, isReply: h.isReply, proto: packet.proto,
                                                                    tcpFlags: packet.tcpFlags, now: now) else {
+                for (j, g) in e.hits.prefix(k).enumerated() {
+                    nodes[g.node].host.conntrack.replace(g.index, with: j == 0 ? first! : j == 1 ? second! : more[j - 2])
+                }
                 entries[slot] = nil
                 return nil
             }
-            if k == 0 { first = next } else if k == 1 { second = next }
-        }
-        for (k, h) in e.hits.enumerated() {
-            let next = k == 0 ? first : k == 1 ? second
-                : nodes[h.node].host.conntrack.advanced(h.index, isReply: h.isReply, proto: packet.proto, tcpFlags: packet.tcpFlags, now: now)
-            if let next { nodes[h.node].host.conntrack.replace(h.index, with: next) }
+            if k == 0 { first = undo } else if k == 1 { second = undo } else { more.append(undo) }
         }
         return e
     }
