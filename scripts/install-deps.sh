@@ -3,10 +3,9 @@
 # Run by `make deps` (and so by `make demo`, `make test`, `make bench`).
 set -euo pipefail
 
-packages=(libpcap-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev iptables ipset iproute2 conntrack tcpdump iputils-ping nftables python3)
+packages=(libpcap-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev iptables ipset iproute2 conntrack tcpdump iputils-ping nftables python3 graphviz)
 # python3 runs the small echo servers and traffic generators of the kernel tests (Tests/).
-# graphviz is optional (kdp trace -o svg); KDP_WITH_GRAPHVIZ=1 installs it too.
-[ "${KDP_WITH_GRAPHVIZ:-0}" = 1 ] && packages+=(graphviz)
+# graphviz draws `-o svg` (kdp trace, kdp cluster); the picture tests check the DOT with it.
 # `make bench` measures peak memory with GNU time.
 [ "${KDP_BENCH:-0}" = 1 ] && packages+=(time)
 

@@ -147,24 +147,5 @@ enum TraceRender {
     static func dotText(_ s: String) -> String { s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") }
 
     /// SVG through Graphviz's `dot`, when it is installed.
-    static func svg(_ t: DataplaneTrace) throws -> String {
-        let which = Process()
-        which.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        which.arguments = ["dot", "-Tsvg"]
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        which.standardInput = input
-        which.standardOutput = output
-        which.standardError = errors
-        do { try which.run() } catch {
-            throw InputError("-o svg needs Graphviz's dot (apt-get install graphviz, or make deps KDP_WITH_GRAPHVIZ=1); -o dot prints its input")
-        }
-        input.fileHandleForWriting.write(Data(dot(t).utf8))
-        try? input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        which.waitUntilExit()
-        guard which.terminationStatus == 0 else {
-            throw InputError("-o svg needs Graphviz's dot (apt-get install graphviz); dot said: \(String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
-        }
-        return String(decoding: data, as: UTF8.self)
-    }
+    static func svg(_ t: DataplaneTrace) throws -> String { try Graphviz.svg(dot(t)) }
 }
