@@ -8,3 +8,4 @@ mkdir -p "$out"
 put() { local f=$1; shift; "$@" > "$out/.$f.tmp" && mv "$out/.$f.tmp" "$out/$f"; }
 put demo-cluster.svg "$kdp" cluster -o svg
 put ha-cluster.svg "$kdp" cluster --topology topologies/ha-cluster.yaml -o svg
+put trace-demo-all-paths.svg "$kdp" trace --from pod/default/client --to service/default/web:80 --all-paths -o svg

@@ -75,43 +75,6 @@ enum TraceRender {
         return out
     }
 
-    /// A Mermaid sequence diagram of the first path and its reply (renders on GitHub): an arrow
-    /// each time the packet moves to another place, labelled with the packet as it travelled,
-    /// and a note wherever an address was rewritten.
-    static func mermaid(_ t: DataplaneTrace) -> String {
-        guard let p = t.paths.first else { return "sequenceDiagram\n  Note over client: no path\n" }
-        var names = places(p, source: t.source)
-        if let r = p.reply { for n in places(r.path, source: t.source) where !names.contains(n) { names.append(n) } }
-        func id(_ s: String) -> String { "p" + String(names.firstIndex(of: s) ?? 0) }
-        var out = "sequenceDiagram\n"
-        for n in names { out += "  participant \(id(n)) as \(n)\n" }
-        func arrows(_ path: DataplanePath, from start: String, arrow: String, end: String?) -> String {
-            var lines = ""
-            var at = start
-            var travelling = path.steps.first?.packet ?? path.finalPacket
-            for s in path.steps {
-                let here = s.node ?? at
-                if here != at {
-                    lines += "  \(id(at))\(arrow)\(id(here)): \(mermaidText(packet(travelling)))\n"
-                    at = here
-                }
-                if s.kind == .netfilter, noted(s.rewrite) {
-                    lines += "  Note over \(id(here)): \(mermaidText(s.action))\n"
-                }
-                travelling = s.packet
-            }
-            if path.verdict == .delivered, let to = end, to != at {
-                lines += "  \(id(at))\(arrow)\(id(to)): \(mermaidText(packet(travelling)))\n"
-            } else if path.verdict != .delivered {
-                lines += "  Note over \(id(at)): \(path.verdict.rawValue): \(mermaidText(path.why ?? ""))\n"
-            }
-            return lines
-        }
-        out += arrows(p, from: t.source, arrow: "->>", end: p.deliveredTo?.description)
-        if let r = p.reply, let start = p.deliveredTo?.description { out += arrows(r.path, from: start, arrow: "-->>", end: t.source) }
-        return out
-    }
-
     /// The rewrites a sequence diagram notes: the NAT targets DNAT, SNAT and MASQUERADE,
     /// conntrack un-NATing a reply, and IPVS's masq and its reply. REDIRECT, a remapped source
     /// port and NAT re-applied to a later packet are left out.
@@ -125,26 +88,8 @@ enum TraceRender {
 
     static func mermaidText(_ s: String) -> String { s.replacingOccurrences(of: ";", with: ",").replacingOccurrences(of: "#", with: "nr ") }
 
-    /// A Graphviz digraph of the hops of every path.
-    static func dot(_ t: DataplaneTrace) -> String {
-        var out = "digraph trace {\n  rankdir=LR;\n  node [shape=box, fontname=\"sans-serif\"];\n"
-        out += "  label=\"\(dotText("\(packet(t.packet)) from \(t.source) to \(t.destination)"))\";\n"
-        var edges = Set<String>()
-        for (i, p) in t.paths.enumerated() {
-            let names = places(p, source: t.source)
-            for (a, b) in zip(names, names.dropFirst()) {
-                let label = i == 0 && t.paths.count == 1 ? "" : String(format: "p%d %.2f", i + 1, p.probability)
-                edges.insert("  \"\(dotText(a))\" -> \"\(dotText(b))\" [label=\"\(label)\"];")
-            }
-            if p.verdict != .delivered, let last = names.last {
-                edges.insert("  \"\(dotText(last))\" -> \"\(dotText(p.verdict.rawValue + ": " + (p.why ?? "")))\" [style=dashed];")
-            }
-        }
-        out += edges.sorted().joined(separator: "\n") + "\n}\n"
-        return out
-    }
-
-    static func dotText(_ s: String) -> String { s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") }
+    /// A DOT string literal's contents: backslash, quote, and a newline as DOT's `\n`.
+    static func dotText(_ s: String) -> String { ClusterPicture.dotText(s) }
 
     /// SVG through Graphviz's `dot`, when it is installed.
     static func svg(_ t: DataplaneTrace) throws -> String { try Graphviz.svg(dot(t)) }
