@@ -3,9 +3,10 @@
 # Run by `make deps` (and so by `make demo`, `make test`, `make bench`).
 set -euo pipefail
 
-packages=(libpcap-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev iptables ipset iproute2 conntrack tcpdump iputils-ping nftables python3 graphviz)
+packages=(libpcap-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev iptables ipset iproute2 conntrack tcpdump iputils-ping nftables python3 graphviz chromium fonts-dejavu-core)
 # python3 runs the small echo servers and traffic generators of the kernel tests (Tests/).
-# graphviz draws `-o svg` (kdp trace, kdp cluster); the picture tests check the DOT with it.
+# graphviz draws `-o svg` (kdp trace, kdp cluster, kdp report); the picture tests check the DOT with it.
+# chromium (headless) and a font: the report test loads kdp report's HTML in a real browser.
 # `make bench` measures peak memory with GNU time.
 [ "${KDP_BENCH:-0}" = 1 ] && packages+=(time)
 

@@ -10,7 +10,7 @@ struct KDP: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kdp",
         abstract: "Emulate a Kubernetes cluster's data plane: where does this packet go, and why?",
-        subcommands: [ClusterCommand.self, RoutesCommand.self, ResolveCommand.self, TraceCommand.self, ReplayCommand.self, VerifyCommand.self, TraceRulesCommand.self, SnapshotCommand.self, MaterializeCommand.self, CompileCommand.self, IPVSCommand.self, BenchCommand.self, GenerateCommand.self]
+        subcommands: [ClusterCommand.self, RoutesCommand.self, ResolveCommand.self, TraceCommand.self, ReplayCommand.self, VerifyCommand.self, ReportCommand.self, TraceRulesCommand.self, SnapshotCommand.self, MaterializeCommand.self, CompileCommand.self, IPVSCommand.self, BenchCommand.self, GenerateCommand.self]
     )
 
     static func main() {

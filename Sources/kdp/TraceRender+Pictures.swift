@@ -60,8 +60,9 @@ extension TraceRender {
 
     /// A Graphviz digraph: one row of hops per path, from the shared client box; each hop box
     /// names its place and the translations made there, each arrow the packet as it travelled.
-    static func dot(_ t: DataplaneTrace) -> String {
-        var out = "digraph trace {\n  rankdir=LR;\n"
+    /// Left to right by default; `kdp report` draws it top to bottom, beside the step table.
+    static func dot(_ t: DataplaneTrace, rankdir: String = "LR") -> String {
+        var out = "digraph trace {\n  rankdir=\(rankdir);\n"
         out += "  graph [fontname=\"Helvetica\", fontsize=12, labelloc=t];\n"
         out += "  node [shape=box, style=\"rounded,filled\", fillcolor=white, fontname=\"Helvetica\", fontsize=10];\n"
         out += "  edge [fontname=\"Helvetica\", fontsize=9];\n"
