@@ -111,6 +111,18 @@ import TestSupport
         #expect(r.stdout.contains("\n---\nflowchart LR\n"))
         let lines = r.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         #expect(lines.filter { $0.hasPrefix("subgraph ") }.count == lines.filter { $0 == "end" }.count)
+        // Every line is one of the flowchart statements Mermaid's grammar has, in the forms kdp
+        // writes: front matter, the header, subgraph/end, a shaped box with a quoted label and a
+        // class, an edge with an optional quoted label, a classDef.
+        let label = #"(?:[^"]|#quot;)*"#
+        let statements = [
+            #"^---$"#, #"^title: "[^"]*"$"#, #"^flowchart LR$"#, #"^end$"#,
+            #"^subgraph [a-z0-9]+\[""# + label + #""\]$"#,
+            #"^[a-z]+[0-9]*h?(\[""# + label + #""\]|\(""# + label + #""\)|\[\[""# + label + #""\]\]|>""# + label + #""\]|\[\(""# + label + #""\)\]):::[a-z]+$"#,
+            #"^[a-z]+[0-9]*h? (-->|-\.->|===)(\|""# + label + #""\|)? [a-z]+[0-9]*h?$"#,
+            #"^classDef [a-z]+ [a-z\-]+:[#a-z0-9]+(,[a-z\-]+:[#a-z0-9 ]+)*$"#,
+        ].map { try! Regex($0) }
+        for l in lines { #expect(statements.contains { l.wholeMatch(of: $0) != nil }, "not a statement kdp writes: \(l)") }
         // Every box is declared once; every edge joins declared boxes.
         var declared = Set<String>()
         for l in lines {

@@ -60,6 +60,17 @@ import TestSupport
         #expect(endpoints.count == 3)
     }
 
+    @Test func everyMermaidLineIsASequenceDiagramStatement() throws {
+        let statements = [#"^sequenceDiagram$"#, #"^participant p[0-9]+ as [^\n]+$"#, #"^p[0-9]+(->>|-->>)p[0-9]+: [^;#]+$"#,
+                          #"^Note over p[0-9]+: [^;#]+$"#, #"^rect rgb\(\d+, \d+, \d+\)$"#, #"^end$"#].map { try! Regex($0) }
+        for args in [Self.toWeb, Self.toWeb + ["--all-paths"], ["trace", "--from", "pod/default/client", "--to", "service/default/web-canary:80"],
+                     Self.toWeb + ["--proxy-mode", "ipvs"]] {
+            let lines = try self.lines(args + ["-o", "mermaid"]).map { $0.trimmingCharacters(in: .whitespaces) }
+            #expect(lines.filter { $0.hasPrefix("rect ") }.count == lines.filter { $0 == "end" }.count)
+            for l in lines { #expect(statements.contains { l.wholeMatch(of: $0) != nil }, "\(args): not a statement: \(l)") }
+        }
+    }
+
     @Test func graphvizAcceptsEveryTracePicture() throws {
         guard installed("dot") else {
             #expect(!KernelCheck.isCI, "CI needs Graphviz's dot: scripts/install-deps.sh installs graphviz")
