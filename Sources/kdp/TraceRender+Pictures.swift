@@ -128,20 +128,22 @@ extension TraceRender {
         return out
     }
 
-    /// A Mermaid sequence diagram of the first path and its reply (renders on GitHub): an arrow
+    /// A Mermaid sequence diagram of the paths and their replies (renders on GitHub): an arrow
     /// each time the packet moves to another place, labelled with the packet as it travelled; a
     /// note where an address was rewritten, saying which and by what; the reply dashed; a
-    /// dropped or rejected end in a red band with its why-line.
+    /// dropped or rejected end in a red band with its why-line. With several paths
+    /// (`--all-paths`), each is an `alt`/`else` branch titled with its probability.
     static func mermaid(_ t: DataplaneTrace) -> String {
-        guard let p = t.paths.first else { return "sequenceDiagram\n  Note over client: no path\n" }
-        var names = places(p, source: t.source)
-        if let r = p.reply { for n in places(r.path, source: t.source) where !names.contains(n) { names.append(n) } }
+        guard !t.paths.isEmpty else { return "sequenceDiagram\n  Note over client: no path\n" }
+        var names: [String] = []
+        for p in t.paths {
+            for n in places(p, source: t.source) where !names.contains(n) { names.append(n) }
+            if let r = p.reply { for n in places(r.path, source: t.source) where !names.contains(n) { names.append(n) } }
+        }
         func id(_ s: String) -> String { "p" + String(names.firstIndex(of: s) ?? 0) }
         var out = "sequenceDiagram\n"
         for n in names { out += "  participant \(id(n)) as \(n)\n" }
-        if t.paths.count > 1 {
-            out += "  Note over \(id(t.source)): path 1 of \(t.paths.count), p = \(String(format: "%.4f", p.probability))\n"
-        }
+        let indent = t.paths.count > 1 ? "    " : "  "
         func arrows(_ path: DataplanePath, from start: String, arrow: String, end: String?) -> String {
             var lines = ""
             var at = start
@@ -149,23 +151,29 @@ extension TraceRender {
             for s in path.steps {
                 let here = s.node ?? at
                 if here != at {
-                    lines += "  \(id(at))\(arrow)\(id(here)): \(mermaidText(packet(travelling)))\n"
+                    lines += "\(indent)\(id(at))\(arrow)\(id(here)): \(mermaidText(packet(travelling)))\n"
                     at = here
                 }
                 if s.kind == .netfilter, noted(s.rewrite), let text = translation(s, before: travelling) {
-                    lines += "  Note over \(id(here)): \(mermaidText(text))\n"
+                    lines += "\(indent)Note over \(id(here)): \(mermaidText(text))\n"
                 }
                 travelling = s.packet
             }
             if path.verdict == .delivered, let to = end, to != at {
-                lines += "  \(id(at))\(arrow)\(id(to)): \(mermaidText(packet(travelling)))\n"
+                lines += "\(indent)\(id(at))\(arrow)\(id(to)): \(mermaidText(packet(travelling)))\n"
             } else if path.verdict != .delivered {
-                lines += "  rect rgb(253, 226, 224)\n    Note over \(id(at)): \(path.verdict.rawValue): \(mermaidText(path.why ?? ""))\n  end\n"
+                lines += "\(indent)rect rgb(253, 226, 224)\n\(indent)  Note over \(id(at)): \(path.verdict.rawValue): \(mermaidText(path.why ?? ""))\n\(indent)end\n"
             }
             return lines
         }
-        out += arrows(p, from: t.source, arrow: "->>", end: p.deliveredTo?.description)
-        if let r = p.reply, let start = p.deliveredTo?.description { out += arrows(r.path, from: start, arrow: "-->>", end: t.source) }
+        for (i, p) in t.paths.enumerated() {
+            if t.paths.count > 1 {
+                out += "  \(i == 0 ? "alt" : "else") path \(i + 1) of \(t.paths.count), p = \(String(format: "%.4f", p.probability))\n"
+            }
+            out += arrows(p, from: t.source, arrow: "->>", end: p.deliveredTo?.description)
+            if let r = p.reply, let start = p.deliveredTo?.description { out += arrows(r.path, from: start, arrow: "-->>", end: t.source) }
+        }
+        if t.paths.count > 1 { out += "  end\n" }
         return out
     }
 }

@@ -58,15 +58,20 @@ import TestSupport
         for i in 1...3 { #expect(dot.contains { $0.hasPrefix("  client -> p\(i)_1 [label=\"path \(i) of 3, p = 0.3333\\n") }) }
         let endpoints = Set(dot.compactMap { $0.firstMatch(of: /DNAT 10\.105\.17\.17:80 → (10\.244\.\d+\.\d+):8080/).map { String($0.1) } })
         #expect(endpoints.count == 3)
+        // Mermaid: one alt/else branch per path, each with its probability and its own DNAT.
+        let mermaid = try lines(Self.toWeb + ["--all-paths", "-o", "mermaid"])
+        #expect(mermaid.filter { $0.hasPrefix("  alt path 1 of 3, p = 0.3333") || $0.hasPrefix("  else path ") }.count == 3)
+        #expect(Set(mermaid.compactMap { $0.firstMatch(of: /DNAT 10\.105\.17\.17:80 → (10\.244\.\d+\.\d+):8080/).map { String($0.1) } }).count == 3)
     }
 
     @Test func everyMermaidLineIsASequenceDiagramStatement() throws {
         let statements = [#"^sequenceDiagram$"#, #"^participant p[0-9]+ as [^\n]+$"#, #"^p[0-9]+(->>|-->>)p[0-9]+: [^;#]+$"#,
-                          #"^Note over p[0-9]+: [^;#]+$"#, #"^rect rgb\(\d+, \d+, \d+\)$"#, #"^end$"#].map { try! Regex($0) }
+                          #"^Note over p[0-9]+: [^;#]+$"#, #"^rect rgb\(\d+, \d+, \d+\)$"#, #"^(alt|else) path \d+ of \d+, p = [0-9.]+$"#,
+                          #"^end$"#].map { try! Regex($0) }
         for args in [Self.toWeb, Self.toWeb + ["--all-paths"], ["trace", "--from", "pod/default/client", "--to", "service/default/web-canary:80"],
                      Self.toWeb + ["--proxy-mode", "ipvs"]] {
             let lines = try self.lines(args + ["-o", "mermaid"]).map { $0.trimmingCharacters(in: .whitespaces) }
-            #expect(lines.filter { $0.hasPrefix("rect ") }.count == lines.filter { $0 == "end" }.count)
+            #expect(lines.filter { $0.hasPrefix("rect ") || $0.hasPrefix("alt ") }.count == lines.filter { $0 == "end" }.count)
             for l in lines { #expect(statements.contains { l.wholeMatch(of: $0) != nil }, "\(args): not a statement: \(l)") }
         }
     }
