@@ -197,6 +197,13 @@ extension KernelDifferential {
         s.seconds = Date().timeIntervalSince(start)
         print("kernel differential [\(label)]: \(s.probes) probes in \(s.classes) classes (\(repeats) each), \(s.probes - s.mismatches.count) agreed, \(s.mismatches.count) mismatches, \(String(format: "%.1f", s.seconds)) s")
         for (k, n) in s.byKind.sorted(by: { $0.key < $1.key }) { print("  \(k): \(n)") }
+        var byProto: [String: Int] = [:], bySender: [String: Int] = [:]
+        for (k, n) in s.byKind {
+            byProto[String(k.split(separator: " ")[0]), default: 0] += n
+            bySender[String(k.split(separator: " ")[1]), default: 0] += n
+        }
+        print("  by protocol: " + byProto.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+              + "; by sender: " + bySender.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         print("  kernel verdicts: " + s.byVerdict.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         print("  random choices: \(s.randomProbes) probes in \(s.chiSquareGroups.count) χ² groups (\(s.chiSquareSkipped) probes in groups too small), pooled χ² \(String(format: "%.2f", s.pooled.0)) df \(s.pooled.1) p \(String(format: "%.4f", s.pooled.2)); affinity followers checked: \(s.affinityChecked)")
         for g in s.chiSquareGroups where g.3 < 0.01 { print("  χ² group p=\(g.3) x=\(g.1) df=\(g.2): \(g.0) counts \(g.4)") }

@@ -137,14 +137,15 @@ i = 0
 while i < len(probes) or live:
     while i < len(probes) and len(live) < window:
         start(probes[i]); i += 1
+    # Answers first, deadlines after: a client that was not scheduled for a while still
+    # reads every answer that arrived in time before it declares a timeout.
+    if live:
+        for key, mask in sel.select(0.05):
+            if key.data in live: event(key.data, mask)
     now = time.monotonic()
-    wait = 0.05
     for pid, p in list(live.items()):
         if now - p["t0"] >= timeout: finish(pid, "timeout")
         elif p["proto"] == "udp" and now >= p["next"] and p["sent"] < 3: send(pid)
-    if not live: continue
-    for key, mask in sel.select(wait): 
-        if key.data in live: event(key.data, mask)
 json.dump(out, sys.stdout)
 """#
 
