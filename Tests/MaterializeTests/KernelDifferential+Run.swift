@@ -24,9 +24,8 @@ extension KernelDifferential {
     /// Plans `repeats` probes per class, each from a source port of its own (per sender
     /// namespace and address, counting up from 40000), primers first: one probe per affinity
     /// key goes alone before the rest, so that the key's endpoint is chosen once.
-    func plan(repeats: Int) -> [Int: UInt16] {
+    func plan(repeats: Int) {
         var nextPort: [String: Int] = [:]
-        var firstPort: [Int: UInt16] = [:]
         var id = 0
         for _ in 0..<repeats {
             for (i, c) in classes.enumerated() {
@@ -34,14 +33,12 @@ extension KernelDifferential {
                 let port = nextPort[key, default: 40000]
                 nextPort[key] = port + 1
                 precondition(port < 65000, "more probes from one sender than source ports")
-                if firstPort[i] == nil { firstPort[i] = UInt16(port) }
                 let probe = KernelProbes.Probe(id: id, proto: Self.protoName(c.target.proto), source: c.sender.bind, sourcePort: port,
                                                destination: "\(c.target.address)", destinationPort: Int(c.target.port))
                 sent.append(Sent(classIndex: i, probe: probe, primer: false))
                 id += 1
             }
         }
-        return firstPort
     }
 
     func markPrimers() {
@@ -131,7 +128,7 @@ extension KernelDifferential {
             s.byKind["\(x.probe.proto) \(c.sender.kind) → \(c.target.kind)", default: 0] += 1
             s.byVerdict[k.verdict, default: 0] += 1
             var problem: String?
-            if !Self.agrees(k, c.expected) {
+            if !Self.agrees(k, x.expected) {
                 problem = "the kernel's outcome is none of kdp's"
             } else if let key = c.affinityKey, !x.primer, let first = primerTarget[key], first != k.target {
                 problem = "session affinity: \(key) chose \(first) first, this probe reached \(k.target)"
@@ -141,7 +138,7 @@ extension KernelDifferential {
                 s.mismatches.append("\(c.description) sport \(x.probe.sourcePort)")
                 if reported < 12, reportedClasses.insert(x.classIndex).inserted {
                     reported += 1
-                    let expected = c.expected.sorted { $0.value > $1.value }.map { "    p=\($0.value) \($0.key)" }.joined(separator: "\n")
+                    let expected = x.expected.sorted { $0.value > $1.value }.map { "    p=\($0.value) \($0.key)" }.joined(separator: "\n")
                     print("""
                     MISMATCH [\(label)] \(problem)
                       probe: \(c.description), source port \(x.probe.sourcePort)
@@ -155,11 +152,15 @@ extension KernelDifferential {
             }
             // The random choices: targets by their probability, affinity followers left out.
             var targets: [String: Double] = [:]
-            for (o, p) in c.expected { targets[o.verdict == "ok" ? o.target : o.verdict, default: 0] += p }
+            for (o, p) in x.expected { targets[o.verdict == "ok" ? o.target : o.verdict, default: 0] += p }
             guard targets.count > 1, c.affinityKey == nil || x.primer else { continue }
             s.randomProbes += 1
             let signature = targets.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.9f", $0.value))" }.joined(separator: " ")
             groups[signature, default: (targets, [:])].counts[k.verdict == "ok" ? k.target : k.verdict, default: 0] += 1
+        }
+        if ProcessInfo.processInfo.environment["KDP_DIFF_DEBUG"] != nil {
+            for c in classes where c.target.service?.sessionAffinity == .clientIP && c.affinityKey == nil { print("UNKEYED \(c.description)") }
+            for x in sent where x.primer { print("PRIMER \(classes[x.classIndex].affinityKey ?? "") | \(classes[x.classIndex].description) | \(Self.kernelOutcome(x.result).target)") }
         }
         var pooledX = 0.0, pooledDF = 0
         for (signature, g) in groups.sorted(by: { $0.key < $1.key }) {
@@ -186,9 +187,9 @@ extension KernelDifferential {
         try startServers()
         makeClasses(pods: senderPods)
         let repeats = max(1, (quota + classes.count - 1) / classes.count)
-        let firstPorts = plan(repeats: repeats)
+        plan(repeats: repeats)
         let traced = Date()
-        try traceClasses(sourcePorts: firstPorts)
+        try traceProbes()
         markPrimers()
         let probing = Date()
         try execute()
@@ -206,7 +207,8 @@ extension KernelDifferential {
               + "; by sender: " + bySender.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         print("  kernel verdicts: " + s.byVerdict.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         print("  random choices: \(s.randomProbes) probes in \(s.chiSquareGroups.count) χ² groups (\(s.chiSquareSkipped) probes in groups too small), pooled χ² \(String(format: "%.2f", s.pooled.0)) df \(s.pooled.1) p \(String(format: "%.4f", s.pooled.2)); affinity followers checked: \(s.affinityChecked)")
-        for g in s.chiSquareGroups where g.3 < 0.01 { print("  χ² group p=\(g.3) x=\(g.1) df=\(g.2): \(g.0) counts \(g.4)") }
+        let debug = ProcessInfo.processInfo.environment["KDP_DIFF_DEBUG"] != nil
+        for g in s.chiSquareGroups where g.3 < 0.01 || debug { print("  χ² group p=\(g.3) x=\(g.1) df=\(g.2): \(g.0) counts \(g.4)") }
         return s
     }
 }

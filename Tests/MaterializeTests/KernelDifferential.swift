@@ -49,10 +49,8 @@ final class KernelDifferential {
         var sender: Sender
         var target: Target
         var via: String?
-        /// kdp's outcomes and their probabilities.
-        var expected: [Outcome: Double] = [:]
-        /// The state unit of session affinity: (client address at the DNAT node, DNAT node,
-        /// Service port), for Services with ClientIP affinity.
+        /// The state unit of session affinity: (client address as the DNAT node sees it, DNAT
+        /// node, Service port), for Services with ClientIP affinity.
         var affinityKey: String?
         var description: String {
             "\(target.proto) from \(sender.source.description)\(sender.bind.isEmpty ? "" : " (\(sender.bind))") to \(target.kind) \(target.address):\(target.port)"
@@ -65,6 +63,8 @@ final class KernelDifferential {
         var probe: KernelProbes.Probe
         var primer: Bool
         var result: KernelProbes.Result?
+        /// kdp's outcomes of this probe's packet and their probabilities.
+        var expected: [Outcome: Double] = [:]
     }
 
     let cluster: Cluster
@@ -281,38 +281,51 @@ final class KernelDifferential {
         }
     }
 
-    /// kdp's trace of every class (once per class: iptables mode's decisions do not read the
-    /// source port, and each class is traced with its first probe's), all paths with their
-    /// probabilities, and the affinity key where the Service has ClientIP affinity.
-    func traceClasses(sourcePorts: [Int: UInt16]) throws {
-        for i in classes.indices {
-            let c = classes[i]
-            let sticky = c.target.service?.sessionAffinity == .clientIP
-            let trace = try plane.trace(try request(c, sourcePort: sourcePorts[i] ?? 40000, steps: sticky))
-            var expected: [Outcome: Double] = [:]
-            for p in trace.paths {
-                // A packet that leaves the cluster for a VIP comes back in: the fabric routes
-                // the VIP to a node, as a cloud load balancer does (the external client's view).
-                if p.verdict == .leftCluster, let node = vipRoutes[p.finalPacket.destination] {
-                    var onward = c
-                    onward.sender = Sender(namespace: c.sender.namespace, source: .external(p.finalPacket.source), bind: "", kind: "outside")
-                    onward.via = node
-                    var r = try request(onward, sourcePort: p.finalPacket.sourcePort, steps: false)
-                    r.destination = TraceDestination(address: p.finalPacket.destination, port: p.finalPacket.destinationPort, spec: "\(p.finalPacket.destination):\(p.finalPacket.destinationPort)")
-                    for q in try plane.trace(r).paths { expected[outcome(q, proto: c.target.proto), default: 0] += p.probability * q.probability }
-                    continue
-                }
-                expected[outcome(p, proto: c.target.proto), default: 0] += p.probability
+    /// kdp's outcomes of a packet of class `c` from `sourcePort`, with their probabilities
+    /// (every path), and the trace.
+    func expectation(_ c: ProbeClass, sourcePort: UInt16, steps: Bool) throws -> ([Outcome: Double], DataplaneTrace) {
+        let trace = try plane.trace(try request(c, sourcePort: sourcePort, steps: steps))
+        var expected: [Outcome: Double] = [:]
+        for p in trace.paths {
+            // A packet that leaves the cluster for a VIP comes back in: the fabric routes
+            // the VIP to a node, as a cloud load balancer does (the external client's view).
+            if p.verdict == .leftCluster, let node = vipRoutes[p.finalPacket.destination] {
+                var onward = c
+                onward.sender = Sender(namespace: c.sender.namespace, source: .external(p.finalPacket.source), bind: "", kind: "outside")
+                onward.via = node
+                var r = try request(onward, sourcePort: p.finalPacket.sourcePort, steps: false)
+                r.destination = TraceDestination(address: p.finalPacket.destination, port: p.finalPacket.destinationPort, spec: "\(p.finalPacket.destination):\(p.finalPacket.destinationPort)")
+                for q in try plane.trace(r).paths { expected[outcome(q, proto: c.target.proto), default: 0] += p.probability * q.probability }
+                continue
             }
-            classes[i].expected = expected
+            expected[outcome(p, proto: c.target.proto), default: 0] += p.probability
+        }
+        return (expected, trace)
+    }
+
+    /// kdp's trace of every probe (all paths, with their probabilities, from the probe's own
+    /// source port), and for Services with ClientIP affinity the class's affinity key, from
+    /// the DNAT step of its first probe's trace.
+    func traceProbes() throws {
+        var keyed = Set<Int>()
+        for j in sent.indices {
+            let i = sent[j].classIndex
+            let c = classes[i]
+            let first = keyed.insert(i).inserted
+            let sticky = first && c.target.service?.sessionAffinity == .clientIP
+            let (expected, trace) = try expectation(c, sourcePort: UInt16(sent[j].probe.sourcePort), steps: sticky)
+            sent[j].expected = expected
             if sticky, let s = c.target.service {
-                let dnatNodes = Set(trace.paths.compactMap { p in
-                    p.steps.first { if case .dnat? = $0.rewrite { true } else { false } }?.node
+                // The recent lists hold the source as the DNAT node sees it: after any SNAT
+                // on the way (flannel masquerades a pod's packet to another node's address).
+                let dnat = Set(trace.paths.compactMap { p -> String? in
+                    guard let step = p.steps.first(where: { if case .dnat? = $0.rewrite { true } else { false } }) else { return nil }
+                    return "\(step.packet.source) at \(step.node ?? "?")"
                 })
                 let servicePort = s.ports.first { $0.port == c.target.port && $0.protocol == c.target.proto }?.name
                     ?? s.ports.first { $0.nodePort == c.target.port }?.name ?? "?"
-                if dnatNodes.count == 1 {
-                    classes[i].affinityKey = "\(trace.packet.source) at \(dnatNodes.first!) for \(s.key):\(servicePort)"
+                if dnat.count == 1 {
+                    classes[i].affinityKey = "\(dnat.first!) for \(s.key):\(servicePort)"
                 }
             }
         }
