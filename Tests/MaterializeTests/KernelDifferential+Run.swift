@@ -14,6 +14,8 @@ extension KernelDifferential {
         var byVerdict: [String: Int] = [:]
         var mismatches: [String] = []
         var affinityChecked = 0
+        /// Per group of probes with the same target probabilities: (targets and
+        /// probabilities, χ², degrees of freedom, p-value, counts).
         var chiSquareGroups: [(String, Double, Int, Double, String)] = []
         var chiSquareSkipped = 0
         var pooled: (Double, Int, Double) = (0, 0, 1)
@@ -22,9 +24,8 @@ extension KernelDifferential {
     }
 
     /// Plans `repeats` probes per class, each from a source port of its own (per sender
-    /// namespace and address, counting up from 40000), primers first: one probe per affinity
-    /// key goes alone before the rest, so that the key's endpoint is chosen once.
-    func plan(repeats: Int) {
+    /// namespace and address, counting up from 40000): no two probes share a 5-tuple.
+    func plan(repeats: Int) throws {
         var nextPort: [String: Int] = [:]
         var id = 0
         for _ in 0..<repeats {
@@ -32,7 +33,7 @@ extension KernelDifferential {
                 let key = "\(c.sender.namespace) \(c.sender.bind)"
                 let port = nextPort[key, default: 40000]
                 nextPort[key] = port + 1
-                precondition(port < 65000, "more probes from one sender than source ports")
+                guard port < 65000 else { throw KernelCheckError("more probes from \(key) than source ports") }
                 let probe = KernelProbes.Probe(id: id, proto: Self.protoName(c.target.proto), source: c.sender.bind, sourcePort: port,
                                                destination: "\(c.target.address)", destinationPort: Int(c.target.port))
                 sent.append(Sent(classIndex: i, probe: probe, primer: false))
@@ -41,6 +42,8 @@ extension KernelDifferential {
         }
     }
 
+    /// The first probe of each affinity key is its primer: primers go alone, before the rest,
+    /// so that the key's endpoint is chosen once, at random, and the rest must follow it.
     func markPrimers() {
         var primed = Set<String>()
         for j in sent.indices {
@@ -133,7 +136,7 @@ extension KernelDifferential {
             } else if let key = c.affinityKey, !x.primer, let first = primerTarget[key], first != k.target {
                 problem = "session affinity: \(key) chose \(first) first, this probe reached \(k.target)"
             }
-            if let key = c.affinityKey, !x.primer, problem == nil { _ = key; s.affinityChecked += 1 }
+            if c.affinityKey != nil, !x.primer, problem == nil { s.affinityChecked += 1 }
             if let problem {
                 s.mismatches.append("\(c.description) sport \(x.probe.sourcePort)")
                 if reported < 12, reportedClasses.insert(x.classIndex).inserted {
@@ -187,7 +190,7 @@ extension KernelDifferential {
         try startServers()
         makeClasses(pods: senderPods)
         let repeats = max(1, (quota + classes.count - 1) / classes.count)
-        plan(repeats: repeats)
+        try plan(repeats: repeats)
         let traced = Date()
         try traceProbes()
         markPrimers()
