@@ -3,13 +3,14 @@
 /// coexist and `--delete` finds exactly one cluster's:
 ///
 /// - `PREFIXfabric`: the fabric, bridge `br0` joining every node's `eth0`;
+/// - `PREFIXexternal`: clients outside the cluster, when asked for (`ExternalNetwork`);
 /// - `PREFIXnode.NODE`: a node;
 /// - `PREFIXpod.NAMESPACE.POD`: a pod that is not hostNetwork (a Kubernetes namespace has no dot,
 ///   so the split is unambiguous).
 ///
 /// A prefix is 1–32 of `a-z 0-9 -`, ends with `-` and holds no dot: then no name of one prefix
 /// matches another prefix's patterns (a longer prefix `P+X` would need `X` to start `node.`,
-/// `pod.` or be part of `fabric`, none of which ends with `-`).
+/// `pod.` or be part of `fabric` or `external`, none of which ends with `-`).
 ///
 /// Interface names stay the ones kdp models (`eth0`, `cni0`, `flannel.1`), each inside a
 /// namespace made for this prefix, so they never meet the host's or another cluster's. The
@@ -36,6 +37,8 @@ public struct MaterializeNames: Sendable, Equatable {
     public init(prefix: String) { self.prefix = prefix }
 
     public var fabric: String { prefix + "fabric" }
+    /// The client network outside the cluster (`ExternalNetwork`), joined to the fabric.
+    public var external: String { prefix + "external" }
     public func node(_ name: String) -> String { prefix + "node." + name }
     public func pod(namespace: String, name: String) -> String { prefix + "pod." + namespace + "." + name }
 
@@ -43,7 +46,7 @@ public struct MaterializeNames: Sendable, Equatable {
     public func owns(_ namespace: String) -> Bool {
         guard namespace.hasPrefix(prefix) else { return false }
         let rest = namespace.dropFirst(prefix.count)
-        if rest == "fabric" { return true }
+        if rest == "fabric" || rest == "external" { return true }
         if rest.hasPrefix("node."), rest.count > 5 { return true }
         if rest.hasPrefix("pod.") {
             let parts = rest.dropFirst(4).split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)

@@ -34,7 +34,7 @@ public enum Materializer {
 
     /// Builds `cluster` with `prefix` (`MaterializeNames`). On any failure, the namespaces made
     /// so far are removed before the error is thrown.
-    public static func build(_ cluster: Cluster, prefix: String) throws(MaterializeError) -> MaterializeReport {
+    public static func build(_ cluster: Cluster, prefix: String, external: ExternalNetwork? = nil) throws(MaterializeError) -> MaterializeReport {
         if let why = MaterializeNames.problem(prefix: prefix) { throw MaterializeError("--prefix: \(why)") }
         if let why = unavailable() { throw MaterializeError(why) }
         let names = MaterializeNames(prefix: prefix)
@@ -42,6 +42,7 @@ public enum Materializer {
             throw MaterializeError("a cluster is materialized with prefix \(prefix) already (namespace \(names.fabric) exists): remove it with `kdp materialize --prefix \(prefix) --delete`, or choose another --prefix")
         }
         let builder = Builder(cluster: cluster, names: names)
+        builder.external = external
         do {
             try builder.build()
         } catch {
@@ -78,6 +79,8 @@ final class Builder {
     let names: MaterializeNames
     var dataplane: Dataplane
     var report: MaterializeReport
+    /// The client network outside the cluster, when asked for (`Materializer+External`).
+    var external: ExternalNetwork?
     private(set) var made: [String] = []
     private var files: [String: NetworkNamespaceFile] = [:]
     private var sockets: [String: NetlinkSocket] = [:]
@@ -106,12 +109,12 @@ final class Builder {
         if noted.insert(text).inserted { report.notes.append(text) }
     }
 
-    private func netlink<T>(_ body: () throws(NetlinkError) -> T) throws(BuildError) -> T {
+    func netlink<T>(_ body: () throws(NetlinkError) -> T) throws(BuildError) -> T {
         do { return try body() } catch { throw BuildError(error.description) }
     }
 
     /// Creates a namespace of this cluster, with its loopback up.
-    private func namespace(_ name: String) throws(BuildError) -> (NetworkNamespaceFile, NetlinkSocket) {
+    func namespace(_ name: String) throws(BuildError) -> (NetworkNamespaceFile, NetlinkSocket) {
         guard name.utf8.count <= 255 else { throw BuildError("the namespace name \(name.prefix(40))… is longer than 255 bytes") }
         let file = try netlink { () throws(NetlinkError) in try NetworkNamespaceFile.create(named: name) }
         made.append(name)
@@ -122,7 +125,7 @@ final class Builder {
         return (file, socket)
     }
 
-    private func index(_ socket: NetlinkSocket, _ link: String) throws(BuildError) -> Int {
+    func index(_ socket: NetlinkSocket, _ link: String) throws(BuildError) -> Int {
         guard let i = try netlink({ () throws(NetlinkError) in try socket.linkIndex(name: link) }) else {
             throw BuildError("link \(link) is missing in \(socket.namespacePath ?? "?")")
         }
@@ -131,7 +134,7 @@ final class Builder {
 
     /// Adds `addresses` to `link` (IPv6 ones without duplicate address detection, so they are
     /// usable at once, as a CNI's are after its DAD wait).
-    private func address(_ socket: NetlinkSocket, _ link: String, _ addresses: [(IPAddress, Int)]) throws(BuildError) -> String {
+    func address(_ socket: NetlinkSocket, _ link: String, _ addresses: [(IPAddress, Int)]) throws(BuildError) -> String {
         let i = try index(socket, link)
         for (ip, length) in addresses {
             let a = KernelAddress(interfaceIndex: i, address: ip, prefixLength: length, flags: ip.family == .ipv6 ? 0x2 : 0)
@@ -317,6 +320,7 @@ final class Builder {
             }
         }
         report.namespaces += podEntries
+        if let external { try buildExternal(external, fabric: fabric) }
     }
 
     /// Writes the node's sysctls (kdp's resolved `NodeKernel`) inside its namespace. A

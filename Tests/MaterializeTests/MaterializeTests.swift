@@ -137,6 +137,34 @@ private func uniquePrefix() -> String { "kdp-mt\(UInt32.random(in: 0...UInt32.ma
         }
     }
 
+    @Test func theExternalNetworkReachesNodesAndVIPsThroughTheFabricAndIsDeletedWithThePrefix() throws {
+        guard !KernelCheck.unavailable() else { return }
+        let cluster = try loadTopology("topologies/demo.yaml")
+        let names = MaterializeNames(prefix: uniquePrefix())
+        defer {
+            _ = try? Materializer.delete(prefix: names.prefix)
+            for n in (try? ipNetnsList()) ?? [] where n.hasPrefix(names.prefix) { _ = try? Shell.run(["ip", "netns", "del", n]) }
+        }
+        let client = try IPAddress(parsing: "203.0.113.10")
+        let external = ExternalNetwork.spreading(clients: [client], over: cluster)
+        // demo's VIPs: web-lb's and web-lb-open's LoadBalancer IPs and web-external's external IP, one node each.
+        #expect(external.vipRoutes.map(\.node) == ["control-plane", "worker-1", "worker-2"])
+        let report = try Materializer.build(cluster, prefix: names.prefix, external: external)
+        #expect(report.namespaces.last?.name == names.external)
+        #expect(try ipNetnsList().contains(names.external))
+        #expect(try Shell.sh("ip netns exec \(names.fabric) sysctl -n net.ipv4.ip_forward").hasPrefix("1"))
+        let lbOpen = try IPAddress(parsing: "198.51.100.20")
+        #expect(try Shell.sh("ip -n \(names.fabric) route show \(lbOpen)").contains("via 172.18.0.3 dev br0 onlink"))
+        // The client reaches a node through the fabric, from its own address, and back.
+        #expect(try Shell.run(["ip", "netns", "exec", names.external, "ping", "-c", "1", "-W", "1", "-I", "\(client)", "172.18.0.4"]).status == 0)
+        // The cloud's load balancer moves the VIP to another node.
+        try Materializer.routeVIP(lbOpen, to: "worker-2", cluster: cluster, prefix: names.prefix)
+        #expect(try Shell.sh("ip -n \(names.fabric) route show \(lbOpen)").contains("via 172.18.0.4 dev br0 onlink"))
+        let deleted = try Materializer.delete(prefix: names.prefix)
+        #expect(deleted.deleted.contains(names.external))
+        #expect(try ipNetnsList().filter { $0.hasPrefix(names.prefix) }.isEmpty)
+    }
+
     @Test func aFailurePartWayRemovesWhatItMadeAndNothingElse() throws {
         guard !KernelCheck.unavailable() else { return }
         let cluster = try loadTopology("topologies/demo.yaml")
@@ -178,6 +206,7 @@ private func uniquePrefix() -> String { "kdp-mt\(UInt32.random(in: 0...UInt32.ma
         #expect(MaterializeNames.problem(prefix: "") != nil)
         let short = MaterializeNames(prefix: "kdp-"), long = MaterializeNames(prefix: "kdp-a-")
         #expect(short.owns(short.node("worker-1")) && short.owns(short.fabric) && short.owns(short.pod(namespace: "default", name: "web-0")))
+        #expect(short.owns(short.external) && !short.owns(long.external))
         #expect(!short.owns(long.fabric) && !short.owns(long.node("x")) && !short.owns(long.pod(namespace: "default", name: "x")))
         #expect(!short.owns("kdp-nl-123-456") && !short.owns("other"))
         #expect(MaterializeNames.podVeth(namespace: "default", name: "web-0").count == 12)
