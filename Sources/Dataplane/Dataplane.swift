@@ -383,16 +383,6 @@ public struct Dataplane: Sendable {
                     finish(w, .dropped, why: "node \(name) has no \(packet.destination.family.rawValue) address", decidedBy: .network, deliveredTo: nil)
                     continue
                 }
-                // fib_validate_source (accept_local=0): a packet that arrives from another host
-                // with one of this node's own addresses as its source is a martian, dropped at
-                // the input route lookup (a node's packet to a VIP that the network routes back
-                // to the same node, as a cloud load balancer may).
-                if let inInterface, inInterface != "lo", w.ingressPod == nil, w.nodes[n].host.isLocal(packet.source) {
-                    let why = "martian source \(packet.source): one of node \(name)'s own addresses, arriving on \(inInterface) (accept_local=0)"
-                    if w.recordSteps { w.steps.append(DataplaneStep(.link, node: name, action: "drop: \(why)", packet: packet)) }
-                    finish(w, .dropped, why: why, decidedBy: .network, deliveredTo: nil)
-                    continue
-                }
                 let family = packet.destination.family
                 let kernel = w.nodes[n].kernel
                 // A frame from a pod port with br_netfilter on walks iptables at the bridge; the

@@ -195,6 +195,13 @@ public struct Tracer: Sendable {
             if case .v4(let a) = dst, a.isLoopback { return drop(&s, "martian destination \(dst) (route_localnet=0)") }
             if case .v4(let a) = s.packet.source, a.isLoopback { return drop(&s, "martian source \(s.packet.source) (route_localnet=0)") }
         }
+        // fib_validate_source with accept_local=0 (its default): a packet arriving from another
+        // host with one of this host's own addresses as its source is a martian, dropped at
+        // the input route lookup after PREROUTING (a node's packet to a VIP that the network
+        // routes back to the same node, as a cloud load balancer may).
+        if inDev != "lo", s.host.isLocal(s.packet.source) {
+            return drop(&s, "martian source \(s.packet.source): one of this host's own addresses, arriving on \(inDev) (accept_local=0)")
+        }
         if s.host.isLocal(dst) || s.host.addressType(dst) == .broadcast {
             s.step(.prerouting, .routing, "route: local delivery")
             s.program += s.host.ipvs == nil ? Self.inputProgram : Self.inputProgramWithIPVS
