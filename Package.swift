@@ -70,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "kdp",
             dependencies: [
-                "Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane", "Verification", "IPVSScenarios", "Bench", "Netlink", "NodeSnapshot", "Materialize",
+                "Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane", "Verification", "IPVSScenarios", "Bench", "Netlink", "NodeSnapshot", "Materialize", "NFTables",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "Yams",
             ]

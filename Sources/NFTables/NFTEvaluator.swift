@@ -172,7 +172,8 @@ public struct NFTEngine: Sendable {
     /// Whether any base chain of `type` sits at `hook`.
     public func hasChains(at hook: NFTHook, family: IPFamily) -> Bool { !chains(at: hook, family: family).isEmpty }
 
-    /// Runs every base chain at `hook` in priority order. `ct` is the connection's state (nat
+    /// Runs every base chain at `hook` in priority order. A DNAT or SNAT a nat chain sets up
+    /// rewrites `packet` before the next chain; masquerade is left to the caller. `ct` is the connection's state (nat
     /// chains run only when it is new; once one sets up NAT the others at the hook are skipped,
     /// as nf_nat_inet_fn does); `local` says which addresses are the host's (`fib … type local`).
     /// Steps are appended to `steps` when it is non-nil.
@@ -187,7 +188,23 @@ public struct NFTEngine: Sendable {
             if let excludeType, base.type == excludeType { continue }
             if let priorityRange, !priorityRange.contains(base.priority) { continue }
             if base.type == .nat && (!ct.isNew || out.nat != nil) { continue }
+            let hadNAT = out.nat != nil
             let v = runChain(c, hook: hook, packet: &packet, ct: ct, local: local, state: &state, chooser: &chooser, steps: &steps, outcome: &out)
+            if !hadNAT, let nat = out.nat {
+                // nf_nat applies a new binding at once: later chains at this hook see the
+                // rewritten packet. Masquerade's address is the out interface's: the caller's.
+                switch nat {
+                case .dnat(let a, let port):
+                    if let a { packet.destination = a }
+                    if let port { packet.destinationPort = port }
+                case .snat(let a, let port):
+                    if let a { packet.source = a }
+                    if let port { packet.sourcePort = port }
+                case .masquerade: break
+                }
+                // The NAT rule's step (the chain's last) shows the packet as rewritten.
+                if let n = steps?.count, n > 0 { steps![n - 1].packet = packet }
+            }
             if v != .accept {
                 out.verdict = v
                 return out

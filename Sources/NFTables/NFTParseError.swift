@@ -3,6 +3,7 @@ public struct NFTParseError: Error, Sendable, CustomStringConvertible, Equatable
     public var file: String
     public var line: Int
     public var column: Int
+    /// What is wrong, without the position.
     public var message: String
 
     public init(file: String, line: Int, column: Int, message: String) {

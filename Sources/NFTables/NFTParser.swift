@@ -126,8 +126,7 @@ struct NFTParser {
                     let (n, nt) = try name("a chain name")
                     guard let c = rs.chain(table, n) else { throw error(nt, "no chain '\(Excerpt.quote(n))' in table \(rs.tables[table].name)") }
                     if case .word(let k) = peek.kind, k == "position" || k == "handle" || k == "index" { pos += 2 }
-                    var rule = try parseRule(table: table)
-                    if rule.handle == 0 { rule.handle = nextHandle() }
+                    let rule = try parseRule(table: table)
                     if w == "insert" { rs.chains[c].rules.insert(rule, at: 0) } else { rs.chains[c].rules.append(rule) }
                 case "set", "map":
                     let table = try tableRef(create: false, props: false)
@@ -196,9 +195,6 @@ struct NFTParser {
             }
         }
     }
-
-    var handleCounter = 100_000
-    mutating func nextHandle() -> Int { handleCounter += 1; return handleCounter }
 
     /// `FAMILY NAME` (family optional: ip), creating the table for `add table`.
     mutating func tableRef(create: Bool, props: Bool, missingOK: Bool = false) throws(NFTParseError) -> Int? {

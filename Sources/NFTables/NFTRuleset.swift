@@ -255,8 +255,8 @@ public enum NFTExpr: Hashable, Sendable {
     case unsupported
 }
 
-/// A rule: its expressions, its handle (as `nft -a` prints it, or its position when the text
-/// has none), comment, and where it came from.
+/// A rule: its expressions, its handle (as `nft -a` prints it; 0 when the text has none),
+/// comment, and where it came from.
 public struct NFTRule: Hashable, Sendable {
     public var exprs: [NFTExpr]
     public var handle: Int
