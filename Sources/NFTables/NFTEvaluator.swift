@@ -89,6 +89,15 @@ public struct NFTHookOutcome: Hashable, Sendable {
     var natRuleIndex: Int32 = -1
 }
 
+/// Values of `numgen random mod N` that lead to one outcome: an element's values (a range),
+/// or every value no element holds (`ranges`). Values are before the offset is added.
+public struct NFTNumgenClass: Hashable, Sendable {
+    public var ranges: [ClosedRange<UInt32>]
+    public var count: UInt64 { ranges.reduce(0) { $0 + UInt64($1.upperBound - $1.lowerBound) + 1 } }
+    public var representative: UInt32 { ranges[0].lowerBound }
+    func contains(_ v: UInt32) -> Bool { ranges.contains { $0.contains(v) } }
+}
+
 /// Random branches (`numgen random`): either every branch (`NFTChooser.enumerate`) or draws
 /// from the seeded source, one path.
 public struct NFTChooser: Sendable {
@@ -103,19 +112,25 @@ public struct NFTChooser: Sendable {
     /// A chosen branch for each numgen met, in order (missing ones: 0).
     public init(choices: [UInt32]) { prefix = choices }
 
-    mutating func choose(_ mod: UInt32) -> UInt32 {
+    /// Draws `numgen random mod N offset O` for a lookup whose outcomes split the values into
+    /// `classes` (each element's values, and all the others together): all-paths branches once
+    /// per class, not once per value, with the class's share as its probability.
+    mutating func choose(_ classes: [NFTNumgenClass], mod: UInt32) -> UInt32 {
         defer { used += 1 }
-        probability /= Double(mod)
-        if used < widths.count { widths[used] = mod } else { widths.append(mod) }
-        if used < prefix.count { return prefix[used] % mod }
-        if var g = rng {
+        let width = UInt32(classes.count)
+        if used < widths.count { widths[used] = width } else { widths.append(width) }
+        if used >= prefix.count, var g = rng {
             let v = UInt32(g.next() % UInt64(mod))
             rng = g
-            prefix.append(v)
+            let c = classes.firstIndex { $0.contains(v) } ?? 0
+            prefix.append(UInt32(c))
+            probability *= Double(classes[c].count) / Double(mod)
             return v
         }
-        prefix.append(0)
-        return 0
+        if used >= prefix.count { prefix.append(0) }
+        let c = Int(prefix[used] % width)
+        probability *= Double(classes[c].count) / Double(mod)
+        return classes[c].representative
     }
 
     /// Runs `body` once per combination of numgen branches it meets (depth first, branch 0
@@ -140,6 +155,13 @@ public struct NFTChooser: Sendable {
     }
 }
 
+/// A numgen lookup site: the set and the numgen's numbers.
+struct NFTNumgenSite: Hashable, Sendable {
+    var set: Int32
+    var mod: UInt32
+    var offset: UInt32
+}
+
 /// The contents of dynamic sets (`update @affinity { ip saddr }`): key → expiry (seconds),
 /// per set. A value: each traced path carries its own copy, as it carries conntrack.
 public struct NFTDynamicState: Hashable, Sendable {
@@ -159,9 +181,57 @@ public struct NFTEngine: Sendable {
     public let ruleset: NFTRuleset
     let hookChains: [[[Int32]]]  // [family v4/v6][hook]
 
+    /// For each set looked up by `numgen random mod N offset O` (the key's three numbers), the
+    /// classes of values with one outcome, built once.
+    let numgenClasses: [NFTNumgenSite: [NFTNumgenClass]]
+
     public init(_ ruleset: NFTRuleset) {
         self.ruleset = ruleset
         hookChains = [IPFamily.ipv4, .ipv6].map { f in NFTHook.allCases.map { ruleset.baseChains(at: $0, family: f) } }
+        var classes: [NFTNumgenSite: [NFTNumgenClass]] = [:]
+        for c in ruleset.chains {
+            for r in c.rules {
+                for e in r.exprs {
+                    let site: (NFTField, Int32)?
+                    switch e {
+                    case .lookup(let f, let s, _) where f.count == 1: site = (f[0], s)
+                    case .vmap(let f, let s) where f.count == 1: site = (f[0], s)
+                    case .nat(_, .map(let f, let s)) where f.count == 1: site = (f[0], s)
+                    default: site = nil
+                    }
+                    guard let (field, s) = site, case .numgen(let mod, let offset) = field else { continue }
+                    let key = NFTNumgenSite(set: s, mod: mod, offset: offset)
+                    if classes[key] == nil { classes[key] = Self.classes(ruleset.sets[Int(s)], mod: mod, offset: offset) }
+                }
+            }
+        }
+        numgenClasses = classes
+    }
+
+    static func classes(_ set: NFTSet, mod: UInt32, offset: UInt32) -> [NFTNumgenClass] {
+        var out: [NFTNumgenClass] = []
+        var covered: [ClosedRange<UInt32>] = []
+        let top = UInt128(offset) + UInt128(mod) - 1
+        for e in set.elements {
+            let lo = max(e.low[0], UInt128(offset)), hi = min(e.high[0], top)
+            guard lo <= hi else { continue }
+            let r = UInt32(lo - UInt128(offset))...UInt32(hi - UInt128(offset))
+            // nft refuses overlapping elements; a dump that has them keeps the first.
+            if covered.contains(where: { $0.overlaps(r) }) { continue }
+            covered.append(r)
+            out.append(NFTNumgenClass(ranges: [r]))
+        }
+        // Every other value: no element.
+        covered.sort { $0.lowerBound < $1.lowerBound }
+        var gaps: [ClosedRange<UInt32>] = []
+        var next: UInt64 = 0
+        for c in covered {
+            if UInt64(c.lowerBound) > next { gaps.append(UInt32(next)...(c.lowerBound - 1)) }
+            next = max(next, UInt64(c.upperBound) + 1)
+        }
+        if next <= UInt64(mod) - 1 { gaps.append(UInt32(next)...(mod - 1)) }
+        if !gaps.isEmpty { out.append(NFTNumgenClass(ranges: gaps)) }
+        return out
     }
 
     /// The base chains at `hook` for `family`, in evaluation order.
@@ -236,7 +306,10 @@ public struct NFTEngine: Sendable {
     /// is `numgen random`.
     @inline(__always)
     func lookup(_ fields: [NFTField], _ s: Int32, _ p: NFTPacket, state: NFTDynamicState, chooser: inout NFTChooser, numgen: inout UInt32) -> Int32?? {
-        for f in fields { if case .numgen(let mod, let offset) = f { numgen = chooser.choose(mod) + offset } }
+        if case .numgen(let mod, let offset) = fields[0] {
+            let classes = numgenClasses[NFTNumgenSite(set: s, mod: mod, offset: offset)] ?? [NFTNumgenClass(ranges: [0...(mod - 1)])]
+            numgen = chooser.choose(classes, mod: mod) &+ offset
+        }
         let set = ruleset.sets[Int(s)]
         return withUnsafeTemporaryAllocation(of: UInt128.self, capacity: fields.count) { buf -> Int32?? in
             var key = NFTKey()
@@ -359,7 +432,8 @@ public struct NFTEngine: Sendable {
                         for f in fields { if let v = read(f, p, numgen: numgen) { key.append(v, bits: f.bits) } else { ok = false } }
                         if ok {
                             let t = timeout ?? ruleset.sets[Int(s)].timeout ?? UInt64.max / 2
-                            state.entries[s, default: [:]][key] = state.now &+ t
+                            let (expiry, overflow) = state.now.addingReportingOverflow(t)
+                            state.entries[s, default: [:]][key] = overflow ? .max : expiry
                             if action == nil { action = .setUpdate(set: s) }
                         }
                     case .counter:

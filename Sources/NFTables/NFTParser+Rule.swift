@@ -310,6 +310,9 @@ extension NFTParser {
         let start = tokens[pos]
         let fields = try fieldList(&deps, end: end)
         exprs += deps
+        if fields.count > 1, fields.contains(where: { if case .numgen = $0 { true } else { false } }) {
+            throw .unsupported(NFTUnsupported(token: start, construct: "numgen inside a concatenation"))
+        }
         let types = fields.map(\.typeName)
         guard pos < end else { throw syntax(start, "expected a value, a set or vmap after the field") }
         var negate = false
@@ -332,6 +335,7 @@ extension NFTParser {
             case ">=": op = .ge; pos += 1
             case "&", "and":
                 guard fields.count == 1 else { throw .unsupported(NFTUnsupported(token: tokens[pos], construct: "a mask on a concatenation")) }
+                if case .numgen = fields[0] { throw .unsupported(NFTUnsupported(token: tokens[pos], construct: "a mask on numgen")) }
                 pos += 1
                 let (m, mt) = try ruleWord("a mask", end: end)
                 guard let mask = Self.value(m, type: types[0]) else { throw syntax(mt, "'\(Excerpt.quote(m))' is not a \(types[0].rawValue)") }
@@ -357,8 +361,9 @@ extension NFTParser {
             exprs.append(.lookup(fields, set: s, negate: negate))
             return
         }
-        if fields.count > 1 {
-            // A concatenated literal: a one-element anonymous set.
+        if fields.count > 1 || (op == .eq || op == .ne) && { if case .numgen = fields[0] { true } else { false } }() {
+            // A concatenated literal, or a numgen compared with a value: a one-element
+            // anonymous set (numgen's draws are classes of a set's elements).
             let s = try anonymousSet(types: types, values: nil, table: table, braced: false, end: end)
             exprs.append(.lookup(fields, set: s, negate: negate))
             return
@@ -370,6 +375,7 @@ extension NFTParser {
         if pos < end, case .comma = tokens[pos].kind {
             throw .unsupported(NFTUnsupported(token: tokens[pos], construct: "a comma list outside braces"))
         }
+        if case .numgen = fields[0] { throw .unsupported(NFTUnsupported(token: vt, construct: "numgen compared with <, >, <= or >=")) }
         let mask: UInt128 = fields[0].bits >= 128 ? .max : (1 << UInt128(fields[0].bits)) - 1
         exprs.append(.compare(fields[0], op, low: value.0, high: value.1, mask: mask))
     }
@@ -425,6 +431,9 @@ extension NFTParser {
             var deps: [NFTExpr] = []
             let fields = try fieldList(&deps, end: end)
             guard deps.isEmpty else { throw .unsupported(NFTUnsupported(token: at, construct: "a transport-protocol field as a NAT map key")) }
+            if fields.count > 1, fields.contains(where: { if case .numgen = $0 { true } else { false } }) {
+                throw .unsupported(NFTUnsupported(token: at, construct: "numgen inside a concatenation"))
+            }
             let (m, mt) = try ruleWord("'map'", end: end)
             guard m == "map" else { throw syntax(mt, "expected 'map' after the key, found '\(Excerpt.quote(m))'") }
             let addr: NFTDataType = family == .ipv4 ? .ipv4Addr : .ipv6Addr

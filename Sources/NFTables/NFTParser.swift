@@ -331,7 +331,7 @@ struct NFTParser {
     mutating func parsePriority(family: NFTFamily, hook: NFTHook) throws(NFTParseError) -> Int {
         let (w, t) = try word("a priority")
         var base: Int
-        if let n = Int(w) {
+        if let n = Int32(w).map(Int.init) {
             base = n
         } else {
             let named: [Substring: Int] = family == .bridge
@@ -343,10 +343,12 @@ struct NFTParser {
         if case .word(let op) = peek.kind, op == "+" || op == "-" {
             pos += 1
             let (n, nt) = try word("a number")
-            guard let v = Int(n) else { throw error(nt, "priority offset '\(Excerpt.quote(n))' is not a number") }
+            guard let v = Int32(n).map(Int.init) else { throw error(nt, "priority offset '\(Excerpt.quote(n))' is not a number") }
             base += op == "+" ? v : -v
         }
-        return base
+        // The kernel's priority is a 32-bit signed number.
+        guard let fits = Int32(exactly: base) else { throw error(t, "priority \(base) does not fit in 32 bits") }
+        return Int(fits)
     }
 
     // MARK: sets
@@ -448,24 +450,38 @@ struct NFTParser {
         var number: UInt64 = 0
         var sawDigit = false
         var i = w.startIndex
+        // Checked arithmetic: a duration too long for 64 bits is refused, not a trap.
+        func add(_ n: UInt64, times unit: UInt64) -> Bool {
+            let (m, o1) = n.multipliedReportingOverflow(by: unit)
+            let (t, o2) = total.addingReportingOverflow(m)
+            total = t
+            return !o1 && !o2
+        }
         while i < w.endIndex {
             let c = w[i]
-            if let d = c.wholeNumberValue, c.isASCII {
-                number = number &* 10 &+ UInt64(d)
+            if c.isASCII, let d = c.wholeNumberValue {
+                let (m, o1) = number.multipliedReportingOverflow(by: 10)
+                let (n, o2) = m.addingReportingOverflow(UInt64(d))
+                guard !o1, !o2 else { return nil }
+                number = n
                 sawDigit = true
                 i = w.index(after: i)
                 continue
             }
             guard sawDigit else { return nil }
-            let rest = w[i...]
-            if rest.hasPrefix("ms") { total += (number + 999) / 1000; i = w.index(i, offsetBy: 2) } else {
+            if w[i...].hasPrefix("ms") {
+                guard add(number / 1000 + (number % 1000 == 0 ? 0 : 1), times: 1) else { return nil }
+                i = w.index(i, offsetBy: 2)
+            } else {
+                let unit: UInt64
                 switch c {
-                case "d": total += number * 86400
-                case "h": total += number * 3600
-                case "m": total += number * 60
-                case "s": total += number
+                case "d": unit = 86400
+                case "h": unit = 3600
+                case "m": unit = 60
+                case "s": unit = 1
                 default: return nil
                 }
+                guard add(number, times: unit) else { return nil }
                 i = w.index(after: i)
             }
             number = 0

@@ -119,4 +119,32 @@ import Wire
         var r = NFTPacket(source: ip("10.244.1.2"), destination: ip("1.1.1.1"))
         #expect(run(engine, .postrouting, &r, state: &state).0.nat == .masquerade(fullyRandom: false))
     }
+
+    @Test func numgenBranchesAreClassesOfValuesNotEveryValue() throws {
+        let engine = NFTEngine(try NFTRuleset.parse("""
+        table ip t {
+            chain a { accept }
+            chain b { drop }
+            chain c {
+                type filter hook input priority 0; policy accept;
+                numgen random mod 1000 vmap { 0-499 : goto a, 500-998 : goto b }
+                numgen random mod 4 offset 10 == 12 drop
+            }
+        }
+        """))
+        let results = NFTChooser.enumerate { chooser -> NFTHookVerdict in
+            var p = NFTPacket(source: ip("10.0.0.1"), destination: ip("10.0.0.2"))
+            var state = NFTDynamicState()
+            var steps: [NFTStep]? = nil
+            return engine.run(hook: .input, packet: &p, ct: .new, local: [], state: &state, chooser: &chooser, steps: &steps).verdict
+        }
+        // 0-499 accept, 500-998 drop; 999 (no element) goes on to the second numgen: 12 of
+        // 10-13 drops, the rest reach the policy.
+        #expect(results.count == 4)
+        #expect(results.map(\.0) == [.accept, .drop, .drop, .accept])
+        let p = results.map(\.1)
+        #expect(abs(p[0] - 0.5) < 1e-12 && abs(p[1] - 0.499) < 1e-12)
+        #expect(abs(p[2] - 0.001 * 0.25) < 1e-12 && abs(p[3] - 0.001 * 0.75) < 1e-12)
+        #expect(abs(p.reduce(0, +) - 1) < 1e-12)
+    }
 }
