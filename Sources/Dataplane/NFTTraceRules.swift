@@ -120,6 +120,9 @@ struct NFTWalker {
         var nft = Self.nftPacket(start)
         var state = NFTDynamicState()
         var dstDone = false, srcDone = false
+        // The connection's state as rules see it: new; `ct status` gains dnat/snat when a
+        // binding is set up (IPS_DST_NAT / IPS_SRC_NAT, nf_nat_setup_info).
+        var ct = NFTConntrack.new
         let rs = engine.ruleset
 
         func record(_ steps: [NFTStep]) {
@@ -145,7 +148,7 @@ struct NFTWalker {
         func hook(_ h: NFTHook) -> Bool {
             let manipDone = (h == .prerouting || h == .output) ? dstDone : srcDone
             var steps: [NFTStep]? = []
-            let out = engine.run(hook: h, packet: &nft, ct: .new, local: node.local, state: &state, chooser: &chooser,
+            let out = engine.run(hook: h, packet: &nft, ct: ct, local: node.local, state: &state, chooser: &chooser,
                                  steps: &steps, excludeType: manipDone ? .nat : nil)
             packet.mark = nft.mark
             record(steps ?? [])
@@ -153,6 +156,11 @@ struct NFTWalker {
             // The engine rewrote the packet for DNAT and SNAT as the nat hook does.
             packet.source = nft.source; packet.sourcePort = nft.sourcePort
             packet.destination = nft.destination; packet.destinationPort = nft.destinationPort
+            switch out.nat {
+            case .dnat?: ct.status |= 32
+            case .snat?, .masquerade?: ct.status |= 16
+            case nil: break
+            }
             switch out.nat {
             case .dnat?:
                 path.dnat = SocketAddress(packet.destination, port: packet.destinationPort)

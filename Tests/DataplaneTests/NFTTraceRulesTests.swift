@@ -91,4 +91,17 @@ import Wire
         #expect(a.paths.count == 1 && a.paths[0].probability == 0.5)
         #expect(["10.180.0.4:80", "10.180.0.5:80"].contains(a.paths[0].dnat?.description ?? ""))
     }
+
+    /// kube-proxy v1.36's shape as a real node lists it: dnat through a numgen map, and the
+    /// hairpin-connections set masquerading a pod that reached itself (`ct status dnat`).
+    @Test func v136ShapeDNATMapAndHairpinMasquerade() throws {
+        let request = TraceRulesRequest(rulesText: "", rulesFile: "v136", localAddresses: [try IPAddress(parsing: "192.168.0.231")],
+                                        source: try IPAddress(parsing: "10.244.0.8"), destination: try IPAddress(parsing: "10.100.192.23"),
+                                        destinationPort: 80, options: TraceOptions(allPaths: true))
+        let t = try NFTTraceRulesRequest(nftText: Self.text("v136-shape.list-handles"), nftFile: "v136", request: request).run()
+        #expect(t.paths.map { $0.dnat?.description } == ["10.244.0.10:9898", "10.244.0.8:9898"])
+        #expect(t.paths.map(\.masquerade) == [false, true])
+        #expect(t.paths.map(\.probability) == [0.5, 0.5])
+        #expect(t.paths[1].steps.contains { $0.action == "map[1] → dnat to 10.244.0.8:9898" && $0.rule == 24 })
+    }
 }
