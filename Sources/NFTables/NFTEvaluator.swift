@@ -116,17 +116,17 @@ public struct NFTChooser: Sendable {
     /// `classes` (each element's values, and all the others together): all-paths branches once
     /// per class, not once per value, with the class's share as its probability.
     mutating func choose(_ classes: [NFTNumgenClass], mod: UInt32) -> UInt32 {
-        defer { used += 1 }
-        let width = UInt32(classes.count)
-        if used < widths.count { widths[used] = width } else { widths.append(width) }
-        if used >= prefix.count, var g = rng {
+        if var g = rng {
+            // One path: a draw, no bookkeeping (nothing allocated per packet).
             let v = UInt32(g.next() % UInt64(mod))
             rng = g
             let c = classes.firstIndex { $0.contains(v) } ?? 0
-            prefix.append(UInt32(c))
             probability *= Double(classes[c].count) / Double(mod)
             return v
         }
+        defer { used += 1 }
+        let width = UInt32(classes.count)
+        if used < widths.count { widths[used] = width } else { widths.append(width) }
         if used >= prefix.count { prefix.append(0) }
         let c = Int(prefix[used] % width)
         probability *= Double(classes[c].count) / Double(mod)

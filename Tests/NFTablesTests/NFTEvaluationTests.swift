@@ -147,4 +147,20 @@ import Wire
         #expect(abs(p[2] - 0.001 * 0.25) < 1e-12 && abs(p[3] - 0.001 * 0.75) < 1e-12)
         #expect(abs(p.reduce(0, +) - 1) < 1e-12)
     }
+
+    /// An ip6 table as knftables writes it and as nft 1.0.6 lists it (`dnat to [ADDR]:PORT`).
+    @Test(arguments: ["ipv6.nft", "ipv6.list-handles"])
+    func ipv6MapsPrefixesAndBracketedDNAT(file: String) throws {
+        let engine = NFTEngine(try NFTRuleset.parse(Fixtures.text(file), file: file))
+        var state = NFTDynamicState()
+        var p = NFTPacket(source: ip("fd00:10::9"), destination: ip("fd00:10:96::1"), destinationPort: 80)
+        #expect(run(engine, .prerouting, &p, state: &state).0.nat == .dnat(ip("fd00:10::5"), port: 8080))
+        #expect(p.destination == ip("fd00:10::5") && p.destinationPort == 8080)
+        var q = NFTPacket(source: ip("fd00:10::9"), destination: ip("fd00:10:96::2"), destinationPort: 80)
+        #expect(run(engine, .prerouting, &q, state: &state).0.nat == nil)
+        #expect(run(engine, .forward, &q, state: &state).0.verdict == .drop)
+        // An IPv4 packet does not see an ip6 table.
+        var r = NFTPacket(source: ip("10.0.0.1"), destination: ip("10.0.0.2"))
+        #expect(run(engine, .forward, &r, state: &state).1.isEmpty)
+    }
 }
