@@ -104,4 +104,29 @@ import Wire
         #expect(t.paths.map(\.probability) == [0.5, 0.5])
         #expect(t.paths[1].steps.contains { $0.action == "map[1] → dnat to 10.244.0.8:9898" && $0.rule == 24 })
     }
+
+    /// The kernel's own trace (`nft monitor trace`, recorded in a namespace) and kdp's verbose
+    /// trace name the same rules and policies in the same order.
+    @Test func rulesMatchWhatNftMonitorTracePrinted() throws {
+        let kernel = Self.text("monitor-trace-nodeport.txt").split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("ip kube-proxy ") else { return nil }
+            let rest = line.dropFirst("ip kube-proxy ".count)
+            if let r = rest.range(of: " rule ") {
+                let text = rest[r.upperBound...]
+                return rest[..<r.lowerBound] + ": " + (text.range(of: " (verdict").map { text[..<$0.lowerBound] } ?? text)
+            }
+            if let r = rest.range(of: " policy ") { return rest[..<r.lowerBound] + ": policy " + rest[r.upperBound...].prefix { $0 != " " } }
+            return nil
+        }
+        let request = TraceRulesRequest(rulesText: "", rulesFile: "overall", localAddresses: [try IPAddress(parsing: "192.168.0.2")],
+                                        source: try IPAddress(parsing: "192.168.0.100"), destination: try IPAddress(parsing: "192.168.0.2"),
+                                        destinationPort: 3003, options: TraceOptions(verbose: true))
+        let t = try NFTTraceRulesRequest(nftText: Self.text("upstream-overall.list-handles"), nftFile: "overall", request: request).run()
+        let kdp = t.paths[0].steps.compactMap { s -> String? in
+            guard s.table == "ip kube-proxy", let c = s.chain else { return nil }
+            return c + ": " + (s.text ?? s.action)
+        }
+        #expect(kernel.count == 15)
+        #expect(kdp == kernel)
+    }
 }
