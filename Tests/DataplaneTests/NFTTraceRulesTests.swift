@@ -106,9 +106,12 @@ import Wire
     }
 
     /// The kernel's own trace (`nft monitor trace`, recorded in a namespace) and kdp's verbose
-    /// trace name the same rules and policies in the same order.
-    @Test func rulesMatchWhatNftMonitorTracePrinted() throws {
-        let kernel = Self.text("monitor-trace-nodeport.txt").split(separator: "\n").compactMap { line -> String? in
+    /// trace name the same rules and policies in the same order: a NodePort from outside, and
+    /// the node's own packet to a ClusterIP (DNAT before filter-output's cluster-ips-check).
+    @Test(arguments: [("monitor-trace-nodeport.txt", "192.168.0.100", "192.168.0.2", UInt16(3003), 15),
+                      ("monitor-trace-clusterip-output.txt", "192.168.0.2", "172.30.0.41", UInt16(80), 14)])
+    func rulesMatchWhatNftMonitorTracePrinted(file: String, src: String, dst: String, port: UInt16, count: Int) throws {
+        let kernel = Self.text(file).split(separator: "\n").compactMap { line -> String? in
             guard line.hasPrefix("ip kube-proxy ") else { return nil }
             let rest = line.dropFirst("ip kube-proxy ".count)
             if let r = rest.range(of: " rule ") {
@@ -119,14 +122,14 @@ import Wire
             return nil
         }
         let request = TraceRulesRequest(rulesText: "", rulesFile: "overall", localAddresses: [try IPAddress(parsing: "192.168.0.2")],
-                                        source: try IPAddress(parsing: "192.168.0.100"), destination: try IPAddress(parsing: "192.168.0.2"),
-                                        destinationPort: 3003, options: TraceOptions(verbose: true))
+                                        source: try IPAddress(parsing: src), destination: try IPAddress(parsing: dst),
+                                        destinationPort: port, options: TraceOptions(verbose: true))
         let t = try NFTTraceRulesRequest(nftText: Self.text("upstream-overall.list-handles"), nftFile: "overall", request: request).run()
         let kdp = t.paths[0].steps.compactMap { s -> String? in
             guard s.table == "ip kube-proxy", let c = s.chain else { return nil }
             return c + ": " + (s.text ?? s.action)
         }
-        #expect(kernel.count == 15)
+        #expect(kernel.count == count)
         #expect(kdp == kernel)
     }
 }
