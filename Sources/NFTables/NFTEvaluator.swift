@@ -318,7 +318,11 @@ public struct NFTEngine: Sendable {
                 buf[i] = v
                 key.append(v, bits: f.bits)
             }
-            if let e = set.lookup(key, fields: UnsafeBufferPointer(buf)) { return .some(e) }
+            if let e = set.lookup(key, fields: UnsafeBufferPointer(buf)) {
+                // A listed element of a timeout set is there until it expires (`expires`
+                // counts from the dump, time 0 of `state.now`).
+                guard set.isDynamic, let expires = set.elements[Int(e)].expires, state.now >= expires else { return .some(e) }
+            }
             if set.isDynamic, state.contains(s, key) { return .some(-1) }
             return .some(nil)
         }

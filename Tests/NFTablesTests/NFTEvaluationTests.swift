@@ -163,4 +163,18 @@ import Wire
         var r = NFTPacket(source: ip("10.0.0.1"), destination: ip("10.0.0.2"))
         #expect(run(engine, .forward, &r, state: &state).1.isEmpty)
     }
+
+    @Test func listedElementsOfTimeoutSetsExpire() throws {
+        let engine = NFTEngine(try NFTRuleset.parse("""
+        table ip t {
+            set seen { type ipv4_addr; flags timeout; elements = { 10.0.0.9 timeout 1h expires 30m } }
+            chain c { type filter hook input priority 0; policy accept; ip saddr @seen drop }
+        }
+        """))
+        var state = NFTDynamicState()
+        var p = NFTPacket(source: ip("10.0.0.9"), destination: ip("10.0.0.1"))
+        #expect(run(engine, .input, &p, state: &state).0.verdict == .drop)
+        state.now = 1800
+        #expect(run(engine, .input, &p, state: &state).0.verdict == .accept)
+    }
 }
