@@ -179,7 +179,15 @@ public struct NFTSet: Sendable {
             }
         }
         ranges.sort { $0.0 < $1.0 }
-        for r in ranges { intervalLows.append(r.0); intervalHighs.append(r.1); intervalElements.append(r.2) }
+        // Disjoint intervals, so one binary search decides: overlapping ranges (a hand-written
+        // `{ 10.0.0.0/8, 10.1.0.0/16 }`; nft merges them) are merged, the first element kept.
+        for r in ranges {
+            if let last = intervalHighs.last, r.0 <= last {
+                if r.1 > last { intervalHighs[intervalHighs.count - 1] = r.1 }
+                continue
+            }
+            intervalLows.append(r.0); intervalHighs.append(r.1); intervalElements.append(r.2)
+        }
     }
 
     /// The element matching a one-field value, or a packed key: hash first, then intervals.
@@ -193,15 +201,8 @@ public struct NFTSet: Sendable {
                 let mid = (lo + hi) / 2
                 if intervalLows[mid] <= v { lo = mid + 1 } else { hi = mid }
             }
-            // Ranges may overlap in a parsed dump; the last starting at or below v is checked,
-            // then earlier ones while they could still cover it.
-            var j = lo - 1
-            while j >= 0 {
-                if intervalHighs[j] >= v { return intervalElements[j] }
-                j -= 1
-                if j >= 0, intervalLows[j] == intervalLows[j + 1] { continue }
-                break
-            }
+            // The last interval starting at or below v is the only one that can hold it.
+            if lo > 0, intervalHighs[lo - 1] >= v { return intervalElements[lo - 1] }
         }
         for i in scanned {
             let e = elements[Int(i)]

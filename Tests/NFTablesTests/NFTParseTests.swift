@@ -137,4 +137,16 @@ import Wire
         p.source = try IPAddress(parsing: "10.0.0.1")
         #expect(engine.run(hook: .input, packet: &p, ct: .new, local: [], state: &state, chooser: &chooser, steps: &steps).verdict == .drop)
     }
+
+    @Test func overlappingRangesInAnAnonymousSetAreMerged() throws {
+        let rs = try parse("table ip t {\n chain c {\n  ip daddr { 10.0.0.0/8, 10.1.0.0/16, 10.0.0.1-10.0.0.9, 11.0.0.0/8 } drop\n }\n}\n")
+        let set = rs.sets.first { $0.anonymous }!
+        func member(_ a: String) -> Bool {
+            let v = UInt128((try! IPAddress(parsing: a)).v4!.value)
+            var k = NFTKey(); k.append(v, bits: 32)
+            return [v].withUnsafeBufferPointer { set.lookup(k, fields: $0) } != nil
+        }
+        #expect(member("10.200.0.1") && member("10.1.2.3") && member("11.0.0.1") && member("10.0.0.5"))
+        #expect(!member("12.0.0.0") && !member("9.255.255.255"))
+    }
 }
