@@ -29,6 +29,7 @@ let package = Package(
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "NodeSnapshot", targets: ["NodeSnapshot"]),
         .library(name: "Materialize", targets: ["Materialize"]),
+        .library(name: "NFTables", targets: ["NFTables"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -54,12 +55,14 @@ let package = Package(
         ),
         .target(name: "Netfilter", dependencies: ["Wire"]),
         .target(name: "IPVS", dependencies: ["Wire"]),
+        // nft rulesets (`nft list ruleset`, `nft -f`): parse and evaluate; beside Netfilter, Wire only.
+        .target(name: "NFTables", dependencies: ["Wire"]),
         .target(name: "IPVSScenarios", dependencies: ["IPVS", "Wire", "Yams"]),
         .target(
             name: "KubeProxy",
             dependencies: ["Wire", "Cluster", "Netfilter", "IPVS", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "Dataplane", dependencies: ["Wire", "Captures", "Cluster", "Netfilter", "IPVS", "KubeProxy"]),
+        .target(name: "Dataplane", dependencies: ["Wire", "Captures", "Cluster", "Netfilter", "IPVS", "KubeProxy", "NFTables"]),
         // `kdp materialize`: the emulated cluster built in real network namespaces through Netlink.
         .target(name: "Materialize", dependencies: ["Wire", "Cluster", "KubeProxy", "Dataplane", "Netlink"]),
         .target(name: "Verification", dependencies: ["Wire", "Cluster", "Netfilter", "Dataplane", "NodeSnapshot"]),
@@ -67,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "kdp",
             dependencies: [
-                "Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane", "Verification", "IPVSScenarios", "Bench", "Netlink", "NodeSnapshot", "Materialize",
+                "Wire", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane", "Verification", "IPVSScenarios", "Bench", "Netlink", "NodeSnapshot", "Materialize", "NFTables",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "Yams",
             ]
@@ -78,6 +81,7 @@ let package = Package(
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "Wire", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire"], exclude: ["Fixtures"]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "Wire", "KubeProxy", "Cluster", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Wire"], exclude: ["Fixtures"]),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS", "Wire", "Bench"]),
         .testTarget(name: "IPVSScenariosTests", dependencies: ["IPVSScenarios", "IPVS", "Wire"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "IPVS", "Wire"]),

@@ -3,6 +3,7 @@ import Cluster
 import Dataplane
 import Foundation
 import Netfilter
+import NFTables
 import NodeSnapshot
 import Verification
 import Wire
@@ -16,6 +17,8 @@ struct TraceRulesCommand: ParsableCommand {
         abstract: "Trace a packet through an iptables-save dump, hook by hook, as that node's kernel would.")
 
     @Option(help: "iptables-save (or iptables-restore) text of the node, or iptables -S / ip6tables -S output (one table or several concatenated; detected). With --snapshot, the snapshot's iptables.rules (ip6tables.rules for IPv6) unless given.") var rules: String?
+    @Option(help: "`nft list ruleset` output (or `nft -f` text) of the node: the packet walks every base chain of each hook in priority order, with nft's sets, maps and NAT.")
+    var nft: String?
     @Option(help: "A directory written by `kdp snapshot`: the node's interfaces, addresses, routing table, sysctls and dumps come from it, instead of --local-ip, --iface and --route.")
     var snapshot: String?
     @Option(help: "The table of iptables -S input whose -P lines do not name one (filter and security have the same built-in chains).")
@@ -51,8 +54,14 @@ struct TraceRulesCommand: ParsableCommand {
             guard localIPs.isEmpty, ifaceAddresses.isEmpty, routeSpecs.isEmpty else {
                 throw ValidationError("--snapshot gives the node's interfaces and routes: drop --local-ip, --iface and --route")
             }
-        } else if rules == nil {
-            throw ValidationError("give the node's rules with --rules (or a kdp snapshot directory with --snapshot)")
+        } else if rules == nil && nft == nil {
+            throw ValidationError("give the node's rules with --rules or --nft (or a kdp snapshot directory with --snapshot)")
+        }
+        if nft != nil {
+            if rules != nil { throw ValidationError("--nft with --rules: tracing iptables tables and nft chains together is not supported yet; give one") }
+            if snapshot != nil || ipvs != nil || ipsets != nil || compiled || table != nil {
+                throw ValidationError("--nft takes the node's nft ruleset alone: drop --snapshot, --ipvs, --ipsets, --compiled and --table")
+            }
         }
         guard snapshot != nil || !localIPs.isEmpty || !ifaceAddresses.isEmpty else { throw ValidationError("give the node's addresses with --local-ip or --iface (at least one)") }
         for a in sysctlAssignments { do { _ = try Sysctl.parseAssignment(a) } catch { throw ValidationError(error.message) } }
@@ -76,10 +85,15 @@ struct TraceRulesCommand: ParsableCommand {
         _ = try FlagValue.address(src, flag: "--src")
         _ = try FlagValue.address(dst, flag: "--dst")
         try FlagValue.interfaceName(inIface, flag: "--in-iface")
-        try InputFile.checkStandardInputUsedOnce([rules, ipsets, ipvs].compactMap { $0 })
+        try InputFile.checkStandardInputUsedOnce([rules, ipsets, ipvs, nft].compactMap { $0 })
     }
 
     func run() throws {
+        if let nft {
+            let trace = try nftTrace(try InputFile.read(nft))
+            Console.out(output == .json ? trace.json() : trace.text())
+            return
+        }
         var node: (NodeSnapshot, String)?
         if let snapshot {
             do { node = (try NodeSnapshot.read(from: snapshot), snapshot) } catch { throw InputError(error.description) }
@@ -133,6 +147,27 @@ struct TraceRulesCommand: ParsableCommand {
             return trace
         } catch {
             throw InputError(error, rules: rulesFile, ipsets: ipsetsFile, ipvs: ipvsFile)
+        }
+    }
+
+    /// The nft walk (`--nft`): the same packet, addresses, routes and options, through
+    /// `NFTTraceRulesRequest`.
+    func nftTrace(_ file: InputFile) throws(InputError) -> NFTTrace {
+        let locals = try localIPs.map { t throws(InputError) in try FlagValue.address(t, flag: "--local-ip") }
+        var request = TraceRulesRequest(
+            rulesText: "", rulesFile: file.name, localAddresses: locals, source: try FlagValue.address(src, flag: "--src"),
+            sourcePort: sport, destination: try FlagValue.address(dst, flag: "--dst"), destinationPort: dport,
+            proto: (try? IPProtocol(parsing: proto)) ?? .tcp, inInterface: inIface,
+            options: TraceOptions(allPaths: allPaths, seed: seed, verbose: verbose), lenient: lenient)
+        for a in ifaceAddresses {
+            let i = try TraceRulesRequest.parseInterface(a)
+            request.interfaces.append(Interface(name: i.name, addresses: [(i.address, i.prefixLength)]))
+        }
+        request.routes = try routeSpecs.map { r throws(InputError) in try TraceRulesRequest.parseRoute(r) }
+        do {
+            return try NFTTraceRulesRequest(nftText: file.text, nftFile: file.name, request: request).run()
+        } catch {
+            throw InputError(error.message, at: InputLocation(file: error.file, line: error.line, column: error.column))
         }
     }
 

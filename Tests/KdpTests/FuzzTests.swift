@@ -119,13 +119,19 @@ enum FuzzRun {
         }
     }
 
+    /// `kdp trace-rules --nft` on upstream's nftables ruleset addresses.
+    static let nftArguments = ["trace-rules", "--nft", "{}", "--local-ip", "192.168.0.2", "--src", "10.0.0.2", "--dst", "172.30.0.44", "--all-paths"]
+    static let nft: @Sendable (InputFile) throws(InputError) -> Void = { input throws(InputError) in
+        _ = try (try! TraceRulesCommand.parse(Array(nftArguments.dropFirst()))).nftTrace(input)
+    }
+
     static let scenario: @Sendable (InputFile) throws(InputError) -> Void = { input throws(InputError) in
         _ = try IPVSCommand.Simulate.simulate(input)
     }
 }
 
 enum FuzzTargets {
-    static let g = FuzzRun.golden, f = FuzzRun.fuzz, n = "Tests/NetfilterTests/Fixtures/"
+    static let g = FuzzRun.golden, f = FuzzRun.fuzz, n = "Tests/NetfilterTests/Fixtures/", t = "Tests/NFTablesTests/Fixtures/"
 
     /// Every parser kdp reads users' files with. Plug a new format in with one line here.
     static let all: [FuzzTarget] = [
@@ -151,6 +157,7 @@ enum FuzzTargets {
         FuzzRun.target("ipvsadm -Ln", seeds: [g + "expected/ipvs-show-w1.out"],
                        FuzzRun.traceRules(.ipvs, rules: g + "worker-1-ipvs.iptables-save", ipsets: g + "worker-1-ipvs.ipset",
                                           ipvs: g + "expected/ipvs-show-w1.out", flags: FuzzRun.v4Flags)),
+        FuzzTarget(name: "nft ruleset", seeds: [t + "upstream-overall.nft", t + "upstream-overall.list-handles", t + "features.list"], run: FuzzRun.nft, arguments: FuzzRun.nftArguments),
         FuzzTarget(name: "topology YAML/JSON", seeds: ["topologies/demo.yaml", "topologies/ha-cluster.yaml", f + "dual-stack.yaml", f + "manifests.json", f + "manifests.yaml",
                                                          f + "extra-rules.yaml"],
                    run: FuzzRun.topology, arguments: ["cluster", "--topology", "{}"], yaml: true),

@@ -1,0 +1,643 @@
+import Wire
+
+extension NFTRuleset {
+    /// Parses `nft list ruleset` output (block syntax, with or without `-a` handles) or an
+    /// `nft -f` file (block syntax and `add table/chain/rule/set/map/element` commands, as
+    /// knftables writes them), or both mixed. Constructs kdp does not model are an error naming
+    /// file:line:column and the construct; with `lenient`, a rule using one never matches and
+    /// `notes` says so.
+    public static func parse(_ text: String, file: String = "<nft>", lenient: Bool = false) throws(NFTParseError) -> NFTRuleset {
+        var p = NFTParser(tokens: try NFTTokenizer.tokenize(text, file: file), file: file, lenient: lenient)
+        try p.parseTop()
+        try p.link()
+        for i in p.rs.sets.indices { p.rs.sets[i].prepare() }
+        return p.rs
+    }
+}
+
+/// A chain or set named before it is linked: resolved by `link()` once the whole text is read.
+struct NFTPendingRef {
+    var table: Int
+    var name: String
+    var line: Int
+    var column: Int
+}
+
+struct NFTParser {
+    var tokens: [NFTToken]
+    var pos = 0
+    let file: String
+    let lenient: Bool
+    var rs = NFTRuleset()
+    var pendingChains: [NFTPendingRef] = []
+
+    init(tokens: [NFTToken], file: String, lenient: Bool) {
+        self.tokens = tokens
+        self.file = file
+        self.lenient = lenient
+    }
+
+    // MARK: tokens
+
+    var peek: NFTToken { tokens[min(pos, tokens.count - 1)] }
+    var atEnd: Bool { pos >= tokens.count }
+
+    mutating func next() -> NFTToken {
+        let t = peek
+        pos += 1
+        return t
+    }
+
+    func error(_ t: NFTToken, _ message: String) -> NFTParseError {
+        NFTParseError(file: file, line: t.line, column: t.column, message: message)
+    }
+
+    func describe(_ t: NFTToken) -> String {
+        switch t.kind {
+        case .word(let w): "'\(Excerpt.quote(w))'"
+        case .string(let s): "\"\(Excerpt.quote(s))\""
+        case .lbrace: "'{'"
+        case .rbrace: "'}'"
+        case .semicolon: "';'"
+        case .comma: "','"
+        case .newline: "end of line"
+        case .handle: "'# handle'"
+        }
+    }
+
+    mutating func word(_ what: String) throws(NFTParseError) -> (Substring, NFTToken) {
+        let t = next()
+        guard case .word(let w) = t.kind else { throw error(t, "expected \(what), found \(describe(t))") }
+        return (w, t)
+    }
+
+    mutating func name(_ what: String) throws(NFTParseError) -> (String, NFTToken) {
+        let t = next()
+        switch t.kind {
+        case .word(let w): return (String(w), t)
+        case .string(let s): return (String(s), t)
+        default: throw error(t, "expected \(what), found \(describe(t))")
+        }
+    }
+
+    mutating func expect(_ kind: NFTToken.Kind, _ what: String) throws(NFTParseError) {
+        let t = next()
+        guard t.kind == kind else { throw error(t, "expected \(what), found \(describe(t))") }
+    }
+
+    mutating func skipNewlines() {
+        while !atEnd { if case .newline = peek.kind { pos += 1 } else if case .handle = peek.kind { pos += 1 } else { break } }
+    }
+
+    mutating func skipSeparators() {
+        while !atEnd {
+            switch peek.kind {
+            case .newline, .semicolon, .handle: pos += 1
+            default: return
+            }
+        }
+    }
+
+    mutating func takeHandle() -> Int? {
+        if case .handle(let h) = peek.kind { pos += 1; return h }
+        return nil
+    }
+
+    // MARK: commands
+
+    mutating func parseTop() throws(NFTParseError) {
+        while true {
+            skipSeparators()
+            if atEnd { return }
+            let (w, t) = try word("a command or 'table'")
+            switch w {
+            case "table": try blockTable()
+            case "add", "create", "insert":
+                let (what, wt) = try word("table, chain, rule, set, map or element")
+                switch what {
+                case "table": _ = try tableRef(create: true, props: true)
+                case "chain":
+                    let table = try tableRef(create: false, props: false)
+                    let (n, nt) = try name("a chain name")
+                    let c = ensureChain(table, n)
+                    if case .lbrace = peek.kind { pos += 1; try chainBody(c, header: true, at: nt) }
+                case "rule":
+                    let table = try tableRef(create: false, props: false)
+                    let (n, nt) = try name("a chain name")
+                    guard let c = rs.chain(table, n) else { throw error(nt, "no chain '\(Excerpt.quote(n))' in table \(rs.tables[table].name)") }
+                    if case .word(let k) = peek.kind, k == "position" || k == "handle" || k == "index" { pos += 2 }
+                    let rule = try parseRule(table: table)
+                    if w == "insert" { rs.chains[c].rules.insert(rule, at: 0) } else { rs.chains[c].rules.append(rule) }
+                case "set", "map":
+                    let table = try tableRef(create: false, props: false)
+                    let (n, nt) = try name("a set name")
+                    try expect(.lbrace, "'{'")
+                    try setBody(table: table, name: n, isMap: what == "map", at: nt)
+                case "element":
+                    let table = try tableRef(create: false, props: false)
+                    let (n, nt) = try name("a set name")
+                    guard let s = rs.set(table, n) else { throw error(nt, "no set or map '\(Excerpt.quote(n))' in table \(rs.tables[table].name)") }
+                    try expect(.lbrace, "'{'")
+                    try elements(into: s)
+                default: throw error(wt, "'\(w) \(Excerpt.quote(what))' is not an nft command kdp reads")
+                }
+            case "flush":
+                let (what, wt) = try word("ruleset, table, chain, set or map")
+                switch what {
+                case "ruleset": rs = NFTRuleset()
+                case "table":
+                    let table = try tableRef(create: false, props: false)
+                    for i in rs.chains.indices where rs.chains[i].table == table { rs.chains[i].rules = [] }
+                case "chain":
+                    let table = try tableRef(create: false, props: false)
+                    let (n, nt) = try name("a chain name")
+                    guard let c = rs.chain(table, n) else { throw error(nt, "no chain '\(Excerpt.quote(n))'") }
+                    rs.chains[c].rules = []
+                case "set", "map":
+                    let table = try tableRef(create: false, props: false)
+                    let (n, nt) = try name("a set name")
+                    guard let s = rs.set(table, n) else { throw error(nt, "no set or map '\(Excerpt.quote(n))'") }
+                    rs.sets[s].elements = []
+                default: throw error(wt, "'flush \(Excerpt.quote(what))' is not an nft command kdp reads")
+                }
+            case "delete", "destroy":
+                let (what, wt) = try word("table, chain, set, map or element")
+                let table = try tableRef(create: false, props: false, missingOK: w == "destroy")
+                switch what {
+                case "table":
+                    guard let table else { continue }
+                    // Keep indices stable: the table's objects are renamed away.
+                    rs.tables[table].name = "\u{0}deleted"
+                    for i in rs.chains.indices where rs.chains[i].table == table { rs.chains[i].base = nil; rs.chains[i].name = "\u{0}deleted" }
+                    for i in rs.sets.indices where rs.sets[i].table == table { rs.sets[i].anonymous = true }
+                case "chain":
+                    let (n, nt) = try name("a chain name")
+                    guard let table, let c = rs.chain(table, n) else { if w == "destroy" { continue }; throw error(nt, "no chain '\(Excerpt.quote(n))'") }
+                    rs.chains[c].base = nil
+                    rs.chains[c].name = "\u{0}deleted"
+                case "set", "map":
+                    let (n, nt) = try name("a set name")
+                    guard let table, let s = rs.set(table, n) else { if w == "destroy" { continue }; throw error(nt, "no set or map '\(Excerpt.quote(n))'") }
+                    rs.sets[s].anonymous = true
+                case "element":
+                    let (n, nt) = try name("a set name")
+                    guard let table, let s = rs.set(table, n) else { throw error(nt, "no set or map '\(Excerpt.quote(n))'") }
+                    try expect(.lbrace, "'{'")
+                    let before = rs.sets[s].elements.count
+                    try elements(into: s)
+                    let removed = Array(rs.sets[s].elements[before...])
+                    rs.sets[s].elements.removeLast(removed.count)
+                    rs.sets[s].elements.removeAll { e in removed.contains { $0.low == e.low && $0.high == e.high } }
+                default: throw error(wt, "'delete \(Excerpt.quote(what))' is not an nft command kdp reads")
+                }
+            default:
+                throw error(t, "'\(Excerpt.quote(w))' is not an nft command kdp reads (table, add, create, insert, flush, delete)")
+            }
+        }
+    }
+
+    /// `FAMILY NAME` (family optional: ip), creating the table for `add table`.
+    mutating func tableRef(create: Bool, props: Bool, missingOK: Bool = false) throws(NFTParseError) -> Int? {
+        var (w, t) = try name("a table family or name")
+        var family = NFTFamily.ip
+        if let f = NFTFamily(rawValue: w), case .word = peek.kind { family = f; (w, t) = try name("a table name") }
+        var index = rs.table(family, w)
+        if index == nil {
+            if create {
+                rs.tables.append(NFTTable(family: family, name: w))
+                index = rs.tables.count - 1
+            } else if missingOK {
+                return nil
+            } else {
+                throw error(t, "no table \(family.rawValue) \(Excerpt.quote(w)) (add it first)")
+            }
+        }
+        if props, case .lbrace = peek.kind {
+            pos += 1
+            try tableBody(index!)
+        }
+        return index
+    }
+
+    mutating func tableRef(create: Bool, props: Bool) throws(NFTParseError) -> Int {
+        try tableRef(create: create, props: props, missingOK: false)!
+    }
+
+    mutating func blockTable() throws(NFTParseError) {
+        let t = try tableRef(create: true, props: false)
+        try expect(.lbrace, "'{'")
+        if let h = takeHandle() { rs.tables[t].handle = h }
+        try tableBody(t)
+    }
+
+    mutating func tableBody(_ table: Int) throws(NFTParseError) {
+        while true {
+            skipSeparators()
+            let t = next()
+            switch t.kind {
+            case .rbrace: return
+            case .word(let w):
+                switch w {
+                case "comment": rs.tables[table].comment = try name("a comment").0
+                case "flags": _ = try word("table flags")
+                case "chain":
+                    let (n, nt) = try name("a chain name")
+                    let c = ensureChain(table, n)
+                    try expect(.lbrace, "'{'")
+                    if let h = takeHandle() { rs.chains[c].handle = h }
+                    try chainBody(c, header: false, at: nt)
+                case "set", "map":
+                    let (n, nt) = try name("a set name")
+                    try expect(.lbrace, "'{'")
+                    try setBody(table: table, name: n, isMap: w == "map", at: nt)
+                default:
+                    throw error(t, "'\(Excerpt.quote(w))' in a table is not something kdp reads (chain, set, map, comment)")
+                }
+            default: throw error(t, "expected chain, set or map, found \(describe(t))")
+            }
+        }
+    }
+
+    mutating func ensureChain(_ table: Int, _ name: String) -> Int {
+        if let c = rs.chain(table, name) { return c }
+        rs.chains.append(NFTChain(name: name, table: table))
+        return rs.chains.count - 1
+    }
+
+    /// A chain's body: `type T hook H priority P; policy P;`, `comment`, and (block syntax)
+    /// rules, one per line. `header`: the `add chain … { … }` form, with no rules.
+    mutating func chainBody(_ c: Int, header: Bool, at: NFTToken) throws(NFTParseError) {
+        let table = rs.chains[c].table
+        while true {
+            skipSeparators()
+            if case .rbrace = peek.kind { pos += 1; return }
+            guard case .word(let w) = peek.kind else {
+                if case .string = peek.kind, !header {
+                    rs.chains[c].rules.append(try parseRule(table: table)); continue
+                }
+                throw error(peek, "expected a rule or '}', found \(describe(peek))")
+            }
+            switch w {
+            case "type":
+                pos += 1
+                let (ty, tt) = try word("filter, nat or route")
+                guard let type = NFTChainType(rawValue: String(ty)) else { throw error(tt, "chain type '\(Excerpt.quote(ty))' is not filter, nat or route") }
+                var hook = NFTHook.input
+                var device: String?
+                var priority = 0
+                while case .word(let k) = peek.kind {
+                    if k == "hook" {
+                        pos += 1
+                        let (h, ht) = try word("a hook")
+                        guard let hh = NFTHook(rawValue: String(h)) else { throw error(ht, "hook '\(Excerpt.quote(h))' is not ingress, prerouting, input, forward, output, postrouting or egress") }
+                        hook = hh
+                    } else if k == "device" {
+                        pos += 1
+                        device = try name("a device").0
+                    } else if k == "priority" {
+                        pos += 1
+                        priority = try parsePriority(family: rs.tables[table].family, hook: hook)
+                    } else { break }
+                }
+                rs.chains[c].base = NFTBaseChain(type: type, hook: hook, priority: priority, policyDrop: rs.chains[c].base?.policyDrop ?? false, device: device)
+            case "policy":
+                pos += 1
+                let (p, pt) = try word("accept or drop")
+                guard p == "accept" || p == "drop" else { throw error(pt, "policy '\(Excerpt.quote(p))' is not accept or drop") }
+                rs.chains[c].base?.policyDrop = p == "drop"
+            case "comment" where header || isChainComment():
+                pos += 1
+                rs.chains[c].comment = try name("a comment").0
+            case "devices":
+                throw error(peek, "'devices' (netdev chains on several devices) is not something kdp models")
+            default:
+                guard !header else { throw error(peek, "'\(Excerpt.quote(w))' in a chain declaration is not type, hook, priority, policy or comment") }
+                rs.chains[c].rules.append(try parseRule(table: table))
+            }
+        }
+    }
+
+    /// `comment "…"` alone on its line in a chain block is the chain's comment, not a rule.
+    func isChainComment() -> Bool {
+        guard pos + 2 < tokens.count, case .string = tokens[pos + 1].kind else { return false }
+        switch tokens[pos + 2].kind {
+        case .newline, .semicolon, .rbrace: return true
+        default: return false
+        }
+    }
+
+    /// `priority -110`, `priority filter`, `priority dstnat - 10`: the named priorities as
+    /// nft defines them for the family (bridge has its own numbers).
+    mutating func parsePriority(family: NFTFamily, hook: NFTHook) throws(NFTParseError) -> Int {
+        let (w, t) = try word("a priority")
+        var base: Int
+        if let n = Int32(w).map(Int.init) {
+            base = n
+        } else {
+            let named: [Substring: Int] = family == .bridge
+                ? ["dstnat": -300, "filter": -200, "out": 100, "srcnat": 300]
+                : ["raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100]
+            guard let n = named[w] else { throw error(t, "priority '\(Excerpt.quote(w))' is not a number or a name nft defines for \(family.rawValue) (\(named.keys.sorted().joined(separator: ", ")))") }
+            base = n
+        }
+        if case .word(let op) = peek.kind, op == "+" || op == "-" {
+            pos += 1
+            let (n, nt) = try word("a number")
+            guard let v = Int32(n).map(Int.init) else { throw error(nt, "priority offset '\(Excerpt.quote(n))' is not a number") }
+            base += op == "+" ? v : -v
+        }
+        // The kernel's priority is a 32-bit signed number.
+        guard let fits = Int32(exactly: base) else { throw error(t, "priority \(base) does not fit in 32 bits") }
+        return Int(fits)
+    }
+
+    // MARK: sets
+
+    mutating func setBody(table: Int, name: String, isMap: Bool, at: NFTToken) throws(NFTParseError) {
+        if let h = takeHandle() { _ = h }
+        var keyTypes: [NFTDataType] = []
+        var valueTypes: [NFTDataType]?
+        var flags: Set<String> = []
+        var timeout: UInt64?
+        var comment: String?
+        var elementsStart: Int?
+        while true {
+            skipSeparators()
+            let t = next()
+            switch t.kind {
+            case .rbrace:
+                guard !keyTypes.isEmpty else { throw error(t, "set \(Excerpt.quote(name)) has no type") }
+                var s = rs.set(table, name).map { rs.sets[$0] } ?? NFTSet(name: name, table: table, keyTypes: keyTypes, valueTypes: valueTypes, line: at.line)
+                s.keyTypes = keyTypes
+                s.valueTypes = valueTypes
+                s.flags = flags
+                s.timeout = timeout ?? s.timeout
+                s.comment = comment ?? s.comment
+                let index: Int
+                if let i = rs.set(table, name) { rs.sets[i] = s; index = i } else { rs.sets.append(s); index = rs.sets.count - 1 }
+                if let e = elementsStart {
+                    let save = pos
+                    pos = e
+                    try elements(into: index)
+                    pos = save
+                }
+                return
+            case .word(let w):
+                switch w {
+                case "type":
+                    keyTypes = try typeList(at: t)
+                    if case .word(":") = peek.kind {
+                        pos += 1
+                        valueTypes = try typeList(at: t)
+                    }
+                    if isMap && valueTypes == nil { throw error(t, "map \(Excerpt.quote(name)) has no value type (type KEY : VALUE)") }
+                case "typeof": throw error(t, "'typeof' set declarations are not something kdp reads (give 'type')")
+                case "flags":
+                    repeat {
+                        let (f, ft) = try word("a set flag")
+                        guard ["interval", "dynamic", "timeout", "constant"].contains(f) else { throw error(ft, "set flag '\(Excerpt.quote(f))' is not interval, dynamic, timeout or constant") }
+                        flags.insert(String(f))
+                        if case .comma = peek.kind { pos += 1 } else { break }
+                    } while true
+                case "timeout": timeout = try duration()
+                case "gc-interval": _ = try duration()
+                case "size": _ = try word("a size")
+                case "policy": _ = try word("performance or memory")
+                case "auto-merge": break
+                case "counter": break
+                case "comment": comment = try self.name("a comment").0
+                case "elements":
+                    try expect(.word("="), "'='")
+                    try expect(.lbrace, "'{'")
+                    // Elements need the type, which may follow: read them at the closing brace.
+                    elementsStart = pos
+                    var depth = 1
+                    while depth > 0 {
+                        let u = next()
+                        if case .lbrace = u.kind { depth += 1 } else if case .rbrace = u.kind { depth -= 1 }
+                        if pos >= tokens.count { throw error(u, "unterminated elements") }
+                    }
+                default: throw error(t, "'\(Excerpt.quote(w))' in a set is not type, flags, timeout, size, comment or elements")
+                }
+            default: throw error(t, "expected a set property or '}', found \(describe(t))")
+            }
+        }
+    }
+
+    mutating func typeList(at: NFTToken) throws(NFTParseError) -> [NFTDataType] {
+        var out: [NFTDataType] = []
+        repeat {
+            let (w, t) = try word("a datatype")
+            guard let d = NFTDataType(rawValue: String(w)) else {
+                throw error(t, "datatype '\(Excerpt.quote(w))' is not one kdp models (ipv4_addr, ipv6_addr, inet_proto, inet_service, mark, ifname, verdict)")
+            }
+            out.append(d)
+            if case .word(".") = peek.kind { pos += 1 } else { break }
+        } while true
+        return out
+    }
+
+    /// `3h`, `10800s`, `2h59m58s`, `1d`, `500ms`: seconds (milliseconds rounded up).
+    mutating func duration() throws(NFTParseError) -> UInt64 {
+        let (w, t) = try word("a duration")
+        guard let d = Self.seconds(w) else { throw error(t, "'\(Excerpt.quote(w))' is not a duration (3h, 10800s, 1d2h)") }
+        return d
+    }
+
+    static func seconds(_ w: Substring) -> UInt64? {
+        if let n = UInt64(w) { return n }
+        var total: UInt64 = 0
+        var number: UInt64 = 0
+        var sawDigit = false
+        var i = w.startIndex
+        // Checked arithmetic: a duration too long for 64 bits is refused, not a trap.
+        func add(_ n: UInt64, times unit: UInt64) -> Bool {
+            let (m, o1) = n.multipliedReportingOverflow(by: unit)
+            let (t, o2) = total.addingReportingOverflow(m)
+            total = t
+            return !o1 && !o2
+        }
+        while i < w.endIndex {
+            let c = w[i]
+            if c.isASCII, let d = c.wholeNumberValue {
+                let (m, o1) = number.multipliedReportingOverflow(by: 10)
+                let (n, o2) = m.addingReportingOverflow(UInt64(d))
+                guard !o1, !o2 else { return nil }
+                number = n
+                sawDigit = true
+                i = w.index(after: i)
+                continue
+            }
+            guard sawDigit else { return nil }
+            if w[i...].hasPrefix("ms") {
+                guard add(number / 1000 + (number % 1000 == 0 ? 0 : 1), times: 1) else { return nil }
+                i = w.index(i, offsetBy: 2)
+            } else {
+                let unit: UInt64
+                switch c {
+                case "d": unit = 86400
+                case "h": unit = 3600
+                case "m": unit = 60
+                case "s": unit = 1
+                default: return nil
+                }
+                guard add(number, times: unit) else { return nil }
+                i = w.index(after: i)
+            }
+            number = 0
+            sawDigit = false
+        }
+        return sawDigit ? nil : total
+    }
+
+    /// Elements up to the closing `}`, appended to set `s`.
+    mutating func elements(into s: Int) throws(NFTParseError) {
+        let keyTypes = rs.sets[s].keyTypes
+        let valueTypes = rs.sets[s].valueTypes
+        let table = rs.sets[s].table
+        while true {
+            skipNewlines()
+            if case .rbrace = peek.kind { pos += 1; return }
+            var e = try elementKey(keyTypes)
+            while case .word(let w) = peek.kind, ["timeout", "expires", "counter", "comment", "packets", "bytes"].contains(w) {
+                pos += 1
+                switch w {
+                case "timeout": e.timeout = try duration()
+                case "expires": e.expires = try duration()
+                case "comment": e.comment = try name("a comment").0
+                case "packets", "bytes": _ = try word("a number")
+                default: break
+                }
+            }
+            if let valueTypes {
+                try expect(.word(":"), "':' and the element's value")
+                if valueTypes == [.verdict] {
+                    e.value = .verdict(try verdictWord(table: table))
+                } else {
+                    let v = try elementKey(valueTypes)
+                    e.value = .data(v.low)
+                }
+            }
+            rs.sets[s].elements.append(e)
+            skipNewlines()
+            if case .comma = peek.kind { pos += 1; continue }
+            skipNewlines()
+            guard case .rbrace = peek.kind else { throw error(peek, "expected ',' or '}' after an element, found \(describe(peek))") }
+        }
+    }
+
+    mutating func elementKey(_ types: [NFTDataType]) throws(NFTParseError) -> NFTElement {
+        var low: [UInt128] = []
+        var high: [UInt128] = []
+        for (i, ty) in types.enumerated() {
+            if i > 0 { try expect(.word("."), "'.' (the key is \(types.map(\.rawValue).joined(separator: " . ")))") }
+            let (w, t) = try name("a \(ty.rawValue) value")
+            guard let r = Self.value(Substring(w), type: ty) else { throw error(t, "'\(Excerpt.quote(w))' is not a \(ty.rawValue)") }
+            low.append(r.0)
+            high.append(r.1)
+        }
+        return NFTElement(low: low, high: high, value: nil)
+    }
+
+    mutating func verdictWord(table: Int) throws(NFTParseError) -> NFTVerdict {
+        let (w, t) = try word("a verdict")
+        switch w {
+        case "accept": return .accept
+        case "drop": return .drop
+        case "continue": return .continue
+        case "return": return .return
+        case "jump", "goto":
+            let (n, nt) = try name("a chain name")
+            pendingChains.append(NFTPendingRef(table: table, name: n, line: nt.line, column: nt.column))
+            let ref = Int32(-pendingChains.count)
+            return w == "jump" ? .jump(ref) : .goto(ref)
+        default: throw error(t, "'\(Excerpt.quote(w))' is not a verdict (accept, drop, continue, return, jump, goto)")
+        }
+    }
+
+    // MARK: values
+
+    /// A typed value as a closed range: addresses (with `/len` or `a-b`), protocols, ports
+    /// (`a-b`), marks and integers (decimal or 0x), interface names (`eth*` a prefix).
+    static func value(_ w: Substring, type: NFTDataType) -> (UInt128, UInt128)? {
+        switch type {
+        case .ipv4Addr, .ipv6Addr:
+            let family: IPFamily = type == .ipv4Addr ? .ipv4 : .ipv6
+            if let slash = w.firstIndex(of: "/") {
+                guard let len = Int(w[w.index(after: slash)...]), len >= 0, len <= family.bitWidth,
+                      let a = try? IPAddress(parsing: w[..<slash]), a.family == family else { return nil }
+                let p = Prefix(containing: a, length: len)
+                return (p.network.bits, p.lastAddress.bits)
+            }
+            if family == .ipv4, let dash = w.firstIndex(of: "-") {
+                guard let a = try? IPAddress(parsing: w[..<dash]), let b = try? IPAddress(parsing: w[w.index(after: dash)...]),
+                      a.family == family, b.family == family, a <= b else { return nil }
+                return (a.bits, b.bits)
+            }
+            if family == .ipv6, let dash = w.firstIndex(of: "-"), !w.contains("::") || w.split(separator: "-").count == 2 {
+                let parts = w.split(separator: "-")
+                if parts.count == 2, let a = try? IPAddress(parsing: parts[0]), let b = try? IPAddress(parsing: parts[1]) {
+                    return (a.bits, b.bits)
+                }
+                _ = dash
+            }
+            guard let a = try? IPAddress(parsing: w), a.family == family else { return nil }
+            return (a.bits, a.bits)
+        case .inetProto:
+            if let n = UInt8(w) { return (UInt128(n), UInt128(n)) }
+            let names: [Substring: UInt8] = ["tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "icmpv6": 58, "ipv6-icmp": 58, "esp": 50, "ah": 51, "gre": 47, "udplite": 136, "dccp": 33]
+            guard let n = names[w] else { return nil }
+            return (UInt128(n), UInt128(n))
+        case .inetService:
+            let services: [Substring: UInt16] = ["http": 80, "https": 443, "domain": 53, "ssh": 22, "ntp": 123, "bgp": 179]
+            func port(_ s: Substring) -> UInt16? { UInt16(s) ?? services[s] }
+            if let dash = w.firstIndex(of: "-"), let a = port(w[..<dash]), let b = port(w[w.index(after: dash)...]), a <= b {
+                return (UInt128(a), UInt128(b))
+            }
+            guard let p = port(w) else { return nil }
+            return (UInt128(p), UInt128(p))
+        case .mark, .integer:
+            func int(_ s: Substring) -> UInt32? { s.hasPrefix("0x") ? UInt32(s.dropFirst(2), radix: 16) : UInt32(s) }
+            if let dash = w.firstIndex(of: "-"), let a = int(w[..<dash]), let b = int(w[w.index(after: dash)...]), a <= b {
+                return (UInt128(a), UInt128(b))
+            }
+            guard let n = int(w) else { return nil }
+            return (UInt128(n), UInt128(n))
+        case .ifname:
+            return NFTInterfaceName.range(w)
+        case .nfproto:
+            switch w {
+            case "ipv4": return (2, 2)
+            case "ipv6": return (10, 10)
+            default: return nil
+            }
+        case .verdict:
+            return nil
+        }
+    }
+}
+
+/// Interface names packed into 128 bits (16 bytes, first character most significant, zero
+/// padded, as the kernel compares IFNAMSIZ bytes): a name is a key field with no string work
+/// per packet; `eth*` is the range of names with that prefix.
+public enum NFTInterfaceName {
+    public static func pack(_ name: some StringProtocol) -> UInt128 {
+        var v: UInt128 = 0
+        var n = 0
+        for b in name.utf8.prefix(16) { v = (v << 8) | UInt128(b); n += 1 }
+        return n == 16 ? v : v << UInt128(8 * (16 - n))
+    }
+
+    static func range(_ w: Substring) -> (UInt128, UInt128)? {
+        guard !w.isEmpty, w.utf8.count <= 16 else { return nil }
+        if w.hasSuffix("*") {
+            let prefix = w.dropLast()
+            let low = pack(prefix)
+            let rest = 8 * (16 - prefix.utf8.count)
+            let high = rest >= 128 ? UInt128.max : low | ((1 << UInt128(rest)) - 1)
+            return (low, high)
+        }
+        let v = pack(w)
+        return (v, v)
+    }
+}
