@@ -152,7 +152,8 @@ extension NFTablesRuleset {
                 } else {
                     let items = inner.filter { $0 != "," }.flatMap { $0.split(separator: ",").map(String.init) }
                     let shown = Self.intervalElements(items)
-                    out.append(shown.count == 1 ? shown[0] : "{ " + shown.joined(separator: ", ") + " }")
+                    // One element: nft compiles a plain comparison; more: a set, braces kept after merging.
+                    out.append(items.count == 1 && shown.count == 1 ? shown[0] : "{ " + shown.joined(separator: ", ") + " }")
                 }
                 i = close + 1
                 continue
@@ -164,21 +165,47 @@ extension NFTablesRuleset {
         return words.joined(separator: " ")
     }
 
-    /// An anonymous interval set's elements as nft lists them: sorted by address, host
-    /// prefixes as plain addresses.
+    /// An anonymous interval set's elements as nft lists them (nft 1.0.6's automerge, as the
+    /// kernel check found it): sorted; overlapping elements merged, and adjacent ones when
+    /// either is a range (two adjacent single addresses stay apart); a merged interval printed
+    /// as a prefix when it is one, else `low-high`; single addresses plain.
     static func intervalElements(_ items: [String]) -> [String] {
-        let parsed: [(Prefix?, String)] = items.map { item in
-            if let p = try? Prefix(parsing: item, sloppy: true) { return (p, item) }
-            if let a = try? IPAddress(parsing: item) { return (Prefix(containing: a, length: a.family.bitWidth), item) }
-            return (nil, item)
+        struct Interval { var lo: UInt128, hi: UInt128, isRange: Bool, family: IPFamily }
+        var intervals: [Interval] = []
+        for item in items {
+            if let a = try? IPAddress(parsing: item) {
+                intervals.append(Interval(lo: a.bits, hi: a.bits, isRange: false, family: a.family))
+            } else if let p = try? Prefix(parsing: item, sloppy: true) {
+                let width = p.family.bitWidth
+                let size: UInt128 = p.length == 0 ? (width == 128 ? UInt128.max : (UInt128(1) << width) - 1) : (UInt128(1) << (width - p.length)) - 1
+                intervals.append(Interval(lo: p.network.bits, hi: p.network.bits + size, isRange: p.length < width, family: p.family))
+            } else {
+                return items  // not addresses: as written
+            }
         }
-        let sorted = parsed.sorted { a, b in
-            guard let pa = a.0, let pb = b.0 else { return false }
-            return pa.network.bits < pb.network.bits
+        intervals.sort { ($0.lo, $0.hi) < ($1.lo, $1.hi) }
+        var merged: [Interval] = []
+        for i in intervals {
+            if var last = merged.last,
+               i.lo <= last.hi || (last.hi < UInt128.max && i.lo == last.hi + 1 && (last.isRange || i.isRange)) {
+                last.hi = max(last.hi, i.hi)
+                last.isRange = last.isRange || i.isRange || last.lo != last.hi
+                merged[merged.count - 1] = last
+            } else {
+                merged.append(i)
+            }
         }
-        return sorted.map { p, item in
-            guard let p else { return item }
-            return p.length == p.family.bitWidth ? p.network.description : p.description
+        return merged.map { iv in
+            let width = iv.family.bitWidth
+            func address(_ bits: UInt128) -> String { IPAddress(family: iv.family, bits: bits).description }
+            if !iv.isRange && iv.lo == iv.hi { return address(iv.lo) }
+            let span = iv.hi &- iv.lo
+            // A prefix: the span is 2^k - 1 and the low end is aligned to it.
+            if span & (span &+ 1) == 0 && iv.lo & span == 0 {
+                let hostBits = span == UInt128.max ? 128 : (span &+ 1).trailingZeroBitCount
+                return "\(address(iv.lo))/\(width - hostBits)"
+            }
+            return "\(address(iv.lo))-\(address(iv.hi))"
         }
     }
 }

@@ -328,6 +328,19 @@ import Wire
         #expect(Self.rules(r, "nodeport-endpoints-check") == ["ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @no-endpoint-nodeports"])
     }
 
+    /// `--format list`'s anonymous sets as nft 1.0.6 lists them (found against the kernel):
+    /// overlapping and range-adjacent elements merged, adjacent single addresses kept apart.
+    @Test func anonymousIntervalSetsListAsNftMergesThem() {
+        #expect(NFTablesRuleset.intervalElements(["10.0.0.0/25", "10.0.0.128/25"]) == ["10.0.0.0/24"])
+        #expect(NFTablesRuleset.intervalElements(["10.0.0.0/25", "10.0.1.0/24", "1.2.3.4"]) == ["1.2.3.4", "10.0.0.0/25", "10.0.1.0/24"])
+        #expect(NFTablesRuleset.intervalElements(["10.0.0.1", "10.0.0.3", "10.0.0.2"]) == ["10.0.0.1", "10.0.0.2", "10.0.0.3"])
+        #expect(NFTablesRuleset.intervalElements(["10.0.0.0/25", "10.0.0.128"]) == ["10.0.0.0-10.0.0.128"])
+        #expect(NFTablesRuleset.intervalElements(["0.0.0.0/0", "1.2.3.4"]) == ["0.0.0.0/0"])
+        #expect(NFTablesRuleset.intervalElements(["2001:db8::/48", "2001:db8::1", "::/0"]) == ["::/0"])
+        #expect(NFTablesRuleset(family: .ip).listRule("ip saddr != { 203.0.113.0/25 } drop") == "ip saddr != 203.0.113.0/25 drop")
+        #expect(NFTablesRuleset(family: .ip).listRule("mark and 0x4000 == 0 return") == "meta mark & 0x00004000 == 0x00000000 return")
+    }
+
     /// The generation switches live in one place; only the current shape is selectable.
     @Test func onlyTheMidTwentyTwentyFiveShapeIsSelectable() {
         #expect(NFTablesGeneration.selectable == [.v1_34])
