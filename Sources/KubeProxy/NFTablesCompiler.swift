@@ -67,7 +67,8 @@ public enum NFTablesName {
 
     static func hashAndTruncate(_ name: String) -> String {
         let digest = Array(SHA256.hash(data: Array(name.utf8)))
-        var out = String(ChainName.base32(digest).prefix(8)) + "-" + name
+        // The first 8 base32 characters are exactly the first 5 bytes' 40 bits.
+        var out = ChainName.base32(Array(digest.prefix(5))) + "-" + name
         if out.utf8.count > baseLengthMax {
             out = String(decoding: out.utf8.prefix(baseLengthMax - 3), as: UTF8.self) + "..."
         }
@@ -243,8 +244,13 @@ struct NFTablesWriter {
         let port = String(svc.port.port)
         let nameString = svc.name
         let affinity = svc.affinitySeconds
-        func endpointBase(_ e: EndpointInfo) -> String {
-            NFTablesName.endpointBase(svc.portName, protocolName: proto, endpoint: e.string)
+        // Each endpoint's name base once (a SHA-256 each), however many objects carry it.
+        var bases: [String: String] = [:]
+        for e in eps.allReachable + eps.cluster + eps.local where bases[e.string] == nil {
+            bases[e.string] = NFTablesName.endpointBase(svc.portName, protocolName: proto, endpoint: e.string)
+        }
+        let endpointBase = { (e: EndpointInfo) -> String in
+            bases[e.string] ?? NFTablesName.endpointBase(svc.portName, protocolName: proto, endpoint: e.string)
         }
 
         for e in eps.allReachable { chain("endpoint-" + endpointBase(e)) }

@@ -87,6 +87,8 @@ public struct NFTablesRuleset: Sendable, Equatable {
         public var timeoutSeconds: Int?
         public var comment: String?
         public var elements: [Element] = []
+        /// Where each key's element is in `elements`: adding stays O(1) as Services grow.
+        var elementIndex: [[String]: Int] = [:]
 
         public init(_ kind: Kind, name: String, type: String, flags: [String] = [], timeoutSeconds: Int? = nil, comment: String? = nil) {
             self.kind = kind
@@ -137,9 +139,10 @@ public struct NFTablesRuleset: Sendable, Equatable {
     /// fake does so, as the kernel keeps one element per key).
     public mutating func addElement(_ container: String, _ element: Element) {
         guard let i = containerIndex[container] else { return }
-        if let j = containers[i].elements.firstIndex(where: { $0.key == element.key }) {
+        if let j = containers[i].elementIndex[element.key] {
             containers[i].elements[j] = element
         } else {
+            containers[i].elementIndex[element.key] = containers[i].elements.count
             containers[i].elements.append(element)
         }
     }
@@ -147,12 +150,17 @@ public struct NFTablesRuleset: Sendable, Equatable {
     public func chain(named name: String) -> Chain? { chainIndex[name].map { chains[$0] } }
     public func container(named name: String) -> Container? { containerIndex[name].map { containers[$0] } }
 
-    /// Names compared as Go's `sort.Strings` compares them: byte by byte.
-    static func goLess(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+    /// Sorted by name as Go's `sort.Strings` sorts: byte by byte. kube-proxy's names are
+    /// ASCII (DNS labels, digits, `/._-`), where Swift's `<` is that order and takes its
+    /// byte-compare fast path; names beyond ASCII are compared byte by byte.
+    static func sortedByName<T>(_ items: [T], _ name: (T) -> String) -> [T] {
+        if items.allSatisfy({ name($0).utf8.allSatisfy { $0 < 0x80 } }) { return items.sorted { name($0) < name($1) } }
+        return items.sorted { name($0).utf8.lexicographicallyPrecedes(name($1).utf8) }
+    }
 
-    var sortedChains: [Chain] { chains.sorted { Self.goLess($0.name, $1.name) } }
-    var sortedSets: [Container] { containers.filter { $0.kind == .set }.sorted { Self.goLess($0.name, $1.name) } }
-    var sortedMaps: [Container] { containers.filter { $0.kind == .map }.sorted { Self.goLess($0.name, $1.name) } }
+    var sortedChains: [Chain] { Self.sortedByName(chains, \.name) }
+    var sortedSets: [Container] { Self.sortedByName(containers.filter { $0.kind == .set }, \.name) }
+    var sortedMaps: [Container] { Self.sortedByName(containers.filter { $0.kind == .map }, \.name) }
 }
 
 // MARK: - knftables' Fake.Dump()

@@ -348,3 +348,31 @@ import Wire
         #expect(!NFTablesGeneration.v1_36.markForMasqueradeChain && NFTablesGeneration.v1_36.hairpinConnectionsSet)
     }
 }
+
+/// `compile.nftables` at scale: a generated cluster (as `kdp bench` generates it) compiles to
+/// one service-ips element and two endpoint chains per Service. `KDP_NFT_SERVICES` sets the
+/// size (10000 for the bench workload; 1000 by default to keep the suite quick); the time is
+/// printed (debug builds are several times slower than the release `kdp bench` row).
+@Suite struct NFTablesScaleTests {
+    @Test func generatedClusterCompilesOneMapElementPerService() throws {
+        let services = Int(ProcessInfo.processInfo.environment["KDP_NFT_SERVICES"] ?? "") ?? 1000
+        let spec = TopologyGenerator.Spec(nodes: 100, podsPerNode: max(1, (2 * min(services, 5000) + 99) / 100), services: services, endpointsPerService: 2)
+        let cluster = try ClusterBuilder.build(TopologyLoader.parse(text: TopologyGenerator.text(spec), file: "generated"))
+        let (config, options, _) = NFTablesCompiler.config(for: cluster.nodes[1], in: cluster, family: .ipv4)
+        var best = Double.infinity, bestCompile = Double.infinity
+        var ruleset = NFTablesRuleset(family: .ip)
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        for _ in 0..<3 {
+            let start = ContinuousClock.now
+            ruleset = NFTablesCompiler.compile(cluster, config: config, options: options)
+            bestCompile = min(bestCompile, seconds(ContinuousClock.now - start))
+            _ = ruleset.transactionText()
+            best = min(best, seconds(ContinuousClock.now - start))
+        }
+        print("compile.nftables: \(services) Services × 2 endpoints: \(String(format: "%.3f", best)) s with the text, "
+              + "\(String(format: "%.3f", bestCompile)) s without (best of 3, this build)")
+        let ports = cluster.services.reduce(0) { $0 + $1.ports.count }
+        #expect(ruleset.container(named: "service-ips")!.elements.count >= ports - 1)
+        #expect(ruleset.chains.filter { $0.name.hasPrefix("endpoint-") }.count >= 2 * (services - 1))
+    }
+}
