@@ -47,7 +47,6 @@ public struct KubeProxyConfigMap: Sendable, Equatable {
     /// Applies what the file sets to kube-proxy's settings.
     public func apply(to k: inout KubeProxySettings) {
         if let mode { k.mode = mode }
-        if unsupportedMode == "nftables" { k.nftablesModeSource = location }
         if let clusterCIDRs { k.clusterCIDRs = clusterCIDRs }
         if let detectLocalMode { k.detectLocalMode = detectLocalMode }
         if let bridgeInterface { k.bridgeInterface = bridgeInterface }

@@ -74,7 +74,7 @@ enum SettingsResolver {
             if !fields.isEmpty {
                 out.append(InferredSetting(setting: "kubeProxy", value: fields, basis: .configMap, from: name))
             }
-            if let m = k.unsupportedMode, m != "nftables" {
+            if let m = k.unsupportedMode {
                 out.append(InferredSetting(setting: "kubeProxy.mode", value: s.kubeProxy.mode.rawValue, basis: .assumed,
                                            from: "\(name) says mode \(m), which kdp does not emulate (it emulates iptables and ipvs)"))
             }

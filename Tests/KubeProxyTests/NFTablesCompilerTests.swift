@@ -341,6 +341,16 @@ import Wire
         #expect(NFTablesRuleset(family: .ip).listRule("mark and 0x4000 == 0 return") == "meta mark & 0x00004000 == 0x00000000 return")
     }
 
+    /// `kubeProxy.mode: nftables` in a topology file is accepted and remembered with its
+    /// place; the data-plane mode stays iptables. (A dump's kube-proxy ConfigMap saying
+    /// nftables is still read as iptables, with a note, as before.)
+    @Test func topologyModeNFTablesIsAcceptedWithItsLocation() throws {
+        let text = TopologyLoader.embeddedDefault.replacingOccurrences(of: "    mode: iptables", with: "    mode: nftables")
+        let cluster = try ClusterBuilder.build(TopologyLoader.parse(text: text, file: "nft.yaml"))
+        #expect(cluster.settings.kubeProxy.nftablesModeSource?.description.hasPrefix("nft.yaml:") == true)
+        #expect(cluster.settings.kubeProxy.mode == .iptables)
+    }
+
     /// The generation switches live in one place; only the current shape is selectable.
     @Test func onlyTheMidTwentyTwentyFiveShapeIsSelectable() {
         #expect(NFTablesGeneration.selectable == [.v1_34])
