@@ -68,13 +68,13 @@ struct CompileCommand: ParsableCommand {
         if let l = localhostNodeports { config.localhostNodePortsFlag = l }
         config.randomFully = randomFully
         config.nfacct = nfacct
-        let mode = proxyMode ?? (cluster.settings.kubeProxy.nftablesModeSource != nil ? .nftables : Mode(rawValue: cluster.settings.kubeProxy.mode.rawValue)!)
+        let mode = proxyMode ?? (cluster.settings.kubeProxy.nftablesModeSource != nil ? .nftables : Mode(rawValue: cluster.settings.kubeProxy.mode.rawValue) ?? .iptables)
         if mode == .nftables {
             try runNFTables(cluster, node: n, family: fam, flags: config)
             return
         }
-        if format == .transaction || format == .list {
-            throw InputError("--format \(format!.rawValue) is for nftables mode; the cluster's kube-proxy runs in \(mode.rawValue) mode")
+        if let format, format == .transaction || format == .list {
+            throw InputError("--format \(format.rawValue) is for nftables mode; the cluster's kube-proxy runs in \(mode.rawValue) mode")
         }
         guard mode == .ipvs else {
             let ruleset = IPTablesCompiler.compile(cluster, config: config)
@@ -104,8 +104,8 @@ extension CompileCommand {
     /// nftables mode: the node's proxier as `NFTablesCompiler.config` makes it (nodePortAddresses
     /// defaulting to the node's primary IPs, said in a note), with the flags applied on top.
     func runNFTables(_ cluster: Cluster, node: Node, family: IPFamily, flags: ProxierConfig) throws {
-        if format == .restore || format == .save {
-            throw InputError("--format \(format!.rawValue) is for iptables and ipvs modes; nftables mode prints transaction or list")
+        if let format, format == .restore || format == .save {
+            throw InputError("--format \(format.rawValue) is for iptables and ipvs modes; nftables mode prints transaction or list")
         }
         let proxier = NFTablesCompiler.config(for: node, in: cluster, family: family)
         var config = proxier.0, notes = proxier.notes
