@@ -153,9 +153,16 @@ public struct NFTablesRuleset: Sendable, Equatable {
     /// Sorted by name as Go's `sort.Strings` sorts: byte by byte. kube-proxy's names are
     /// ASCII (DNS labels, digits, `/._-`), where Swift's `<` is that order and takes its
     /// byte-compare fast path; names beyond ASCII are compared byte by byte.
+    /// Cost: the names and positions are sorted, not the objects (which would copy each
+    /// chain's rules at every move).
     static func sortedByName<T>(_ items: [T], _ name: (T) -> String) -> [T] {
-        if items.allSatisfy({ name($0).utf8.allSatisfy { $0 < 0x80 } }) { return items.sorted { name($0) < name($1) } }
-        return items.sorted { name($0).utf8.lexicographicallyPrecedes(name($1).utf8) }
+        var keys = items.indices.map { (name: name(items[$0]), index: $0) }
+        if keys.allSatisfy({ $0.name.utf8.allSatisfy { $0 < 0x80 } }) {
+            keys.sort { $0.name < $1.name }
+        } else {
+            keys.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        }
+        return keys.map { items[$0.index] }
     }
 
     var sortedChains: [Chain] { Self.sortedByName(chains, \.name) }
