@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "Wire", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire"], exclude: ["Fixtures"]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "Wire", "KubeProxy", "Cluster", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Wire"], exclude: ["Fixtures"]),
+        .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Wire", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS", "Wire", "Bench"]),
         .testTarget(name: "IPVSScenariosTests", dependencies: ["IPVSScenarios", "IPVS", "Wire"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "IPVS", "Wire"]),

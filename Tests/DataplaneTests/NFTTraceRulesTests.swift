@@ -1,7 +1,8 @@
-import Foundation
-import Testing
 import Dataplane
+import Foundation
 import Netfilter
+import TestSupport
+import Testing
 import Wire
 
 /// `kdp trace-rules --nft` on upstream's TestOverallNFTablesRules ruleset (kubernetes
@@ -59,7 +60,7 @@ import Wire
         ("svc6 without endpoints", "10.0.0.2", .tcp, "172.30.0.46", 80, "REJECT", false),
     ]
 
-    @Test(arguments: ["upstream-overall.nft", "upstream-overall.list-handles"])
+    @Test(arguments: [UpstreamOverall.path, "upstream-overall.list-handles"])
     func upstreamPacketFlowsPassThroughTraceRulesNFT(file: String) throws {
         for (name, src, proto, dst, port, want, masq) in Self.flows {
             let t = try trace(file, src, dst, port, proto: proto)
@@ -81,13 +82,13 @@ import Wire
     }
 
     @Test func dropsSayWhichRuleAndWhy() throws {
-        let t = try trace("upstream-overall.nft", "10.0.0.2", "172.30.0.50", 80)
+        let t = try trace(UpstreamOverall.path, "10.0.0.2", "172.30.0.50", 80)
         #expect(t.paths[0].decidedBy == "ip daddr { 172.30.0.0/16 } drop comment \"Drop traffic to unallocated ClusterIPs\"")
         #expect(t.paths[0].reason == "Drop traffic to unallocated ClusterIPs")
     }
 
     @Test func oneTraceFollowsTheSeededBranch() throws {
-        let a = try trace("upstream-overall.nft", "10.0.0.2", "172.30.0.44", 80, allPaths: false)
+        let a = try trace(UpstreamOverall.path, "10.0.0.2", "172.30.0.44", 80, allPaths: false)
         #expect(a.paths.count == 1 && a.paths[0].probability == 0.5)
         #expect(["10.180.0.4:80", "10.180.0.5:80"].contains(a.paths[0].dnat?.description ?? ""))
     }

@@ -1,9 +1,10 @@
-import Foundation
-import Testing
 import Captures
 import Cluster
 import Dataplane
+import Foundation
 import KubeProxy
+import TestSupport
+import Testing
 import Wire
 @testable import kdp
 #if canImport(Glibc)
@@ -157,7 +158,7 @@ enum FuzzTargets {
         FuzzRun.target("ipvsadm -Ln", seeds: [g + "expected/ipvs-show-w1.out"],
                        FuzzRun.traceRules(.ipvs, rules: g + "worker-1-ipvs.iptables-save", ipsets: g + "worker-1-ipvs.ipset",
                                           ipvs: g + "expected/ipvs-show-w1.out", flags: FuzzRun.v4Flags)),
-        FuzzTarget(name: "nft ruleset", seeds: [t + "upstream-overall.nft", t + "upstream-overall.list-handles", t + "features.list"], run: FuzzRun.nft, arguments: FuzzRun.nftArguments),
+        FuzzTarget(name: "nft ruleset", seeds: [t + UpstreamOverall.path, t + "upstream-overall.list-handles", t + "features.list"], run: FuzzRun.nft, arguments: FuzzRun.nftArguments),
         FuzzTarget(name: "topology YAML/JSON", seeds: ["topologies/demo.yaml", "topologies/ha-cluster.yaml", f + "dual-stack.yaml", f + "manifests.json", f + "manifests.yaml",
                                                          f + "extra-rules.yaml"],
                    run: FuzzRun.topology, arguments: ["cluster", "--topology", "{}"], yaml: true),

@@ -1,5 +1,6 @@
-import Testing
 @testable import NFTables
+import TestSupport
+import Testing
 import Wire
 
 @Suite struct NFTEvaluationTests {
@@ -31,7 +32,7 @@ import Wire
     }
 
     @Test func natChainsRunOnlyForNewConnections() throws {
-        let engine = NFTEngine(try NFTRuleset.parse(Fixtures.text("upstream-overall.nft")))
+        let engine = NFTEngine(try NFTRuleset.parse(Fixtures.text(UpstreamOverall.path)))
         var p = NFTPacket(source: ip("10.0.0.2"), destination: ip("172.30.0.41"), destinationPort: 80)
         var state = NFTDynamicState()
         let (out, steps) = run(engine, .prerouting, &p, ct: .established, state: &state)
@@ -40,7 +41,7 @@ import Wire
     }
 
     @Test func numgenBranchesEnumerateWithProbabilities() throws {
-        let engine = NFTEngine(try NFTRuleset.parse(Fixtures.text("upstream-overall.nft")))
+        let engine = NFTEngine(try NFTRuleset.parse(Fixtures.text(UpstreamOverall.path)))
         let results = NFTChooser.enumerate { chooser -> NFTNATDecision? in
             var p = NFTPacket(source: ip("10.0.0.2"), destination: ip("172.30.0.44"), destinationPort: 80)
             var state = NFTDynamicState()
@@ -74,7 +75,7 @@ import Wire
     }
 
     @Test func affinitySetRemembersTheClientUntilItsTimeout() throws {
-        let engine = NFTEngine(try NFTRuleset.parse(Fixtures.text("upstream-overall.nft")))
+        let engine = NFTEngine(try NFTRuleset.parse(Fixtures.text(UpstreamOverall.path)))
         var state = NFTDynamicState()
         var p = NFTPacket(source: ip("10.0.0.2"), destination: ip("172.30.0.45"), destinationPort: 80)
         let (first, _) = run(engine, .prerouting, &p, state: &state)

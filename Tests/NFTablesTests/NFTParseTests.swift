@@ -1,5 +1,6 @@
-import Testing
 @testable import NFTables
+import TestSupport
+import Testing
 import Wire
 
 @Suite struct NFTParseTests {
@@ -12,7 +13,7 @@ import Wire
     }
 
     @Test func transactionAndListingGiveTheSameObjects() throws {
-        let tx = try parse(Fixtures.text("upstream-overall.nft"))
+        let tx = try parse(Fixtures.text(UpstreamOverall.path))
         let list = try parse(Fixtures.text("upstream-overall.list-handles"))
         #expect(tx.tables.count == 1 && list.tables.count == 1)
         #expect(tx.tables[0].family == .ip && tx.tables[0].name == "kube-proxy")

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 @testable import NFTables
+import TestSupport
+import Testing
 import Wire
 
 enum Fixtures {
@@ -90,7 +91,7 @@ let overallFlows: [PacketFlow] = [
 @Suite struct UpstreamPacketFlowTests {
     /// The same flows through the three texts of one ruleset: knftables' transaction, and
     /// what the real nft 1.0.6 lists after loading it (with and without handles).
-    @Test(arguments: ["upstream-overall.nft", "upstream-overall.list", "upstream-overall.list-handles"])
+    @Test(arguments: [UpstreamOverall.path, "upstream-overall.list", "upstream-overall.list-handles"])
     func overallRulesetFlowsMatchUpstream(file: String) throws {
         let engine = NFTEngine(try NFTRuleset.parse(Fixtures.text(file), file: file))
         for f in overallFlows {

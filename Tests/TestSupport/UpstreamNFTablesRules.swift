@@ -75,3 +75,9 @@ public enum UpstreamNFTablesRules {
         return out
     }
 }
+
+/// The same fixture as the nft engine's tests name it: a path relative to their
+/// Tests/NFTablesTests/Fixtures folder, so the compiler's and the engine's tests read one file.
+public enum UpstreamOverall {
+    public static let path = "../../KubeProxyTests/Fixtures/nftables/overall-expected.nft"
+}
