@@ -19,6 +19,7 @@ public enum ClusterBench {
         var results: [BenchResult] = []
         let (compile, ruleCount) = compileIPTables(cluster, config: config)
         results.append(compile)
+        results.append(NFTablesBench.compile(cluster))
         let compiledRules = IPTablesCompiler.compile(cluster, config: config)
         results += try lookupIPTables(cluster, rules: compiledRules, seed: seed)
         results.append(try parseIPTables(compiledRules))

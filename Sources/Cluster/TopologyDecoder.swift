@@ -98,7 +98,9 @@ enum TopologyDecoder {
             "localhostNodePorts", "bridgeInterface", "interfaceNamePrefix", "ipvsScheduler",
         ], in: "kubeProxy")
         var k = KubeProxySettings()
-        if let v = obj["mode"] { k.mode = try ManifestDecoder.enumValue(v, "kubeProxy.mode", as: ProxyMode.self) }
+        if let v = obj["mode"], (try? v.string("kubeProxy.mode")) == "nftables" {
+            k.nftablesModeSource = v.location
+        } else if let v = obj["mode"] { k.mode = try ManifestDecoder.enumValue(v, "kubeProxy.mode", as: ProxyMode.self) }
         if let v = obj["detectLocalMode"] {
             k.detectLocalMode = try ManifestDecoder.enumValue(v, "kubeProxy.detectLocalMode", as: LocalDetectorMode.self)
         }

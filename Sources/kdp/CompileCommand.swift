@@ -8,19 +8,23 @@ import Wire
 struct CompileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compile",
-        abstract: "Print the rules a node's kube-proxy writes (iptables mode, or IPVS mode's virtual servers, ipsets and iptables), exactly as upstream writes them.")
+        abstract: "Print the rules a node's kube-proxy writes (iptables mode, IPVS mode's virtual servers, ipsets and iptables, or nftables mode's table), exactly as upstream writes them.")
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case restore, save }
+    /// iptables and IPVS: restore (the default) or save. nftables: transaction (the default,
+    /// knftables' Fake.Dump(), what upstream's tests compare) or list (`nft list table`).
+    enum Format: String, ExpressibleByArgument, CaseIterable { case restore, save, transaction, list }
+    /// `--proxy-mode`: the data-plane modes plus nftables, which only compile follows so far.
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case iptables, ipvs, nftables }
     enum OutputKind: String, ExpressibleByArgument, CaseIterable { case all, ipvs, ipset, iptables }
 
     @OptionGroup var topology: TopologyOptions
     @Option(help: "The node whose kube-proxy to emulate.") var node: String
-    @Option(help: "iptables or ipvs (default: the topology's kube-proxy mode).") var proxyMode: ProxyMode?
+    @Option(help: "iptables, ipvs or nftables (default: the topology's kube-proxy mode).") var proxyMode: Mode?
     @Option(help: "IPVS scheduler: rr, wrr, lc, wlc, sh, dh, mh, sed, nq (default: the topology's, else rr).") var ipvsScheduler: String?
     @Option(help: "IPVS mode: all, ipvs (ipvsadm -S -n), ipset (ipset save) or iptables.") var outputKind: OutputKind = .all
     @Option(help: "ipv4 or ipv6 (ip6tables text for a dual-stack cluster's IPv6 proxier).") var family: String?
-    @Option(help: "restore: the text kube-proxy hands to iptables-restore --noflush; save: what iptables-save then shows.")
-    var format: Format = .restore
+    @Option(help: "restore: the text kube-proxy hands to iptables-restore --noflush; save: what iptables-save then shows. nftables mode: transaction (knftables' Fake.Dump(), the default) or list (what nft list table then shows).")
+    var format: Format?
     @Option(help: "canonical (as upstream's tests sort) or emission (kube-proxy's own order).")
     var order: IPTablesRuleset.Order = .emission
     @Option(help: "ClusterCIDR, NodeCIDR, BridgeInterface, InterfaceNamePrefix or None.") var detectLocalMode: LocalDetectorMode?
@@ -37,13 +41,19 @@ struct CompileCommand: ParsableCommand {
         if let b = masqueradeBit, !(0...31).contains(b) { throw ValidationError("--masquerade-bit must be 0-31") }
         try FamilyFlag.validate(family)
         if format == .save && order == .canonical { throw ValidationError("--order applies to --format restore; iptables-save has its own order") }
+        if let format, proxyMode == .nftables, format == .restore || format == .save {
+            throw ValidationError("--format \(format.rawValue) is for iptables and ipvs modes; nftables mode prints transaction or list")
+        }
+        if let format, let proxyMode, proxyMode != .nftables, format == .transaction || format == .list {
+            throw ValidationError("--format \(format.rawValue) is for nftables mode; \(proxyMode.rawValue) mode prints restore or save")
+        }
         try FlagValue.scheduler(ipvsScheduler)
         if let m = masqueradeMark { _ = try FlagValue.masqueradeMark(m) }
         if let text = nodeportAddresses { _ = try FlagValue.cidrs(text, flag: "--nodeport-addresses", onePerFamily: false) }
     }
 
     func run() throws {
-        let cluster = try topology.cluster()
+        let cluster = try topology.cluster(allowNFTables: true)
         let n = try cluster.requireNode(named: node)
         let fam = cluster.proxierFamily(family.flatMap(IPFamily.init(flag:)))
         guard cluster.settings.families.contains(fam) else {
@@ -58,12 +68,19 @@ struct CompileCommand: ParsableCommand {
         if let l = localhostNodeports { config.localhostNodePortsFlag = l }
         config.randomFully = randomFully
         config.nfacct = nfacct
-        let mode = proxyMode ?? cluster.settings.kubeProxy.mode
+        let mode = proxyMode ?? (cluster.settings.kubeProxy.nftablesModeSource != nil ? .nftables : Mode(rawValue: cluster.settings.kubeProxy.mode.rawValue) ?? .iptables)
+        if mode == .nftables {
+            try runNFTables(cluster, node: n, family: fam, flags: config)
+            return
+        }
+        if let format, format == .transaction || format == .list {
+            throw InputError("--format \(format.rawValue) is for nftables mode; the cluster's kube-proxy runs in \(mode.rawValue) mode")
+        }
         guard mode == .ipvs else {
             let ruleset = IPTablesCompiler.compile(cluster, config: config)
-            switch format {
-            case .restore: Console.out(ruleset.restoreText(order: order), terminator: "")
+            switch format ?? .restore {
             case .save: Console.out(try ruleset.saveText(), terminator: "")
+            default: Console.out(ruleset.restoreText(order: order), terminator: "")
             }
             return
         }
@@ -81,6 +98,30 @@ struct CompileCommand: ParsableCommand {
         }
     }
 
+}
+
+extension CompileCommand {
+    /// nftables mode: the node's proxier as `NFTablesCompiler.config` makes it (nodePortAddresses
+    /// defaulting to the node's primary IPs, said in a note), with the flags applied on top.
+    func runNFTables(_ cluster: Cluster, node: Node, family: IPFamily, flags: ProxierConfig) throws {
+        if let format, format == .restore || format == .save {
+            throw InputError("--format \(format.rawValue) is for iptables and ipvs modes; nftables mode prints transaction or list")
+        }
+        let proxier = NFTablesCompiler.config(for: node, in: cluster, family: family)
+        var config = proxier.0, notes = proxier.notes
+        let options = proxier.1
+        if nodeportAddresses != nil || !cluster.settings.kubeProxy.nodePortAddresses.isEmpty || cluster.settings.kubeProxy.nodePortAddressesPrimary {
+            notes = []
+            config.nodePortAddresses = flags.nodePortAddresses
+        }
+        config.detectLocalMode = flags.detectLocalMode
+        config.masqueradeAll = flags.masqueradeAll
+        config.masqueradeBit = flags.masqueradeBit
+        config.masqueradeMarkText = flags.masqueradeMarkText
+        for note in notes { Console.note(note) }
+        let ruleset = NFTablesCompiler.compile(cluster, config: config, options: options)
+        Console.out(format == .list ? ruleset.listText() : ruleset.transactionText(), terminator: "")
+    }
 }
 
 extension LocalDetectorMode: ExpressibleByArgument {}

@@ -30,7 +30,9 @@ struct TopologyOptions: ParsableArguments {
     }
 
     /// Loads and builds the cluster; notes (ignored kinds, scheduling, inferred ranges) go to stderr.
-    func cluster() throws(InputError) -> Cluster {
+    /// `allowNFTables`: the caller follows kube-proxy's nftables mode (`kdp compile`); every
+    /// other command refuses a cluster in that mode until the data plane models it.
+    func cluster(allowNFTables: Bool = false) throws(InputError) -> Cluster {
         let t0 = ContinuousClock.now
         var input = try Self.load(topology)
         if let text = clusterCIDR { input.flagClusterCIDRs = try FlagValue.cidrs(text, flag: "--cluster-cidr", onePerFamily: true) }
@@ -39,6 +41,9 @@ struct TopologyOptions: ParsableArguments {
         let cluster = try ClusterBuilder.build(input)
         if ProcessInfo.processInfo.environment["KDP_PROFILE"] != nil {
             Console.error("kdp: profile: parse \(t1 - t0), build \(ContinuousClock.now - t1)")
+        }
+        if !allowNFTables, let at = cluster.settings.kubeProxy.nftablesModeSource {
+            throw InputError("kube-proxy mode nftables: this command does not model nftables mode yet (kdp compile --proxy-mode nftables prints its rules)", at: at)
         }
         for note in cluster.notes { Console.note(note) }
         for inconsistency in cluster.inconsistencies { Console.warning(inconsistency.message) }

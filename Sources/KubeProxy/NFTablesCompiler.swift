@@ -1,0 +1,389 @@
+import Cluster
+import Netfilter
+import Crypto
+import Wire
+
+/// kube-proxy's nftables mode for one node and family: `setupNFTables` and `syncProxyRules`
+/// of pkg/proxy/nftables/proxier.go as one full sync, in the shape of the generation
+/// (`NFTablesGeneration`; where upstream's proxier_test.go at 81810de6 and the older stored
+/// proxier.go differ, the test's expected text is followed). Services are taken in the
+/// cluster's order (upstream iterates a Go map); endpoint categories are shared with iptables
+/// mode (`EndpointCategories`), as upstream shares `CategorizeEndpoints`.
+///
+/// Cost: one pass over the Service ports and their endpoints; a SHA-256 per chain name.
+public enum NFTablesCompiler {
+    /// The rest of a proxier's configuration nftables mode reads beside `ProxierConfig`.
+    public struct Options: Sendable {
+        /// The Service CIDRs of this family (`--service-cluster-ip-range`, or the ServiceCIDR
+        /// objects); `cluster-ips-check` drops traffic to their unallocated addresses.
+        public var serviceCIDRs: [Prefix]
+        public var generation: NFTablesGeneration
+
+        public init(serviceCIDRs: [Prefix], generation: NFTablesGeneration = .current) {
+            self.serviceCIDRs = serviceCIDRs
+            self.generation = generation
+        }
+    }
+
+    /// The node's kube-proxy in nftables mode with the cluster's settings: as `ProxierConfig
+    /// .forNode`, except that nftables mode defaults `--nodeport-addresses` to `primary`
+    /// (cmd/kube-proxy `platformApplyDefaults`). The note says so when it applied.
+    public static func config(for node: Node, in cluster: Cluster, family: IPFamily) -> (ProxierConfig, Options, notes: [String]) {
+        var config = ProxierConfig.forNode(node, in: cluster, family: family)
+        var notes: [String] = []
+        let kp = cluster.settings.kubeProxy
+        if kp.nodePortAddresses.isEmpty && !kp.nodePortAddressesPrimary {
+            config.nodePortAddresses = IPFamily.allCases.compactMap { f in
+                node.internalIP(f).map { Prefix(containing: $0, length: f.bitWidth) }
+            }
+            notes.append("kube-proxy nftables mode: nodePortAddresses unset, so NodePorts are accepted on the node's primary IPs only (kube-proxy's default in this mode)")
+        }
+        let options = Options(serviceCIDRs: cluster.settings.serviceCIDRs.filter { $0.family == family })
+        return (config, options, notes)
+    }
+
+    public static func compile(_ cluster: Cluster, config: ProxierConfig, options: Options) -> NFTablesRuleset {
+        var w = NFTablesWriter(config: config, options: options)
+        w.writeSetup()
+        let zone = config.nodeLabels[Node.zoneLabel]
+        for svc in cluster.services {
+            for port in svc.ports {
+                guard let info = ServicePortInfo(service: svc, port: port, family: config.family) else { continue }
+                let eps = info.endpoints(in: cluster, nodeName: config.nodeName, family: config.family)
+                w.writeServicePort(info, EndpointCategories(eps, port: info, nodeName: config.nodeName, zone: zone))
+            }
+        }
+        return w.ruleset
+    }
+}
+
+// MARK: - Names
+
+/// kube-proxy's nftables object names (proxier.go `hashAndTruncate`, `servicePortChainNameBase`,
+/// `servicePortEndpointChainNameBase`): the first 8 characters of the standard base32 of the
+/// SHA-256 of the base name, a hyphen, the base name; cut to 240 characters with `...`.
+public enum NFTablesName {
+    static let baseLengthMax = 256 - 16
+
+    static func hashAndTruncate(_ name: String) -> String {
+        let digest = Array(SHA256.hash(data: Array(name.utf8)))
+        // The first 8 base32 characters are exactly the first 5 bytes' 40 bits.
+        var out = ChainName.base32(Array(digest.prefix(5))) + "-" + name
+        if out.utf8.count > baseLengthMax {
+            out = String(decoding: out.utf8.prefix(baseLengthMax - 3), as: UTF8.self) + "..."
+        }
+        return out
+    }
+
+    /// `HASH-namespace/service/protocol/port`.
+    public static func servicePortBase(_ port: ServicePortName, protocolName: String) -> String {
+        hashAndTruncate("\(port.namespace)/\(port.name)/\(protocolName)/\(port.port)")
+    }
+
+    /// `HASH-namespace/service/protocol/port__ip/port` from the endpoint's `ip:port` (or
+    /// `[ip6]:port`) text as kube-proxy holds it, an IPv6 address's colons as dots.
+    public static func endpointBase(_ port: ServicePortName, protocolName: String, endpoint: String) -> String {
+        // net.SplitHostPort: the host is what precedes the last colon, brackets removed.
+        var host = endpoint, endpointPort = ""
+        if let colon = endpoint.lastIndex(of: ":") {
+            host = String(endpoint[..<colon])
+            endpointPort = String(endpoint[endpoint.index(after: colon)...])
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let ipText = host.replacingOccurrences(of: ":", with: ".")
+        return hashAndTruncate("\(port.namespace)/\(port.name)/\(protocolName)/\(port.port)__\(ipText)/\(endpointPort)")
+    }
+}
+
+// MARK: - The writer
+
+/// One sync's transaction, written into an `NFTablesRuleset`: named writers as proxier.go's
+/// `setupNFTables` and `syncProxyRules` have them.
+struct NFTablesWriter {
+    let config: ProxierConfig
+    let options: NFTablesCompiler.Options
+    var ruleset: NFTablesRuleset
+    /// `ip` or `ip6` before `daddr`/`saddr`.
+    let ipX: String
+    /// `ipv4_addr` or `ipv6_addr`.
+    let addrType: String
+    let mark: String
+    let generation: NFTablesGeneration
+
+    static let clusterIPsSet = "cluster-ips"
+    static let nodePortIPsSet = "nodeport-ips"
+    static let serviceIPsMap = "service-ips"
+    static let serviceNodePortsMap = "service-nodeports"
+    static let firewallIPsMap = "firewall-ips"
+    static let noEndpointServicesMap = "no-endpoint-services"
+    static let noEndpointNodePortsMap = "no-endpoint-nodeports"
+    static let servicesChain = "services"
+    static let clusterIPsCheckChain = "cluster-ips-check"
+    static let masqueradingChain = "masquerading"
+    static let markMasqChain = "mark-for-masquerade"
+    static let rejectChain = "reject-chain"
+    static let firewallCheckChain = "firewall-check"
+    static let serviceEndpointsCheckChain = "service-endpoints-check"
+    static let nodePortEndpointsCheckChain = "nodeport-endpoints-check"
+
+    init(config: ProxierConfig, options: NFTablesCompiler.Options) {
+        self.config = config
+        self.options = options
+        let v6 = config.family == .ipv6
+        ruleset = NFTablesRuleset(family: v6 ? .ip6 : .ip, tableComment: "rules for kube-proxy")
+        ipX = v6 ? "ip6" : "ip"
+        addrType = v6 ? "ipv6_addr" : "ipv4_addr"
+        // proxier.go's masqueradeMark: `%#08x` of 1 << bit, or the spelling the caller gave.
+        mark = config.masqueradeMark
+        generation = options.generation
+    }
+
+    /// `--nodeport-addresses` of this family; nil when it matches every local address
+    /// (`NodePortAddresses.MatchAll`: none of this family, or a zero-length prefix).
+    var nodePortCIDRs: [Prefix]? {
+        let cidrs = config.familyNodePortAddresses
+        if cidrs.isEmpty || cidrs.contains(where: { $0.length == 0 }) { return nil }
+        return cidrs
+    }
+
+    /// The local-traffic detector's nft words (pkg/proxy/util/localdetector.go
+    /// `ifLocalNFT`/`ifNotLocalNFT`), nil for the no-op detector.
+    var localDetector: (ifLocal: String, ifNotLocal: String)? {
+        switch config.detectLocalMode {
+        case .clusterCIDR:
+            guard let cidr = config.clusterCIDRs.first(where: { $0.family == config.family }) else { return nil }
+            return ("\(ipX) saddr \(cidr)", "\(ipX) saddr != \(cidr)")
+        case .nodeCIDR:
+            guard let cidr = config.nodePodCIDRs.first(where: { $0.family == config.family }) else { return nil }
+            return ("\(ipX) saddr \(cidr)", "\(ipX) saddr != \(cidr)")
+        case .bridgeInterface:
+            return ("iifname \(config.bridgeInterface)", "iifname != \(config.bridgeInterface)")
+        case .interfaceNamePrefix:
+            return ("iifname \(config.interfaceNamePrefix)*", "iifname != \(config.interfaceNamePrefix)*")
+        case .none:
+            return nil
+        }
+    }
+
+    mutating func rule(_ chain: String, _ text: String, comment: String? = nil) {
+        ruleset.addRule(chain, .init(text, comment: comment))
+    }
+
+    mutating func chain(_ name: String) { ruleset.addChain(.init(name: name)) }
+
+    /// `setupNFTables`: the table, the base chains and their jumps, the masquerading chains,
+    /// the sets and maps and the dispatch rules.
+    mutating func writeSetup() {
+        for (name, base) in generation.baseChains { ruleset.addChain(.init(name: name, base: base)) }
+        for j in generation.jumps {
+            chain(j.chain)
+            rule(j.from, j.condition.isEmpty ? "jump \(j.chain)" : "\(j.condition) jump \(j.chain)")
+        }
+        for c in [Self.servicesChain, Self.clusterIPsCheckChain, Self.masqueradingChain, Self.markMasqChain] { chain(c) }
+        rule(Self.markMasqChain, "mark set mark or \(mark)")
+        rule(Self.masqueradingChain, "mark and \(mark) == 0 return")
+        rule(Self.masqueradingChain, "mark set mark xor \(mark)")
+        rule(Self.masqueradingChain, "masquerade fully-random")
+
+        ruleset.addContainer(.init(.set, name: Self.clusterIPsSet, type: addrType, comment: "Active ClusterIPs"))
+        rule(Self.clusterIPsCheckChain, "\(ipX) daddr @\(Self.clusterIPsSet) reject", comment: "Reject traffic to invalid ports of ClusterIPs")
+        if !options.serviceCIDRs.isEmpty {
+            let cidrs = options.serviceCIDRs.map(\.description).joined(separator: ",")
+            rule(Self.clusterIPsCheckChain, "\(ipX) daddr { \(cidrs) } drop", comment: "Drop traffic to unallocated ClusterIPs")
+        }
+
+        let nodePortCIDRs = self.nodePortCIDRs
+        if let nodePortCIDRs {
+            ruleset.addContainer(.init(.set, name: Self.nodePortIPsSet, type: addrType, comment: "IPs that accept NodePort traffic"))
+            // GetNodeIPs: the local addresses inside the CIDRs, loopback left out.
+            for ip in config.localAddresses where !ip.isLoopback && nodePortCIDRs.contains(where: { $0.contains(ip) }) {
+                ruleset.addElement(Self.nodePortIPsSet, .init(key: [ip.description]))
+            }
+        }
+
+        ruleset.addContainer(.init(.map, name: Self.noEndpointServicesMap, type: "\(addrType) . inet_proto . inet_service : verdict",
+                                   comment: "vmap to drop or reject packets to services with no endpoints"))
+        ruleset.addContainer(.init(.map, name: Self.noEndpointNodePortsMap, type: "inet_proto . inet_service : verdict",
+                                   comment: "vmap to drop or reject packets to service nodeports with no endpoints"))
+        ruleset.addChain(.init(name: Self.rejectChain, comment: "helper for @no-endpoint-services / @no-endpoint-nodeports"))
+        rule(Self.rejectChain, "reject")
+        rule(Self.serviceEndpointsCheckChain, "\(ipX) daddr . meta l4proto . th dport vmap @\(Self.noEndpointServicesMap)")
+        let noLocalhost = config.family == .ipv6 ? "ip6 daddr != ::1" : "ip daddr != 127.0.0.0/8"
+        if nodePortCIDRs == nil {
+            rule(Self.nodePortEndpointsCheckChain, "\(noLocalhost) meta l4proto . th dport vmap @\(Self.noEndpointNodePortsMap)")
+        } else {
+            rule(Self.nodePortEndpointsCheckChain,
+                 "\(ipX) daddr @\(Self.nodePortIPsSet) meta l4proto . th dport vmap @\(Self.noEndpointNodePortsMap)")
+        }
+
+        ruleset.addContainer(.init(.map, name: Self.firewallIPsMap, type: "\(addrType) . inet_proto . inet_service : verdict",
+                                   comment: "destinations that are subject to LoadBalancerSourceRanges"))
+        chain(Self.firewallCheckChain)
+        rule(Self.firewallCheckChain, "\(ipX) daddr . meta l4proto . th dport vmap @\(Self.firewallIPsMap)")
+
+        ruleset.addContainer(.init(.map, name: Self.serviceIPsMap, type: "\(addrType) . inet_proto . inet_service : verdict",
+                                   comment: "ClusterIP, ExternalIP and LoadBalancer IP traffic"))
+        ruleset.addContainer(.init(.map, name: Self.serviceNodePortsMap, type: "inet_proto . inet_service : verdict",
+                                   comment: "NodePort traffic"))
+        rule(Self.servicesChain, "\(ipX) daddr . meta l4proto . th dport vmap @\(Self.serviceIPsMap)")
+        if nodePortCIDRs == nil {
+            rule(Self.servicesChain, "fib daddr type local \(noLocalhost) meta l4proto . th dport vmap @\(Self.serviceNodePortsMap)")
+        } else {
+            rule(Self.servicesChain, "\(ipX) daddr @\(Self.nodePortIPsSet) meta l4proto . th dport vmap @\(Self.serviceNodePortsMap)")
+        }
+    }
+
+    /// One Service port's elements, chains and rules (`syncProxyRules`' loop body).
+    mutating func writeServicePort(_ svc: ServicePortInfo, _ eps: EndpointCategories) {
+        let proto = svc.protocolName
+        let base = NFTablesName.servicePortBase(svc.portName, protocolName: proto)
+        let clusterPolicyChain = "service-" + base
+        let localPolicyChain = "local-" + base
+        let externalTrafficChain = "external-" + base
+        let fwChain = "firewall-" + base
+        let port = String(svc.port.port)
+        let nameString = svc.name
+        let affinity = svc.affinitySeconds
+        // Each endpoint's name base once (a SHA-256 each), however many objects carry it.
+        var bases: [String: String] = [:]
+        for e in eps.allReachable + eps.cluster + eps.local where bases[e.string] == nil {
+            bases[e.string] = NFTablesName.endpointBase(svc.portName, protocolName: proto, endpoint: e.string)
+        }
+        let endpointBase = { (e: EndpointInfo) -> String in
+            bases[e.string] ?? NFTablesName.endpointBase(svc.portName, protocolName: proto, endpoint: e.string)
+        }
+
+        for e in eps.allReachable { chain("endpoint-" + endpointBase(e)) }
+        let usesClusterPolicyChain = !eps.cluster.isEmpty && svc.usesClusterEndpoints
+        if usesClusterPolicyChain { chain(clusterPolicyChain) }
+        let usesLocalPolicyChain = !eps.local.isEmpty && svc.usesLocalEndpoints
+        if usesLocalPolicyChain { chain(localPolicyChain) }
+
+        let hasEndpoints = eps.hasAny
+        var internalTrafficChain = clusterPolicyChain
+        var hasInternalEndpoints = hasEndpoints
+        if svc.internalPolicyLocal {
+            internalTrafficChain = localPolicyChain
+            if eps.local.isEmpty { hasInternalEndpoints = false }
+        }
+        var externalPolicyChain = clusterPolicyChain
+        var hasExternalEndpoints = hasEndpoints
+        if svc.externalPolicyLocal {
+            externalPolicyChain = localPolicyChain
+            if eps.local.isEmpty { hasExternalEndpoints = false }
+        }
+        let usesExternalTrafficChain = hasEndpoints && svc.externallyAccessible
+        if usesExternalTrafficChain { chain(externalTrafficChain) }
+
+        var internalVerdict = "", externalVerdict = ""
+        if !hasEndpoints {
+            internalVerdict = "goto \(Self.rejectChain)"
+            externalVerdict = "goto \(Self.rejectChain)"
+        } else {
+            if !hasInternalEndpoints { internalVerdict = "drop" }
+            if !hasExternalEndpoints { externalVerdict = "drop" }
+        }
+
+        // The ClusterIP.
+        let cip = svc.clusterIP.description
+        ruleset.addElement(Self.clusterIPsSet, .init(key: [cip]))
+        if hasInternalEndpoints {
+            ruleset.addElement(Self.serviceIPsMap, .init(key: [cip, proto, port], value: ["goto \(internalTrafficChain)"]))
+        } else {
+            ruleset.addElement(Self.noEndpointServicesMap, .init(key: [cip, proto, port], value: [internalVerdict], comment: nameString))
+        }
+        // externalIPs.
+        for ip in svc.externalIPs {
+            if hasEndpoints {
+                ruleset.addElement(Self.serviceIPsMap, .init(key: [ip.description, proto, port], value: ["goto \(externalTrafficChain)"]))
+            }
+            if !hasExternalEndpoints {
+                ruleset.addElement(Self.noEndpointServicesMap, .init(key: [ip.description, proto, port], value: [externalVerdict], comment: nameString))
+            }
+        }
+        // LoadBalancer VIPs.
+        let usesFWChain = !svc.loadBalancerVIPs.isEmpty && !svc.loadBalancerSourceRanges.isEmpty
+        if usesFWChain { chain(fwChain) }
+        for ip in svc.loadBalancerVIPs {
+            if hasEndpoints {
+                ruleset.addElement(Self.serviceIPsMap, .init(key: [ip.description, proto, port], value: ["goto \(externalTrafficChain)"]))
+            }
+            if usesFWChain {
+                ruleset.addElement(Self.firewallIPsMap, .init(key: [ip.description, proto, port], value: ["goto \(fwChain)"]))
+            }
+        }
+        if !hasExternalEndpoints {
+            for ip in svc.loadBalancerVIPs {
+                ruleset.addElement(Self.noEndpointServicesMap, .init(key: [ip.description, proto, port], value: [externalVerdict], comment: nameString))
+            }
+        }
+        // The NodePort: not subject to loadBalancerSourceRanges.
+        if let np = svc.nodePort {
+            if hasEndpoints {
+                ruleset.addElement(Self.serviceNodePortsMap, .init(key: [proto, String(np)], value: ["goto \(externalTrafficChain)"]))
+            }
+            if !hasExternalEndpoints {
+                ruleset.addElement(Self.noEndpointNodePortsMap, .init(key: [proto, String(np)], value: [externalVerdict], comment: nameString))
+            }
+        }
+
+        // Internal traffic: masquerade what does not come from a pod.
+        let masq = "jump \(Self.markMasqChain)"
+        let daddr = generation.clusterIPMasqueradeMatchesAddressOnly ? "\(ipX) daddr \(cip)" : "\(ipX) daddr \(cip) \(proto) dport \(port)"
+        if hasInternalEndpoints {
+            if config.masqueradeAll {
+                rule(internalTrafficChain, "\(daddr) \(masq)")
+            } else if let detector = localDetector {
+                rule(internalTrafficChain, "\(daddr) \(detector.ifNotLocal) \(masq)")
+            }
+        }
+        // External traffic: the short-circuits, then the policy chain.
+        if usesExternalTrafficChain {
+            if !svc.externalPolicyLocal {
+                rule(externalTrafficChain, masq)
+            } else {
+                if let detector = localDetector {
+                    rule(externalTrafficChain, "\(detector.ifLocal) goto \(clusterPolicyChain)", comment: "short-circuit pod traffic")
+                }
+                rule(externalTrafficChain, "fib saddr type local \(masq)", comment: "masquerade local traffic")
+                rule(externalTrafficChain, "fib saddr type local goto \(clusterPolicyChain)", comment: "short-circuit local traffic")
+            }
+            if hasExternalEndpoints { rule(externalTrafficChain, "goto \(externalPolicyChain)") }
+        }
+        if usesFWChain {
+            var sources = svc.loadBalancerSourceRanges.map(\.description)
+            if let nodeIP = config.nodeIP, svc.loadBalancerSourceRanges.contains(where: { $0.contains(nodeIP) }) {
+                // A node reaching its own VIP loops back with the VIP as source.
+                sources += svc.loadBalancerVIPs.map(\.description)
+            }
+            rule(fwChain, "\(ipX) saddr != { \(sources.joined(separator: " , ")) } drop")
+        }
+        if let affinity {
+            for e in eps.allReachable {
+                ruleset.addContainer(.init(.set, name: "affinity-" + endpointBase(e), type: addrType,
+                                           flags: ["dynamic", "timeout"], timeoutSeconds: affinity))
+            }
+        }
+        if usesClusterPolicyChain { writeServiceToEndpointRules(clusterPolicyChain, eps.cluster, affinity: affinity != nil, endpointBase) }
+        if usesLocalPolicyChain { writeServiceToEndpointRules(localPolicyChain, eps.local, affinity: affinity != nil, endpointBase) }
+        for e in eps.allReachable {
+            let base = endpointBase(e)
+            let endpointChain = "endpoint-" + base
+            rule(endpointChain, "\(ipX) saddr \(e.ip) \(masq)")
+            if affinity != nil { rule(endpointChain, "update @affinity-\(base) { \(ipX) saddr }") }
+            rule(endpointChain, "meta l4proto \(proto) dnat to \(e.string)")
+        }
+    }
+
+    /// The affinity rules, then the `numgen` dispatch to the endpoint chains.
+    mutating func writeServiceToEndpointRules(_ chain: String, _ endpoints: [EndpointInfo], affinity: Bool, _ base: (EndpointInfo) -> String) {
+        if affinity {
+            for e in endpoints {
+                let b = base(e)
+                rule(chain, "\(ipX) saddr @affinity-\(b) goto endpoint-\(b)")
+            }
+        }
+        let entries = endpoints.enumerated().map { "\($0.offset) : goto endpoint-\(base($0.element))" }
+        rule(chain, "numgen random mod \(endpoints.count) vmap { \(entries.joined(separator: " , ")) }")
+    }
+}

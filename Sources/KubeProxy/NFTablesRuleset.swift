@@ -1,0 +1,238 @@
+import Wire
+
+/// One nftables table as kube-proxy's nftables mode builds it through knftables: the table,
+/// its chains (base chains with type, hook and priority), its sets and verdict maps (types,
+/// flags, timeouts, elements) and each chain's rules. Rule bodies are nft rule text, as
+/// knftables holds them (`knftables.Rule.Rule` plus its comment): upstream's own model, which
+/// its tests compare. Objects keep the order kube-proxy added them in; the printers sort as
+/// knftables' `Fake.Dump()` and `nft list table` do.
+public struct NFTablesRuleset: Sendable, Equatable {
+    /// `ip` or `ip6` (knftables `IPv4Family`/`IPv6Family`).
+    public enum Family: String, Sendable {
+        case ip
+        case ip6
+    }
+
+    /// A base chain's hook (`knftables.BaseChainHook`).
+    public enum Hook: String, Sendable {
+        case prerouting, input, forward, output, postrouting
+    }
+
+    /// A base chain's type (`knftables.BaseChainType`).
+    public enum ChainType: String, Sendable {
+        case filter, nat, route
+    }
+
+    /// What makes a chain a base chain: its type, hook and numeric priority (knftables prints
+    /// the number, as `ParsePriority` resolves `dstnat - 10` and friends).
+    public struct BaseChain: Sendable, Equatable {
+        public var type: ChainType
+        public var hook: Hook
+        public var priority: Int
+
+        public init(type: ChainType, hook: Hook, priority: Int) {
+            self.type = type
+            self.hook = hook
+            self.priority = priority
+        }
+    }
+
+    /// One rule: its nft text and knftables' separate comment (printed ` comment "…"` after it).
+    public struct Rule: Sendable, Equatable {
+        public var text: String
+        public var comment: String?
+
+        public init(_ text: String, comment: String? = nil) {
+            self.text = text
+            self.comment = comment
+        }
+    }
+
+    public struct Chain: Sendable, Equatable {
+        public var name: String
+        public var base: BaseChain?
+        public var comment: String?
+        public var rules: [Rule] = []
+
+        public init(name: String, base: BaseChain? = nil, comment: String? = nil) {
+            self.name = name
+            self.base = base
+            self.comment = comment
+        }
+    }
+
+    /// A set's or map's element: its key (and a map's value) as words joined with ` . `, and
+    /// the comment knftables writes between key and value.
+    public struct Element: Sendable, Equatable {
+        public var key: [String]
+        public var value: [String]
+        public var comment: String?
+
+        public init(key: [String], value: [String] = [], comment: String? = nil) {
+            self.key = key
+            self.value = value
+            self.comment = comment
+        }
+    }
+
+    /// A set or a (verdict) map: knftables' `Set` and `Map` share every property kube-proxy
+    /// uses. `type` is the whole type text (`ipv4_addr . inet_proto . inet_service : verdict`
+    /// for a map).
+    public struct Container: Sendable, Equatable {
+        public enum Kind: String, Sendable { case set, map }
+        public var kind: Kind
+        public var name: String
+        public var type: String
+        public var flags: [String] = []
+        public var timeoutSeconds: Int?
+        public var comment: String?
+        public var elements: [Element] = []
+        /// Where each key's element is in `elements`: adding stays O(1) as Services grow.
+        var elementIndex: [[String]: Int] = [:]
+
+        public init(_ kind: Kind, name: String, type: String, flags: [String] = [], timeoutSeconds: Int? = nil, comment: String? = nil) {
+            self.kind = kind
+            self.name = name
+            self.type = type
+            self.flags = flags
+            self.timeoutSeconds = timeoutSeconds
+            self.comment = comment
+        }
+    }
+
+    public var family: Family
+    public var tableName: String
+    public var tableComment: String?
+    /// Chains in the order they were added.
+    public private(set) var chains: [Chain] = []
+    /// Sets and maps in the order they were added.
+    public private(set) var containers: [Container] = []
+    private var chainIndex: [String: Int] = [:]
+    private var containerIndex: [String: Int] = [:]
+
+    public init(family: Family, tableName: String = "kube-proxy", tableComment: String? = nil) {
+        self.family = family
+        self.tableName = tableName
+        self.tableComment = tableComment
+    }
+
+    /// Adds the chain unless it exists (knftables `tx.Add` of an existing chain is a no-op).
+    public mutating func addChain(_ chain: Chain) {
+        guard chainIndex[chain.name] == nil else { return }
+        chainIndex[chain.name] = chains.count
+        chains.append(chain)
+    }
+
+    /// Appends a rule to `chain`, creating the chain as a regular one if it is missing.
+    public mutating func addRule(_ chain: String, _ rule: Rule) {
+        if chainIndex[chain] == nil { addChain(Chain(name: chain)) }
+        chains[chainIndex[chain]!].rules.append(rule)
+    }
+
+    public mutating func addContainer(_ container: Container) {
+        guard containerIndex[container.name] == nil else { return }
+        containerIndex[container.name] = containers.count
+        containers.append(container)
+    }
+
+    /// Adds an element; an element with the same key replaces the old one in place (knftables'
+    /// fake does so, as the kernel keeps one element per key).
+    public mutating func addElement(_ container: String, _ element: Element) {
+        guard let i = containerIndex[container] else { return }
+        if let j = containers[i].elementIndex[element.key] {
+            containers[i].elements[j] = element
+        } else {
+            containers[i].elementIndex[element.key] = containers[i].elements.count
+            containers[i].elements.append(element)
+        }
+    }
+
+    public func chain(named name: String) -> Chain? { chainIndex[name].map { chains[$0] } }
+    public func container(named name: String) -> Container? { containerIndex[name].map { containers[$0] } }
+
+    /// Sorted by name as Go's `sort.Strings` sorts: byte by byte. kube-proxy's names are
+    /// ASCII (DNS labels, digits, `/._-`), where Swift's `<` is that order and takes its
+    /// byte-compare fast path; names beyond ASCII are compared byte by byte.
+    /// Cost: the names and positions are sorted, not the objects (which would copy each
+    /// chain's rules at every move).
+    static func sortedByName<T>(_ items: [T], _ name: (T) -> String) -> [T] {
+        var keys = items.indices.map { (name: name(items[$0]), index: $0) }
+        if keys.allSatisfy({ $0.name.utf8.allSatisfy { $0 < 0x80 } }) {
+            keys.sort { $0.name < $1.name }
+        } else {
+            keys.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        }
+        return keys.map { items[$0.index] }
+    }
+
+    var sortedChains: [Chain] { Self.sortedByName(chains, \.name) }
+    var sortedSets: [Container] { Self.sortedByName(containers.filter { $0.kind == .set }, \.name) }
+    var sortedMaps: [Container] { Self.sortedByName(containers.filter { $0.kind == .map }, \.name) }
+}
+
+// MARK: - knftables' Fake.Dump()
+
+extension NFTablesRuleset {
+    /// What knftables' `Fake.Dump()` prints for the table (sigs.k8s.io/knftables fake.go
+    /// `dumpTable`): the table, then every chain, set and map sorted by name, then each chain's
+    /// rules (chains in that order), then each set's and map's elements in the order they were
+    /// added. This is the text upstream's tests compare, and `nft -f` loads it as it stands.
+    public func transactionText() -> String {
+        var out = ""
+        let f = family.rawValue, t = tableName
+        out += "add table \(f) \(t)"
+        if let tableComment { out += " { comment \(Self.goQuote(tableComment)) ; }" }
+        out += "\n"
+        let chains = sortedChains, sets = sortedSets, maps = sortedMaps
+        for c in chains {
+            out += "add chain \(f) \(t) \(c.name)"
+            if c.base != nil || c.comment != nil {
+                out += " {"
+                if let b = c.base { out += " type \(b.type.rawValue) hook \(b.hook.rawValue) priority \(b.priority) ;" }
+                if let comment = c.comment { out += " comment \(Self.goQuote(comment)) ;" }
+                out += " }"
+            }
+            out += "\n"
+        }
+        for s in sets + maps {
+            out += "add \(s.kind.rawValue) \(f) \(t) \(s.name) { type \(s.type) ;"
+            if !s.flags.isEmpty { out += " flags \(s.flags.joined(separator: ",")) ;" }
+            if let timeout = s.timeoutSeconds { out += " timeout \(timeout)s ;" }
+            if let comment = s.comment { out += " comment \(Self.goQuote(comment)) ;" }
+            out += " }\n"
+        }
+        for c in chains {
+            for r in c.rules {
+                out += "add rule \(f) \(t) \(c.name) \(r.text)"
+                if let comment = r.comment { out += " comment \(Self.goQuote(comment))" }
+                out += "\n"
+            }
+        }
+        for s in sets + maps {
+            for e in s.elements {
+                out += "add element \(f) \(t) \(s.name) { \(e.key.joined(separator: " . "))"
+                if let comment = e.comment { out += " comment \(Self.goQuote(comment))" }
+                if !e.value.isEmpty { out += " : \(e.value.joined(separator: " . "))" }
+                out += " }\n"
+            }
+        }
+        return out
+    }
+
+    /// Go's `%q` for the printable ASCII text kube-proxy's comments hold: double quotes, with
+    /// `"` and `\` escaped (other bytes escaped as Go does, for safety).
+    static func goQuote(_ s: String) -> String {
+        var out = "\""
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): out += "\\\""
+            case UInt8(ascii: "\\"): out += "\\\\"
+            case 0x20..<0x7f: out.unicodeScalars.append(Unicode.Scalar(b))
+            case 0x0a: out += "\\n"
+            case 0x09: out += "\\t"
+            default: out += "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16)
+            }
+        }
+        return out + "\""
+    }
+}
