@@ -15,10 +15,13 @@ public struct NFTChains: NFTChainsHook {
     let local: Set<IPAddress>
     var state = NFTDynamicState()
     public var notes: [String] = []
+    /// The addresses and ports the ruleset compares packets with (`headerConstants()`).
+    let constants: SharedHeaderConstants
 
     public init(engine: NFTEngine, local: Set<IPAddress>) {
         self.engine = engine
         self.local = local
+        constants = Self.constants(of: engine.ruleset)
         // Chains at an iptables table's exact priority: the kernel orders them by registration.
         let fixed: [NFTHook: [Int]] = [.prerouting: [-300, -150, -100], .input: [-150, 0, 50, 100], .forward: [-150, 0, 50],
                                        .output: [-300, -150, -100, 0, 50], .postrouting: [-150, 100]]
@@ -30,6 +33,62 @@ public struct NFTChains: NFTChainsHook {
         if !ties.isEmpty {
             notes.append("nft chains at an iptables table's own priority run after that table (assumed; the kernel orders equal priorities by registration): " + ties.joined(separator: ", "))
         }
+    }
+
+    public func headerConstants() -> [SharedHeaderConstants] { [constants] }
+
+    /// Every address and port in the rules' comparisons and in the elements of the sets and
+    /// maps they look up, on the side (source, destination) the lookup reads.
+    static func constants(of rs: NFTRuleset) -> SharedHeaderConstants {
+        var src: [Prefix] = [], dst: [Prefix] = [], sports: [PortRange] = [], dports: [PortRange] = []
+        func add(_ f: NFTField, _ low: UInt128, _ high: UInt128) {
+            switch f {
+            case .ipSaddr: src += prefixes(.ipv4, low, high)
+            case .ipDaddr: dst += prefixes(.ipv4, low, high)
+            case .ip6Saddr: src += prefixes(.ipv6, low, high)
+            case .ip6Daddr: dst += prefixes(.ipv6, low, high)
+            case .thSport: if low <= high, high <= 65535 { sports.append(PortRange(UInt16(low), UInt16(high))) }
+            case .thDport: if low <= high, high <= 65535 { dports.append(PortRange(UInt16(low), UInt16(high))) }
+            default: break
+            }
+        }
+        for c in rs.chains {
+            for r in c.rules {
+                for e in r.exprs {
+                    switch e {
+                    case .compare(let f, _, let low, let high, _): add(f, low, high)
+                    case .lookup(let fields, let s, _), .vmap(let fields, let s):
+                        for el in rs.sets[Int(s)].elements {
+                            for (i, f) in fields.enumerated() where i < el.low.count && i < el.high.count { add(f, el.low[i], el.high[i]) }
+                        }
+                    default: break
+                    }
+                }
+            }
+        }
+        return SharedHeaderConstants(destinationPrefixes: dst, sourcePrefixes: src, destinationPorts: dports, sourcePorts: sports)
+    }
+
+    /// The prefixes that cover [low, high] exactly (an interval element or a range).
+    static func prefixes(_ family: IPFamily, _ low: UInt128, _ high: UInt128) -> [Prefix] {
+        let width = family == .ipv4 ? 32 : 128
+        guard low <= high else { return [] }
+        var out: [Prefix] = []
+        var lo = low
+        while lo <= high, out.count < 64 {
+            var len = width
+            // The largest block aligned at lo that stays within high.
+            while len > 0 {
+                let size = UInt128(1) << (width - len + 1)
+                if (width - len + 1) > 127 || lo % size != 0 || lo + size - 1 > high { break }
+                len -= 1
+            }
+            out.append(Prefix(containing: IPAddress(family: family, bits: lo), length: len))
+            let size = width - len >= 128 ? UInt128.max : (UInt128(1) << (width - len))
+            if high - lo < size { break }
+            lo += size
+        }
+        return out
     }
 
     static func nftHook(_ h: Hook) -> NFTHook {

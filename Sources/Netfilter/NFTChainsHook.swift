@@ -33,6 +33,13 @@ public protocol NFTChainsHook: Sendable {
     func hasChains(at hook: Hook, priorities: ClosedRange<Int>, nat: Bool, family: IPFamily) -> Bool
     /// Notes for the trace (assumptions about equal priorities, lenient rules).
     var notes: [String] { get }
+    /// Every address and port the chains compare a packet with, in rules and set elements
+    /// (`kdp verify`'s classes), built once and shared by every path.
+    func headerConstants() -> [SharedHeaderConstants]
+}
+
+extension NFTChainsHook {
+    public func headerConstants() -> [SharedHeaderConstants] { [] }
 }
 
 /// What nft's `ct state` and `ct status` read, from the caller's conntrack: state bits (new 8,

@@ -90,6 +90,9 @@ extension Tracer {
     /// and applies each outcome (steps, mark, verdict, NAT binding).
     private func runNFT(_ hook: Hook, _ range: ClosedRange<Int>, nat: Bool, path s: inout PathState, forks work: inout [PathState], options o: TraceOptions) {
         guard var nft = s.host.nft else { return }
+        if s.constants != nil {
+            for c in nft.headerConstants() where !s.constants!.shared.contains(where: { $0 === c }) { s.constants!.shared.append(c) }
+        }
         let facts = connectionFacts(s)
         if o.allPaths, work.count + 1 < o.maxPaths {
             let every = nft.runEvery(hook, priorities: range, nat: nat, packet: s.packet, connection: facts, record: s.recordSteps)

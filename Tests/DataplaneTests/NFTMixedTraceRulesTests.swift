@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Dataplane
+@testable import Dataplane
 import Netfilter
 import Wire
 
@@ -137,5 +137,17 @@ import Wire
             let reasonsMerged: [String] = merged.paths.map { $0.reason ?? "" }.sorted()
             #expect(reasonsAlone == reasonsMerged, "\(name)")
         }
+    }
+
+    /// `kdp verify`'s classes see the nft ruleset's constants: an interval element or range is
+    /// the exact prefixes covering it.
+    @Test func nftRangesBecomeTheExactPrefixesCoveringThem() throws {
+        func p(_ a: String, _ b: String) throws -> [String] {
+            guard case .v4(let x) = try IPAddress(parsing: a), case .v4(let y) = try IPAddress(parsing: b) else { return [] }
+            return NFTChains.prefixes(.ipv4, UInt128(x.value), UInt128(y.value)).map(\.description)
+        }
+        #expect(try p("10.0.0.0", "10.0.0.255") == ["10.0.0.0/24"])
+        #expect(try p("10.0.0.1", "10.0.0.6") == ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"])
+        #expect(try p("0.0.0.0", "255.255.255.255") == ["0.0.0.0/0"])
     }
 }
