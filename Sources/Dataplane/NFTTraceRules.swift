@@ -11,14 +11,8 @@ import Wire
 /// address), routing to local delivery or forwarding. The packet, interfaces, routes and
 /// options come from the same `TraceRulesRequest` the iptables walk takes.
 ///
-/// Merging with iptables-nft (design; not yet wired): iptables' tables are nft base chains at
-/// fixed priorities (raw -300, mangle -150, nat -100/100, filter 0, security 50). Netfilter's
-/// `Tracer` already runs a hook as a program of steps (`.table(hook, table)`, `.nat(hook)`);
-/// the merge adds a seam like `IPVSHook` that runs the nft base chains whose priority lies
-/// between two consecutive iptables steps (`NFTEngine.run(…, priorityRange:)`), and feeds nft
-/// nat chains into `.nat(hook)`'s list ordered by priority (nf_nat runs all nat chains at its
-/// own hook, the first binding wins). Dataplane conforms to the seam with an `NFTEngine`, so
-/// Netfilter and NFTables keep importing only Wire.
+/// With iptables rules beside it (`--rules` too), the walk is Netfilter's `Tracer` instead,
+/// with the nft chains plugged in through `NFTChainsHook` (`NFTChains`, `TraceRulesRequest.nftText`).
 public struct NFTTraceRulesRequest: Sendable {
     public var nftText: String
     public var nftFile: String

@@ -1,5 +1,6 @@
 import Cluster
 import KubeProxy
+import NFTables
 import Netfilter
 import Synchronization
 import Wire
@@ -68,6 +69,12 @@ public struct NodeHost: Sendable {
             director.add(table)
             host.ipvs = director
         }
+        if let engine = compiled.nft, host.nft == nil {
+            // The node's addresses as `fib daddr type local` sees them.
+            var local = Set<IPAddress>()
+            for i in host.interfaces { for a in i.addresses { local.insert(a.address) } }
+            host.nft = NFTChains(engine: engine, local: local)
+        }
         return compiled.tracer
     }
 
@@ -105,6 +112,8 @@ struct CompiledNode: Sendable {
     /// In pieces shared with other nodes; `.ruleset` lays them end to end.
     var iptables: IPTablesNodeOutput?
     var ipvs: IPVSModeRuleset?
+    /// nftables mode: kube-proxy's nft table(s), run beside the iptables rules (`NFTChains`).
+    var nft: NFTEngine?
 }
 
 /// What every node's rules have in common, computed once for a cluster and shared by its
@@ -123,8 +132,8 @@ final class ClusterRules: Sendable {
 /// A node's compiled rulesets and tracers, built once on demand and shared by every copy of the
 /// node (walks copy nodes to follow separate paths; the rules never change).
 final class NodeRules: Sendable {
-    private let node: Node
-    private let cluster: Cluster
+    let node: Node
+    let cluster: Cluster
     private let shared: ClusterRules
     private let cache = Mutex<[IPFamily: CompiledNode]>([:])
 
@@ -137,7 +146,8 @@ final class NodeRules: Sendable {
     func compiled(for family: IPFamily) throws -> CompiledNode? {
         if let hit = cache.withLock({ $0[family] }) { return hit }
         guard let built = try build(family) else { return nil }
-        let result = CompiledNode(tracer: Tracer(ruleset: built.ruleset, compiled: true, store: shared.prepared), iptables: built.iptables, ipvs: built.ipvs)
+        var result = CompiledNode(tracer: Tracer(ruleset: built.ruleset, compiled: true, store: shared.prepared), iptables: built.iptables, ipvs: built.ipvs)
+        if isNFTablesMode { result.nft = try nftEngine() }
         cache.withLock { $0[family] = result }
         return result
     }
@@ -152,6 +162,7 @@ final class NodeRules: Sendable {
         guard node.internalIP(family) != nil, cluster.settings.families.contains(family) else { return nil }
         let config = ProxierConfig.forNode(node, in: cluster, family: family)
         let source = "<\(node.name) \(family.rawValue) rules>"
+        if isNFTablesMode { return (try iptablesBesideNFTables(family), nil, nil) }
         switch cluster.settings.kubeProxy.mode {
         case .iptables:
             let output = shared.iptables.output(config)
@@ -179,6 +190,7 @@ final class NodeRules: Sendable {
         guard node.internalIP(family) != nil, cluster.settings.families.contains(family) else { return nil }
         let config = ProxierConfig.forNode(node, in: cluster, family: family)
         let source = "<\(node.name) \(family.rawValue) rules>"
+        if isNFTablesMode { return try iptablesBesideNFTables(family) }
         switch cluster.settings.kubeProxy.mode {
         case .iptables: return try nodeRuleset(IPTablesCompiler.compile(cluster, config: config).netfilterTables, family, source)
         case .ipvs: return try build(family)?.ruleset

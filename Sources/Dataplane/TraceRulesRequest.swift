@@ -1,5 +1,6 @@
 import Cluster
 import IPVS
+import NFTables
 import Netfilter
 import Wire
 
@@ -45,6 +46,10 @@ public struct TraceRulesRequest: Sendable {
     /// The owner of the socket a locally generated packet leaves from (`--uid`, `--gid`);
     /// nil: root, and the trace says it was assumed.
     public var socketOwner: SocketOwner?
+    /// A real node's `nft list ruleset` beside its iptables rules (`--nft` with `--rules`): its
+    /// base chains run with iptables' tables at each hook by priority (`NFTChains`).
+    public var nftText: String?
+    public var nftFile = "<nft>"
 
     public init(rulesText: String, rulesFile: String, ipsetsText: String? = nil, localAddresses: [IPAddress],
                 source: IPAddress, sourcePort: UInt16 = 40000, destination: IPAddress, destinationPort: UInt16 = 80,
@@ -74,12 +79,15 @@ public enum TraceRulesError: Error, CustomStringConvertible, Sendable {
     case ipvs(file: String, IPVSAdmParseError)
     /// A rule names a set the ipsets did not give (strict mode).
     case missingSet(file: String, line: Int, set: String, ipsetsFile: String?)
+    /// The nft ruleset beside the rules (`--nft`).
+    case nft(NFTParseError)
 
     public var description: String {
         switch self {
         case .rules(let e): e.description
         case .ipsets(let file, let e): "\(file):\(e.line): \(e.reason): '\(e.word)'"
         case .ipvs(let file, let e): InputError("\(e.reason): \(e.text)", at: InputLocation(file: file, line: e.line)).description
+        case .nft(let e): InputError(e.message, at: InputLocation(file: e.file, line: e.line, column: e.column)).description
         case .missingSet(let file, let line, let set, let ipsetsFile):
             "\(file):\(line): rule matches set '\(set)', which \(ipsetsFile.map { "is not in \($0)" } ?? "was not given"): "
                 + "pass the node's `ipset save` (or `ipset list`) with --ipsets, or --lenient to take it as empty"
@@ -134,6 +142,15 @@ extension TraceRulesRequest {
         let packet = Packet(source: source, destination: destination, proto: proto, sourcePort: sourcePort,
                             destinationPort: destinationPort, inInterface: local ? nil : inInterface)
         var options = options
+        if let nftText {
+            let nft: NFTRuleset
+            do { nft = try NFTRuleset.parse(nftText, file: nftFile, lenient: lenient) } catch { throw .nft(error) }
+            var local = Set(localAddresses)
+            for i in host.interfaces { for a in i.addresses { local.insert(a.address) } }
+            let chains = NFTChains(engine: NFTEngine(nft), local: local)
+            notes += nft.notes + chains.notes
+            host.nft = chains
+        }
         if rs.usesOwnerMatch {
             let owner = socketOwner ?? SocketOwner()
             options.socketOwner = owner

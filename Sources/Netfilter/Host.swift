@@ -65,6 +65,9 @@ public struct Host: Sendable {
     /// The node's IPVS, hooked in where the kernel hooks it (see `IPVSHook`); nil when the
     /// node runs none.
     public var ipvs: (any IPVSHook)?
+    /// The node's native nft base chains, run beside iptables' tables by priority (see
+    /// `NFTChainsHook`); nil when the node has none (the iptables-only hook programs).
+    public var nft: (any NFTChainsHook)?
 
     public init(name: String = "node", interfaces: [Interface], routes: [Route] = []) {
         self.name = name

@@ -29,6 +29,8 @@ public enum Decider: Hashable, Sendable, CustomStringConvertible {
     case ipvs
     /// Rule evaluation that does not end.
     case loop
+    /// An nft rule (a host with an nft ruleset: `NFTChainsHook`).
+    case nftRule(NFTRuleReference)
 
     /// The rule's text, or `policy`, `routing`, `conntrack`, `ipvs`, `loop`: JSON's `decided_by`.
     public var description: String {
@@ -39,6 +41,7 @@ public enum Decider: Hashable, Sendable, CustomStringConvertible {
         case .conntrack: "conntrack"
         case .ipvs: "ipvs"
         case .loop: "loop"
+        case .nftRule(let r): r.text
         }
     }
 }

@@ -27,6 +27,9 @@ enum FlowStep: Sendable, Equatable {
     /// ip_vs_out_hook (LOCAL_IN, LOCAL_OUT, FORWARD): a real server's reply gets the virtual
     /// address back as its source.
     case ipvsReply(Hook)
+    /// nft base chains (not nat) of a host with an nft ruleset (`NFTChainsHook`) whose
+    /// priority lies in the range (`Tracer.interleaveNFT` slots them between the steps).
+    case nft(Hook, ClosedRange<Int>)
 }
 
 /// One level of the chain call stack: which chain, and the next rule to try.
@@ -48,6 +51,8 @@ struct RuleSite: Sendable, Equatable {
 enum DecisionSite: Sendable, Equatable {
     case rule(RuleSite)
     case policy, routing, conntrack, ipvs, loop
+    /// An nft rule (`NFTChainsHook`).
+    case nft(NFTRuleReference)
 }
 
 /// One path being followed: the packet, the host as this path sees it, the random source, the

@@ -38,6 +38,10 @@ public enum StepSubject: Hashable, Sendable {
     case routing
     /// IPVS's hooks: scheduling, masq forwarding, a reply's rewrite.
     case ipvs
+    /// An nft rule (a host with an nft ruleset beside iptables: `NFTChainsHook`).
+    case nftRule(NFTRuleReference)
+    /// An nft base chain's policy.
+    case nftPolicy(table: String, chain: String)
 
     /// The `table` column of text and JSON: the table's name, or `conntrack`, `routing`, `ipvs`.
     public var tableName: String {
@@ -48,6 +52,8 @@ public enum StepSubject: Hashable, Sendable {
         case .conntrack: "conntrack"
         case .routing: "routing"
         case .ipvs: "ipvs"
+        case .nftRule(let r): r.table
+        case .nftPolicy(let t, _): t
         }
     }
 
@@ -56,12 +62,14 @@ public enum StepSubject: Hashable, Sendable {
         switch self {
         case .rule(let r): r.chain
         case .policy(_, let c), .chainEnd(_, let c): c
+        case .nftRule(let r): r.chain
+        case .nftPolicy(_, let c): c
         case .table, .natBinding, .conntrack, .routing, .ipvs: nil
         }
     }
 
     /// The rule's 1-based number, for rules.
     public var ruleNumber: Int? {
-        if case .rule(let r) = self { r.number } else { nil }
+        if case .rule(let r) = self { r.number } else if case .nftRule(let r) = self { r.handle } else { nil }
     }
 }

@@ -152,7 +152,10 @@ extension Tracer {
         }
         let initialized = manip == .destination ? entry.destinationNATDone : entry.sourceNATDone
         if s.conn.info == .new && !s.conn.isReply && !initialized {
-            if let t = prepared.tables[.nat], let chain = t.builtin[hook] {
+            if s.host.nft != nil {
+                natWithNFT(at: hook, manip: manip, path: &s, forks: &work, options: o)
+                if s.finished != nil { return }
+            } else if let t = prepared.tables[.nat], let chain = t.builtin[hook] {
                 walk(t, chain: chain, hook: hook, path: &s, forks: &work, options: o)
                 if s.finished != nil { return }
             }
@@ -350,7 +353,7 @@ extension Tracer {
         }
     }
 
-    private func finishSource(new: ConntrackTuple, current cur: ConntrackTuple, entry e: inout ConntrackEntry, path s: inout PathState) {
+    func finishSource(new: ConntrackTuple, current cur: ConntrackTuple, entry e: inout ConntrackEntry, path s: inout PathState) {
         e.reply = new.inverted
         e.sourceNAT = new != cur
         e.sourceNATDone = true
@@ -362,7 +365,7 @@ extension Tracer {
     /// get_unique_tuple for the source (nf_nat_core.c): keep the original when it is already
     /// in range and unused; otherwise take the new address and keep the port when unused (or in
     /// the given range), else search the port range from a random offset.
-    private func uniqueSource(_ cur: ConntrackTuple, address: IPAddress, ports: PortRange?, randomAll: Bool,
+    func uniqueSource(_ cur: ConntrackTuple, address: IPAddress, ports: PortRange?, randomAll: Bool,
                               _ s: inout PathState) -> ConntrackTuple {
         var new = cur
         new.source = address

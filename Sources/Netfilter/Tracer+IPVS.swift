@@ -75,8 +75,8 @@ extension Tracer {
         s.packet.inInterface = nil
         s.originalDestination = to
         s.step(hook, .ipvs, rewrite: rewrite, "masq: destination \(virtualAddress.joined(port: virtualPort)) → \(real); sent out \(r.device) through OUTPUT and POSTROUTING")
-        s.program = [.table(.output, .raw), .table(.output, .mangle), .nat(.output), .table(.output, .filter),
-                     .table(.output, .security), .table(.postrouting, .mangle), .nat(.postrouting), .confirm, .transmit]
+        s.program = Self.withNFT([.table(.output, .raw), .table(.output, .mangle), .nat(.output), .table(.output, .filter),
+                     .table(.output, .security), .table(.postrouting, .mangle), .nat(.postrouting), .confirm, .transmit], s.host)
         s.pc = 0
     }
 

@@ -97,10 +97,11 @@ public struct Tracer: Sendable {
             first.socket = options.socketOwner
             first.packet.inInterface = nil
             first.program = hasIPVS ? Self.localProgramWithIPVS : Self.localProgram
+            if first.host.nft != nil { first.program = Self.interleaveNFT(first.program) }
         } else {
             if first.packet.inInterface == nil { first.packet.inInterface = "eth0" }
             first.packet.outInterface = nil
-            first.program = Self.arrivingProgram
+            first.program = first.host.nft == nil ? Self.arrivingProgram : Self.interleaveNFT(Self.arrivingProgram)
             if !bridgeNF, let dev = first.host.bridgedInterface(for: first.packet) {
                 // br_netfilter off: the bridge forwards the frame between its ports unseen.
                 first.program = []
@@ -148,6 +149,8 @@ public struct Tracer: Sendable {
                 ipvsRequest(at: hook, path: &s, forks: &work, options: o)
             case .ipvsReply(let hook):
                 ipvsReply(at: hook, path: &s)
+            case .nft(let hook, let priorities):
+                nftChains(hook, priorities, path: &s, forks: &work, options: o)
             case .transmit:
                 let dev = s.packet.outInterface ?? "?"
                 s.deliveredTo = .out(interface: dev)
@@ -204,7 +207,7 @@ public struct Tracer: Sendable {
         }
         if s.host.isLocal(dst) || s.host.addressType(dst) == .broadcast {
             s.step(.prerouting, .routing, "route: local delivery")
-            s.program += s.host.ipvs == nil ? Self.inputProgram : Self.inputProgramWithIPVS
+            s.program += Self.withNFT(s.host.ipvs == nil ? Self.inputProgram : Self.inputProgramWithIPVS, s.host)
             return
         }
         // br_netfilter: a frame between two ports of a bridge is bridged, not routed, so the
@@ -214,7 +217,7 @@ public struct Tracer: Sendable {
         guard let r = s.host.route(to: dst) else { return drop(&s, "no route to \(dst)") }
         s.packet.outInterface = r.device
         s.step(.prerouting, .routing, "route: forward out \(r.device)")
-        s.program += s.host.ipvs == nil ? Self.forwardProgram : Self.forwardProgramWithIPVS
+        s.program += Self.withNFT(s.host.ipvs == nil ? Self.forwardProgram : Self.forwardProgramWithIPVS, s.host)
     }
 
     func routeOutput(_ s: inout PathState, initial: Bool) {
@@ -242,9 +245,9 @@ public struct Tracer: Sendable {
     /// (PREROUTING and INPUT; the connection is kept, so nat chains are not walked again).
     private func afterOutput(_ s: inout PathState) {
         if s.packet.outInterface == "lo" {
-            s.program += [.loopback, .table(.prerouting, .raw), .table(.prerouting, .mangle), .nat(.prerouting),
+            s.program += Self.withNFT([.loopback, .table(.prerouting, .raw), .table(.prerouting, .mangle), .nat(.prerouting),
                           .table(.input, .mangle), .table(.input, .filter), .table(.input, .security)]
-                + ipvsSteps(.input, s.host) + [.nat(.input), .deliver]
+                + ipvsSteps(.input, s.host) + [.nat(.input), .deliver], s.host)
         } else {
             s.program.append(.transmit)
         }
@@ -264,6 +267,7 @@ public struct Tracer: Sendable {
         case .conntrack: .conntrack
         case .ipvs: .ipvs
         case .loop: .loop
+        case .nft(let r): .nftRule(r)
         }
     }
 

@@ -25,7 +25,7 @@ struct ReplayCommand: ParsableCommand {
     var captures: [String] = []
     @Option(help: "Where the capture was taken: auto, pod/NS/NAME, node/NAME[/IFACE] or external.") var at = "auto"
     @Option(help: "For packets from outside: the node that receives them, as node/NAME.") var via: String?
-    @Option(help: "iptables or ipvs (default: the topology's kube-proxy mode).") var proxyMode: ProxyMode?
+    @Option(help: "iptables, ipvs or nftables (default: the topology's kube-proxy mode).") var proxyMode: DataplaneProxyMode?
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
     @Option(help: "A BPF filter (tcpdump syntax): replay only the packets it accepts.") var filter: String?
     @Option(name: .customShort("w"), help: ArgumentHelp("Write every delivered packet (after NAT) to this pcap.", valueName: "out.pcap"))
@@ -59,7 +59,7 @@ struct ReplayCommand: ParsableCommand {
 
     func run() throws {
         if merge { return try runMerge() }
-        let cluster = try topology.cluster().withKubeProxy { kp in if let proxyMode { kp.mode = proxyMode } }
+        let cluster = try topology.cluster(allowNFTables: true).withKubeProxy { kp in proxyMode?.apply(to: &kp) }
         var options = ReplayOptions()
         options.capturePoint = try CapturePoint.parse(at, in: cluster)
         options.via = via.flatMap { $0.dropPrefix("node/") }

@@ -21,7 +21,7 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .customLong("proto"), help: "tcp, udp or sctp (default: the Service port's protocol, else tcp).") var proto: String?
     @Option(help: "Source port (default: an ephemeral port drawn from the seed).") var sport: UInt16?
     @Option(help: "For external clients: the node that receives the packet, as node/NAME.") var via: String?
-    @Option(help: "iptables or ipvs (default: the topology's kube-proxy mode).") var proxyMode: ProxyMode?
+    @Option(help: "iptables, ipvs or nftables (default: the topology's kube-proxy mode).") var proxyMode: DataplaneProxyMode?
     @Option(help: "IPVS scheduler: rr, wrr, lc, wlc, sed, nq, sh, dh, mh (default: the topology's, else rr).") var ipvsScheduler: String?
     @Flag(help: "Follow every probabilistic branch: one path per endpoint (and per node for a load balancer).") var allPaths = false
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
@@ -38,8 +38,8 @@ struct TraceCommand: ParsableCommand {
     }
 
     func run() throws {
-        let cluster = try topology.cluster().withKubeProxy { kp in
-            if let proxyMode { kp.mode = proxyMode }
+        let cluster = try topology.cluster(allowNFTables: true).withKubeProxy { kp in
+            proxyMode?.apply(to: &kp)
             if let ipvsScheduler { kp.ipvsScheduler = ipvsScheduler }
         }
         let source = try TraceTargetParser.source(from, in: cluster)

@@ -17,7 +17,7 @@ struct TraceRulesCommand: ParsableCommand {
         abstract: "Trace a packet through an iptables-save dump, hook by hook, as that node's kernel would.")
 
     @Option(help: "iptables-save (or iptables-restore) text of the node, or iptables -S / ip6tables -S output (one table or several concatenated; detected). With --snapshot, the snapshot's iptables.rules (ip6tables.rules for IPv6) unless given.") var rules: String?
-    @Option(help: "`nft list ruleset` output (or `nft -f` text) of the node: the packet walks every base chain of each hook in priority order, with nft's sets, maps and NAT.")
+    @Option(help: "`nft list ruleset` output (or `nft -f` text) of the node: the packet walks every base chain of each hook in priority order, with nft's sets, maps and NAT. With --rules, iptables' tables (raw -300, mangle -150, nat -100/100, filter 0, security 50) and these chains run together by priority.")
     var nft: String?
     @Option(help: "A directory written by `kdp snapshot`: the node's interfaces, addresses, routing table, sysctls and dumps come from it, instead of --local-ip, --iface and --route.")
     var snapshot: String?
@@ -57,8 +57,7 @@ struct TraceRulesCommand: ParsableCommand {
         } else if rules == nil && nft == nil {
             throw ValidationError("give the node's rules with --rules or --nft (or a kdp snapshot directory with --snapshot)")
         }
-        if nft != nil {
-            if rules != nil { throw ValidationError("--nft with --rules: tracing iptables tables and nft chains together is not supported yet; give one") }
+        if nft != nil && rules == nil {
             if snapshot != nil || ipvs != nil || ipsets != nil || compiled || table != nil {
                 throw ValidationError("--nft takes the node's nft ruleset alone: drop --snapshot, --ipvs, --ipsets, --compiled and --table")
             }
@@ -89,7 +88,7 @@ struct TraceRulesCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let nft {
+        if let nft, rules == nil {
             let trace = try nftTrace(try InputFile.read(nft))
             Console.out(output == .json ? trace.json() : trace.text())
             return
@@ -131,6 +130,9 @@ struct TraceRulesCommand: ParsableCommand {
             proto: (try? IPProtocol(parsing: proto)) ?? .tcp, inInterface: inIface,
             options: TraceOptions(allPaths: allPaths, seed: seed, verbose: verbose), lenient: lenient, compiled: compiled)
         request.ipvsText = ipvsFile?.text
+        let nftFile = try nft.map { f throws(InputError) in try InputFile.read(f) }
+        request.nftText = nftFile?.text
+        request.nftFile = nftFile?.name ?? "<nft>"
         for a in sysctlAssignments { let (name, on) = try Sysctl.parseAssignment(a); request.sysctls[name] = on }
         for a in ifaceAddresses {
             let i = try TraceRulesRequest.parseInterface(a)

@@ -17,7 +17,7 @@ struct VerifyCommand: ParsableCommand {
     @OptionGroup var topology: TopologyOptions
     @Option(name: .customLong("invariant"), help: ArgumentHelp("Check only this invariant (repeatable): \(Invariant.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "NAME"))
     var invariants: [String] = []
-    @Option(help: "iptables or ipvs (default: the topology's kube-proxy mode).") var proxyMode: ProxyMode?
+    @Option(help: "iptables, ipvs or nftables (default: the topology's kube-proxy mode).") var proxyMode: DataplaneProxyMode?
     @Option(help: "Violations shown with an example trace, per invariant (all are counted).") var maxExamples = 3
     @Flag(help: "List every packet class checked.") var explain = false
     @Flag(help: "No progress line.") var quiet = false
@@ -37,8 +37,8 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         if !snapshots.isEmpty { return try runSnapshots() }
-        let cluster = try topology.cluster().withKubeProxy { kp in
-            if let proxyMode { kp.mode = proxyMode }
+        let cluster = try topology.cluster(allowNFTables: true).withKubeProxy { kp in
+            proxyMode?.apply(to: &kp)
         }
         var options = Verifier.Options()
         if !invariants.isEmpty { options.invariants = invariants.compactMap(Invariant.init(rawValue:)) }
