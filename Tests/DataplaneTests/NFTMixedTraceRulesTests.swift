@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Dataplane
 import Netfilter
@@ -119,7 +120,7 @@ import Wire
     /// walk gives exactly what the nft-alone walk (`NFTTraceRulesRequest`) gives, for every
     /// upstream packet flow (endpoints with their probabilities, masquerade, drop, reject).
     @Test func upstreamNFTRulesetThroughTheSeamMatchesTheNFTWalk() throws {
-        let nftText = NFTTraceRulesTests.text("upstream-overall.nft")
+        let nftText = NFTTraceRulesTests.text(UpstreamOverall.path)
         #expect(!nftText.isEmpty)
         for (name, src, proto, dst, port, _, _) in NFTTraceRulesTests.flows {
             var request = TraceRulesRequest(rulesText: "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", rulesFile: "empty.rules",
