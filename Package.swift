@@ -66,7 +66,7 @@ let package = Package(
         // `kdp materialize`: the emulated cluster built in real network namespaces through Netlink.
         .target(name: "Materialize", dependencies: ["Wire", "Cluster", "KubeProxy", "Dataplane", "Netlink"]),
         .target(name: "Verification", dependencies: ["Wire", "Cluster", "Netfilter", "Dataplane", "NodeSnapshot"]),
-        .target(name: "Bench", dependencies: ["Wire", "Captures", "Cluster", "Netfilter", "IPVS", "KubeProxy", "Dataplane", "Verification"]),
+        .target(name: "Bench", dependencies: ["Wire", "Captures", "Cluster", "Netfilter", "IPVS", "KubeProxy", "NFTables", "Dataplane", "Verification"]),
         .executableTarget(
             name: "kdp",
             dependencies: [

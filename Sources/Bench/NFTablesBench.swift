@@ -1,6 +1,8 @@
 import Cluster
 import Foundation
 import KubeProxy
+import NFTables
+import Wire
 
 /// `compile.nftables`: kube-proxy's nftables mode for the measured node, one full sync
 /// (`NFTablesCompiler.compile`, then the transaction text knftables would hand `nft -f`), best
@@ -18,5 +20,47 @@ public enum NFTablesBench {
         }
         _ = bytes  // the text is made, not thrown away unseen
         return BenchResult(name: "compile.nftables", opsPerSecond: 1 / best, nsPerOp: best * 1e9, seconds: best)
+    }
+
+    /// `lookup.nftables`: the first packet of a new connection to a random Service VIP from a
+    /// pod, through the measured node's kube-proxy table as nft would run it (prerouting's
+    /// chains, where `service-ips` dispatches by verdict map and DNATs, then forward's and
+    /// postrouting's), one seeded numgen draw per packet, no steps recorded. Per packet, so a
+    /// sweep shows whether it stays flat as Services grow (issue 17: it must). The parse of the
+    /// compiled text is not timed.
+    public static func lookup(_ cluster: Cluster, seed: UInt64) throws -> BenchResult {
+        let node = cluster.nodes[1]
+        let (config, options, _) = NFTablesCompiler.config(for: node, in: cluster, family: .ipv4)
+        let text = NFTablesCompiler.compile(cluster, config: config, options: options).transactionText()
+        let engine = NFTEngine(try NFTRuleset.parse(text, file: "bench"))
+        let local = Set(node.internalIPs)
+        let client = cluster.pods.first { !$0.hostNetwork && $0.nodeName == node.name && !$0.ips.isEmpty }?.ips[0]
+            ?? cluster.pods.first { !$0.ips.isEmpty }!.ips[0]
+        let vips = cluster.services.filter { !$0.headless && $0.type != .externalName && !$0.clusterIPs.isEmpty }
+            .flatMap { s in s.ports.map { (s.clusterIPs[0], $0.port, $0.protocol) } }
+        var rng = SeededGenerator(seed: seed)
+        let probes = (0..<20_000).map { i -> NFTPacket in
+            let (ip, port, proto) = vips[Int(rng.next() % UInt64(vips.count))]
+            return NFTPacket(source: client, destination: ip, proto: proto, sourcePort: UInt16(32768 + i % 28000), destinationPort: port)
+        }
+        var best = Double.infinity, delivered = 0
+        for round in 0..<3 {
+            var state = NFTDynamicState()
+            var chooser = NFTChooser(seed: seed &+ UInt64(round))
+            var steps: [NFTStep]? = nil
+            delivered = 0
+            let start = ContinuousClock.now
+            for p in probes {
+                var packet = p
+                var verdict = NFTHookVerdict.accept
+                for hook in [NFTHook.prerouting, .forward, .postrouting] where verdict == .accept {
+                    verdict = engine.run(hook: hook, packet: &packet, ct: .new, local: local, state: &state, chooser: &chooser, steps: &steps).verdict
+                }
+                if verdict == .accept { delivered += 1 }
+            }
+            best = min(best, (ContinuousClock.now - start).seconds / Double(probes.count))
+        }
+        guard delivered > 0 else { throw InputError("lookup.nftables: no probe got through the node's nft table") }
+        return BenchResult(name: "lookup.nftables", opsPerSecond: 1 / best, nsPerOp: best * 1e9, seconds: best * Double(probes.count))
     }
 }
