@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "IPVSScenariosTests", dependencies: ["IPVSScenarios", "IPVS", "Wire"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "IPVS", "Wire"]),
         .testTarget(name: "KubeProxyTests", dependencies: ["KubeProxy", "Cluster", "Wire", "Netfilter", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "Bench", "Captures", "KubeProxy", "Netfilter", "Cluster", "Wire", "TestSupport"]),
+        .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "Bench", "Captures", "KubeProxy", "Netfilter", "Cluster", "Wire", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "VerificationTests", dependencies: ["Verification", "Dataplane", "Cluster", "Netfilter", "Wire"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NodeSnapshot", "Netfilter", "IPVS", "Wire", "TestSupport"]),
         .testTarget(name: "MaterializeTests", dependencies: ["Materialize", "Netlink", "Cluster", "Dataplane", "Wire", "TestSupport"]),

@@ -41,6 +41,14 @@ public struct BenchWorkload: Encodable, Sendable {
 public struct BenchReport: Encodable, Sendable {
     public var workload: BenchWorkload
     public var results: [BenchResult]
+    /// The targeted ratios between `results` (`BenchRatio.all`).
+    public var ratios: [BenchRatio]
+
+    public init(workload: BenchWorkload, results: [BenchResult]) {
+        self.workload = workload
+        self.results = results
+        self.ratios = BenchRatio.all(results)
+    }
 }
 
 extension Duration {

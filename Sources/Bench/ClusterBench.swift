@@ -20,7 +20,7 @@ public enum ClusterBench {
         let (compile, ruleCount) = compileIPTables(cluster, config: config)
         results.append(compile)
         results.append(NFTablesBench.compile(cluster))
-        results.append(try NFTablesBench.lookup(cluster, seed: seed))
+        results += try NFTablesBench.lookup(cluster, seed: seed)
         let compiledRules = IPTablesCompiler.compile(cluster, config: config)
         results += try lookupIPTables(cluster, rules: compiledRules, seed: seed)
         results.append(try parseIPTables(compiledRules))

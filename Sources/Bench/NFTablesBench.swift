@@ -28,7 +28,7 @@ public enum NFTablesBench {
     /// postrouting's), one seeded numgen draw per packet, no steps recorded. Per packet, so a
     /// sweep shows whether it stays flat as Services grow (issue 17: it must). The parse of the
     /// compiled text is not timed.
-    public static func lookup(_ cluster: Cluster, seed: UInt64) throws -> BenchResult {
+    public static func lookup(_ cluster: Cluster, seed: UInt64) throws -> [BenchResult] {
         let node = cluster.nodes[1]
         let (config, options, _) = NFTablesCompiler.config(for: node, in: cluster, family: .ipv4)
         let text = NFTablesCompiler.compile(cluster, config: config, options: options).transactionText()
@@ -61,6 +61,28 @@ public enum NFTablesBench {
             best = min(best, (ContinuousClock.now - start).seconds / Double(probes.count))
         }
         guard delivered > 0 else { throw InputError("lookup.nftables: no probe got through the node's nft table") }
-        return BenchResult(name: "lookup.nftables", opsPerSecond: 1 / best, nsPerOp: best * 1e9, seconds: best * Double(probes.count))
+        return [BenchResult(name: "lookup.nftables", opsPerSecond: 1 / best, nsPerOp: best * 1e9, seconds: best * Double(probes.count)),
+                try mapLookup(engine, probes: probes)]
+    }
+
+    /// `lookup.nftables.map`: one lookup in the `service-ips` verdict map as the engine makes it
+    /// for `ip daddr . meta l4proto . th dport vmap @service-ips` (key built from the packet,
+    /// then the map's hash), per lookup, best of three over the same probes. Held against
+    /// `baseline.hash_probe` (issue 17: at most 2× a bare hash probe per map lookup).
+    static func mapLookup(_ engine: NFTEngine, probes: [NFTPacket]) throws -> BenchResult {
+        guard let map = engine.set(named: "service-ips") else { throw InputError("lookup.nftables.map: the compiled table has no service-ips map") }
+        let fields: [NFTField] = [.ipDaddr, .l4proto, .thDport]
+        var best = Double.infinity, found = 0
+        let rounds = 20
+        for _ in 0..<3 {
+            found = 0
+            let start = ContinuousClock.now
+            for _ in 0..<rounds {
+                for p in probes where engine.element(in: map, fields: fields, packet: p) != nil { found += 1 }
+            }
+            best = min(best, (ContinuousClock.now - start).seconds / Double(probes.count * rounds))
+        }
+        guard found == probes.count * rounds else { throw InputError("lookup.nftables.map: \(probes.count * rounds - found) probes missed service-ips") }
+        return BenchResult(name: "lookup.nftables.map", opsPerSecond: 1 / best, nsPerOp: best * 1e9, seconds: best * Double(probes.count * rounds))
     }
 }

@@ -78,20 +78,32 @@ struct NFTNode: Sendable {
         local.insert(try! IPAddress(parsing: "127.0.0.1"))
         local.insert(.v6(.loopback))
         routes = request.routes
-        if routes.isEmpty {
+        assumeDefault = routes.isEmpty && !request.routesAreComplete
+        if assumeDefault {
             notes.append("routes: a default route out of eth0 (assumed; --route gives them)")
         }
     }
 
+    /// No routes given: a default route out of eth0 is assumed. Given, they are the table.
+    var assumeDefault = false
+
     func isLocal(_ a: IPAddress) -> Bool { local.contains(a) || (a.v4.map { $0.isLoopback } ?? false) }
 
-    /// The out interface for `destination`: the longest matching route, else eth0.
-    func route(_ destination: IPAddress) -> String {
-        var best: Route?
-        for r in routes where r.destination.family == destination.family && r.destination.contains(destination) {
-            if best == nil || r.destination.length > best!.destination.length { best = r }
+    /// The out interface for `destination`: the longest match among the interfaces' connected
+    /// subnets and the routes (as `Host.route(to:)`); with routes given and none matching,
+    /// nil (the kernel's fib lookup fails: unreachable, the packet is dropped), else eth0.
+    func route(_ destination: IPAddress) -> String? {
+        var best: (length: Int, device: String)?
+        for i in interfaces where i.name != "lo" {
+            for a in i.addresses where a.address.family == destination.family {
+                let subnet = Prefix(containing: a.address, length: a.prefixLength)
+                if subnet.contains(destination), best == nil || subnet.length > best!.length { best = (subnet.length, i.name) }
+            }
         }
-        return best?.device ?? "eth0"
+        for r in routes where r.destination.family == destination.family && r.destination.contains(destination) {
+            if best == nil || r.destination.length > best!.length { best = (r.destination.length, r.device) }
+        }
+        return best?.device ?? (assumeDefault ? "eth0" : nil)
     }
 
     /// Masquerade's source: the route's `src`, else the out interface's first address of the family.
@@ -188,15 +200,27 @@ struct NFTWalker {
             return false
         }
 
+        /// The routes given have none for the destination: the fib lookup fails and the
+        /// packet is dropped (ip_error / ENETUNREACH) before any later hook.
+        func noRoute(_ h: NFTHook) -> NFTTracePath {
+            let why = "no route to \(packet.destination)"
+            note(h, "routing", "drop: " + why)
+            path.verdict = .dropped
+            path.decidedBy = "routing"
+            path.reason = why
+            path.finalPacket = packet
+            return path
+        }
+
         note(packet.inInterface == nil ? .output : .prerouting, "conntrack", "ct new")
         if packet.inInterface == nil {
             // Locally generated: OUTPUT, rerouted after DNAT, POSTROUTING, then looped back in
             // when the destination is local.
-            let out = node.isLocal(packet.destination) ? "lo" : node.route(packet.destination)
+            guard let out = node.isLocal(packet.destination) ? "lo" : node.route(packet.destination) else { return noRoute(.output) }
             packet.outInterface = out
             nft.outInterface = NFTInterfaceName.pack(out)
             guard hook(.output) else { return path }
-            let rerouted = node.isLocal(packet.destination) ? "lo" : node.route(packet.destination)
+            guard let rerouted = node.isLocal(packet.destination) ? "lo" : node.route(packet.destination) else { return noRoute(.output) }
             if rerouted != out { note(.output, "routing", "reroute out \(rerouted)") }
             packet.outInterface = rerouted
             nft.outInterface = NFTInterfaceName.pack(rerouted)
@@ -222,7 +246,7 @@ struct NFTWalker {
             path.deliveredTo = .local
             note(.input, "routing", "deliver locally")
         } else {
-            let out = node.route(packet.destination)
+            guard let out = node.route(packet.destination) else { return noRoute(.prerouting) }
             packet.outInterface = out
             nft.outInterface = NFTInterfaceName.pack(out)
             note(.prerouting, "routing", "route: forward out \(out)")

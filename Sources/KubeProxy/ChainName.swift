@@ -64,14 +64,37 @@ extension ChainName {
         hash(portName + protocolName + endpoint)
     }
 
-    static func hash(_ input: String) -> String {
-        let digest = Array(SHA256.hash(data: Array(input.utf8)))
-        return String(base32(digest).prefix(16))
+    static func hash(_ input: String) -> String { hashPrefix(input, characters: 16) }
+
+    /// The first `characters` (≤ 51) base32 characters of the SHA-256 of `input`: what
+    /// `base32(sha256)[:n]` gives, without encoding the rest of the digest.
+    /// Cost: one SHA-256 over the UTF-8 bytes and one small string; no intermediate arrays.
+    static func hashPrefix(_ input: String, characters: Int) -> String {
+        var input = input
+        let digest = input.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+        return digest.withUnsafeBytes { bytes in
+            String(unsafeUninitializedCapacity: characters) { out in
+                var buffer: UInt64 = 0, bits = 0, i = 0, n = 0
+                while n < characters {
+                    if bits < 5 {
+                        buffer = buffer << 8 | UInt64(bytes[i])
+                        i += 1
+                        bits += 8
+                    }
+                    out[n] = base32Alphabet[Int(buffer >> UInt64(bits - 5) & 31)]
+                    bits -= 5
+                    n += 1
+                }
+                return characters
+            }
+        }
     }
+
+    static let base32Alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".utf8)
 
     /// RFC 4648 base32 (A–Z, 2–7), as Go's `base32.StdEncoding`.
     static func base32(_ bytes: [UInt8]) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".utf8)
+        let alphabet = base32Alphabet
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count * 8 + 4) / 5)
         var buffer: UInt32 = 0

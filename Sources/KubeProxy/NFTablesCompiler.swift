@@ -66,9 +66,8 @@ public enum NFTablesName {
     static let baseLengthMax = 256 - 16
 
     static func hashAndTruncate(_ name: String) -> String {
-        let digest = Array(SHA256.hash(data: Array(name.utf8)))
         // The first 8 base32 characters are exactly the first 5 bytes' 40 bits.
-        var out = ChainName.base32(Array(digest.prefix(5))) + "-" + name
+        var out = ChainName.hashPrefix(name, characters: 8) + "-" + name
         if out.utf8.count > baseLengthMax {
             out = String(decoding: out.utf8.prefix(baseLengthMax - 3), as: UTF8.self) + "..."
         }
@@ -84,14 +83,19 @@ public enum NFTablesName {
     /// `[ip6]:port`) text as kube-proxy holds it, an IPv6 address's colons as dots.
     public static func endpointBase(_ port: ServicePortName, protocolName: String, endpoint: String) -> String {
         // net.SplitHostPort: the host is what precedes the last colon, brackets removed.
-        var host = endpoint, endpointPort = ""
+        var host = Substring(endpoint), endpointPort = Substring()
         if let colon = endpoint.lastIndex(of: ":") {
-            host = String(endpoint[..<colon])
-            endpointPort = String(endpoint[endpoint.index(after: colon)...])
+            host = endpoint[..<colon]
+            endpointPort = endpoint[endpoint.index(after: colon)...]
         }
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        let ipText = host.replacingOccurrences(of: ":", with: ".")
-        return hashAndTruncate("\(port.namespace)/\(port.name)/\(protocolName)/\(port.port)__\(ipText)/\(endpointPort)")
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        return hashAndTruncate("\(port.namespace)/\(port.name)/\(protocolName)/\(port.port)__\(dotted(host))/\(endpointPort)")
+    }
+
+    /// An IPv6 address's colons as dots, byte by byte (addresses are ASCII).
+    static func dotted(_ host: Substring) -> String {
+        guard host.utf8.contains(UInt8(ascii: ":")) else { return String(host) }
+        return String(decoding: host.utf8.map { $0 == UInt8(ascii: ":") ? UInt8(ascii: ".") : $0 }, as: UTF8.self)
     }
 }
 

@@ -201,22 +201,44 @@ extension NFTablesRuleset {
             if let comment = s.comment { out += " comment \(Self.goQuote(comment)) ;" }
             out += " }\n"
         }
+        // Rules and elements are most of the text: copied piece by piece into one byte
+        // buffer sized up front, with no per-line interpolation.
+        let ruleCount = chains.reduce(0) { $0 + $1.rules.count }
+        let elementCount = containers.reduce(0) { $0 + $1.elements.count }
+        var buffer = TextBuffer(capacity: out.utf8.count + ruleCount * 120 + elementCount * 110)
+        buffer.add(out)
+        let rulePrefix = "add rule \(f) \(t) ", elementPrefix = "add element \(f) \(t) "
         for c in chains {
             for r in c.rules {
-                out += "add rule \(f) \(t) \(c.name) \(r.text)"
-                if let comment = r.comment { out += " comment \(Self.goQuote(comment))" }
-                out += "\n"
+                buffer.add(rulePrefix)
+                buffer.add(c.name)
+                buffer.add(byte: UInt8(ascii: " "))
+                buffer.add(r.text)
+                if let comment = r.comment {
+                    buffer.add(" comment ")
+                    buffer.addGoQuoted(comment)
+                }
+                buffer.add(byte: UInt8(ascii: "\n"))
             }
         }
         for s in sets + maps {
             for e in s.elements {
-                out += "add element \(f) \(t) \(s.name) { \(e.key.joined(separator: " . "))"
-                if let comment = e.comment { out += " comment \(Self.goQuote(comment))" }
-                if !e.value.isEmpty { out += " : \(e.value.joined(separator: " . "))" }
-                out += " }\n"
+                buffer.add(elementPrefix)
+                buffer.add(s.name)
+                buffer.add(" { ")
+                buffer.addJoined(e.key)
+                if let comment = e.comment {
+                    buffer.add(" comment ")
+                    buffer.addGoQuoted(comment)
+                }
+                if !e.value.isEmpty {
+                    buffer.add(" : ")
+                    buffer.addJoined(e.value)
+                }
+                buffer.add(" }\n")
             }
         }
-        return out
+        return buffer.text
     }
 
     /// Go's `%q` for the printable ASCII text kube-proxy's comments hold: double quotes, with

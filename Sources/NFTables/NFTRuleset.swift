@@ -122,7 +122,7 @@ public struct NFTElement: Hashable, Sendable {
 }
 
 /// A named set or map, or an anonymous one written in a rule (`{ 10.0.0.0/8 }`, `vmap { 0 :
-/// goto … }`). Lookups go through `index` (exact keys: a hash) or `intervals` (one interval
+/// goto … }`). Lookups go through `index` (exact keys: a flat hash, `NFTKeyIndex`) or `intervals` (one interval
 /// field: sorted, binary search); only a concatenation with ranges is scanned (noted).
 public struct NFTSet: Sendable {
     public var name: String
@@ -139,7 +139,7 @@ public struct NFTSet: Sendable {
     /// Where the set was declared (file line), for messages.
     public var line: Int
     // Built by `prepare()`:
-    var index: [NFTKey: Int32] = [:]
+    var index = NFTKeyIndex()
     var intervalLows: [UInt128] = []
     var intervalHighs: [UInt128] = []
     var intervalElements: [Int32] = []
@@ -166,12 +166,12 @@ public struct NFTSet: Sendable {
     /// Builds the lookup structures: a hash of exact keys; for one-field sets, sorted disjoint
     /// intervals; elements with ranges in a concatenation go to `scanned`.
     mutating func prepare() {
-        index = [:]
+        index = NFTKeyIndex(capacity: elements.count { $0.isExact })
         intervalLows = []; intervalHighs = []; intervalElements = []; scanned = []
         var ranges: [(UInt128, UInt128, Int32)] = []
         for (i, e) in elements.enumerated() {
             if e.isExact {
-                if index[key(of: e.low)] == nil { index[key(of: e.low)] = Int32(i) }
+                index.insertIfAbsent(key(of: e.low), Int32(i))
             } else if keyTypes.count == 1 {
                 ranges.append((e.low[0], e.high[0], Int32(i)))
             } else {

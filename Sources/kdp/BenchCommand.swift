@@ -151,6 +151,11 @@ struct BenchCommand: ParsableCommand {
         text += Render.table(["NAME", "NS/OP", "OPS/S", "SECONDS"], report.results.map {
             [$0.name, String(format: "%.1f", $0.nsPerOp), String(format: "%.3g", $0.opsPerSecond), String(format: "%.4f", $0.seconds)]
         })
+        if !report.ratios.isEmpty {
+            text += "\n\n" + Render.table(["RATIO (NS/OP)", "VALUE", "TARGET", "MET"], report.ratios.map {
+                [$0.name, String(format: "%.2f", $0.value), $0.target, $0.met ? "yes" : "no"]
+            })
+        }
         return text
     }
 }

@@ -8,9 +8,22 @@ import Wire
     /// the probes get through (it throws when none does) and the row has a per-packet cost.
     @Test func nftablesLookupDeliversThroughTheCompiledTable() throws {
         let cluster = try BenchCluster.build(BenchCluster.spec(services: 20, endpointsPerService: 2, seed: 1))
-        let row = try NFTablesBench.lookup(cluster, seed: 1)
-        #expect(row.name == "lookup.nftables")
-        #expect(row.nsPerOp > 0 && row.nsPerOp.isFinite)
+        let rows = try NFTablesBench.lookup(cluster, seed: 1)
+        #expect(rows.map(\.name) == ["lookup.nftables", "lookup.nftables.map"])
+        for row in rows { #expect(row.nsPerOp > 0 && row.nsPerOp.isFinite) }
+    }
+
+    /// The ratios the issues set targets on are computed from rows of the same run, and a
+    /// ratio whose rows are missing is left out rather than invented.
+    @Test func ratiosComeFromRowsOfTheSameRun() {
+        let rows = [BenchResult(name: "lookup.nftables.map", opsPerSecond: 0, nsPerOp: 30, seconds: 0),
+                    BenchResult(name: "baseline.hash_probe", opsPerSecond: 0, nsPerOp: 20, seconds: 0),
+                    BenchResult(name: "lookup.iptables.linear", opsPerSecond: 0, nsPerOp: 5000, seconds: 0)]
+        let ratios = BenchRatio.all(rows)
+        let map = ratios.first { $0.name == "lookup.nftables.map / baseline.hash_probe" }
+        #expect(map?.value == 1.5)
+        #expect(map?.met == true)
+        #expect(!ratios.contains { $0.name.contains("lookup.iptables.compiled") })
     }
 
     @Test func benchReportsEveryIssueMeasurementName() {

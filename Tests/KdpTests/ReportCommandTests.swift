@@ -27,8 +27,8 @@ import TestSupport
     /// Runs headless Chromium on `file` with `args`, bounded to a minute, in its own profile.
     func chromium(_ file: URL, _ args: [String], in dir: URL) throws -> (status: Int32, stdout: String, stderr: String) {
         let out = dir.appendingPathComponent("chromium.out"), err = dir.appendingPathComponent("chromium.err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["timeout", "60", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

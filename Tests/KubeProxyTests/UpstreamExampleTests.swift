@@ -3,6 +3,7 @@ import Testing
 @testable import Cluster
 @testable import KubeProxy
 import Wire
+import Crypto
 
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
@@ -86,6 +87,19 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
     @Test func base32IsRFC4648WithPadding() {
         #expect(ChainName.base32(Array("foobar".utf8)) == "MZXW6YTBOI======")
         #expect(ChainName.base32(Array("f".utf8)) == "MY======")
+    }
+
+    /// The fast prefix encoder gives exactly the first characters of the full base32 digest,
+    /// for every length kube-proxy uses (8 in nftables names, 16 in iptables chains) and odd ones.
+    @Test func hashPrefixIsThePrefixOfTheFullBase32Digest() {
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<300 {
+            let input = i == 0 ? "" : String((0..<Int.random(in: 1...80, using: &rng)).map { _ in Character(Unicode.Scalar(UInt8.random(in: 32...126, using: &rng))) }) + (i % 7 == 0 ? "é∂" : "")
+            let full = ChainName.base32(Array(SHA256.hash(data: Array(input.utf8))))
+            for n in [1, 5, 8, 13, 16, 51] {
+                #expect(ChainName.hashPrefix(input, characters: n) == String(full.prefix(n)), "\(input) \(n)")
+            }
+        }
     }
 
     @Test func probabilitiesHaveTenDecimals() {
