@@ -8,7 +8,8 @@ import Yams
 /// as kube-proxy's decoder only warns about them.
 public struct KubeProxyConfigMap: Sendable, Equatable {
     public var mode: ProxyMode?
-    /// A mode kube-proxy has but kdp does not emulate (`nftables`, `kernelspace`).
+    /// A mode `ProxyMode` does not hold: `nftables` (which the cluster follows through
+    /// `KubeProxySettings.nftablesModeSource`) or one kdp does not emulate (`kernelspace`).
     public var unsupportedMode: String?
     public var clusterCIDRs: [Prefix]?
     public var detectLocalMode: LocalDetectorMode?

@@ -74,9 +74,12 @@ enum SettingsResolver {
             if !fields.isEmpty {
                 out.append(InferredSetting(setting: "kubeProxy", value: fields, basis: .configMap, from: name))
             }
-            if let m = k.unsupportedMode {
+            if k.unsupportedMode == "nftables" {
+                // kube-proxy's nftables mode: followed, as a topology's `kubeProxy.mode` is.
+                s.kubeProxy.nftablesModeSource = k.location ?? InputLocation(file: name)
+            } else if let m = k.unsupportedMode {
                 out.append(InferredSetting(setting: "kubeProxy.mode", value: s.kubeProxy.mode.rawValue, basis: .assumed,
-                                           from: "\(name) says mode \(m), which kdp does not emulate (it emulates iptables and ipvs)"))
+                                           from: "\(name) says mode \(m), which kdp does not emulate (it emulates iptables, ipvs and nftables)"))
             }
         }
 

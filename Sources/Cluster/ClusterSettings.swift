@@ -38,11 +38,10 @@ public struct KubeProxySettings: Sendable, Equatable {
     public var bridgeInterface = "cni0"
     public var interfaceNamePrefix = "veth"
     public var ipvsScheduler = "rr"
-    /// Where a topology file's `kubeProxy.mode` said `nftables`, nil otherwise (a dump's
-    /// kube-proxy ConfigMap saying nftables is still read as iptables, with a note).
-    /// `kdp compile` follows it (KubeProxy's `NFTablesCompiler`);
-    /// `mode` stays `iptables` and the commands that trace the data plane refuse the cluster
-    /// until the data plane models nftables (issue 17).
+    /// Where kube-proxy's mode was said to be `nftables` (a topology file's `kubeProxy.mode`, a
+    /// dump's kube-proxy ConfigMap, or `--proxy-mode nftables`), nil otherwise. `mode` stays
+    /// `iptables` (the modes `ProxyMode` holds); KubeProxy's `NFTablesCompiler` and the data
+    /// plane follow this instead.
     public var nftablesModeSource: InputLocation? = nil
 
     public init() {}

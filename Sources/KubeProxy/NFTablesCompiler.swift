@@ -113,6 +113,10 @@ struct NFTablesWriter {
     let addrType: String
     let mark: String
     let generation: NFTablesGeneration
+    /// The positions of the sets and maps every Service port writes into, found once after
+    /// `writeSetup` (nil: the set does not exist in this configuration).
+    var clusterIPsAt: Int?, serviceIPsAt: Int?, noEndpointServicesAt: Int?, firewallIPsAt: Int?,
+        serviceNodePortsAt: Int?, noEndpointNodePortsAt: Int?
 
     static let clusterIPsSet = "cluster-ips"
     static let nodePortIPsSet = "nodeport-ips"
@@ -175,6 +179,18 @@ struct NFTablesWriter {
 
     mutating func chain(_ name: String) { ruleset.addChain(.init(name: name)) }
 
+    /// The chain's position (added if missing), for `rule(at:_:)`.
+    mutating func chainAt(_ name: String) -> Int { ruleset.chainPosition(name) }
+
+    mutating func rule(at chain: Int, _ text: String, comment: String? = nil) {
+        ruleset.addRule(at: chain, .init(text, comment: comment))
+    }
+
+    /// Adds `element` to the container at `position`, if it exists.
+    mutating func element(_ position: Int?, _ element: NFTablesRuleset.Element) {
+        if let position { ruleset.addElement(at: position, element) }
+    }
+
     /// `setupNFTables`: the table, the base chains and their jumps, the masquerading chains,
     /// the sets and maps and the dispatch rules.
     mutating func writeSetup() {
@@ -235,6 +251,12 @@ struct NFTablesWriter {
         } else {
             rule(Self.servicesChain, "\(ipX) daddr @\(Self.nodePortIPsSet) meta l4proto . th dport vmap @\(Self.serviceNodePortsMap)")
         }
+        clusterIPsAt = ruleset.containerPosition(Self.clusterIPsSet)
+        serviceIPsAt = ruleset.containerPosition(Self.serviceIPsMap)
+        noEndpointServicesAt = ruleset.containerPosition(Self.noEndpointServicesMap)
+        firewallIPsAt = ruleset.containerPosition(Self.firewallIPsMap)
+        serviceNodePortsAt = ruleset.containerPosition(Self.serviceNodePortsMap)
+        noEndpointNodePortsAt = ruleset.containerPosition(Self.noEndpointNodePortsMap)
     }
 
     /// One Service port's elements, chains and rules (`syncProxyRules`' loop body).
@@ -257,7 +279,8 @@ struct NFTablesWriter {
             bases[e.string] ?? NFTablesName.endpointBase(svc.portName, protocolName: proto, endpoint: e.string)
         }
 
-        for e in eps.allReachable { chain("endpoint-" + endpointBase(e)) }
+        // The endpoint chains' positions, so their rules below need no lookup by name.
+        let endpointChains = eps.allReachable.map { chainAt("endpoint-" + endpointBase($0)) }
         let usesClusterPolicyChain = !eps.cluster.isEmpty && svc.usesClusterEndpoints
         if usesClusterPolicyChain { chain(clusterPolicyChain) }
         let usesLocalPolicyChain = !eps.local.isEmpty && svc.usesLocalEndpoints
@@ -290,19 +313,19 @@ struct NFTablesWriter {
 
         // The ClusterIP.
         let cip = svc.clusterIP.description
-        ruleset.addElement(Self.clusterIPsSet, .init(key: [cip]))
+        element(clusterIPsAt, .init(key: [cip]))
         if hasInternalEndpoints {
-            ruleset.addElement(Self.serviceIPsMap, .init(key: [cip, proto, port], value: ["goto \(internalTrafficChain)"]))
+            element(serviceIPsAt, .init(key: [cip, proto, port], value: ["goto \(internalTrafficChain)"]))
         } else {
-            ruleset.addElement(Self.noEndpointServicesMap, .init(key: [cip, proto, port], value: [internalVerdict], comment: nameString))
+            element(noEndpointServicesAt, .init(key: [cip, proto, port], value: [internalVerdict], comment: nameString))
         }
         // externalIPs.
         for ip in svc.externalIPs {
             if hasEndpoints {
-                ruleset.addElement(Self.serviceIPsMap, .init(key: [ip.description, proto, port], value: ["goto \(externalTrafficChain)"]))
+                element(serviceIPsAt, .init(key: [ip.description, proto, port], value: ["goto \(externalTrafficChain)"]))
             }
             if !hasExternalEndpoints {
-                ruleset.addElement(Self.noEndpointServicesMap, .init(key: [ip.description, proto, port], value: [externalVerdict], comment: nameString))
+                element(noEndpointServicesAt, .init(key: [ip.description, proto, port], value: [externalVerdict], comment: nameString))
             }
         }
         // LoadBalancer VIPs.
@@ -310,24 +333,24 @@ struct NFTablesWriter {
         if usesFWChain { chain(fwChain) }
         for ip in svc.loadBalancerVIPs {
             if hasEndpoints {
-                ruleset.addElement(Self.serviceIPsMap, .init(key: [ip.description, proto, port], value: ["goto \(externalTrafficChain)"]))
+                element(serviceIPsAt, .init(key: [ip.description, proto, port], value: ["goto \(externalTrafficChain)"]))
             }
             if usesFWChain {
-                ruleset.addElement(Self.firewallIPsMap, .init(key: [ip.description, proto, port], value: ["goto \(fwChain)"]))
+                element(firewallIPsAt, .init(key: [ip.description, proto, port], value: ["goto \(fwChain)"]))
             }
         }
         if !hasExternalEndpoints {
             for ip in svc.loadBalancerVIPs {
-                ruleset.addElement(Self.noEndpointServicesMap, .init(key: [ip.description, proto, port], value: [externalVerdict], comment: nameString))
+                element(noEndpointServicesAt, .init(key: [ip.description, proto, port], value: [externalVerdict], comment: nameString))
             }
         }
         // The NodePort: not subject to loadBalancerSourceRanges.
         if let np = svc.nodePort {
             if hasEndpoints {
-                ruleset.addElement(Self.serviceNodePortsMap, .init(key: [proto, String(np)], value: ["goto \(externalTrafficChain)"]))
+                element(serviceNodePortsAt, .init(key: [proto, String(np)], value: ["goto \(externalTrafficChain)"]))
             }
             if !hasExternalEndpoints {
-                ruleset.addElement(Self.noEndpointNodePortsMap, .init(key: [proto, String(np)], value: [externalVerdict], comment: nameString))
+                element(noEndpointNodePortsAt, .init(key: [proto, String(np)], value: [externalVerdict], comment: nameString))
             }
         }
 
@@ -370,12 +393,10 @@ struct NFTablesWriter {
         }
         if usesClusterPolicyChain { writeServiceToEndpointRules(clusterPolicyChain, eps.cluster, affinity: affinity != nil, endpointBase) }
         if usesLocalPolicyChain { writeServiceToEndpointRules(localPolicyChain, eps.local, affinity: affinity != nil, endpointBase) }
-        for e in eps.allReachable {
-            let base = endpointBase(e)
-            let endpointChain = "endpoint-" + base
-            rule(endpointChain, "\(ipX) saddr \(e.ip) \(masq)")
-            if affinity != nil { rule(endpointChain, "update @affinity-\(base) { \(ipX) saddr }") }
-            rule(endpointChain, "meta l4proto \(proto) dnat to \(e.string)")
+        for (e, endpointChain) in zip(eps.allReachable, endpointChains) {
+            rule(at: endpointChain, "\(ipX) saddr \(e.ip) \(masq)")
+            if affinity != nil { rule(at: endpointChain, "update @affinity-\(endpointBase(e)) { \(ipX) saddr }") }
+            rule(at: endpointChain, "meta l4proto \(proto) dnat to \(e.string)")
         }
     }
 

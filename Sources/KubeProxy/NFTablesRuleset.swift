@@ -125,8 +125,21 @@ public struct NFTablesRuleset: Sendable, Equatable {
 
     /// Appends a rule to `chain`, creating the chain as a regular one if it is missing.
     public mutating func addRule(_ chain: String, _ rule: Rule) {
-        if chainIndex[chain] == nil { addChain(Chain(name: chain)) }
-        chains[chainIndex[chain]!].rules.append(rule)
+        chains[chainPosition(chain)].rules.append(rule)
+    }
+
+    /// Where chain `name` is in `chains`, added as a regular chain if it is missing. One hash
+    /// lookup: a writer that keeps the position appends rules with `addRule(at:_:)`, with none.
+    mutating func chainPosition(_ name: String) -> Int {
+        if let i = chainIndex[name] { return i }
+        chainIndex[name] = chains.count
+        chains.append(Chain(name: name))
+        return chains.count - 1
+    }
+
+    /// Appends a rule to the chain at `position` (from `chainPosition`).
+    mutating func addRule(at position: Int, _ rule: Rule) {
+        chains[position].rules.append(rule)
     }
 
     public mutating func addContainer(_ container: Container) {
@@ -139,10 +152,20 @@ public struct NFTablesRuleset: Sendable, Equatable {
     /// fake does so, as the kernel keeps one element per key).
     public mutating func addElement(_ container: String, _ element: Element) {
         guard let i = containerIndex[container] else { return }
-        if let j = containers[i].elementIndex[element.key] {
+        addElement(at: i, element)
+    }
+
+    /// Where set or map `name` is in `containers`, for `addElement(at:_:)`.
+    func containerPosition(_ name: String) -> Int? { containerIndex[name] }
+
+    /// `addElement` into the container at `i` (from `containerPosition`).
+    /// One hash of the key when it is new (the usual case); a repeated key costs a second.
+    mutating func addElement(at i: Int, _ element: Element) {
+        let n = containers[i].elements.count
+        if let j = containers[i].elementIndex.updateValue(n, forKey: element.key) {
+            containers[i].elementIndex[element.key] = j
             containers[i].elements[j] = element
         } else {
-            containers[i].elementIndex[element.key] = containers[i].elements.count
             containers[i].elements.append(element)
         }
     }

@@ -8,16 +8,13 @@ struct TextBuffer {
 
     init(capacity: Int) { bytes.reserveCapacity(capacity) }
 
+    /// Copies `s`'s UTF-8 bytes; native and small strings (all of kube-proxy's) are read in
+    /// place, without copying the string first (which would retain and release it).
     @inline(__always)
     mutating func add(_ s: String) {
-        var s = s
-        s.withUTF8 { bytes.append(contentsOf: $0) }
-    }
-
-    @inline(__always)
-    mutating func add(_ s: Substring) {
-        var s = s
-        s.withUTF8 { bytes.append(contentsOf: $0) }
+        if s.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
+            bytes.append(contentsOf: s.utf8)
+        }
     }
 
     @inline(__always)
@@ -25,8 +22,7 @@ struct TextBuffer {
 
     /// Go's `%q` of `s` (see `NFTablesRuleset.goQuote`).
     mutating func addGoQuoted(_ s: String) {
-        var s = s
-        let plain = s.withUTF8 { u in u.allSatisfy { $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") } }
+        let plain = s.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
         if plain {
             add(byte: UInt8(ascii: "\""))
             add(s)

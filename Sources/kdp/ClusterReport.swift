@@ -123,7 +123,7 @@ struct ClusterReport: Encodable {
         cluster = SettingsOut(
             name: s.name, clusterCIDRs: s.clusterCIDRs.map(\.description), serviceCIDRs: s.serviceCIDRs.map(\.description),
             nodeNetworks: s.nodeNetworks.map(\.description), cni: s.cni.rawValue, clusterDomain: s.clusterDomain,
-            nodePortRange: s.nodePortRange.description, proxyMode: s.kubeProxy.mode.rawValue)
+            nodePortRange: s.nodePortRange.description, proxyMode: s.kubeProxy.nftablesModeSource != nil ? "nftables" : s.kubeProxy.mode.rawValue)
         inferred = c.inferred.isEmpty ? nil : c.inferred.map {
             InferredOut(setting: $0.setting, value: $0.value, basis: $0.basis.rawValue, from: $0.from)
         }
@@ -171,7 +171,7 @@ struct ClusterReport: Encodable {
     func text(_ c: Cluster) -> String {
         let s = c.settings
         var out = "Cluster \(s.name): \(nodes.count) nodes, \(pods.count) pods, \(services.count) services"
-        out += " (cni \(s.cni.rawValue), pods \(cluster.clusterCIDRs.joined(separator: ",")), services \(cluster.serviceCIDRs.joined(separator: ",")), kube-proxy \(s.kubeProxy.mode.rawValue))\n\n"
+        out += " (cni \(s.cni.rawValue), pods \(cluster.clusterCIDRs.joined(separator: ",")), services \(cluster.serviceCIDRs.joined(separator: ",")), kube-proxy \(cluster.proxyMode))\n\n"
         if !c.inferred.isEmpty {
             // One sentence each (values can be long): what, how it was settled, from what.
             out += "INFERRED\n" + c.inferred.map { "  \($0.note)" }.joined(separator: "\n") + "\n\n"

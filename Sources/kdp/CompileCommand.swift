@@ -53,7 +53,7 @@ struct CompileCommand: ParsableCommand {
     }
 
     func run() throws {
-        let cluster = try topology.cluster(allowNFTables: true)
+        let cluster = try topology.cluster()
         let n = try cluster.requireNode(named: node)
         let fam = cluster.proxierFamily(family.flatMap(IPFamily.init(flag:)))
         guard cluster.settings.families.contains(fam) else {

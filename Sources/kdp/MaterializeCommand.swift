@@ -28,7 +28,7 @@ struct MaterializeCommand: ParsableCommand {
         } else {
             // Refuse before reading the topology when nothing could be built.
             if let why = Materializer.unavailable() { throw InputError("materialize: \(why)") }
-            let cluster = try topology.cluster()
+            let cluster = try topology.cluster(refusingNFTables: "kdp materialize loads iptables rules into the namespaces and does not load nft tables yet (kdp compile --proxy-mode nftables prints them)")
             do { report = try Materializer.build(cluster, prefix: prefix) } catch { throw InputError("materialize: \(error)") }
         }
         switch output {

@@ -30,9 +30,9 @@ struct TopologyOptions: ParsableArguments {
     }
 
     /// Loads and builds the cluster; notes (ignored kinds, scheduling, inferred ranges) go to stderr.
-    /// `allowNFTables`: the caller follows kube-proxy's nftables mode (`kdp compile`); every
-    /// other command refuses a cluster in that mode until the data plane models it.
-    func cluster(allowNFTables: Bool = false) throws(InputError) -> Cluster {
+    /// `refusingNFTables`: what the caller cannot do in kube-proxy's nftables mode (exit 2,
+    /// naming where the mode was said); nil for the commands that follow it.
+    func cluster(refusingNFTables: String? = nil) throws(InputError) -> Cluster {
         let t0 = ContinuousClock.now
         var input = try Self.load(topology)
         if let text = clusterCIDR { input.flagClusterCIDRs = try FlagValue.cidrs(text, flag: "--cluster-cidr", onePerFamily: true) }
@@ -42,8 +42,8 @@ struct TopologyOptions: ParsableArguments {
         if ProcessInfo.processInfo.environment["KDP_PROFILE"] != nil {
             Console.error("kdp: profile: parse \(t1 - t0), build \(ContinuousClock.now - t1)")
         }
-        if !allowNFTables, let at = cluster.settings.kubeProxy.nftablesModeSource {
-            throw InputError("kube-proxy mode nftables: this command does not model nftables mode yet (kdp compile --proxy-mode nftables prints its rules)", at: at)
+        if let refusingNFTables, let at = cluster.settings.kubeProxy.nftablesModeSource {
+            throw InputError("kube-proxy mode nftables: \(refusingNFTables)", at: at)
         }
         for note in cluster.notes { Console.note(note) }
         for inconsistency in cluster.inconsistencies { Console.warning(inconsistency.message) }

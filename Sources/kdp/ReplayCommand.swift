@@ -59,7 +59,7 @@ struct ReplayCommand: ParsableCommand {
 
     func run() throws {
         if merge { return try runMerge() }
-        let cluster = try topology.cluster(allowNFTables: true).withKubeProxy { kp in proxyMode?.apply(to: &kp) }
+        let cluster = try topology.cluster().withKubeProxy { kp in proxyMode?.apply(to: &kp) }
         var options = ReplayOptions()
         options.capturePoint = try CapturePoint.parse(at, in: cluster)
         options.via = via.flatMap { $0.dropPrefix("node/") }

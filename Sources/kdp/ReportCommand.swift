@@ -22,7 +22,7 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Where the capture was taken: auto, pod/NS/NAME, node/NAME[/IFACE] or external.") var at = "auto"
     @Option(help: "For packets from outside: the node that receives them, as node/NAME.") var via: String?
     @Flag(help: "Include kdp verify's results.") var verify = false
-    @Option(help: "iptables or ipvs (default: the topology's kube-proxy mode).") var proxyMode: ProxyMode?
+    @Option(help: "iptables, ipvs or nftables (default: the topology's kube-proxy mode).") var proxyMode: DataplaneProxyMode?
     @Option(name: .shortAndLong, help: ArgumentHelp("The HTML file to write (written to a temporary file, then renamed).", valueName: "report.html"))
     var output: String
 
@@ -38,7 +38,7 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let cluster = try topology.cluster().withKubeProxy { kp in if let proxyMode { kp.mode = proxyMode } }
+        let cluster = try topology.cluster().withKubeProxy { kp in proxyMode?.apply(to: &kp) }
         var plane = Dataplane(cluster: cluster)
         try plane.checkExtraRules()
         var report = HTMLReport(title: "kdp report: \(cluster.settings.name)")

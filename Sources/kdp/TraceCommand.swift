@@ -38,7 +38,7 @@ struct TraceCommand: ParsableCommand {
     }
 
     func run() throws {
-        let cluster = try topology.cluster(allowNFTables: true).withKubeProxy { kp in
+        let cluster = try topology.cluster().withKubeProxy { kp in
             proxyMode?.apply(to: &kp)
             if let ipvsScheduler { kp.ipvsScheduler = ipvsScheduler }
         }

@@ -37,7 +37,7 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         if !snapshots.isEmpty { return try runSnapshots() }
-        let cluster = try topology.cluster(allowNFTables: true).withKubeProxy { kp in
+        let cluster = try topology.cluster().withKubeProxy { kp in
             proxyMode?.apply(to: &kp)
         }
         var options = Verifier.Options()

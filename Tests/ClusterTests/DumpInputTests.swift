@@ -287,8 +287,23 @@ func prefixes(_ p: [Prefix]) -> [String] { p.map(\.description) }
         """
         let c = try ClusterBuilder.build(TopologyLoader.parse(text: text, file: "f.yaml"))
         #expect(c.settings.kubeProxy.nodePortAddressesPrimary)
-        #expect(c.settings.kubeProxy.mode == .iptables)
-        #expect(c.notes.contains { $0.hasPrefix("kubeProxy.mode iptables assumed: ConfigMap kube-system/kube-proxy (config.conf) says mode nftables") })
+        // nftables mode is followed (`nftablesModeSource`, at the ConfigMap), not assumed away.
+        #expect(c.settings.kubeProxy.nftablesModeSource?.file == "f.yaml")
+        #expect(!c.notes.contains { $0.contains("kubeProxy.mode iptables assumed") })
+    }
+
+    /// A mode kdp does not emulate (Windows' kernelspace) is still noted, with what is assumed.
+    @Test func aModeKdpDoesNotEmulateIsAssumedAwayWithANote() throws {
+        let text = """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: kube-proxy, namespace: kube-system}
+        data:
+          config.conf: "mode: kernelspace\\n"
+        """
+        let c = try ClusterBuilder.build(TopologyLoader.parse(text: text, file: "f.yaml"))
+        #expect(c.settings.kubeProxy.mode == .iptables && c.settings.kubeProxy.nftablesModeSource == nil)
+        #expect(c.notes.contains { $0.hasPrefix("kubeProxy.mode iptables assumed: ConfigMap kube-system/kube-proxy (config.conf) says mode kernelspace") })
     }
 
     @Test func aTopologyMaySayPrimaryToo() throws {
