@@ -310,7 +310,7 @@ public struct NFTEngine: Sendable {
             let classes = numgenClasses[NFTNumgenSite(set: s, mod: mod, offset: offset)] ?? [NFTNumgenClass(ranges: [0...(mod - 1)])]
             numgen = chooser.choose(classes, mod: mod) &+ offset
         }
-        let set = ruleset.sets[Int(s)]
+        let numgen = numgen
         return withUnsafeTemporaryAllocation(of: UInt128.self, capacity: fields.count) { buf -> Int32?? in
             var key = NFTKey()
             for (i, f) in fields.enumerated() {
@@ -318,13 +318,17 @@ public struct NFTEngine: Sendable {
                 buf[i] = v
                 key.append(v, bits: f.bits)
             }
-            if let e = set.lookup(key, fields: UnsafeBufferPointer(buf)) {
-                // A listed element of a timeout set is there until it expires (`expires`
-                // counts from the dump, time 0 of `state.now`).
-                guard set.isDynamic, let expires = set.elements[Int(e)].expires, state.now >= expires else { return .some(e) }
+            // The set is read where it lies: a copy of the struct would retain and release
+            // each of its arrays on every packet.
+            return ruleset.sets.withUnsafeBufferPointer { sets -> Int32?? in
+                if let e = sets[Int(s)].lookup(key, fields: UnsafeBufferPointer(buf)) {
+                    // A listed element of a timeout set is there until it expires (`expires`
+                    // counts from the dump, time 0 of `state.now`).
+                    guard sets[Int(s)].isDynamic, let expires = sets[Int(s)].elements[Int(e)].expires, state.now >= expires else { return .some(e) }
+                }
+                if sets[Int(s)].isDynamic, state.contains(s, key) { return .some(-1) }
+                return .some(nil)
             }
-            if set.isDynamic, state.contains(s, key) { return .some(-1) }
-            return .some(nil)
         }
     }
 

@@ -1,19 +1,23 @@
-/// A set's or map's exact keys to their element numbers: flat arrays with open addressing
-/// (linear probing, load at most one half), built once when the ruleset is prepared and only
-/// read per packet. It stands where the kernel's nft_set_hash (`nft_rhash`) stands for
+/// A set's or map's exact keys to their element numbers: one flat array of slots with open
+/// addressing (linear probing, load at most one half), built once when the ruleset is prepared
+/// and only read per packet. It stands where the kernel's nft_set_hash (`nft_rhash`) stands for
 /// kube-proxy's verdict maps: `service-ips[daddr . l4proto . dport]` is one of these per
 /// packet, so it replaces `Dictionary<NFTKey, Int32>`, whose SipHash over 32 bytes cost several
 /// times a bare probe.
 ///
-/// Each position's 8-byte word holds 32 bits of the key's hash and the element number, so a
-/// probe compares the 32-byte key only when those bits agree: a miss (a packet to no Service)
-/// usually costs the one word. The hash is a multiply-xorshift of the key's four 64-bit words
+/// A slot holds an 8-byte word (32 bits of the key's hash and the element number) beside its
+/// 32-byte key, so a lookup that hits reads one slot (one cache line, two at most) and a miss
+/// usually stops at the word. The hash is a multiply-xorshift of the key's four 64-bit words
 /// with a per-process seed, so crafted keys cannot pile into one run. Lookup O(1) expected;
 /// building O(n).
 struct NFTKeyIndex: Sendable {
-    private var keys: [NFTKey] = []
-    /// Per position: hash's high 32 bits << 32 | (element + 1); 0 for an empty position.
-    private var words: [UInt64] = []
+    struct Slot: Sendable {
+        /// hash's high 32 bits << 32 | (element + 1); 0 for an empty slot.
+        var word: UInt64 = 0
+        var key = NFTKey()
+    }
+
+    private var slots: [Slot] = []
     private(set) var count = 0
 
     private static let seed: UInt64 = UInt64.random(in: 1...UInt64.max)
@@ -25,8 +29,7 @@ struct NFTKeyIndex: Sendable {
         guard capacity > 0 else { return }
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        keys = Array(repeating: NFTKey(), count: size)
-        words = Array(repeating: 0, count: size)
+        slots = Array(repeating: Slot(), count: size)
     }
 
     @inline(__always)
@@ -43,16 +46,14 @@ struct NFTKeyIndex: Sendable {
     subscript(_ key: NFTKey) -> Int32? {
         guard count > 0 else { return nil }
         let h = Self.hash(key)
-        let mask = words.count - 1
-        return words.withUnsafeBufferPointer { w in
-            keys.withUnsafeBufferPointer { k in
-                var i = Int(truncatingIfNeeded: h) & mask
-                while true {
-                    let word = w[i]
-                    if word == 0 { return nil }
-                    if word >> 32 == h >> 32 && k[i] == key { return Int32(truncatingIfNeeded: UInt32(truncatingIfNeeded: word)) - 1 }
-                    i = (i + 1) & mask
-                }
+        return slots.withUnsafeBufferPointer { s in
+            let mask = s.count - 1
+            var i = Int(truncatingIfNeeded: h) & mask
+            while true {
+                let word = s[i].word
+                if word == 0 { return nil }
+                if word >> 32 == h >> 32 && s[i].key == key { return Int32(truncatingIfNeeded: UInt32(truncatingIfNeeded: word)) - 1 }
+                i = (i + 1) & mask
             }
         }
     }
@@ -60,30 +61,26 @@ struct NFTKeyIndex: Sendable {
     /// Adds `key` → `element` unless `key` is there already (the first element written wins,
     /// as nft refuses a duplicate element).
     mutating func insertIfAbsent(_ key: NFTKey, _ element: Int32) {
-        if (count + 1) * 2 > words.count { grow() }
+        if (count + 1) * 2 > slots.count { grow() }
         let h = Self.hash(key)
-        let mask = words.count - 1
+        let mask = slots.count - 1
         var i = Int(truncatingIfNeeded: h) & mask
-        while words[i] != 0 {
-            if words[i] >> 32 == h >> 32 && keys[i] == key { return }
+        while slots[i].word != 0 {
+            if slots[i].word >> 32 == h >> 32 && slots[i].key == key { return }
             i = (i + 1) & mask
         }
-        keys[i] = key
-        words[i] = h & 0xFFFF_FFFF_0000_0000 | UInt64(UInt32(element + 1))
+        slots[i] = Slot(word: h & 0xFFFF_FFFF_0000_0000 | UInt64(UInt32(element + 1)), key: key)
         count += 1
     }
 
     private mutating func grow() {
-        let oldKeys = keys, oldWords = words
-        let size = max(16, words.count * 2)
-        keys = Array(repeating: NFTKey(), count: size)
-        words = Array(repeating: 0, count: size)
-        let mask = size - 1
-        for j in oldWords.indices where oldWords[j] != 0 {
-            var i = Int(truncatingIfNeeded: Self.hash(oldKeys[j])) & mask
-            while words[i] != 0 { i = (i + 1) & mask }
-            keys[i] = oldKeys[j]
-            words[i] = oldWords[j]
+        let old = slots
+        slots = Array(repeating: Slot(), count: max(16, old.count * 2))
+        let mask = slots.count - 1
+        for slot in old where slot.word != 0 {
+            var i = Int(truncatingIfNeeded: Self.hash(slot.key)) & mask
+            while slots[i].word != 0 { i = (i + 1) & mask }
+            slots[i] = slot
         }
     }
 }

@@ -190,7 +190,7 @@ extension NFTParser {
         case "update":
             pos += 1
             let (ref, rt) = try ruleWord("@set", end: end)
-            guard let s = rs.set(table, String(ref.dropFirst())) else { throw syntax(rt, "no set '\(Excerpt.quote(ref.dropFirst()))' in table \(rs.tables[table].name)") }
+            guard let s = setIndex(table, String(ref.dropFirst())) else { throw syntax(rt, "no set '\(Excerpt.quote(ref.dropFirst()))' in table \(rs.tables[table].name)") }
             guard pos < end, case .lbrace = tokens[pos].kind else { throw syntax(tokens[pos], "expected '{' after the set") }
             pos += 1
             var deps: [NFTExpr] = []
@@ -396,7 +396,7 @@ extension NFTParser {
         let t = tokens[pos]
         if let w = peekWord(end), w.hasPrefix("@") {
             pos += 1
-            guard let s = rs.set(table, String(w.dropFirst())) else { throw syntax(t, "no set or map '\(Excerpt.quote(w.dropFirst()))' in table \(rs.tables[table].name)") }
+            guard let s = setIndex(table, String(w.dropFirst())) else { throw syntax(t, "no set or map '\(Excerpt.quote(w.dropFirst()))' in table \(rs.tables[table].name)") }
             guard rs.sets[s].keyTypes.count == types.count, zip(rs.sets[s].keyTypes, types).allSatisfy({ $0 == $1 || ($0 == .integer && $1 == .mark) || ($0 == .mark && $1 == .integer) }) else {
                 throw syntax(t, "\(rs.sets[s].name) has key type \(rs.sets[s].keyTypes.map(\.rawValue).joined(separator: " . ")), the expression gives \(types.map(\.rawValue).joined(separator: " . "))")
             }
@@ -443,7 +443,7 @@ extension NFTParser {
                 var i = pos + 1
                 while i < end, tokens[i].word != ":" { i += 1 }
                 if i + 2 < end, tokens[i + 2].word == "." { values = [addr, .inetService] }
-            } else if let ref = peekWord(end), let s = rs.set(table, String(ref.dropFirst())) {
+            } else if let ref = peekWord(end), let s = setIndex(table, String(ref.dropFirst())) {
                 values = rs.sets[s].valueTypes ?? values
             }
             let s = try setOperand(types: fields.map(\.typeName), values: values, table: table, end: end)
@@ -468,7 +468,7 @@ extension NFTParser {
     mutating func link() throws(NFTParseError) {
         var resolved: [Int32] = []
         for r in pendingChains {
-            guard let c = rs.chain(r.table, r.name) else {
+            guard let c = chainIndex(r.table, r.name) else {
                 throw NFTParseError(file: file, line: r.line, column: r.column, message: "no chain '\(Excerpt.quote(r.name))' in table \(rs.tables[r.table].name) to jump to")
             }
             resolved.append(Int32(c))

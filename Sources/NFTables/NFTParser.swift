@@ -23,6 +23,12 @@ struct NFTPendingRef {
     var column: Int
 }
 
+/// A chain's or set's name within its table: the key of the parser's indexes.
+struct NFTObjectName: Hashable {
+    var table: Int
+    var name: String
+}
+
 struct NFTParser {
     var tokens: [NFTToken]
     var pos = 0
@@ -30,6 +36,10 @@ struct NFTParser {
     let lenient: Bool
     var rs = NFTRuleset()
     var pendingChains: [NFTPendingRef] = []
+    /// Named chains and sets by (table, name), kept beside `rs` as objects are added and
+    /// deleted: finding one is a hash, not a scan (a node's table has tens of thousands).
+    var chainAt: [NFTObjectName: Int] = [:]
+    var setAt: [NFTObjectName: Int] = [:]
 
     init(tokens: [NFTToken], file: String, lenient: Bool) {
         self.tokens = tokens
@@ -124,7 +134,7 @@ struct NFTParser {
                 case "rule":
                     let table = try tableRef(create: false, props: false)
                     let (n, nt) = try name("a chain name")
-                    guard let c = rs.chain(table, n) else { throw error(nt, "no chain '\(Excerpt.quote(n))' in table \(rs.tables[table].name)") }
+                    guard let c = chainIndex(table, n) else { throw error(nt, "no chain '\(Excerpt.quote(n))' in table \(rs.tables[table].name)") }
                     if case .word(let k) = peek.kind, k == "position" || k == "handle" || k == "index" { pos += 2 }
                     let rule = try parseRule(table: table)
                     if w == "insert" { rs.chains[c].rules.insert(rule, at: 0) } else { rs.chains[c].rules.append(rule) }
@@ -136,7 +146,7 @@ struct NFTParser {
                 case "element":
                     let table = try tableRef(create: false, props: false)
                     let (n, nt) = try name("a set name")
-                    guard let s = rs.set(table, n) else { throw error(nt, "no set or map '\(Excerpt.quote(n))' in table \(rs.tables[table].name)") }
+                    guard let s = setIndex(table, n) else { throw error(nt, "no set or map '\(Excerpt.quote(n))' in table \(rs.tables[table].name)") }
                     try expect(.lbrace, "'{'")
                     try elements(into: s)
                 default: throw error(wt, "'\(w) \(Excerpt.quote(what))' is not an nft command kdp reads")
@@ -151,12 +161,12 @@ struct NFTParser {
                 case "chain":
                     let table = try tableRef(create: false, props: false)
                     let (n, nt) = try name("a chain name")
-                    guard let c = rs.chain(table, n) else { throw error(nt, "no chain '\(Excerpt.quote(n))'") }
+                    guard let c = chainIndex(table, n) else { throw error(nt, "no chain '\(Excerpt.quote(n))'") }
                     rs.chains[c].rules = []
                 case "set", "map":
                     let table = try tableRef(create: false, props: false)
                     let (n, nt) = try name("a set name")
-                    guard let s = rs.set(table, n) else { throw error(nt, "no set or map '\(Excerpt.quote(n))'") }
+                    guard let s = setIndex(table, n) else { throw error(nt, "no set or map '\(Excerpt.quote(n))'") }
                     rs.sets[s].elements = []
                 default: throw error(wt, "'flush \(Excerpt.quote(what))' is not an nft command kdp reads")
                 }
@@ -170,18 +180,22 @@ struct NFTParser {
                     rs.tables[table].name = "\u{0}deleted"
                     for i in rs.chains.indices where rs.chains[i].table == table { rs.chains[i].base = nil; rs.chains[i].name = "\u{0}deleted" }
                     for i in rs.sets.indices where rs.sets[i].table == table { rs.sets[i].anonymous = true }
+                    chainAt = chainAt.filter { $0.key.table != table }
+                    setAt = setAt.filter { $0.key.table != table }
                 case "chain":
                     let (n, nt) = try name("a chain name")
-                    guard let table, let c = rs.chain(table, n) else { if w == "destroy" { continue }; throw error(nt, "no chain '\(Excerpt.quote(n))'") }
+                    guard let table, let c = chainIndex(table, n) else { if w == "destroy" { continue }; throw error(nt, "no chain '\(Excerpt.quote(n))'") }
                     rs.chains[c].base = nil
                     rs.chains[c].name = "\u{0}deleted"
+                    chainAt[NFTObjectName(table: table, name: n)] = nil
                 case "set", "map":
                     let (n, nt) = try name("a set name")
-                    guard let table, let s = rs.set(table, n) else { if w == "destroy" { continue }; throw error(nt, "no set or map '\(Excerpt.quote(n))'") }
+                    guard let table, let s = setIndex(table, n) else { if w == "destroy" { continue }; throw error(nt, "no set or map '\(Excerpt.quote(n))'") }
                     rs.sets[s].anonymous = true
+                    setAt[NFTObjectName(table: table, name: n)] = nil
                 case "element":
                     let (n, nt) = try name("a set name")
-                    guard let table, let s = rs.set(table, n) else { throw error(nt, "no set or map '\(Excerpt.quote(n))'") }
+                    guard let table, let s = setIndex(table, n) else { throw error(nt, "no set or map '\(Excerpt.quote(n))'") }
                     try expect(.lbrace, "'{'")
                     let before = rs.sets[s].elements.count
                     try elements(into: s)
@@ -259,10 +273,17 @@ struct NFTParser {
     }
 
     mutating func ensureChain(_ table: Int, _ name: String) -> Int {
-        if let c = rs.chain(table, name) { return c }
+        if let c = chainAt[NFTObjectName(table: table, name: name)] { return c }
         rs.chains.append(NFTChain(name: name, table: table))
+        chainAt[NFTObjectName(table: table, name: name)] = rs.chains.count - 1
         return rs.chains.count - 1
     }
+
+    /// The chain named `name` in `table` (what `rs.chain` finds, by hash).
+    func chainIndex(_ table: Int, _ name: String) -> Int? { chainAt[NFTObjectName(table: table, name: name)] }
+
+    /// The named set or map `name` in `table` (what `rs.set` finds, by hash).
+    func setIndex(_ table: Int, _ name: String) -> Int? { setAt[NFTObjectName(table: table, name: name)] }
 
     /// A chain's body: `type T hook H priority P; policy P;`, `comment`, and (block syntax)
     /// rules, one per line. `header`: the `add chain … { … }` form, with no rules.
@@ -367,14 +388,18 @@ struct NFTParser {
             switch t.kind {
             case .rbrace:
                 guard !keyTypes.isEmpty else { throw error(t, "set \(Excerpt.quote(name)) has no type") }
-                var s = rs.set(table, name).map { rs.sets[$0] } ?? NFTSet(name: name, table: table, keyTypes: keyTypes, valueTypes: valueTypes, line: at.line)
+                var s = setIndex(table, name).map { rs.sets[$0] } ?? NFTSet(name: name, table: table, keyTypes: keyTypes, valueTypes: valueTypes, line: at.line)
                 s.keyTypes = keyTypes
                 s.valueTypes = valueTypes
                 s.flags = flags
                 s.timeout = timeout ?? s.timeout
                 s.comment = comment ?? s.comment
                 let index: Int
-                if let i = rs.set(table, name) { rs.sets[i] = s; index = i } else { rs.sets.append(s); index = rs.sets.count - 1 }
+                if let i = setIndex(table, name) { rs.sets[i] = s; index = i } else {
+                    rs.sets.append(s)
+                    index = rs.sets.count - 1
+                    setAt[NFTObjectName(table: table, name: name)] = index
+                }
                 if let e = elementsStart {
                     let save = pos
                     pos = e

@@ -9,7 +9,7 @@ import Wire
     @Test func nftablesLookupDeliversThroughTheCompiledTable() throws {
         let cluster = try BenchCluster.build(BenchCluster.spec(services: 20, endpointsPerService: 2, seed: 1))
         let rows = try NFTablesBench.lookup(cluster, seed: 1)
-        #expect(rows.map(\.name) == ["lookup.nftables", "lookup.nftables.map"])
+        #expect(rows.map(\.name) == ["lookup.nftables", "lookup.nftables.map", "parse.nftables.per_rule"])
         for row in rows { #expect(row.nsPerOp > 0 && row.nsPerOp.isFinite) }
     }
 

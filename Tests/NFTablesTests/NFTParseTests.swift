@@ -151,3 +151,98 @@ import Wire
         #expect(!member("12.0.0.0") && !member("9.255.255.255"))
     }
 }
+
+/// The parser finds chains and sets by name through its own indexes; deleting and adding them
+/// again (as `nft -f` files and knftables transactions do) must name the object that exists now.
+@Suite struct NFTParseNamingTests {
+    @Test func aChainDeletedAndAddedAgainIsTheOneJumpsReach() throws {
+        let rs = try NFTRuleset.parse("""
+            add table ip t
+            add chain ip t base { type filter hook input priority 0 ; }
+            add chain ip t target
+            add rule ip t target drop
+            delete chain ip t target
+            add chain ip t target
+            add rule ip t target accept
+            add rule ip t base jump target
+            """, file: "rules.nft")
+        let live = try #require(rs.chain(0, "target"))
+        #expect(rs.chains[live].rules.count == 1)
+        let base = try #require(rs.chain(0, "base"))
+        guard case .verdict(.jump(let to))? = rs.chains[base].rules.first?.exprs.last else {
+            Issue.record("no jump in \(rs.chains[base].rules)"); return
+        }
+        #expect(Int(to) == live)
+        #expect(rs.chains.filter { $0.name == "target" }.count == 1)
+    }
+
+    @Test func aSetDeletedAndAddedAgainIsTheOneRulesReadAndElementsFill() throws {
+        let rs = try NFTRuleset.parse("""
+            add table ip t
+            add set ip t s { type ipv4_addr ; }
+            add element ip t s { 10.0.0.1 }
+            delete set ip t s
+            add set ip t s { type ipv4_addr ; }
+            add element ip t s { 10.0.0.2 }
+            add chain ip t c
+            add rule ip t c ip daddr @s drop
+            """, file: "rules.nft")
+        let live = try #require(rs.set(0, "s"))
+        #expect(rs.sets[live].elements.count == 1)
+        #expect(rs.sets.filter { $0.name == "s" && !$0.anonymous }.count == 1)
+        let s = try #require(rs.set(named: "s"))
+        #expect(s.elements.map(\.low) == [[UInt128(0x0A00_0002)]])
+    }
+
+    @Test func aTableDeletedAndAddedAgainStartsEmpty() throws {
+        let text = """
+            add table ip t
+            add chain ip t c
+            add rule ip t c drop
+            add set ip t s { type ipv4_addr ; }
+            delete table ip t
+            add table ip t
+            add chain ip t c
+            """
+        let rs = try NFTRuleset.parse(text, file: "rules.nft")
+        let c = try #require(rs.chain(rs.table(.ip, "t")!, "c"))
+        #expect(rs.chains[c].rules.isEmpty)
+        // The old table's set went with it, as nft says.
+        #expect(throws: NFTParseError.self) { try NFTRuleset.parse(text + "\nadd rule ip t c ip daddr @s drop", file: "rules.nft") }
+    }
+}
+
+/// The tokenizer reads bytes but reports columns in characters, as error messages promise.
+@Suite struct NFTTokenizerTests {
+    @Test func columnsCountCharactersAndCRLFEndsOneLine() throws {
+        let tokens = try NFTTokenizer.tokenize("a \"éé\" b\r\nc {x};", file: "t.nft")
+        let shown = tokens.map { t -> String in
+            let what: String = switch t.kind {
+            case .word(let w): "w:\(w)"
+            case .string(let s): "s:\(s)"
+            case .newline: "nl"
+            case .lbrace: "{"
+            case .rbrace: "}"
+            case .semicolon: ";"
+            case .comma: ","
+            case .handle(let n): "h:\(n)"
+            }
+            return "\(what)@\(t.line):\(t.column)"
+        }
+        #expect(shown == ["w:a@1:1", "s:éé@1:3", "w:b@1:8", "nl@1:9", "w:c@2:1", "{@2:3", "w:x@2:4", "}@2:5", ";@2:6", "nl@2:7"])
+    }
+
+    @Test func anUnterminatedStringNamesItsLineAndColumn() {
+        do {
+            _ = try NFTTokenizer.tokenize("add rule\n  x \"é open\n", file: "t.nft")
+            Issue.record("no error")
+        } catch {
+            #expect(error.line == 2 && error.column == 5 && error.message == "unterminated string")
+        }
+    }
+
+    @Test func handlesAreKept() throws {
+        let tokens = try NFTTokenizer.tokenize("accept # handle 12\n", file: "t.nft")
+        #expect(tokens.contains { if case .handle(12) = $0.kind { true } else { false } })
+    }
+}
