@@ -321,12 +321,14 @@ public struct NFTEngine: Sendable {
             // The set is read where it lies: a copy of the struct would retain and release
             // each of its arrays on every packet.
             return ruleset.sets.withUnsafeBufferPointer { sets -> Int32?? in
-                if let e = sets[Int(s)].lookup(key, fields: UnsafeBufferPointer(buf)) {
+                // `pointee` is addressed, not copied (a buffer subscript returns a copy).
+                let set = sets.baseAddress! + Int(s)
+                if let e = NFTSet.lookup(set, key, fields: UnsafeBufferPointer(buf)) {
                     // A listed element of a timeout set is there until it expires (`expires`
                     // counts from the dump, time 0 of `state.now`).
-                    guard sets[Int(s)].isDynamic, let expires = sets[Int(s)].elements[Int(e)].expires, state.now >= expires else { return .some(e) }
+                    guard set.pointee.dynamicPrepared, let expires = set.pointee.elements[Int(e)].expires, state.now >= expires else { return .some(e) }
                 }
-                if sets[Int(s)].isDynamic, state.contains(s, key) { return .some(-1) }
+                if set.pointee.dynamicPrepared, state.contains(s, key) { return .some(-1) }
                 return .some(nil)
             }
         }

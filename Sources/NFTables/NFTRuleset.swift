@@ -144,6 +144,8 @@ public struct NFTSet: Sendable {
     var intervalHighs: [UInt128] = []
     var intervalElements: [Int32] = []
     var scanned: [Int32] = []
+    /// `isDynamic`, read per packet: a flag test instead of hashing the flags' strings.
+    var dynamicPrepared = false
 
     public var isInterval: Bool { flags.contains("interval") }
     public var isDynamic: Bool { flags.contains("dynamic") || flags.contains("timeout") }
@@ -166,6 +168,7 @@ public struct NFTSet: Sendable {
     /// Builds the lookup structures: a hash of exact keys; for one-field sets, sorted disjoint
     /// intervals; elements with ranges in a concatenation go to `scanned`.
     mutating func prepare() {
+        dynamicPrepared = isDynamic
         index = NFTKeyIndex(capacity: elements.count { $0.isExact })
         intervalLows = []; intervalHighs = []; intervalElements = []; scanned = []
         var ranges: [(UInt128, UInt128, Int32)] = []
@@ -193,7 +196,18 @@ public struct NFTSet: Sendable {
     /// The element matching a one-field value, or a packed key: hash first, then intervals.
     @inline(__always)
     func lookup(_ key: NFTKey, fields: UnsafeBufferPointer<UInt128>) -> Int32? {
-        if let i = index[key] { return i }
+        withUnsafePointer(to: self) { Self.lookup($0, key, fields: fields) }
+    }
+
+    /// `lookup` on a set read where it lies: the per-packet path, which must not copy the
+    /// set (each copy retains and releases every one of its arrays).
+    static func lookup(_ set: UnsafePointer<NFTSet>, _ key: NFTKey, fields: UnsafeBufferPointer<UInt128>) -> Int32? {
+        if let i = set.pointee.index[key] { return i }
+        return set.pointee.lookupBeyondIndex(fields)
+    }
+
+    /// The intervals, then the scanned elements: what the hash of exact keys did not find.
+    private func lookupBeyondIndex(_ fields: UnsafeBufferPointer<UInt128>) -> Int32? {
         if !intervalLows.isEmpty, fields.count == 1 {
             let v = fields[0]
             var lo = 0, hi = intervalLows.count
