@@ -76,7 +76,7 @@ let package = Package(
             ]
         ),
         // Helpers shared by test targets: network-namespace harnesses, generated rulesets, fixtures.
-        .target(name: "TestSupport", dependencies: ["Wire", "Netfilter", "Captures"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Wire", "Netfilter", "Captures", "Cluster", "KubeProxy"], path: "Tests/TestSupport"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "Wire", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire"], exclude: ["Fixtures"]),
