@@ -303,9 +303,7 @@ import Wire
         defer { lab.close() }
         // As CompiledDemoKernelCheckTests: both node IPs on n1, the pod network behind the
         // server namespace, a pod (10.244.1.2) and outside clients behind the client namespace.
-        try lab.exec(lab.node, "ip addr add 172.18.0.3/32 dev n1 && ip addr add 172.18.0.2/32 dev n1 && ip route add 10.244.0.0/16 via 10.99.2.2 dev n2 && ip route add 10.244.1.2/32 via 10.99.1.2 dev n1 && ip route add 203.0.113.0/24 via 10.99.1.2 dev n1 && ip route add 192.0.2.0/24 via 10.99.1.2 dev n1")
-        try lab.exec(lab.server, "for a in 10.244.1.3 10.244.2.2 10.244.2.3; do ip addr add $a/32 dev s0; done")
-        try lab.exec(lab.client, "ip addr add 10.244.1.2/32 dev c0 && ip addr add 203.0.113.5/32 dev c0 && ip addr add 192.0.2.1/32 dev c0")
+        try lab.playDemoNodes()
         try lab.exec(lab.node, "nft -f - <<'KDP_RULES'\n\(Self.traceTable)KDP_RULES\n")
         let write = ProcessInfo.processInfo.environment["KDP_RECORD_FIXTURES"] == "1"
         for phase in Self.phases(cluster) {

@@ -134,6 +134,16 @@ public final class KernelLab {
         return events
     }
 
+    /// The lab as the demo's nodes (topologies/demo.yaml): worker-1's and control-plane's node
+    /// IPs on the node's n1, the pod network behind the server namespace (which holds the web
+    /// pods' addresses), a pod (10.244.1.2) and outside clients (203.0.113.5, 192.0.2.1)
+    /// behind the client namespace. The demo kernel checks of both proxy modes start here.
+    public func playDemoNodes() throws {
+        try exec(node, "ip addr add 172.18.0.3/32 dev n1 && ip addr add 172.18.0.2/32 dev n1 && ip route add 10.244.0.0/16 via 10.99.2.2 dev n2 && ip route add 10.244.1.2/32 via 10.99.1.2 dev n1 && ip route add 203.0.113.0/24 via 10.99.1.2 dev n1 && ip route add 192.0.2.0/24 via 10.99.1.2 dev n1")
+        try exec(server, "for a in 10.244.1.3 10.244.2.2 10.244.2.3; do ip addr add $a/32 dev s0; done")
+        try exec(client, "ip addr add 10.244.1.2/32 dev c0 && ip addr add 203.0.113.5/32 dev c0 && ip addr add 192.0.2.1/32 dev c0")
+    }
+
     /// Runs `script` inside one of the lab's namespaces.
     public func exec(_ namespace: String, _ script: String) throws {
         try Shell.sh(script, in: namespace)
