@@ -277,15 +277,20 @@ func prefixes(_ p: [Prefix]) -> [String] { p.map(\.description) }
         #expect(prefixes(c.settings.clusterCIDRs) == ["10.50.0.0/16", "fd50::/56"])
     }
 
-    @Test func primaryNodePortAddresses() throws {
+    /// A dump holding only kube-proxy's ConfigMap with `conf` as its config.conf.
+    func kubeProxyConfigMap(_ conf: String) throws -> Cluster {
         let text = """
         apiVersion: v1
         kind: ConfigMap
         metadata: {name: kube-proxy, namespace: kube-system}
         data:
-          config.conf: "nodePortAddresses: [primary]\\nmode: nftables\\n"
+          config.conf: "\(conf)"
         """
-        let c = try ClusterBuilder.build(TopologyLoader.parse(text: text, file: "f.yaml"))
+        return try ClusterBuilder.build(TopologyLoader.parse(text: text, file: "f.yaml"))
+    }
+
+    @Test func primaryNodePortAddresses() throws {
+        let c = try kubeProxyConfigMap("nodePortAddresses: [primary]\\nmode: nftables\\n")
         #expect(c.settings.kubeProxy.nodePortAddressesPrimary)
         // nftables mode is followed (`nftablesModeSource`, at the ConfigMap), not assumed away.
         #expect(c.settings.kubeProxy.nftablesModeSource?.file == "f.yaml")
@@ -294,14 +299,7 @@ func prefixes(_ p: [Prefix]) -> [String] { p.map(\.description) }
 
     /// A mode kdp does not emulate (Windows' kernelspace) is still noted, with what is assumed.
     @Test func aModeKdpDoesNotEmulateIsAssumedAwayWithANote() throws {
-        let text = """
-        apiVersion: v1
-        kind: ConfigMap
-        metadata: {name: kube-proxy, namespace: kube-system}
-        data:
-          config.conf: "mode: kernelspace\\n"
-        """
-        let c = try ClusterBuilder.build(TopologyLoader.parse(text: text, file: "f.yaml"))
+        let c = try kubeProxyConfigMap("mode: kernelspace\\n")
         #expect(c.settings.kubeProxy.mode == .iptables && c.settings.kubeProxy.nftablesModeSource == nil)
         #expect(c.notes.contains { $0.hasPrefix("kubeProxy.mode iptables assumed: ConfigMap kube-system/kube-proxy (config.conf) says mode kernelspace") })
     }

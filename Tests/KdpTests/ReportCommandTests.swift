@@ -105,6 +105,21 @@ import TestSupport
         #expect(!html.contains("<section id=\"replay\">"))
     }
 
+    /// `--proxy-mode nftables`: the trace's steps are the nft table's rules (as `nft monitor
+    /// trace` names them), and the verification holds over them.
+    @Test func anNFTablesModeReportTracesThroughTheNFTTable() throws {
+        guard tool("dot") else { return }
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("nft.html")
+        let r = try kdp("report", "--proxy-mode", "nftables", "--trace", "pod/default/client,service/default/web:80", "--verify", "-o", file.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let html = try String(contentsOf: file, encoding: .utf8)
+        #expect(html.contains("ip kube-proxy"))
+        #expect(!html.contains("KUBE-SERVICES"))
+        #expect(html.contains("<table class=\"verify\">"))
+    }
+
     @Test func badRequestsExitTwoAndWriteNothing() throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }

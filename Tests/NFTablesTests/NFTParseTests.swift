@@ -176,6 +176,23 @@ import Wire
         #expect(rs.chains.filter { $0.name == "target" }.count == 1)
     }
 
+    /// A deleted chain is gone from the index too: a jump to it is an error naming its line.
+    @Test func aJumpToADeletedChainIsRefusedWithItsLine() {
+        do {
+            _ = try NFTRuleset.parse("""
+                add table ip t
+                add chain ip t base { type filter hook input priority 0 ; }
+                add chain ip t target
+                delete chain ip t target
+                add rule ip t base jump target
+                """, file: "rules.nft")
+            Issue.record("a jump to a deleted chain was accepted")
+        } catch {
+            #expect(error.file == "rules.nft" && error.line == 5)
+            #expect(error.message.contains("no chain 'target'"), "\(error.message)")
+        }
+    }
+
     @Test func aSetDeletedAndAddedAgainIsTheOneRulesReadAndElementsFill() throws {
         let rs = try NFTRuleset.parse("""
             add table ip t
