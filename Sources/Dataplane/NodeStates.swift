@@ -8,8 +8,10 @@
 /// that owns its state (replay) writes in place, as before.
 public struct NodeStates: RandomAccessCollection, Sendable {
     final class Chunk: @unchecked Sendable {
-        // Only ever mutated through a uniquely referenced chunk (copy on write).
-        var items: [NodeHost]
+        // Only ever mutated through a uniquely referenced chunk (copy on write), never while
+        // another access is under way: the runtime's exclusivity check on this class property
+        // (swift_beginAccess, a thread-local access set) was a tenth of a cached replay packet.
+        @exclusivity(unchecked) var items: [NodeHost]
         init(_ items: [NodeHost]) { self.items = items }
     }
 
@@ -39,19 +41,21 @@ public struct NodeStates: RandomAccessCollection, Sendable {
         // several per packet).
         _read { yield chunks[i >> Self.shift].items[i & Self.mask] }
         set {
-            let c = unique(i)
-            c.items[i & Self.mask] = newValue
+            makeUnique(i)
+            chunks[i >> Self.shift].items[i & Self.mask] = newValue
         }
         _modify {
-            let c = unique(i)
-            yield &c.items[i & Self.mask]
+            // The chunk is borrowed from the array in place, not returned (+1) from a helper:
+            // replay's flow cache modifies a node's conntrack entry per packet.
+            makeUnique(i)
+            yield &chunks[i >> Self.shift].items[i & Self.mask]
         }
     }
 
-    /// The chunk holding node `i`, unshared.
-    private mutating func unique(_ i: Int) -> Chunk {
+    /// Makes the chunk holding node `i` unshared.
+    @inline(__always)
+    private mutating func makeUnique(_ i: Int) {
         let k = i >> Self.shift
         if !isKnownUniquelyReferenced(&chunks[k]) { chunks[k] = Chunk(chunks[k].items) }
-        return chunks[k]
     }
 }

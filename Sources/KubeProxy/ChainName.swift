@@ -73,21 +73,36 @@ extension ChainName {
         var input = input
         let digest = input.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
         return digest.withUnsafeBytes { bytes in
-            String(unsafeUninitializedCapacity: characters) { out in
-                var buffer: UInt64 = 0, bits = 0, i = 0, n = 0
-                while n < characters {
-                    if bits < 5 {
-                        buffer = buffer << 8 | UInt64(bytes[i])
-                        i += 1
-                        bits += 8
-                    }
-                    out[n] = base32Alphabet[Int(buffer >> UInt64(bits - 5) & 31)]
-                    bits -= 5
-                    n += 1
-                }
-                return characters
+            String(unsafeUninitializedCapacity: characters) { base32Prefix(of: bytes, into: $0, characters: characters) }
+        }
+    }
+
+    /// `hashPrefix` of bytes, into bytes (base32 is ASCII): for names built as bytes.
+    static func hashPrefix(bytes input: UnsafeRawBufferPointer, characters: Int) -> [UInt8] {
+        let digest = SHA256.hash(data: input)
+        return digest.withUnsafeBytes { bytes in
+            [UInt8](unsafeUninitializedCapacity: characters) { out, count in
+                count = base32Prefix(of: bytes, into: out, characters: characters)
             }
         }
+    }
+
+    /// Writes the first `characters` base32 characters of `bytes` into `out`; returns how many.
+    @inline(__always)
+    static func base32Prefix(of bytes: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<UInt8>, characters: Int) -> Int {
+        let alphabet = base32Alphabet
+        var buffer: UInt64 = 0, bits = 0, i = 0, n = 0
+        while n < characters {
+            if bits < 5 {
+                buffer = buffer << 8 | UInt64(bytes[i])
+                i += 1
+                bits += 8
+            }
+            out[n] = alphabet[Int(buffer >> UInt64(bits - 5) & 31)]
+            bits -= 5
+            n += 1
+        }
+        return characters
     }
 
     static let base32Alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".utf8)

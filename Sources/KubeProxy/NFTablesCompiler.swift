@@ -66,12 +66,22 @@ public enum NFTablesName {
     static let baseLengthMax = 256 - 16
 
     static func hashAndTruncate(_ name: String) -> String {
+        hashAndTruncate(bytes: Array(name.utf8))
+    }
+
+    /// `hashAndTruncate` of a name given as its UTF-8 bytes: hashed and copied without
+    /// building the name as a `String` first.
+    static func hashAndTruncate(bytes name: [UInt8]) -> String {
         // The first 8 base32 characters are exactly the first 5 bytes' 40 bits.
-        var out = ChainName.hashPrefix(name, characters: 8) + "-" + name
-        if out.utf8.count > baseLengthMax {
-            out = String(decoding: out.utf8.prefix(baseLengthMax - 3), as: UTF8.self) + "..."
+        let hash = name.withUnsafeBytes { ChainName.hashPrefix(bytes: $0, characters: 8) }
+        var out = hash
+        out.reserveCapacity(hash.count + 1 + name.count)
+        out.append(UInt8(ascii: "-"))
+        out.append(contentsOf: name)
+        if out.count > baseLengthMax {
+            out = Array(out.prefix(baseLengthMax - 3)) + Array("...".utf8)
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// `HASH-namespace/service/protocol/port`.
@@ -80,22 +90,34 @@ public enum NFTablesName {
     }
 
     /// `HASH-namespace/service/protocol/port__ip/port` from the endpoint's `ip:port` (or
-    /// `[ip6]:port`) text as kube-proxy holds it, an IPv6 address's colons as dots.
+    /// `[ip6]:port`) text as kube-proxy holds it, an IPv6 address's colons as dots. Built as
+    /// bytes: a Service port's endpoints each pay one of these, and a SHA-256.
     public static func endpointBase(_ port: ServicePortName, protocolName: String, endpoint: String) -> String {
+        var name: [UInt8] = []
+        name.reserveCapacity(port.namespace.utf8.count + port.name.utf8.count + endpoint.utf8.count + 24)
+        name.append(contentsOf: port.namespace.utf8)
+        name.append(UInt8(ascii: "/"))
+        name.append(contentsOf: port.name.utf8)
+        name.append(UInt8(ascii: "/"))
+        name.append(contentsOf: protocolName.utf8)
+        name.append(UInt8(ascii: "/"))
+        name.append(contentsOf: String(port.port).utf8)
+        name.append(contentsOf: "__".utf8)
         // net.SplitHostPort: the host is what precedes the last colon, brackets removed.
-        var host = Substring(endpoint), endpointPort = Substring()
-        if let colon = endpoint.lastIndex(of: ":") {
-            host = endpoint[..<colon]
-            endpointPort = endpoint[endpoint.index(after: colon)...]
+        let text = Array(endpoint.utf8)
+        var hostStart = 0, hostEnd = text.count, portStart = text.count
+        if let colon = text.lastIndex(of: UInt8(ascii: ":")) {
+            hostEnd = colon
+            portStart = colon + 1
         }
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        return hashAndTruncate("\(port.namespace)/\(port.name)/\(protocolName)/\(port.port)__\(dotted(host))/\(endpointPort)")
-    }
-
-    /// An IPv6 address's colons as dots, byte by byte (addresses are ASCII).
-    static func dotted(_ host: Substring) -> String {
-        guard host.utf8.contains(UInt8(ascii: ":")) else { return String(host) }
-        return String(decoding: host.utf8.map { $0 == UInt8(ascii: ":") ? UInt8(ascii: ".") : $0 }, as: UTF8.self)
+        if hostEnd - hostStart >= 2, text[hostStart] == UInt8(ascii: "["), text[hostEnd - 1] == UInt8(ascii: "]") {
+            hostStart += 1
+            hostEnd -= 1
+        }
+        for b in text[hostStart..<hostEnd] { name.append(b == UInt8(ascii: ":") ? UInt8(ascii: ".") : b) }
+        name.append(UInt8(ascii: "/"))
+        name.append(contentsOf: text[portStart...])
+        return hashAndTruncate(bytes: name)
     }
 }
 
@@ -144,6 +166,7 @@ struct NFTablesWriter {
         // proxier.go's masqueradeMark: `%#08x` of 1 << bit, or the spelling the caller gave.
         mark = config.masqueradeMark
         generation = options.generation
+        localDetector = Self.localDetector(config, ipX: ipX)
     }
 
     /// `--nodeport-addresses` of this family; nil when it matches every local address
@@ -155,8 +178,11 @@ struct NFTablesWriter {
     }
 
     /// The local-traffic detector's nft words (pkg/proxy/util/localdetector.go
-    /// `ifLocalNFT`/`ifNotLocalNFT`), nil for the no-op detector.
-    var localDetector: (ifLocal: String, ifNotLocal: String)? {
+    /// `ifLocalNFT`/`ifNotLocalNFT`), nil for the no-op detector. Spelled once per sync: every
+    /// Service port's masquerade rule carries them.
+    let localDetector: (ifLocal: String, ifNotLocal: String)?
+
+    static func localDetector(_ config: ProxierConfig, ipX: String) -> (ifLocal: String, ifNotLocal: String)? {
         switch config.detectLocalMode {
         case .clusterCIDR:
             guard let cidr = config.clusterCIDRs.first(where: { $0.family == config.family }) else { return nil }

@@ -13,8 +13,8 @@ extension NFTablesRuleset {
         if let tableComment { out += "\tcomment \(Self.goQuote(tableComment))\n" }
         // `nft -f` of `transactionText()` adds sets, then maps, then chains, each sorted.
         var blocks: [String] = []
-        for s in sortedSets + sortedMaps { blocks.append(listContainer(s)) }
-        for c in sortedChains { blocks.append(listChain(c)) }
+        for i in sortedContainerOrder { blocks.append(listContainer(containers[i])) }
+        for i in sortedChainOrder { blocks.append(listChain(chains[i])) }
         out += blocks.joined(separator: "\n")
         return out + "}\n"
     }

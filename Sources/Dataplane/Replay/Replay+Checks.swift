@@ -7,7 +7,7 @@ extension Replay {
 
     mutating func inject(_ p: ReplayPacket, flow f: Int) -> ReplayOutcome {
         if options.flowCache, !steps(p),
-           let e = cache.lookup(flow: f, reply: false, packet: p.packet, nodes: &plane.nodes, now: p.seconds) {
+           let e = cache.lookup(flow: f, reply: false, proto: p.packet.proto, tcpFlags: p.packet.tcpFlags, nodes: &plane.nodes, now: p.seconds) {
             report.summary.injected += 1
             return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .injected, path: nil,
                                  verdict: e.verdict, mismatch: nil, delivered: e.delivered, routedHops: e.routedHops)
@@ -36,7 +36,7 @@ extension Replay {
     mutating func check(_ p: ReplayPacket, flow f: Int, arrivingAt node: Int? = nil) -> ReplayOutcome {
         report.summary.checked += 1
         if node == nil, options.flowCache, !steps(p),
-           let e = cache.lookup(flow: f, reply: true, packet: p.packet, nodes: &plane.nodes, now: p.seconds) {
+           let e = cache.lookup(flow: f, reply: true, proto: p.packet.proto, tcpFlags: p.packet.tcpFlags, nodes: &plane.nodes, now: p.seconds) {
             return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: nil,
                                  verdict: e.verdict, mismatch: nil, delivered: e.delivered, routedHops: e.routedHops)
         }

@@ -8,13 +8,13 @@ extension Replay {
     /// - Complexity: one pass over the file; memory holds the flows, never the packets.
     public mutating func replayAll(_ reader: CaptureReader, keepBytes: Bool,
                                    _ each: (ReplayOutcome?, ReplayPacket?, ReplaySkip?, Int) throws -> Void) throws {
+        var packet = ReplayPacket()
         while let (record, link) = try reader.nextDecoded() {
             let keep = keepBytes || { if case .linuxSLL2 = link.kind { true } else { false } }()
-            switch ReplayPacket.decode(record, link: link, keepBytes: keep) {
-            case .failure(let skip):
+            if let skip = ReplayPacket.decode(record, link: link, keepBytes: keep, into: &packet) {
                 skipped(skip)
                 try each(nil, nil, skip, record.capturedLength)
-            case .success(let packet):
+            } else {
                 let outcome = replay(packet)
                 try each(outcome, packet, nil, record.capturedLength)
             }
