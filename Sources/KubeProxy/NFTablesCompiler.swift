@@ -155,6 +155,7 @@ struct NFTablesWriter {
     static let firewallCheckChain = "firewall-check"
     static let serviceEndpointsCheckChain = "service-endpoints-check"
     static let nodePortEndpointsCheckChain = "nodeport-endpoints-check"
+    static let jumpMarkMasq = "jump \(markMasqChain)"
 
     init(config: ProxierConfig, options: NFTablesCompiler.Options) {
         self.config = config
@@ -215,6 +216,27 @@ struct NFTablesWriter {
     /// Adds `element` to the container at `position`, if it exists.
     mutating func element(_ position: Int?, _ element: NFTablesRuleset.Element) {
         if let position { ruleset.addElement(at: position, element) }
+    }
+
+    /// Adds the element `address . proto . port` (`proto . port` without an address) to the
+    /// container at `position`, if it exists, written as bytes into the ruleset.
+    mutating func element(_ position: Int?, _ address: IPAddress?, _ proto: String, _ port: String, value: String?, comment: String? = nil) {
+        guard let position else { return }
+        ruleset.addElement(at: position, value: value, comment: comment) { t in
+            if let address {
+                t.add(address)
+                t.add(" . ")
+            }
+            t.add(proto)
+            t.add(" . ")
+            t.add(port)
+        }
+    }
+
+    /// Appends a rule whose text `write` writes as bytes (the per-endpoint rules: no `String`
+    /// each).
+    mutating func rule(at chain: Int, comment: String? = nil, _ write: (inout TextBuffer) -> Void) {
+        ruleset.addRule(at: chain, comment: comment, write)
     }
 
     /// `setupNFTables`: the table, the base chains and their jumps, the masquerading chains,
@@ -297,12 +319,17 @@ struct NFTablesWriter {
         let nameString = svc.name
         let affinity = svc.affinitySeconds
         // Each endpoint's name base once (a SHA-256 each), however many objects carry it.
+        // (The closure captures the port's name, not the whole `ServicePortInfo`, which it
+        // would copy.)
+        let portName = svc.portName
         var bases: [String: String] = [:]
-        for e in eps.allReachable + eps.cluster + eps.local where bases[e.string] == nil {
-            bases[e.string] = NFTablesName.endpointBase(svc.portName, protocolName: proto, endpoint: e.string)
+        for list in [eps.allReachable, eps.cluster, eps.local] {
+            for e in list where bases[e.string] == nil {
+                bases[e.string] = NFTablesName.endpointBase(portName, protocolName: proto, endpoint: e.string)
+            }
         }
         let endpointBase = { (e: EndpointInfo) -> String in
-            bases[e.string] ?? NFTablesName.endpointBase(svc.portName, protocolName: proto, endpoint: e.string)
+            bases[e.string] ?? NFTablesName.endpointBase(portName, protocolName: proto, endpoint: e.string)
         }
 
         // The endpoint chains' positions, so their rules below need no lookup by name.
@@ -338,20 +365,21 @@ struct NFTablesWriter {
         }
 
         // The ClusterIP.
-        let cip = svc.clusterIP.description
-        element(clusterIPsAt, .init(key: [cip]))
+        let cip = svc.clusterIP
+        if let clusterIPsAt { ruleset.addElement(at: clusterIPsAt, value: nil, comment: nil) { $0.add(cip) } }
+        let gotoExternal = "goto " + externalTrafficChain
         if hasInternalEndpoints {
-            element(serviceIPsAt, .init(key: [cip, proto, port], value: ["goto \(internalTrafficChain)"]))
+            element(serviceIPsAt, cip, proto, port, value: "goto " + internalTrafficChain)
         } else {
-            element(noEndpointServicesAt, .init(key: [cip, proto, port], value: [internalVerdict], comment: nameString))
+            element(noEndpointServicesAt, cip, proto, port, value: internalVerdict, comment: nameString)
         }
         // externalIPs.
         for ip in svc.externalIPs {
             if hasEndpoints {
-                element(serviceIPsAt, .init(key: [ip.description, proto, port], value: ["goto \(externalTrafficChain)"]))
+                element(serviceIPsAt, ip, proto, port, value: gotoExternal)
             }
             if !hasExternalEndpoints {
-                element(noEndpointServicesAt, .init(key: [ip.description, proto, port], value: [externalVerdict], comment: nameString))
+                element(noEndpointServicesAt, ip, proto, port, value: externalVerdict, comment: nameString)
             }
         }
         // LoadBalancer VIPs.
@@ -359,35 +387,49 @@ struct NFTablesWriter {
         if usesFWChain { chain(fwChain) }
         for ip in svc.loadBalancerVIPs {
             if hasEndpoints {
-                element(serviceIPsAt, .init(key: [ip.description, proto, port], value: ["goto \(externalTrafficChain)"]))
+                element(serviceIPsAt, ip, proto, port, value: gotoExternal)
             }
             if usesFWChain {
-                element(firewallIPsAt, .init(key: [ip.description, proto, port], value: ["goto \(fwChain)"]))
+                element(firewallIPsAt, ip, proto, port, value: "goto " + fwChain)
             }
         }
         if !hasExternalEndpoints {
             for ip in svc.loadBalancerVIPs {
-                element(noEndpointServicesAt, .init(key: [ip.description, proto, port], value: [externalVerdict], comment: nameString))
+                element(noEndpointServicesAt, ip, proto, port, value: externalVerdict, comment: nameString)
             }
         }
         // The NodePort: not subject to loadBalancerSourceRanges.
         if let np = svc.nodePort {
             if hasEndpoints {
-                element(serviceNodePortsAt, .init(key: [proto, String(np)], value: ["goto \(externalTrafficChain)"]))
+                element(serviceNodePortsAt, nil, proto, String(np), value: gotoExternal)
             }
             if !hasExternalEndpoints {
-                element(noEndpointNodePortsAt, .init(key: [proto, String(np)], value: [externalVerdict], comment: nameString))
+                element(noEndpointNodePortsAt, nil, proto, String(np), value: externalVerdict, comment: nameString)
             }
         }
 
         // Internal traffic: masquerade what does not come from a pod.
-        let masq = "jump \(Self.markMasqChain)"
-        let daddr = generation.clusterIPMasqueradeMatchesAddressOnly ? "\(ipX) daddr \(cip)" : "\(ipX) daddr \(cip) \(proto) dport \(port)"
-        if hasInternalEndpoints {
-            if config.masqueradeAll {
-                rule(internalTrafficChain, "\(daddr) \(masq)")
-            } else if let detector = localDetector {
-                rule(internalTrafficChain, "\(daddr) \(detector.ifNotLocal) \(masq)")
+        let masq = Self.jumpMarkMasq
+        if hasInternalEndpoints && (config.masqueradeAll || localDetector != nil) {
+            // `ip daddr VIP [proto dport PORT] [NOT-LOCAL] jump mark-for-masquerade`
+            let detector = config.masqueradeAll ? nil : localDetector?.ifNotLocal
+            let addressOnly = generation.clusterIPMasqueradeMatchesAddressOnly
+            rule(at: chainAt(internalTrafficChain)) { [ipX] t in
+                t.add(ipX)
+                t.add(" daddr ")
+                t.add(cip)
+                if !addressOnly {
+                    t.add(" ")
+                    t.add(proto)
+                    t.add(" dport ")
+                    t.add(port)
+                }
+                if let detector {
+                    t.add(" ")
+                    t.add(detector)
+                }
+                t.add(" ")
+                t.add(masq)
             }
         }
         // External traffic: the short-circuits, then the policy chain.
@@ -420,9 +462,20 @@ struct NFTablesWriter {
         if usesClusterPolicyChain { writeServiceToEndpointRules(clusterPolicyChain, eps.cluster, affinity: affinity != nil, endpointBase) }
         if usesLocalPolicyChain { writeServiceToEndpointRules(localPolicyChain, eps.local, affinity: affinity != nil, endpointBase) }
         for (e, endpointChain) in zip(eps.allReachable, endpointChains) {
-            rule(at: endpointChain, "\(ipX) saddr \(e.ip) \(masq)")
+            rule(at: endpointChain) { [ipX] t in
+                t.add(ipX)
+                t.add(" saddr ")
+                t.add(e.ip)
+                t.add(" ")
+                t.add(masq)
+            }
             if affinity != nil { rule(at: endpointChain, "update @affinity-\(endpointBase(e)) { \(ipX) saddr }") }
-            rule(at: endpointChain, "meta l4proto \(proto) dnat to \(e.string)")
+            rule(at: endpointChain) { t in
+                t.add("meta l4proto ")
+                t.add(proto)
+                t.add(" dnat to ")
+                t.add(e.string)
+            }
         }
     }
 
@@ -434,7 +487,18 @@ struct NFTablesWriter {
                 rule(chain, "\(ipX) saddr @affinity-\(b) goto endpoint-\(b)")
             }
         }
-        let entries = endpoints.enumerated().map { "\($0.offset) : goto endpoint-\(base($0.element))" }
-        rule(chain, "numgen random mod \(endpoints.count) vmap { \(entries.joined(separator: " , ")) }")
+        // `numgen random mod N vmap { 0 : goto endpoint-… , 1 : goto endpoint-… }`
+        rule(at: chainAt(chain)) { t in
+            t.add("numgen random mod ")
+            t.add(decimal: UInt64(endpoints.count))
+            t.add(" vmap { ")
+            for (i, e) in endpoints.enumerated() {
+                if i > 0 { t.add(" , ") }
+                t.add(decimal: UInt64(i))
+                t.add(" : goto endpoint-")
+                t.add(base(e))
+            }
+            t.add(" }")
+        }
     }
 }
