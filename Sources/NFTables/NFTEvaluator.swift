@@ -347,8 +347,12 @@ public struct NFTEngine: Sendable {
             while true {
                 guardSteps += 1
                 if guardSteps > 1_000_000 { return .drop }
-                let rules = ruleset.chains[Int(chain)].rules
-                if Int(r) >= rules.count {
+                // Rules and expressions are read in place, by index: binding the chain's rule
+                // array, a rule, or each expression to a local retained them, a write to the
+                // heap object of every rule a packet passes (at 30,000 Services, mostly a cache
+                // miss each).
+                let ruleCount = ruleset.chains[Int(chain)].rules.count
+                if Int(r) >= ruleCount {
                     if depth == 0 {
                         let drop = ruleset.chains[Int(base)].base?.policyDrop ?? false
                         steps?.append(NFTStep(hook: hook, chain: base, rule: -1, action: .policy(drop: drop), packet: p, numgen: 0))
@@ -359,14 +363,14 @@ public struct NFTEngine: Sendable {
                     (chain, r) = stack[depth]
                     continue
                 }
-                let rule = rules[Int(r)]
+                let exprCount = ruleset.chains[Int(chain)].rules[Int(r)].exprs.count
                 var verdict: NFTVerdict?
                 var action: NFTAction?
                 var matched = true
                 var numgen: UInt32 = 0
                 var terminal: NFTHookVerdict?
-                exprs: for e in rule.exprs {
-                    switch e {
+                exprs: for k in 0..<exprCount {
+                    switch ruleset.chains[Int(chain)].rules[Int(r)].exprs[k] {
                     case .compare(let f, let op, let low, let high, let mask):
                         guard let v0 = read(f, p, numgen: numgen) else { matched = false; break exprs }
                         let v = v0 & mask
@@ -478,7 +482,7 @@ public struct NFTEngine: Sendable {
                     chain = target; r = 0
                 case .return?:
                     if depth == 0 {
-                        r = Int32(rules.count)  // the base chain's policy
+                        r = Int32(ruleCount)  // the base chain's policy
                     } else {
                         depth -= 1
                         (chain, r) = stack[depth]
