@@ -115,6 +115,20 @@ public struct NFTChooser: Sendable {
     /// Draws `numgen random mod N offset O` for a lookup whose outcomes split the values into
     /// `classes` (each element's values, and all the others together): all-paths branches once
     /// per class, not once per value, with the class's share as its probability.
+    /// Whether this chooser follows one seeded path (`choose(mod:classSize:)` applies).
+    var drawsOnePath: Bool { rng != nil }
+
+    /// The one-path draw with the class sizes read from a flat table: `classSize(v)` is how
+    /// many values share `v`'s outcome. No class array is read (or retained) per packet.
+    @inline(__always)
+    mutating func choose(mod: UInt32, classSize: (UInt32) -> UInt32) -> UInt32 {
+        var g = rng!
+        let v = UInt32(g.next() % UInt64(mod))
+        rng = g
+        probability *= Double(classSize(v)) / Double(mod)
+        return v
+    }
+
     mutating func choose(_ classes: [NFTNumgenClass], mod: UInt32) -> UInt32 {
         if var g = rng {
             // One path: a draw, no bookkeeping (nothing allocated per packet).
@@ -185,6 +199,18 @@ public struct NFTEngine: Sendable {
     /// classes of values with one outcome, built once.
     let numgenClasses: [NFTNumgenSite: [NFTNumgenClass]]
 
+    /// The same classes flattened for one-path draws: per set, its numgen site (`mod`,
+    /// `offset`) and where its values' class sizes start in `numgenClassSizes` (value v's class
+    /// has `numgenClassSizes[start + v]` values). A dictionary probe plus each class's range
+    /// arrays were several reads of cold memory per packet at 30,000 Services.
+    struct FlatNumgenSite: Sendable {
+        var mod: UInt32
+        var offset: UInt32
+        var start: Int32
+    }
+    let numgenSiteBySet: [FlatNumgenSite?]
+    let numgenClassSizes: [UInt32]
+
     public init(_ ruleset: NFTRuleset) {
         self.ruleset = ruleset
         hookChains = [IPFamily.ipv4, .ipv6].map { f in NFTHook.allCases.map { ruleset.baseChains(at: $0, family: f) } }
@@ -206,6 +232,28 @@ public struct NFTEngine: Sendable {
             }
         }
         numgenClasses = classes
+        var bySet = [FlatNumgenSite?](repeating: nil, count: ruleset.sets.count)
+        var sizes: [UInt32] = []
+        // One site per set (kube-proxy's anonymous numgen maps); a set read by numgen
+        // expressions of different moduli keeps the classes' path.
+        var shared = Set<Int32>()
+        for (site, siteClasses) in classes {
+            if bySet[Int(site.set)] != nil || shared.contains(site.set) {
+                bySet[Int(site.set)] = nil
+                shared.insert(site.set)
+                continue
+            }
+            let start = sizes.count
+            // A value in no class counts as the first class, as `choose(_:mod:)` has it.
+            sizes += [UInt32](repeating: UInt32(truncatingIfNeeded: siteClasses.first?.count ?? 0), count: Int(site.mod))
+            for c in siteClasses {
+                let n = UInt32(truncatingIfNeeded: c.count)
+                for r in c.ranges { for v in r where v < site.mod { sizes[start + Int(v)] = n } }
+            }
+            bySet[Int(site.set)] = FlatNumgenSite(mod: site.mod, offset: site.offset, start: Int32(start))
+        }
+        numgenSiteBySet = bySet
+        numgenClassSizes = sizes
     }
 
     static func classes(_ set: NFTSet, mod: UInt32, offset: UInt32) -> [NFTNumgenClass] {
@@ -307,8 +355,15 @@ public struct NFTEngine: Sendable {
     @inline(__always)
     func lookup(_ fields: [NFTField], _ s: Int32, _ p: NFTPacket, state: NFTDynamicState, chooser: inout NFTChooser, numgen: inout UInt32) -> Int32?? {
         if case .numgen(let mod, let offset) = fields[0] {
+            if chooser.drawsOnePath, let site = numgenSiteBySet[Int(s)], site.mod == mod, site.offset == offset {
+                let start = Int(site.start)
+                numgen = numgenClassSizes.withUnsafeBufferPointer { sizes in
+                    chooser.choose(mod: mod) { sizes[start + Int($0)] }
+                } &+ offset
+            } else {
             let classes = numgenClasses[NFTNumgenSite(set: s, mod: mod, offset: offset)] ?? [NFTNumgenClass(ranges: [0...(mod - 1)])]
             numgen = chooser.choose(classes, mod: mod) &+ offset
+            }
         }
         let numgen = numgen
         return withUnsafeTemporaryAllocation(of: UInt128.self, capacity: fields.count) { buf -> Int32?? in

@@ -3,8 +3,8 @@ import Testing
 import Wire
 
 /// A seeded one-path draw (`NFTChooser(seed:)`, what `kdp trace`, replay and the bench take)
-/// draws one value and weighs it by its class; the all-paths walk (`NFTChooser.enumerate`)
-/// branches once per class. For any seed, the one path must be one of the enumerated
+/// draws one value and weighs it by its class's size, read from `NFTEngine`'s flat per-set
+/// table; the all-paths walk (`NFTChooser.enumerate`) branches once per class. For any seed, the one path must be one of the enumerated
 /// branches, with the same verdict and the same probability.
 @Suite struct NFTNumgenDrawTests {
     static let ruleset = """
@@ -59,8 +59,8 @@ import Wire
         try onePathAgreesWithAllPaths(.input)
     }
 
-    /// `d`: one named map read by two numgen sites of different moduli: each site has its own
-    /// classes.
+    /// `d`: one named map read by two numgen sites of different moduli: the flat table keeps
+    /// one site per set, so this set's draws take the classes' own path.
     @Test func aMapReadByTwoNumgenSitesDrawsAsTheClassesSay() throws {
         try onePathAgreesWithAllPaths(.forward)
     }
