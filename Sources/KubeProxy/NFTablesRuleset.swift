@@ -162,8 +162,6 @@ public struct NFTablesRuleset: Sendable, Equatable {
         return out
     }
 
-    public var chainCount: Int { chainHeaders.count }
-
     func string(_ span: Span) -> String? {
         span.isNone ? nil : text.string(Int(span.start)..<Int(span.end))
     }

@@ -52,9 +52,6 @@ struct TextBuffer {
         try bytes.withUnsafeBufferPointer(body)
     }
 
-    @inline(__always)
-    mutating func add(bytes other: [UInt8]) { bytes.append(contentsOf: other) }
-
     /// Copies `range` of another buffer (the ruleset's arena).
     @inline(__always)
     mutating func add(from other: TextBuffer, _ range: Range<Int>) {
