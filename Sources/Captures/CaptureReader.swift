@@ -53,20 +53,23 @@ public final class CaptureReader {
     /// The capture's snapshot length.
     public let snapshotLength: Int
     /// Records read so far, including those the filter skipped.
-    public private(set) var recordsRead = 0
+    // What `next()` reads and writes per record skips the runtime's exclusivity check
+    // (swift_beginAccess, a tenth of reading a record): a reader has one caller at a time and
+    // is never re-entered.
+    @exclusivity(unchecked) public private(set) var recordsRead = 0
     /// Records `nextDecoded()` could not decode, and the first `undecodableExamplesLimit` of them.
     public private(set) var undecodableCount = 0
     public private(set) var undecodableExamples: [UndecodableRecord] = []
     public static let undecodableExamplesLimit = 16
 
     private let handle: OpaquePointer
-    private var program = bpf_program()
-    private var hasFilter = false
+    @exclusivity(unchecked) private var program = bpf_program()
+    @exclusivity(unchecked) private var hasFilter = false
     /// The stdio buffer libpcap reads the file through.
     static let readBufferBytes = 1 << 20
     private let readBuffer: UnsafeMutablePointer<CChar>
     /// Byte offset of the next record in a classic pcap file (24-byte file header, 16-byte record headers).
-    private var nextOffset = 24
+    @exclusivity(unchecked) private var nextOffset = 24
 
     /// Opens `path`; `filter`, when given, is a BPF expression compiled for the file's link type
     /// and applied to every record (`pcap_offline_filter`), so record numbers stay the file's.

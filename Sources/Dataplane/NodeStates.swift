@@ -7,12 +7,32 @@
 /// Here a write copies the chunk array (n/4 references) and one chunk (four nodes); a walk
 /// that owns its state (replay) writes in place, as before.
 public struct NodeStates: RandomAccessCollection, Sendable {
+    /// Up to four nodes in storage of its own: an access reaches a node through a plain
+    /// pointer, so it neither retains the chunk nor checks an inner array's uniqueness (with an
+    /// `[NodeHost]` inside, each write retained the chunk around the access, an atomic pair per
+    /// conntrack update in replay).
     final class Chunk: @unchecked Sendable {
-        // Only ever mutated through a uniquely referenced chunk (copy on write), never while
-        // another access is under way: the runtime's exclusivity check on this class property
-        // (swift_beginAccess, a thread-local access set) was a tenth of a cached replay packet.
-        @exclusivity(unchecked) var items: [NodeHost]
-        init(_ items: [NodeHost]) { self.items = items }
+        // Only ever mutated through a uniquely referenced chunk (copy on write).
+        let base: UnsafeMutablePointer<NodeHost>
+        let count: Int
+
+        init<C: Collection>(_ items: C) where C.Element == NodeHost {
+            count = items.count
+            base = .allocate(capacity: count)
+            _ = UnsafeMutableBufferPointer(start: base, count: count).initialize(from: items)
+        }
+
+        /// A copy, for a write to a shared chunk.
+        init(copying other: Chunk) {
+            count = other.count
+            base = .allocate(capacity: count)
+            base.initialize(from: other.base, count: count)
+        }
+
+        deinit {
+            base.deinitialize(count: count)
+            base.deallocate()
+        }
     }
 
     static let shift = 2
@@ -23,7 +43,7 @@ public struct NodeStates: RandomAccessCollection, Sendable {
     public init(_ nodes: [NodeHost]) {
         count = nodes.count
         chunks = stride(from: 0, to: nodes.count, by: 1 << Self.shift).map { start in
-            Chunk(Array(nodes[start..<Swift.min(start + (1 << Self.shift), nodes.count)]))
+            Chunk(nodes[start..<Swift.min(start + (1 << Self.shift), nodes.count)])
         }
     }
 
@@ -39,16 +59,19 @@ public struct NodeStates: RandomAccessCollection, Sendable {
         // `_read`, not `get`: a read such as `nodes[i].host.conntrack.isLive(…)` borrows the
         // node in place instead of copying the whole `NodeHost` (replay's flow cache does
         // several per packet).
-        _read { yield chunks[i >> Self.shift].items[i & Self.mask] }
+        _read { yield chunks[i >> Self.shift].base[i & Self.mask] }
         set {
             makeUnique(i)
-            chunks[i >> Self.shift].items[i & Self.mask] = newValue
+            chunks[i >> Self.shift].base[i & Self.mask] = newValue
         }
         _modify {
             // The chunk is borrowed from the array in place, not returned (+1) from a helper:
             // replay's flow cache modifies a node's conntrack entry per packet.
             makeUnique(i)
-            yield &chunks[i >> Self.shift].items[i & Self.mask]
+            // Unretained: `chunks` holds the chunk for the whole access (`self` is inout), and
+            // retaining it around the yield cost an atomic pair per access.
+            unowned(unsafe) let chunk = chunks[i >> Self.shift]
+            yield &chunk.base[i & Self.mask]
         }
     }
 
@@ -56,6 +79,6 @@ public struct NodeStates: RandomAccessCollection, Sendable {
     @inline(__always)
     private mutating func makeUnique(_ i: Int) {
         let k = i >> Self.shift
-        if !isKnownUniquelyReferenced(&chunks[k]) { chunks[k] = Chunk(chunks[k].items) }
+        if !isKnownUniquelyReferenced(&chunks[k]) { chunks[k] = Chunk(copying: chunks[k]) }
     }
 }

@@ -95,6 +95,40 @@ public struct ConntrackEntry: Hashable, Sendable {
         self.reply = original.inverted
     }
 
+    /// What the protocol trackers write (`tcpPacket`, `udpPacket`, `refresh`), with
+    /// conntrack_in's SEEN_REPLY: all that a packet of a known connection changes, so all that
+    /// undoing one takes. Small, so an undo copies a few words, not the entry.
+    public struct TrackerState: Sendable {
+        var seenReply: Bool
+        var tcpState: TCPConntrackState
+        var assured: Bool
+        var expires: Double
+        var closeInitiated: Bool
+        var lastIndex: TCPPacketIndex
+        var lastWasReply: Bool
+        var simultaneousOpen: Bool
+        var challengeAckExpected: Bool
+    }
+
+    var trackerState: TrackerState {
+        get {
+            TrackerState(seenReply: seenReply, tcpState: tcpState, assured: assured, expires: expires, closeInitiated: closeInitiated,
+                         lastIndex: lastIndex, lastWasReply: lastWasReply, simultaneousOpen: simultaneousOpen,
+                         challengeAckExpected: challengeAckExpected)
+        }
+        set {
+            seenReply = newValue.seenReply
+            tcpState = newValue.tcpState
+            assured = newValue.assured
+            expires = newValue.expires
+            closeInitiated = newValue.closeInitiated
+            lastIndex = newValue.lastIndex
+            lastWasReply = newValue.lastWasReply
+            simultaneousOpen = newValue.simultaneousOpen
+            challengeAckExpected = newValue.challengeAckExpected
+        }
+    }
+
     public init(original: ConntrackTuple, reply: ConntrackTuple, seenReply: Bool = true) {
         self.original = original
         self.reply = reply
@@ -172,6 +206,11 @@ public struct ConntrackTable: Hashable, Sendable {
         for i in slots.indices where alive[i] { out.append(slots[i]) }
         return out
     }
+
+    /// Which connection `slot` holds: the number changes whenever the slot's entry is removed,
+    /// so a caller that kept a slot and its generation knows, in O(1) and without comparing
+    /// tuples, whether the slot still holds the same connection.
+    public func generation(ofSlot slot: Int) -> UInt32 { generations[slot] }
 
     /// The entry at a slot `lookup` or `insert` returned.
     public subscript(slot: Int) -> ConntrackEntry { slots[slot] }
@@ -251,6 +290,44 @@ public struct ConntrackTable: Hashable, Sendable {
     /// Changes an entry in place (its tuples must stay the same).
     public mutating func update(_ i: Int, _ body: (inout ConntrackEntry) -> Void) {
         body(&slots[i])
+        reschedule(i)
+    }
+
+    /// One more packet of a known connection, for a caller that reuses an earlier walk's
+    /// result (replay's flow cache): the entry at `slot` moves on as conntrack_in would move it
+    /// (TCP's state machine, UDP's and ICMP's timeouts, SEEN_REPLY), in place, provided the slot
+    /// still holds the connection it held at `generation`, unexpired at `now`, and the packet changes nothing a
+    /// walk reads: its TCP state, ASSURED, SEEN_REPLY and mark. The tracker's own bookkeeping
+    /// (the last packet's kind and direction, the timeout) may change; it decides nothing on
+    /// the path. Returns what the entry's tracker held before, for `restore` when another node
+    /// refuses the packet; nil, with the entry as it was, when this one refuses (the packet then
+    /// takes the full walk).
+    ///
+    /// - Complexity: O(1); in place, no copy of the entry.
+    public mutating func advance(slot i: Int, generation: UInt32, isReply: Bool, proto: IPProtocol, tcpFlags: UInt8,
+                                 now: Double) -> ConntrackEntry.TrackerState? {
+        guard i >= 0, i < slots.count, alive[i], generations[i] == generation, !slots[i].isExpired(at: now) else { return nil }
+        let saved = slots[i].trackerState
+        if proto == .tcp {
+            guard saved.tcpState != .none, slots[i].tcpPacket(flags: tcpFlags, reply: isReply, now: now) == .accepted else {
+                slots[i].trackerState = saved
+                return nil
+            }
+        } else {
+            slots[i].refresh(now: now)
+        }
+        if isReply { slots[i].seenReply = true }
+        guard slots[i].tcpState == saved.tcpState, slots[i].assured == saved.assured, slots[i].seenReply == saved.seenReply else {
+            slots[i].trackerState = saved
+            return nil
+        }
+        reschedule(i)
+        return saved
+    }
+
+    /// Puts back what `advance` changed at `slot`.
+    public mutating func restore(slot i: Int, _ saved: ConntrackEntry.TrackerState) {
+        slots[i].trackerState = saved
         reschedule(i)
     }
 

@@ -141,6 +141,9 @@ final class ReplayProgress {
     private let start = ContinuousClock.now
     private var last = ContinuousClock.now
     private var shown = false
+    /// How long a replay runs before the line appears: about a second, or
+    /// `KDP_PROGRESS_AFTER_MS` (tests set it to 0, so that they need no slow replay).
+    private let delay: Duration = .milliseconds(ProcessInfo.processInfo.environment["KDP_PROGRESS_AFTER_MS"].flatMap { Int($0) } ?? 1000)
 
     init(enabled: Bool, totalBytes: Int) {
         self.enabled = enabled && isatty(2) == 1
@@ -151,7 +154,7 @@ final class ReplayProgress {
         bytes += add
         guard enabled, packets & 1023 == 0 else { return }
         let now = ContinuousClock.now
-        guard now - start > .seconds(1), now - last > .milliseconds(250) else { return }
+        guard now - start > delay, !shown || now - last > .milliseconds(250) else { return }
         last = now
         let elapsed = Double((now - start).components.seconds) + Double((now - start).components.attoseconds) / 1e18
         let rate = Double(packets) / elapsed

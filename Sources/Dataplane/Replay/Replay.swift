@@ -136,6 +136,7 @@ public struct Replay: Sendable {
     /// Replays one packet. Returns nil for a packet that is not replayed: a duplicate of one
     /// just seen (`-i any`), or one whose flow belongs to another shard.
     public mutating func replay(_ p: ReplayPacket) -> ReplayOutcome? {
+        if let o = cachedOutcome(p) { return o }
         if let sig = signature(p) {
             if let t = recentSignatures[sig], p.timestampNanoseconds - t < 5_000_000 {
                 if options.shard.map({ $0.index == 0 }) ?? true {

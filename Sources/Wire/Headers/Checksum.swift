@@ -4,7 +4,7 @@ public enum InternetChecksum {
     /// Ones'-complement sum of `bytes` as big-endian 16-bit words, added to `initial`,
     /// not yet folded. A 64-bit accumulator cannot overflow for any packet size.
     ///
-    /// - Complexity: O(n), eight bytes per step: the ones'-complement sum does not depend on
+    /// - Complexity: O(n), up to thirty-two bytes per step: the ones'-complement sum does not depend on
     ///   byte order (RFC 1071 §2(B)), so it adds native 32-bit halves of unaligned 64-bit loads
     ///   and swaps the folded result once. Replay verifies every packet's checksum with it.
     public static func sum(_ bytes: UnsafeRawBufferPointer, initial: UInt64 = 0) -> UInt64 {
@@ -14,6 +14,19 @@ public enum InternetChecksum {
         // of the 64-bit accumulator for any packet shorter than 2^34 bytes.
         var s: UInt64 = 0
         var i = 0
+        // Thirty-two bytes per step into two accumulators, so the loads and adds of one step
+        // do not wait on each other (a 512-byte segment: 16 steps instead of 64).
+        var s0: UInt64 = 0, s1: UInt64 = 0
+        while i + 32 <= n {
+            let a = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let b = base.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
+            let c = base.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self)
+            let d = base.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self)
+            s0 &+= (a & 0xFFFF_FFFF) &+ (a >> 32) &+ (c & 0xFFFF_FFFF) &+ (c >> 32)
+            s1 &+= (b & 0xFFFF_FFFF) &+ (b >> 32) &+ (d & 0xFFFF_FFFF) &+ (d >> 32)
+            i += 32
+        }
+        s = s0 &+ s1
         while i + 8 <= n {
             let w = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
             s &+= (w & 0xFFFF_FFFF) &+ (w >> 32)
