@@ -129,6 +129,7 @@ public struct Dataplane: Sendable {
         /// Each node the packet walked, with its conntrack tuple there.
         var visits: [NodeVisit] = []
         var consultedState = false
+        var consultedTCPFlags = false
         /// The header constants the walk's tests compared with, when recorded.
         var constants: HeaderConstants?
     }
@@ -325,7 +326,8 @@ public struct Dataplane: Sendable {
             done.append((DataplanePath(
                 probability: w.probability, verdict: verdict, why: why, decidedBy: decidedBy, dnat: w.dnat,
                 masquerade: w.masquerade, snat: w.snat, deliveredTo: deliveredTo, steps: w.steps, finalPacket: w.packet,
-                nodeTransmissions: w.transmissions, visits: w.visits, consultedState: w.consultedState, constants: w.constants), w.nodes))
+                nodeTransmissions: w.transmissions, visits: w.visits, consultedState: w.consultedState, consultedTCPFlags: w.consultedTCPFlags,
+                constants: w.constants), w.nodes))
         }
         while var w = work.popLast() {
             w.hops += 1
@@ -443,6 +445,7 @@ public struct Dataplane: Sendable {
                     next.nodes[n].host = path.host
                     next.visits.append(NodeVisit(node: n, tuple: tuple, knownBefore: known))
                     next.consultedState = next.consultedState || path.consultedState
+                    next.consultedTCPFlags = next.consultedTCPFlags || path.consultedTCPFlags
                     next.probability *= path.probability
                     next.packet = path.finalPacket
                     next.steps += path.steps.map { s in

@@ -161,6 +161,9 @@ public struct DataplanePath: Sendable {
     /// Whether any node's walk consulted state a later packet could find changed (`statistic`,
     /// `recent`, IPVS).
     public var consultedState = false
+    /// Whether any node's rules read the packet's TCP flags (replay's flow cache then reuses
+    /// the path only for the same flags).
+    public var consultedTCPFlags = false
     /// The header constants the path's tests compared with, request and reply, as fields of
     /// the request (`Request.recordConstants`): the path condition `kdp verify` classes from.
     public var constants: HeaderConstants?

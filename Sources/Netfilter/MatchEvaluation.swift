@@ -130,6 +130,7 @@ extension PathState {
         case .destinationPort(let p, let r, let neg):
             return packet.proto == p && (r.contains(packet.destinationPort) != neg)
         case .tcpFlags(let mask, let compare, let neg):
+            consultedTCPFlags = true
             return packet.proto == .tcp && (((packet.tcpFlags & mask) == compare) != neg)
         case .multiport(let ranges, let side, let neg):
             guard packet.proto.hasPorts else { return false }

@@ -80,6 +80,9 @@ struct PathState: Sendable {
     /// changed: a `statistic` draw or counter, a `recent` list, IPVS. Replay's flow cache
     /// reuses only paths that did not.
     var consultedState = false
+    /// Whether a rule read the packet's TCP flags (`--tcp-flags`, `--syn`): a later packet of
+    /// the flow with other flags may walk differently, so replay's flow cache keys on them.
+    var consultedTCPFlags = false
     /// Whether the packet reached the INPUT hook (it was for this host, or IPVS took it there).
     var reachedInput = false
     /// skb->ipvs_property: IPVS already handled this packet, so its hooks let it pass.

@@ -61,6 +61,9 @@ public struct TracePath: Sendable {
     /// Whether the path consulted state a later packet could find changed (`statistic`,
     /// `recent`, IPVS): such a path is not reused by replay's flow cache.
     public var consultedState = false
+    /// Whether a rule read the packet's TCP flags: a packet with other flags may take another
+    /// path, so replay's flow cache reuses this one only for the same flags.
+    public var consultedTCPFlags = false
     /// Whether the packet reached the INPUT hook (delivered to this host, or taken there by
     /// IPVS), whether or not steps were recorded.
     public var reachedInput = false

@@ -77,7 +77,7 @@ public struct Tracer: Sendable {
                 done.append(TracePath(
                     probability: s.probability, end: PathEnd(end.verdict, decidedBy: decider(end.decidedBy), reason: end.reason, origin: origin(end.decidedBy)), dnat: s.dnat,
                     masquerade: s.masqueradeMarked || s.snat != nil, snat: s.snat, deliveredTo: s.deliveredTo,
-                    steps: s.steps, finalPacket: s.packet, host: s.host, rulesTried: s.rulesTried, consultedState: s.consultedState, reachedInput: s.reachedInput, constants: s.constants))
+                    steps: s.steps, finalPacket: s.packet, host: s.host, rulesTried: s.rulesTried, consultedState: s.consultedState, consultedTCPFlags: s.consultedTCPFlags, reachedInput: s.reachedInput, constants: s.constants))
             }
         }
         return Trace(packet: packet, paths: done)

@@ -2,8 +2,10 @@ import Netfilter
 import Wire
 
 /// Replay's fast path, after Open vSwitch's megaflow cache: a capture is mostly packets of
-/// established flows, and a flow's next packet in the same conntrack state, with the same TCP
-/// flags, walks exactly the hooks its last packet walked. So the last packet's result is kept
+/// established flows, and a flow's next packet in the same conntrack state walks exactly the
+/// hooks its last packet walked, with the same TCP flags or, when no rule read the flags
+/// (`DataplanePath.consultedTCPFlags`), with any (an ACK after a PSH-ACK: as a megaflow
+/// wildcards the fields no rule looked at). So the last packet's result is kept
 /// per flow and direction, with the conntrack entries it touched on each node, and reused while
 /// nothing stateful on the path can make it differ:
 /// - the path consulted no `statistic`, `recent` or IPVS state (`DataplanePath.consultedState`);
@@ -34,6 +36,8 @@ struct ReplayFlowCache: Sendable {
     struct Entry: Sendable {
         var valid = false
         var tcpFlags: UInt8 = 0
+        /// A rule on the path read the TCP flags: reused only for the same flags.
+        var flagsMatter = true
         var hitCount: Int32 = 0
         var moreStart: Int32 = 0
         var first: Hit
@@ -59,7 +63,7 @@ struct ReplayFlowCache: Sendable {
     ///   packet's protocol and TCP flags only (what the trackers read), not the whole `Packet`.
     mutating func lookup(flow: Int, reply: Bool, proto: IPProtocol, tcpFlags: UInt8, nodes: inout NodeStates, now: Double) -> Result? {
         let slot = flow &* 2 &+ (reply ? 1 : 0)
-        guard slot < entries.count, entries[slot].valid, entries[slot].tcpFlags == tcpFlags else { return nil }
+        guard slot < entries.count, entries[slot].valid, !entries[slot].flagsMatter || entries[slot].tcpFlags == tcpFlags else { return nil }
         let count = Int(entries[slot].hitCount)
         var first: ConntrackEntry.TrackerState?, second: ConntrackEntry.TrackerState?, more: [ConntrackEntry.TrackerState] = []
         for k in 0..<count {
@@ -114,7 +118,7 @@ struct ReplayFlowCache: Sendable {
                 overflow += hits[2...]
             }
         }
-        let entry = Entry(valid: true, tcpFlags: packet.tcpFlags, hitCount: Int32(hits.count), moreStart: moreStart, first: hits[0],
+        let entry = Entry(valid: true, tcpFlags: packet.tcpFlags, flagsMatter: path.consultedTCPFlags, hitCount: Int32(hits.count), moreStart: moreStart, first: hits[0],
                           second: hits.count > 1 ? hits[1] : hits[0],
                           result: Result(verdict: path.verdict, delivered: delivered, routedHops: routedHops))
         if slot >= entries.count {
