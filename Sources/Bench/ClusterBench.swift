@@ -72,9 +72,9 @@ public enum ClusterBench {
             var carried = host
             let start = ContinuousClock.now
             for p in probes.prefix(count) {
-                let t = tracer.trace(packet: p, host: consume carried, options: options)
+                var t = tracer.trace(packet: p, host: consume carried, options: options)
                 tried += t.paths[0].rulesTried
-                carried = t.paths[0].host
+                carried = Host.take(&t.paths[0].host)
             }
             let seconds = (ContinuousClock.now - start).seconds
             results.append(BenchResult(name: name, operations: count, seconds: seconds))

@@ -5,7 +5,7 @@ import Wire
 extension Dataplane {
     /// After a node accepted the packet: deliver it locally, to a pod on the bridge, or send it
     /// to the next node (directly, or through the VXLAN tunnel), or out of the cluster.
-    func route(_ w: Walk, from n: Int, deliveredTo: Delivery?, decidedBy: PathDecider, client: (Packet, TraceSource)?,
+    func route(_ w: consuming Walk, from n: Int, deliveredTo: Delivery?, decidedBy: PathDecider, client: (Packet, TraceSource)?,
                work: inout [Walk], finish: (Walk, PathVerdict, String?, PathDecider, DeliveryTarget?) -> Void) {
         var w = w
         let node = layout[n].node
@@ -30,7 +30,7 @@ extension Dataplane {
             }
             return
         }
-        guard let (device, nextHop) = w.nodes[n].host.route(to: dst) else {
+        guard let (device, nextHop) = w.nodes.route(node: n, to: dst) else {
             finish(w, .noRoute, "no route to \(dst) on node \(node.name)", .network, nil)
             return
         }

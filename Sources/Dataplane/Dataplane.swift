@@ -16,6 +16,9 @@ public struct Dataplane: Sendable {
     /// Pods whose address another pod (on another node) already holds in `podByIP`: a cluster
     /// with overlapping podCIDRs gives two pods one address. Empty in a consistent cluster.
     let sharedPodIPs: [IPAddress: [Int]]
+    /// Each pod's node index (-1: on no node), so that a walk leaving a pod does not hash the
+    /// node's name.
+    let podNode: [Int]
     /// What never changes about each node (the node, its CNI network, its kernel settings), apart
     /// from `nodes`' state, so that a walk may own the state while reading these.
     let layout: [NodeLayout]
@@ -51,6 +54,7 @@ public struct Dataplane: Sendable {
         nodeByIP = byIP
         podByIP = pods
         sharedPodIPs = shared
+        podNode = cluster.pods.map { p in p.nodeName.flatMap { ni[$0] } ?? -1 }
     }
 
     /// The pod with address `ip` on node `name`: where podCIDRs overlap, each node's bridge
@@ -277,10 +281,7 @@ public struct Dataplane: Sendable {
     /// (another address of the bridge's subnet, not the gateway), so that the bridge forwards
     /// it between its ports instead of handing it up to be routed.
     func isBridged(_ destination: IPAddress, on n: Int) -> Bool {
-        guard let bridge = layout[n].network.interfaces.first(where: { $0.name == NodeNetwork.bridgeName }) else { return false }
-        return bridge.addresses.contains { a in
-            a.0.family == destination.family && a.0 != destination && Prefix(containing: a.0, length: a.1).contains(destination)
-        }
+        layout[n].bridgeSubnets.contains { $0.address != destination && $0.subnet.contains(destination) }
     }
 
     /// Why the bridge of node `n` drops a frame that entered it from `ingressPod`'s port
@@ -337,13 +338,14 @@ public struct Dataplane: Sendable {
             }
             switch w.location {
             case .pod(let p):
-                let pod = cluster.pods[p]
-                guard let n = pod.nodeName.flatMap({ nodeIndex[$0] }) else {
-                    finish(w, .noRoute, why: "pod \(pod.key) is on no node", decidedBy: .network, deliveredTo: nil)
+                let n = podNode[p]
+                guard n >= 0 else {
+                    finish(w, .noRoute, why: "pod \(cluster.pods[p].key) is on no node", decidedBy: .network, deliveredTo: nil)
                     continue
                 }
                 // The pod routes everything to its gateway on cni0 (or bridges it there).
-                if w.recordSteps { w.steps.append(DataplaneStep(.link, node: pod.nodeName, action: "pod \(pod.key) eth0 → veth → \(NodeNetwork.bridgeName) on node \(pod.nodeName!)", packet: w.packet,
+                let nodeName = layout[n].node.name
+                if w.recordSteps { let pod = cluster.pods[p]; w.steps.append(DataplaneStep(.link, node: pod.nodeName, action: "pod \(pod.key) eth0 → veth → \(NodeNetwork.bridgeName) on node \(pod.nodeName!)", packet: w.packet,
                                              crossings: [InterfaceCrossing(.pod(namespace: pod.namespace, name: pod.name), "eth0", .sent),
                                                          InterfaceCrossing(.node(pod.nodeName!), NodeNetwork.bridgeName, .received)])) }
                 let family = w.packet.destination.family
@@ -351,16 +353,16 @@ public struct Dataplane: Sendable {
                     // A frame for another port of the bridge, with br_netfilter off: the bridge
                     // forwards it and iptables never sees it (no conntrack, no NAT undone).
                     let setting = "\(Sysctl.bridgeNFCall(family).rawValue)=0"
-                    if let q = self.pod(w.packet.destination, onNode: pod.nodeName) {
+                    if let q = self.pod(w.packet.destination, onNode: nodeName) {
                         let peer = cluster.pods[q]
-                        if w.recordSteps { w.steps.append(DataplaneStep(.deliver, node: pod.nodeName,
+                        if w.recordSteps { w.steps.append(DataplaneStep(.deliver, node: nodeName,
                                                      action: "\(NodeNetwork.bridgeName) bridges the frame to the port of pod \(peer.key) (\(setting): iptables does not see it) → veth → pod \(peer.key) eth0",
                                                      packet: w.packet,
-                                                     crossings: [InterfaceCrossing(.node(pod.nodeName!), NodeNetwork.bridgeName, .sent),
+                                                     crossings: [InterfaceCrossing(.node(nodeName), NodeNetwork.bridgeName, .sent),
                                                                  InterfaceCrossing(.pod(namespace: peer.namespace, name: peer.name), "eth0", .received)])) }
                         finish(w, .delivered, why: nil, decidedBy: .network, deliveredTo: .pod(namespace: peer.namespace, name: peer.name))
                     } else {
-                        finish(w, .noRoute, why: "no pod has \(w.packet.destination) on node \(pod.nodeName!)'s bridge (ARP gets no answer)",
+                        finish(w, .noRoute, why: "no pod has \(w.packet.destination) on node \(nodeName)'s bridge (ARP gets no answer)",
                                decidedBy: .network, deliveredTo: nil)
                     }
                     continue
@@ -390,27 +392,29 @@ public struct Dataplane: Sendable {
                 // A frame from a pod port with br_netfilter on walks iptables at the bridge; the
                 // Tracer routes it unless it is bridged (forwarding then does not apply).
                 let fromPortFiltered = w.ingressPod != nil && kernel.isOn(Sysctl.bridgeNFCall(family))
-                var host = w.nodes[n].host
+                // Following one path, the walk hands the node's state to the tracer rather than
+                // sharing it (moved out, no copy), so that the tracer writes its tables in place
+                // instead of copying them (replay: every packet, tables of every flow). All
+                // paths keep the walk's copy: each branch starts from it.
+                var host = request.allPaths ? w.nodes[n].host : Host.take(&w.nodes[n].host)
                 host.forwarding = kernel.isOn(Sysctl.forwarding(family))
                 host.bridgeNFCallIPTables = kernel.isOn(Sysctl.bridgeNFCall(family))
                 if let clock {
                     host.now = clock
                     host.ipvs?.advanceClock(to: clock)
                 }
-                // Following one path, the walk hands the node's conntrack table to the tracer
-                // rather than sharing it, so that the tracer writes it in place instead of
-                // copying it (replay: every packet, tables of every flow).
                 let tuple = packet.tuple
                 let known = request.allPaths || host.conntrack.lookup(tuple, now: host.now) != nil
-                if !request.allPaths { w.nodes[n].host.conntrack = ConntrackTable() }
 
                 var options = TraceOptions(allPaths: request.allPaths, seed: request.seed &+ UInt64(w.hops))
                 options.recordSteps = w.recordSteps
                 options.recordConstants = w.constants != nil
                 options.everyRealServer = request.everyRealServer
-                let trace = tracer.trace(packet: packet, host: consume host, options: options)
+                var trace = tracer.trace(packet: packet, host: consume host, options: options)
                 let last = trace.paths.count - 1
-                for (k, path) in trace.paths.enumerated() {
+                for k in trace.paths.indices {
+                    // The last path is moved out of the trace, not copied (its host with it).
+                    var path = k == last ? trace.paths.removeLast() : trace.paths[k]
                     var next = w
                     if let c = path.constants { next.constants?.formUnion(c) }
                     // The last path takes the walk's nodes over: unshared, written in place.
@@ -434,7 +438,7 @@ public struct Dataplane: Sendable {
                         if let d = path.dnat { next.dnat = d }
                         if !request.allPaths {
                             // The table the tracer took, without the connection it confirmed.
-                            var h = path.host
+                            var h = Host.take(&path.host)
                             if !known { h.conntrack = h.conntrack.removing(tuple) }
                             next.nodes[n].host = h
                         }
@@ -442,7 +446,9 @@ public struct Dataplane: Sendable {
                         finish(next, .dropped, why: reason, decidedBy: .network, deliveredTo: nil)
                         continue
                     }
-                    next.nodes[n].host = path.host
+                    // Exchanged, not copied: the place holds the vacant host (or, following all
+                    // paths, the walk's copy), which goes out with the path.
+                    swap(&next.nodes[n].host, &path.host)
                     next.visits.append(NodeVisit(node: n, tuple: tuple, knownBefore: known))
                     next.consultedState = next.consultedState || path.consultedState
                     next.consultedTCPFlags = next.consultedTCPFlags || path.consultedTCPFlags
@@ -474,4 +480,14 @@ struct NodeLayout: Sendable {
     let node: Node
     let network: NodeNetwork
     let kernel: NodeKernel
+    /// The bridge's addresses with their subnets (`Dataplane.isBridged`, asked per packet).
+    let bridgeSubnets: [(address: IPAddress, subnet: Prefix)]
+
+    init(node: Node, network: NodeNetwork, kernel: NodeKernel) {
+        self.node = node
+        self.network = network
+        self.kernel = kernel
+        bridgeSubnets = (network.interfaces.first { $0.name == NodeNetwork.bridgeName }?.addresses ?? [])
+            .map { (address: $0.0, subnet: Prefix(containing: $0.0, length: $0.1)) }
+    }
 }

@@ -24,8 +24,11 @@ public struct NodeKernel: Sendable, Equatable {
         public var because: String?
     }
 
-    public var sysctls: [Sysctl: Setting]
+    public var sysctls: [Sysctl: Setting] { didSet { onBits = Self.bits(sysctls) } }
     public var hairpinMode: Setting
+    /// Which sysctls are on, one bit each (`isOn` is asked several times per packet per node,
+    /// and a dictionary probe hashed the sysctl's name each time).
+    private var onBits: UInt8 = 0
 
     /// The node's settings: what its topology entry states, else what kube-proxy sets, else the
     /// values kdp assumes (forwarding on, as the bridge plugin sets it; bridge-nf-call-iptables
@@ -50,10 +53,25 @@ public struct NodeKernel: Sendable, Equatable {
         }
         for (sysctl, on) in node.kernel.sysctls { s[sysctl] = Setting(on: on, origin: .topology) }
         sysctls = s
+        onBits = Self.bits(s)
         hairpinMode = node.kernel.hairpinMode.map { Setting(on: $0, origin: .topology) } ?? Setting(on: true, origin: .assumed)
     }
 
-    public func isOn(_ sysctl: Sysctl) -> Bool { sysctls[sysctl]?.on ?? false }
+    public func isOn(_ sysctl: Sysctl) -> Bool { onBits & Self.bit(sysctl) != 0 }
+
+    private static func bit(_ sysctl: Sysctl) -> UInt8 {
+        switch sysctl {
+        case .ipForward: 1
+        case .ipv6Forwarding: 2
+        case .routeLocalnet: 4
+        case .bridgeNFCallIPTables: 8
+        case .bridgeNFCallIP6Tables: 16
+        }
+    }
+
+    private static func bits(_ sysctls: [Sysctl: Setting]) -> UInt8 {
+        sysctls.reduce(0) { $1.value.on ? $0 | bit($1.key) : $0 }
+    }
 
     /// "net.ipv4.ip_forward=1 (assumed), …, cni0 hairpin mode on (assumed)" for `family`: what
     /// a trace of that family used on this node.

@@ -22,6 +22,9 @@ public struct NodeHost: Sendable {
     var rules: NodeRules { facts.rules }
     /// Families whose IPVS-mode state (kube-ipvs0 addresses, ipsets, IPVS table) is installed.
     var ipvsInstalled: Set<IPFamily> = []
+    /// The tracer `load` gave for each family once that family's one-time installs were done:
+    /// every later packet skips the rules cache's lock and dictionary (a thousand instructions).
+    private var loadedIPv4: Tracer?, loadedIPv6: Tracer?
 
     /// - Parameter shared: what the cluster's nodes' rules have in common, built once for all
     ///   nodes given the same (`Dataplane` gives every node its one `ClusterRules`).
@@ -52,6 +55,7 @@ public struct NodeHost: Sendable {
     /// `tracer(for:)`, and in IPVS mode the first time also what the proxier's sync leaves in the
     /// namespace: the kube-ipvs0 dummy interface and its addresses, the ipsets, the IPVS table.
     mutating func load(_ family: IPFamily) throws -> Tracer? {
+        if let t = family == .ipv4 ? loadedIPv4 : loadedIPv6 { return t }
         guard let compiled = try rules.compiled(for: family) else { return nil }
         if let ipvs = compiled.ipvs, !ipvsInstalled.contains(family) {
             ipvsInstalled.insert(family)
@@ -75,6 +79,7 @@ public struct NodeHost: Sendable {
             for i in host.interfaces { for a in i.addresses { local.insert(a.address) } }
             host.nft = NFTChains(engine: engine, local: local)
         }
+        if family == .ipv4 { loadedIPv4 = compiled.tracer } else { loadedIPv6 = compiled.tracer }
         return compiled.tracer
     }
 

@@ -1,3 +1,5 @@
+import Wire
+
 /// Every node's state (`NodeHost`) as a walk carries it: a collection indexed like
 /// `cluster.nodes`, stored in chunks of four that are copied on write one by one.
 ///
@@ -49,6 +51,13 @@ public struct NodeStates: RandomAccessCollection, Sendable {
 
     /// No nodes (a walk that has given its state back).
     public init() { self.init([]) }
+
+    /// The route node `i` takes to `destination`, read where the host lives: through the
+    /// subscript's coroutine the call copied the whole host (a retain and release per table).
+    func route(node i: Int, to destination: IPAddress) -> (device: String, nextHop: IPAddress)? {
+        guard case .v4(let a) = destination else { return chunks[i >> Self.shift].base[i & Self.mask].host.route(to: destination) }
+        return chunks[i >> Self.shift].base[i & Self.mask].host.routeIndex.route(to: a)
+    }
 
     public var startIndex: Int { 0 }
     public var endIndex: Int { count }

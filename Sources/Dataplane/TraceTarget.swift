@@ -4,8 +4,10 @@ import Wire
 /// Where a traced packet starts: a pod, a node (or a hostNetwork pod on it), or a client
 /// outside the cluster.
 public enum TraceSource: Sendable, Equatable {
-    case pod(Pod)
-    case node(Node)
+    // Boxed: a source rides in every request, walk, entry and replayed flow, and a `Pod` or
+    // `Node` copied inline retained each of its strings and collections per copy.
+    indirect case pod(Pod)
+    indirect case node(Node)
     case external(IPAddress)
 
     public var description: String {

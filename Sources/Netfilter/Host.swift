@@ -43,8 +43,16 @@ public struct Route: Hashable, Sendable {
 /// type: each traced path carries its own copy, so following one branch never disturbs another.
 public struct Host: Sendable {
     public var name: String
-    public var interfaces: [Interface] { didSet { addresses = AddressIndex(interfaces) } }
-    public var routes: [Route]
+    public var interfaces: [Interface] {
+        didSet {
+            addresses = AddressIndex(interfaces)
+            routeIndex = RouteIndex(subnets: addresses.subnets, routes: routes)
+        }
+    }
+    public var routes: [Route] { didSet { routeIndex = RouteIndex(subnets: addresses.subnets, routes: routes) } }
+    /// `route(to:)`'s IPv4 answers precomputed from the subnets and routes (public so that a
+    /// caller holding the host in place can read the index alone, without copying the host).
+    public private(set) var routeIndex = RouteIndex()
     /// `interfaces` indexed: a kube-proxy node in IPVS mode has every ClusterIP on kube-ipvs0,
     /// and lookups by scanning them would dominate a trace.
     private var addresses = AddressIndex([])
@@ -77,6 +85,28 @@ public struct Host: Sendable {
             self.interfaces.insert(Interface(name: "lo", addresses: [(.v4(IPv4Address(127, 0, 0, 1)), 8), (.v6(.loopback), 128)]), at: 0)
         }
         addresses = AddressIndex(self.interfaces)
+        routeIndex = RouteIndex(subnets: addresses.subnets, routes: self.routes)
+    }
+
+    /// A host with nothing: what a moved-out host's place holds until its owner puts one back
+    /// (`Host.take(_:)`). Its collections are the empty singletons, so parking it costs no
+    /// allocation.
+    public static let vacant = Host(vacantNamed: "")
+
+    private init(vacantNamed name: String) {
+        self.name = name
+        self.interfaces = []
+        self.routes = []
+    }
+
+    /// Moves the host out of `place`, leaving `Host.vacant` there: the caller owns the tables
+    /// without a copy, so writing them later does not copy conntrack or a `recent` list
+    /// (copy-on-write) and no reference is retained and released per field.
+    @inline(__always)
+    public static func take(_ place: inout Host) -> Host {
+        var h = vacant
+        swap(&h, &place)
+        return h
     }
 
     /// The host `kdp trace-rules` describes: every `--local-ip` on `eth0` (the first one primary),
@@ -98,7 +128,7 @@ public struct Host: Sendable {
     /// count (addrtype `--limit-iface-*`).
     public func isLocal(_ address: IPAddress, interface: String? = nil) -> Bool {
         guard let interface else {
-            if addresses.local.contains(address) { return true }
+            if addresses.contains(address) { return true }
             if case .v4(let a) = address, a.isLoopback { return addresses.hasLoopback }
             return false
         }
@@ -118,8 +148,8 @@ public struct Host: Sendable {
         case .v4(let a):
             if a.isMulticast { return .multicast }
             if a == .broadcast { return .broadcast }
-            for n in addresses.subnets where (interface == nil || n.interface == interface) && n.prefix.family == .ipv4 && n.prefix.length < 31 {
-                if n.prefix.lastAddress == address { return .broadcast }
+            for b in addresses.broadcastsV4 where b.address == a.value && (interface == nil || b.interface == interface) {
+                return .broadcast
             }
         case .v6(let a):
             if a.isMulticast { return .multicast }
@@ -128,12 +158,22 @@ public struct Host: Sendable {
         return route(to: address) == nil ? .unreachable : .unicast
     }
 
+    /// Whether `address` is a broadcast address here and not a local one: what
+    /// `addressType(address) == .broadcast` says, without its route lookup (the input route
+    /// asks it of every packet that is not for a local address).
+    public func isBroadcast(_ address: IPAddress) -> Bool {
+        guard case .v4(let a) = address, !a.isMulticast, !address.isUnspecified, !isLocal(address) else { return false }
+        return a == .broadcast || addresses.broadcastsV4.contains { $0.address == a.value }
+    }
+
     /// The route to `destination`: the longest matching configured route, else the subnet of
     /// an interface address (the kernel's connected routes).
     ///
-    /// - Complexity: O(*a* + *r*): a scan of the interface subnets and the routes, where the
-    ///   kernel walks its FIB trie. Hosts hold a CNI-sized table, tens of routes.
+    /// - Complexity: O(*a* + *r*): for IPv4 a scan of `RouteIndex`'s integer entries, longest
+    ///   first; for IPv6 of the interface subnets and the routes, where the kernel walks its
+    ///   FIB trie. Hosts hold a CNI-sized table, tens of routes.
     public func route(to destination: IPAddress) -> (device: String, nextHop: IPAddress)? {
+        if case .v4(let a) = destination { return routeIndex.route(to: a) }
         var best: (Int, String, IPAddress)?
         for n in addresses.subnets where n.interface != "lo" && n.prefix.family == destination.family {
             if n.prefix.contains(destination), best == nil || best!.0 < n.prefix.length {
@@ -242,24 +282,5 @@ public struct Host: Sendable {
             if let a = i.addresses.first(where: { $0.address.family == family && universe($0.address) }) { return a.address }
         }
         return nil
-    }
-}
-
-/// Every local address (the kernel's `local` table) in a set, and the subnets of addresses
-/// shorter than a host prefix (the connected routes: fib_add_ifaddr adds none for a /32 or a
-/// /128, such as kube-ipvs0's), so lookups do not scan interfaces.
-struct AddressIndex: Sendable {
-    var local: Set<IPAddress> = []
-    var hasLoopback = false
-    var subnets: [(prefix: Prefix, interface: String)] = []
-
-    init(_ interfaces: [Interface]) {
-        for i in interfaces {
-            if i.name == "lo" { hasLoopback = true }
-            for (address, length) in i.addresses {
-                local.insert(address)
-                if length < address.family.bitWidth { subnets.append((Prefix(containing: address, length: length), i.name)) }
-            }
-        }
     }
 }

@@ -11,10 +11,9 @@ public struct RecentLists: Hashable, Sendable {
 
     /// Records `address` in list `name` at time `now` (as `--set` does).
     public mutating func add(_ name: String, _ address: IPAddress, at now: Double) {
-        var stamps = lists[name, default: [:]][address, default: []]
-        stamps.append(now)
-        if stamps.count > Self.stampsPerEntry { stamps.removeFirst(stamps.count - Self.stampsPerEntry) }
-        lists[name, default: [:]][address] = stamps
+        lists[name, default: [:]][address, default: []].append(now)
+        let count = lists[name]![address]!.count
+        if count > Self.stampsPerEntry { lists[name]![address]!.removeFirst(count - Self.stampsPerEntry) }
     }
 
     /// Evaluates one `-m recent` match (recent_mt): returns whether it matches and updates the
@@ -24,9 +23,13 @@ public struct RecentLists: Hashable, Sendable {
         if let m = r.mask, m.family == address.family {
             address = IPAddress(family: address.family, bits: address.bits & m.bits)
         }
+        // The list is updated where it lives: a copy taken out and written back shared its
+        // storage, so the first write copied every address of the list, per packet.
+        return Self.evaluate(r, address: address, now: now, list: &lists[r.name, default: [:]])
+    }
+
+    private static func evaluate(_ r: RecentMatch, address: IPAddress, now: Double, list: inout [IPAddress: [Double]]) -> Bool {
         var ret = r.negated
-        var list = lists[r.name, default: [:]]
-        defer { lists[r.name] = list }
         guard var stamps = list[address] else {
             if r.command != .set { return ret }
             list[address] = [now]

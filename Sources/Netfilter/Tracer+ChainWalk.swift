@@ -6,8 +6,20 @@ extension Tracer {
     /// user chain pops; ACCEPT ends this table only; the built-in chain's policy applies when
     /// the stack underflows. A probabilistic match in all-paths mode forks the path.
     func walk(_ t: PreparedTable, chain start: Int, hook: Hook, path s: inout PathState, forks work: inout [PathState], options o: TraceOptions) {
-        var frames = s.frames.isEmpty ? [WalkFrame(chain: start, next: 0)] : s.frames
-        s.frames = []
+        // The call stack lives in the path's scratch buffer, reused walk after walk: a packet
+        // walks a table at every hook, and a fresh array each time was an allocation each.
+        var frames: [WalkFrame]
+        if s.frames.isEmpty {
+            frames = s.scratchFrames
+            s.scratchFrames = []
+            frames.removeAll(keepingCapacity: true)
+            if frames.capacity < 16 { frames.reserveCapacity(16) }
+            frames.append(WalkFrame(chain: start, next: 0))
+        } else {
+            frames = s.frames
+            s.frames = []
+        }
+        defer { s.scratchFrames = frames }
         var resume = s.resume
         s.resume = nil
         let tableName = t.name

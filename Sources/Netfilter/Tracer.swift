@@ -68,17 +68,22 @@ public struct Tracer: Sendable {
     /// interface (`eth0` when unset).
     public func trace(packet: Packet, host: consuming Host, options: TraceOptions = TraceOptions()) -> Trace {
         // The host moves into the first path (consumed, never copied): a caller that gives up
-        // its copy lets the walk write conntrack in place.
-        var work = [firstPath(packet: packet, host: host, options: options)]
+        // its copy lets the walk write conntrack in place. The first path runs where it is;
+        // forks (all-paths mode only) wait in `work`, so a single path is never copied into
+        // and out of an array.
+        var s = firstPath(packet: packet, host: host, options: options)
+        var work: [PathState] = []
         var done: [TracePath] = []
-        while var s = work.popLast() {
+        while true {
             run(path: &s, forks: &work, options: options)
             if let end = s.finished {
                 done.append(TracePath(
                     probability: s.probability, end: PathEnd(end.verdict, decidedBy: decider(end.decidedBy), reason: end.reason, origin: origin(end.decidedBy)), dnat: s.dnat,
                     masquerade: s.masqueradeMarked || s.snat != nil, snat: s.snat, deliveredTo: s.deliveredTo,
-                    steps: s.steps, finalPacket: s.packet, host: s.host, rulesTried: s.rulesTried, consultedState: s.consultedState, consultedTCPFlags: s.consultedTCPFlags, reachedInput: s.reachedInput, constants: s.constants))
+                    steps: s.steps, finalPacket: s.packet, host: Host.take(&s.host), rulesTried: s.rulesTried, consultedState: s.consultedState, consultedTCPFlags: s.consultedTCPFlags, reachedInput: s.reachedInput, constants: s.constants))
             }
+            guard let next = work.popLast() else { break }
+            s = next
         }
         return Trace(packet: packet, paths: done)
     }
@@ -205,7 +210,7 @@ public struct Tracer: Sendable {
         if inDev != "lo", s.host.isLocal(s.packet.source) {
             return drop(&s, "martian source \(s.packet.source): one of this host's own addresses, arriving on \(inDev) (accept_local=0)")
         }
-        if s.host.isLocal(dst) || s.host.addressType(dst) == .broadcast {
+        if s.host.isLocal(dst) || s.host.isBroadcast(dst) {
             s.step(.prerouting, .routing, "route: local delivery")
             s.program += Self.withNFT(s.host.ipvs == nil ? Self.inputProgram : Self.inputProgramWithIPVS, s.host)
             return

@@ -30,9 +30,9 @@ extension Replay {
     }
 
     func podEntry(_ pod: Int) -> Dataplane.Entry? {
-        let p = plane.cluster.pods[pod]
-        guard let n = p.nodeName.flatMap({ plane.nodeIndex[$0] }) else { return nil }
-        return Dataplane.Entry(location: .pod(pod), steps: [], node: n, source: .pod(p))
+        let n = plane.podNode[pod]
+        guard n >= 0 else { return nil }
+        return Dataplane.Entry(location: .pod(pod), steps: [], node: n, source: .pod(plane.cluster.pods[pod]))
     }
 
     func nodeEntry(_ n: Int) -> Dataplane.Entry {

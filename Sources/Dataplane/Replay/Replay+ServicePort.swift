@@ -6,11 +6,15 @@ extension Replay {
     /// The Service port a flow is sent to: a ClusterIP, external IP or load-balancer VIP and
     /// its port, or a node address and a NodePort.
     func servicePort(_ flow: FlowKey) -> (Service, ServicePort)? {
-        let dst = flow.destination
-        let hit = services.byAddress[SocketKey(address: dst, port: flow.destinationPort, proto: flow.proto)]
-            ?? (services.nodeAddresses.contains(dst) ? services.byNodePort[SocketKey(address: .v4(.zero), port: flow.destinationPort, proto: flow.proto)] : nil)
-        guard let (s, p) = hit else { return nil }
+        guard let (s, p) = servicePortIndex(flow) else { return nil }
         return (plane.cluster.services[s], plane.cluster.services[s].ports[p])
+    }
+
+    /// `servicePort`'s Service and port as indexes into the cluster (no copy of the Service).
+    func servicePortIndex(_ flow: FlowKey) -> (service: Int, port: Int)? {
+        let dst = flow.destination
+        return services.byAddress[SocketKey(address: dst, port: flow.destinationPort, proto: flow.proto)]
+            ?? (services.nodeAddresses.contains(dst) ? services.byNodePort[SocketKey(address: .v4(.zero), port: flow.destinationPort, proto: flow.proto)] : nil)
     }
 
     struct SocketKey: Hashable, Sendable {
@@ -25,11 +29,19 @@ extension Replay {
         var byAddress: [SocketKey: (Int, Int)] = [:]
         var byNodePort: [SocketKey: (Int, Int)] = [:]
         var nodeAddresses = Set<IPAddress>()
+        /// Where each Service's ports start in a flat numbering of every Service port
+        /// (`slot(service:port:)`): the summary's rows are found by integer, not by name.
+        var portBase: [Int] = []
+        var portCount = 0
+
+        func slot(service s: Int, port p: Int) -> Int { portBase[s] + p }
         /// Load balancers' VIPs: traffic to one enters at the node the cloud picks.
         var loadBalancerIPs = Set<IPAddress>()
 
         init(_ plane: Dataplane) {
             for (si, s) in plane.cluster.services.enumerated() {
+                portBase.append(portCount)
+                portCount += s.ports.count
                 loadBalancerIPs.formUnion(s.loadBalancerIPs)
                 for (pi, p) in s.ports.enumerated() {
                     for ip in s.clusterIPs + s.externalIPs + s.loadBalancerIPs {

@@ -48,10 +48,10 @@ public struct Replay: Sendable {
         var foreign = false
     }
 
-    struct ClientEndpoint: Hashable, Sendable {
-        var proto: IPProtocol
-        var address: IPAddress
-        var port: UInt16
+    /// A client's socket (protocol, address, port) as a key of `clients`: a tuple with only a
+    /// source, so that conntrack's flat table holds it.
+    static func clientKey(_ proto: IPProtocol, _ address: IPAddress, _ port: UInt16) -> ConntrackTuple {
+        ConntrackTuple(source: address, sourcePort: port, destination: .v4(.zero), destinationPort: 0, proto: proto)
     }
 
     /// Every tracked flow's 5-tuple as the capture point sees it, in both directions: the
@@ -64,9 +64,13 @@ public struct Replay: Sendable {
         guard let v = keys[ConntrackTuple(key)], v & 1 == 0 else { return nil }
         return v >> 1
     }
-    var clients: [ClientEndpoint: Int] = [:]
+    /// Each tracked flow's client socket, to its flow (`clientKey`).
+    var clients = ConntrackTupleIndex()
     var tracked: [TrackedFlow] = []
-    var serviceIndex: [String: Int] = [:]
+    /// Per Service port (`ServiceIndex.slot`), its row in `report.services` plus one (0: none
+    /// yet); and per row, the flows each endpoint received, named only in `finish()`.
+    var serviceRows: [Int32] = []
+    var endpointFlows: [[SocketAddress: Int]] = []
     var dropIndex: [String: Int] = [:]
     /// What the capture node sent on its interfaces in kdp's paths (`-i any` captures' outgoing
     /// packets are checked against it), with how many times.
@@ -168,7 +172,7 @@ public struct Replay: Sendable {
         }
         if let q = p.quoted, let f = originalFlow(q) { return tracked[f].foreign ? nil : count(p, checkError(p, flow: f)) }
         let replyShaped = key.proto == .udp || (key.proto == .tcp && p.packet.tcpFlags & (TCPFlag.syn | TCPFlag.ack) != TCPFlag.syn)
-        if replyShaped, let f = clients[ClientEndpoint(proto: key.proto, address: key.destination, port: key.destinationPort)] {
+        if replyShaped, let f = clients[Self.clientKey(key.proto, key.destination, key.destinationPort)] {
             return tracked[f].foreign ? nil : count(p, unexpectedSource(p, flow: f))
         }
         guard let entry = placement(p) else { return nil }
@@ -179,7 +183,7 @@ public struct Replay: Sendable {
         keys[ConntrackTuple(key)] = f << 1
         let reply = ConntrackTuple(Self.replyKey(key))
         if keys[reply] == nil { keys[reply] = f << 1 | 1 }
-        if key.proto.hasPorts { clients[ClientEndpoint(proto: key.proto, address: key.source, port: key.sourcePort)] = f }
+        if key.proto.hasPorts { clients[Self.clientKey(key.proto, key.source, key.sourcePort)] = f }
         return foreign ? nil : count(p, inject(p, flow: f))
     }
 
@@ -197,6 +201,10 @@ public struct Replay: Sendable {
             report.summary.verdicts[name, default: 0] += verdictCounts[i]
         }
         verdictCounts = [Int](repeating: 0, count: 6)
+        for (row, counts) in endpointFlows.enumerated() {
+            for (endpoint, flows) in counts { report.services[row].endpoints[endpoint.description, default: 0] += flows }
+        }
+        endpointFlows = endpointFlows.map { _ in [:] }
         // Entries past their timeout at the last packet are gone, as the kernel's gc reaps them.
         if let now = lastSeconds { for i in plane.nodes.indices { _ = plane.nodes[i].host.conntrack.expire(now: now) } }
         report.nodes = plane.nodes.map { n in
@@ -214,16 +222,20 @@ public struct Replay: Sendable {
         report.summary.flows += 1
         if path.dnat != nil { report.nat.dnat += 1 }
         if path.masquerade { report.nat.masquerade += 1 } else if path.snat != nil { report.nat.snat += 1 }
-        if let (service, sp) = servicePort(p.flow) {
-            let key = "\(service.namespace)/\(service.name)/\(sp.port)/\(sp.protocol)"
-            let i = serviceIndex[key] ?? {
-                report.services.append(ReplaySummary.ServiceFlows(service: "\(service.namespace)/\(service.name)", port: sp.port,
-                                                                  proto: sp.protocol.name, flows: 0, endpoints: [:]))
-                serviceIndex[key] = report.services.count - 1
-                return report.services.count - 1
-            }()
-            report.services[i].flows += 1
-            if path.verdict == .delivered, let e = path.dnat { report.services[i].endpoints[e.description, default: 0] += 1 }
+        if let (s, sp) = servicePortIndex(p.flow) {
+            let slot = services.slot(service: s, port: sp)
+            if serviceRows.isEmpty { serviceRows = [Int32](repeating: 0, count: services.portCount) }
+            var row = Int(serviceRows[slot]) - 1
+            if row < 0 {
+                let service = plane.cluster.services[s], port = service.ports[sp]
+                report.services.append(ReplaySummary.ServiceFlows(service: "\(service.namespace)/\(service.name)", port: port.port,
+                                                                  proto: port.protocol.name, flows: 0, endpoints: [:]))
+                endpointFlows.append([:])
+                row = report.services.count - 1
+                serviceRows[slot] = Int32(row + 1)
+            }
+            report.services[row].flows += 1
+            if path.verdict == .delivered, let e = path.dnat { endpointFlows[row][e, default: 0] += 1 }
         }
         guard path.verdict != .delivered else { return }
         let why = path.why ?? path.verdict.rawValue
