@@ -46,7 +46,8 @@ extension Tracer {
             let allPaths = o.allPaths && work.count + 1 < o.maxPaths
             if let r = resume {
                 ri = r.rule
-                result = s.evaluate(t.chains[f.chain].rules[ri], from: r.match, forced: r.forced, allPaths: allPaths)
+                unowned(unsafe) let rule = t.chains[f.chain].rules[ri]
+                result = s.evaluate(rule, from: r.match, forced: r.forced, allPaths: allPaths)
                 resume = nil
             } else {
                 unowned(unsafe) let chain = t.chains[f.chain]  // the table keeps it alive; no retain per chain entered
@@ -55,7 +56,7 @@ extension Tracer {
                 if quick {
                     // Skip rules whose covered conditions cannot hold (`QuickRule`), using the
                     // dispatch index first when the chain has one.
-                    let dispatch = chain.dispatch
+                    unowned(unsafe) let dispatch = chain.dispatch
                     while true {
                         if let d = dispatch { next = d.next(from: next, packet: s.packet) }
                         if next >= count || chain.quick(next).admits(source: src, destination: dst, proto: proto, port: dport) { break }
@@ -106,11 +107,15 @@ extension Tracer {
                         }
                     }
                 } else {
-                    result = s.evaluate(chain.rules[ri], allPaths: allPaths)
+                    unowned(unsafe) let rule = chain.rules[ri]
+                    result = s.evaluate(rule, allPaths: allPaths)
                 }
             }
-            let chain = t.chains[f.chain]
-            let rule = chain.rules[ri]
+            // Unretained, as above: chains and rules are shared by every node and thread
+            // (`PreparedChainStore`), and a retain and release per rule made their counts
+            // bounce between cores (kdp verify walks on every core).
+            unowned(unsafe) let chain = t.chains[f.chain]
+            unowned(unsafe) let rule = chain.rules[ri]
             // A set the dump did not give, taken as empty (--lenient): the rule's step says so.
             var setNote = ""
             if s.missingSetsConsulted > 0 {
