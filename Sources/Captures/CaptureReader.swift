@@ -58,8 +58,8 @@ public final class CaptureReader {
     // is never re-entered.
     @exclusivity(unchecked) public private(set) var recordsRead = 0
     /// Records `nextDecoded()` could not decode, and the first `undecodableExamplesLimit` of them.
-    public private(set) var undecodableCount = 0
-    public private(set) var undecodableExamples: [UndecodableRecord] = []
+    @exclusivity(unchecked) public private(set) var undecodableCount = 0
+    @exclusivity(unchecked) public private(set) var undecodableExamples: [UndecodableRecord] = []
     public static let undecodableExamplesLimit = 16
 
     private let handle: OpaquePointer

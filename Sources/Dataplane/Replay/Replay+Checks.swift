@@ -9,8 +9,8 @@ extension Replay {
         if options.flowCache, !steps(p),
            let e = cache.lookup(flow: f, reply: false, proto: p.packet.proto, tcpFlags: p.packet.tcpFlags, nodes: &plane.nodes, now: p.seconds) {
             report.summary.injected += 1
-            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .injected, path: nil,
-                                 verdict: e.verdict, mismatch: nil, delivered: e.delivered, routedHops: e.routedHops)
+            return ReplayOutcome(cached: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .injected,
+                                 verdict: e.verdict, delivered: e.delivered, routedHops: e.routedHops)
         }
         let entry = tracked[f].entry
         let isNew = plane.nodes[entry.node].host.conntrack.lookup(p.packet.tuple, now: p.seconds) == nil
@@ -37,8 +37,8 @@ extension Replay {
         report.summary.checked += 1
         if node == nil, options.flowCache, !steps(p),
            let e = cache.lookup(flow: f, reply: true, proto: p.packet.proto, tcpFlags: p.packet.tcpFlags, nodes: &plane.nodes, now: p.seconds) {
-            return ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked, path: nil,
-                                 verdict: e.verdict, mismatch: nil, delivered: e.delivered, routedHops: e.routedHops)
+            return ReplayOutcome(cached: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: .checked,
+                                 verdict: e.verdict, delivered: e.delivered, routedHops: e.routedHops)
         }
         let t = tracked[f]
         guard t.path.verdict == .delivered, let far = plane.answeringEntry(t.path) else {

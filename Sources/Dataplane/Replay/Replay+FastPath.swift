@@ -23,7 +23,7 @@ extension Replay {
         plane.setClock(seconds: p.seconds)
         lastSeconds = p.seconds
         if reply { report.summary.checked += 1 } else { report.summary.injected += 1 }
-        return count(p, ReplayOutcome(number: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: reply ? .checked : .injected,
-                                      path: nil, verdict: e.verdict, mismatch: nil, delivered: e.delivered, routedHops: e.routedHops))
+        return count(p, ReplayOutcome(cached: p.number, timestampNanoseconds: p.timestampNanoseconds, kind: reply ? .checked : .injected,
+                                      verdict: e.verdict, delivered: e.delivered, routedHops: e.routedHops))
     }
 }

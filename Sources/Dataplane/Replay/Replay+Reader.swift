@@ -8,14 +8,16 @@ extension Replay {
     /// - Complexity: one pass over the file; memory holds the flows, never the packets.
     public mutating func replayAll(_ reader: CaptureReader, keepBytes: Bool,
                                    _ each: (ReplayOutcome?, ReplayPacket?, ReplaySkip?, Int) throws -> Void) throws {
-        var packet = ReplayPacket()
+        // Decoded in place into an optional, so that `each` borrows the packet instead of
+        // receiving a copy wrapped per record.
+        var packet: ReplayPacket? = ReplayPacket()
         while let (record, link) = try reader.nextDecoded() {
             let keep = keepBytes || { if case .linuxSLL2 = link.kind { true } else { false } }()
-            if let skip = ReplayPacket.decode(record, link: link, keepBytes: keep, into: &packet) {
+            if let skip = ReplayPacket.decode(record, link: link, keepBytes: keep, into: &packet!) {
                 skipped(skip)
                 try each(nil, nil, skip, record.capturedLength)
             } else {
-                let outcome = replay(packet)
+                let outcome = replay(packet!)
                 try each(outcome, packet, nil, record.capturedLength)
             }
         }

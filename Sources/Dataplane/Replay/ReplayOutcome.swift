@@ -37,6 +37,18 @@ public struct ReplayOutcome: Sendable {
     /// Routers the packet crossed before delivery (each lowers the TTL by one).
     public var routedHops: Int
 
+    /// A packet the flow cache answered: a verdict, no path and no mismatch. (No optional path
+    /// or mismatch to pass and destroy: the flow cache makes one of these per packet.)
+    public init(cached number: Int, timestampNanoseconds: Int64, kind: Kind, verdict: PathVerdict, delivered: FlowKey?, routedHops: Int) {
+        self.number = number
+        self.timestampNanoseconds = timestampNanoseconds
+        self.kind = kind
+        self.detail = nil
+        self.verdict = verdict
+        self.delivered = delivered
+        self.routedHops = routedHops
+    }
+
     public init(number: Int, timestampNanoseconds: Int64, kind: Kind, path: DataplanePath?, verdict: PathVerdict? = nil,
                 mismatch: ReplaySummary.Mismatch?, delivered: FlowKey?, routedHops: Int) {
         self.number = number
