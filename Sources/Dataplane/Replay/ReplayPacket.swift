@@ -91,8 +91,8 @@ extension ReplayPacket {
             let name = etherType.map { $0 == 0x0806 ? "ARP" : "EtherType 0x" + String($0, radix: 16, uppercase: false) } ?? "unknown protocol"
             return skip(.notIP, "\(name): not an IP packet")
         }
-        let flow: FlowKey
-        do { flow = try FlowKey(ipPacket: ip, checksum: .verify) } catch {
+        let flow: FlowKey, transport: UnsafeRawBufferPointer, firstFragment: Bool
+        do { (flow, transport, firstFragment) = try FlowKey.parse(ipPacket: ip, checksum: .verify) } catch {
             return skip(.undecodable, "\(error)")
         }
         // Field by field into the reused packet (as `Packet(source:…)` with its defaults would
@@ -111,15 +111,9 @@ extension ReplayPacket {
         out.packet.quoted = nil
         var quoted: FlowKey?
         var badChecksum = false
-        // The transport header, past IPv4 options or IPv6 extension headers.
-        let l4: UnsafeRawBufferPointer
-        if ip[0] >> 4 == 6 {
-            guard let p = try? IPv6Packet(checking: ip), let u = try? p.upperLayer() else { return skip(.undecodable, "IPv6 extension headers") }
-            l4 = UnsafeRawBufferPointer(rebasing: p.bytes[u.offset...])
-        } else {
-            guard let p = try? IPv4Packet(checking: ip) else { return skip(.undecodable, "IPv4 header") }
-            l4 = p.fragmentOffset == 0 ? p.payload : UnsafeRawBufferPointer(start: nil, count: 0)
-        }
+        // The transport header, past IPv4 options or IPv6 extension headers, as the flow key's
+        // parse found it (an IPv4 fragment after the first has none).
+        let l4 = ip[0] >> 4 == 6 || firstFragment ? transport : UnsafeRawBufferPointer(start: nil, count: 0)
         switch flow.proto {
         case .tcp:
             guard let s = try? TCPSegment(checking: l4) else { return skip(.undecodable, "TCP header cut short") }

@@ -5,6 +5,15 @@ extension FlowKey {
     /// protocols and non-first fragments give ports 0. Only the IP header is checked here (its
     /// checksum on IPv4 with `.verify`); transport checksums are the Reprs' business.
     public init(ipPacket bytes: UnsafeRawBufferPointer, checksum: ChecksumPolicy = .verify) throws(WireError) {
+        self = try Self.parse(ipPacket: bytes, checksum: checksum).key
+    }
+
+    /// `init(ipPacket:checksum:)`'s key with what the parse found on the way: the transport
+    /// header and payload (past IPv4 options or IPv6 extension headers), and whether the packet
+    /// is unfragmented or a first fragment (only those carry ports). One parse for a caller that
+    /// reads the transport header too (replay decodes every record).
+    public static func parse(ipPacket bytes: UnsafeRawBufferPointer, checksum: ChecksumPolicy = .verify) throws(WireError)
+        -> (key: FlowKey, transport: UnsafeRawBufferPointer, firstFragment: Bool) {
         guard !bytes.isEmpty else { throw WireError(.ipv4, .truncated(needed: 20, available: 0), at: 0) }
         let src: IPAddress, dst: IPAddress, proto: IPProtocol
         let l4: UnsafeRawBufferPointer
@@ -37,6 +46,6 @@ extension FlowKey {
             default: break
             }
         }
-        self.init(source: src, sourcePort: sp, destination: dst, destinationPort: dp, proto: proto)
+        return (FlowKey(source: src, sourcePort: sp, destination: dst, destinationPort: dp, proto: proto), l4, first)
     }
 }
