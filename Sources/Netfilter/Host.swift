@@ -128,7 +128,7 @@ public struct Host: Sendable {
     /// count (addrtype `--limit-iface-*`).
     public func isLocal(_ address: IPAddress, interface: String? = nil) -> Bool {
         guard let interface else {
-            if addresses.contains(address) { return true }
+            if addresses.local.contains(address) { return true }
             if case .v4(let a) = address, a.isLoopback { return addresses.hasLoopback }
             return false
         }

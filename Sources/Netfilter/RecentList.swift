@@ -11,9 +11,13 @@ public struct RecentLists: Hashable, Sendable {
 
     /// Records `address` in list `name` at time `now` (as `--set` does).
     public mutating func add(_ name: String, _ address: IPAddress, at now: Double) {
-        lists[name, default: [:]][address, default: []].append(now)
-        let count = lists[name]![address]!.count
-        if count > Self.stampsPerEntry { lists[name]![address]!.removeFirst(count - Self.stampsPerEntry) }
+        Self.stamp(now, into: &lists[name, default: [:]][address, default: []])
+    }
+
+    /// One more sighting, keeping the newest `stampsPerEntry`.
+    private static func stamp(_ now: Double, into stamps: inout [Double]) {
+        stamps.append(now)
+        if stamps.count > stampsPerEntry { stamps.removeFirst(stamps.count - stampsPerEntry) }
     }
 
     /// Evaluates one `-m recent` match (recent_mt): returns whether it matches and updates the
@@ -62,10 +66,7 @@ public struct RecentLists: Hashable, Sendable {
                 }
             }
         }
-        if r.command == .set || (r.command == .update && ret) {
-            stamps.append(now)
-            if stamps.count > Self.stampsPerEntry { stamps.removeFirst(stamps.count - Self.stampsPerEntry) }
-        }
+        if r.command == .set || (r.command == .update && ret) { stamp(now, into: &stamps) }
         list[address] = stamps.isEmpty ? nil : stamps
         return ret
     }
