@@ -1,14 +1,30 @@
-/// An IPv6 address held as one 128-bit integer (network order read as a number), so prefix
+/// An IPv6 address as a 128-bit number (network order read as a number, `value`), so prefix
 /// arithmetic is shifts and masks.
 public struct IPv6Address: Hashable, Comparable, Sendable {
-    public var value: UInt128
+    // Two 64-bit halves rather than one UInt128: UInt128 is 16-byte aligned, which made every
+    // `IPAddress` 32 bytes inside a struct (17 rounded up) and a flow key or conntrack tuple 64
+    // bytes instead of 48. Replay and conntrack keep several per flow.
+    private var high: UInt64
+    private var low: UInt64
 
-    public init(_ value: UInt128) { self.value = value }
+    /// The address as one 128-bit integer, most significant group first.
+    public var value: UInt128 {
+        @inline(__always) get { UInt128(high) << 64 | UInt128(low) }
+        @inline(__always) set {
+            high = UInt64(truncatingIfNeeded: newValue >> 64)
+            low = UInt64(truncatingIfNeeded: newValue)
+        }
+    }
+
+    public init(_ value: UInt128) {
+        high = UInt64(truncatingIfNeeded: value >> 64)
+        low = UInt64(truncatingIfNeeded: value)
+    }
 
     public static let zero = IPv6Address(0)
     public static let loopback = IPv6Address(1)
 
-    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.value < rhs.value }
+    public static func < (lhs: Self, rhs: Self) -> Bool { (lhs.high, lhs.low) < (rhs.high, rhs.low) }
 
     /// The eight 16-bit groups, most significant first.
     public var groups: [UInt16] {
@@ -17,11 +33,11 @@ public struct IPv6Address: Hashable, Comparable, Sendable {
 
     public init(groups: [UInt16]) {
         precondition(groups.count == 8)
-        value = groups.reduce(0) { $0 << 16 | UInt128($1) }
+        self.init(groups.reduce(0) { $0 << 16 | UInt128($1) })
     }
 
     /// `::ffff:a.b.c.d` for an IPv4 address.
-    public init(v4Mapped v4: IPv4Address) { value = 0xFFFF_0000_0000 | UInt128(v4.value) }
+    public init(v4Mapped v4: IPv4Address) { self.init(0xFFFF_0000_0000 | UInt128(v4.value)) }
 
     /// The embedded IPv4 address when this is IPv4-mapped (`::ffff:0:0/96`).
     public var v4Mapped: IPv4Address? {

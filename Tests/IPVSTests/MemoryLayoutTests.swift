@@ -3,13 +3,16 @@ import Wire
 @testable import IPVS
 
 /// The sizes the hot paths are laid out for, pinned here rather than stated in comments: the
-/// connection entry and real server are 96 bytes (an `IPAddress` field would make them 112),
+/// connection entry and real server are 96 bytes (`IPAddress` fields would make them larger),
 /// and the packet path prefetches a whole `ServiceRecord` and a service's servers by these
 /// strides. A field added or reordered that changes them fails here, where the reason is.
 @Suite struct MemoryLayoutTests {
-    @Test func anIPAddressIs17BytesPaddedTo32() {
+    /// An IPv6 address is two 64-bit halves, not a 16-byte-aligned UInt128, so the tag byte
+    /// pads to 24, not 32; a flow key and a conntrack tuple are 48 bytes.
+    @Test func anIPAddressIs17BytesPaddedTo24() {
         #expect(MemoryLayout<IPAddress>.size == 17)
-        #expect(MemoryLayout<IPAddress>.stride == 32)
+        #expect(MemoryLayout<IPAddress>.stride == 24)
+        #expect(MemoryLayout<FlowKey>.stride == 48)
     }
 
     /// Two 16-byte addresses, two ports, protocol and family: 38 bytes in a 48-byte stride, whose
