@@ -8,7 +8,7 @@ import Wire
 /// strides. A field added or reordered that changes them fails here, where the reason is.
 @Suite struct MemoryLayoutTests {
     /// An IPv6 address is two 64-bit halves, not a 16-byte-aligned UInt128, so the tag byte
-    /// pads to 24, not 32; a flow key and a conntrack tuple are 48 bytes.
+    /// pads to 24, not 32, and a flow key is 48 bytes (conntrack's tuple: `ConntrackTupleIndexTests`).
     @Test func anIPAddressIs17BytesPaddedTo24() {
         #expect(MemoryLayout<IPAddress>.size == 17)
         #expect(MemoryLayout<IPAddress>.stride == 24)

@@ -5,6 +5,13 @@ import Wire
 
 /// Conntrack's tuple hash must behave as a map through growth and backward-shift removals.
 @Suite struct ConntrackTupleIndexTests {
+    /// Every connection stores two tuples in the index and two in its entry: 48 bytes each
+    /// (two 24-byte addresses, ports, protocol), not the 64 a 16-byte-aligned IPv6 made them.
+    @Test func aTupleIs48BytesAndAnEntry136() {
+        #expect(MemoryLayout<ConntrackTuple>.stride == 48)
+        #expect(MemoryLayout<ConntrackEntry>.stride == 136)
+    }
+
     @Test func indexAgreesWithADictionaryThroughInsertsRemovesAndGrowth() {
         var index = ConntrackTupleIndex()
         var model: [ConntrackTuple: Int] = [:]

@@ -56,6 +56,24 @@ import Testing
         #expect(throws: AddressError.self) { try IPv6Address(parsing: text) }
     }
 
+    /// The address is stored as two 64-bit halves: `value`, its setter and `<` must still be
+    /// the 128-bit number's, including where the halves disagree (a larger high half with a
+    /// smaller low one).
+    @Test func valueAndOrderAreThoseOfThe128BitNumber() {
+        let values: [UInt128] = [0, 1, UInt128(UInt64.max), UInt128(1) << 64, UInt128(1) << 64 | UInt128(UInt64.max),
+                                 UInt128(0xfd00) << 112 | 1, UInt128(UInt64.max) << 64, .max]
+        for v in values {
+            #expect(IPv6Address(v).value == v)
+            var a = IPv6Address.zero
+            a.value = v
+            #expect(a == IPv6Address(v))
+            for w in values {
+                #expect((IPv6Address(v) < IPv6Address(w)) == (v < w))
+                #expect((IPv6Address(v) == IPv6Address(w)) == (v == w))
+            }
+        }
+    }
+
     @Test func embeddedIPv4FillsTheLastTwoGroups() throws {
         let a = try IPv6Address(parsing: "64:ff9b::10.0.0.1")
         #expect(a.groups == [0x64, 0xff9b, 0, 0, 0, 0, 0x0a00, 0x0001])
