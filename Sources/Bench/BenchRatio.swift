@@ -37,6 +37,22 @@ public struct BenchRatio: Encodable, Sendable, Equatable {
     }
 }
 
+extension BenchRatio {
+    /// The sweep's flatness: for each per-packet lookup whose cost must not grow with the number
+    /// of Services, its ns/op in the run with the most Services over the run with the fewest
+    /// (issues 15 and 17: at most 1.5 from 1,000 to 30,000 Services). Empty for one run.
+    public static func sweep(_ reports: [BenchReport]) -> [BenchRatio] {
+        guard let low = reports.min(by: { $0.workload.services < $1.workload.services }),
+              let high = reports.max(by: { $0.workload.services < $1.workload.services }),
+              high.workload.services > low.workload.services else { return [] }
+        return ["lookup.iptables.compiled", "lookup.nftables"].compactMap { name in
+            guard let a = high.results.first(where: { $0.name == name })?.nsPerOp,
+                  let b = low.results.first(where: { $0.name == name })?.nsPerOp, b > 0 else { return nil }
+            return BenchRatio(name: "\(name) @\(high.workload.services) / @\(low.workload.services)", value: a / b, target: "<= 1.5", met: a / b <= 1.5)
+        }
+    }
+}
+
 private extension Double {
     var formatted: String { self == rounded() ? String(Int(self)) : String(self) }
 }

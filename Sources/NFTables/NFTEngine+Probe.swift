@@ -13,7 +13,10 @@ extension NFTEngine {
     public func element(in set: Int32, fields: [NFTField], packet: NFTPacket) -> Int32? {
         var chooser = NFTChooser(choices: [])
         var numgen: UInt32 = 0
-        guard let found = lookup(fields, set, packet, state: NFTDynamicState(), chooser: &chooser, numgen: &numgen) else { return nil }
-        return found
+        switch fields.withUnsafeBufferPointer({ lookup($0, set, packet, state: NFTDynamicState(), chooser: &chooser, numgen: &numgen) }) {
+        case .element(let e, _): return e
+        case .added: return -1
+        case .absent, .unreadable: return nil
+        }
     }
 }

@@ -87,6 +87,19 @@ public struct NFTHookOutcome: Hashable, Sendable {
     public var natRule: (chain: Int32, rule: Int32)? { natChain < 0 ? nil : (natChain, natRuleIndex) }
     var natChain: Int32 = -1
     var natRuleIndex: Int32 = -1
+    /// The bytes `NFTEngine.touch` read ahead of the walk, summed: stored so the reads are
+    /// kept, and no part of the outcome (`==` and `hash` leave it out).
+    var prefetched: UInt8 = 0
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.verdict == b.verdict && a.decidingChain == b.decidingChain && a.decidingRule == b.decidingRule
+            && a.nat == b.nat && a.natChain == b.natChain && a.natRuleIndex == b.natRuleIndex
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(verdict); h.combine(decidingChain); h.combine(decidingRule)
+        h.combine(nat); h.combine(natChain); h.combine(natRuleIndex)
+    }
 }
 
 /// The contents of dynamic sets (`update @affinity { ip saddr }`): key → expiry (seconds),
@@ -107,6 +120,8 @@ public struct NFTDynamicState: Hashable, Sendable {
 public struct NFTEngine: Sendable {
     public let ruleset: NFTRuleset
     let hookChains: [[[Int32]]]  // [family v4/v6][hook]
+    /// The rules as one flat array of ops, in the order packets reach them: what `run` walks.
+    let program: NFTProgram
 
     /// For each set looked up by `numgen random mod N offset O` (the key's three numbers), the
     /// classes of values with one outcome, built once.
@@ -127,6 +142,7 @@ public struct NFTEngine: Sendable {
     public init(_ ruleset: NFTRuleset) {
         self.ruleset = ruleset
         hookChains = [IPFamily.ipv4, .ipv6].map { f in NFTHook.allCases.map { ruleset.baseChains(at: $0, family: f) } }
+        program = NFTProgram(ruleset)
         var classes: [NFTNumgenSite: [NFTNumgenClass]] = [:]
         for c in ruleset.chains {
             for r in c.rules {
@@ -242,223 +258,5 @@ public struct NFTEngine: Sendable {
             }
         }
         return out
-    }
-
-    @inline(__always)
-    func read(_ f: NFTField, _ p: NFTPacket, numgen: UInt32) -> UInt128? {
-        switch f {
-        case .ipSaddr: if case .v4(let a) = p.source { UInt128(a.value) } else { nil }
-        case .ipDaddr: if case .v4(let a) = p.destination { UInt128(a.value) } else { nil }
-        case .ip6Saddr: if case .v6(let a) = p.source { a.value } else { nil }
-        case .ip6Daddr: if case .v6(let a) = p.destination { a.value } else { nil }
-        case .ipProtocol: p.source.family == .ipv4 ? UInt128(p.proto.rawValue) : nil
-        case .l4proto: UInt128(p.proto.rawValue)
-        case .thSport: p.proto.hasPorts ? UInt128(p.sourcePort) : nil
-        case .thDport: p.proto.hasPorts ? UInt128(p.destinationPort) : nil
-        case .mark: UInt128(p.mark)
-        case .iifname: p.inInterface
-        case .oifname: p.outInterface
-        case .nfproto: p.destination.family == .ipv4 ? 2 : 10
-        case .numgen: UInt128(numgen)
-        }
-    }
-
-    /// The element of set `s` the packet's `fields` select, or nil; `numgen` draws if a field
-    /// is `numgen random`.
-    @inline(__always)
-    func lookup(_ fields: [NFTField], _ s: Int32, _ p: NFTPacket, state: NFTDynamicState, chooser: inout NFTChooser, numgen: inout UInt32) -> Int32?? {
-        if case .numgen(let mod, let offset) = fields[0] {
-            if chooser.drawsOnePath, let site = numgenSiteBySet[Int(s)], site.mod == mod, site.offset == offset {
-                let start = Int(site.start)
-                numgen = numgenClassSizes.withUnsafeBufferPointer { sizes in
-                    chooser.choose(mod: mod) { sizes[start + Int($0)] }
-                } &+ offset
-            } else {
-            let classes = numgenClasses[NFTNumgenSite(set: s, mod: mod, offset: offset)] ?? [NFTNumgenClass(ranges: [0...(mod - 1)])]
-            numgen = chooser.choose(classes, mod: mod) &+ offset
-            }
-        }
-        let numgen = numgen
-        return withUnsafeTemporaryAllocation(of: UInt128.self, capacity: fields.count) { buf -> Int32?? in
-            var key = NFTKey()
-            for (i, f) in fields.enumerated() {
-                guard let v = read(f, p, numgen: numgen) else { return .none }
-                buf[i] = v
-                key.append(v, bits: f.bits)
-            }
-            // The set is read where it lies: a copy of the struct would retain and release
-            // each of its arrays on every packet.
-            return ruleset.sets.withUnsafeBufferPointer { sets -> Int32?? in
-                // `pointee` is addressed, not copied (a buffer subscript returns a copy).
-                let set = sets.baseAddress! + Int(s)
-                if let e = NFTSet.lookup(set, key, fields: UnsafeBufferPointer(buf)) {
-                    // A listed element of a timeout set is there until it expires (`expires`
-                    // counts from the dump, time 0 of `state.now`).
-                    guard set.pointee.dynamicPrepared, let expires = set.pointee.elements[Int(e)].expires, state.now >= expires else { return .some(e) }
-                }
-                if set.pointee.dynamicPrepared, state.contains(s, key) { return .some(-1) }
-                return .some(nil)
-            }
-        }
-    }
-
-    /// One base chain and the chains it jumps to; returns the base chain's verdict.
-    func runChain(_ base: Int32, hook: NFTHook, packet p: inout NFTPacket, ct: NFTConntrack, local: Set<IPAddress>,
-                  state: inout NFTDynamicState, chooser: inout NFTChooser, steps: inout [NFTStep]?,
-                  outcome: inout NFTHookOutcome) -> NFTHookVerdict {
-        // The kernel's jump stack holds 16 frames (NFT_JUMP_STACK_SIZE); no heap per packet.
-        withUnsafeTemporaryAllocation(of: (Int32, Int32).self, capacity: 17) { stack -> NFTHookVerdict in
-            var depth = 0
-            var chain = base
-            var r: Int32 = 0
-            var guardSteps = 0
-            while true {
-                guardSteps += 1
-                if guardSteps > 1_000_000 { return .drop }
-                // Rules and expressions are read in place, by index: binding the chain's rule
-                // array, a rule, or each expression to a local retained them, a write to the
-                // heap object of every rule a packet passes (at 30,000 Services, mostly a cache
-                // miss each).
-                let ruleCount = ruleset.chains[Int(chain)].rules.count
-                if Int(r) >= ruleCount {
-                    if depth == 0 {
-                        let drop = ruleset.chains[Int(base)].base?.policyDrop ?? false
-                        steps?.append(NFTStep(hook: hook, chain: base, rule: -1, action: .policy(drop: drop), packet: p, numgen: 0))
-                        if drop { outcome.decidingChain = base; outcome.decidingRule = -1 }
-                        return drop ? .drop : .accept
-                    }
-                    depth -= 1
-                    (chain, r) = stack[depth]
-                    continue
-                }
-                let exprCount = ruleset.chains[Int(chain)].rules[Int(r)].exprs.count
-                var verdict: NFTVerdict?
-                var action: NFTAction?
-                var matched = true
-                var numgen: UInt32 = 0
-                var terminal: NFTHookVerdict?
-                exprs: for k in 0..<exprCount {
-                    switch ruleset.chains[Int(chain)].rules[Int(r)].exprs[k] {
-                    case .compare(let f, let op, let low, let high, let mask):
-                        guard let v0 = read(f, p, numgen: numgen) else { matched = false; break exprs }
-                        let v = v0 & mask
-                        let ok: Bool
-                        switch op {
-                        case .eq: ok = v >= low && v <= high
-                        case .ne: ok = !(v >= low && v <= high)
-                        case .lt: ok = v < low
-                        case .gt: ok = v > high
-                        case .le: ok = v <= high
-                        case .ge: ok = v >= low
-                        }
-                        if !ok { matched = false; break exprs }
-                    case .lookup(let fields, let s, let negate):
-                        guard let found = lookup(fields, s, p, state: state, chooser: &chooser, numgen: &numgen) else { matched = false; break exprs }
-                        if (found != nil) == negate { matched = false; break exprs }
-                    case .ctState(let bits, let negate):
-                        if ((ct.state & bits) != 0) == negate { matched = false; break exprs }
-                    case .ctStatus(let bits, let negate):
-                        if ((ct.status & bits) == bits) == negate { matched = false; break exprs }
-                    case .fibLocal(let daddr, let negate):
-                        if local.contains(daddr ? p.destination : p.source) == negate { matched = false; break exprs }
-                    case .vmap(let fields, let s):
-                        guard let found = lookup(fields, s, p, state: state, chooser: &chooser, numgen: &numgen), let el = found, el >= 0,
-                              case .verdict(let v)? = ruleset.sets[Int(s)].elements[Int(el)].value else { matched = false; break exprs }
-                        verdict = v
-                        action = .mapLookup(set: s, element: el, v)
-                        break exprs
-                    case .markSet(let m):
-                        switch m {
-                        case .value(let v): p.mark = v
-                        case .or(let v): p.mark |= v
-                        case .and(let v): p.mark &= v
-                        case .xor(let v): p.mark ^= v
-                        }
-                        action = .markSet(p.mark)
-                    case .nat(let dnat, let target):
-                        var decision: NFTNATDecision
-                        var setIndex: Int32 = -1, element: Int32 = -1
-                        switch target {
-                        case .address(let a, let port):
-                            decision = dnat ? .dnat(a, port: port) : .snat(a, port: port)
-                        case .map(let fields, let s):
-                            guard let found = lookup(fields, s, p, state: state, chooser: &chooser, numgen: &numgen), let el = found, el >= 0,
-                                  case .data(let values)? = ruleset.sets[Int(s)].elements[Int(el)].value,
-                                  let fam = ruleset.sets[Int(s)].valueTypes?.first else {
-                                // No element: the kernel's map lookup breaks the rule.
-                                matched = false; break exprs
-                            }
-                            let addr = IPAddress(family: fam == .ipv4Addr ? .ipv4 : .ipv6, bits: values[0])
-                            let port = values.count > 1 ? UInt16(truncatingIfNeeded: values[1]) : nil
-                            decision = dnat ? .dnat(addr, port: port) : .snat(addr, port: port)
-                            setIndex = s; element = el
-                        }
-                        outcome.nat = decision
-                        outcome.natChain = chain; outcome.natRuleIndex = r
-                        action = .nat(decision, set: setIndex, element: element)
-                        verdict = .accept
-                        break exprs
-                    case .masquerade(let fully):
-                        outcome.nat = .masquerade(fullyRandom: fully)
-                        outcome.natChain = chain; outcome.natRuleIndex = r
-                        action = .nat(.masquerade(fullyRandom: fully), set: -1, element: -1)
-                        verdict = .accept
-                        break exprs
-                    case .reject:
-                        terminal = .reject
-                        action = .reject
-                        break exprs
-                    case .update(let s, let fields, let timeout):
-                        var key = NFTKey()
-                        var ok = true
-                        for f in fields { if let v = read(f, p, numgen: numgen) { key.append(v, bits: f.bits) } else { ok = false } }
-                        if ok {
-                            let t = timeout ?? ruleset.sets[Int(s)].timeout ?? UInt64.max / 2
-                            let (expiry, overflow) = state.now.addingReportingOverflow(t)
-                            state.entries[s, default: [:]][key] = overflow ? .max : expiry
-                            if action == nil { action = .setUpdate(set: s) }
-                        }
-                    case .counter:
-                        break
-                    case .verdict(let v):
-                        verdict = v
-                        break exprs
-                    case .unsupported:
-                        matched = false
-                        break exprs
-                    }
-                }
-                if !matched { r += 1; continue }
-                if let terminal {
-                    steps?.append(NFTStep(hook: hook, chain: chain, rule: r, action: action ?? .reject, packet: p, numgen: numgen))
-                    outcome.decidingChain = chain; outcome.decidingRule = r
-                    return terminal
-                }
-                steps?.append(NFTStep(hook: hook, chain: chain, rule: r, action: action ?? verdict.map { .verdict($0) } ?? .matched, packet: p, numgen: numgen))
-                switch verdict {
-                case .accept?:
-                    return .accept
-                case .drop?:
-                    outcome.decidingChain = chain; outcome.decidingRule = r
-                    return .drop
-                case .jump(let target)?:
-                    guard depth < 16 else { outcome.decidingChain = chain; outcome.decidingRule = r; return .drop }
-                    stack[depth] = (chain, r + 1)
-                    depth += 1
-                    chain = target; r = 0
-                case .goto(let target)?:
-                    chain = target; r = 0
-                case .return?:
-                    if depth == 0 {
-                        r = Int32(ruleCount)  // the base chain's policy
-                    } else {
-                        depth -= 1
-                        (chain, r) = stack[depth]
-                    }
-                case .continue?, nil:
-                    r += 1
-                }
-            }
-        }
     }
 }

@@ -174,7 +174,7 @@ public struct NFTSet: Sendable {
         var ranges: [(UInt128, UInt128, Int32)] = []
         for (i, e) in elements.enumerated() {
             if e.isExact {
-                index.insertIfAbsent(key(of: e.low), Int32(i))
+                index.insertIfAbsent(key(of: e.low), Int32(i), value: e.value?.packedVerdict ?? 0)
             } else if keyTypes.count == 1 {
                 ranges.append((e.low[0], e.high[0], Int32(i)))
             } else {
@@ -204,6 +204,16 @@ public struct NFTSet: Sendable {
     static func lookup(_ set: UnsafePointer<NFTSet>, _ key: NFTKey, fields: UnsafeBufferPointer<UInt128>) -> Int32? {
         if let i = set.pointee.index[key] { return i }
         return set.pointee.lookupBeyondIndex(fields)
+    }
+
+    /// `lookup`, with the element's verdict packed (`NFTVerdict.packed`; 0: the element maps to
+    /// no verdict): from the index's slot for an exact key, so a verdict map's hit reads no
+    /// element.
+    @inline(__always)
+    static func lookupVerdict(_ set: UnsafePointer<NFTSet>, _ key: NFTKey, fields: UnsafeBufferPointer<UInt128>) -> (element: Int32, verdict: UInt64)? {
+        if let hit = set.pointee.index.entry(key) { return (hit.element, hit.value) }
+        guard let e = set.pointee.lookupBeyondIndex(fields) else { return nil }
+        return (e, set.pointee.elements[Int(e)].value?.packedVerdict ?? 0)
     }
 
     /// The intervals, then the scanned elements: what the hash of exact keys did not find.

@@ -84,11 +84,18 @@ struct BenchCommand: ParsableCommand {
                 xLabel: "Services", yLabel: "ns per operation (log scale)", series: series)
             try PlotFile.write(svg, to: plot)
         }
+        let flatness = BenchRatio.sweep(reports)
         switch output {
         case .json:
-            if reports.count == 1 { Console.out(Render.json(reports[0])) } else { Console.out(Render.json(["runs": reports])) }
+            if reports.count == 1 { Console.out(Render.json(reports[0])) } else { Console.out(Render.json(BenchSweep(runs: reports, sweep: flatness))) }
         default:
-            Console.out(reports.map(text).joined(separator: "\n\n") + (plot.map { "\n\nplot written to \($0)" } ?? ""))
+            var out = reports.map(text).joined(separator: "\n\n")
+            if !flatness.isEmpty {
+                out += "\n\n" + Render.table(["SWEEP RATIO (NS/OP)", "VALUE", "TARGET", "MET"], flatness.map {
+                    [$0.name, String(format: "%.2f", $0.value), $0.target, $0.met ? "yes" : "no"]
+                })
+            }
+            Console.out(out + (plot.map { "\n\nplot written to \($0)" } ?? ""))
         }
     }
 
@@ -194,4 +201,10 @@ enum PlotFile {
             throw InputError("--plot: cannot write \(Excerpt.quote(path)): \(InputFile.reason(errno: EACCES))")
         }
     }
+}
+
+/// `kdp bench --sweep … -o json`: every run, then the sweep's flatness ratios.
+struct BenchSweep: Encodable {
+    var runs: [BenchReport]
+    var sweep: [BenchRatio]
 }

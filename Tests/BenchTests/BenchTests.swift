@@ -1,4 +1,4 @@
-import Bench
+@testable import Bench
 import IPVS
 import Testing
 import Wire
@@ -24,6 +24,20 @@ import Wire
         #expect(map?.value == 1.5)
         #expect(map?.met == true)
         #expect(!ratios.contains { $0.name.contains("lookup.iptables.compiled") })
+    }
+
+    @Test func aSweepRatioIsTheLargestRunsLookupOverTheSmallests() {
+        func report(_ services: Int, compiled: Double, nft: Double) -> BenchReport {
+            BenchReport(workload: BenchWorkload(services: services, endpointsPerService: 2, connections: 1, seed: 1, nodes: 10, iptablesRules: 0),
+                        results: [BenchResult(name: "lookup.iptables.compiled", opsPerSecond: 0, nsPerOp: compiled, seconds: 0),
+                                  BenchResult(name: "lookup.nftables", opsPerSecond: 0, nsPerOp: nft, seconds: 0)])
+        }
+        // Listed out of order: the ratio is the most Services' run over the fewest's.
+        let ratios = BenchRatio.sweep([report(10_000, compiled: 900, nft: 700), report(30_000, compiled: 1_600, nft: 870), report(1_000, compiled: 1_000, nft: 600)])
+        #expect(ratios.map(\.name) == ["lookup.iptables.compiled @30000 / @1000", "lookup.nftables @30000 / @1000"])
+        #expect(ratios.map(\.met) == [false, true])
+        #expect(abs(ratios[1].value - 1.45) < 1e-9)
+        #expect(BenchRatio.sweep([report(1_000, compiled: 1, nft: 1)]).isEmpty)
     }
 
     @Test func benchReportsEveryIssueMeasurementName() {

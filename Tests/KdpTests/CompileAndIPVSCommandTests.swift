@@ -101,6 +101,8 @@ import Testing
         let r = try kdp("bench", "--sweep", "20,40", "--connections", "1000", "--plot", svg.path, "-o", "json")
         #expect(r.status == 0)
         #expect((r.json["runs"] as? [[String: Any]])?.count == 2)
+        // The sweep's flatness: each per-packet lookup at 40 Services over 20.
+        #expect((r.json["sweep"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["lookup.iptables.compiled @40 / @20", "lookup.nftables @40 / @20"])
         let text = try String(contentsOf: svg, encoding: .utf8)
         #expect(text.hasPrefix("<svg "))
         #expect(text.components(separatedBy: "<polyline").count - 1 >= 9)  // every lookup, not compile
