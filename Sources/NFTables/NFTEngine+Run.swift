@@ -244,8 +244,9 @@ extension NFTEngine {
                 case .goto(let callee)?:
                     chain = callee; pc = Int(target >= 0 ? target : starts[Int(callee)])
                     // A map picked this chain (a Service's, from `service-ips`): it and the
-                    // chains laid out after it are likely cold.
-                    if case .mapLookup = action { outcome.prefetched &+= Self.touch(ops, from: pc) }
+                    // chains laid out after it are likely cold. An inline numgen branch (target
+                    // known) picks among chains that touch already brought in.
+                    if target < 0, case .mapLookup = action { outcome.prefetched &+= Self.touch(ops, from: pc) }
                 case .return?:
                     if depth == 0 { return policy() }
                     depth -= 1
