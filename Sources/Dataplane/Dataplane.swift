@@ -59,6 +59,12 @@ public struct Dataplane: Sendable {
 
     /// The pod with address `ip` on node `name`: where podCIDRs overlap, each node's bridge
     /// answers for its own pod. - Complexity: O(1) but for addresses two nodes' pods share.
+    /// The pod holding `ip` on node `n` (by the pods' precomputed node index: no name compare).
+    func pod(_ ip: IPAddress, onNodeIndex n: Int) -> Int? {
+        if let p = podByIP[ip], podNode[p] == n { return p }
+        return sharedPodIPs[ip]?.first { podNode[$0] == n }
+    }
+
     func pod(_ ip: IPAddress, onNode name: String?) -> Int? {
         if let p = podByIP[ip], cluster.pods[p].nodeName == name { return p }
         return sharedPodIPs[ip]?.first { cluster.pods[$0].nodeName == name }
@@ -100,42 +106,6 @@ public struct Dataplane: Sendable {
             self.source = source
             self.destination = destination
         }
-    }
-
-    /// Where a packet is, between hops.
-    enum Location {
-        /// Leaving a pod's eth0.
-        case pod(Int)
-        /// Entering a node's netfilter: on an interface, or generated locally (nil).
-        case node(Int, inInterface: String?)
-    }
-
-    struct Walk {
-        var nodes: NodeStates
-        var packet: Packet
-        var location: Location
-        var probability: Double = 1
-        var steps: [DataplaneStep] = []
-        var dnat: SocketAddress?
-        var snat: SocketAddress?
-        var masquerade = false
-        var hops = 0
-        /// The pod whose bridge port the packet entered the current node by, while it is on
-        /// that node: br_netfilter and hairpin mode decide what the bridge does with it.
-        var ingressPod: Int?
-        /// The pod addressed a pod of its own bridge (its MAC, not the gateway's): the bridge
-        /// forwards the frame, no router lowers its TTL.
-        var bridgedAtIngress = false
-        /// Whether steps are recorded (replay without outputs that need them does not).
-        var recordSteps = true
-        /// Times a node sent the packet out of an interface (each forward lowers the TTL).
-        var transmissions = 0
-        /// Each node the packet walked, with its conntrack tuple there.
-        var visits: [NodeVisit] = []
-        var consultedState = false
-        var consultedTCPFlags = false
-        /// The header constants the walk's tests compared with, when recorded.
-        var constants: HeaderConstants?
     }
 
     /// Traces a packet and, unless told not to, its reply. Without `allPaths` the node state the
@@ -401,10 +371,12 @@ public struct Dataplane: Sendable {
                 host.bridgeNFCallIPTables = kernel.isOn(Sysctl.bridgeNFCall(family))
                 if let clock {
                     host.now = clock
-                    host.ipvs?.advanceClock(to: clock)
+                    // Tested by flag: optional chaining on the existential copied it out and back.
+                    if host.hasIPVS { host.ipvs!.advanceClock(to: clock) }
                 }
                 let tuple = packet.tuple
-                let known = request.allPaths || host.conntrack.lookup(tuple, now: host.now) != nil
+                let now = host.now
+                let known = request.allPaths || host.conntrack.lookup(tuple, now: now) != nil
 
                 var options = TraceOptions(allPaths: request.allPaths, seed: request.seed &+ UInt64(w.hops))
                 options.recordSteps = w.recordSteps
@@ -415,15 +387,22 @@ public struct Dataplane: Sendable {
                 for k in trace.paths.indices {
                     // The last path is moved out of the trace, not copied (its host with it).
                     var path = k == last ? trace.paths.removeLast() : trace.paths[k]
-                    var next = w
+                    // The last path takes the walk over, moved (swapped with a vacant walk),
+                    // not copied: its nodes stay unshared and are written in place, and none
+                    // of its arrays is retained for a copy and released with the original.
+                    var next: Walk
+                    if k == last {
+                        next = Walk.vacant
+                        swap(&next, &w)
+                    } else {
+                        next = w
+                    }
                     if let c = path.constants { next.constants?.formUnion(c) }
-                    // The last path takes the walk's nodes over: unshared, written in place.
-                    if k == last { w.nodes = NodeStates() }
                     // Only a packet that was never delivered locally: IPVS schedules in INPUT
                     // and sends from the node itself, out of the bridge device, not a port.
                     if fromPortFiltered, path.verdict == .accepted, let out = path.deliveredTo, case .out(let device) = out,
                        !path.reachedInput,
-                       let reason = hairpinDrop(device: device, destination: path.finalPacket.destination, ingressPod: w.ingressPod!, node: n) {
+                       let reason = hairpinDrop(device: device, destination: path.finalPacket.destination, ingressPod: next.ingressPod!, node: n) {
                         // The bridge drops it right after PREROUTING and the route lookup (br_nf's
                         // bridged_dnat): FORWARD and POSTROUTING never run, and the connection is
                         // never confirmed.

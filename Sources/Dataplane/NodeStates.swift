@@ -1,3 +1,4 @@
+import Netfilter
 import Wire
 
 /// Every node's state (`NodeHost`) as a walk carries it: a collection indexed like
@@ -54,7 +55,7 @@ public struct NodeStates: RandomAccessCollection, Sendable {
 
     /// The route node `i` takes to `destination`, read where the host lives: through the
     /// subscript's coroutine the call copied the whole host (a retain and release per table).
-    func route(node i: Int, to destination: IPAddress) -> (device: String, nextHop: IPAddress)? {
+    func route(node i: Int, to destination: IPAddress) -> RouteChoice? {
         guard case .v4(let a) = destination else { return chunks[i >> Self.shift].base[i & Self.mask].host.route(to: destination) }
         return chunks[i >> Self.shift].base[i & Self.mask].host.routeIndex.route(to: a)
     }

@@ -254,22 +254,29 @@ public struct ConntrackTable: Hashable, Sendable {
     /// - Complexity: O(1); in place, no copy of the entry.
     public mutating func advance(slot i: Int, generation: UInt32, isReply: Bool, proto: IPProtocol, tcpFlags: UInt8,
                                  now: Double) -> ConntrackEntry.TrackerState? {
-        guard i >= 0, i < slots.count, alive[i], generations[i] == generation, !slots[i].isExpired(at: now) else { return nil }
-        let saved = slots[i].trackerState
-        if proto == .tcp {
-            guard saved.tcpState != .none, slots[i].tcpPacket(flags: tcpFlags, reply: isReply, now: now) == .accepted else {
-                slots[i].trackerState = saved
+        guard i >= 0, i < slots.count, alive[i], generations[i] == generation else { return nil }
+        // One pointer to the entry: each `slots[i]` write checked the array's bounds and
+        // uniqueness again, a dozen times per packet on replay's cached path.
+        let saved: ConntrackEntry.TrackerState? = slots.withUnsafeMutableBufferPointer { b in
+            let e = b.baseAddress! + i
+            guard !e.pointee.isExpired(at: now) else { return nil }
+            let saved = e.pointee.trackerState
+            if proto == .tcp {
+                guard saved.tcpState != .none, e.pointee.tcpPacket(flags: tcpFlags, reply: isReply, now: now) == .accepted else {
+                    e.pointee.trackerState = saved
+                    return nil
+                }
+            } else {
+                e.pointee.refresh(now: now)
+            }
+            if isReply { e.pointee.seenReply = true }
+            guard e.pointee.tcpState == saved.tcpState, e.pointee.assured == saved.assured, e.pointee.seenReply == saved.seenReply else {
+                e.pointee.trackerState = saved
                 return nil
             }
-        } else {
-            slots[i].refresh(now: now)
+            return saved
         }
-        if isReply { slots[i].seenReply = true }
-        guard slots[i].tcpState == saved.tcpState, slots[i].assured == saved.assured, slots[i].seenReply == saved.seenReply else {
-            slots[i].trackerState = saved
-            return nil
-        }
-        reschedule(i)
+        if saved != nil { reschedule(i) }
         return saved
     }
 

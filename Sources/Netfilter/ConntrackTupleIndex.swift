@@ -29,9 +29,12 @@ public struct ConntrackTupleIndex: Sendable {
     private var words: [UInt64] = []
     public var count: Int { members.count }
 
-    private static let seed: UInt64 = UInt64.random(in: 1...UInt64.max)
+    private static let processSeed: UInt64 = UInt64.random(in: 1...UInt64.max)
+    /// The process's seed, held by each index: reading the lazily initialized global on every
+    /// hash cost a `swift_once` check per lookup and insert.
+    private let seed: UInt64
 
-    public init() {}
+    public init() { seed = Self.processSeed }
 
     @inline(__always)
     private static func fold(_ a: IPAddress) -> UInt64 {
@@ -42,10 +45,10 @@ public struct ConntrackTupleIndex: Sendable {
     }
 
     @inline(__always)
-    private static func hash(_ t: ConntrackTuple) -> UInt64 {
+    private func hash(_ t: ConntrackTuple) -> UInt64 {
         var h = seed ^ (UInt64(t.sourcePort) << 40 | UInt64(t.destinationPort) << 24 | UInt64(t.proto.rawValue))
-        h = (h ^ fold(t.source)) &* 0xFF51_AFD7_ED55_8CCD
-        h = (h ^ (h >> 29) ^ fold(t.destination)) &* 0xC4CE_B9FE_1A85_EC53
+        h = (h ^ Self.fold(t.source)) &* 0xFF51_AFD7_ED55_8CCD
+        h = (h ^ (h >> 29) ^ Self.fold(t.destination)) &* 0xC4CE_B9FE_1A85_EC53
         return h ^ (h >> 32)
     }
 
@@ -58,7 +61,7 @@ public struct ConntrackTupleIndex: Sendable {
     /// The tuple's position: where it is, or the empty position that ends its run.
     @inline(__always)
     private func position(of t: ConntrackTuple) -> (Int, found: Bool, hash: UInt64) {
-        let h = Self.hash(t)
+        let h = hash(t)
         let mask = words.count - 1
         var i = Int(truncatingIfNeeded: h) & mask
         while true {
@@ -80,16 +83,19 @@ public struct ConntrackTupleIndex: Sendable {
         }
     }
 
+    /// One probe when the tuple is new and the positions have room (every new connection's
+    /// two inserts); a second only after growing.
     private mutating func set(_ t: ConntrackTuple, _ value: Int) {
-        if !members.isEmpty {
-            let (i, found, _) = position(of: t)
-            if found {
-                members[Self.member(words[i])].value = value
-                return
-            }
+        if words.isEmpty { grow() }
+        var (i, found, h) = position(of: t)
+        if found {
+            members[Self.member(words[i])].value = value
+            return
         }
-        if (members.count + 1) * 2 > words.count { grow() }
-        let (i, _, h) = position(of: t)
+        if (members.count + 1) * 2 > words.count {
+            grow()
+            (i, _, h) = position(of: t)
+        }
         words[i] = Self.word(h, member: members.count)
         members.append(Member(tuple: t, value: value))
     }
@@ -107,7 +113,7 @@ public struct ConntrackTupleIndex: Sendable {
         while true {
             j = (j + 1) & mask
             if words[j] == 0 { break }
-            let home = Int(truncatingIfNeeded: Self.hash(members[Self.member(words[j])].tuple)) & mask
+            let home = Int(truncatingIfNeeded: hash(members[Self.member(words[j])].tuple)) & mask
             let between = i <= j ? (home > i && home <= j) : (home > i || home <= j)
             if between { continue }
             words[i] = words[j]
@@ -119,7 +125,7 @@ public struct ConntrackTupleIndex: Sendable {
         if gone != last {
             let moved = members[last]
             members[gone] = moved
-            var k = Int(truncatingIfNeeded: Self.hash(moved.tuple)) & mask
+            var k = Int(truncatingIfNeeded: hash(moved.tuple)) & mask
             while Self.member(words[k]) != last { k = (k + 1) & mask }
             words[k] = words[k] & 0xFFFF_FFFF_0000_0000 | UInt64(UInt32(gone + 1))
         }
@@ -133,7 +139,7 @@ public struct ConntrackTupleIndex: Sendable {
         words = Array(repeating: 0, count: capacity)
         let mask = capacity - 1
         for (k, m) in members.enumerated() {
-            let h = Self.hash(m.tuple)
+            let h = hash(m.tuple)
             var i = Int(truncatingIfNeeded: h) & mask
             while words[i] != 0 { i = (i + 1) & mask }
             words[i] = Self.word(h, member: k)

@@ -82,11 +82,19 @@ final class DispatchIndex: Sendable {
 
     /// The first rule index at or after `from` that may match `packet` (`count` when none).
     func next(from: Int, packet: Packet) -> Int {
+        let v4: UInt32? = if case .v4(let a) = packet.destination { a.value } else { nil }
+        return next(from: from, proto: packet.proto, port: packet.destinationPort, v4Destination: v4)
+    }
+
+    /// `next(from:packet:)` on the fields it reads, which the walk already holds as integers:
+    /// passing the packet itself from the path copied it (and retained its interface names)
+    /// at every chain the index serves.
+    func next(from: Int, proto: IPProtocol, port: UInt16, v4Destination: UInt32?) -> Int {
         var best = Self.firstAtLeast(rest, from) ?? count
-        if packet.proto.hasPorts {
-            let pp = UInt64(packet.proto.rawValue) << 16 | UInt64(packet.destinationPort)
+        if proto.hasPorts {
+            let pp = UInt64(proto.rawValue) << 16 | UInt64(port)
             if let i = table.first(Self.protoPortTag | pp, atLeast: from), i < best { best = i }
-            if case .v4(let a) = packet.destination, let i = table.first(UInt64(a.value) << 24 | pp, atLeast: from), i < best { best = i }
+            if let a = v4Destination, let i = table.first(UInt64(a) << 24 | pp, atLeast: from), i < best { best = i }
         }
         return best
     }

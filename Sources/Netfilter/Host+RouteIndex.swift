@@ -41,10 +41,10 @@ public struct RouteIndex: Sendable {
 
     /// The first (longest, preferred) entry containing `destination`.
     @inline(__always)
-    public func route(to destination: IPv4Address) -> (device: String, nextHop: IPAddress)? {
+    public func route(to destination: IPv4Address) -> RouteChoice? {
         let a = destination.value
         for e in ipv4 where a & e.mask == e.network {
-            return (e.device, e.gateway ?? .v4(destination))
+            return RouteChoice(device: e.device, nextHop: e.gateway ?? .v4(destination))
         }
         return nil
     }

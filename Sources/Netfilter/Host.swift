@@ -1,5 +1,18 @@
 import Wire
 
+/// Where a route sends a packet: out of `device`, to `nextHop` (the gateway, or the
+/// destination itself on a connected subnet). A struct rather than a tuple: every forwarded
+/// packet asks for one, and an optional tuple was copied and destroyed through the runtime.
+public struct RouteChoice: Sendable, Equatable {
+    public var device: String
+    public var nextHop: IPAddress
+
+    public init(device: String, nextHop: IPAddress) {
+        self.device = device
+        self.nextHop = nextHop
+    }
+}
+
 /// A network interface of the host and its addresses; the first address of a family is the
 /// primary one (what MASQUERADE and REDIRECT pick when no subnet fits better).
 public struct Interface: Hashable, Sendable {
@@ -42,71 +55,161 @@ public struct Route: Hashable, Sendable {
 /// lists, ipsets, statistic nth counters, the clock, and IPVS when the node runs it. A value
 /// type: each traced path carries its own copy, so following one branch never disturbs another.
 public struct Host: Sendable {
-    public var name: String
+    /// Every field, in one copy-on-write box (`Host.Storage`): a copy of the host is one
+    /// retain, not two dozen. Traces move hosts in and out of paths and nodes, leaving
+    /// `Host.vacant` behind, and forks copy them; field by field that cost some 650
+    /// instructions per copy and as many per destroy.
+    /// A write to a shared box copies its fields first (`makeUnique`).
+    private var storage: Storage
+
+    public var name: String {
+        _read { yield storage.fields.pointee.name }
+        set { makeUnique(); storage.fields.pointee.name = newValue }
+    }
+    /// Setting the interfaces re-indexes the addresses and routes.
     public var interfaces: [Interface] {
-        didSet {
-            addresses = AddressIndex(interfaces)
-            routeIndex = RouteIndex(subnets: addresses.subnets, routes: routes)
+        _read { yield storage.fields.pointee.interfaces }
+        set {
+            makeUnique()
+            storage.fields.pointee.interfaces = newValue
+            storage.fields.pointee.reindex()
         }
     }
-    public var routes: [Route] { didSet { routeIndex = RouteIndex(subnets: addresses.subnets, routes: routes) } }
+    /// Setting the routes re-indexes them.
+    public var routes: [Route] {
+        _read { yield storage.fields.pointee.routes }
+        set {
+            makeUnique()
+            storage.fields.pointee.routes = newValue
+            storage.fields.pointee.reindexRoutes()
+        }
+    }
     /// `route(to:)`'s IPv4 answers precomputed from the subnets and routes (public so that a
     /// caller holding the host in place can read the index alone, without copying the host).
-    public private(set) var routeIndex = RouteIndex()
+    public var routeIndex: RouteIndex { unsafeAddress { UnsafePointer(storage.routeIndex) } }
     /// `interfaces` indexed: a kube-proxy node in IPVS mode has every ClusterIP on kube-ipvs0,
     /// and lookups by scanning them would dominate a trace.
-    private var addresses = AddressIndex([])
-    public var conntrack = ConntrackTable()
-    public var recent = RecentLists()
-    public var ipsets = IPSetStore()
+    var addresses: AddressIndex { unsafeAddress { UnsafePointer(storage.addresses) } }
+    /// Read through a pointer into the box, a call computes its arguments first: with
+    /// `host.conntrack.lookup(packet.tuple)` Swift copies the table (every array retained and
+    /// released) to keep it stable while `packet.tuple` runs. Hot callers take such arguments
+    /// into locals.
+    public var conntrack: ConntrackTable {
+        unsafeAddress { UnsafePointer(storage.conntrack) }
+        unsafeMutableAddress {
+            makeUnique()
+            return storage.conntrack
+        }
+    }
+    public var recent: RecentLists {
+        unsafeAddress { UnsafePointer(storage.recent) }
+        unsafeMutableAddress {
+            makeUnique()
+            return storage.recent
+        }
+    }
+    public var ipsets: IPSetStore {
+        unsafeAddress { UnsafePointer(storage.ipsets) }
+        unsafeMutableAddress {
+            makeUnique()
+            return storage.ipsets
+        }
+    }
     /// Counters of `statistic --mode nth` rules, by the match's id.
-    public var nthCounters: [Int: UInt32] = [:]
+    public var nthCounters: [Int: UInt32] {
+        unsafeAddress { UnsafePointer(storage.nthCounters) }
+        unsafeMutableAddress {
+            makeUnique()
+            return storage.nthCounters
+        }
+    }
     /// Seconds, for `recent --seconds`.
-    public var now: Double = 1_000_000
+    public var now: Double {
+        get { storage.fields.pointee.now }
+        set { makeUnique(); storage.fields.pointee.now = newValue }
+    }
     /// net.ipv4.ip_forward.
-    public var forwarding = true
+    public var forwarding: Bool {
+        get { storage.fields.pointee.forwarding }
+        set { makeUnique(); storage.fields.pointee.forwarding = newValue }
+    }
     /// net.ipv4.conf.all.route_localnet (kube-proxy sets it for localhost NodePorts).
-    public var routeLocalnet = false
+    public var routeLocalnet: Bool {
+        get { storage.fields.pointee.routeLocalnet }
+        set { makeUnique(); storage.fields.pointee.routeLocalnet = newValue }
+    }
     /// net.bridge.bridge-nf-call-iptables (or -ip6tables for an IPv6 trace): off, a frame
     /// between two ports of a bridge (see `bridgedInterface(for:)`) never reaches iptables.
-    public var bridgeNFCallIPTables = true
+    public var bridgeNFCallIPTables: Bool {
+        get { storage.fields.pointee.bridgeNFCallIPTables }
+        set { makeUnique(); storage.fields.pointee.bridgeNFCallIPTables = newValue }
+    }
     /// The node's IPVS, hooked in where the kernel hooks it (see `IPVSHook`); nil when the
     /// node runs none.
-    public var ipvs: (any IPVSHook)?
+    public var ipvs: (any IPVSHook)? {
+        _read { yield storage.fields.pointee.ipvs }
+        set {
+            makeUnique()
+            storage.fields.pointee.hasIPVS = newValue != nil
+            storage.fields.pointee.ipvs = newValue
+        }
+        _modify {
+            makeUnique()
+            unowned(unsafe) let box = storage
+            yield &box.fields.pointee.ipvs
+            box.fields.pointee.hasIPVS = box.fields.pointee.ipvs != nil
+        }
+    }
     /// The node's native nft base chains, run beside iptables' tables by priority (see
     /// `NFTChainsHook`); nil when the node has none (the iptables-only hook programs).
-    public var nft: (any NFTChainsHook)?
+    public var nft: (any NFTChainsHook)? {
+        _read { yield storage.fields.pointee.nft }
+        set {
+            makeUnique()
+            storage.fields.pointee.hasNFT = newValue != nil
+            storage.fields.pointee.nft = newValue
+        }
+    }
+    /// Whether `ipvs` and `nft` are set, asked at several hooks of every trace: testing the
+    /// optional existential itself copied and destroyed it through the runtime each time.
+    public var hasIPVS: Bool { storage.fields.pointee.hasIPVS }
+    public var hasNFT: Bool { storage.fields.pointee.hasNFT }
 
     public init(name: String = "node", interfaces: [Interface], routes: [Route] = []) {
-        self.name = name
-        self.interfaces = interfaces
-        self.routes = routes
+        var interfaces = interfaces
         if !interfaces.contains(where: { $0.name == "lo" }) {
-            self.interfaces.insert(Interface(name: "lo", addresses: [(.v4(IPv4Address(127, 0, 0, 1)), 8), (.v6(.loopback), 128)]), at: 0)
+            interfaces.insert(Interface(name: "lo", addresses: [(.v4(IPv4Address(127, 0, 0, 1)), 8), (.v6(.loopback), 128)]), at: 0)
         }
-        addresses = AddressIndex(self.interfaces)
-        routeIndex = RouteIndex(subnets: addresses.subnets, routes: self.routes)
+        var fields = Fields(name: name, interfaces: interfaces, routes: routes)
+        fields.reindex()
+        storage = Storage(fields)
     }
 
     /// A host with nothing: what a moved-out host's place holds until its owner puts one back
-    /// (`Host.take(_:)`). Its collections are the empty singletons, so parking it costs no
-    /// allocation.
+    /// (`Host.take(_:)`). Parking it is a retain of its box.
     public static let vacant = Host(vacantNamed: "")
 
     private init(vacantNamed name: String) {
-        self.name = name
-        self.interfaces = []
-        self.routes = []
+        storage = Storage(Fields(name: name, interfaces: [], routes: []))
     }
 
     /// Moves the host out of `place`, leaving `Host.vacant` there: the caller owns the tables
     /// without a copy, so writing them later does not copy conntrack or a `recent` list
-    /// (copy-on-write) and no reference is retained and released per field.
+    /// (copy-on-write). Costs a retain of the vacant box.
     @inline(__always)
     public static func take(_ place: inout Host) -> Host {
-        var h = vacant
-        swap(&h, &place)
-        return h
+        withUnsafeMutablePointer(to: &place) { p in
+            let h = p.move()
+            p.initialize(to: vacant)
+            return h
+        }
+    }
+
+    /// Makes the box unshared before a write: a copy of its fields when shared (the first
+    /// write of a forked path or a copied host).
+    @inline(__always)
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields.pointee) }
     }
 
     /// The host `kdp trace-rules` describes: every `--local-ip` on `eth0` (the first one primary),
@@ -172,7 +275,7 @@ public struct Host: Sendable {
     /// - Complexity: O(*a* + *r*): for IPv4 a scan of `RouteIndex`'s integer entries, longest
     ///   first; for IPv6 of the interface subnets and the routes, where the kernel walks its
     ///   FIB trie. Hosts hold a CNI-sized table, tens of routes.
-    public func route(to destination: IPAddress) -> (device: String, nextHop: IPAddress)? {
+    public func route(to destination: IPAddress) -> RouteChoice? {
         if case .v4(let a) = destination { return routeIndex.route(to: a) }
         var best: (Int, String, IPAddress)?
         for n in addresses.subnets where n.interface != "lo" && n.prefix.family == destination.family {
@@ -185,7 +288,7 @@ public struct Host: Sendable {
                 best = (r.destination.length, r.device, r.gateway ?? destination)
             }
         }
-        return best.map { ($0.1, $0.2) }
+        return best.map { RouteChoice(device: $0.1, nextHop: $0.2) }
     }
 
     /// The interface a packet arriving on `inInterface` was bridged on, when it was: its
@@ -271,12 +374,16 @@ public struct Host: Sendable {
             case .v6(let v6): v6 != .loopback
             }
         }
+        // One pass over the device's addresses, without building the list of candidates:
+        // MASQUERADE asks on every new connection it applies to.
         if let i = interfaces.first(where: { $0.name == device }) {
-            let same = i.addresses.filter { $0.address.family == family && universe($0.address) }
-            if let nextHop, let hit = same.first(where: { Prefix(containing: $0.address, length: $0.prefixLength).contains(nextHop) }) {
-                return hit.address
+            var first: IPAddress?
+            for a in i.addresses where a.address.family == family && universe(a.address) {
+                guard let nextHop else { return a.address }
+                if Prefix(containing: a.address, length: a.prefixLength).contains(nextHop) { return a.address }
+                if first == nil { first = a.address }
             }
-            if let first = same.first { return first.address }
+            if let first { return first }
         }
         for i in interfaces {
             if let a = i.addresses.first(where: { $0.address.family == family && universe($0.address) }) { return a.address }

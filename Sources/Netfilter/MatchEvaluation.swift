@@ -207,7 +207,8 @@ extension PathState {
             return true
         case .recent(let r):
             consultedState = true
-            return host.recent.evaluate(r, packet: packet, now: host.now)
+            let now = host.now  // read first, not during the lists' access (which then copied them)
+            return host.recent.evaluate(r, packet: packet, now: now)
         case .set(let name, let dirs, let neg, let returnNomatch):
             guard let set = host.ipsets.sets[name] else {
                 // A set the dump did not give (only with --lenient): taken as empty, and the

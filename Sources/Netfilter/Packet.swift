@@ -25,7 +25,20 @@ public struct Packet: Hashable, Sendable {
     /// the error is RELATED to from it, and NAT rewrites it with the outer addresses
     /// (nf_nat_icmp_reply_translation). Nil for other packets, and for errors whose quote was
     /// not decoded (they stay INVALID).
-    public var quoted: ConntrackTuple?
+    public var quoted: ConntrackTuple? {
+        get { quotedBox?.tuple }
+        set { quotedBox = newValue.map(QuotedTuple.init) }
+    }
+    /// The quote, boxed: held inline its 49 bytes made a packet 133 bytes, past the 128 a
+    /// copy moves inline, so every copy of every packet (dozens per trace) called memcpy.
+    /// Only ICMP errors have one.
+    private var quotedBox: QuotedTuple?
+
+    /// An immutable box for `quoted` (replaced, never changed, on a write).
+    final class QuotedTuple: Sendable {
+        let tuple: ConntrackTuple
+        init(_ tuple: ConntrackTuple) { self.tuple = tuple }
+    }
 
     public init(source: IPAddress, destination: IPAddress, proto: IPProtocol = .tcp,
                 sourcePort: UInt16 = 0, destinationPort: UInt16 = 0, tcpFlags: UInt8 = TCPFlag.syn,
@@ -42,7 +55,29 @@ public struct Packet: Hashable, Sendable {
         self.mark = mark
         self.inInterface = inInterface
         self.outInterface = outInterface
-        self.quoted = quoted
+        self.quotedBox = quoted.map(QuotedTuple.init)
+    }
+
+    public static func == (a: Packet, b: Packet) -> Bool {
+        a.source == b.source && a.destination == b.destination && a.proto == b.proto && a.sourcePort == b.sourcePort
+            && a.destinationPort == b.destinationPort && a.tcpFlags == b.tcpFlags && a.icmpType == b.icmpType
+            && a.icmpCode == b.icmpCode && a.mark == b.mark && a.inInterface == b.inInterface
+            && a.outInterface == b.outInterface && a.quoted == b.quoted
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(source)
+        h.combine(destination)
+        h.combine(proto)
+        h.combine(sourcePort)
+        h.combine(destinationPort)
+        h.combine(tcpFlags)
+        h.combine(icmpType)
+        h.combine(icmpCode)
+        h.combine(mark)
+        h.combine(inInterface)
+        h.combine(outInterface)
+        h.combine(quoted)
     }
 
     /// Whether this is an ICMP error conntrack relates to a connection: ICMP destination

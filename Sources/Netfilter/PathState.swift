@@ -67,7 +67,10 @@ struct PathState: Sendable {
     var program: [FlowStep] = []
     var pc = 0
     /// How the path ended, once it has: the verdict, what decided it, and why.
-    var finished: End?
+    private(set) var finished: End?
+    /// Whether the path has ended: asked at every step, where testing `finished` copied and
+    /// destroyed the optional `End` (its reason is a string) through the runtime each time.
+    private(set) var isFinished = false
     /// The last decision taken in a filter-type chain (for decided_by on accepted paths).
     var lastFilterDecision = DecisionSite.policy
     var masqueradeMarked = false
@@ -135,5 +138,6 @@ struct PathState: Sendable {
     /// Ends the path.
     mutating func finish(_ verdict: Verdict, _ decidedBy: DecisionSite, _ reason: String? = nil) {
         finished = End(verdict: verdict, decidedBy: decidedBy, reason: reason)
+        isFinished = true
     }
 }

@@ -28,7 +28,8 @@ extension Tracer {
         // The integer pre-check needs an IPv4 packet, and verbose traces list every rule tried.
         var quick = false
         var src: UInt32 = 0, dst: UInt32 = 0
-        let proto = s.packet.proto.rawValue
+        let protocolValue = s.packet.proto
+        let proto = protocolValue.rawValue
         let dport = s.packet.destinationPort
         if !o.verbose, !o.recordConstants, case .v4(let a) = s.packet.source, case .v4(let b) = s.packet.destination {
             quick = true; src = a.value; dst = b.value
@@ -58,7 +59,7 @@ extension Tracer {
                     // dispatch index first when the chain has one.
                     unowned(unsafe) let dispatch = chain.dispatch
                     while true {
-                        if let d = dispatch { next = d.next(from: next, packet: s.packet) }
+                        if let d = dispatch { next = d.next(from: next, proto: protocolValue, port: dport, v4Destination: dst) }
                         if next >= count || chain.quick(next).admits(source: src, destination: dst, proto: proto, port: dport) { break }
                         s.rulesTried &+= 1
                         next += 1

@@ -119,7 +119,8 @@ extension Tracer {
             s.step(s.entryHook, .conntrack, "invalid: ICMP type \(type) cannot start a connection")
             return
         }
-        if let (i, isReply) = s.host.conntrack.find(quoted.inverted, now: now) {
+        let inverted = quoted.inverted  // computed first: see `Host.conntrack`
+        if let (i, isReply) = s.host.conntrack.find(inverted, now: now) {
             let e = s.host.conntrack[i]
             let tupleThere = isReply ? e.reply : e.original
             if tupleThere.destination == s.packet.destination {
@@ -152,12 +153,12 @@ extension Tracer {
         }
         let initialized = manip == .destination ? entry.destinationNATDone : entry.sourceNATDone
         if s.conn.info == .new && !s.conn.isReply && !initialized {
-            if s.host.nft != nil {
+            if s.host.hasNFT {
                 natWithNFT(at: hook, manip: manip, path: &s, forks: &work, options: o)
-                if s.finished != nil { return }
+                if s.isFinished { return }
             } else if let t = prepared.tables[.nat], let chain = t.builtin[hook] {
                 walk(t, chain: chain, hook: hook, path: &s, forks: &work, options: o)
-                if s.finished != nil { return }
+                if s.isFinished { return }
             }
             let done = manip == .destination ? s.conn.entry!.destinationNATDone : s.conn.entry!.sourceNATDone
             if !done { nullBinding(manip, path: &s) }
@@ -238,9 +239,9 @@ extension Tracer {
             return
         }
         let now = s.host.now
-        for t in [e.original, e.reply] {
-            if let (i, _) = s.host.conntrack.lookup(t), s.host.conntrack[i].isExpired(at: now) { s.host.conntrack.remove(at: i) }
-        }
+        // Each tuple in turn (an array literal here was an allocation per new connection).
+        if let (i, _) = s.host.conntrack.lookup(e.original), s.host.conntrack[i].isExpired(at: now) { s.host.conntrack.remove(at: i) }
+        if let (i, _) = s.host.conntrack.lookup(e.reply), s.host.conntrack[i].isExpired(at: now) { s.host.conntrack.remove(at: i) }
         if s.host.conntrack.isTaken(e.original) || s.host.conntrack.isTaken(e.reply) {
             s.step(nil, .conntrack, "drop: tuple clashes with an existing connection")
             s.finish(.dropped, .conntrack, "conntrack clash on confirm")
@@ -377,7 +378,15 @@ extension Tracer {
     /// The port choice of get_unique_tuple and nf_nat_l4proto_unique_tuple.
     private func uniquePort(_ tuple: ConntrackTuple, manip: Manip, range: PortRange?, randomAll: Bool,
                             _ s: inout PathState) -> UInt16 {
-        let taken: (ConntrackTuple) -> Bool = { [conntrack = s.host.conntrack, now = s.host.now] t in conntrack.isTaken(t.inverted, now: now) }
+        // Reads the table in place: a closure capturing a copy of it retained every array of
+        // the table and allocated a context, on every new connection.
+        // The clock read first: read while the table's access was open, it made Swift copy the
+        // table out of the host to end that access (every array retained and released).
+        let now = s.host.now
+        func taken(_ t: ConntrackTuple) -> Bool {
+            let inverted = t.inverted  // computed first: see `Host.conntrack`
+            return s.host.conntrack.isTaken(inverted, now: now)
+        }
         let port = manip == .source ? tuple.sourcePort : tuple.destinationPort
         if !randomAll {
             if let r = range {

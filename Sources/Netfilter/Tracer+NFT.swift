@@ -55,7 +55,7 @@ extension Tracer {
     /// `program`, interleaved with nft chains when the host has them.
     @inline(__always)
     static func withNFT(_ program: [FlowStep], _ host: Host) -> [FlowStep] {
-        host.nft == nil ? program : interleaveNFT(program)
+        host.hasNFT ? interleaveNFT(program) : program
     }
 
     // MARK: running nft chains
@@ -102,7 +102,7 @@ extension Tracer {
                 fork.host.nft = choice.hook
                 fork.probability *= choice.share
                 applyNFT(choice.outcome, at: hook, path: &fork, options: o)
-                if nat, fork.finished == nil, var e = fork.conn.entry {
+                if nat, !fork.isFinished, var e = fork.conn.entry {
                     // Re-enter the nat hook: the binding is set, so it only rewrites (a branch
                     // that bound nothing takes the null binding: the list is not walked again).
                     if hook == .prerouting || hook == .output { e.destinationNATDone = true } else { e.sourceNATDone = true }
@@ -194,11 +194,11 @@ extension Tracer {
         let family = s.packet.destination.family
         if s.host.nft!.hasChains(at: hook, priorities: Int.min...(p - 1), nat: true, family: family) {
             runNFT(hook, Int.min...(p - 1), nat: true, path: &s, forks: &work, options: o)
-            if s.finished != nil || done(s) { return }
+            if s.isFinished || done(s) { return }
         }
         if let t = prepared.tables[.nat], let chain = t.builtin[hook] {
             walk(t, chain: chain, hook: hook, path: &s, forks: &work, options: o)
-            if s.finished != nil || done(s) { return }
+            if s.isFinished || done(s) { return }
         }
         if s.host.nft!.hasChains(at: hook, priorities: p...Int.max, nat: true, family: family) {
             runNFT(hook, p...Int.max, nat: true, path: &s, forks: &work, options: o)

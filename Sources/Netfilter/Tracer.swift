@@ -71,7 +71,11 @@ public struct Tracer: Sendable {
         // its copy lets the walk write conntrack in place. The first path runs where it is;
         // forks (all-paths mode only) wait in `work`, so a single path is never copied into
         // and out of an array.
-        var s = firstPath(packet: packet, host: host, options: options)
+        // Built in place and then set up: a path returned from a helper was copied into `s`
+        // (a thousand bytes and their references) and the original destroyed.
+        let local = packet.inInterface == nil && host.isLocal(packet.source)
+        var s = PathState(packet: packet, host: host, seed: options.seed)
+        startFirstPath(&s, local: local, options: options)
         var work: [PathState] = []
         var done: [TracePath] = []
         while true {
@@ -88,40 +92,39 @@ public struct Tracer: Sendable {
         return Trace(packet: packet, paths: done)
     }
 
-    /// The path a packet starts on: its hook program, locally generated or arriving.
-    private func firstPath(packet: Packet, host: consuming Host, options: TraceOptions) -> PathState {
-        let local = packet.inInterface == nil && host.isLocal(packet.source)
-        let hasIPVS = host.ipvs != nil, bridgeNF = host.bridgeNFCallIPTables
-        var first = PathState(packet: packet, host: host, seed: options.seed)
+    /// Sets up the path a packet starts on: its hook program, locally generated or arriving.
+    private func startFirstPath(_ first: inout PathState, local: Bool, options: TraceOptions) {
+        let hasIPVS = first.host.hasIPVS, hasNFT = first.host.hasNFT, bridgeNF = first.host.bridgeNFCallIPTables
         first.recordSteps = options.recordSteps
         if options.recordConstants {
-            first.constants = HeaderConstants()
-            first.constants!.noteHost(first.host)
+            var constants = HeaderConstants()
+            constants.noteHost(first.host)
+            first.constants = constants
         }
         if local {
             first.socket = options.socketOwner
             first.packet.inInterface = nil
             first.program = hasIPVS ? Self.localProgramWithIPVS : Self.localProgram
-            if first.host.nft != nil { first.program = Self.interleaveNFT(first.program) }
+            if hasNFT { first.program = Self.interleaveNFT(first.program) }
         } else {
             if first.packet.inInterface == nil { first.packet.inInterface = "eth0" }
             first.packet.outInterface = nil
-            first.program = first.host.nft == nil ? Self.arrivingProgram : Self.interleaveNFT(Self.arrivingProgram)
+            first.program = hasNFT ? Self.interleaveNFT(Self.arrivingProgram) : Self.arrivingProgram
             if !bridgeNF, let dev = first.host.bridgedInterface(for: first.packet) {
                 // br_netfilter off: the bridge forwards the frame between its ports unseen.
                 first.program = []
                 first.packet.outInterface = dev
                 first.deliveredTo = .out(interface: dev)
-                first.step(nil, .routing, "bridged on \(dev) to \(packet.destination): bridge-nf-call-iptables=0, iptables does not see it")
+                let destination = first.packet.destination
+                first.step(nil, .routing, "bridged on \(dev) to \(destination): bridge-nf-call-iptables=0, iptables does not see it")
                 first.finish(.accepted, .routing)
             }
         }
-        return first
     }
 
     /// Runs one path until it finishes; branches go onto `work`.
     private func run(path s: inout PathState, forks work: inout [PathState], options o: TraceOptions) {
-        while s.finished == nil && s.pc < s.program.count {
+        while !s.isFinished && s.pc < s.program.count {
             let step = s.program[s.pc]
             s.pc += 1
             switch step {
@@ -173,6 +176,12 @@ public struct Tracer: Sendable {
     private static let arrivingProgram: [FlowStep] = [.table(.prerouting, .raw), .conntrackIn, .table(.prerouting, .mangle), .nat(.prerouting), .routeInput]
     private static let inputProgram = inputProgram(ipvs: false), inputProgramWithIPVS = inputProgram(ipvs: true)
     private static let forwardProgram = forwardProgram(ipvs: false), forwardProgramWithIPVS = forwardProgram(ipvs: true)
+    // The arriving program with what the input route appends, whole: appending to the shared
+    // arriving program copied it into a new buffer on every trace.
+    private static let arrivingInputProgram = arrivingProgram + inputProgram
+    private static let arrivingInputProgramWithIPVS = arrivingProgram + inputProgramWithIPVS
+    private static let arrivingForwardProgram = arrivingProgram + forwardProgram
+    private static let arrivingForwardProgramWithIPVS = arrivingProgram + forwardProgramWithIPVS
 
     private static func localProgram(ipvs: Bool) -> [FlowStep] {
         var p: [FlowStep] = [.routeOutput, .table(.output, .raw), .conntrackIn, .table(.output, .mangle), .nat(.output)]
@@ -212,7 +221,13 @@ public struct Tracer: Sendable {
         }
         if s.host.isLocal(dst) || s.host.isBroadcast(dst) {
             s.step(.prerouting, .routing, "route: local delivery")
-            s.program += Self.withNFT(s.host.ipvs == nil ? Self.inputProgram : Self.inputProgramWithIPVS, s.host)
+            if s.host.hasNFT {
+                s.program += Self.interleaveNFT(s.host.hasIPVS ? Self.inputProgramWithIPVS : Self.inputProgram)
+            } else {
+                // Only the arriving program routes input: the whole program is built once.
+                assert(s.pc == Self.arrivingProgram.count)
+                s.program = s.host.hasIPVS ? Self.arrivingInputProgramWithIPVS : Self.arrivingInputProgram
+            }
             return
         }
         // br_netfilter: a frame between two ports of a bridge is bridged, not routed, so the
@@ -222,7 +237,12 @@ public struct Tracer: Sendable {
         guard let r = s.host.route(to: dst) else { return drop(&s, "no route to \(dst)") }
         s.packet.outInterface = r.device
         s.step(.prerouting, .routing, "route: forward out \(r.device)")
-        s.program += Self.withNFT(s.host.ipvs == nil ? Self.forwardProgram : Self.forwardProgramWithIPVS, s.host)
+        if s.host.hasNFT {
+            s.program += Self.interleaveNFT(s.host.hasIPVS ? Self.forwardProgramWithIPVS : Self.forwardProgram)
+        } else {
+            assert(s.pc == Self.arrivingProgram.count)
+            s.program = s.host.hasIPVS ? Self.arrivingForwardProgramWithIPVS : Self.arrivingForwardProgram
+        }
     }
 
     func routeOutput(_ s: inout PathState, initial: Bool) {
@@ -260,7 +280,7 @@ public struct Tracer: Sendable {
 
     /// IPVS's LOCAL_IN hooks, between filter and nat INPUT, when the host runs IPVS.
     private func ipvsSteps(_ hook: Hook, _ host: Host) -> [FlowStep] {
-        host.ipvs == nil ? [] : [.ipvsReply(hook), .ipvsRequest(hook)]
+        host.hasIPVS ? [.ipvsReply(hook), .ipvsRequest(hook)] : []
     }
 
     /// Names what decided a path: a rule's chain name and text come from the prepared ruleset.

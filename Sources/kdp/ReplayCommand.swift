@@ -87,9 +87,9 @@ struct ReplayCommand: ParsableCommand {
                         seen += 1
                         progress.tick(packets: seen, bytes: length + 16)
                         if let skip, kept.count < packets { kept.append(.skipped(skip, file: reader.path)) }
-                        guard let outcome, let packet else { return }
+                        guard let outcome else { return }
                         try outputs.write(outcome, packet: packet)
-                        if kept.count < packets { kept.append(.replayed(outcome, packet: packet, file: reader.path)) }
+                        if kept.count < packets { kept.append(.replayed(outcome, packet: copy packet, file: reader.path)) }
                     }
                 } catch let error as CaptureError {
                     throw InputError(error.description)

@@ -54,6 +54,46 @@ import Wire
         }
     }
 
+    /// What `sourceAddress(device:nextHop:)` answered before it stopped building the list of
+    /// candidates: of the device's non-loopback addresses of the family, the first whose subnet
+    /// holds the next hop, else the first; with none, any device's first such address.
+    static func scannedSource(_ h: Host, device: String, nextHop: IPAddress) -> IPAddress? {
+        func universe(_ a: IPAddress) -> Bool { if case .v4(let v) = a { !v.isLoopback } else { a != .v6(.loopback) } }
+        if let i = h.interfaces.first(where: { $0.name == device }) {
+            let same = i.addresses.filter { $0.address.family == nextHop.family && universe($0.address) }
+            if let hit = same.first(where: { Prefix(containing: $0.address, length: $0.prefixLength).contains(nextHop) }) { return hit.address }
+            if let first = same.first { return first.address }
+        }
+        for i in h.interfaces {
+            if let a = i.addresses.first(where: { $0.address.family == nextHop.family && universe($0.address) }) { return a.address }
+        }
+        return nil
+    }
+
+    @Test func masqueradeSourceIsTheFirstAddressOnTheNextHopsSubnetElseTheFirst() {
+        var rng = SeededGenerator(seed: 11)
+        for _ in 0..<300 {
+            let h = Self.randomHost(&rng)
+            for _ in 0..<20 {
+                let hop: IPAddress = .v4(IPv4Address(10, UInt8.random(in: 0...3, using: &rng), UInt8.random(in: 0...3, using: &rng), UInt8.random(in: 0...255, using: &rng)))
+                let device = ["eth0", "cni0", "flannel.1", "kube-ipvs0", "lo", "nowhere"].randomElement(using: &rng)!
+                #expect(h.sourceAddress(device: device, nextHop: hop) == Self.scannedSource(h, device: device, nextHop: hop),
+                        "\(device) towards \(hop) on \(h.interfaces)")
+            }
+        }
+    }
+
+    @Test func theHookFlagsFollowIPVSAndNFT() {
+        var h = Host(interfaces: [Interface(name: "eth0", addresses: [(Self.v4("192.168.1.2"), 24)])])
+        #expect(!h.hasIPVS && !h.hasNFT)
+        h.ipvs = OneServiceIPVS(virtual: Self.v4("10.96.0.1"), virtualPort: 443, real: Self.v4("10.244.1.5"), realPort: 6443)
+        #expect(h.hasIPVS)
+        let copy = h
+        h.ipvs = nil
+        #expect(!h.hasIPVS && copy.hasIPVS)
+        #expect(!Host.vacant.hasIPVS && !Host.vacant.hasNFT)
+    }
+
     @Test func changingRoutesOrInterfacesRebuildsTheIndex() {
         var h = Host(interfaces: [Interface(name: "eth0", addresses: [(Self.v4("192.168.1.2"), 24)])])
         #expect(h.route(to: Self.v4("10.244.1.5")) == nil)

@@ -13,7 +13,8 @@ extension Replay {
                                  verdict: e.verdict, delivered: e.delivered, routedHops: e.routedHops)
         }
         let entry = tracked[f].entry
-        let isNew = plane.nodes[entry.node].host.conntrack.lookup(p.packet.tuple, now: p.seconds) == nil
+        let tuple = p.packet.tuple, now = p.seconds  // computed first: see `Host.conntrack`
+        let isNew = plane.nodes[entry.node].host.conntrack.lookup(tuple, now: now) == nil
         var packet = p.packet
         packet.inInterface = nil
         let path = plane.inject(packet, from: entry, seed: seed(p), recordSteps: steps(p))
@@ -130,7 +131,9 @@ extension Replay {
                              mismatch: m, delivered: nil, routedHops: 0)
     }
 
-    mutating func count(_ p: ReplayPacket, _ o: ReplayOutcome) -> ReplayOutcome {
+    /// Takes the outcome `consuming`, so that handing it back moves it: borrowed, it was copied
+    /// (a retain of its box) and the original destroyed, once per packet.
+    mutating func count(_ p: borrowing ReplayPacket, _ o: consuming ReplayOutcome) -> ReplayOutcome {
         report.summary.packets += 1
         if p.badTransportChecksum { report.summary.badTransportChecksums += 1 }
         if let v = o.verdict { verdictCounts[Self.verdictSlot(v)] += 1 }

@@ -140,6 +140,13 @@ public struct Replay: Sendable {
     /// Replays one packet. Returns nil for a packet that is not replayed: a duplicate of one
     /// just seen (`-i any`), or one whose flow belongs to another shard.
     public mutating func replay(_ p: ReplayPacket) -> ReplayOutcome? {
+        var p = p
+        return replay(record: &p)
+    }
+
+    /// `replay(_:)` on the packet where the caller decoded it (`replayAll`'s loop): taken
+    /// `inout`, read only, because lending it by value made a copy of its 270 bytes per record.
+    mutating func replay(record p: inout ReplayPacket) -> ReplayOutcome? {
         if let o = cachedOutcome(p) { return o }
         if let sig = signature(p) {
             if let t = recentSignatures[sig], p.timestampNanoseconds - t < 5_000_000 {
@@ -164,7 +171,8 @@ public struct Replay: Sendable {
         }
         // On a node, a reply arrives before the node undoes the flow's translation: the reply
         // direction there is the node's conntrack reply tuple.
-        if let n = captureNode, let (i, isReply) = plane.nodes[n].host.conntrack.lookup(p.packet.tuple), isReply {
+        let tuple = p.packet.tuple  // computed first: see `Host.conntrack`
+        if let n = captureNode, let (i, isReply) = plane.nodes[n].host.conntrack.lookup(tuple), isReply {
             let o = plane.nodes[n].host.conntrack[i].original
             if let f = originalFlow(FlowKey(source: o.source, sourcePort: o.sourcePort, destination: o.destination, destinationPort: o.destinationPort, proto: o.proto)) {
                 return tracked[f].foreign ? nil : count(p, check(p, flow: f, arrivingAt: n))

@@ -106,8 +106,9 @@ extension ReplayPacket {
         out.packet.icmpType = 8
         out.packet.icmpCode = 0
         out.packet.mark = 0
-        out.packet.inInterface = nil
-        out.packet.outInterface = nil
+        // Cleared only when set: assigning nil released the old string on every record.
+        if out.packet.inInterface != nil { out.packet.inInterface = nil }
+        if out.packet.outInterface != nil { out.packet.outInterface = nil }
         out.packet.quoted = nil
         var quoted: FlowKey?
         var badChecksum = false

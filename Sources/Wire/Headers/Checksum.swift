@@ -4,34 +4,46 @@ public enum InternetChecksum {
     /// Ones'-complement sum of `bytes` as big-endian 16-bit words, added to `initial`,
     /// not yet folded. A 64-bit accumulator cannot overflow for any packet size.
     ///
-    /// - Complexity: O(n), up to thirty-two bytes per step: the ones'-complement sum does not depend on
-    ///   byte order (RFC 1071 §2(B)), so it adds native 32-bit halves of unaligned 64-bit loads
-    ///   and swaps the folded result once. Replay verifies every packet's checksum with it.
+    /// - Complexity: O(n), sixty-four bytes per step: the ones'-complement sum does not depend on
+    ///   byte order or word size (RFC 1071 §2(B) and (C)), so it adds native unaligned 64-bit
+    ///   words with end-around carry (an add and an add-with-carry each) and swaps the folded
+    ///   result once. Replay verifies every packet's checksum with it.
     public static func sum(_ bytes: UnsafeRawBufferPointer, initial: UInt64 = 0) -> UInt64 {
         let n = bytes.count
         guard n > 0, let base = bytes.baseAddress else { return initial }
-        // Native-order sum: each 64-bit load adds two 32-bit halves, so no step can carry out
-        // of the 64-bit accumulator for any packet shorter than 2^34 bytes.
-        var s: UInt64 = 0
         var i = 0
-        // Thirty-two bytes per step into two accumulators, so the loads and adds of one step
-        // do not wait on each other (a 512-byte segment: 16 steps instead of 64).
+        // Two ones'-complement accumulators, so that one step's adds do not wait on each other.
+        // After a carry out, the sum is at most 2^64 - 2, so adding the carry back cannot carry.
         var s0: UInt64 = 0, s1: UInt64 = 0
-        while i + 32 <= n {
-            let a = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let b = base.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
-            let c = base.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self)
-            let d = base.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self)
-            s0 &+= (a & 0xFFFF_FFFF) &+ (a >> 32) &+ (c & 0xFFFF_FFFF) &+ (c >> 32)
-            s1 &+= (b & 0xFFFF_FFFF) &+ (b >> 32) &+ (d & 0xFFFF_FFFF) &+ (d >> 32)
+        @inline(__always) func add(_ acc: inout UInt64, _ w: UInt64) {
+            let (r, carry) = acc.addingReportingOverflow(w)
+            acc = r &+ (carry ? 1 : 0)
+        }
+        while i + 64 <= n {
+            add(&s0, base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            add(&s1, base.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self))
+            add(&s0, base.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self))
+            add(&s1, base.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self))
+            add(&s0, base.loadUnaligned(fromByteOffset: i + 32, as: UInt64.self))
+            add(&s1, base.loadUnaligned(fromByteOffset: i + 40, as: UInt64.self))
+            add(&s0, base.loadUnaligned(fromByteOffset: i + 48, as: UInt64.self))
+            add(&s1, base.loadUnaligned(fromByteOffset: i + 56, as: UInt64.self))
+            i += 64
+        }
+        if i + 32 <= n {
+            add(&s0, base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            add(&s1, base.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self))
+            add(&s0, base.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self))
+            add(&s1, base.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self))
             i += 32
         }
-        s = s0 &+ s1
         while i + 8 <= n {
-            let w = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            s &+= (w & 0xFFFF_FFFF) &+ (w >> 32)
+            add(&s0, base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
             i += 8
         }
+        add(&s0, s1)
+        // Folded to 33 bits: the 16-bit and byte adds below cannot carry out of 64.
+        var s = (s0 & 0xFFFF_FFFF) &+ (s0 >> 32)
         while i + 2 <= n {
             s &+= UInt64(base.loadUnaligned(fromByteOffset: i, as: UInt16.self))
             i += 2
