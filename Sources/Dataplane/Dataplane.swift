@@ -57,17 +57,12 @@ public struct Dataplane: Sendable {
         podNode = cluster.pods.map { p in p.nodeName.flatMap { ni[$0] } ?? -1 }
     }
 
-    /// The pod with address `ip` on node `name`: where podCIDRs overlap, each node's bridge
-    /// answers for its own pod. - Complexity: O(1) but for addresses two nodes' pods share.
-    /// The pod holding `ip` on node `n` (by the pods' precomputed node index: no name compare).
+    /// The pod with address `ip` on node `n` (by the pods' precomputed node index, no name
+    /// compared): where podCIDRs overlap, each node's bridge answers for its own pod.
+    /// - Complexity: O(1) but for addresses two nodes' pods share.
     func pod(_ ip: IPAddress, onNodeIndex n: Int) -> Int? {
         if let p = podByIP[ip], podNode[p] == n { return p }
         return sharedPodIPs[ip]?.first { podNode[$0] == n }
-    }
-
-    func pod(_ ip: IPAddress, onNode name: String?) -> Int? {
-        if let p = podByIP[ip], cluster.pods[p].nodeName == name { return p }
-        return sharedPodIPs[ip]?.first { cluster.pods[$0].nodeName == name }
     }
 
     public func node(named name: String) -> NodeHost? { nodeIndex[name].map { nodes[$0] } }
@@ -259,7 +254,7 @@ public struct Dataplane: Sendable {
     /// frame that would leave by the port it came in on needs hairpin mode (br_forward's
     /// should_deliver).
     func hairpinDrop(device: String, destination: IPAddress, ingressPod: Int, node n: Int) -> String? {
-        guard device == NodeNetwork.bridgeName, pod(destination, onNode: cluster.pods[ingressPod].nodeName) == ingressPod, !layout[n].kernel.hairpinMode.on else { return nil }
+        guard device == NodeNetwork.bridgeName, pod(destination, onNodeIndex: podNode[ingressPod]) == ingressPod, !layout[n].kernel.hairpinMode.on else { return nil }
         let pod = cluster.pods[ingressPod].key
         return "hairpin mode is off on \(NodeNetwork.bridgeName)'s port to pod \(pod): the bridge does not send a frame back out the port it came in on"
     }
@@ -323,7 +318,7 @@ public struct Dataplane: Sendable {
                     // A frame for another port of the bridge, with br_netfilter off: the bridge
                     // forwards it and iptables never sees it (no conntrack, no NAT undone).
                     let setting = "\(Sysctl.bridgeNFCall(family).rawValue)=0"
-                    if let q = self.pod(w.packet.destination, onNode: nodeName) {
+                    if let q = self.pod(w.packet.destination, onNodeIndex: n) {
                         let peer = cluster.pods[q]
                         if w.recordSteps { w.steps.append(DataplaneStep(.deliver, node: nodeName,
                                                      action: "\(NodeNetwork.bridgeName) bridges the frame to the port of pod \(peer.key) (\(setting): iptables does not see it) → veth → pod \(peer.key) eth0",

@@ -34,10 +34,13 @@ public struct Packet: Hashable, Sendable {
     /// Only ICMP errors have one.
     private var quotedBox: QuotedTuple?
 
-    /// An immutable box for `quoted` (replaced, never changed, on a write).
-    final class QuotedTuple: Sendable {
+    /// An immutable box for `quoted` (replaced, never changed, on a write), equal and hashed
+    /// by its tuple, so that packets compare by value.
+    final class QuotedTuple: Hashable, Sendable {
         let tuple: ConntrackTuple
         init(_ tuple: ConntrackTuple) { self.tuple = tuple }
+        static func == (a: QuotedTuple, b: QuotedTuple) -> Bool { a.tuple == b.tuple }
+        func hash(into h: inout Hasher) { h.combine(tuple) }
     }
 
     public init(source: IPAddress, destination: IPAddress, proto: IPProtocol = .tcp,
@@ -56,28 +59,6 @@ public struct Packet: Hashable, Sendable {
         self.inInterface = inInterface
         self.outInterface = outInterface
         self.quotedBox = quoted.map(QuotedTuple.init)
-    }
-
-    public static func == (a: Packet, b: Packet) -> Bool {
-        a.source == b.source && a.destination == b.destination && a.proto == b.proto && a.sourcePort == b.sourcePort
-            && a.destinationPort == b.destinationPort && a.tcpFlags == b.tcpFlags && a.icmpType == b.icmpType
-            && a.icmpCode == b.icmpCode && a.mark == b.mark && a.inInterface == b.inInterface
-            && a.outInterface == b.outInterface && a.quoted == b.quoted
-    }
-
-    public func hash(into h: inout Hasher) {
-        h.combine(source)
-        h.combine(destination)
-        h.combine(proto)
-        h.combine(sourcePort)
-        h.combine(destinationPort)
-        h.combine(tcpFlags)
-        h.combine(icmpType)
-        h.combine(icmpCode)
-        h.combine(mark)
-        h.combine(inInterface)
-        h.combine(outInterface)
-        h.combine(quoted)
     }
 
     /// Whether this is an ICMP error conntrack relates to a connection: ICMP destination

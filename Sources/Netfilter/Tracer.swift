@@ -221,13 +221,7 @@ public struct Tracer: Sendable {
         }
         if s.host.isLocal(dst) || s.host.isBroadcast(dst) {
             s.step(.prerouting, .routing, "route: local delivery")
-            if s.host.hasNFT {
-                s.program += Self.interleaveNFT(s.host.hasIPVS ? Self.inputProgramWithIPVS : Self.inputProgram)
-            } else {
-                // Only the arriving program routes input: the whole program is built once.
-                assert(s.pc == Self.arrivingProgram.count)
-                s.program = s.host.hasIPVS ? Self.arrivingInputProgramWithIPVS : Self.arrivingInputProgram
-            }
+            continueArriving(&s, forward: false)
             return
         }
         // br_netfilter: a frame between two ports of a bridge is bridged, not routed, so the
@@ -237,12 +231,23 @@ public struct Tracer: Sendable {
         guard let r = s.host.route(to: dst) else { return drop(&s, "no route to \(dst)") }
         s.packet.outInterface = r.device
         s.step(.prerouting, .routing, "route: forward out \(r.device)")
-        if s.host.hasNFT {
-            s.program += Self.interleaveNFT(s.host.hasIPVS ? Self.forwardProgramWithIPVS : Self.forwardProgram)
-        } else {
-            assert(s.pc == Self.arrivingProgram.count)
-            s.program = s.host.hasIPVS ? Self.arrivingForwardProgramWithIPVS : Self.arrivingForwardProgram
+        continueArriving(&s, forward: true)
+    }
+
+    /// Adds the hooks after the input route: INPUT's or FORWARD's, with IPVS's and nft's where
+    /// the host runs them. A path still on the plain arriving program takes the whole program
+    /// built once; appending to the shared arriving program copied it on every trace.
+    private func continueArriving(_ s: inout PathState, forward: Bool) {
+        let ipvs = s.host.hasIPVS
+        // Array `==` answers from the shared buffer's identity first: one compare.
+        if !s.host.hasNFT, s.program == Self.arrivingProgram {
+            s.program = forward ? (ipvs ? Self.arrivingForwardProgramWithIPVS : Self.arrivingForwardProgram)
+                                : (ipvs ? Self.arrivingInputProgramWithIPVS : Self.arrivingInputProgram)
+            return
         }
+        let next = forward ? (ipvs ? Self.forwardProgramWithIPVS : Self.forwardProgram)
+                           : (ipvs ? Self.inputProgramWithIPVS : Self.inputProgram)
+        s.program += Self.withNFT(next, s.host)
     }
 
     func routeOutput(_ s: inout PathState, initial: Bool) {

@@ -72,3 +72,34 @@ import Wire
         #expect(Host.vacant.interfaces.isEmpty)
     }
 }
+
+/// `Packet.quoted` lives in a box; packets still compare and hash by the quoted tuple's value.
+@Suite struct PacketQuotedTests {
+    static func tuple(_ port: UInt16) -> ConntrackTuple {
+        ConntrackTuple(source: try! IPAddress(parsing: "10.0.1.2"), sourcePort: port,
+                       destination: try! IPAddress(parsing: "10.0.2.2"), destinationPort: 53, proto: .udp)
+    }
+
+    static func error(quoting t: ConntrackTuple?) -> Packet {
+        Packet(source: try! IPAddress(parsing: "10.0.2.2"), destination: try! IPAddress(parsing: "10.0.1.2"), proto: .icmp,
+               icmpType: 3, icmpCode: 3, quoted: t)
+    }
+
+    @Test func packetsWithEqualQuotesInSeparateBoxesAreEqualAndHashAlike() {
+        let a = Self.error(quoting: Self.tuple(1000)), b = Self.error(quoting: Self.tuple(1000))
+        #expect(a == b)
+        #expect(a.hashValue == b.hashValue)
+        #expect(Set([a, b]).count == 1)
+    }
+
+    @Test func aDifferentOrMissingQuoteMakesPacketsDiffer() {
+        let a = Self.error(quoting: Self.tuple(1000))
+        #expect(a != Self.error(quoting: Self.tuple(1001)))
+        #expect(a != Self.error(quoting: nil))
+        var b = a
+        b.quoted = nil
+        #expect(b == Self.error(quoting: nil))
+        b.quoted = Self.tuple(1000)
+        #expect(b == a)
+    }
+}
