@@ -67,10 +67,11 @@ extension PathState {
         return .matched
     }
 
-    /// Evaluates the matches `q` does not cover, from `chain.residual`, in the rule's order; the
+    /// Evaluates the matches `q` does not cover, from its chain's residual storage (a pointer, so
+    /// that the walk's unretained chain is not retained for the call), in the rule's order; the
     /// covered ones are known to hold (`QuickRule.admits`). Same answers and side effects as
     /// `evaluate(_:allPaths:)` on the full list; a branch names the match's index in that list.
-    mutating func evaluateResidual(_ q: QuickRule, in chain: PreparedChain, allPaths: Bool) -> RuleMatch {
+    mutating func evaluateResidual(_ q: QuickRule, residual: UnsafePointer<QuickRule.Residual>, allPaths: Bool) -> RuleMatch {
         if q.flags.contains(.statistic) {
             let threshold = q.statisticThreshold, negated = q.flags.contains(.statisticNegated)
             if allPaths && threshold > 0 && threshold < 0x8000_0000 {
@@ -82,18 +83,17 @@ extension PathState {
         var i = Int(q.residualStart)
         let end = i + Int(q.residualCount)
         if i == end { return .matched }
-        let residual = chain.residual
         while i < end {
-            let r = residual[i]
+            let r = residual + i
             let ok: Bool
-            if case .statisticRandom(let threshold, let negated) = r.match {
+            if case .statisticRandom(let threshold, let negated) = r.pointee.match {
                 if allPaths && threshold > 0 && threshold < 0x8000_0000 {
-                    return .branch(matchIndex: Int(r.index), threshold: threshold, negated: negated)
+                    return .branch(matchIndex: Int(r.pointee.index), threshold: threshold, negated: negated)
                 }
                 let draw = UInt32(truncatingIfNeeded: rng.next()) & 0x7FFF_FFFF
                 ok = (draw < threshold) != negated
             } else {
-                ok = test(r.match)
+                ok = test(r.pointee.match)
             }
             if !ok { return .notMatched }
             i += 1

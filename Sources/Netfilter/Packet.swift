@@ -61,6 +61,17 @@ public struct Packet: Hashable, Sendable {
         self.quotedBox = quoted.map(QuotedTuple.init)
     }
 
+    /// Moves the packet out of `place`, leaving one with no addresses, interfaces or quote:
+    /// a finished path hands its final packet to its result without copying (and later
+    /// releasing) its interface names and quote box.
+    static func take(_ place: inout Packet) -> Packet {
+        withUnsafeMutablePointer(to: &place) { p in
+            let packet = p.move()
+            p.initialize(to: Packet(source: .v4(.zero), destination: .v4(.zero)))
+            return packet
+        }
+    }
+
     /// Whether this is an ICMP error conntrack relates to a connection: ICMP destination
     /// unreachable, source quench, redirect, time exceeded, parameter problem (icmp_is_err),
     /// or any ICMPv6 type below 128 (nf_conntrack_icmpv6_error: destination unreachable,

@@ -95,8 +95,6 @@ struct PathState: Sendable {
     /// A chain walk interrupted by a branch: the call stack, and the rule and match to resume at.
     var frames: [WalkFrame] = []
     var resume: (rule: Int, match: Int, forced: Bool)?
-    /// The walk's call-stack buffer, kept between walks so that each reuses its capacity.
-    var scratchFrames: [WalkFrame] = []
     /// The socket a locally generated packet leaves from (`-m owner`); nil for packets from
     /// elsewhere, which have none.
     var socket: SocketOwner?

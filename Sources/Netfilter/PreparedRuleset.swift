@@ -34,8 +34,13 @@ final class PreparedChain: ManagedBuffer<PreparedChain.Header, QuickRule> {
         let count: Int
         /// The compiled fast path's index, when the chain was compiled.
         let dispatch: DispatchIndex?
-        /// Every rule's matches that its record does not cover, rule after rule.
-        let residual: [QuickRule.Residual]
+        /// `dispatch`, unretained: the walk asks it for the next rule without touching its
+        /// reference count (the header keeps it alive).
+        let dispatchRef: Unmanaged<DispatchIndex>?
+        /// Every rule's matches that its record does not cover, rule after rule, in storage the
+        /// chain owns (freed in `deinit`): the walk reads them through the pointer, where an
+        /// array read from the header was a retain and a release per rule evaluated.
+        let residual: UnsafeMutableBufferPointer<QuickRule.Residual>
         let rules: [PreparedRule]
         let name: String
         let policy: Policy?
@@ -47,8 +52,10 @@ final class PreparedChain: ManagedBuffer<PreparedChain.Header, QuickRule> {
         var residual: [QuickRule.Residual] = []
         let quick = rules.map { QuickRule($0, residual: &residual) }
         let dispatch = compiled && rules.count >= DispatchIndex.minimumRules ? DispatchIndex(rules) : nil
+        let residualStorage = UnsafeMutableBufferPointer<QuickRule.Residual>.allocate(capacity: residual.count)
+        _ = residualStorage.initialize(from: residual)
         let made = create(minimumCapacity: quick.count) { _ in
-            Header(count: quick.count, dispatch: dispatch, residual: residual, rules: rules, name: name, policy: policy)
+            Header(count: quick.count, dispatch: dispatch, dispatchRef: dispatch.map { Unmanaged.passUnretained($0) }, residual: residualStorage, rules: rules, name: name, policy: policy)
         }
         let chain = unsafeDowncast(made, to: PreparedChain.self)
         chain.withUnsafeMutablePointerToElements { elements in
@@ -58,7 +65,11 @@ final class PreparedChain: ManagedBuffer<PreparedChain.Header, QuickRule> {
     }
 
     deinit {
-        _ = withUnsafeMutablePointers { h, e in e.deinitialize(count: h.pointee.count) }
+        _ = withUnsafeMutablePointers { h, e in
+            e.deinitialize(count: h.pointee.count)
+            h.pointee.residual.deinitialize()
+            h.pointee.residual.deallocate()
+        }
     }
 
     // The header is read through its pointer: `header` is a class `var` of ManagedBuffer, and
@@ -70,8 +81,16 @@ final class PreparedChain: ManagedBuffer<PreparedChain.Header, QuickRule> {
     var name: String { read { $0.name } }
     var policy: Policy? { read { $0.policy } }
     var rules: [PreparedRule] { read { $0.rules } }
-    var residual: [QuickRule.Residual] { read { $0.residual } }
+    /// The residual matches (a `QuickRule`'s `residualStart ..< residualStart + residualCount`),
+    /// borrowed from the chain's storage: no copy of a match, no retain of its payload. Valid
+    /// while the chain lives.
+    @inline(__always)
+    var residual: UnsafePointer<QuickRule.Residual> {
+        read { UnsafePointer($0.residual.baseAddress ?? UnsafeMutablePointer(bitPattern: MemoryLayout<QuickRule.Residual>.alignment)!) }
+    }
     var dispatch: DispatchIndex? { read { $0.dispatch } }
+    @inline(__always)
+    var dispatchRef: Unmanaged<DispatchIndex>? { read { $0.dispatchRef } }
 
     /// The flat record of rule `i` (`0 ..< count`, which the walk checks before asking).
     @inline(__always)
@@ -83,6 +102,8 @@ final class PreparedChain: ManagedBuffer<PreparedChain.Header, QuickRule> {
 /// Tables by name in a fixed array: a walk looks one up per hook and table, so no hashing.
 struct TableSlots: Sendable {
     private var slots: [PreparedTable?] = Array(repeating: nil, count: TableName.allCases.count)
+    /// The same tables unretained, for the walk (`withBuiltin`): `slots` keeps them alive.
+    private var unretained: [Unmanaged<PreparedTable>?] = Array(repeating: nil, count: TableName.allCases.count)
 
     static func index(_ t: TableName) -> Int {
         switch t {
@@ -96,7 +117,23 @@ struct TableSlots: Sendable {
 
     subscript(_ t: TableName) -> PreparedTable? {
         get { slots[Self.index(t)] }
-        set { slots[Self.index(t)] = newValue }
+        set {
+            slots[Self.index(t)] = newValue
+            unretained[Self.index(t)] = newValue.map { Unmanaged.passUnretained($0) }
+        }
+    }
+
+    /// Calls `body` with table `t` and its built-in chain for `hook`, when the table has that
+    /// chain, and says whether it did. The table is lent unretained: reading it out of `slots`
+    /// was a retain and a release per hook and table of every packet.
+    @inline(__always)
+    func withBuiltin(_ t: TableName, _ hook: Hook, _ body: (PreparedTable, Int) -> Void) -> Bool {
+        guard let table = unretained[Self.index(t)] else { return false }
+        return table._withUnsafeGuaranteedRef { table in
+            guard let chain = table.builtin[hook] else { return false }
+            body(table, chain)
+            return true
+        }
     }
 }
 

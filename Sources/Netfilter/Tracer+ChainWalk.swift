@@ -6,20 +6,21 @@ extension Tracer {
     /// user chain pops; ACCEPT ends this table only; the built-in chain's policy applies when
     /// the stack underflows. A probabilistic match in all-paths mode forks the path.
     func walk(_ t: PreparedTable, chain start: Int, hook: Hook, path s: inout PathState, forks work: inout [PathState], options o: TraceOptions) {
-        // The call stack lives in the path's scratch buffer, reused walk after walk: a packet
-        // walks a table at every hook, and a fresh array each time was an allocation each.
-        var frames: [WalkFrame]
-        if s.frames.isEmpty {
-            frames = s.scratchFrames
-            s.scratchFrames = []
-            frames.removeAll(keepingCapacity: true)
-            if frames.capacity < 16 { frames.reserveCapacity(16) }
-            frames.append(WalkFrame(chain: start, next: 0))
-        } else {
-            frames = s.frames
-            s.frames = []
+        // The call stack lives in this call's stack memory (`WalkStack`), not on the heap.
+        withUnsafeTemporaryAllocation(of: WalkFrame.self, capacity: WalkStack.inlineCapacity) { buffer in
+            var frames = WalkStack(buffer.baseAddress!)
+            if s.frames.isEmpty {
+                frames.append(WalkFrame(chain: start, next: 0))
+            } else {
+                frames.load(s.frames)
+                s.frames = []
+            }
+            walk(t, chain: start, hook: hook, path: &s, forks: &work, options: o, frames: &frames)
         }
-        defer { s.scratchFrames = frames }
+    }
+
+    private func walk(_ t: PreparedTable, chain start: Int, hook: Hook, path s: inout PathState, forks work: inout [PathState],
+                      options o: TraceOptions, frames: inout WalkStack) {
         var resume = s.resume
         s.resume = nil
         let tableName = t.name
@@ -57,9 +58,12 @@ extension Tracer {
                 if quick {
                     // Skip rules whose covered conditions cannot hold (`QuickRule`), using the
                     // dispatch index first when the chain has one.
-                    unowned(unsafe) let dispatch = chain.dispatch
+                    let dispatch = chain.dispatchRef
                     while true {
-                        if let d = dispatch { next = d.next(from: next, proto: protocolValue, port: dport, v4Destination: dst) }
+                        if let d = dispatch {
+                            let from = next
+                            next = d._withUnsafeGuaranteedRef { $0.next(from: from, proto: protocolValue, port: dport, v4Destination: dst) }
+                        }
                         if next >= count || chain.quick(next).admits(source: src, destination: dst, proto: proto, port: dport) { break }
                         s.rulesTried &+= 1
                         next += 1
@@ -90,7 +94,7 @@ extension Tracer {
                 s.rulesTried &+= 1
                 if quick {
                     let q = chain.quick(ri)
-                    result = s.evaluateResidual(q, in: chain, allPaths: allPaths)
+                    result = s.evaluateResidual(q, residual: chain.residual, allPaths: allPaths)
                     // The common targets, acted on from the flat record when no step is recorded:
                     // the rule object (text, target payload) is not read at all.
                     if !s.recordSteps && s.missingSetsConsulted == 0 {
@@ -142,7 +146,7 @@ extension Tracer {
                 let pTrue = negated ? 1 - p : p
                 var other = s
                 other.probability *= 1 - pTrue
-                other.frames = frames
+                other.frames = frames.frames
                 other.resume = (ri, k, false)
                 other.pc = s.pc - 1
                 work.append(other)
@@ -237,7 +241,7 @@ extension Tracer {
     /// no target, jump, goto, RETURN or ACCEPT. Returns false for every other target (the walk
     /// then reads the rule). `frames` is left empty when the table's walk is over.
     @inline(__always)
-    static func quickTarget(_ q: QuickRule, rule ri: Int, frames: inout [WalkFrame], table t: PreparedTable, chain start: Int,
+    static func quickTarget(_ q: QuickRule, rule ri: Int, frames: inout WalkStack, table t: PreparedTable, chain start: Int,
                             hook: Hook, path s: inout PathState) -> Bool {
         switch q.target {
         case .none:

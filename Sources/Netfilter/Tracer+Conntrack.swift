@@ -156,8 +156,7 @@ extension Tracer {
             if s.host.hasNFT {
                 natWithNFT(at: hook, manip: manip, path: &s, forks: &work, options: o)
                 if s.isFinished { return }
-            } else if let t = prepared.tables[.nat], let chain = t.builtin[hook] {
-                walk(t, chain: chain, hook: hook, path: &s, forks: &work, options: o)
+            } else if prepared.tables.withBuiltin(.nat, hook, { t, chain in walk(t, chain: chain, hook: hook, path: &s, forks: &work, options: o) }) {
                 if s.isFinished { return }
             }
             let done = manip == .destination ? s.conn.entry!.destinationNATDone : s.conn.entry!.sourceNATDone
@@ -196,7 +195,11 @@ extension Tracer {
                                      : (manip == .source ? e.sourceNAT : e.destinationNAT)
         guard applies else { return }
         let target = (s.conn.isReply ? e.original : e.reply).inverted
-        let before = s.packet
+        // Only this manip's address and port, and a quoted packet, can change: comparing
+        // those, not a copy of the whole packet, spares a copy of its interface names and
+        // quote box (and their release) at every NAT hook.
+        let before = manip == .source ? (s.packet.source, s.packet.sourcePort) : (s.packet.destination, s.packet.destinationPort)
+        let quotedBefore = s.packet.quoted
         if s.conn.info == .related, var q = s.packet.quoted {
             // nf_nat_icmp_reply_translation: the quoted packet gets the opposite manip from
             // the other direction's tuple (ct->tuplehash[!dir]); the outer header then
@@ -218,7 +221,8 @@ extension Tracer {
             s.packet.destination = target.destination
             if s.packet.proto.hasPorts { s.packet.destinationPort = target.destinationPort }
         }
-        if before != s.packet {
+        let after = manip == .source ? (s.packet.source, s.packet.sourcePort) : (s.packet.destination, s.packet.destinationPort)
+        if before != after || quotedBefore != s.packet.quoted {
             let what = manip == .source ? "source" : "destination"
             let why = s.conn.isReply ? "reply un-NATed" : "NAT applied"
             if s.recordSteps {

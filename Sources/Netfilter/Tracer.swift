@@ -84,7 +84,7 @@ public struct Tracer: Sendable {
                 done.append(TracePath(
                     probability: s.probability, end: PathEnd(end.verdict, decidedBy: decider(end.decidedBy), reason: end.reason, origin: origin(end.decidedBy)), dnat: s.dnat,
                     masquerade: s.masqueradeMarked || s.snat != nil, snat: s.snat, deliveredTo: s.deliveredTo,
-                    steps: s.steps, finalPacket: s.packet, host: Host.take(&s.host), rulesTried: s.rulesTried, consultedState: s.consultedState, consultedTCPFlags: s.consultedTCPFlags, reachedInput: s.reachedInput, constants: s.constants))
+                    steps: s.steps, finalPacket: Packet.take(&s.packet), host: Host.take(&s.host), rulesTried: s.rulesTried, consultedState: s.consultedState, consultedTCPFlags: s.consultedTCPFlags, reachedInput: s.reachedInput, constants: s.constants))
             }
             guard let next = work.popLast() else { break }
             s = next
@@ -130,8 +130,7 @@ public struct Tracer: Sendable {
             switch step {
             case .table(let hook, let table):
                 if hook == .input { s.reachedInput = true }
-                guard let t = prepared.tables[table], let chain = t.builtin[hook] else { continue }
-                walk(t, chain: chain, hook: hook, path: &s, forks: &work, options: o)
+                _ = prepared.tables.withBuiltin(table, hook) { t, chain in walk(t, chain: chain, hook: hook, path: &s, forks: &work, options: o) }
             case .conntrackIn:
                 conntrackIn(&s)
             case .nat(let hook):

@@ -29,10 +29,21 @@ extension Replay {
         return externalEntry(p)
     }
 
-    func podEntry(_ pod: Int) -> Dataplane.Entry? {
+    mutating func podEntry(_ pod: Int) -> Dataplane.Entry? {
         let n = plane.podNode[pod]
         guard n >= 0 else { return nil }
-        return Dataplane.Entry(location: .pod(pod), steps: [], node: n, source: .pod(plane.cluster.pods[pod]))
+        return Dataplane.Entry(location: .pod(pod), steps: [], node: n, source: podSource(pod))
+    }
+
+    /// The pod as a trace source, made once per pod that sends: `.pod` boxes a copy of the
+    /// whole `Pod` (an allocation and a retain of each of its strings), which every new flow
+    /// from the pod paid; a kept source is one retain.
+    mutating func podSource(_ pod: Int) -> TraceSource {
+        if podSources.isEmpty { podSources = Array(repeating: nil, count: plane.cluster.pods.count) }
+        if let s = podSources[pod] { return s }
+        let s = TraceSource.pod(plane.cluster.pods[pod])
+        podSources[pod] = s
+        return s
     }
 
     func nodeEntry(_ n: Int) -> Dataplane.Entry {

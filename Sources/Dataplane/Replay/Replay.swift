@@ -80,6 +80,8 @@ public struct Replay: Sendable {
     var recentSignatures: [UInt64: Int64] = [:]
     var noted = Set<String>()
     var cache = ReplayFlowCache()
+    /// Each sending pod's `TraceSource`, by pod index, made on its first flow (`podSource`).
+    var podSources: [TraceSource?] = []
     let services: ServiceIndex
     /// The last replayed packet's time: the clock the end-of-replay table counts are read at.
     var lastSeconds: Double?
