@@ -35,7 +35,7 @@ public enum ReplayBench {
 
     /// Generates a `services`-Service cluster and a capture of `packets` packets over `flows`
     /// flows into a scratch folder, replays it, times tcpdump on it, then replays `newFlows`
-    /// SYNs of distinct flows. The scratch files are removed.
+    /// SYNs of distinct flows (each timing the best of three). The scratch files are removed.
     public static func measure(services: Int = 1_000, flows: Int = 1_000, packets: Int = 1_000_000, newFlows: Int = 50_000,
                                seed: UInt64 = 1) throws -> Figures {
         let cluster = try BenchCluster.build(BenchCluster.spec(services: services, endpointsPerService: 2, seed: seed))
@@ -66,7 +66,9 @@ public enum ReplayBench {
         let tcpdump = try? (0..<3).map { _ in try time { try runTCPDump(file) } }.min()!
         let synFile = dir.appendingPathComponent("syn.pcap").path
         try SyntheticCapture.write(to: synFile, cluster: cluster, flows: newFlows, packets: newFlows, synOnly: true)
-        let syns = try time { try replay(synFile, plane) }
+        // Best of three as well: a single run of new flows swung by a fifth from run to run.
+        var syns = Double.infinity
+        for _ in 0..<3 { syns = min(syns, try time { try replay(synFile, plane) }) }
 
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)

@@ -243,10 +243,18 @@ extension Tracer {
             return
         }
         let now = s.host.now
-        // Each tuple in turn (an array literal here was an allocation per new connection).
-        if let (i, _) = s.host.conntrack.lookup(e.original), s.host.conntrack[i].isExpired(at: now) { s.host.conntrack.remove(at: i) }
-        if let (i, _) = s.host.conntrack.lookup(e.reply), s.host.conntrack[i].isExpired(at: now) { s.host.conntrack.remove(at: i) }
-        if s.host.conntrack.isTaken(e.original) || s.host.conntrack.isTaken(e.reply) {
+        // Each tuple looked up once (an array literal here was an allocation per new
+        // connection): an expired holder is removed, a live one is a clash. Both removals
+        // happen before the clash is reported, as when the clash test was a second lookup.
+        let heldOriginal = s.host.conntrack.lookup(e.original)?.index, heldReply = s.host.conntrack.lookup(e.reply)?.index
+        var clash = false
+        func settle(_ held: Int?) {
+            guard let held else { return }
+            if s.host.conntrack[held].isExpired(at: now) { s.host.conntrack.remove(at: held) } else { clash = true }
+        }
+        settle(heldOriginal)
+        settle(heldReply)
+        if clash {
             s.step(nil, .conntrack, "drop: tuple clashes with an existing connection")
             s.finish(.dropped, .conntrack, "conntrack clash on confirm")
             return
