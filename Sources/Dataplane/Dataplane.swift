@@ -26,6 +26,9 @@ public struct Dataplane: Sendable {
     /// The time every node's clock reads while a packet walks (a replayed capture's timestamp);
     /// nil leaves each node's own.
     var clock: Double?
+    /// `inject`'s work list, kept empty between packets with its capacity, so that a replayed
+    /// flow's first packet does not allocate one.
+    var scratchWork: [Walk] = []
 
     /// The most hops a path may take before it is called a loop.
     static let hopLimit = 32
@@ -362,8 +365,11 @@ public struct Dataplane: Sendable {
                 // instead of copying them (replay: every packet, tables of every flow). All
                 // paths keep the walk's copy: each branch starts from it.
                 var host = request.allPaths ? w.nodes[n].host : Host.take(&w.nodes[n].host)
-                host.forwarding = kernel.isOn(Sysctl.forwarding(family))
-                host.bridgeNFCallIPTables = kernel.isOn(Sysctl.bridgeNFCall(family))
+                // Written only when they differ: a write to a shared host (all paths) copies
+                // its box, which a path that writes nothing else then need not pay.
+                let forwarding = kernel.isOn(Sysctl.forwarding(family)), bridgeNF = kernel.isOn(Sysctl.bridgeNFCall(family))
+                if host.forwarding != forwarding { host.forwarding = forwarding }
+                if host.bridgeNFCallIPTables != bridgeNF { host.bridgeNFCallIPTables = bridgeNF }
                 if let clock {
                     host.now = clock
                     // Tested by flag: optional chaining on the existential copied it out and back.

@@ -39,15 +39,22 @@ public struct HeaderConstants: Sendable {
     public init() {}
 
     public mutating func formUnion(_ other: HeaderConstants) {
-        sourcePrefixes += other.sourcePrefixes
-        destinationPrefixes += other.destinationPrefixes
-        sourcePorts += other.sourcePorts
-        destinationPorts += other.destinationPorts
-        shared += other.shared
-        swappedShared += other.swappedShared
-        sets += other.sets
-        hosts += other.hosts
-        swappedHosts += other.swappedHosts
+        Self.append(&sourcePrefixes, other.sourcePrefixes)
+        Self.append(&destinationPrefixes, other.destinationPrefixes)
+        Self.append(&sourcePorts, other.sourcePorts)
+        Self.append(&destinationPorts, other.destinationPorts)
+        Self.append(&shared, other.shared)
+        Self.append(&swappedShared, other.swappedShared)
+        Self.append(&sets, other.sets)
+        Self.append(&hosts, other.hosts)
+        Self.append(&swappedHosts, other.swappedHosts)
+    }
+
+    /// `a += b`, but an empty `a` takes `b`'s buffer instead of copying its elements into a new
+    /// one (a walk's constants start empty and take each node's in turn).
+    @inline(__always)
+    private static func append<T>(_ a: inout [T], _ b: [T]) {
+        if a.isEmpty { a = b } else if !b.isEmpty { a += b }
     }
 
     /// The constants of a reply, as fields of the request it answers: the reply's source is
@@ -245,13 +252,17 @@ public struct PrefixSet: Sendable {
     /// with integer masks (the common case in `kdp verify`), others through `Prefix`.
     public func sameSide(_ a: IPAddress, _ b: IPAddress) -> Bool {
         if case .v4(let x) = a, case .v4(let y) = b {
-            for g in groups where g.family == .ipv4 {
-                let mask: UInt32 = g.length == 0 ? 0 : ~UInt32(0) << (32 - g.length)
-                let na = x.value & mask, nb = y.value & mask
-                let inA = g.networks.contains(v4: na), inB = na == nb ? inA : g.networks.contains(v4: nb)
-                if inA != inB || (inA && na != nb) { return false }
+            // Each group read in place: `for g in groups` copied it, retaining its sets.
+            return groups.withUnsafeBufferPointer { gs in
+                for i in gs.indices where gs[i].family == .ipv4 {
+                    let length = gs[i].length
+                    let mask: UInt32 = length == 0 ? 0 : ~UInt32(0) << (32 - length)
+                    let na = x.value & mask, nb = y.value & mask
+                    let inA = gs[i].networks.contains(v4: na), inB = na == nb ? inA : gs[i].networks.contains(v4: nb)
+                    if inA != inB || (inA && na != nb) { return false }
+                }
+                return true
             }
-            return true
         }
         for g in groups {
             let na = a.family == g.family ? Prefix(containing: a, length: g.length).network : nil

@@ -29,8 +29,11 @@ extension Dataplane {
         // The walk owns the node state while it runs (no copy of any table), and gives it back.
         // Taken in its own statement: an argument that mutates `self` would make the call copy
         // `self` (and with it every node's state) first.
-        var work = [takeState(into: packet, at: entry, recordSteps: recordSteps)]
+        var work = scratchWork
+        scratchWork = []
+        work.append(takeState(into: packet, at: entry, recordSteps: recordSteps))
         var results = run(&work, request: request, client: client)
+        scratchWork = work  // emptied by `run`; its capacity serves the next packet
         guard !results.isEmpty else {
             // Cannot happen: every walk ends somewhere. Start the nodes afresh rather than trap.
             nodes = NodeStates(cluster.nodes.map { NodeHost(node: $0, cluster: cluster) })
