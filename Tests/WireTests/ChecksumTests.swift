@@ -102,6 +102,44 @@ import Testing
             }
         }
     }
+
+    @Test func aPlainIPv4HeadersChecksumIsJudgedAsTheBytewiseDefinitionJudgesIt() throws {
+        var rng = SystemRandomNumberGenerator()
+        // Random 20-byte headers, each also with its checksum field set right, then all-zero and
+        // all-ones fields (ones' complement's two zeros) and a header with options.
+        var headers: [[UInt8]] = []
+        for _ in 0..<2000 {
+            var h = (0..<20).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            h[0] = 0x45
+            h[2] = 0; h[3] = 20
+            headers.append(h)
+            h[10] = 0; h[11] = 0
+            let c = InternetChecksum.finish(Self.bytewiseSum(h, initial: 0))
+            h[10] = UInt8(c >> 8); h[11] = UInt8(c & 0xFF)
+            headers.append(h)
+        }
+        for fill: UInt8 in [0x00, 0xFF] {
+            var h = [UInt8](repeating: fill, count: 20)
+            h[0] = 0x45; h[2] = 0; h[3] = 20
+            headers.append(h)
+        }
+        var valid = 0
+        for h in headers {
+            let expected = InternetChecksum.finish(Self.bytewiseSum(h, initial: 0)) == 0
+            let judged = try h.withUnsafeBytes { try IPv4Packet(checking: $0).checksumIsValid }
+            #expect(judged == expected, "\(h)")
+            if judged { valid += 1 }
+        }
+        #expect(valid >= 2000)
+        // Options: 24 bytes, through the general sum.
+        var opts = [UInt8](repeating: 0, count: 24)
+        opts[0] = 0x46; opts[3] = 24; opts[8] = 64; opts[9] = 6; opts[20] = 1
+        let c = InternetChecksum.finish(Self.bytewiseSum(opts, initial: 0))
+        opts[10] = UInt8(c >> 8); opts[11] = UInt8(c & 0xFF)
+        #expect(try opts.withUnsafeBytes { try IPv4Packet(checking: $0).checksumIsValid })
+        opts[21] ^= 0x10
+        #expect(try !opts.withUnsafeBytes { try IPv4Packet(checking: $0).checksumIsValid })
+    }
 }
 
 extension SCTPRepr {

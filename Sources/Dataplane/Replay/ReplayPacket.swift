@@ -109,7 +109,7 @@ extension ReplayPacket {
         // Cleared only when set: assigning nil released the old string on every record.
         if out.packet.inInterface != nil { out.packet.inInterface = nil }
         if out.packet.outInterface != nil { out.packet.outInterface = nil }
-        out.packet.quoted = nil
+        if out.packet.quoted != nil { out.packet.quoted = nil }  // likewise its box
         var quoted: FlowKey?
         var badChecksum = false
         // The transport header, past IPv4 options or IPv6 extension headers, as the flow key's
