@@ -136,7 +136,7 @@ public final class SharedHeaderConstants: Sendable {
     public let sourcePorts: [PortRange]
 
     /// The prefixes arranged for membership tests: host prefixes in an `AddressSet` (a
-    /// multiply and a probe; `Set`'s SipHash was a tenth of `kdp verify`'s class splitting),
+    /// multiply and a probe; `Set`'s SipHash was over half of comparing an address with them),
     /// the others in one hash set of networks per prefix length (a routing table of a thousand
     /// /24s is one lookup, not a thousand compares).
     let sourceHosts: AddressSet

@@ -21,7 +21,7 @@ extension Replay {
 
     /// The cluster's Service ports by address and port (ClusterIPs, external IPs, VIPs) and by
     /// NodePort, built once: a new flow finds its Service in O(1), in conntrack's flat seeded
-    /// table (a `Dictionary`'s SipHash was a tenth of counting a new flow).
+    /// table (a `Dictionary`'s SipHash was a fifth of counting a new flow in the summary).
     struct ServiceIndex: Sendable {
         /// (address, port, protocol) → Service index << 32 | port index.
         var byAddress = ConntrackTupleIndex()
