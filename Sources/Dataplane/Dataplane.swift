@@ -365,11 +365,8 @@ public struct Dataplane: Sendable {
                 // instead of copying them (replay: every packet, tables of every flow). All
                 // paths keep the walk's copy: each branch starts from it.
                 var host = request.allPaths ? w.nodes[n].host : Host.take(&w.nodes[n].host)
-                // Written only when they differ: a write to a shared host (all paths) copies
-                // its box, which a path that writes nothing else then need not pay.
-                let forwarding = kernel.isOn(Sysctl.forwarding(family)), bridgeNF = kernel.isOn(Sysctl.bridgeNFCall(family))
-                if host.forwarding != forwarding { host.forwarding = forwarding }
-                if host.bridgeNFCallIPTables != bridgeNF { host.bridgeNFCallIPTables = bridgeNF }
+                host.forwarding = kernel.isOn(Sysctl.forwarding(family))
+                host.bridgeNFCallIPTables = kernel.isOn(Sysctl.bridgeNFCall(family))
                 if let clock {
                     host.now = clock
                     // Tested by flag: optional chaining on the existential copied it out and back.

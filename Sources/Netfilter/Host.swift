@@ -62,6 +62,10 @@ public struct Host: Sendable {
     /// A write to a shared box copies its fields first (`makeUnique`).
     private var storage: Storage
 
+    /// Whether this host and `other` still share one box (neither has been written since one
+    /// was copied from the other): what copy-on-write saves, observable.
+    func sharesStorage(with other: Host) -> Bool { storage === other.storage }
+
     public var name: String {
         _read { yield storage.fields.pointee.name }
         set { makeUnique(); storage.fields.pointee.name = newValue }
@@ -123,26 +127,29 @@ public struct Host: Sendable {
             return storage.nthCounters
         }
     }
+    // The scalar settings below copy a shared box only when the value changes: a walk sets
+    // them on every node it enters, mostly to what they already are, and a host shared between
+    // paths (`kdp verify`) was copied for nothing.
     /// Seconds, for `recent --seconds`.
     public var now: Double {
         get { storage.fields.pointee.now }
-        set { makeUnique(); storage.fields.pointee.now = newValue }
+        set { if newValue != storage.fields.pointee.now { makeUnique(); storage.fields.pointee.now = newValue } }
     }
     /// net.ipv4.ip_forward.
     public var forwarding: Bool {
         get { storage.fields.pointee.forwarding }
-        set { makeUnique(); storage.fields.pointee.forwarding = newValue }
+        set { if newValue != storage.fields.pointee.forwarding { makeUnique(); storage.fields.pointee.forwarding = newValue } }
     }
     /// net.ipv4.conf.all.route_localnet (kube-proxy sets it for localhost NodePorts).
     public var routeLocalnet: Bool {
         get { storage.fields.pointee.routeLocalnet }
-        set { makeUnique(); storage.fields.pointee.routeLocalnet = newValue }
+        set { if newValue != storage.fields.pointee.routeLocalnet { makeUnique(); storage.fields.pointee.routeLocalnet = newValue } }
     }
     /// net.bridge.bridge-nf-call-iptables (or -ip6tables for an IPv6 trace): off, a frame
     /// between two ports of a bridge (see `bridgedInterface(for:)`) never reaches iptables.
     public var bridgeNFCallIPTables: Bool {
         get { storage.fields.pointee.bridgeNFCallIPTables }
-        set { makeUnique(); storage.fields.pointee.bridgeNFCallIPTables = newValue }
+        set { if newValue != storage.fields.pointee.bridgeNFCallIPTables { makeUnique(); storage.fields.pointee.bridgeNFCallIPTables = newValue } }
     }
     /// The node's IPVS, hooked in where the kernel hooks it (see `IPVSHook`); nil when the
     /// node runs none.

@@ -38,9 +38,11 @@ final class PreparedChain: ManagedBuffer<PreparedChain.Header, QuickRule> {
         /// reference count (the header keeps it alive).
         let dispatchRef: Unmanaged<DispatchIndex>?
         /// Every rule's matches that its record does not cover, rule after rule, in storage the
-        /// chain owns (freed in `deinit`): the walk reads them through the pointer, where an
-        /// array read from the header was a retain and a release per rule evaluated.
-        let residual: UnsafeMutableBufferPointer<QuickRule.Residual>
+        /// chain owns (`residualCount` of them, freed in `deinit`): the walk reads them through
+        /// the pointer, where an array read from the header was a retain and a release per rule
+        /// evaluated.
+        let residual: UnsafeMutablePointer<QuickRule.Residual>
+        let residualCount: Int
         let rules: [PreparedRule]
         let name: String
         let policy: Policy?
@@ -52,10 +54,10 @@ final class PreparedChain: ManagedBuffer<PreparedChain.Header, QuickRule> {
         var residual: [QuickRule.Residual] = []
         let quick = rules.map { QuickRule($0, residual: &residual) }
         let dispatch = compiled && rules.count >= DispatchIndex.minimumRules ? DispatchIndex(rules) : nil
-        let residualStorage = UnsafeMutableBufferPointer<QuickRule.Residual>.allocate(capacity: residual.count)
-        _ = residualStorage.initialize(from: residual)
+        let residualStorage = UnsafeMutablePointer<QuickRule.Residual>.allocate(capacity: max(1, residual.count))
+        residualStorage.initialize(from: residual, count: residual.count)
         let made = create(minimumCapacity: quick.count) { _ in
-            Header(count: quick.count, dispatch: dispatch, dispatchRef: dispatch.map { Unmanaged.passUnretained($0) }, residual: residualStorage, rules: rules, name: name, policy: policy)
+            Header(count: quick.count, dispatch: dispatch, dispatchRef: dispatch.map { Unmanaged.passUnretained($0) }, residual: residualStorage, residualCount: residual.count, rules: rules, name: name, policy: policy)
         }
         let chain = unsafeDowncast(made, to: PreparedChain.self)
         chain.withUnsafeMutablePointerToElements { elements in
@@ -67,7 +69,7 @@ final class PreparedChain: ManagedBuffer<PreparedChain.Header, QuickRule> {
     deinit {
         _ = withUnsafeMutablePointers { h, e in
             e.deinitialize(count: h.pointee.count)
-            h.pointee.residual.deinitialize()
+            h.pointee.residual.deinitialize(count: h.pointee.residualCount)
             h.pointee.residual.deallocate()
         }
     }
@@ -85,9 +87,7 @@ final class PreparedChain: ManagedBuffer<PreparedChain.Header, QuickRule> {
     /// borrowed from the chain's storage: no copy of a match, no retain of its payload. Valid
     /// while the chain lives.
     @inline(__always)
-    var residual: UnsafePointer<QuickRule.Residual> {
-        read { UnsafePointer($0.residual.baseAddress ?? UnsafeMutablePointer(bitPattern: MemoryLayout<QuickRule.Residual>.alignment)!) }
-    }
+    var residual: UnsafePointer<QuickRule.Residual> { read { UnsafePointer($0.residual) } }
     var dispatch: DispatchIndex? { read { $0.dispatch } }
     @inline(__always)
     var dispatchRef: Unmanaged<DispatchIndex>? { read { $0.dispatchRef } }

@@ -146,7 +146,7 @@ extension Tracer {
                 let pTrue = negated ? 1 - p : p
                 var other = s
                 other.probability *= 1 - pTrue
-                other.frames = frames.frames
+                other.frames = frames.saved
                 other.resume = (ri, k, false)
                 other.pc = s.pc - 1
                 work.append(other)

@@ -44,7 +44,7 @@ struct WalkStack {
     }
 
     /// The frames as an array, for a path that forks and resumes later (`PathState.frames`).
-    var frames: [WalkFrame] { (0..<count).map { self[$0] } }
+    var saved: [WalkFrame] { (0..<count).map { self[$0] } }
 
     /// Pushes `frames` in order (a forked path resuming its walk).
     mutating func load(_ frames: [WalkFrame]) {

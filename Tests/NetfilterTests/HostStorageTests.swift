@@ -45,6 +45,22 @@ import Wire
         #expect(copy.nthCounters[7] == 3 && copy.name == "node-b")
     }
 
+    @Test func aScalarSetToWhatItAlreadyIsLeavesTheBoxShared() {
+        let original = Self.host()
+        var copy = original
+        copy.now = original.now
+        copy.forwarding = original.forwarding
+        copy.routeLocalnet = original.routeLocalnet
+        copy.bridgeNFCallIPTables = original.bridgeNFCallIPTables
+        #expect(copy.sharesStorage(with: original))
+        for change in [{ (h: inout Host) in h.now += 1 }, { $0.forwarding.toggle() }, { $0.routeLocalnet.toggle() },
+                       { $0.bridgeNFCallIPTables.toggle() }] {
+            var changed = original
+            change(&changed)
+            #expect(!changed.sharesStorage(with: original))
+        }
+    }
+
     @Test func newInterfacesReindexTheCopyOnly() {
         let original = Self.host()
         var copy = original

@@ -100,7 +100,7 @@ import Wire
             stack[n - 1].next = 7
             stack[3].next = 8
             #expect(stack[n - 1].next == 7 && stack[3].next == 8)
-            let saved = stack.frames
+            let saved = stack.saved
             #expect(saved.count == n && saved[n - 1].next == 7 && saved[WalkStack.inlineCapacity].chain == WalkStack.inlineCapacity)
             for i in (0..<n).reversed() {
                 #expect(stack[stack.count - 1].chain == i)
@@ -112,9 +112,9 @@ import Wire
             #expect((0..<n).allSatisfy { stack[$0].chain == 1000 + $0 })
             stack.removeAll()
             stack.load(saved)
-            #expect(stack.frames.map(\.chain) == Array(0..<n))
+            #expect(stack.saved.map(\.chain) == Array(0..<n))
             stack.removeAll()
-            #expect(stack.isEmpty && stack.frames.isEmpty)
+            #expect(stack.isEmpty && stack.saved.isEmpty)
         }
     }
 }

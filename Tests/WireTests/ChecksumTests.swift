@@ -131,7 +131,7 @@ import Testing
             if judged { valid += 1 }
         }
         #expect(valid >= 2000)
-        // Options: 24 bytes, through the general sum.
+        // With options: 24 bytes.
         var opts = [UInt8](repeating: 0, count: 24)
         opts[0] = 0x46; opts[3] = 24; opts[8] = 64; opts[9] = 6; opts[20] = 1
         let c = InternetChecksum.finish(Self.bytewiseSum(opts, initial: 0))

@@ -41,6 +41,11 @@ public enum InternetChecksum {
             add(&s0, base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
             i += 8
         }
+        // A 4-byte tail in one add (an IPv4 header's last word, a TCP header's options).
+        if i + 4 <= n {
+            add(&s1, UInt64(base.loadUnaligned(fromByteOffset: i, as: UInt32.self)))
+            i += 4
+        }
         add(&s0, s1)
         // Folded to 33 bits: the 16-bit and byte adds below cannot carry out of 64.
         var s = (s0 & 0xFFFF_FFFF) &+ (s0 >> 32)
